@@ -1,0 +1,20 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../../config.js';
+import { boardCredentials } from '../../http/http-app.js';
+import { onShutdownSignal } from '../../lifecycle/signals.js';
+import { Runtime } from '../../runtime/runtime.js';
+import { parsePositiveInt, startBoard } from './roles.js';
+
+export function registerBoard(program: Command): void {
+  program
+    .command('board')
+    .description('serve Bull Board at /admin/queues and /health')
+    .option('--port <n>', 'port to listen on (default: BOARD_PORT)', parsePositiveInt('--port'))
+    .action(async (options: { port?: number }) => {
+      const config = loadConfig();
+      boardCredentials(config); // refuse before opening anything
+      const runtime = new Runtime(config);
+      onShutdownSignal(runtime.logger, () => runtime.close());
+      await startBoard(runtime, options.port ?? config.BOARD_PORT);
+    });
+}

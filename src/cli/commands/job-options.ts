@@ -1,0 +1,19 @@
+import type { Command } from 'commander';
+import { isJobName, JOB_NAMES, type JobName } from '../../jobs/registry.js';
+
+/** The job options shared by `run` and `enqueue`; each job reads the ones it understands. */
+export function withJobOptions(command: Command): Command {
+  return command
+    .argument('<job>', `job type: ${JOB_NAMES.join(', ')}`)
+    .option('--bot <instance>', 'bot instance (bot-sync, turso-push, turso-restore)')
+    .option('--all', 'every discovered bot (bot-sync, turso-push)')
+    .option('--collection <name>', 'users or portfoliosnapshots (mongo-import)')
+    .option('--file <path>', 'a mongoexport file instead of the live MongoDB (mongo-import)')
+    .option('--to <path>', 'where to write (turso-restore)')
+    .option('--json <payload>', 'the payload as JSON, for jobs without options of their own');
+}
+
+export function jobNameArgument(text: string): JobName {
+  if (!isJobName(text)) throw new Error(`Unknown job "${text}"; known jobs: ${JOB_NAMES.join(', ')}`);
+  return text;
+}

@@ -1,0 +1,54 @@
+import type { Server } from 'node:http';
+import type { Config } from '../../config.js';
+import { warnUnlessNoEviction } from '../../connections/redis.js';
+import { createHttpApp } from '../../http/http-app.js';
+import type { JobName } from '../../jobs/registry.js';
+import { migrate } from '../../migrate/migrate.js';
+import { closeQueues, createQueues } from '../../queues/queues.js';
+import type { Runtime } from '../../runtime/runtime.js';
+import { WorkerPool } from '../../workers/worker-pool.js';
+
+/** The long-running roles, each registering its own closers on the runtime. */
+
+export async function prepareProcess(runtime: Runtime): Promise<void> {
+  if (runtime.config.MIGRATE_ON_START) await migrate(runtime.pg, runtime.config.PG_SCHEMA);
+}
+
+export async function startWorkers(runtime: Runtime, queues: readonly JobName[], concurrency: number): Promise<WorkerPool> {
+  const connection = runtime.redis('worker');
+  await warnUnlessNoEviction(connection, runtime.logger);
+  const pool = new WorkerPool(runtime, connection, { queues, concurrency });
+  runtime.closers.add('workers', () => pool.stop());
+  pool.start();
+  await pool.ready();
+  runtime.logger.info('workers ready', { queues, concurrency });
+  return pool;
+}
+
+export async function startBoard(runtime: Runtime, port: number): Promise<Server> {
+  const connection = runtime.redis('producer');
+  const queues = createQueues(runtime.config, connection);
+  runtime.closers.add('board queues', () => closeQueues(queues));
+  const app = createHttpApp({
+    config: runtime.config,
+    queues,
+    health: { pg: runtime.pg, redis: connection, ...(runtime.config.MONGO_URL ? { mongo: runtime.mongo } : {}) },
+  });
+  const server = await new Promise<Server>((resolve, reject) => {
+    const listening = app.listen(port, '0.0.0.0', (error?: Error) => (error ? reject(error) : resolve(listening)));
+  });
+  runtime.closers.add('http server', () => new Promise<void>((resolve) => server.close(() => resolve())));
+  const address = server.address();
+  runtime.logger.info('board listening', { port: typeof address === 'object' && address ? address.port : port, path: '/admin/queues' });
+  return server;
+}
+
+export function parsePositiveInt(flag: string) {
+  return (text: string): number => {
+    const value = Number(text);
+    if (!Number.isSafeInteger(value) || value < 0) throw new Error(`${flag} expects a whole number, got "${text}"`);
+    return value;
+  };
+}
+
+export type { Config };

@@ -1,0 +1,24 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../../config.js';
+import { boardCredentials } from '../../http/http-app.js';
+import { onShutdownSignal } from '../../lifecycle/signals.js';
+import { parseQueueList } from '../../queues/queues.js';
+import { Runtime } from '../../runtime/runtime.js';
+import { parsePositiveInt, prepareProcess, startBoard, startWorkers } from './roles.js';
+
+export function registerStart(program: Command): void {
+  program
+    .command('start')
+    .description('every role in one process: workers for all queues and the board (small installs, the demo)')
+    .option('--port <n>', 'board port (default: BOARD_PORT)', parsePositiveInt('--port'))
+    .option('--concurrency <n>', 'jobs run at once per queue (default: WORKER_CONCURRENCY)', parsePositiveInt('--concurrency'))
+    .action(async (options: { port?: number; concurrency?: number }) => {
+      const config = loadConfig();
+      boardCredentials(config);
+      const runtime = new Runtime(config);
+      onShutdownSignal(runtime.logger, () => runtime.close());
+      await prepareProcess(runtime);
+      await startWorkers(runtime, parseQueueList(config.WORKER_QUEUES), options.concurrency ?? config.WORKER_CONCURRENCY);
+      await startBoard(runtime, options.port ?? config.BOARD_PORT);
+    });
+}

@@ -1,0 +1,22 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../../config.js';
+import { onShutdownSignal } from '../../lifecycle/signals.js';
+import { parseQueueList } from '../../queues/queues.js';
+import { Runtime } from '../../runtime/runtime.js';
+import { parsePositiveInt, prepareProcess, startWorkers } from './roles.js';
+
+export function registerWorker(program: Command): void {
+  program
+    .command('worker')
+    .description('run jobs; scale by starting more of them')
+    .option('--queues <names>', 'comma-separated queues to serve (default: WORKER_QUEUES, else all)')
+    .option('--concurrency <n>', 'jobs run at once per queue (default: WORKER_CONCURRENCY)', parsePositiveInt('--concurrency'))
+    .action(async (options: { queues?: string; concurrency?: number }) => {
+      const config = loadConfig();
+      const queues = parseQueueList(options.queues ?? config.WORKER_QUEUES);
+      const runtime = new Runtime(config);
+      onShutdownSignal(runtime.logger, () => runtime.close());
+      await prepareProcess(runtime);
+      await startWorkers(runtime, queues, options.concurrency ?? config.WORKER_CONCURRENCY);
+    });
+}

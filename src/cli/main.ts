@@ -1,0 +1,29 @@
+import { Command, CommanderError } from 'commander';
+import { ConfigError } from '../config.js';
+import { registerBoard } from './commands/board.js';
+import { registerEnqueue } from './commands/enqueue.js';
+import { registerMigrate } from './commands/migrate.js';
+import { registerRun } from './commands/run.js';
+import { registerStart } from './commands/start.js';
+import { registerWorker } from './commands/worker.js';
+
+const program = new Command('ctp-etl')
+  .description('Job-queue ETL: FreqTrade SQLite -> PostgreSQL, MongoDB -> PostgreSQL, SQLite -> Turso, on BullMQ')
+  .showHelpAfterError()
+  .exitOverride();
+
+registerMigrate(program);
+registerStart(program);
+registerWorker(program);
+registerBoard(program);
+registerRun(program);
+registerEnqueue(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) process.exit(error.exitCode);
+  const message = error instanceof ConfigError || error instanceof Error ? error.message : String(error);
+  process.stderr.write(`ctp-etl: ${message}\n`);
+  process.exit(error instanceof ConfigError ? 78 : 1);
+}

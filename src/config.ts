@@ -1,0 +1,162 @@
+import { z } from 'zod';
+import { parseDuration } from './duration.js';
+
+/** Thrown when the environment is invalid; its message lists every bad variable. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+const duration = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      const ms = parseDuration(text);
+      if (ms === undefined) {
+        ctx.addIssue({ code: 'custom', message: `expected a duration such as 500ms, 30s, 5m or 1h` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
+const int = (fallback: number, min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z
+    .string()
+    .default(String(fallback))
+    .transform((text, ctx) => {
+      const value = /^-?\d+$/.test(text.trim()) ? Number(text) : Number.NaN;
+      if (!Number.isSafeInteger(value) || value < min || value > max) {
+        ctx.addIssue({ code: 'custom', message: `expected a whole number from ${min} to ${max}` });
+        return z.NEVER;
+      }
+      return value;
+    });
+
+const ratio = (fallback: number) =>
+  z
+    .string()
+    .default(String(fallback))
+    .transform((text, ctx) => {
+      const value = Number(text);
+      if (text.trim() === '' || !Number.isFinite(value) || value < 0 || value > 1) {
+        ctx.addIssue({ code: 'custom', message: `expected a number from 0 to 1` });
+        return z.NEVER;
+      }
+      return value;
+    });
+
+const url = (protocols: readonly string[]) =>
+  z.string().refine(
+    (text) => {
+      try {
+        return protocols.includes(new URL(text).protocol);
+      } catch {
+        return false;
+      }
+    },
+    { message: `expected a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}` },
+  );
+
+const optionalText = z
+  .string()
+  .optional()
+  .transform((text) => (text === undefined || text.trim() === '' ? undefined : text));
+
+const flag = (fallback: boolean) =>
+  z
+    .string()
+    .default(fallback ? 'true' : 'false')
+    .transform((text, ctx) => {
+      const normal = text.trim().toLowerCase();
+      if (['true', '1', 'yes', 'on'].includes(normal)) return true;
+      if (['false', '0', 'no', 'off'].includes(normal)) return false;
+      ctx.addIssue({ code: 'custom', message: `expected true or false` });
+      return z.NEVER;
+    });
+
+const identifier = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .refine((text) => /^[a-z_][a-z0-9_]{0,62}$/.test(text), {
+      message: 'expected a lower-case SQL identifier (letters, digits, underscore; at most 63 characters)',
+    });
+
+/** Every environment variable the program reads, with its default. The README's table mirrors this. */
+const schema = z.object({
+  DATABASE_URL: url(['postgres:', 'postgresql:']).default('postgres://postgres@127.0.0.1:5432/postgres'),
+  PG_SCHEMA: identifier('public'),
+  PG_POOL_MAX: int(10, 1, 1000),
+  REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
+  QUEUE_PREFIX: z
+    .string()
+    .default('ctp')
+    .refine((text) => /^[A-Za-z0-9_.-]{1,64}$/.test(text), {
+      message: 'expected 1 to 64 letters, digits, dots, dashes or underscores',
+    }),
+  MONGO_URL: optionalText.pipe(url(['mongodb:', 'mongodb+srv:']).optional()),
+  BOT_INSTANCES_DIR: z.string().min(1).default('./data/bot-instances'),
+  BOT_DB_FILENAMES: z
+    .string()
+    .default('tradesv3.sqlite,tradesv3.dryrun.sqlite')
+    .transform((text) => text.split(',').map((name) => name.trim()).filter((name) => name !== ''))
+    .refine((names) => names.length > 0 && names.every((name) => /^[A-Za-z0-9_.-]+$/.test(name)), {
+      message: 'expected a comma-separated list of plain file names',
+    }),
+  SYNC_INTERVAL: duration('5m'),
+  DISCOVERY_INTERVAL: duration('1m'),
+  TURSO_PUSH_INTERVAL: duration('15m'),
+  SYNC_BATCH_SIZE: int(5000, 1, 100_000),
+  IMPORT_BATCH_SIZE: int(1000, 1, 100_000),
+  IMPORT_MAX_REJECT_RATIO: ratio(0.01),
+  WORKER_QUEUES: optionalText,
+  WORKER_CONCURRENCY: int(2, 1, 256),
+  JOB_ATTEMPTS: int(8, 1, 100),
+  JOB_BACKOFF: duration('2s'),
+  JOB_LOCK_DURATION: duration('30s'),
+  JOB_STALLED_INTERVAL: duration('30s'),
+  JOB_MAX_STALLED_COUNT: int(5, 0, 1000),
+  KEEP_COMPLETED_AGE: duration('24h'),
+  KEEP_COMPLETED_COUNT: int(1000, 0),
+  KEEP_FAILED_AGE: duration('14d'),
+  KEEP_JOB_LOGS: int(200, 1, 100_000),
+  SHUTDOWN_TIMEOUT: duration('30s'),
+  BOARD_PORT: int(3000, 0, 65_535),
+  BOARD_USER: optionalText,
+  BOARD_PASSWORD: optionalText,
+  BOARD_AUTH: flag(true),
+  MIGRATE_ON_START: flag(false),
+  LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
+});
+
+export type Config = Readonly<z.infer<typeof schema>>;
+
+/**
+ * Reads and validates the environment once. Unknown values fail here, at start,
+ * with one line per bad variable, instead of falling back silently.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const result = schema.safeParse(env);
+  if (!result.success) {
+    const lines = result.error.issues.map((issue) => {
+      const variable = issue.path.map(String).join('.') || '(environment)';
+      const given = env[variable];
+      const value = given === undefined ? '' : ` (given: ${JSON.stringify(redact(variable, given))})`;
+      return `  ${variable}: ${issue.message}${value}`;
+    });
+    throw new ConfigError(`Invalid configuration; fix these environment variables:\n${lines.join('\n')}`);
+  }
+  return Object.freeze(result.data);
+}
+
+function redact(variable: string, value: string): string {
+  if (/PASSWORD|TOKEN|SECRET/.test(variable)) return '***';
+  // URLs may carry passwords: keep their shape, drop the secret.
+  try {
+    const parsed = new URL(value);
+    if (parsed.password !== '') parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return value;
+  }
+}

@@ -1,0 +1,22 @@
+import pg from 'pg';
+import type { Config } from '../config.js';
+
+export type PgPool = pg.Pool;
+
+/**
+ * A pool whose sessions run in UTC (FreqTrade's naive dates are UTC) with `search_path`
+ * set to PG_SCHEMA, so one database can hold several isolated installs or test runs.
+ */
+export function createPgPool(config: Pick<Config, 'DATABASE_URL' | 'PG_SCHEMA' | 'PG_POOL_MAX'>): PgPool {
+  const pool = new pg.Pool({
+    connectionString: config.DATABASE_URL,
+    max: config.PG_POOL_MAX,
+    options: `-c search_path=${config.PG_SCHEMA} -c TimeZone=UTC`,
+    connectionTimeoutMillis: 10_000,
+    idleTimeoutMillis: 30_000,
+    application_name: 'ctp-etl',
+  });
+  // An idle client losing its server must not crash the process; the next query reconnects.
+  pool.on('error', () => undefined);
+  return pool;
+}

@@ -1,0 +1,61 @@
+import type { z } from 'zod';
+import type { Config } from '../config.js';
+import type { PgPool } from '../connections/postgres.js';
+import type { MongoHandle } from '../connections/mongo.js';
+import type { Logger } from '../logger.js';
+
+/**
+ * What a handler gets besides its payload. Built in one place (workers/job-context.ts for
+ * BullMQ, cli's `run` for in-process runs), so handlers never see BullMQ.
+ */
+export interface JobContext {
+  readonly config: Config;
+  readonly pg: PgPool;
+  /** Connects to MONGO_URL on first use; throws a clear error when it is not set. */
+  readonly mongo: () => Promise<MongoHandle>;
+  readonly logger: Logger;
+  /** A line an operator reads in Bull Board's job log (and in the process log). */
+  readonly log: (line: string) => Promise<void>;
+  /** 0..100, or an object such as { done, total }. */
+  readonly progress: (value: number | Record<string, number>) => Promise<void>;
+  /** Aborted when the job is cancelled or the worker is shutting down past its timeout. */
+  readonly signal: AbortSignal;
+  /** 1 for the first run, 2 for the first retry, ... */
+  readonly attempt: number;
+  readonly jobId: string | undefined;
+}
+
+/**
+ * One job type: its payload schema (payloads are unknown until validated: old jobs can carry
+ * old shapes), a readable title for Bull Board, and the handler.
+ */
+export interface JobDefinition<Payload = unknown, Result = unknown> {
+  readonly name: string;
+  readonly payload: z.ZodType<Payload>;
+  readonly title: (payload: Payload) => string;
+  readonly handle: (payload: Payload, ctx: JobContext) => Promise<Result>;
+  /**
+   * Turns `ctp-etl run|enqueue <job> [options]` into payloads (one per bot for `--all`, ...).
+   * Without it, the payload is `--json` (default `{}`).
+   */
+  readonly fromCli?: (options: CliJobOptions, env: CliEnv) => Promise<unknown[]>;
+}
+
+/** The options `run` and `enqueue` accept; each job reads the ones it understands. */
+export interface CliJobOptions {
+  bot?: string;
+  all?: boolean;
+  collection?: string;
+  file?: string;
+  json?: string;
+  to?: string;
+}
+
+export interface CliEnv {
+  config: Config;
+  pg: PgPool;
+}
+
+export function defineJob<Payload, Result>(definition: JobDefinition<Payload, Result>): JobDefinition<Payload, Result> {
+  return definition;
+}

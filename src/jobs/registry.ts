@@ -1,0 +1,26 @@
+import type { z } from 'zod';
+import { echoJob } from './echo.js';
+import type { JobDefinition } from './job.js';
+
+/**
+ * The typed job map shared by producers and workers. Each job type has a queue of its own
+ * (named like the job), so `worker --queues` scales each kind separately and Bull Board
+ * shows one queue per flow.
+ */
+export const jobs = {
+  echo: echoJob,
+} as const;
+
+export type JobName = keyof typeof jobs;
+export type PayloadOf<N extends JobName> = z.input<(typeof jobs)[N]['payload']>;
+export type ResultOf<N extends JobName> = Awaited<ReturnType<(typeof jobs)[N]['handle']>>;
+
+export const JOB_NAMES = Object.keys(jobs) as JobName[];
+
+export function isJobName(name: string): name is JobName {
+  return Object.hasOwn(jobs, name);
+}
+
+export function jobDefinition(name: JobName): JobDefinition<unknown, unknown> {
+  return jobs[name] as unknown as JobDefinition<unknown, unknown>;
+}

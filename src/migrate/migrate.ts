@@ -1,0 +1,68 @@
+import type { PgPool } from '../connections/postgres.js';
+import { readMigrationFiles, DEFAULT_MIGRATIONS_DIR } from './migration-files.js';
+
+export interface MigrateResult {
+  applied: string[];
+  alreadyApplied: number;
+}
+
+/**
+ * Applies pending migrations to the pool's schema, each in its own transaction, recorded in
+ * schema_migrations. An advisory lock keyed by the schema makes concurrent starts take turns,
+ * so running it twice (or from every process at once) is safe. A landed file that was edited
+ * afterwards stops the run: migrations are never edited once applied.
+ */
+export async function migrate(pool: PgPool, schema: string, dir = DEFAULT_MIGRATIONS_DIR): Promise<MigrateResult> {
+  const files = await readMigrationFiles(dir);
+  const client = await pool.connect();
+  try {
+    await client.query('SELECT pg_advisory_lock(hashtext($1))', [`ctp-etl:migrate:${schema}`]);
+    try {
+      await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
+      await client.query(`
+        CREATE TABLE IF NOT EXISTS schema_migrations (
+          version TEXT PRIMARY KEY,
+          name TEXT NOT NULL,
+          checksum TEXT NOT NULL,
+          applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
+        )`);
+      const done = new Map<string, string>();
+      const { rows } = await client.query<{ version: string; checksum: string }>('SELECT version, checksum FROM schema_migrations');
+      for (const row of rows) done.set(row.version, row.checksum);
+
+      const applied: string[] = [];
+      for (const file of files) {
+        const landed = done.get(file.version);
+        if (landed !== undefined) {
+          if (landed !== file.checksum) {
+            throw new Error(`Migration ${file.version}_${file.name}.sql changed after it was applied; add a new migration instead`);
+          }
+          continue;
+        }
+        await client.query('BEGIN');
+        try {
+          await client.query(file.sql);
+          await client.query('INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)', [
+            file.version,
+            file.name,
+            file.checksum,
+          ]);
+          await client.query('COMMIT');
+        } catch (error) {
+          await client.query('ROLLBACK');
+          throw new Error(`Migration ${file.version}_${file.name}.sql failed: ${(error as Error).message}`, { cause: error });
+        }
+        applied.push(`${file.version}_${file.name}`);
+      }
+      return { applied, alreadyApplied: files.length - applied.length };
+    } finally {
+      await client.query('SELECT pg_advisory_unlock(hashtext($1))', [`ctp-etl:migrate:${schema}`]);
+    }
+  } finally {
+    client.release();
+  }
+}
+
+export function quoteIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}

@@ -1,0 +1,24 @@
+import type { Job, JobsOptions } from 'bullmq';
+import { jobs, type JobName, type PayloadOf } from '../jobs/registry.js';
+import type { Queues } from '../queues/queues.js';
+
+/**
+ * Puts one job on its queue, typed by the job map. The payload is validated here too, so a
+ * producer learns of a bad payload at once instead of from a failed job later.
+ */
+export async function enqueue<N extends JobName>(
+  queues: Queues,
+  name: N,
+  payload: PayloadOf<N>,
+  options: JobsOptions = {},
+): Promise<Job> {
+  const definition = jobs[name];
+  const parsed = definition.payload.safeParse(payload);
+  if (!parsed.success) {
+    throw new Error(`Invalid ${name} payload: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+  }
+  const queue = queues.get(name);
+  if (!queue) throw new Error(`No queue for job ${name} in this process`);
+  const title = (definition.title as (p: unknown) => string)(parsed.data);
+  return queue.add(title, parsed.data as object, options);
+}

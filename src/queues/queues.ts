@@ -1,0 +1,33 @@
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Config } from '../config.js';
+import { JOB_NAMES, type JobName } from '../jobs/registry.js';
+import { defaultJobOptions } from './job-options.js';
+
+export type Queues = ReadonlyMap<JobName, Queue>;
+
+/** One BullMQ queue per job type, on a producer connection (fails fast while Redis is away). */
+export function createQueues(config: Config, connection: Redis, names: readonly JobName[] = JOB_NAMES): Queues {
+  const queues = new Map<JobName, Queue>();
+  for (const name of names) {
+    const queue = new Queue(name, { connection, prefix: config.QUEUE_PREFIX, defaultJobOptions: defaultJobOptions(config) });
+    queue.on('error', () => undefined); // connection errors surface on the calls that need Redis
+    queues.set(name, queue);
+  }
+  return queues;
+}
+
+export async function closeQueues(queues: Queues): Promise<void> {
+  await Promise.all([...queues.values()].map((queue) => queue.close()));
+}
+
+/** Parses `--queues a,b`, naming any unknown queue. */
+export function parseQueueList(text: string | undefined): JobName[] {
+  if (text === undefined || text.trim() === '') return [...JOB_NAMES];
+  const names = text.split(',').map((name) => name.trim()).filter((name) => name !== '');
+  const unknown = names.filter((name) => !(JOB_NAMES as readonly string[]).includes(name));
+  if (unknown.length > 0) {
+    throw new Error(`Unknown queue ${unknown.map((n) => `"${n}"`).join(', ')}; known queues: ${JOB_NAMES.join(', ')}`);
+  }
+  return names as JobName[];
+}

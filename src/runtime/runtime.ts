@@ -1,0 +1,62 @@
+import type { Redis } from 'ioredis';
+import type { Config } from '../config.js';
+import { connectMongo, type MongoHandle } from '../connections/mongo.js';
+import { createPgPool, type PgPool } from '../connections/postgres.js';
+import { createRedis, type RedisRole } from '../connections/redis.js';
+import { Closers } from '../lifecycle/closers.js';
+import { createLogger, type Logger } from '../logger.js';
+import type { SharedResources } from '../workers/job-context.js';
+
+/**
+ * The connections one process shares between its roles, opened on demand and each
+ * registering its closer as it opens.
+ */
+export class Runtime implements SharedResources {
+  readonly logger: Logger;
+  readonly closers: Closers;
+  private pgPool: PgPool | undefined;
+  private mongoHandle: Promise<MongoHandle> | undefined;
+
+  constructor(readonly config: Config, logger?: Logger) {
+    this.logger = logger ?? createLogger(config.LOG_LEVEL);
+    this.closers = new Closers(this.logger);
+  }
+
+  get pg(): PgPool {
+    if (!this.pgPool) {
+      const pool = createPgPool(this.config);
+      this.closers.add('postgres pool', () => pool.end());
+      this.pgPool = pool;
+    }
+    return this.pgPool;
+  }
+
+  readonly mongo = (): Promise<MongoHandle> => {
+    const url = this.config.MONGO_URL;
+    if (url === undefined) {
+      return Promise.reject(new Error('MONGO_URL is not set: set it to read a live MongoDB, or import from a mongoexport --file'));
+    }
+    if (!this.mongoHandle) {
+      const connecting = connectMongo(url);
+      this.mongoHandle = connecting;
+      this.closers.add('mongo client', async () => (await connecting).client.close());
+      connecting.catch(() => {
+        this.mongoHandle = undefined; // let the next call try again
+      });
+    }
+    return this.mongoHandle;
+  };
+
+  redis(role: RedisRole): Redis {
+    const redis = createRedis(this.config, role);
+    this.closers.add(`redis (${role})`, async () => {
+      if (redis.status === 'end') return;
+      await redis.quit().catch(() => redis.disconnect());
+    });
+    return redis;
+  }
+
+  close(): Promise<void> {
+    return this.closers.closeAll();
+  }
+}
