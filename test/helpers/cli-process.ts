@@ -1,0 +1,84 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import type { Config } from '../../src/config.js';
+
+export const CLI = fileURLToPath(new URL('../../bin/ctp-etl.js', import.meta.url));
+
+/** The environment that points a CLI process at a test's own schema and queue prefix. */
+export function cliEnv(config: Config, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    DATABASE_URL: config.DATABASE_URL,
+    REDIS_URL: config.REDIS_URL,
+    PG_SCHEMA: config.PG_SCHEMA,
+    QUEUE_PREFIX: config.QUEUE_PREFIX,
+    LOG_LEVEL: 'info',
+    BOARD_AUTH: 'false',
+    JOB_BACKOFF: '100ms',
+    JOB_LOCK_DURATION: '5s',
+    JOB_STALLED_INTERVAL: '5s',
+    ...(config.MONGO_URL ? { MONGO_URL: config.MONGO_URL } : {}),
+    ...extra,
+  };
+}
+
+export interface CliProcess {
+  child: ChildProcess;
+  output: () => string;
+  /** Resolves when the output (stdout + stderr) matches, rejects on exit or after the deadline. */
+  waitForOutput: (pattern: RegExp, timeoutMs?: number) => Promise<void>;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Starts `ctp-etl <args>` as a real process. */
+export function startCli(args: string[], env: NodeJS.ProcessEnv): CliProcess {
+  const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let text = '';
+  const listeners = new Set<() => void>();
+  const append = (chunk: Buffer) => {
+    text += chunk.toString('utf8');
+    for (const listener of listeners) listener();
+  };
+  child.stdout?.on('data', append);
+  child.stderr?.on('data', append);
+  const exited = once(child, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }));
+  return {
+    child,
+    output: () => text,
+    exited,
+    waitForOutput(pattern, timeoutMs = 30_000) {
+      return new Promise<void>((resolve, reject) => {
+        const check = () => {
+          if (pattern.test(text)) {
+            cleanup();
+            resolve();
+          }
+        };
+        const timer = setTimeout(() => {
+          cleanup();
+          reject(new Error(`Timed out waiting for ${pattern} in:\n${text}`));
+        }, timeoutMs);
+        const cleanup = () => {
+          clearTimeout(timer);
+          listeners.delete(check);
+        };
+        listeners.add(check);
+        void exited.then(({ code }) => {
+          if (!pattern.test(text)) {
+            cleanup();
+            reject(new Error(`ctp-etl exited (${code}) before printing ${pattern}:\n${text}`));
+          }
+        });
+        check();
+      });
+    },
+  };
+}
+
+/** Runs `ctp-etl <args>` to the end. */
+export async function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; output: string }> {
+  const process = startCli(args, env);
+  const { code } = await process.exited;
+  return { code, output: process.output() };
+}

@@ -1,0 +1,70 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ConfigError, loadConfig } from '../../src/config.js';
+import { formatDuration, parseDuration } from '../../src/duration.js';
+
+describe('loadConfig', () => {
+  it('gives working defaults for a developer machine', () => {
+    const config = loadConfig({});
+    assert.equal(config.DATABASE_URL, 'postgres://postgres@127.0.0.1:5432/postgres');
+    assert.equal(config.REDIS_URL, 'redis://127.0.0.1:6379');
+    assert.equal(config.SYNC_INTERVAL, 300_000);
+    assert.equal(config.QUEUE_PREFIX, 'ctp');
+    assert.deepEqual(config.BOT_DB_FILENAMES, ['tradesv3.sqlite', 'tradesv3.dryrun.sqlite']);
+    assert.equal(config.MONGO_URL, undefined);
+    assert.equal(config.BOARD_AUTH, true);
+    assert.ok(Object.isFrozen(config));
+  });
+
+  it('names every bad variable in one error', () => {
+    assert.throws(
+      () => loadConfig({ SYNC_INTERVAL: '5 minutes', JOB_ATTEMPTS: '0', REDIS_URL: 'http://x', BOARD_AUTH: 'maybe' }),
+      (error: unknown) => {
+        assert.ok(error instanceof ConfigError);
+        assert.match(error.message, /SYNC_INTERVAL: expected a duration/);
+        assert.match(error.message, /JOB_ATTEMPTS: expected a whole number from 1 to 100 \(given: "0"\)/);
+        assert.match(error.message, /REDIS_URL: expected a URL starting with redis:\/\/ or rediss:\/\//);
+        assert.match(error.message, /BOARD_AUTH: expected true or false/);
+        return true;
+      },
+    );
+  });
+
+  it('never echoes a password from a bad variable', () => {
+    assert.throws(
+      () => loadConfig({ DATABASE_URL: 'mysql://admin:s3cret@db/x', BOARD_PASSWORD: 'x'.repeat(3), PG_POOL_MAX: 'lots' }),
+      (error: unknown) => {
+        assert.ok(error instanceof ConfigError);
+        assert.match(error.message, /DATABASE_URL/);
+        assert.doesNotMatch(error.message, /s3cret/);
+        return true;
+      },
+    );
+  });
+
+  it('refuses a schema or prefix that could break SQL or Redis keys', () => {
+    assert.throws(() => loadConfig({ PG_SCHEMA: 'public; DROP TABLE users' }), /PG_SCHEMA: expected a lower-case SQL identifier/);
+    assert.throws(() => loadConfig({ QUEUE_PREFIX: 'a b' }), /QUEUE_PREFIX/);
+    assert.throws(() => loadConfig({ BOT_DB_FILENAMES: '../x.sqlite' }), /BOT_DB_FILENAMES/);
+  });
+
+  it('treats an empty optional variable as unset', () => {
+    assert.equal(loadConfig({ MONGO_URL: '' }).MONGO_URL, undefined);
+    assert.equal(loadConfig({ MONGO_URL: 'mongodb://h:27017/db' }).MONGO_URL, 'mongodb://h:27017/db');
+  });
+});
+
+describe('durations', () => {
+  it('parses and formats the units the README lists', () => {
+    assert.equal(parseDuration('250ms'), 250);
+    assert.equal(parseDuration('30s'), 30_000);
+    assert.equal(parseDuration('5m'), 300_000);
+    assert.equal(parseDuration('1h'), 3_600_000);
+    assert.equal(parseDuration('7d'), 604_800_000);
+    assert.equal(parseDuration('1500'), 1500);
+    assert.equal(parseDuration('0s'), undefined);
+    assert.equal(parseDuration('5 min'), undefined);
+    assert.equal(formatDuration(300_000), '5m');
+    assert.equal(formatDuration(1500), '1500ms');
+  });
+});
