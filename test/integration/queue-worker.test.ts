@@ -60,7 +60,7 @@ describe('queue and worker', () => {
     assert.equal(await failed?.getState(), 'failed');
     assert.equal(failed?.attemptsMade, 3);
     assert.match(failed?.failedReason ?? '', /attempt 3/);
-    assert.ok((failed?.stacktrace.length ?? 0) > 0, 'the stack is kept for the board');
+    assert.ok((failed?.stacktrace?.length ?? 0) > 0, 'the stack is kept for the board');
   });
 
   it('does not retry a permanent failure or an invalid payload', async () => {
