@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import { botSyncJob } from './bot-sync.js';
 import { echoJob } from './echo.js';
 import type { JobDefinition } from './job.js';
 
@@ -9,6 +10,7 @@ import type { JobDefinition } from './job.js';
  */
 export const jobs = {
   echo: echoJob,
+  'bot-sync': botSyncJob,
 } as const;
 
 export type JobName = keyof typeof jobs;

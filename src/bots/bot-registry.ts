@@ -1,0 +1,39 @@
+import type { Pool, PoolClient } from 'pg';
+
+type Queryable = Pool | PoolClient;
+
+/**
+ * Registers a bot (or refreshes where its database is) and returns its id. An upsert on
+ * instance_id, so a bot is never registered twice and trades never get a NULL bot.
+ */
+export async function registerBot(db: Queryable, instance: string, dbPath: string): Promise<string> {
+  const result = await db.query<{ id: string }>(
+    `INSERT INTO bots (instance_id, name, db_path, discovered_at, last_seen_at)
+     VALUES ($1, $1, $2, now(), now())
+     ON CONFLICT (instance_id) DO UPDATE
+       SET db_path = EXCLUDED.db_path, last_seen_at = now(), missing_since = NULL,
+           updated_at = CASE WHEN bots.db_path IS DISTINCT FROM EXCLUDED.db_path OR bots.missing_since IS NOT NULL THEN now() ELSE bots.updated_at END
+     RETURNING id`,
+    [instance, dbPath],
+  );
+  const row = result.rows[0];
+  if (!row) throw new Error(`registering bot ${instance} returned no row`);
+  return row.id;
+}
+
+/** Marks the registered bots not in `present` as missing (once: the first time they are not seen). */
+export async function markMissingBots(db: Queryable, present: readonly string[]): Promise<string[]> {
+  const result = await db.query<{ instance_id: string }>(
+    `UPDATE bots SET missing_since = now(), updated_at = now()
+     WHERE missing_since IS NULL AND db_path IS NOT NULL AND NOT (instance_id = ANY($1::text[]))
+     RETURNING instance_id`,
+    [present],
+  );
+  return result.rows.map((r) => r.instance_id).sort();
+}
+
+/** Instances discovery found and that are not marked missing. */
+export async function activeBots(db: Queryable): Promise<string[]> {
+  const result = await db.query<{ instance_id: string }>(`SELECT instance_id FROM bots WHERE missing_since IS NULL AND db_path IS NOT NULL ORDER BY instance_id`);
+  return result.rows.map((r) => r.instance_id);
+}
