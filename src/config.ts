@@ -107,6 +107,7 @@ const schema = z.object({
   DISCOVERY_INTERVAL: duration('1m'),
   TURSO_PUSH_INTERVAL: duration('15m'),
   SYNC_BATCH_SIZE: int(5000, 1, 100_000),
+  SQLITE_BUSY_TIMEOUT: duration('5s'),
   IMPORT_BATCH_SIZE: int(1000, 1, 100_000),
   IMPORT_MAX_REJECT_RATIO: ratio(0.01),
   WORKER_QUEUES: optionalText,

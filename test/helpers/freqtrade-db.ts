@@ -86,9 +86,9 @@ export function insertTrades(db: Database.Database, first: number, count: number
        'SampleStrategy', ?, 5, 'spot', 1.0, 0, 0.0, 0.0, 2)`,
   );
   const order = db.prepare(
-    `INSERT INTO orders (id, ft_trade_id, ft_order_side, ft_pair, ft_is_open, order_id, status, symbol, order_type, side, price, average,
-       amount, filled, remaining, cost, order_date, order_filled_date)
-     VALUES (?, ?, ?, ?, 0, ?, 'closed', ?, 'limit', ?, ?, ?, ?, ?, 0, ?, ?, ?)`,
+    `INSERT INTO orders (id, ft_trade_id, ft_order_side, ft_pair, ft_is_open, ft_amount, ft_price, order_id, status, symbol, order_type, side,
+       price, average, amount, filled, remaining, cost, order_date, order_filled_date)
+     VALUES (?, ?, ?, ?, 0, ?, ?, ?, 'closed', ?, 'limit', ?, ?, ?, ?, ?, 0, ?, ?, ?)`,
   );
   const run = db.transaction(() => {
     for (let id = first; id < first + count; id++) {
@@ -109,7 +109,7 @@ export function insertTrades(db: Database.Database, first: number, count: number
       for (let k = 0; k < ordersPerTrade; k++) {
         const orderId = (id - 1) * ordersPerTrade + k + 1;
         const side = k % 2 === 0 ? 'buy' : 'sell';
-        order.run(orderId, id, side, pair, `ord-${id}-${k}`, pair, side, rate, rate, amount, amount, rate * amount, naiveUtc(opened), naiveUtc(opened + 1000));
+        order.run(orderId, id, side, pair, amount, rate, `ord-${id}-${k}`, pair, side, rate, rate, amount, amount, rate * amount, naiveUtc(opened), naiveUtc(opened + 1000));
       }
     }
   });

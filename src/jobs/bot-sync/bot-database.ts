@@ -32,10 +32,10 @@ export class BotDatabase {
     this.orders = tables.has('orders') ? this.plan(ordersMapping) : undefined;
   }
 
-  static open(bot: string, file: string): BotDatabase {
+  static open(bot: string, file: string, busyTimeoutMs: number): BotDatabase {
     let db: SqliteDb;
     try {
-      db = openBotDatabase(file);
+      db = openBotDatabase(file, { busyTimeoutMs });
       db.defaultSafeIntegers(true);
     } catch (error) {
       throw describeSqliteFailure(bot, file, error);

@@ -79,7 +79,7 @@ async function syncFile(ctx: JobContext, instance: string, file: string, options
       result.orders.unchanged = state.ordersCount;
       return { ...result, unchanged: state.tradesCount + state.ordersCount, skipped: 'unchanged', ms: elapsed(started) };
     }
-    const source = BotDatabase.open(instance, file);
+    const source = BotDatabase.open(instance, file, ctx.config.SQLITE_BUSY_TIMEOUT);
     try {
       await copyChanges(ctx, client, source, botId, result);
     } finally {
