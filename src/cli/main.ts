@@ -4,6 +4,7 @@ import { registerBoard } from './commands/board.js';
 import { registerEnqueue } from './commands/enqueue.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerRun } from './commands/run.js';
+import { registerScheduler } from './commands/scheduler.js';
 import { registerStart } from './commands/start.js';
 import { registerWorker } from './commands/worker.js';
 
@@ -14,6 +15,7 @@ const program = new Command('ctp-etl')
 
 registerMigrate(program);
 registerStart(program);
+registerScheduler(program);
 registerWorker(program);
 registerBoard(program);
 registerRun(program);

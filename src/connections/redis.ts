@@ -32,3 +32,19 @@ export async function warnUnlessNoEviction(redis: Redis, logger: Logger): Promis
     return undefined; // managed Redis may forbid CONFIG; nothing to check then
   }
 }
+
+/** Resolves once the connection is up; a fail-fast producer connection refuses commands before that. */
+export async function redisReady(redis: Redis, timeoutMs = 10_000): Promise<void> {
+  if (redis.status === 'ready') return;
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      redis.off('ready', onReady);
+      reject(new Error(`Redis did not answer within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const onReady = (): void => {
+      clearTimeout(timer);
+      resolve();
+    };
+    redis.once('ready', onReady);
+  });
+}

@@ -1,12 +1,14 @@
 import type { Server } from 'node:http';
 import type { Config } from '../../config.js';
-import { warnUnlessNoEviction } from '../../connections/redis.js';
+import { redisReady, warnUnlessNoEviction } from '../../connections/redis.js';
 import { createHttpApp } from '../../http/http-app.js';
 import type { JobName } from '../../jobs/registry.js';
 import { migrate } from '../../migrate/migrate.js';
 import { closeQueues, createQueues } from '../../queues/queues.js';
 import type { Runtime } from '../../runtime/runtime.js';
 import { WorkerPool } from '../../workers/worker-pool.js';
+import { Scheduler } from '../../producers/scheduler/scheduler.js';
+import { scheduleSources } from '../../producers/scheduler/schedule-sources.js';
 
 /** The long-running roles, each registering its own closers on the runtime. */
 
@@ -41,6 +43,18 @@ export async function startBoard(runtime: Runtime, port: number): Promise<Server
   const address = server.address();
   runtime.logger.info('board listening', { port: typeof address === 'object' && address ? address.port : port, path: '/admin/queues' });
   return server;
+}
+
+export async function createScheduler(runtime: Runtime): Promise<Scheduler> {
+  const connection = runtime.redis('producer');
+  await redisReady(connection);
+  const queues = createQueues(runtime.config, connection);
+  const sources = scheduleSources();
+  const scheduler = new Scheduler({ config: runtime.config, pg: runtime.pg, redis: connection, queues, logger: runtime.logger, sources });
+  // Closers run in reverse: the scheduler stops before its queues close.
+  runtime.closers.add('scheduler queues', () => closeQueues(queues));
+  runtime.closers.add('scheduler', () => scheduler.stop());
+  return scheduler;
 }
 
 export function parsePositiveInt(flag: string) {

@@ -4,12 +4,12 @@ import { boardCredentials } from '../../http/http-app.js';
 import { onShutdownSignal } from '../../lifecycle/signals.js';
 import { parseQueueList } from '../../queues/queues.js';
 import { Runtime } from '../../runtime/runtime.js';
-import { parsePositiveInt, prepareProcess, startBoard, startWorkers } from './roles.js';
+import { createScheduler, parsePositiveInt, prepareProcess, startBoard, startWorkers } from './roles.js';
 
 export function registerStart(program: Command): void {
   program
     .command('start')
-    .description('every role in one process: workers for all queues and the board (small installs, the demo)')
+    .description('every role in one process: scheduler, workers for all queues and the board (small installs, the demo)')
     .option('--port <n>', 'board port (default: BOARD_PORT)', parsePositiveInt('--port'))
     .option('--concurrency <n>', 'jobs run at once per queue (default: WORKER_CONCURRENCY)', parsePositiveInt('--concurrency'))
     .action(async (options: { port?: number; concurrency?: number }) => {
@@ -20,5 +20,6 @@ export function registerStart(program: Command): void {
       await prepareProcess(runtime);
       await startWorkers(runtime, parseQueueList(config.WORKER_QUEUES), options.concurrency ?? config.WORKER_CONCURRENCY);
       await startBoard(runtime, options.port ?? config.BOARD_PORT);
+      (await createScheduler(runtime)).start();
     });
 }

@@ -1,0 +1,29 @@
+import { createHash } from 'node:crypto';
+import type { JobName } from '../../jobs/registry.js';
+
+/** One schedule the scheduler wants to exist: a job of `queue` with `data`, every `every` ms. */
+export interface DesiredSchedule {
+  readonly id: string;
+  readonly queue: JobName;
+  readonly name: string;
+  readonly every: number;
+  /** Where in the interval this schedule fires, so 10,000 bots do not all start at once. */
+  readonly offset: number;
+  readonly data: Record<string, unknown>;
+}
+
+/** Schedule ids say what they schedule: `bot-sync:bot-0007`. */
+export function scheduleId(queue: JobName, subject: string): string {
+  return `${queue}:${subject}`;
+}
+
+/** A stable offset within the interval, from the schedule id. */
+export function stableOffset(id: string, every: number): number {
+  const digest = createHash('sha1').update(id).digest();
+  return digest.readUInt32BE(0) % every;
+}
+
+export function perBotSchedule(queue: JobName, bot: string, every: number, title: string): DesiredSchedule {
+  const id = scheduleId(queue, bot);
+  return { id, queue, name: title, every, offset: stableOffset(id, every), data: { bot } };
+}

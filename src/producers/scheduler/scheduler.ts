@@ -1,0 +1,105 @@
+import type { Redis } from 'ioredis';
+import type { Config } from '../../config.js';
+import type { PgPool } from '../../connections/postgres.js';
+import { errorMessage } from '../../errors.js';
+import { jobs, type JobName } from '../../jobs/registry.js';
+import type { Logger } from '../../logger.js';
+import { defaultJobOptions } from '../../queues/job-options.js';
+import type { Queues } from '../../queues/queues.js';
+import { perBotSchedule, type DesiredSchedule } from './desired-schedules.js';
+import { discoverBots } from './discover-bots.js';
+import { LeaderLock } from './leader-lock.js';
+import { reconcileSchedules, type ReconcileResult } from './reconcile-schedules.js';
+
+/** Adds schedules of its own for the discovered bots (e.g. Turso pushes for enabled bots). */
+export type ScheduleSource = (bots: readonly string[]) => Promise<DesiredSchedule[]>;
+
+export interface SchedulerOptions {
+  config: Config;
+  pg: PgPool;
+  redis: Redis;
+  queues: Queues;
+  logger: Logger;
+  /** Queues whose schedulers this process owns, with what to schedule on them. */
+  sources?: ReadonlyArray<{ queue: JobName; schedules: ScheduleSource }>;
+  /** How often leadership is renewed (or tried for); the lock lives three times that. */
+  leaseRenewMs?: number;
+}
+
+export interface SchedulerPass {
+  leader: boolean;
+  bots?: number;
+  missing?: string[];
+  schedules?: ReconcileResult;
+}
+
+/**
+ * Bot discovery plus job schedules. Any number of schedulers may run; the one holding the
+ * leader lock discovers bots every DISCOVERY_INTERVAL and reconciles schedules, the others
+ * stand by and take over when its lock expires.
+ */
+export class Scheduler {
+  private readonly lock: LeaderLock;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<unknown> = Promise.resolve();
+  private lastPass = 0;
+  private stopped = false;
+  private leader = false;
+
+  constructor(private readonly options: SchedulerOptions) {
+    const renew = options.leaseRenewMs ?? 10_000;
+    this.lock = new LeaderLock(options.redis, `${options.config.QUEUE_PREFIX}:ctp-etl:scheduler-leader`, renew * 3);
+  }
+
+  start(): void {
+    const renew = this.options.leaseRenewMs ?? 10_000;
+    const tick = (): void => {
+      this.running = this.tick().finally(() => {
+        if (!this.stopped) this.timer = setTimeout(tick, renew);
+      });
+    };
+    tick();
+  }
+
+  /** One pass now if this process is (or becomes) the leader. */
+  async runOnce(): Promise<SchedulerPass> {
+    if (!(await this.lock.acquire())) return { leader: false };
+    const { config, pg, queues, logger } = this.options;
+    const discovery = await discoverBots(config, pg);
+    for (const skipped of discovery.skipped) logger.warn('skipped a folder in BOT_INSTANCES_DIR', skipped);
+    const desired: DesiredSchedule[] = discovery.bots.map((bot) => perBotSchedule('bot-sync', bot, config.SYNC_INTERVAL, jobs['bot-sync'].title({ bot, full: false })));
+    const owned: JobName[] = ['bot-sync'];
+    for (const source of this.options.sources ?? []) {
+      owned.push(source.queue);
+      desired.push(...(await source.schedules(discovery.bots)));
+    }
+    // Leadership can lapse while discovery runs (a long pause); a former leader must not write.
+    if (!(await this.lock.holds())) return { leader: false };
+    const schedules = await reconcileSchedules(queues, owned, desired, defaultJobOptions(config));
+    if (schedules.created + schedules.updated + schedules.removed > 0 || discovery.missing.length > 0) {
+      logger.info('schedules reconciled', { bots: discovery.bots.length, missing: discovery.missing, ...schedules });
+    }
+    return { leader: true, bots: discovery.bots.length, missing: discovery.missing, schedules };
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.running.catch(() => undefined);
+    await this.lock.release().catch(() => undefined);
+  }
+
+  private async tick(): Promise<void> {
+    try {
+      const holds = await this.lock.acquire();
+      if (holds !== this.leader) this.options.logger.info(holds ? 'scheduler is the leader' : 'scheduler stands by (another one leads)');
+      this.leader = holds;
+      if (!holds) return;
+      if (Date.now() - this.lastPass < this.options.config.DISCOVERY_INTERVAL) return;
+      this.lastPass = Date.now();
+      await this.runOnce();
+    } catch (error) {
+      this.options.logger.error('scheduler pass failed; next pass retries', { error: errorMessage(error) });
+    }
+  }
+}

@@ -1,0 +1,131 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { createRedis } from '../../src/connections/redis.js';
+import { Scheduler } from '../../src/producers/scheduler/scheduler.js';
+import { closeQueues, createQueues } from '../../src/queues/queues.js';
+import { WorkerPool } from '../../src/workers/worker-pool.js';
+import { failureTracker } from '../helpers/failure-tracker.js';
+import { installFixture } from '../helpers/freqtrade-db.js';
+import { tempDir } from '../helpers/temp-dir.js';
+import { createTestEnvironment, type TestEnvironment } from '../helpers/test-runtime.js';
+import { waitFor } from '../helpers/wait-for.js';
+
+describe('scheduler: bot discovery and one schedule per bot, whatever the number of schedulers', () => {
+  const tracker = failureTracker();
+  let env: TestEnvironment;
+  const dir = tempDir('scheduler');
+  const cleanups: Array<() => Promise<void>> = [];
+
+  before(async () => {
+    env = await createTestEnvironment('scheduler', { BOT_INSTANCES_DIR: dir.path, SYNC_INTERVAL: '1s', DISCOVERY_INTERVAL: '200ms' });
+    installFixture(dir.path, 'bot-a', 'jugder');
+    installFixture(dir.path, 'bot-b', 'germoso');
+    mkdirSync(path.join(dir.path, 'not a bot!', 'user_data'), { recursive: true });
+    mkdirSync(path.join(dir.path, 'empty-folder'), { recursive: true });
+  });
+
+  after(async () => {
+    for (const cleanup of cleanups.reverse()) await cleanup();
+    await env.cleanup({ keep: tracker.failed });
+    if (!tracker.failed) dir.remove();
+  });
+
+  /** A scheduler as a separate process would have it: its own Redis connection and queues. */
+  function newScheduler(leaseRenewMs = 10_000): Scheduler {
+    const redis = createRedis(env.config, 'worker');
+    const queues = createQueues(env.config, redis, ['bot-sync']);
+    const scheduler = new Scheduler({ config: env.config, pg: env.runtime.pg, redis, queues, logger: env.runtime.logger, leaseRenewMs });
+    cleanups.push(async () => {
+      await scheduler.stop();
+      await closeQueues(queues);
+      redis.disconnect();
+    });
+    return scheduler;
+  }
+
+  async function schedules(): Promise<Array<{ key: string; every: number | undefined; data: unknown }>> {
+    const queues = createQueues(env.config, env.runtime.redis('worker'), ['bot-sync']);
+    try {
+      const list = await queues.get('bot-sync')!.getJobSchedulers(0, -1, true);
+      return list.map((s) => ({ key: s.key, every: s.every, data: s.template?.data })).sort((a, b) => a.key.localeCompare(b.key));
+    } finally {
+      await closeQueues(queues);
+    }
+  }
+
+  it('registers discovered bots and schedules each once; a second pass and a second scheduler change nothing', async () => {
+    const first = newScheduler();
+    const second = newScheduler();
+    const [a, b] = await Promise.all([first.runOnce(), second.runOnce()]);
+    assert.deepEqual([a.leader, b.leader].sort(), [false, true], 'exactly one scheduler leads');
+    const leader = a.leader ? first : second;
+    assert.deepEqual(await schedules(), [
+      { key: 'bot-sync:bot-a', every: 1000, data: { bot: 'bot-a' } },
+      { key: 'bot-sync:bot-b', every: 1000, data: { bot: 'bot-b' } },
+    ]);
+    const again = await leader.runOnce();
+    assert.deepEqual(again.schedules, { created: 0, updated: 0, removed: 0, kept: 2 });
+    const bots = await env.db.pool.query('SELECT instance_id FROM bots ORDER BY instance_id');
+    assert.deepEqual(bots.rows.map((r: { instance_id: string }) => r.instance_id), ['bot-a', 'bot-b']);
+    await first.stop();
+    await second.stop();
+  });
+
+  it('schedules a new bot, and unschedules and marks a bot whose database is gone', async () => {
+    const scheduler = newScheduler();
+    assert.equal((await scheduler.runOnce()).leader, true, 'a stopped leader hands the lock back at once');
+    installFixture(dir.path, 'bot-c', 'chaserun');
+    rmSync(path.join(dir.path, 'bot-a'), { recursive: true });
+    const pass = await scheduler.runOnce();
+    assert.deepEqual(pass.schedules, { created: 1, updated: 0, removed: 1, kept: 1 });
+    assert.deepEqual(pass.missing, ['bot-a']);
+    assert.deepEqual((await schedules()).map((s) => s.key), ['bot-sync:bot-b', 'bot-sync:bot-c']);
+    const missing = await env.db.pool.query(`SELECT instance_id FROM bots WHERE missing_since IS NOT NULL`);
+    assert.deepEqual(missing.rows, [{ instance_id: 'bot-a' }]);
+    installFixture(dir.path, 'bot-a', 'jugder');
+    const back = await scheduler.runOnce();
+    assert.deepEqual(back.schedules?.created, 1);
+    const none = await env.db.pool.query(`SELECT count(*)::int AS n FROM bots WHERE missing_since IS NOT NULL`);
+    assert.equal(none.rows[0].n, 0, 'a bot that comes back is no longer missing');
+    await scheduler.stop();
+  });
+
+  it('fails over: when the leading scheduler stops, a standby takes over and keeps schedules exact', async () => {
+    const one = newScheduler(100);
+    const two = newScheduler(100);
+    one.start();
+    two.start();
+    rmSync(path.join(dir.path, 'bot-c'), { recursive: true });
+    await waitFor('bot-c to be unscheduled', async () => ((await schedules()).some((s) => s.key === 'bot-sync:bot-c') ? undefined : true));
+    await one.stop();
+    installFixture(dir.path, 'bot-d', 'th2002');
+    await waitFor('bot-d to be scheduled by whichever scheduler leads', async () => ((await schedules()).some((s) => s.key === 'bot-sync:bot-d') ? true : undefined));
+    await two.stop();
+    assert.deepEqual((await schedules()).map((s) => s.key), ['bot-sync:bot-a', 'bot-sync:bot-b', 'bot-sync:bot-d']);
+  });
+
+  it('scheduled bot-sync jobs run on a worker and keep every bot synced', async () => {
+    const pool = new WorkerPool(env.runtime, env.runtime.redis('worker'), { queues: ['bot-sync'], concurrency: 2 });
+    pool.start();
+    cleanups.push(() => pool.stop());
+    await pool.ready();
+    const synced = await waitFor(
+      'every scheduled bot to be synced by a scheduled job',
+      async () => {
+        const { rows } = await env.db.pool.query(
+          `SELECT b.instance_id, s.trades_count FROM bot_sync_state s JOIN bots b ON b.id = s.bot_id
+           WHERE s.last_success_at IS NOT NULL AND b.missing_since IS NULL ORDER BY b.instance_id`,
+        );
+        return rows.length === 3 ? rows : undefined;
+      },
+      20_000,
+    );
+    assert.deepEqual(synced, [
+      { instance_id: 'bot-a', trades_count: 25 },
+      { instance_id: 'bot-b', trades_count: 75 },
+      { instance_id: 'bot-d', trades_count: 4 },
+    ]);
+  });
+});
