@@ -17,6 +17,8 @@ export interface ColumnPlan {
   readonly sourceOf: ReadonlyMap<string, string>;
   /** Source columns kept in `extra`. */
   readonly extraColumns: readonly string[];
+  /** [PostgreSQL column, kind, source column or undefined], in the mapping's order (one pass per row). */
+  readonly fields: ReadonlyArray<readonly [string, ColumnKind, string | undefined]>;
 }
 
 /** Decides, once per table and run, which source column feeds which PostgreSQL column. */
@@ -38,7 +40,8 @@ export function planColumns(mapping: TableMapping, sourceColumns: readonly strin
   }
   // An old name next to its new one (a half-migrated database) is read as the new one; the old stays in extra.
   const extraColumns = sourceColumns.filter((c) => !used.has(c));
-  return { mapping, sourceOf, extraColumns };
+  const fields = Object.entries(mapping.columns).map(([target, kind]) => [target, kind, sourceOf.get(target)] as const);
+  return { mapping, sourceOf, extraColumns, fields };
 }
 
 const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
@@ -92,8 +95,7 @@ export function normalizeRow(plan: ColumnPlan, row: Record<string, unknown>): No
   if (!Number.isSafeInteger(key)) throw new UnkeyedRowError(`${plan.mapping.source}.${plan.mapping.key.source} is ${String(keyRaw)}`);
   const values: Record<string, string | boolean | null> = {};
   const extra: Record<string, unknown> = {};
-  for (const [target, kind] of Object.entries(plan.mapping.columns)) {
-    const source = plan.sourceOf.get(target);
+  for (const [target, kind, source] of plan.fields) {
     if (source === undefined) {
       values[target] = null;
       continue;

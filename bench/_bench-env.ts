@@ -1,0 +1,61 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { cpus, tmpdir, totalmem } from 'node:os';
+import path from 'node:path';
+import { loadConfig, type Config } from '../src/config.js';
+import { createPgPool } from '../src/connections/postgres.js';
+import { migrate } from '../src/migrate/migrate.js';
+import { Runtime } from '../src/runtime/runtime.js';
+
+/** Size multiplier for a quick run (BENCH_SCALE=0.1); 1 is the size the targets are stated for. */
+export const SCALE = Number(process.env.BENCH_SCALE ?? '1');
+
+export interface BenchEnv {
+  config: Config;
+  runtime: Runtime;
+  dir: string;
+  close(): Promise<void>;
+}
+
+/** A schema, queue prefix and temp folder of the benchmark's own, removed at the end. */
+export async function benchEnv(label: string, overrides: Record<string, string> = {}): Promise<BenchEnv> {
+  const name = `bench_${label}_${randomBytes(3).toString('hex')}`;
+  const dir = mkdtempSync(path.join(tmpdir(), `ctp-etl-${name}-`));
+  const config = loadConfig({
+    ...process.env,
+    PG_SCHEMA: name,
+    QUEUE_PREFIX: name,
+    LOG_LEVEL: 'warn',
+    BOT_INSTANCES_DIR: path.join(dir, 'bot-instances'),
+    ...overrides,
+  });
+  const pool = createPgPool(config);
+  await migrate(pool, config.PG_SCHEMA);
+  await pool.end();
+  const runtime = new Runtime(config);
+  return {
+    config,
+    runtime,
+    dir,
+    async close() {
+      await runtime.pg.query(`DROP SCHEMA IF EXISTS "${name}" CASCADE`);
+      await runtime.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export function machine(): string {
+  const cpu = cpus()[0]?.model ?? 'unknown cpu';
+  return `${cpus().length} cores (${cpu}), ${Math.round(totalmem() / 2 ** 30)} GiB, Node ${process.version}, ${new Date().toISOString().slice(0, 10)}`;
+}
+
+export function peakRssMb(): number {
+  return Math.round(process.resourceUsage().maxRSS / 1024);
+}
+
+export async function timed<T>(run: () => Promise<T>): Promise<{ ms: number; value: T }> {
+  const started = performance.now();
+  const value = await run();
+  return { ms: Math.round(performance.now() - started), value };
+}
