@@ -79,6 +79,20 @@ export class BotDatabase {
     });
   }
 
+  /** Every row in key order, normalized, in one read (for verification: nothing awaits inside). */
+  eachRow(plan: ColumnPlan, visit: (row: NormalizedRow) => void): void {
+    this.guard(() => {
+      const sql = `SELECT * FROM "${plan.mapping.source}" ORDER BY "${plan.mapping.key.source}"`;
+      for (const row of this.db.prepare<[], Record<string, unknown>>(sql).iterate()) {
+        try {
+          visit(normalizeRow(plan, row));
+        } catch (error) {
+          if (!(error instanceof UnkeyedRowError)) throw error;
+        }
+      }
+    });
+  }
+
   private digestTable(plan: ColumnPlan): RowDigest {
     const hashes = new Map<number, string>();
     const parents = new Map<number, number>();

@@ -1,0 +1,48 @@
+import type { Config } from '../config.js';
+import type { PgPool } from '../connections/postgres.js';
+import { findBotDatabase } from '../bots/bot-instances.js';
+import { activeBots } from '../bots/bot-registry.js';
+import { errorMessage } from '../errors.js';
+import { sourceChecksums, targetChecksums, type TableSide } from './bot-checksums.js';
+
+export interface TableCheck {
+  source: TableSide;
+  target: TableSide;
+  ok: boolean;
+}
+
+export interface BotCheck {
+  bot: string;
+  ok: boolean;
+  trades?: TableCheck;
+  orders?: TableCheck;
+  /** Orders of a trade that does not exist: recorded in rejects by the sync, not expected in PostgreSQL. */
+  rejectedOrders?: number;
+  error?: string;
+}
+
+const compare = (source: TableSide, target: TableSide): TableCheck => ({
+  source,
+  target,
+  ok: source.count === target.count && source.checksum === target.checksum,
+});
+
+/** Per bot: SQLite vs PostgreSQL counts and checksums of trades and orders. */
+export async function verifyBots(config: Config, pg: PgPool, only?: readonly string[]): Promise<BotCheck[]> {
+  const bots = only && only.length > 0 ? only : await activeBots(pg);
+  const checks: BotCheck[] = [];
+  for (const bot of bots) {
+    try {
+      const file = await findBotDatabase(config, bot);
+      if (file === undefined) throw new Error(`bot ${bot}: no ${config.BOT_DB_FILENAMES.join(' or ')} found`);
+      const source = sourceChecksums(bot, file, config.SQLITE_BUSY_TIMEOUT);
+      const target = await targetChecksums(pg, bot);
+      const trades = compare(source.trades, target.trades);
+      const orders = compare(source.orders, target.orders);
+      checks.push({ bot, ok: trades.ok && orders.ok, trades, orders, rejectedOrders: source.orphanOrders });
+    } catch (error) {
+      checks.push({ bot, ok: false, error: errorMessage(error) });
+    }
+  }
+  return checks;
+}

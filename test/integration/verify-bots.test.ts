@@ -1,0 +1,71 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { syncBot } from '../../src/jobs/bot-sync/sync-bot.js';
+import { verifyBots } from '../../src/verify/verify-bots.js';
+import { failureTracker } from '../helpers/failure-tracker.js';
+import { botDbPath, createFreqtradeDb, FIXTURE_FILES, installFixture, type FixtureName } from '../helpers/freqtrade-db.js';
+import { recordingContext } from '../helpers/job-context.js';
+import { tempDir } from '../helpers/temp-dir.js';
+import { createTestEnvironment, type TestEnvironment } from '../helpers/test-runtime.js';
+
+describe('verify: bot trades and orders, SQLite against PostgreSQL', () => {
+  const tracker = failureTracker();
+  let env: TestEnvironment;
+  const dir = tempDir('verify-bots');
+  const names = Object.keys(FIXTURE_FILES) as FixtureName[];
+
+  before(async () => {
+    env = await createTestEnvironment('verify_bots', { BOT_INSTANCES_DIR: dir.path });
+    for (const name of names) {
+      installFixture(dir.path, name, name);
+      await syncBot(recordingContext(env.runtime), name);
+    }
+    createFreqtradeDb(botDbPath(dir.path, 'generated'), { trades: 500, seed: 3 });
+    await syncBot(recordingContext(env.runtime), 'generated');
+  });
+
+  after(async () => {
+    await env.cleanup({ keep: tracker.failed });
+    if (!tracker.failed) dir.remove();
+  });
+
+  it('finds every synced bot equal, counts and checksums', async () => {
+    const checks = await verifyBots(env.config, env.runtime.pg);
+    assert.deepEqual(checks.map((c) => [c.bot, c.ok, c.error]), [...names, 'generated'].sort().map((n) => [n, true, undefined]));
+    const germoso = checks.find((c) => c.bot === 'germoso')!;
+    assert.deepEqual([germoso.trades?.target.count, germoso.orders?.target.count], [75, 178]);
+  });
+
+  it('reports a changed value in PostgreSQL as a checksum mismatch', async () => {
+    await env.db.pool.query(
+      `UPDATE trades_aggregated SET close_profit_abs = close_profit_abs + 0.00000001
+       WHERE trade_id = 3 AND bot_id = (SELECT id FROM bots WHERE instance_id = 'chaserun')`,
+    );
+    const [check] = await verifyBots(env.config, env.runtime.pg, ['chaserun']);
+    assert.equal(check?.ok, false);
+    assert.equal(check?.trades?.source.count, check?.trades?.target.count, 'same count');
+    assert.notEqual(check?.trades?.source.checksum, check?.trades?.target.checksum);
+    assert.equal(check?.orders?.ok, true);
+  });
+
+  it('reports a missing order and an unsynced source change, and is equal again after a sync', async () => {
+    await env.db.pool.query(`DELETE FROM orders WHERE order_pk = 2 AND bot_id = (SELECT id FROM bots WHERE instance_id = 'generated')`);
+    const db = new Database(botDbPath(dir.path, 'generated'));
+    db.prepare('UPDATE trades SET amount = amount * 2 WHERE id = 10').run();
+    db.close();
+    const [before] = await verifyBots(env.config, env.runtime.pg, ['generated']);
+    assert.equal(before?.ok, false);
+    assert.deepEqual([before?.orders?.source.count, before?.orders?.target.count], [1000, 999]);
+    assert.equal(before?.trades?.ok, false);
+    await syncBot(recordingContext(env.runtime), 'generated', { full: true });
+    const [after] = await verifyBots(env.config, env.runtime.pg, ['generated']);
+    assert.equal(after?.ok, true);
+  });
+
+  it('names a bot whose database is gone', async () => {
+    const [check] = await verifyBots(env.config, env.runtime.pg, ['ghost']);
+    assert.equal(check?.ok, false);
+    assert.match(check?.error ?? '', /bot ghost: no tradesv3\.sqlite/);
+  });
+});
