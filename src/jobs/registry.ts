@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import { echoJob } from './echo.js';
 import type { JobDefinition } from './job.js';
 import { tursoPushJob } from './turso/push-job.js';
+import { tursoRestoreJob } from './turso/restore-job.js';
 
 /**
  * The typed job map shared by producers and workers. Each job type has a queue of its own
@@ -11,6 +12,7 @@ import { tursoPushJob } from './turso/push-job.js';
 export const jobs = {
   echo: echoJob,
   'turso-push': tursoPushJob,
+  'turso-restore': tursoRestoreJob,
 } as const;
 
 export type JobName = keyof typeof jobs;
