@@ -1,10 +1,10 @@
 import { randomBytes } from 'node:crypto';
-import { rename, rm, stat } from 'node:fs/promises';
+import { mkdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import type { Client, ResultSet } from '@libsql/client';
 import type { Config } from '../../config.js';
-import { PermanentJobError } from '../../errors.js';
+import { PermanentJobError, errorMessage } from '../../errors.js';
 import { openBotTarget } from './bot-target.js';
 import type { SqlValue } from './sql-values.js';
 import { quoteIdent } from './table-schema.js';
@@ -58,6 +58,7 @@ export async function restoreBot(options: RestoreOptions): Promise<RestoreResult
   const temp = `${file}.${randomBytes(4).toString('hex')}.restoring`;
   let db: Database.Database | undefined;
   try {
+    await mkdir(path.dirname(file), { recursive: true });
     db = new Database(temp);
     // A scratch file until the rename: no journal needed while it is built.
     db.pragma('journal_mode = OFF');
@@ -85,6 +86,10 @@ export async function restoreBot(options: RestoreOptions): Promise<RestoreResult
     db?.close();
     await rm(temp, { force: true });
     if (error instanceof PermanentJobError || options.signal.aborted) throw error;
+    // Local failures (the destination's disk or folder) are reported as such, not as the target's.
+    if (error instanceof Database.SqliteError || typeof (error as NodeJS.ErrnoException).errno === 'number') {
+      throw new Error(`bot ${options.instance}: turso-restore cannot write ${file}: ${errorMessage(error)}`, { cause: error });
+    }
     throw target.fail(error, 'restoring from');
   } finally {
     target.client.close();
