@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -112,6 +112,22 @@ describe('turso-push', () => {
       const row = (await libsqlTables(bot.targetUrl, ['KeyValueStore'])).get('KeyValueStore')!.rows.at(-1)!;
       assert.equal(row[0], 'i9007199254740993');
       assert.ok(row.includes('i-9223372036854775807'));
+    });
+
+    it('skips reading an unchanged database file, and notices a change to it', async () => {
+      // Files changed in the last 2 s are never trusted as unchanged: age this one.
+      const aged = async (seconds: number) => utimes(bot.dbPath, new Date(Date.now() - seconds * 1000), new Date(Date.now() - seconds * 1000));
+      await aged(60);
+      assert.equal((await push(bot.name)).pushed, 0);
+      const lines: string[] = [];
+      const quick = await push(bot.name, { ...ctx, log: async (line) => void lines.push(line) });
+      assert.equal(quick.pushed, 0);
+      assert.ok(lines.some((line) => /database file unchanged since the last push/.test(line)), lines.join('\n'));
+      editSource(bot.dbPath, "UPDATE trades SET exit_reason = 'changed' WHERE id = 6");
+      await aged(30);
+      const after = await push(bot.name);
+      assert.equal(after.pushed, 1);
+      await assertTargetExact(bot);
     });
 
     it('makes the target exact after lost metadata, without duplicates', async () => {

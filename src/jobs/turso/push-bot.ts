@@ -4,9 +4,10 @@ import type { SqliteDb } from '../../connections/sqlite.js';
 import { PermanentJobError } from '../../errors.js';
 import { BatchWriter } from './batch-writer.js';
 import { openBotTarget, type BotTarget } from './bot-target.js';
-import { loadPushState, markPushStarted, savePushState, type TableHashes } from './push-state.js';
+import { loadPushState, markPushStarted, savePushState, type LoadedState, type PushState, type TableHashes } from './push-state.js';
 import { hashSourceTable, hashTargetTable, sourceRowReader } from './row-hashes.js';
-import { openSourceDatabase } from './source-database.js';
+import { findSourceFile, openSourceDatabase } from './source-database.js';
+import { sourceFingerprint } from './source-fingerprint.js';
 import { decodeKey, rowHash } from './sql-values.js';
 import { quoteIdent, readSourceTables, type TableSchema } from './table-schema.js';
 import { ensureTargetSchema } from './target-schema.js';
@@ -51,21 +52,59 @@ export async function pushBot(options: PushOptions): Promise<PushResult> {
       await options.log(`bot ${options.instance}: pushes disabled in ${target.configFile}; nothing done`);
       return { ...empty, ms: Math.round(performance.now() - started), skipped: 'disabled in sync-config.json' };
     }
-    const source = await openSourceDatabase(options.config, options.instance);
+    const file = await findSourceFile(options.config, options.instance);
     try {
-      return await pushTables(options, target, source.db, started);
+      const fingerprint = await sourceFingerprint(file);
+      const loaded = await loadPushState(options.config, options.instance, target.display);
+      if (loaded.state && fingerprint !== undefined && loaded.state.source === fingerprint) {
+        const rows = await unchangedRowCount(target.client, loaded.state);
+        if (rows !== undefined) {
+          const ms = Math.round(performance.now() - started);
+          await options.log(`bot ${options.instance}: database file unchanged since the last push and ${target.display} holds its ${rows} rows; nothing to push`);
+          return { ...empty, tables: loaded.state.tables.size, unchanged: rows, ms };
+        }
+      }
+      const db = openSourceDatabase(options.instance, file);
+      try {
+        return await pushTables(options, target, db, loaded, fingerprint, started);
+      } finally {
+        db.close();
+      }
     } catch (error) {
       if (error instanceof PermanentJobError || options.signal.aborted) throw error;
       throw target.fail(error, 'pushing to');
-    } finally {
-      source.db.close();
     }
   } finally {
     target.client.close();
   }
 }
 
-async function pushTables(options: PushOptions, target: BotTarget, source: SqliteDb, started: number): Promise<PushResult> {
+/**
+ * When the source file has not changed since the last push, the target only needs to still hold
+ * what that push left: the row count of every table. Undefined when it does not (or cannot say).
+ */
+async function unchangedRowCount(client: Client, state: PushState): Promise<number | undefined> {
+  const names = [...state.tables.keys()];
+  if (names.length === 0) return undefined;
+  const counts = await client.batch(names.map((name) => `SELECT count(*) FROM ${quoteIdent(name)}`), 'read').catch(() => undefined);
+  if (counts === undefined) return undefined;
+  let rows = 0;
+  for (const [i, name] of names.entries()) {
+    const expected = state.tables.get(name)!.size;
+    if (Number(counts[i]?.rows[0]?.[0] ?? -1) !== expected) return undefined;
+    rows += expected;
+  }
+  return rows;
+}
+
+async function pushTables(
+  options: PushOptions,
+  target: BotTarget,
+  source: SqliteDb,
+  loaded: LoadedState,
+  fingerprint: string | undefined,
+  started: number,
+): Promise<PushResult> {
   const { config, instance, signal, log } = options;
   const tables = readSourceTables(source);
   // One read transaction: every table's hashes describe the same moment of the bot's database.
@@ -76,7 +115,6 @@ async function pushTables(options: PushOptions, target: BotTarget, source: Sqlit
   if (schema.created.length > 0) await log(`created tables ${schema.created.join(', ')} in ${target.display}`);
   if (schema.addedColumns.length > 0) await log(`added columns ${schema.addedColumns.join(', ')} in ${target.display}`);
 
-  const loaded = await loadPushState(config, instance, target.display);
   const previous = new Map<string, TableHashes>();
   let fullCompare = loaded.state === undefined;
   if (loaded.state === undefined) await log(`full compare with ${target.display}: ${loaded.why}`);
@@ -101,9 +139,9 @@ async function pushTables(options: PushOptions, target: BotTarget, source: Sqlit
   for (const p of plans) await log(`${p.table.name}: ${p.current.size} rows, ${p.changed.length} to push, ${p.deleted.length} to delete`);
 
   const stats = { done: 0, pushed: 0, deleted: 0, bytes: 0, batches: 0 };
-  const state = { target: target.display, pushedAt: new Date().toISOString(), tables: current };
+  const state: PushState = { target: target.display, pushedAt: new Date().toISOString(), source: fingerprint, tables: current };
   if (total === 0) {
-    if (fullCompare) await savePushState(config, instance, state);
+    if (fullCompare || loaded.state?.source !== fingerprint) await savePushState(config, instance, state);
   } else {
     await markPushStarted(config, instance);
     const writer = new BatchWriter(

@@ -12,6 +12,8 @@ export interface PushState {
   /** The target it describes (without query string): another target means a full compare. */
   target: string;
   pushedAt: string;
+  /** The source file's fingerprint when it was read (sourceFingerprint), if it was trustworthy. */
+  source?: string | undefined;
   tables: Map<string, TableHashes>;
 }
 
@@ -59,8 +61,9 @@ function parseState(text: string): PushState | undefined {
     return undefined;
   }
   if (typeof json !== 'object' || json === null) return undefined;
-  const { version, target, pushedAt, tables } = json as Record<string, unknown>;
+  const { version, target, pushedAt, source, tables } = json as Record<string, unknown>;
   if (version !== 1 || typeof target !== 'string' || typeof pushedAt !== 'string') return undefined;
+  if (source !== undefined && typeof source !== 'string') return undefined;
   if (typeof tables !== 'object' || tables === null) return undefined;
   const result = new Map<string, TableHashes>();
   for (const [name, rows] of Object.entries(tables)) {
@@ -72,7 +75,7 @@ function parseState(text: string): PushState | undefined {
     }
     result.set(name, hashes);
   }
-  return { target, pushedAt, tables: result };
+  return { target, pushedAt, source, tables: result };
 }
 
 /** Marks a push as started: until saveState, the next run will not trust the metadata. */
@@ -89,7 +92,7 @@ export async function savePushState(config: StateConfig, instance: string, state
   for (const [name, hashes] of state.tables) tables[name] = Object.fromEntries(hashes);
   const temp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
   try {
-    await writeFile(temp, JSON.stringify({ version: 1, target: state.target, pushedAt: state.pushedAt, tables }), { flush: true });
+    await writeFile(temp, JSON.stringify({ version: 1, target: state.target, pushedAt: state.pushedAt, source: state.source, tables }), { flush: true });
     await rename(temp, file);
   } catch (error) {
     await rm(temp, { force: true });
