@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { echoJob } from './echo.js';
 import type { JobDefinition } from './job.js';
+import { tursoProvisionJob } from './turso/provision-job.js';
 import { tursoPushJob } from './turso/push-job.js';
 import { tursoRestoreJob } from './turso/restore-job.js';
 
@@ -13,6 +14,7 @@ export const jobs = {
   echo: echoJob,
   'turso-push': tursoPushJob,
   'turso-restore': tursoRestoreJob,
+  'turso-provision': tursoProvisionJob,
 } as const;
 
 export type JobName = keyof typeof jobs;
