@@ -2,6 +2,9 @@ import type { z } from 'zod';
 import { botSyncJob } from './bot-sync.js';
 import { echoJob } from './echo.js';
 import type { JobDefinition } from './job.js';
+import { tursoProvisionJob } from './turso/provision-job.js';
+import { tursoPushJob } from './turso/push-job.js';
+import { tursoRestoreJob } from './turso/restore-job.js';
 
 /**
  * The typed job map shared by producers and workers. Each job type has a queue of its own
@@ -11,6 +14,9 @@ import type { JobDefinition } from './job.js';
 export const jobs = {
   echo: echoJob,
   'bot-sync': botSyncJob,
+  'turso-push': tursoPushJob,
+  'turso-restore': tursoRestoreJob,
+  'turso-provision': tursoProvisionJob,
 } as const;
 
 export type JobName = keyof typeof jobs;

@@ -1,0 +1,104 @@
+import type { Client, InStatement, InValue } from '@libsql/client';
+import { valueBytes, type SqlValue } from './sql-values.js';
+import { keyColumns, quoteIdent, type TableSchema } from './table-schema.js';
+
+/** SQLite's (and Turso's) limit on bound parameters in one statement. */
+export const MAX_STATEMENT_PARAMS = 32_766;
+
+/** One row change, applied to the push state once its batch has committed. */
+export interface RowOp {
+  table: string;
+  key: string;
+  /** The pushed row's hash; undefined for a deletion. */
+  hash: string | undefined;
+}
+
+interface OpenStatement {
+  table: TableSchema;
+  kind: 'upsert' | 'delete';
+  args: InValue[];
+  rows: number;
+  maxRows: number;
+}
+
+function upsertSql(table: TableSchema, rows: number): string {
+  const byRowid = table.primaryKey.length === 0;
+  const columns = [...(byRowid ? ['rowid'] : []), ...table.columns.map(quoteIdent)];
+  const tuple = `(${columns.map(() => '?').join(',')})`;
+  const values = Array.from({ length: rows }, () => tuple).join(',');
+  if (byRowid) return `INSERT OR REPLACE INTO ${quoteIdent(table.name)} (${columns.join(', ')}) VALUES ${values}`;
+  // An upsert updates in place: unlike REPLACE it never deletes a parent row under its children.
+  const keys = new Set(table.primaryKey);
+  const updates = table.columns.filter((c) => !keys.has(c)).map((c) => `${quoteIdent(c)} = excluded.${quoteIdent(c)}`);
+  const onConflict = `ON CONFLICT (${keyColumns(table).join(', ')}) DO ${updates.length > 0 ? `UPDATE SET ${updates.join(', ')}` : 'NOTHING'}`;
+  return `INSERT INTO ${quoteIdent(table.name)} (${columns.join(', ')}) VALUES ${values} ${onConflict}`;
+}
+
+function deleteSql(table: TableSchema, rows: number): string {
+  const keys = keyColumns(table);
+  if (keys.length === 1) return `DELETE FROM ${quoteIdent(table.name)} WHERE ${keys[0]} IN (${Array.from({ length: rows }, () => '?').join(',')})`;
+  const tuple = `(${keys.map(() => '?').join(',')})`;
+  return `DELETE FROM ${quoteIdent(table.name)} WHERE (${keys.join(', ')}) IN (VALUES ${Array.from({ length: rows }, () => tuple).join(',')})`;
+}
+
+/**
+ * Gathers row changes into multi-row statements (under the parameter limit) and statements into
+ * `client.batch(..., 'write')` requests (under a byte budget). A batch is one atomic transaction
+ * on the server; `onCommit` learns what it held only after it committed.
+ */
+export class BatchWriter {
+  private statements: InStatement[] = [];
+  private ops: RowOp[] = [];
+  private bytes = 0;
+  private open: OpenStatement | undefined;
+
+  constructor(
+    private readonly client: Client,
+    private readonly maxBytes: number,
+    private readonly onCommit: (ops: RowOp[], bytes: number) => Promise<void>,
+    private readonly signal?: AbortSignal,
+  ) {}
+
+  async upsert(table: TableSchema, keyValues: readonly SqlValue[], row: readonly SqlValue[], op: RowOp): Promise<void> {
+    const values = table.primaryKey.length === 0 ? [...keyValues, ...row] : [...row];
+    await this.add(table, 'upsert', values, op);
+  }
+
+  async delete(table: TableSchema, keyValues: readonly SqlValue[], op: RowOp): Promise<void> {
+    await this.add(table, 'delete', [...keyValues], op);
+  }
+
+  private async add(table: TableSchema, kind: OpenStatement['kind'], values: SqlValue[], op: RowOp): Promise<void> {
+    if (this.open && (this.open.table !== table || this.open.kind !== kind || this.open.rows >= this.open.maxRows)) this.closeStatement();
+    this.open ??= { table, kind, args: [], rows: 0, maxRows: Math.max(1, Math.floor(MAX_STATEMENT_PARAMS / values.length)) };
+    this.open.args.push(...values);
+    this.open.rows += 1;
+    this.ops.push(op);
+    for (const value of values) this.bytes += valueBytes(value);
+    if (this.bytes >= this.maxBytes) await this.flush();
+  }
+
+  private closeStatement(): void {
+    if (!this.open) return;
+    const { table, kind, rows, args } = this.open;
+    const sql = kind === 'upsert' ? upsertSql(table, rows) : deleteSql(table, rows);
+    this.statements.push({ sql, args });
+    this.bytes += sql.length;
+    this.open = undefined;
+  }
+
+  /** Sends what is gathered as one atomic batch. */
+  async flush(): Promise<void> {
+    this.closeStatement();
+    if (this.statements.length === 0) return;
+    this.signal?.throwIfAborted();
+    const statements = this.statements;
+    const ops = this.ops;
+    const bytes = this.bytes;
+    this.statements = [];
+    this.ops = [];
+    this.bytes = 0;
+    await this.client.batch(statements, 'write');
+    await this.onCommit(ops, bytes);
+  }
+}
