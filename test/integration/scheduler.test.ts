@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createRedis } from '../../src/connections/redis.js';
+import { scheduleSources } from '../../src/producers/scheduler/schedule-sources.js';
 import { Scheduler } from '../../src/producers/scheduler/scheduler.js';
 import { closeQueues, createQueues } from '../../src/queues/queues.js';
 import { WorkerPool } from '../../src/workers/worker-pool.js';
@@ -35,8 +36,9 @@ describe('scheduler: bot discovery and one schedule per bot, whatever the number
   /** A scheduler as a separate process would have it: its own Redis connection and queues. */
   function newScheduler(leaseRenewMs = 10_000): Scheduler {
     const redis = createRedis(env.config, 'worker');
-    const queues = createQueues(env.config, redis, ['bot-sync']);
-    const scheduler = new Scheduler({ config: env.config, pg: env.runtime.pg, redis, queues, logger: env.runtime.logger, leaseRenewMs });
+    const queues = createQueues(env.config, redis, ['bot-sync', 'turso-push']);
+    const sources = scheduleSources(env.config, env.runtime.logger);
+    const scheduler = new Scheduler({ config: env.config, pg: env.runtime.pg, redis, queues, logger: env.runtime.logger, leaseRenewMs, sources });
     cleanups.push(async () => {
       await scheduler.stop();
       await closeQueues(queues);
@@ -45,10 +47,10 @@ describe('scheduler: bot discovery and one schedule per bot, whatever the number
     return scheduler;
   }
 
-  async function schedules(): Promise<Array<{ key: string; every: number | undefined; data: unknown }>> {
-    const queues = createQueues(env.config, env.runtime.redis('worker'), ['bot-sync']);
+  async function schedules(queue: 'bot-sync' | 'turso-push' = 'bot-sync'): Promise<Array<{ key: string; every: number | undefined; data: unknown }>> {
+    const queues = createQueues(env.config, env.runtime.redis('worker'), [queue]);
     try {
-      const list = await queues.get('bot-sync')!.getJobSchedulers(0, -1, true);
+      const list = await queues.get(queue)!.getJobSchedulers(0, -1, true);
       return list.map((s) => ({ key: s.key, every: s.every, data: s.template?.data })).sort((a, b) => a.key.localeCompare(b.key));
     } finally {
       await closeQueues(queues);
@@ -89,6 +91,27 @@ describe('scheduler: bot discovery and one schedule per bot, whatever the number
     assert.deepEqual(back.schedules?.created, 1);
     const none = await env.db.pool.query(`SELECT count(*)::int AS n FROM bots WHERE missing_since IS NOT NULL`);
     assert.equal(none.rows[0].n, 0, 'a bot that comes back is no longer missing');
+    await scheduler.stop();
+  });
+
+  it('schedules Turso pushes only for bots whose sync-config.json enables them', async () => {
+    const scheduler = newScheduler();
+    const syncConfig = (bot: string, enabled: boolean | string): void =>
+      writeFileSync(path.join(dir.path, bot, 'sync-config.json'), JSON.stringify({ tursoUrl: `file:${path.join(dir.path, `${bot}.db`)}`, tursoToken: 'secret', enabled }));
+    syncConfig('bot-a', true);
+    syncConfig('bot-b', false);
+    await scheduler.runOnce();
+    assert.deepEqual(await schedules('turso-push'), [{ key: 'turso-push:bot-a', every: env.config.TURSO_PUSH_INTERVAL, data: { instance: 'bot-a' } }]);
+    syncConfig('bot-a', 'yes please');
+    syncConfig('bot-b', true);
+    const pass = await scheduler.runOnce();
+    assert.deepEqual((await schedules('turso-push')).map((s) => s.key), ['turso-push:bot-b'], 'a bad config unschedules its bot');
+    assert.equal(pass.schedules?.removed, 1);
+    assert.doesNotMatch(JSON.stringify(await schedules('turso-push')), /secret/, 'no token in job data');
+    rmSync(path.join(dir.path, 'bot-a', 'sync-config.json'));
+    rmSync(path.join(dir.path, 'bot-b', 'sync-config.json'));
+    await scheduler.runOnce();
+    assert.deepEqual(await schedules('turso-push'), []);
     await scheduler.stop();
   });
 

@@ -49,7 +49,7 @@ export async function createScheduler(runtime: Runtime): Promise<Scheduler> {
   const connection = runtime.redis('producer');
   await redisReady(connection);
   const queues = createQueues(runtime.config, connection);
-  const sources = scheduleSources();
+  const sources = scheduleSources(runtime.config, runtime.logger);
   const scheduler = new Scheduler({ config: runtime.config, pg: runtime.pg, redis: connection, queues, logger: runtime.logger, sources });
   // Closers run in reverse: the scheduler stops before its queues close.
   runtime.closers.add('scheduler queues', () => closeQueues(queues));

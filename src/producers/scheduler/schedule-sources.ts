@@ -1,10 +1,26 @@
-import type { JobName } from '../../jobs/registry.js';
+import type { Config } from '../../config.js';
+import { errorMessage } from '../../errors.js';
+import { jobs, type JobName } from '../../jobs/registry.js';
+import { tursoPushEnabled } from '../../jobs/turso/push-enabled.js';
+import type { Logger } from '../../logger.js';
+import { perBotSchedule } from './desired-schedules.js';
 import type { ScheduleSource } from './scheduler.js';
 
 /**
- * Schedules other job types add for the discovered bots, beyond bot-sync. Each job area adds
- * its own entry here (Turso pushes for bots whose sync-config.json enables them, ...).
+ * Schedules beyond bot-sync for the discovered bots: a Turso push every TURSO_PUSH_INTERVAL for
+ * each bot whose sync-config.json enables it (a disabled or unreadable config removes it).
  */
-export function scheduleSources(): Array<{ queue: JobName; schedules: ScheduleSource }> {
-  return [];
+export function scheduleSources(config: Config, logger: Logger): Array<{ queue: JobName; schedules: ScheduleSource }> {
+  const tursoPush: ScheduleSource = async (bots) => {
+    const enabled: string[] = [];
+    for (const bot of bots) {
+      try {
+        if (await tursoPushEnabled(config, bot)) enabled.push(bot);
+      } catch (error) {
+        logger.warn('turso-push not scheduled: bad sync-config.json', { bot, error: errorMessage(error) });
+      }
+    }
+    return enabled.map((bot) => perBotSchedule('turso-push', bot, config.TURSO_PUSH_INTERVAL, jobs['turso-push'].title({ instance: bot }), { instance: bot }));
+  };
+  return [{ queue: 'turso-push', schedules: tursoPush }];
 }
