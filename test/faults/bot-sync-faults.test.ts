@@ -103,7 +103,7 @@ describe('faults during bot-sync: kill -9, Redis restart, PostgreSQL outage', { 
       }
     })();
     let runs = 0;
-    let lastKill = 0;
+    let lastKill: number;
     try {
       for (let round = 0; round < 3 || fleet.kills < 20; round++) {
         if (round > 0) mutateSources();
