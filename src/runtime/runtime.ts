@@ -39,7 +39,8 @@ export class Runtime implements SharedResources {
     if (!this.mongoHandle) {
       const connecting = connectMongo(url);
       this.mongoHandle = connecting;
-      this.closers.add('mongo client', async () => (await connecting).client.close());
+      // A connection that never opened has nothing to close.
+      this.closers.add('mongo client', async () => (await connecting.catch(() => undefined))?.client.close());
       connecting.catch(() => {
         this.mongoHandle = undefined; // let the next call try again
       });
