@@ -5,6 +5,7 @@ import { registerEnqueue } from './commands/enqueue.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerRun } from './commands/run.js';
 import { registerStart } from './commands/start.js';
+import { registerStatus } from './commands/status.js';
 import { registerWorker } from './commands/worker.js';
 
 const program = new Command('ctp-etl')
@@ -18,6 +19,7 @@ registerWorker(program);
 registerBoard(program);
 registerRun(program);
 registerEnqueue(program);
+registerStatus(program);
 
 try {
   await program.parseAsync(process.argv);
