@@ -93,7 +93,16 @@ describe('Bull Board in a real browser', () => {
       await retry.hover();
       await page.getByText('Retry', { exact: true }).waitFor();
       const finished = completionOf(events, job.id!);
-      await retry.click(); // job actions ask no confirmation by default (board settings)
+      const retried = page.waitForResponse((r) => r.request().method() === 'PUT' && r.url().endsWith(`/api/queues/echo/${job.id}/retry`), {
+        timeout: 15_000,
+      });
+      await retry.click();
+      // The board asks before acting on a job.
+      const dialog = page.getByRole('alertdialog').or(page.getByRole('dialog'));
+      await dialog.getByText('Are you sure that you want to retry this job?').waitFor();
+      await page.screenshot({ path: `${ARTIFACTS}board-retry-confirm.png` });
+      await dialog.getByRole('button', { name: 'Confirm' }).click();
+      assert.equal((await retried).status(), 204, 'the board asked the server to retry the job');
       assert.deepEqual(await finished, { message: 'retry me from the board', attempt: 2 });
 
       await page.goto(`${server.url}/admin/queues/queue/echo?status=completed`);
