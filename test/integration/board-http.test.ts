@@ -99,6 +99,25 @@ describe('Bull Board over HTTP', () => {
     assert.equal(echo?.jobs.find((candidate) => candidate.id === bare.id)?.name, 'echo bare');
   });
 
+  it('promotes a delayed job, keeps its log and progress, and cleans it, through the board API', async () => {
+    const auth = { authorization: basicAuthHeader(USER, PASSWORD) };
+    const put = (path: string) => fetch(`${server.url}/admin/queues/api/queues/echo/${path}`, { method: 'PUT', headers: auth });
+    const delayed = await enqueue(queues, 'echo', { message: 'promoted', durationMs: 200 }, { delay: 3_600_000 });
+    assert.equal(await delayed.getState(), 'delayed');
+    const finished = delayed.waitUntilFinished(events, 15_000);
+    assert.ok((await put(`${delayed.id}/promote`)).ok);
+    assert.deepEqual(await finished, { message: 'promoted', attempt: 1 });
+
+    const logs = (await (await get(`/admin/queues/api/queues/echo/${delayed.id}/logs`, auth.authorization)).json()) as string[];
+    assert.match(logs[0] ?? '', /echo attempt 1: promoted$/);
+    const shown = (await (await get(`/admin/queues/api/queues/echo/${delayed.id}`, auth.authorization)).json()) as { job: { progress: unknown } };
+    assert.equal(shown.job.progress, 100);
+
+    // ("Clean all" spares jobs finished within its 5 s grace time; one job is cleaned at once.)
+    assert.ok((await put(`${delayed.id}/clean`)).ok);
+    assert.equal(await queues.get('echo')!.getJob(delayed.id!), undefined);
+  });
+
   it('refuses to build the board without credentials unless BOARD_AUTH=false', () => {
     assert.throws(() => boardCredentials(testConfig('x', { BOARD_AUTH: 'true' })), /needs BOARD_USER and BOARD_PASSWORD/);
     assert.throws(() => boardCredentials(testConfig('x', { BOARD_AUTH: 'true', BOARD_USER: 'a' })), /BOARD_AUTH=false/);
