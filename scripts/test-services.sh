@@ -2,6 +2,7 @@
 # Makes sure the services the tests talk to are up: PostgreSQL and Redis (started with the
 # machine's own commands when down) and FerretDB 1.24, a MongoDB wire-protocol server, built
 # from the Go module proxy once (cached) and started on loopback with its data in a temp folder.
+# Installs Debian's chromium for the browser test when missing (scripts/install-browser.sh).
 # Prints the environment the tests read (TEST_MONGO_URL) as `export` lines for `eval`.
 set -euo pipefail
 
@@ -83,4 +84,5 @@ ensure_ferretdb() {
 ensure_postgres
 ensure_redis
 ensure_ferretdb
+bash "$(dirname "$0")/install-browser.sh" # chromium for test/browser/
 echo "export TEST_MONGO_URL=mongodb://127.0.0.1:$FERRETDB_PORT/"

@@ -132,6 +132,15 @@ const schema = z.object({
   KEEP_JOB_LOGS: int(200, 1, 100_000),
   SHUTDOWN_TIMEOUT: duration('30s'),
   BOARD_PORT: int(3000, 0, 65_535),
+  // Unset: a `worker` process serves no /metrics (`start` and `board` serve it on BOARD_PORT).
+  WORKER_METRICS_PORT: optionalText.pipe(
+    z
+      .string()
+      .regex(/^\d{1,5}$/, 'expected a port number from 0 to 65535')
+      .transform(Number)
+      .refine((port) => port <= 65_535, 'expected a port number from 0 to 65535')
+      .optional(),
+  ),
   BOARD_USER: optionalText,
   BOARD_PASSWORD: optionalText,
   BOARD_AUTH: flag(true),

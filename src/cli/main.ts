@@ -6,6 +6,7 @@ import { registerMigrate } from './commands/migrate.js';
 import { registerRun } from './commands/run.js';
 import { registerScheduler } from './commands/scheduler.js';
 import { registerStart } from './commands/start.js';
+import { registerStatus } from './commands/status.js';
 import { registerWorker } from './commands/worker.js';
 
 const program = new Command('ctp-etl')
@@ -20,6 +21,7 @@ registerWorker(program);
 registerBoard(program);
 registerRun(program);
 registerEnqueue(program);
+registerStatus(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -2,6 +2,7 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import type { Router } from 'express';
+import { jobDefinition, type JobName } from '../jobs/registry.js';
 import type { Queues } from '../queues/queues.js';
 
 export const BOARD_PATH = '/admin/queues';
@@ -10,10 +11,23 @@ export const BOARD_PATH = '/admin/queues';
 export function boardRouter(queues: Queues): Router {
   const serverAdapter = new ExpressAdapter();
   serverAdapter.setBasePath(BOARD_PATH);
-  createBullBoard({
-    queues: [...queues.values()].map((queue) => new BullMQAdapter(queue)),
-    serverAdapter,
-    options: { uiConfig: { boardTitle: 'ctp-etl' } },
+  const adapters = [...queues].map(([name, queue]) => {
+    const adapter = new BullMQAdapter(queue);
+    adapter.setFormatter('name', (job: { name?: string; data?: unknown }) => readableJobName(name, job));
+    return adapter;
   });
+  createBullBoard({ queues: adapters, serverAdapter, options: { uiConfig: { boardTitle: 'ctp-etl' } } });
   return serverAdapter.getRouter() as Router;
+}
+
+/**
+ * The producer names each job by its definition's title (`bot-sync bot-0007`). Jobs added
+ * another way (a scheduler template, a script using BullMQ directly) may carry only the job
+ * type: the title is then worked out from the payload, so the board still says which bot.
+ */
+export function readableJobName(queue: JobName, job: { name?: string; data?: unknown }): string {
+  if (job.name && job.name !== queue) return job.name;
+  const definition = jobDefinition(queue);
+  const parsed = definition.payload.safeParse(job.data);
+  return parsed.success ? definition.title(parsed.data) : queue;
 }

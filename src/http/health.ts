@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import type { Redis } from 'ioredis';
 import type { MongoHandle } from '../connections/mongo.js';
 import type { PgPool } from '../connections/postgres.js';
@@ -28,7 +29,7 @@ export async function checkHealth(deps: HealthDependencies): Promise<HealthRepor
   const timeoutMs = deps.timeoutMs ?? 2000;
   const checks: Array<[string, boolean, () => Promise<unknown>]> = [
     ['postgres', true, () => deps.pg.query('SELECT 1')],
-    ['redis', true, () => deps.redis.ping()],
+    ['redis', true, () => pingRedis(deps.redis)],
   ];
   const { mongo } = deps;
   if (mongo) checks.push(['mongodb', false, async () => (await mongo()).db.command({ ping: 1 })]);
@@ -48,6 +49,15 @@ export async function checkHealth(deps: HealthDependencies): Promise<HealthRepor
   const down = results.filter(([, health]) => health.status === 'down');
   const status = down.some(([, health]) => health.required) ? 'down' : down.length > 0 ? 'degraded' : 'ok';
   return { status, checkedAt: new Date().toISOString(), dependencies };
+}
+
+/**
+ * The board's Redis connection fails fast (no offline queue), so a probe arriving while it is
+ * still making its first connection would read "down": wait for that connection first.
+ */
+async function pingRedis(redis: Redis): Promise<unknown> {
+  if (redis.status === 'connecting' || redis.status === 'connect') await once(redis, 'ready');
+  return redis.ping();
 }
 
 function elapsed(started: number): number {

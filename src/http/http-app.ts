@@ -1,14 +1,17 @@
 import express, { type Express } from 'express';
+import type { Registry } from 'prom-client';
 import type { Config } from '../config.js';
 import type { Queues } from '../queues/queues.js';
 import { basicAuth } from './basic-auth.js';
 import { BOARD_PATH, boardRouter } from './board.js';
 import { checkHealth, type HealthDependencies } from './health.js';
+import { metricsHandler } from './metrics.js';
 
 export interface HttpAppOptions {
   config: Config;
   queues: Queues;
   health: HealthDependencies;
+  metrics?: Registry;
 }
 
 /** Refuses to serve the board without credentials, unless auth is switched off on purpose. */
@@ -20,7 +23,7 @@ export function boardCredentials(config: Config): { user: string; password: stri
   return { user: config.BOARD_USER, password: config.BOARD_PASSWORD };
 }
 
-/** Bull Board at /admin/queues (behind auth) and an unauthenticated /health for probes. */
+/** Bull Board at /admin/queues (behind auth); /health for probes and /metrics for Prometheus, unauthenticated like most scrape targets. */
 export function createHttpApp(options: HttpAppOptions): Express {
   const credentials = boardCredentials(options.config);
   const app = express();
@@ -30,6 +33,8 @@ export function createHttpApp(options: HttpAppOptions): Express {
     const report = await checkHealth(options.health);
     res.status(report.status === 'down' ? 503 : 200).json(report);
   });
+
+  if (options.metrics) app.get('/metrics', metricsHandler(options.metrics));
 
   if (credentials) app.use(BOARD_PATH, basicAuth(credentials.user, credentials.password));
   app.use(BOARD_PATH, boardRouter(options.queues));

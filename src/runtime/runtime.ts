@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { Registry } from 'prom-client';
 import type { Config } from '../config.js';
 import { connectMongo, type MongoHandle } from '../connections/mongo.js';
 import { createPgPool, type PgPool } from '../connections/postgres.js';
@@ -14,6 +15,8 @@ import type { SharedResources } from '../workers/job-context.js';
 export class Runtime implements SharedResources {
   readonly logger: Logger;
   readonly closers: Closers;
+  /** This process's Prometheus metrics: served on /metrics by the board, or WORKER_METRICS_PORT. */
+  readonly metrics = new Registry();
   private pgPool: PgPool | undefined;
   private mongoHandle: Promise<MongoHandle> | undefined;
 
@@ -39,7 +42,8 @@ export class Runtime implements SharedResources {
     if (!this.mongoHandle) {
       const connecting = connectMongo(url);
       this.mongoHandle = connecting;
-      this.closers.add('mongo client', async () => (await connecting).client.close());
+      // A connection that never opened has nothing to close.
+      this.closers.add('mongo client', async () => (await connecting.catch(() => undefined))?.client.close());
       connecting.catch(() => {
         this.mongoHandle = undefined; // let the next call try again
       });

@@ -2,12 +2,15 @@ import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
 import type { JobName } from '../jobs/registry.js';
+import type { JobMetrics } from '../monitoring/job-metrics.js';
 import { contextForJob, type SharedResources } from './job-context.js';
 import { runJob } from './run-job.js';
 
 export interface WorkerPoolOptions {
   queues: readonly JobName[];
   concurrency: number;
+  /** Job durations and rows written, observed as each attempt ends. */
+  metrics?: JobMetrics;
 }
 
 /**
@@ -38,9 +41,14 @@ export class WorkerPool {
         autorun: true,
       });
       worker.on('error', (error) => this.shared.logger.error('worker error', { queue: name, err: error }));
-      worker.on('completed', (job) => this.logOutcome(job, 'completed'));
+      worker.on('completed', (job, result: unknown) => {
+        this.logOutcome(job, 'completed');
+        this.options.metrics?.observe(name, job, 'completed', result);
+      });
       worker.on('failed', (job, error) => {
-        if (job) this.logOutcome(job, 'failed', error);
+        if (!job) return;
+        this.logOutcome(job, 'failed', error);
+        this.options.metrics?.observe(name, job, 'failed');
       });
       this.workers.push(worker);
     }

@@ -8,7 +8,7 @@ import { parsePositiveInt, startBoard } from './roles.js';
 export function registerBoard(program: Command): void {
   program
     .command('board')
-    .description('serve Bull Board at /admin/queues and /health')
+    .description('serve Bull Board at /admin/queues, /health and /metrics')
     .option('--port <n>', 'port to listen on (default: BOARD_PORT)', parsePositiveInt('--port'))
     .action(async (options: { port?: number }) => {
       const config = loadConfig();

@@ -37,8 +37,12 @@ export function registerEnqueue(program: Command): void {
           added.push(enqueued);
           process.stdout.write(`enqueued ${name} job ${enqueued.id} (${enqueued.name})\n`);
         }
-        if (events) {
-          const failures = await followJobs(added, events);
+        const queue = queues.get(name);
+        if (events && queue) {
+          if ((await queue.getWorkersCount()) === 0) {
+            process.stderr.write(`no worker serves queue ${name} yet; waiting for one (\`ctp-etl worker --queues ${name}\` or \`ctp-etl start\`)\n`);
+          }
+          const failures = await followJobs(added, queue, events);
           if (failures > 0) process.exitCode = 1;
         }
       } finally {

@@ -6,9 +6,13 @@ import type { JobName } from '../../jobs/registry.js';
 import { migrate } from '../../migrate/migrate.js';
 import { closeQueues, createQueues } from '../../queues/queues.js';
 import type { Runtime } from '../../runtime/runtime.js';
+import { registerBoardMetrics } from '../../monitoring/board-metrics.js';
+import { JobMetrics } from '../../monitoring/job-metrics.js';
 import { WorkerPool } from '../../workers/worker-pool.js';
 import { Scheduler } from '../../producers/scheduler/scheduler.js';
 import { scheduleSources } from '../../producers/scheduler/schedule-sources.js';
+import { createMetricsApp } from '../../http/metrics.js';
+import type { Express } from 'express';
 
 /** The long-running roles, each registering its own closers on the runtime. */
 
@@ -19,7 +23,7 @@ export async function prepareProcess(runtime: Runtime): Promise<void> {
 export async function startWorkers(runtime: Runtime, queues: readonly JobName[], concurrency: number): Promise<WorkerPool> {
   const connection = runtime.redis('worker');
   await warnUnlessNoEviction(connection, runtime.logger);
-  const pool = new WorkerPool(runtime, connection, { queues, concurrency });
+  const pool = new WorkerPool(runtime, connection, { queues, concurrency, metrics: new JobMetrics(runtime.metrics) });
   runtime.closers.add('workers', () => pool.stop());
   pool.start();
   await pool.ready();
@@ -31,17 +35,30 @@ export async function startBoard(runtime: Runtime, port: number): Promise<Server
   const connection = runtime.redis('producer');
   const queues = createQueues(runtime.config, connection);
   runtime.closers.add('board queues', () => closeQueues(queues));
+  registerBoardMetrics(runtime.metrics, { queues, pg: runtime.pg, logger: runtime.logger });
   const app = createHttpApp({
     config: runtime.config,
     queues,
     health: { pg: runtime.pg, redis: connection, ...(runtime.config.MONGO_URL ? { mongo: runtime.mongo } : {}) },
+    metrics: runtime.metrics,
   });
+  const server = await serve(runtime, app, port, 'http server');
+  runtime.logger.info('board listening', { port: listeningPort(server, port), path: '/admin/queues' });
+  return server;
+}
+
+/** A worker process's own /metrics (job durations, rows written), for Prometheus to scrape. */
+export async function startWorkerMetrics(runtime: Runtime, port: number): Promise<Server> {
+  const server = await serve(runtime, createMetricsApp(runtime.metrics), port, 'metrics server');
+  runtime.logger.info('worker metrics listening', { port: listeningPort(server, port), path: '/metrics' });
+  return server;
+}
+
+async function serve(runtime: Runtime, app: Express, port: number, what: string): Promise<Server> {
   const server = await new Promise<Server>((resolve, reject) => {
     const listening = app.listen(port, '0.0.0.0', (error?: Error) => (error ? reject(error) : resolve(listening)));
   });
-  runtime.closers.add('http server', () => new Promise<void>((resolve) => server.close(() => resolve())));
-  const address = server.address();
-  runtime.logger.info('board listening', { port: typeof address === 'object' && address ? address.port : port, path: '/admin/queues' });
+  runtime.closers.add(what, () => new Promise<void>((resolve) => server.close(() => resolve())));
   return server;
 }
 
@@ -55,6 +72,11 @@ export async function createScheduler(runtime: Runtime): Promise<Scheduler> {
   runtime.closers.add('scheduler queues', () => closeQueues(queues));
   runtime.closers.add('scheduler', () => scheduler.stop());
   return scheduler;
+}
+
+function listeningPort(server: Server, fallback: number): number {
+  const address = server.address();
+  return typeof address === 'object' && address ? address.port : fallback;
 }
 
 export function parsePositiveInt(flag: string) {

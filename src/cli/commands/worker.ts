@@ -3,7 +3,7 @@ import { loadConfig } from '../../config.js';
 import { onShutdownSignal } from '../../lifecycle/signals.js';
 import { parseQueueList } from '../../queues/queues.js';
 import { Runtime } from '../../runtime/runtime.js';
-import { parsePositiveInt, prepareProcess, startWorkers } from './roles.js';
+import { parsePositiveInt, prepareProcess, startWorkerMetrics, startWorkers } from './roles.js';
 
 export function registerWorker(program: Command): void {
   program
@@ -18,5 +18,6 @@ export function registerWorker(program: Command): void {
       onShutdownSignal(runtime.logger, () => runtime.close());
       await prepareProcess(runtime);
       await startWorkers(runtime, queues, options.concurrency ?? config.WORKER_CONCURRENCY);
+      if (config.WORKER_METRICS_PORT !== undefined) await startWorkerMetrics(runtime, config.WORKER_METRICS_PORT);
     });
 }

@@ -1,0 +1,88 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../../config.js';
+import { botSyncLag, type BotSyncLag } from '../../monitoring/bot-sync-lag.js';
+import { queueDepths, type QueueDepth } from '../../monitoring/queue-depths.js';
+import { recentFailures, type RecentFailure } from '../../monitoring/recent-failures.js';
+import { closeQueues, createQueues } from '../../queues/queues.js';
+import { Runtime } from '../../runtime/runtime.js';
+import { formatSeconds, oneLine, textTable } from '../text-table.js';
+import { parsePositiveInt } from './roles.js';
+
+interface StatusReport {
+  queues: QueueDepth[];
+  recentFailures: RecentFailure[];
+  bots: BotSyncLag[];
+}
+
+export function registerStatus(program: Command): void {
+  program
+    .command('status')
+    .description('queue depths, recent failures and per-bot sync lag')
+    .option('--json', 'print the report as JSON')
+    .option('--failures <n>', 'how many recent failures to list', parsePositiveInt('--failures'), 10)
+    .action(async (options: { json?: boolean; failures: number }) => {
+      const runtime = new Runtime(loadConfig());
+      try {
+        const queues = createQueues(runtime.config, runtime.redis('producer'));
+        runtime.closers.add('queues', () => closeQueues(queues));
+        const [depths, failures, bots] = await Promise.all([
+          queueDepths(queues),
+          recentFailures(queues, options.failures),
+          botSyncLag(runtime.pg).catch((error: unknown) => {
+            throw new Error(`Cannot read bot sync state (has \`ctp-etl migrate\` run?): ${(error as Error).message}`, { cause: error });
+          }),
+        ]);
+        const report: StatusReport = { queues: depths, recentFailures: failures, bots };
+        process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : `${renderStatus(report)}\n`);
+      } finally {
+        await runtime.close();
+      }
+    });
+}
+
+function renderStatus(report: StatusReport): string {
+  const queues = textTable(
+    ['queue', 'waiting', 'active', 'delayed', 'failed', 'completed'],
+    report.queues.map(({ queue, counts }) => [
+      queue,
+      String(counts.waiting + counts.prioritized + counts['waiting-children']),
+      String(counts.active),
+      String(counts.delayed),
+      String(counts.failed),
+      String(counts.completed),
+    ]),
+  );
+  const failures =
+    report.recentFailures.length === 0
+      ? 'none'
+      : textTable(
+          ['failed at', 'queue', 'job', 'attempts', 'reason'],
+          report.recentFailures.map((failure) => [
+            failure.failedAt?.toISOString() ?? '-',
+            failure.queue,
+            `${oneLine(failure.name, 40)} (#${failure.jobId ?? '?'})`,
+            String(failure.attempts),
+            oneLine(failure.failedReason),
+          ]),
+        );
+  const bots =
+    report.bots.length === 0
+      ? 'no bots registered yet'
+      : textTable(
+          ['bot', 'lag', 'last success', 'last error'],
+          report.bots.map((bot) => [
+            bot.missingSince ? `${bot.instance} (missing)` : bot.instance,
+            formatSeconds(bot.lagSeconds),
+            bot.lastSuccessAt?.toISOString() ?? 'never',
+            failingSinceSuccess(bot) ? `${bot.lastErrorAt?.toISOString() ?? ''} ${oneLine(bot.lastError ?? '', 60)}`.trim() : '',
+          ]),
+        );
+  return `Queues\n${queues}\n\nRecent failures\n${failures}\n\nBot sync lag\n${bots}`;
+}
+
+/** An error an operator still has to look at: none since, or newer than, the last success. */
+function failingSinceSuccess(bot: BotSyncLag): boolean {
+  if (!bot.lastError) return false;
+  if (!bot.lastSuccessAt || !bot.lastErrorAt) return true;
+  return bot.lastErrorAt > bot.lastSuccessAt;
+}

@@ -1,0 +1,134 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { QueueEvents } from 'bullmq';
+import { chromium, type Browser } from 'playwright-core';
+import { createHttpApp } from '../../src/http/http-app.js';
+import { enqueue } from '../../src/producers/enqueue.js';
+import { closeQueues, createQueues, type Queues } from '../../src/queues/queues.js';
+import { WorkerPool } from '../../src/workers/worker-pool.js';
+import { failureTracker } from '../helpers/failure-tracker.js';
+import { listen, type TestServer } from '../helpers/http-server.js';
+import { createTestEnvironment, type TestEnvironment } from '../helpers/test-runtime.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
+const USER = 'operator';
+const PASSWORD = 'browser-secret-4c1d';
+
+describe('Bull Board in a real browser', () => {
+  const tracker = failureTracker();
+  let env: TestEnvironment;
+  let queues: Queues;
+  let events: QueueEvents;
+  let pool: WorkerPool;
+  let server: TestServer;
+  let browser: Browser;
+
+  before(async () => {
+    assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: run scripts/install-browser.sh (apt-get install chromium)`);
+    // One attempt per run, so a failed job stays failed until an operator retries it.
+    env = await createTestEnvironment('board_browser', { BOARD_AUTH: 'true', BOARD_USER: USER, BOARD_PASSWORD: PASSWORD, JOB_ATTEMPTS: '1' });
+    const redis = env.runtime.redis('producer');
+    queues = createQueues(env.config, redis);
+    events = new QueueEvents('echo', { connection: env.runtime.redis('worker'), prefix: env.config.QUEUE_PREFIX });
+    await events.waitUntilReady();
+    pool = new WorkerPool(env.runtime, env.runtime.redis('worker'), { queues: ['echo'], concurrency: 1 });
+    pool.start();
+    await pool.ready();
+    server = await listen(createHttpApp({ config: env.config, queues, health: { pg: env.runtime.pg, redis } }));
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
+    mkdirSync(ARTIFACTS, { recursive: true });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.close();
+    await pool?.stop();
+    await events?.close();
+    if (queues) await closeQueues(queues);
+    await env?.cleanup({ keep: tracker.failed });
+  });
+
+  it('refuses the board without login', async () => {
+    const context = await browser.newContext();
+    try {
+      const page = await context.newPage();
+      // Chromium answers a Basic challenge it has no credentials for by failing the navigation.
+      const challenged = page.waitForResponse(`${server.url}/admin/queues`);
+      await assert.rejects(page.goto(`${server.url}/admin/queues`), /ERR_INVALID_AUTH_CREDENTIALS/);
+      const response = await challenged;
+      assert.equal(response.status(), 401);
+      assert.match(response.headers()['www-authenticate'] ?? '', /^Basic realm="ctp-etl"/);
+      const api = await context.request.get(`${server.url}/admin/queues/api/queues`);
+      assert.equal(api.status(), 401);
+      assert.equal(await api.text(), 'Authentication required');
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('after login shows a failed job with its error; Retry runs it to completion', async () => {
+    // Fails its first attempt, so the operator's retry (attempt 2) completes.
+    const job = await enqueue(queues, 'echo', { message: 'retry me from the board', failAttempts: 1 });
+    await assert.rejects(job.waitUntilFinished(events, 15_000), /echo failing attempt 1/);
+
+    const context = await browser.newContext({ httpCredentials: { username: USER, password: PASSWORD }, viewport: { width: 1280, height: 800 } });
+    try {
+      const page = await context.newPage();
+      const response = await page.goto(`${server.url}/admin/queues/queue/echo?status=failed`);
+      assert.equal(response?.status(), 200);
+
+      const card = page.locator('div[class*="card-"]', { has: page.locator('a[class*="jobLink-"]', { hasText: `#${job.id}` }) });
+      await card.getByText('echo retry me from the board').waitFor();
+      await card.getByText('echo failing attempt 1 of the first 1 on purpose').waitFor();
+      await page.screenshot({ path: `${ARTIFACTS}board-failed-job.png`, fullPage: true });
+
+      // The job's action buttons are icons; the one whose tooltip says "Retry" retries it.
+      const retry = card.locator('ul[class*="jobActions-"] button').first();
+      await retry.hover();
+      await page.getByText('Retry', { exact: true }).waitFor();
+      const finished = completionOf(events, job.id!);
+      const retried = page.waitForResponse((r) => r.request().method() === 'PUT' && r.url().endsWith(`/api/queues/echo/${job.id}/retry`), {
+        timeout: 15_000,
+      });
+      await retry.click();
+      // The board asks before acting on a job.
+      const dialog = page.getByRole('alertdialog').or(page.getByRole('dialog'));
+      await dialog.getByText('Are you sure that you want to retry this job?').waitFor();
+      await page.screenshot({ path: `${ARTIFACTS}board-retry-confirm.png` });
+      await dialog.getByRole('button', { name: 'Confirm' }).click();
+      assert.equal((await retried).status(), 204, 'the board asked the server to retry the job');
+      assert.deepEqual(await finished, { message: 'retry me from the board', attempt: 2 });
+
+      await page.goto(`${server.url}/admin/queues/queue/echo?status=completed`);
+      const done = page.locator('div[class*="card-"]', { has: page.locator('a[class*="jobLink-"]', { hasText: `#${job.id}` }) });
+      await done.getByText('echo retry me from the board').waitFor();
+      await page.screenshot({ path: `${ARTIFACTS}board-retried-job.png`, fullPage: true });
+      assert.equal(await (await queues.get('echo')!.getJob(job.id!))?.getState(), 'completed');
+    } finally {
+      await context.close();
+    }
+  });
+});
+
+/** The return value of a job's next completion (the job is failed now, so waitUntilFinished would reject at once). */
+function completionOf(events: QueueEvents, jobId: string, timeoutMs = 15_000): Promise<unknown> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      events.off('completed', onCompleted);
+      reject(new Error(`job ${jobId} did not complete within ${timeoutMs} ms of the retry`));
+    }, timeoutMs);
+    const onCompleted = ({ jobId: id, returnvalue }: { jobId: string; returnvalue: unknown }) => {
+      if (id !== jobId) return;
+      clearTimeout(timer);
+      events.off('completed', onCompleted);
+      resolve(returnvalue);
+    };
+    events.on('completed', onCompleted);
+  });
+}

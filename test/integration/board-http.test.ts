@@ -1,0 +1,134 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { QueueEvents } from 'bullmq';
+import { boardCredentials, createHttpApp } from '../../src/http/http-app.js';
+import { enqueue } from '../../src/producers/enqueue.js';
+import { closeQueues, createQueues, type Queues } from '../../src/queues/queues.js';
+import { WorkerPool } from '../../src/workers/worker-pool.js';
+import { cliEnv, runCli } from '../helpers/cli-process.js';
+import { failureTracker } from '../helpers/failure-tracker.js';
+import { basicAuthHeader, listen, type TestServer } from '../helpers/http-server.js';
+import { testConfig } from '../helpers/test-config.js';
+import { createTestEnvironment, type TestEnvironment } from '../helpers/test-runtime.js';
+
+const USER = 'operator';
+const PASSWORD = 'board-secret-7f3a';
+
+interface BoardJob {
+  id: string;
+  name: string;
+  failedReason?: string;
+  stacktrace: string[];
+  attempts: number;
+}
+interface BoardQueues {
+  queues: Array<{ name: string; jobs: BoardJob[]; counts: Record<string, number> }>;
+}
+
+describe('Bull Board over HTTP', () => {
+  const tracker = failureTracker();
+  let env: TestEnvironment;
+  let queues: Queues;
+  let events: QueueEvents;
+  let pool: WorkerPool;
+  let server: TestServer;
+
+  before(async () => {
+    env = await createTestEnvironment('board_http', { BOARD_AUTH: 'true', BOARD_USER: USER, BOARD_PASSWORD: PASSWORD, JOB_ATTEMPTS: '2' });
+    const redis = env.runtime.redis('producer');
+    queues = createQueues(env.config, redis);
+    events = new QueueEvents('echo', { connection: env.runtime.redis('worker'), prefix: env.config.QUEUE_PREFIX });
+    await events.waitUntilReady();
+    pool = new WorkerPool(env.runtime, env.runtime.redis('worker'), { queues: ['echo'], concurrency: 1 });
+    pool.start();
+    await pool.ready();
+    server = await listen(createHttpApp({ config: env.config, queues, health: { pg: env.runtime.pg, redis } }));
+  });
+
+  after(async () => {
+    await server.close();
+    await pool.stop();
+    await events.close();
+    await closeQueues(queues);
+    await env.cleanup({ keep: tracker.failed });
+  });
+
+  const get = (path: string, authorization?: string) =>
+    fetch(`${server.url}${path}`, { headers: authorization ? { authorization } : {}, redirect: 'manual' });
+
+  it('answers 401 without credentials and with a wrong password, leaking nothing', async () => {
+    const attempts = [undefined, basicAuthHeader(USER, 'wrong'), basicAuthHeader('someone', PASSWORD), 'Bearer x', 'Basic !!!'];
+    for (const path of ['/admin/queues', '/admin/queues/api/queues', '/admin/queues/static/js/main.js']) {
+      for (const authorization of attempts) {
+        const response = await get(path, authorization);
+        assert.equal(response.status, 401, `${path} with ${authorization ?? 'no credentials'}`);
+        assert.match(response.headers.get('www-authenticate') ?? '', /^Basic realm="ctp-etl"/);
+        const body = await response.text();
+        assert.equal(body, 'Authentication required');
+        assert.ok(!body.includes(PASSWORD) && !body.includes(USER));
+      }
+    }
+  });
+
+  it('serves the board and its API with the right credentials', async () => {
+    const page = await get('/admin/queues', basicAuthHeader(USER, PASSWORD));
+    assert.equal(page.status, 200);
+    assert.match(await page.text(), /<title>ctp-etl<\/title>|ctp-etl/);
+    const api = await get('/admin/queues/api/queues', basicAuthHeader(USER, PASSWORD));
+    assert.equal(api.status, 200);
+    const body = (await api.json()) as BoardQueues;
+    assert.deepEqual(body.queues.map((queue) => queue.name).sort(), [...queues.keys()].sort());
+  });
+
+  it('shows readable job names, and a failed job with its error and stack', async () => {
+    const job = await enqueue(queues, 'echo', { message: 'doomed on the board', failAttempts: 5 });
+    await assert.rejects(job.waitUntilFinished(events, 15_000), /echo failing attempt 2/);
+    // A job added around the producer, named only by its type: the board works out its title.
+    const bare = await queues.get('echo')!.add('echo', { message: 'bare', permanentFailure: true });
+    await assert.rejects(bare.waitUntilFinished(events, 15_000), /refused "bare"/);
+
+    const response = await get('/admin/queues/api/queues?activeQueue=echo&status=failed', basicAuthHeader(USER, PASSWORD));
+    const body = (await response.json()) as BoardQueues;
+    const echo = body.queues.find((queue) => queue.name === 'echo');
+    const shown = echo?.jobs.find((candidate) => candidate.id === job.id);
+    assert.equal(shown?.name, 'echo doomed on the board');
+    assert.equal(shown?.attempts, 2);
+    assert.match(shown?.failedReason ?? '', /echo failing attempt 2 of the first 5 on purpose/);
+    assert.ok(shown.stacktrace.length >= 1);
+    assert.match(shown.stacktrace[0] ?? '', /at .*echo\.ts/);
+    assert.equal(echo?.jobs.find((candidate) => candidate.id === bare.id)?.name, 'echo bare');
+  });
+
+  it('promotes a delayed job, keeps its log and progress, and cleans it, through the board API', async () => {
+    const auth = { authorization: basicAuthHeader(USER, PASSWORD) };
+    const put = (path: string) => fetch(`${server.url}/admin/queues/api/queues/echo/${path}`, { method: 'PUT', headers: auth });
+    const delayed = await enqueue(queues, 'echo', { message: 'promoted', durationMs: 200 }, { delay: 3_600_000 });
+    assert.equal(await delayed.getState(), 'delayed');
+    const finished = delayed.waitUntilFinished(events, 15_000);
+    assert.ok((await put(`${delayed.id}/promote`)).ok);
+    assert.deepEqual(await finished, { message: 'promoted', attempt: 1 });
+
+    const logs = (await (await get(`/admin/queues/api/queues/echo/${delayed.id}/logs`, auth.authorization)).json()) as string[];
+    assert.match(logs[0] ?? '', /echo attempt 1: promoted$/);
+    const shown = (await (await get(`/admin/queues/api/queues/echo/${delayed.id}`, auth.authorization)).json()) as { job: { progress: unknown } };
+    assert.equal(shown.job.progress, 100);
+
+    // ("Clean all" spares jobs finished within its 5 s grace time; one job is cleaned at once.)
+    assert.ok((await put(`${delayed.id}/clean`)).ok);
+    assert.equal(await queues.get('echo')!.getJob(delayed.id!), undefined);
+  });
+
+  it('refuses to build the board without credentials unless BOARD_AUTH=false', () => {
+    assert.throws(() => boardCredentials(testConfig('x', { BOARD_AUTH: 'true' })), /needs BOARD_USER and BOARD_PASSWORD/);
+    assert.throws(() => boardCredentials(testConfig('x', { BOARD_AUTH: 'true', BOARD_USER: 'a' })), /BOARD_AUTH=false/);
+    assert.equal(boardCredentials(testConfig('x', { BOARD_AUTH: 'false' })), undefined);
+    assert.deepEqual(boardCredentials(testConfig('x', { BOARD_AUTH: 'true', BOARD_USER: 'a', BOARD_PASSWORD: 'b' })), { user: 'a', password: 'b' });
+  });
+
+  it('`ctp-etl board` exits without credentials, before listening', async () => {
+    const { code, output } = await runCli(['board', '--port', '0'], cliEnv(env.config, { BOARD_AUTH: 'true', BOARD_USER: '', BOARD_PASSWORD: '' }));
+    assert.equal(code, 1);
+    assert.match(output, /The board needs BOARD_USER and BOARD_PASSWORD/);
+    assert.doesNotMatch(output, /board listening/);
+  });
+});

@@ -1,0 +1,96 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { QueueEvents } from 'bullmq';
+import { enqueue } from '../../src/producers/enqueue.js';
+import { closeQueues, createQueues, type Queues } from '../../src/queues/queues.js';
+import { seedBotSyncState } from '../helpers/bot-sync-state.js';
+import { cliEnv, startCli, type CliProcess } from '../helpers/cli-process.js';
+import { failureTracker } from '../helpers/failure-tracker.js';
+import { createTestEnvironment, type TestEnvironment } from '../helpers/test-runtime.js';
+
+/** The port a process logged as listening (`msg` names which server). */
+async function listeningPort(process: CliProcess, msg: string): Promise<number> {
+  const pattern = new RegExp(`"msg":"${msg}"[^\\n]*"port":(\\d+)`);
+  await process.waitForOutput(pattern);
+  return Number(pattern.exec(process.output())?.[1]);
+}
+
+function sample(text: string, series: string): number | undefined {
+  const line = text.split('\n').find((candidate) => candidate.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+describe('/metrics', () => {
+  const tracker = failureTracker();
+  let env: TestEnvironment;
+  let queues: Queues;
+  let events: QueueEvents;
+
+  before(async () => {
+    env = await createTestEnvironment('metrics', { JOB_ATTEMPTS: '2' });
+    queues = createQueues(env.config, env.runtime.redis('producer'), ['echo']);
+    events = new QueueEvents('echo', { connection: env.runtime.redis('worker'), prefix: env.config.QUEUE_PREFIX });
+    await events.waitUntilReady();
+    await seedBotSyncState(env.db.pool, [
+      { instance: 'bot-0007', syncedSecondsAgo: 90 },
+      { instance: 'bot-0003', discoveredSecondsAgo: 600 },
+      { instance: 'bot-0009', syncedSecondsAgo: 5, missing: true },
+    ]);
+  });
+
+  after(async () => {
+    await events.close();
+    await closeQueues(queues);
+    await env.cleanup({ keep: tracker.failed });
+  });
+
+  it('`ctp-etl start` serves queue counts, job durations and per-bot sync lag with real values', async () => {
+    const app = startCli(['start', '--port', '0', '--concurrency', '1'], cliEnv(env.config));
+    try {
+      const port = await listeningPort(app, 'board listening');
+      const ok = await Promise.all([enqueue(queues, 'echo', { message: 'a', durationMs: 300 }), enqueue(queues, 'echo', { message: 'b' })]);
+      const failed = await enqueue(queues, 'echo', { message: 'c', permanentFailure: true });
+      await Promise.all(ok.map((job) => job.waitUntilFinished(events, 15_000)));
+      await assert.rejects(failed.waitUntilFinished(events, 15_000));
+      const waiting = await queues.get('echo')!.add('echo waiting', { message: 'later' }, { delay: 60_000 });
+
+      const response = await fetch(`http://127.0.0.1:${port}/metrics`);
+      assert.equal(response.status, 200);
+      assert.match(response.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+      const text = await response.text();
+      assert.equal(sample(text, 'ctp_etl_queue_jobs{queue="echo",state="completed"}'), 2, text);
+      assert.equal(sample(text, 'ctp_etl_queue_jobs{queue="echo",state="failed"}'), 1);
+      assert.equal(sample(text, 'ctp_etl_queue_jobs{queue="echo",state="delayed"}'), 1);
+      assert.equal(sample(text, 'ctp_etl_queue_jobs{queue="echo",state="active"}'), 0);
+      assert.equal(sample(text, 'ctp_etl_job_duration_seconds_count{job="echo",outcome="completed"}'), 2);
+      assert.equal(sample(text, 'ctp_etl_job_duration_seconds_count{job="echo",outcome="failed"}'), 1);
+      const seconds = sample(text, 'ctp_etl_job_duration_seconds_sum{job="echo",outcome="completed"}') ?? 0;
+      assert.ok(seconds >= 0.3 && seconds < 10, `completed echo jobs ran ${seconds} s`);
+      const lag = sample(text, 'ctp_etl_bot_sync_lag_seconds{instance="bot-0007"}') ?? 0;
+      assert.ok(lag >= 90 && lag < 150, `bot-0007 lag ${lag}`);
+      const never = sample(text, 'ctp_etl_bot_sync_lag_seconds{instance="bot-0003"}') ?? 0;
+      assert.ok(never >= 600 && never < 660, `bot-0003, never synced, lags since discovery: ${never}`);
+      assert.equal(sample(text, 'ctp_etl_bot_sync_lag_seconds{instance="bot-0009"}'), undefined, 'a bot gone from disk is left out');
+      await waiting.remove();
+    } finally {
+      app.child.kill('SIGTERM');
+      assert.equal((await app.exited).code, 0, app.output());
+    }
+  });
+
+  it('a `worker` process serves its own job metrics on WORKER_METRICS_PORT', async () => {
+    const worker = startCli(['worker', '--queues', 'echo'], cliEnv(env.config, { WORKER_METRICS_PORT: '0' }));
+    try {
+      const port = await listeningPort(worker, 'worker metrics listening');
+      const job = await enqueue(queues, 'echo', { message: 'on a worker', failAttempts: 1 });
+      await job.waitUntilFinished(events, 15_000);
+      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      assert.equal(sample(text, 'ctp_etl_job_duration_seconds_count{job="echo",outcome="completed"}'), 1, text);
+      assert.equal(sample(text, 'ctp_etl_job_duration_seconds_count{job="echo",outcome="failed"}'), 1, 'the failed first attempt');
+      assert.doesNotMatch(text, /ctp_etl_queue_jobs/, 'queue counts come from the board only');
+    } finally {
+      worker.child.kill('SIGTERM');
+      assert.equal((await worker.exited).code, 0, worker.output());
+    }
+  });
+});

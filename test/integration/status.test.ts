@@ -1,0 +1,88 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { QueueEvents } from 'bullmq';
+import { enqueue } from '../../src/producers/enqueue.js';
+import { closeQueues, createQueues, type Queues } from '../../src/queues/queues.js';
+import { WorkerPool } from '../../src/workers/worker-pool.js';
+import { seedBotSyncState } from '../helpers/bot-sync-state.js';
+import { cliEnv, runCli } from '../helpers/cli-process.js';
+import { failureTracker } from '../helpers/failure-tracker.js';
+import { createTestEnvironment, type TestEnvironment } from '../helpers/test-runtime.js';
+
+interface StatusJson {
+  queues: Array<{ queue: string; counts: Record<string, number> }>;
+  recentFailures: Array<{ queue: string; jobId: string; name: string; failedReason: string; failedAt: string; attempts: number }>;
+  bots: Array<{ instance: string; lagSeconds: number; lastSuccessAt: string | null; lastError: string | null; missingSince: string | null }>;
+}
+
+describe('ctp-etl status', () => {
+  const tracker = failureTracker();
+  let env: TestEnvironment;
+  let queues: Queues;
+
+  before(async () => {
+    env = await createTestEnvironment('status', { JOB_ATTEMPTS: '1' });
+    queues = createQueues(env.config, env.runtime.redis('producer'), ['echo']);
+    const events = new QueueEvents('echo', { connection: env.runtime.redis('worker'), prefix: env.config.QUEUE_PREFIX });
+    await events.waitUntilReady();
+    const pool = new WorkerPool(env.runtime, env.runtime.redis('worker'), { queues: ['echo'], concurrency: 1 });
+    pool.start();
+    await pool.ready();
+    try {
+      await (await enqueue(queues, 'echo', { message: 'fine' })).waitUntilFinished(events, 15_000);
+      for (const message of ['first broken', 'second broken']) {
+        const job = await enqueue(queues, 'echo', { message, permanentFailure: true });
+        await assert.rejects(job.waitUntilFinished(events, 15_000));
+      }
+    } finally {
+      await pool.stop();
+      await events.close();
+    }
+    await queues.get('echo')!.add('echo later', { message: 'later' }, { delay: 60_000 });
+    await queues.get('echo')!.add('echo next', { message: 'next' });
+    await seedBotSyncState(env.db.pool, [
+      { instance: 'bot-0007', syncedSecondsAgo: 90 },
+      { instance: 'bot-0003', discoveredSecondsAgo: 7200, lastError: 'bot-0003: tradesv3.sqlite is not a database' },
+    ]);
+  });
+
+  after(async () => {
+    await closeQueues(queues);
+    await env.cleanup({ keep: tracker.failed });
+  });
+
+  it('prints queue depths, recent failures (newest first) and per-bot lag as JSON', async () => {
+    const { code, output } = await runCli(['status', '--json'], cliEnv(env.config, { LOG_LEVEL: 'silent' }));
+    assert.equal(code, 0, output);
+    const report = JSON.parse(output) as StatusJson;
+    const echo = report.queues.find((queue) => queue.queue === 'echo');
+    assert.deepEqual(
+      { waiting: echo?.counts.waiting, delayed: echo?.counts.delayed, failed: echo?.counts.failed, completed: echo?.counts.completed, active: echo?.counts.active },
+      { waiting: 1, delayed: 1, failed: 2, completed: 1, active: 0 },
+    );
+    assert.deepEqual(report.recentFailures.map((failure) => failure.name), ['echo second broken', 'echo first broken']);
+    assert.equal(report.recentFailures[0]?.failedReason, 'echo refused "second broken" permanently');
+    assert.equal(report.recentFailures[0]?.attempts, 1);
+    assert.ok(Date.now() - Date.parse(report.recentFailures[0]!.failedAt) < 60_000);
+    assert.deepEqual(report.bots.map((bot) => bot.instance), ['bot-0003', 'bot-0007']);
+    assert.ok(report.bots[0]!.lagSeconds >= 7200 && report.bots[0]!.lagSeconds < 7300);
+    assert.equal(report.bots[0]!.lastSuccessAt, null);
+    assert.match(report.bots[0]!.lastError ?? '', /not a database/);
+    assert.ok(report.bots[1]!.lagSeconds >= 90 && report.bots[1]!.lagSeconds < 150);
+  });
+
+  it('prints the same as terminal tables, and --failures limits the list', async () => {
+    const { code, output } = await runCli(['status', '--failures', '1'], cliEnv(env.config, { LOG_LEVEL: 'silent' }));
+    assert.equal(code, 0, output);
+    assert.match(output, /^Queues\nqueue +waiting +active +delayed +failed +completed\n[- ]+\necho +1 +0 +1 +2 +1\n/);
+    assert.match(output, /Recent failures\nfailed at +queue +job +attempts +reason\n[- ]+\n\S+Z +echo +echo second broken \(#\d+\) +1 +echo refused "second broken" permanently\n\n/);
+    assert.doesNotMatch(output, /first broken/);
+    assert.match(output, /Bot sync lag\nbot +lag +last success +last error\n[- ]+\nbot-0003 +2h 0m +never +\S+Z bot-0003: tradesv3\.sqlite is not a database\nbot-0007 +1m 3\ds +\S+Z\n?$/);
+  });
+
+  it('says what to do when the schema is not migrated', async () => {
+    const { code, output } = await runCli(['status'], cliEnv(env.config, { LOG_LEVEL: 'silent', PG_SCHEMA: 'status_not_migrated' }));
+    assert.equal(code, 1);
+    assert.match(output, /Cannot read bot sync state \(has `ctp-etl migrate` run\?\): relation "bots" does not exist/);
+  });
+});
