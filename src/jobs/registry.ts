@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import { echoJob } from './echo.js';
 import type { JobDefinition } from './job.js';
+import { mongoImportJob } from './mongo-import/mongo-import-job.js';
 
 /**
  * The typed job map shared by producers and workers. Each job type has a queue of its own
@@ -9,6 +10,7 @@ import type { JobDefinition } from './job.js';
  */
 export const jobs = {
   echo: echoJob,
+  'mongo-import': mongoImportJob,
 } as const;
 
 export type JobName = keyof typeof jobs;
