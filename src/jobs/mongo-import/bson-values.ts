@@ -1,4 +1,4 @@
-import { Decimal128, Double, Int32, Long, ObjectId } from 'bson';
+import { bsonType, type BsonValue } from './bson-type.js';
 
 /**
  * Conversions from the BSON values a document can hold (numbers, bigint, Decimal128, Date,
@@ -24,9 +24,10 @@ export function decimalText(field: string, value: unknown): string | undefined {
     if (!Number.isFinite(value)) throw new FieldError(`${field} is not a finite number (${value})`);
     return String(value);
   }
-  if (value instanceof Decimal128) return checkedDecimal(field, value.toString());
-  if (value instanceof Long) return value.toString();
-  if (value instanceof Int32 || value instanceof Double) return decimalText(field, value.valueOf());
+  const tag = bsonType(value);
+  if (tag === 'Decimal128') return checkedDecimal(field, (value as BsonValue).toString());
+  if (tag === 'Long') return (value as BsonValue).toString();
+  if (tag === 'Int32' || tag === 'Double') return decimalText(field, (value as BsonValue).valueOf());
   if (typeof value === 'string') return checkedDecimal(field, value.trim());
   throw new FieldError(`${field} is not a number (${describe(value)})`);
 }
@@ -42,7 +43,8 @@ export function dateText(field: string, value: unknown): string | undefined {
   let date: Date | undefined;
   if (value instanceof Date) date = value;
   else if (typeof value === 'string') date = new Date(value.trim());
-  else if (typeof value === 'number' || typeof value === 'bigint' || value instanceof Long) date = new Date(Number(value));
+  else if (typeof value === 'number' || typeof value === 'bigint') date = new Date(Number(value));
+  else if (bsonType(value) === 'Long') date = new Date(Number((value as BsonValue).toString()));
   if (date === undefined) throw new FieldError(`${field} is not a date (${describe(value)})`);
   if (Number.isNaN(date.getTime())) throw new FieldError(`${field} is not a valid date (${describe(value)})`);
   return date.toISOString();
@@ -61,9 +63,10 @@ export function text(field: string, value: unknown, maxLength: number): string |
 /** The string form of an _id or a reference to one: hex for ObjectId, digits for numbers. */
 export function idText(field: string, value: unknown): string | undefined {
   if (isAbsent(value)) return undefined;
-  if (value instanceof ObjectId) return value.toHexString();
+  const tag = bsonType(value);
+  if (tag === 'ObjectId') return (value as BsonValue).toHexString!();
   if (typeof value === 'string') return value.trim() === '' ? undefined : value.trim();
-  if (typeof value === 'number' || typeof value === 'bigint' || value instanceof Long || value instanceof Int32) {
+  if (typeof value === 'number' || typeof value === 'bigint' || tag === 'Long' || tag === 'Int32') {
     return decimalText(field, value);
   }
   throw new FieldError(`${field} is not an id (${describe(value)})`);
@@ -71,7 +74,7 @@ export function idText(field: string, value: unknown): string | undefined {
 
 /** The creation time an ObjectId carries, used when a document has no createdAt. */
 export function objectIdTime(value: unknown): string | undefined {
-  return value instanceof ObjectId ? value.getTimestamp().toISOString() : undefined;
+  return bsonType(value) === 'ObjectId' ? (value as BsonValue).getTimestamp!().toISOString() : undefined;
 }
 
 /** The first field of `names` that is present. */
@@ -85,8 +88,7 @@ export function firstOf(doc: Record<string, unknown>, names: readonly string[]):
 function describe(value: unknown): string {
   if (value === null) return 'null';
   if (typeof value === 'object') {
-    const bsonType = (value as { _bsontype?: unknown })._bsontype;
-    return typeof bsonType === 'string' ? bsonType : Array.isArray(value) ? 'array' : 'object';
+    return bsonType(value) ?? (Array.isArray(value) ? 'array' : 'object');
   }
   return typeof value;
 }

@@ -1,4 +1,4 @@
-import { Binary, Decimal128, Double, Int32, Long, ObjectId } from 'bson';
+import { bsonType, type BsonValue } from './bson-type.js';
 
 /**
  * A document as plain JSON text for a JSONB column, numbers kept exact: JSONB stores numbers
@@ -33,11 +33,15 @@ function write(value: unknown): string {
 function writeObject(value: object): string {
   if (Array.isArray(value)) return `[${value.map((item: unknown) => write(item)).join(',')}]`;
   if (value instanceof Date) return Number.isNaN(value.getTime()) ? 'null' : JSON.stringify(value.toISOString());
-  if (value instanceof ObjectId) return JSON.stringify(value.toHexString());
-  if (value instanceof Decimal128 || value instanceof Long) return numberOrString(value.toString());
-  if (value instanceof Int32 || value instanceof Double) return write(value.valueOf());
-  if (value instanceof Binary) return JSON.stringify(value.toString('base64'));
-  if (typeof (value as { _bsontype?: unknown })._bsontype === 'string') return JSON.stringify(String(value));
+  const tag = bsonType(value);
+  if (tag !== undefined) {
+    const bson = value as BsonValue;
+    if (tag === 'ObjectId') return JSON.stringify(bson.toHexString!());
+    if (tag === 'Decimal128' || tag === 'Long') return numberOrString(bson.toString());
+    if (tag === 'Int32' || tag === 'Double') return write(bson.valueOf());
+    if (tag === 'Binary') return JSON.stringify(bson.toString('base64'));
+    return JSON.stringify(bson.toString());
+  }
   const parts: string[] = [];
   for (const [key, item] of Object.entries(value)) {
     if (item === undefined) continue;
