@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import { echoJob } from './echo.js';
 import type { JobDefinition } from './job.js';
 import { mongoImportJob } from './mongo-import/mongo-import-job.js';
+import { userUpsertJob } from './user-upsert.js';
 
 /**
  * The typed job map shared by producers and workers. Each job type has a queue of its own
@@ -11,6 +12,7 @@ import { mongoImportJob } from './mongo-import/mongo-import-job.js';
 export const jobs = {
   echo: echoJob,
   'mongo-import': mongoImportJob,
+  'user-upsert': userUpsertJob,
 } as const;
 
 export type JobName = keyof typeof jobs;
