@@ -70,13 +70,11 @@ async function importLocked<Row>(
   const rejectTarget = { source: 'mongo-import', collection: target.collection, sourceRef: source.ref, jobId: ctx.jobId };
   let lastLog = Date.now();
 
-  const flush = async (records: SourceRecord[]) => {
-    if (ctx.signal.aborted) {
-      throw new Error(`mongo-import ${target.collection} from ${source.ref} aborted ${source.describe(position)}; a retry resumes there`);
-    }
-    const { items, rejects } = mapRecords(target, records);
+  const write = async (records: SourceRecord[], { items, rejects }: { items: Item<Row>[]; rejects: Reject[] }) => {
     await client.query('BEGIN');
     try {
+      // Safe to lose on a server crash: the checkpoint is lost with the data, and the retry redoes both.
+      await client.query('SET LOCAL synchronous_commit = off');
       const outcome = await writeBatch(client, target.upsert, items);
       const allRejects = [...rejects, ...outcome.rejects];
       await insertRejects(client, rejectTarget, allRejects);
@@ -104,15 +102,31 @@ async function importLocked<Row>(
     if (counts.read >= EARLY_RATIO_SAMPLE) checkRatio(target.collection, source, counts, options.maxRejectRatio);
   };
 
-  let batch: SourceRecord[] = [];
-  for await (const record of source.records(position)) {
-    batch.push(record);
-    if (batch.length >= options.batchSize) {
-      await flush(batch);
-      batch = [];
+  // One batch in PostgreSQL while the next is read and mapped: the two use different cores.
+  let inFlight: Promise<void> = Promise.resolve();
+  const flush = async (records: SourceRecord[]) => {
+    const mapped = mapRecords(target, records);
+    await inFlight;
+    if (ctx.signal.aborted) {
+      throw new Error(`mongo-import ${target.collection} from ${source.ref} aborted ${source.describe(position)}; a retry resumes there`);
     }
+    inFlight = write(records, mapped);
+    inFlight.catch(() => undefined); // awaited by the next flush; not an unhandled rejection meanwhile
+  };
+  let batch: SourceRecord[] = [];
+  try {
+    for await (const record of source.records(position)) {
+      batch.push(record);
+      if (batch.length >= options.batchSize) {
+        await flush(batch);
+        batch = [];
+      }
+    }
+    if (batch.length > 0) await flush(batch);
+  } finally {
+    await inFlight.catch(() => undefined); // never leave a query running on the client being released
   }
-  if (batch.length > 0) await flush(batch);
+  await inFlight;
   await saveCheckpoint(client, { key: source.key, collection: target.collection, source: source.ref, position, counts, completed: true });
   const result: ImportResult = { ...counts, ms: Date.now() - started, collection: target.collection, source: source.ref, startedAt };
   await ctx.log(`imported ${target.collection} from ${source.ref}: ${countsText(counts)} in ${result.ms} ms`);

@@ -3,14 +3,28 @@ import type { Item, Reject, UpsertOutcome } from './import-types.js';
 import type { SnapshotRow } from './map-snapshot.js';
 
 /**
+ * The batch as one JSON array (numbers as exact strings, `data` inlined as it is already JSON):
+ * several times cheaper to build and to bind than eight PostgreSQL array literals.
+ */
+function rowsJson(rows: readonly SnapshotRow[]): string {
+  const parts = rows.map(
+    (r) =>
+      `{"mongo_id":${JSON.stringify(r.mongoId)},"user_ref":${JSON.stringify(r.userRef)},"total_value":${JSON.stringify(r.totalValue)},` +
+      `"cash_balance":${JSON.stringify(r.cashBalance)},"positions_value":${JSON.stringify(r.positionsValue)},"data":${r.data},` +
+      `"timeframe":${JSON.stringify(r.timeframe)},"recorded_at":${JSON.stringify(r.recordedAt)}}`,
+  );
+  return `[${parts.join(',')}]`;
+}
+
+/**
  * One statement per batch: resolve each snapshot's user (by firebase uid, else by the user's
  * Mongo _id), update the snapshots whose values differ, insert the new ones, and name the
  * snapshots whose user is unknown (they become rejects, never rows with a NULL user).
  */
 const UPSERT_SNAPSHOTS = `
 WITH input AS (
-  SELECT * FROM unnest($1::text[], $2::text[], $3::numeric[], $4::numeric[], $5::numeric[], $6::jsonb[], $7::text[], $8::timestamptz[])
-    AS t(mongo_id, user_ref, total_value, cash_balance, positions_value, data, timeframe, recorded_at)
+  SELECT * FROM json_to_recordset($1::json) AS t(mongo_id text, user_ref text, total_value numeric, cash_balance numeric,
+    positions_value numeric, data jsonb, timeframe text, recorded_at timestamptz)
 ),
 resolved AS (
   SELECT i.*, coalesce(f.id, m.id) AS user_id
@@ -31,7 +45,7 @@ inserted AS (
   INSERT INTO portfolio_snapshots (mongo_id, user_id, total_value, cash_balance, positions_value, data, timeframe, recorded_at)
   SELECT mongo_id, user_id, total_value, cash_balance, positions_value, data, timeframe, recorded_at
   FROM resolved r
-  WHERE r.user_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM portfolio_snapshots s WHERE s.mongo_id = r.mongo_id)
+  WHERE r.user_id IS NOT NULL
   ON CONFLICT (mongo_id) DO NOTHING
   RETURNING mongo_id
 )
@@ -42,16 +56,7 @@ export async function upsertSnapshots(client: pg.ClientBase, items: readonly Ite
   const latest = new Map<string, Item<SnapshotRow>>();
   for (const item of items) latest.set(item.row.mongoId, item); // a later copy of one _id wins
   const rows = [...latest.values()].map((item) => item.row);
-  const result = await client.query<{ updated: number; inserted: number; orphans: string[] }>(UPSERT_SNAPSHOTS, [
-    rows.map((r) => r.mongoId),
-    rows.map((r) => r.userRef),
-    rows.map((r) => r.totalValue),
-    rows.map((r) => r.cashBalance),
-    rows.map((r) => r.positionsValue),
-    rows.map((r) => r.data),
-    rows.map((r) => r.timeframe),
-    rows.map((r) => r.recordedAt),
-  ]);
+  const result = await client.query<{ updated: number; inserted: number; orphans: string[] }>(UPSERT_SNAPSHOTS, [rowsJson(rows)]);
   const { updated, inserted, orphans } = result.rows[0]!;
   const rejects: Reject[] = orphans.map((mongoId) => {
     const item = latest.get(mongoId)!;

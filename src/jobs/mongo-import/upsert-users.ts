@@ -27,7 +27,7 @@ updated AS (
 inserted AS (
   INSERT INTO users (mongo_id, email, firebase_uid, name, role, paper_balance, created_at, updated_at)
   SELECT mongo_id, email, firebase_uid, name, role, paper_balance, coalesce(created_at, now()), coalesce(updated_at, created_at, now())
-  FROM input i WHERE NOT EXISTS (SELECT 1 FROM users u WHERE u.mongo_id = i.mongo_id)
+  FROM input i
   ON CONFLICT (mongo_id) DO NOTHING
   RETURNING mongo_id
 )
