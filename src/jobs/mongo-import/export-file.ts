@@ -87,9 +87,9 @@ export async function* readExportFile(
 }
 
 function openText(path: string, gzip: boolean, start: number): { stream: Readable; file: ReadStream } {
-  const file = createReadStream(path, { start, highWaterMark: 1 << 20 });
+  const file = createReadStream(path, { start, highWaterMark: 1 << 18 });
   if (!gzip) return { stream: file, file };
-  const gunzip = createGunzip({ chunkSize: 1 << 20 });
+  const gunzip = createGunzip({ chunkSize: 1 << 18 });
   file.on('error', (error) => gunzip.destroy(error));
   return { stream: file.pipe(gunzip), file };
 }
