@@ -2,6 +2,7 @@ import type { z } from 'zod';
 import { echoJob } from './echo.js';
 import type { JobDefinition } from './job.js';
 import { mongoImportJob } from './mongo-import/mongo-import-job.js';
+import { userReconcileJob } from './user-reconcile.js';
 import { userUpsertJob } from './user-upsert.js';
 
 /**
@@ -13,6 +14,7 @@ export const jobs = {
   echo: echoJob,
   'mongo-import': mongoImportJob,
   'user-upsert': userUpsertJob,
+  'user-reconcile': userReconcileJob,
 } as const;
 
 export type JobName = keyof typeof jobs;

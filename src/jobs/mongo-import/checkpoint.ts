@@ -16,7 +16,9 @@ import { ZERO_COUNTS, type ImportCounts } from './import-types.js';
  */
 export type SourcePosition =
   | { kind: 'file'; offset: number; line: number; format: 'lines' | 'array'; size: number; mtimeMs: number }
-  | { kind: 'live'; lastId: string | null };
+  | { kind: 'live'; lastId: string | null }
+  /** user-reconcile: the start of the last run that completed. */
+  | { kind: 'reconcile'; since: string };
 
 export interface Checkpoint {
   position: SourcePosition;
