@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { EJSON } from 'bson';
 import { PermanentJobError } from '../../src/errors.js';
+import { cliEnv, runCli } from '../helpers/cli-process.js';
 import { runJob } from '../../src/workers/run-job.js';
 import { failureTracker } from '../helpers/failure-tracker.js';
 import { importContext } from '../helpers/import-context.js';
@@ -183,5 +184,18 @@ describe('mongo-import from mongoexport files', () => {
 
   it('fails permanently, naming the file, when the export does not exist', async () => {
     await assert.rejects(importFile('users', join(dir, 'missing.json')), (error: Error) => error instanceof PermanentJobError && /missing\.json/.test(error.message));
+  });
+
+  it('runs from the command line: ctp-etl run mongo-import --collection users --file', async () => {
+    const file = join(dir, 'users-cli.json');
+    writeExport(file, [userDoc(70), userDoc(71)]);
+    const { code, output } = await runCli(['run', 'mongo-import', '--collection', 'users', '--file', file], cliEnv(env.config));
+    assert.equal(code, 0, output);
+    const line = output.split('\n').find((text) => text.startsWith('{"job":"mongo-import"'));
+    const printed = JSON.parse(line ?? '{}') as { result?: Result };
+    assert.deepEqual(printed.result && { read: printed.result.read, inserted: printed.result.inserted }, { read: 2, inserted: 2 });
+    const refused = await runCli(['run', 'mongo-import', '--collection', 'all', '--file', file], cliEnv(env.config));
+    assert.notEqual(refused.code, 0);
+    assert.match(refused.output, /--collection all imports the live MongoDB/);
   });
 });
