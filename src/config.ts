@@ -119,6 +119,8 @@ const schema = z.object({
   SQLITE_BUSY_TIMEOUT: duration('5s'),
   IMPORT_BATCH_SIZE: int(1000, 1, 100_000),
   IMPORT_MAX_REJECT_RATIO: ratio(0.01),
+  MONGO_USERS_COLLECTION: z.string().min(1).default('users'),
+  MONGO_SNAPSHOTS_COLLECTION: z.string().min(1).default('portfoliosnapshots'),
   WORKER_QUEUES: optionalText,
   WORKER_CONCURRENCY: int(2, 1, 256),
   JOB_ATTEMPTS: int(8, 1, 100),

@@ -2,9 +2,12 @@ import type { z } from 'zod';
 import { botSyncJob } from './bot-sync.js';
 import { echoJob } from './echo.js';
 import type { JobDefinition } from './job.js';
+import { mongoImportJob } from './mongo-import/mongo-import-job.js';
 import { tursoProvisionJob } from './turso/provision-job.js';
 import { tursoPushJob } from './turso/push-job.js';
 import { tursoRestoreJob } from './turso/restore-job.js';
+import { userReconcileJob } from './user-reconcile.js';
+import { userUpsertJob } from './user-upsert.js';
 
 /**
  * The typed job map shared by producers and workers. Each job type has a queue of its own
@@ -14,6 +17,9 @@ import { tursoRestoreJob } from './turso/restore-job.js';
 export const jobs = {
   echo: echoJob,
   'bot-sync': botSyncJob,
+  'mongo-import': mongoImportJob,
+  'user-upsert': userUpsertJob,
+  'user-reconcile': userReconcileJob,
   'turso-push': tursoPushJob,
   'turso-restore': tursoRestoreJob,
   'turso-provision': tursoProvisionJob,

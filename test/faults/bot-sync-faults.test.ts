@@ -162,9 +162,9 @@ describe('faults during bot-sync: kill -9, Redis restart, PostgreSQL outage', { 
 
   it('PostgreSQL unreachable for 30 s in the middle of a run: jobs retry with backoff and complete', async () => {
     const url = new URL(env.config.DATABASE_URL);
-    const proxy = new TcpProxy(url.hostname, Number(url.port || 5432));
-    const port = await proxy.start();
-    url.port = String(port);
+    const proxy = await TcpProxy.reserve({ host: url.hostname, port: Number(url.port || 5432) });
+    await proxy.start();
+    url.port = String(proxy.port);
     const connection = createRedis(env.config, 'worker');
     const queue = new Queue('bot-sync', { connection, prefix: env.config.QUEUE_PREFIX });
     const events = new QueueEvents('bot-sync', { connection: createRedis(env.config, 'worker'), prefix: env.config.QUEUE_PREFIX });
@@ -179,9 +179,9 @@ describe('faults during bot-sync: kill -9, Redis restart, PostgreSQL outage', { 
       await wipe(bots);
       const jobs = await enqueueAll(queue, 'pg outage');
       await new Promise((resolve) => setTimeout(resolve, 1000));
-      await proxy.cut();
+      await proxy.stop();
       await new Promise((resolve) => setTimeout(resolve, 30_000));
-      await proxy.restore();
+      await proxy.start();
       const restored = Date.now();
       await settle(jobs, events, 300_000);
       const recoveryMs = Date.now() - restored;

@@ -1,54 +1,49 @@
-import net from 'node:net';
+import { once } from 'node:events';
+import { createConnection, createServer, type Server, type Socket } from 'node:net';
 
 /**
- * A TCP proxy in front of a server (PostgreSQL), that a test can cut off (every connection
- * dropped, new ones refused) and restore: an outage without touching the shared server.
+ * A TCP proxy to a real service that a test can stop and start, making the service unreachable
+ * for a while (connections refused, open ones cut) without touching the service itself.
  */
 export class TcpProxy {
-  private server: net.Server | undefined;
-  private readonly sockets = new Set<net.Socket>();
-  port = 0;
+  private server: Server | undefined;
+  private readonly sockets = new Set<Socket>();
 
-  constructor(
-    private readonly targetHost: string,
-    private readonly targetPort: number,
-  ) {}
+  private constructor(readonly port: number, private readonly target: { host: string; port: number }) {}
 
-  async start(port = 0): Promise<number> {
-    const server = net.createServer((client) => {
-      const upstream = net.connect(this.targetPort, this.targetHost);
+  /** Reserves a free port; the proxy starts stopped (nothing listens: connections are refused). */
+  static async reserve(target: { host: string; port: number }): Promise<TcpProxy> {
+    const probe = createServer();
+    probe.listen(0, '127.0.0.1');
+    await once(probe, 'listening');
+    const address = probe.address();
+    if (address === null || typeof address === 'string') throw new Error('no TCP port');
+    probe.close();
+    await once(probe, 'close');
+    return new TcpProxy(address.port, target);
+  }
+
+  async start(): Promise<void> {
+    const server = createServer((client) => {
+      const upstream = createConnection(this.target);
       for (const socket of [client, upstream]) {
         this.sockets.add(socket);
         socket.on('close', () => this.sockets.delete(socket));
-        socket.on('error', () => socket.destroy());
+        socket.on('error', () => undefined);
       }
       client.pipe(upstream).pipe(client);
       client.on('close', () => upstream.destroy());
       upstream.on('close', () => client.destroy());
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, '127.0.0.1', () => resolve());
-    });
+    server.listen(this.port, '127.0.0.1');
+    await once(server, 'listening');
     this.server = server;
-    this.port = (server.address() as net.AddressInfo).port;
-    return this.port;
   }
 
-  /** Drops every connection and stops listening: clients see resets, then refused connections. */
-  async cut(): Promise<void> {
+  async stop(): Promise<void> {
     const server = this.server;
     this.server = undefined;
     for (const socket of this.sockets) socket.destroy();
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
-  }
-
-  /** Listens again on the same port. */
-  async restore(): Promise<void> {
-    await this.start(this.port);
-  }
-
-  async stop(): Promise<void> {
-    await this.cut();
   }
 }

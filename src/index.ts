@@ -1,0 +1,17 @@
+/**
+ * The package's library entry, for the platform's API: the dual-write producer and what it
+ * needs to open its queue.
+ *
+ *   const config = loadConfig();
+ *   const runtime = new Runtime(config);
+ *   const queues = createQueues(config, runtime.redis('producer'), ['user-upsert']);
+ *   await enqueueUserUpsert(userDocument, { queues });
+ */
+export { loadConfig, type Config } from './config.js';
+export { Runtime } from './runtime/runtime.js';
+export { createQueues, closeQueues, type Queues } from './queues/queues.js';
+export { enqueue } from './producers/enqueue.js';
+export { enqueueUserUpsert, type UserUpsertOptions } from './producers/user-upsert.js';
+export { scheduleUserReconcile } from './producers/user-reconcile.js';
+export type { UserUpsertResult } from './jobs/user-upsert.js';
+export type { JobName, PayloadOf, ResultOf } from './jobs/registry.js';

@@ -1,0 +1,44 @@
+import { stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { PermanentJobError, errorMessage } from '../../errors.js';
+import { fileImportKey, type SourcePosition } from './checkpoint.js';
+import { detectFormat, isGzip, readExportFile } from './export-file.js';
+import type { ImportSource, SourceRecord } from './import-source.js';
+
+/** A mongoexport file (one document per line or --jsonArray, plain or .gz) as an import source. */
+export async function openFileSource(collection: string, path: string): Promise<ImportSource> {
+  const absolute = resolve(path);
+  let size: number;
+  let mtimeMs: number;
+  try {
+    const info = await stat(absolute);
+    if (!info.isFile()) throw new Error('not a regular file');
+    size = info.size;
+    mtimeMs = Math.trunc(info.mtimeMs);
+  } catch (error) {
+    throw new PermanentJobError(`mongo-import ${collection}: cannot read export file ${absolute}: ${errorMessage(error)}`, { cause: error });
+  }
+  const gzip = await isGzip(absolute);
+  const format = await detectFormat(absolute, gzip);
+  let rawBytes = 0;
+  const initial: SourcePosition = { kind: 'file', offset: 0, line: 1, format, size, mtimeMs };
+  return {
+    key: fileImportKey(collection, absolute),
+    ref: absolute,
+    initial,
+    canResume: (saved) => saved.kind === 'file' && saved.size === size && saved.mtimeMs === mtimeMs && saved.format === format,
+    describe: (position) => (position.kind === 'file' ? `line ${position.line} (byte ${position.offset})` : 'start'),
+    estimateTotal: (read) => (rawBytes > 0 ? Math.max(read, Math.round((read * size) / rawBytes)) : undefined),
+    async *records(from): AsyncGenerator<SourceRecord> {
+      const start = from.kind === 'file' ? { offset: from.offset, line: from.line } : { offset: 0, line: 1 };
+      const records = readExportFile(absolute, { gzip, format, start, onRawBytes: (bytes) => (rawBytes = bytes) });
+      for await (const record of records) {
+        yield {
+          position: `line ${record.line}, byte ${record.offset}`,
+          text: record.text,
+          after: { ...initial, offset: record.end, line: record.nextLine },
+        };
+      }
+    },
+  };
+}

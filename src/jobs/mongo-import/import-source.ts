@@ -1,0 +1,29 @@
+import type { Document } from 'bson';
+import type { SourcePosition } from './checkpoint.js';
+
+/** One document as a source gives it: text to parse (files) or a document (live). */
+export interface SourceRecord {
+  /** Where it is, as rejects name it: `line 12, byte 3456` or `_id 65a...`. */
+  position: string;
+  text?: string;
+  doc?: Document;
+  /** The checkpoint that resumes just after this document. */
+  after: SourcePosition;
+}
+
+/** A place documents come from: a mongoexport file or a live collection. */
+export interface ImportSource {
+  /** import_checkpoints key (see checkpoint.ts for its semantics). */
+  readonly key: string;
+  /** rejects.source_ref and import_checkpoints.source: the absolute file path or mongodb:<db>.<collection>. */
+  readonly ref: string;
+  /** The position a fresh import starts at. */
+  readonly initial: SourcePosition;
+  /** Whether an unfinished checkpoint still describes this source (same file). */
+  canResume(saved: SourcePosition): boolean;
+  records(from: SourcePosition): AsyncIterable<SourceRecord>;
+  /** Words for the job log, e.g. `at line 1200`. */
+  describe(position: SourcePosition): string;
+  /** Estimated number of documents in the whole source, for progress. */
+  estimateTotal(read: number): number | undefined;
+}
