@@ -16,7 +16,9 @@ export function createPgPool(config: Pick<Config, 'DATABASE_URL' | 'PG_SCHEMA' |
     idleTimeoutMillis: 30_000,
     application_name: 'ctp-etl',
   });
-  // An idle client losing its server must not crash the process; the next query reconnects.
+  // A client losing its server must not crash the process: an idle one is dropped by the pool
+  // (pool 'error'), a checked-out one fails its queries (client 'error' would otherwise be unhandled).
   pool.on('error', () => undefined);
+  pool.on('connect', (client) => client.on('error', () => undefined));
   return pool;
 }

@@ -62,6 +62,7 @@ async function syncFile(ctx: JobContext, instance: string, file: string, options
   const botId = await registerBot(ctx.pg, instance, file);
   const result: BotSyncResult = { bot: instance, ...emptyCounts(), ms: 0, trades: emptyCounts(), orders: emptyCounts(), rejected: 0 };
   const client = await ctx.pg.connect();
+  let failure: Error | undefined;
   try {
     await client.query('BEGIN');
     const lock = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1, hashtext($2)) AS ok', [LOCK_SPACE, botId]);
@@ -99,10 +100,12 @@ async function syncFile(ctx: JobContext, instance: string, file: string, options
     );
     return result;
   } catch (error) {
+    failure = error instanceof Error ? error : new Error(String(error));
     await client.query('ROLLBACK').catch(() => undefined);
     throw error;
   } finally {
-    client.release();
+    // A client that failed may have lost its connection: destroy it rather than pool it.
+    client.release(failure);
   }
 }
 
