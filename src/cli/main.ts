@@ -6,6 +6,7 @@ import { registerMigrate } from './commands/migrate.js';
 import { registerRun } from './commands/run.js';
 import { registerScheduler } from './commands/scheduler.js';
 import { registerStart } from './commands/start.js';
+import { registerVerify } from './commands/verify.js';
 import { registerStatus } from './commands/status.js';
 import { registerWorker } from './commands/worker.js';
 
@@ -17,6 +18,7 @@ const program = new Command('ctp-etl')
 registerMigrate(program);
 registerStart(program);
 registerScheduler(program);
+registerVerify(program);
 registerWorker(program);
 registerBoard(program);
 registerRun(program);

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { Queue, QueueEvents, type Job } from 'bullmq';
+import { QueueEvents, type Job, type Queue } from 'bullmq';
+import { createQueues } from '../../src/queues/queues.js';
 import Database from 'better-sqlite3';
 import { createRedis } from '../../src/connections/redis.js';
 import { verifyBots } from '../../src/verify/verify-bots.js';
@@ -37,7 +38,8 @@ describe('faults during bot-sync: kill -9, Redis restart, PostgreSQL outage', { 
   const rnd = random(2026);
 
   before(async () => {
-    env = await createTestEnvironment('faults_bot_sync', { BOT_INSTANCES_DIR: dir.path });
+    // Producers set attempts and backoff on each job: the same settings as the workers.
+    env = await createTestEnvironment('faults_bot_sync', { BOT_INSTANCES_DIR: dir.path, ...workerSettings, LOG_LEVEL: 'silent' });
     bots.forEach((bot, i) => {
       createFreqtradeDb(botDbPath(dir.path, bot), { trades: TRADES, ordersPerTrade: 2, seed: 100 + i });
       nextId.set(bot, TRADES + 1);
@@ -90,7 +92,7 @@ describe('faults during bot-sync: kill -9, Redis restart, PostgreSQL outage', { 
 
   it('kill -9 of workers at random moments: every job completes and PostgreSQL equals the sources', async () => {
     const connection = createRedis(env.config, 'worker');
-    const queue = new Queue('bot-sync', { connection, prefix: env.config.QUEUE_PREFIX });
+    const queue = createQueues(env.config, connection, ['bot-sync']).get('bot-sync')!;
     const events = new QueueEvents('bot-sync', { connection: createRedis(env.config, 'worker'), prefix: env.config.QUEUE_PREFIX });
     await events.waitUntilReady();
     const fleet = new WorkerFleet(['--queues', 'bot-sync', '--concurrency', '2'], cliEnv(env.config, { BOT_INSTANCES_DIR: dir.path, ...workerSettings }));
@@ -135,7 +137,7 @@ describe('faults during bot-sync: kill -9, Redis restart, PostgreSQL outage', { 
     await redis.start();
     const config = { ...env.config, REDIS_URL: redis.url };
     const connection = createRedis(config, 'worker');
-    const queue = new Queue('bot-sync', { connection, prefix: env.config.QUEUE_PREFIX });
+    const queue = createQueues(env.config, connection, ['bot-sync']).get('bot-sync')!;
     const events = new QueueEvents('bot-sync', { connection: createRedis(config, 'worker'), prefix: env.config.QUEUE_PREFIX });
     await events.waitUntilReady();
     const fleet = new WorkerFleet(['--queues', 'bot-sync', '--concurrency', '2'], cliEnv(config, { BOT_INSTANCES_DIR: dir.path, ...workerSettings }));
@@ -166,7 +168,7 @@ describe('faults during bot-sync: kill -9, Redis restart, PostgreSQL outage', { 
     await proxy.start();
     url.port = String(proxy.port);
     const connection = createRedis(env.config, 'worker');
-    const queue = new Queue('bot-sync', { connection, prefix: env.config.QUEUE_PREFIX });
+    const queue = createQueues(env.config, connection, ['bot-sync']).get('bot-sync')!;
     const events = new QueueEvents('bot-sync', { connection: createRedis(env.config, 'worker'), prefix: env.config.QUEUE_PREFIX });
     await events.waitUntilReady();
     const fleet = new WorkerFleet(
@@ -203,7 +205,7 @@ describe('faults during bot-sync: kill -9, Redis restart, PostgreSQL outage', { 
     const schedulers = [startCli(['scheduler'], env2), startCli(['scheduler'], env2)];
     const fleet = new WorkerFleet(['--queues', 'bot-sync', '--concurrency', '2'], env2);
     const connection = createRedis(env.config, 'worker');
-    const queue = new Queue('bot-sync', { connection, prefix: env.config.QUEUE_PREFIX });
+    const queue = createQueues(env.config, connection, ['bot-sync']).get('bot-sync')!;
     try {
       await Promise.all(schedulers.map((s) => s.waitForOutput(/scheduler started/, 60_000)));
       await fleet.start(2);

@@ -1,0 +1,109 @@
+import type { Command } from 'commander';
+import { loadConfig } from '../../config.js';
+import { assertInstanceName } from '../../bots/bot-instances.js';
+import { Runtime } from '../../runtime/runtime.js';
+import { verifyBots, type BotCheck } from '../../verify/verify-bots.js';
+import { verifyCollection, type CollectionCheck } from '../../verify/verify-mongo.js';
+import { oneLine, textTable } from '../text-table.js';
+
+interface VerifyOptions {
+  bot?: string[];
+  usersFile?: string;
+  snapshotsFile?: string;
+  bots: boolean;
+  mongo: boolean;
+  json?: boolean;
+}
+
+interface VerifyReport {
+  ok: boolean;
+  bots: BotCheck[];
+  mongo: CollectionCheck[];
+  /** What was not checked, and why (no MONGO_URL and no export files, ...). */
+  skipped: string[];
+}
+
+export function registerVerify(program: Command): void {
+  program
+    .command('verify')
+    .description('cutover check: per bot, SQLite trades and orders against PostgreSQL (counts and checksums); Mongo users and snapshots (live or export files) against PostgreSQL minus rejects. Exit 1 on any mismatch')
+    .option('--bot <instance...>', 'only these bots (default: every registered bot that is not missing)')
+    .option('--users-file <path>', 'compare users with this mongoexport file instead of live MongoDB')
+    .option('--snapshots-file <path>', 'compare portfolio snapshots with this mongoexport file instead of live MongoDB')
+    .option('--no-bots', 'skip the bots')
+    .option('--no-mongo', 'skip MongoDB')
+    .option('--json', 'print the report as JSON')
+    .action(async (options: VerifyOptions) => {
+      const runtime = new Runtime(loadConfig());
+      try {
+        const report = await buildReport(runtime, options);
+        process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : `${render(report)}\n`);
+        if (!report.ok) process.exitCode = 1;
+      } finally {
+        await runtime.close();
+      }
+    });
+}
+
+async function buildReport(runtime: Runtime, options: VerifyOptions): Promise<VerifyReport> {
+  const { config, pg } = runtime;
+  const skipped: string[] = [];
+  const bots = options.bots ? await verifyBots(config, pg, options.bot?.map(assertInstanceName)) : [];
+  if (!options.bots) skipped.push('bots (--no-bots)');
+  const mongo: CollectionCheck[] = [];
+  if (options.mongo) {
+    for (const [collection, file] of [
+      ['users', options.usersFile],
+      ['portfoliosnapshots', options.snapshotsFile],
+    ] as const) {
+      if (file !== undefined) mongo.push(await verifyCollection(config, pg, collection, { file }));
+      else if (config.MONGO_URL) mongo.push(await verifyCollection(config, pg, collection, { mongo: runtime.mongo }));
+      else skipped.push(`${collection} (no MONGO_URL and no --${collection === 'users' ? 'users' : 'snapshots'}-file)`);
+    }
+  } else {
+    skipped.push('MongoDB (--no-mongo)');
+  }
+  const ok = bots.every((b) => b.ok) && mongo.every((m) => m.ok);
+  return { ok, bots, mongo, skipped };
+}
+
+const mark = (ok: boolean): string => (ok ? 'ok' : 'MISMATCH');
+
+function render(report: VerifyReport): string {
+  const parts: string[] = [];
+  if (report.bots.length > 0) {
+    parts.push(
+      textTable(
+        ['bot', 'trades sqlite', 'trades pg', 'orders sqlite', 'orders pg', 'checksums', 'result'],
+        report.bots.map((b) =>
+          b.error !== undefined
+            ? [b.bot, '-', '-', '-', '-', '-', `ERROR ${oneLine(b.error, 100)}`]
+            : [
+                b.bot,
+                String(b.trades?.source.count),
+                String(b.trades?.target.count),
+                String(b.orders?.source.count) + (b.rejectedOrders ? ` (+${b.rejectedOrders} rejected)` : ''),
+                String(b.orders?.target.count),
+                b.trades?.source.checksum === b.trades?.target.checksum && b.orders?.source.checksum === b.orders?.target.checksum ? 'equal' : 'differ',
+                mark(b.ok),
+              ],
+        ),
+      ),
+    );
+  }
+  if (report.mongo.length > 0) {
+    parts.push(
+      textTable(
+        ['collection', 'source', 'documents', 'postgresql', 'rejected', 'result'],
+        report.mongo.map((m) =>
+          m.error !== undefined
+            ? [m.collection, m.source, '-', '-', '-', `ERROR ${oneLine(m.error, 100)}`]
+            : [m.collection, m.source, String(m.sourceCount), String(m.target), String(m.rejected), mark(m.ok)],
+        ),
+      ),
+    );
+  }
+  if (report.skipped.length > 0) parts.push(`not checked: ${report.skipped.join('; ')}`);
+  parts.push(report.ok ? 'verify: everything matches' : 'verify: MISMATCH (see above)');
+  return parts.join('\n\n');
+}

@@ -1,0 +1,90 @@
+import assert from 'node:assert/strict';
+import { writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { Document } from 'mongodb';
+import { cliEnv, runCli } from '../helpers/cli-process.js';
+import { failureTracker } from '../helpers/failure-tracker.js';
+import { installFixture } from '../helpers/freqtrade-db.js';
+import { snapshotDoc, userDoc } from '../helpers/mongo-docs.js';
+import { tempDir } from '../helpers/temp-dir.js';
+import { createTestMongo, withoutDecimal128, type TestMongo } from '../helpers/test-mongo.js';
+import { createTestEnvironment, type TestEnvironment } from '../helpers/test-runtime.js';
+
+interface Report {
+  ok: boolean;
+  bots: Array<{ bot: string; ok: boolean }>;
+  mongo: Array<{ collection: string; sourceCount: number; target: number; rejected: number; ok: boolean }>;
+  skipped: string[];
+}
+
+describe('ctp-etl verify: the cutover checklist as a command', () => {
+  const tracker = failureTracker();
+  let env: TestEnvironment;
+  let mongo: TestMongo;
+  const dir = tempDir('verify-cli');
+  let cli: NodeJS.ProcessEnv;
+
+  before(async () => {
+    mongo = await createTestMongo('verify_cli');
+    env = await createTestEnvironment('verify_cli', { BOT_INSTANCES_DIR: dir.path, MONGO_URL: mongo.url });
+    cli = cliEnv(env.config, { BOT_INSTANCES_DIR: dir.path, MONGO_URL: mongo.url, LOG_LEVEL: 'warn', IMPORT_MAX_REJECT_RATIO: '0.2' });
+    installFixture(dir.path, 'bot-one', 'germoso');
+    installFixture(dir.path, 'bot-two', 'chaserun');
+    const users = Array.from({ length: 12 }, (_, i) => userDoc(i + 1));
+    delete users[4]!.email; // user 5 cannot be mapped: a recorded reject
+    await mongo.db.collection('users').insertMany(users.map((d) => withoutDecimal128(d) as Document));
+    await mongo.db.collection('portfoliosnapshots').insertMany(Array.from({ length: 30 }, (_, i) => withoutDecimal128(snapshotDoc(i + 1, 1 + (i % 4))) as Document));
+    for (const args of [['run', 'bot-sync', '--all'], ['run', 'mongo-import', '--collection', 'all']]) {
+      const run = await runCli(args, cli);
+      assert.equal(run.code, 0, run.output);
+    }
+  });
+
+  after(async () => {
+    await env.cleanup({ keep: tracker.failed });
+    await mongo.cleanup({ keep: tracker.failed });
+    if (!tracker.failed) dir.remove();
+  });
+
+  it('exits 0 with every bot and collection matching, rejects accounted for', async () => {
+    const run = await runCli(['verify', '--json'], cli);
+    assert.equal(run.code, 0, run.output);
+    const report = JSON.parse(run.output) as Report;
+    assert.deepEqual(report.bots.map((b) => [b.bot, b.ok]), [['bot-one', true], ['bot-two', true]]);
+    assert.deepEqual(
+      report.mongo.map((m) => [m.collection, m.sourceCount, m.target, m.rejected, m.ok]),
+      [
+        ['users', 12, 11, 1, true],
+        ['portfoliosnapshots', 30, 30, 0, true],
+      ],
+    );
+    const table = await runCli(['verify'], cli);
+    assert.match(table.output, /bot-one\s+75\s+75\s+178\s+178\s+equal\s+ok/);
+    assert.match(table.output, /verify: everything matches/);
+  });
+
+  it('exits 1 and names the mismatch when PostgreSQL lost rows', async () => {
+    await env.db.pool.query(`DELETE FROM trades_aggregated WHERE trade_id = 7 AND bot_id = (SELECT id FROM bots WHERE instance_id = 'bot-two')`);
+    await env.db.pool.query(`DELETE FROM portfolio_snapshots WHERE id = (SELECT min(id) FROM portfolio_snapshots)`);
+    const run = await runCli(['verify'], cli);
+    assert.equal(run.code, 1, run.output);
+    assert.match(run.output, /bot-two\s+106\s+105\s+.*MISMATCH/);
+    assert.match(run.output, /portfoliosnapshots\s+mongodb:\S+\s+30\s+29\s+0\s+MISMATCH/);
+    assert.match(run.output, /bot-one\s+.*\s+ok/);
+  });
+
+  it('compares with an export file instead of live MongoDB, and skips what it is told to', async () => {
+    const file = path.join(dir.path, 'users.json');
+    writeFileSync(file, '{"_id":{"$oid":"65a000000000000000000001"},"email":"user1@example.com"}\n{"_id":{"$oid":"65a000000000000000000002"},"email":"user2@example.com"}\n');
+    const run = await runCli(['verify', '--no-bots', '--users-file', file, '--json'], cli);
+    const report = JSON.parse(run.output) as Report;
+    assert.equal(run.code, 1, 'two documents in the file, twelve users in PostgreSQL');
+    assert.deepEqual(report.mongo.map((m) => [m.collection, m.sourceCount, m.target]), [
+      ['users', 2, 11],
+      ['portfoliosnapshots', 30, 29],
+    ]);
+    assert.deepEqual(report.bots, []);
+    assert.deepEqual(report.skipped, ['bots (--no-bots)']);
+  });
+});
