@@ -19,6 +19,21 @@ const duration = (fallback: string) =>
       return ms;
     });
 
+/** A duration that may be left unset (the feature it times is then off). */
+const optionalDuration = () =>
+  z
+    .string()
+    .optional()
+    .transform((text, ctx) => {
+      if (text === undefined || text.trim() === '') return undefined;
+      const ms = parseDuration(text);
+      if (ms === undefined) {
+        ctx.addIssue({ code: 'custom', message: `expected a duration such as 30m or 1h, or nothing (off)` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
 const int = (fallback: number, min: number, max = Number.MAX_SAFE_INTEGER) =>
   z
     .string()
@@ -121,6 +136,7 @@ const schema = z.object({
   IMPORT_MAX_REJECT_RATIO: ratio(0.01),
   MONGO_USERS_COLLECTION: z.string().min(1).default('users'),
   MONGO_SNAPSHOTS_COLLECTION: z.string().min(1).default('portfoliosnapshots'),
+  USER_RECONCILE_INTERVAL: optionalDuration(),
   WORKER_QUEUES: optionalText,
   WORKER_CONCURRENCY: int(2, 1, 256),
   JOB_ATTEMPTS: int(8, 1, 100),

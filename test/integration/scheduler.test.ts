@@ -34,11 +34,11 @@ describe('scheduler: bot discovery and one schedule per bot, whatever the number
   });
 
   /** A scheduler as a separate process would have it: its own Redis connection and queues. */
-  function newScheduler(leaseRenewMs = 10_000): Scheduler {
-    const redis = createRedis(env.config, 'worker');
-    const queues = createQueues(env.config, redis, ['bot-sync', 'turso-push']);
-    const sources = scheduleSources(env.config, env.runtime.logger);
-    const scheduler = new Scheduler({ config: env.config, pg: env.runtime.pg, redis, queues, logger: env.runtime.logger, leaseRenewMs, sources });
+  function newScheduler(leaseRenewMs = 10_000, config = env.config): Scheduler {
+    const redis = createRedis(config, 'worker');
+    const queues = createQueues(config, redis, ['bot-sync', 'turso-push', 'user-reconcile']);
+    const sources = scheduleSources(config, env.runtime.logger);
+    const scheduler = new Scheduler({ config, pg: env.runtime.pg, redis, queues, logger: env.runtime.logger, leaseRenewMs, sources });
     cleanups.push(async () => {
       await scheduler.stop();
       await closeQueues(queues);
@@ -47,7 +47,7 @@ describe('scheduler: bot discovery and one schedule per bot, whatever the number
     return scheduler;
   }
 
-  async function schedules(queue: 'bot-sync' | 'turso-push' = 'bot-sync'): Promise<Array<{ key: string; every: number | undefined; data: unknown }>> {
+  async function schedules(queue: 'bot-sync' | 'turso-push' | 'user-reconcile' = 'bot-sync'): Promise<Array<{ key: string; every: number | undefined; data: unknown }>> {
     const queues = createQueues(env.config, env.runtime.redis('worker'), [queue]);
     try {
       const list = await queues.get(queue)!.getJobSchedulers(0, -1, true);
@@ -113,6 +113,19 @@ describe('scheduler: bot discovery and one schedule per bot, whatever the number
     await scheduler.runOnce();
     assert.deepEqual(await schedules('turso-push'), []);
     await scheduler.stop();
+  });
+
+  it('schedules the users reconcile job only while USER_RECONCILE_INTERVAL is set', async () => {
+    const on = newScheduler(10_000, { ...env.config, USER_RECONCILE_INTERVAL: 3_600_000 });
+    await on.runOnce();
+    assert.deepEqual((await schedules('user-reconcile')).map((r) => [r.key, r.every]), [['user-reconcile', 3_600_000]]);
+    await on.runOnce();
+    assert.equal((await schedules('user-reconcile')).length, 1, 'still one schedule');
+    await on.stop();
+    const off = newScheduler();
+    await off.runOnce();
+    assert.deepEqual(await schedules('user-reconcile'), []);
+    await off.stop();
   });
 
   it('fails over: when the leading scheduler stops, a standby takes over and keeps schedules exact', async () => {

@@ -7,8 +7,9 @@ import { perBotSchedule } from './desired-schedules.js';
 import type { ScheduleSource } from './scheduler.js';
 
 /**
- * Schedules beyond bot-sync for the discovered bots: a Turso push every TURSO_PUSH_INTERVAL for
- * each bot whose sync-config.json enables it (a disabled or unreadable config removes it).
+ * Schedules beyond bot-sync: a Turso push every TURSO_PUSH_INTERVAL for each bot whose
+ * sync-config.json enables it (a disabled or unreadable config removes it), and the users'
+ * reconcile job every USER_RECONCILE_INTERVAL when set.
  */
 export function scheduleSources(config: Config, logger: Logger): Array<{ queue: JobName; schedules: ScheduleSource }> {
   const tursoPush: ScheduleSource = async (bots) => {
@@ -22,5 +23,13 @@ export function scheduleSources(config: Config, logger: Logger): Array<{ queue: 
     }
     return enabled.map((bot) => perBotSchedule('turso-push', bot, config.TURSO_PUSH_INTERVAL, jobs['turso-push'].title({ instance: bot }), { instance: bot }));
   };
-  return [{ queue: 'turso-push', schedules: tursoPush }];
+  // The dual-write's safety net, when USER_RECONCILE_INTERVAL is set (unset: its schedule is removed).
+  const userReconcile: ScheduleSource = async () =>
+    config.USER_RECONCILE_INTERVAL === undefined
+      ? []
+      : [{ id: 'user-reconcile', queue: 'user-reconcile', name: 'user-reconcile', every: config.USER_RECONCILE_INTERVAL, offset: 0, data: {} }];
+  return [
+    { queue: 'turso-push', schedules: tursoPush },
+    { queue: 'user-reconcile', schedules: userReconcile },
+  ];
 }
