@@ -21,6 +21,24 @@ export async function registerBot(db: Queryable, instance: string, dbPath: strin
   return row.id;
 }
 
+/**
+ * Registers every discovered bot in one statement. Rows are only rewritten when something
+ * changed (or once an hour, for last_seen_at), so a discovery pass over 10,000 unchanged bots
+ * writes almost nothing.
+ */
+export async function registerBots(db: Queryable, bots: ReadonlyArray<{ name: string; dbPath: string }>): Promise<void> {
+  if (bots.length === 0) return;
+  await db.query(
+    `INSERT INTO bots (instance_id, name, db_path, discovered_at, last_seen_at)
+     SELECT t.name, t.name, t.db_path, now(), now() FROM unnest($1::text[], $2::text[]) AS t(name, db_path)
+     ON CONFLICT (instance_id) DO UPDATE
+       SET db_path = EXCLUDED.db_path, last_seen_at = now(), missing_since = NULL, updated_at = now()
+       WHERE bots.db_path IS DISTINCT FROM EXCLUDED.db_path OR bots.missing_since IS NOT NULL
+          OR bots.last_seen_at IS NULL OR bots.last_seen_at < now() - interval '1 hour'`,
+    [bots.map((b) => b.name), bots.map((b) => b.dbPath)],
+  );
+}
+
 /** Marks the registered bots not in `present` as missing (once: the first time they are not seen). */
 export async function markMissingBots(db: Queryable, present: readonly string[]): Promise<string[]> {
   const result = await db.query<{ instance_id: string }>(

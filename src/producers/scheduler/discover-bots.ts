@@ -1,7 +1,7 @@
 import type { Config } from '../../config.js';
 import type { PgPool } from '../../connections/postgres.js';
 import { scanBotInstances } from '../../bots/bot-instances.js';
-import { markMissingBots, registerBot } from '../../bots/bot-registry.js';
+import { markMissingBots, registerBots } from '../../bots/bot-registry.js';
 
 export interface Discovery {
   /** Every bot found on disk, registered. */
@@ -15,7 +15,7 @@ export interface Discovery {
 /** Scans BOT_INSTANCES_DIR, registers what it finds, and marks the registered bots that are gone. */
 export async function discoverBots(config: Config, pg: PgPool): Promise<Discovery> {
   const scan = await scanBotInstances(config);
-  for (const bot of scan.bots) await registerBot(pg, bot.name, bot.dbPath);
+  await registerBots(pg, scan.bots);
   const names = scan.bots.map((b) => b.name);
   const missing = await markMissingBots(pg, names);
   return { bots: names, missing, skipped: scan.skipped };
