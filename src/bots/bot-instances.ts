@@ -1,5 +1,6 @@
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
+import { z } from 'zod';
 import type { Config } from '../config.js';
 import { PermanentJobError } from '../errors.js';
 
@@ -16,8 +17,16 @@ export class InvalidInstanceNameError extends PermanentJobError {
   }
 }
 
+/** A plain instance name (refused otherwise); pure, for payload schemas. */
+export function isInstanceName(name: string): boolean {
+  return INSTANCE_NAME.test(name) && !name.includes('..');
+}
+
+/** The payload field every per-bot job carries: a plain instance name, never a path. */
+export const instanceNameSchema = z.string().refine(isInstanceName, 'expected a plain bot instance name (letters, digits, dots, dashes, underscores; no "..")');
+
 export function assertInstanceName(name: string): string {
-  if (!INSTANCE_NAME.test(name) || name.includes('..')) throw new InvalidInstanceNameError(name);
+  if (!isInstanceName(name)) throw new InvalidInstanceNameError(name);
   return name;
 }
 
@@ -62,7 +71,7 @@ export async function scanBotInstances(config: Pick<Config, 'BOT_INSTANCES_DIR' 
   const skipped: InstanceScan['skipped'] = [];
   for (const entry of entries.sort((a, b) => a.name.localeCompare(b.name))) {
     if (!entry.isDirectory()) continue;
-    if (!INSTANCE_NAME.test(entry.name) || entry.name.includes('..')) {
+    if (!isInstanceName(entry.name)) {
       skipped.push({ name: entry.name, reason: 'not a plain instance name' });
       continue;
     }

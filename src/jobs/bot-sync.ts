@@ -1,15 +1,10 @@
 import { z } from 'zod';
-import { assertInstanceName, scanBotInstances } from '../bots/bot-instances.js';
+import { assertInstanceName, instanceNameSchema, scanBotInstances } from '../bots/bot-instances.js';
 import { syncBot } from './bot-sync/sync-bot.js';
 import { defineJob } from './job.js';
 
-const INSTANCE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
-
 const payload = z.object({
-  bot: z
-    .string()
-    .regex(INSTANCE_NAME, 'a plain instance name (letters, digits, dots, dashes, underscores)')
-    .refine((name) => !name.includes('..'), 'no ".." in an instance name'),
+  bot: instanceNameSchema,
   /** Compare every row even when the database file looks unchanged. */
   full: z.boolean().default(false),
 });

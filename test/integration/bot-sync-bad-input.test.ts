@@ -3,14 +3,14 @@ import { copyFileSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { QueueEvents } from 'bullmq';
+import type { QueueEvents } from 'bullmq';
 import Database from 'better-sqlite3';
 import { PermanentJobError } from '../../src/errors.js';
 import { syncBot } from '../../src/jobs/bot-sync/sync-bot.js';
 import { enqueue } from '../../src/producers/enqueue.js';
-import { closeQueues, createQueues, type Queues } from '../../src/queues/queues.js';
-import { WorkerPool } from '../../src/workers/worker-pool.js';
+import type { Queues } from '../../src/queues/queues.js';
 import { failureTracker } from '../helpers/failure-tracker.js';
+import { startQueueHarness, type QueueHarness } from '../helpers/queue-harness.js';
 import { botDbPath, createFreqtradeDb, installFixture } from '../helpers/freqtrade-db.js';
 import { recordingContext } from '../helpers/job-context.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -115,23 +115,17 @@ describe('bot-sync on bad input: a clear error naming the bot and the file, and 
   });
 
   describe('through the queue', () => {
+    let harness: QueueHarness;
     let queues: Queues;
-    let pool: WorkerPool;
     let events: QueueEvents;
 
     before(async () => {
-      queues = createQueues(env.config, env.runtime.redis('producer'), ['bot-sync']);
-      events = new QueueEvents('bot-sync', { connection: env.runtime.redis('worker'), prefix: env.config.QUEUE_PREFIX });
-      await events.waitUntilReady();
-      pool = new WorkerPool(env.runtime, env.runtime.redis('worker'), { queues: ['bot-sync'], concurrency: 2 });
-      pool.start();
-      await pool.ready();
+      harness = await startQueueHarness(env.runtime, 'bot-sync');
+      ({ queues, events } = harness);
     });
 
     after(async () => {
-      await pool.stop();
-      await events.close();
-      await closeQueues(queues);
+      await harness.stop();
     });
 
     it('fails a corrupt bot once, without retries, while the good bot beside it completes', async () => {

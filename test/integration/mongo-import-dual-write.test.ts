@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { QueueEvents } from 'bullmq';
+import type { QueueEvents } from 'bullmq';
 import { Decimal128, ObjectId } from 'mongodb';
 import { enqueueUserUpsert } from '../../src/index.js';
-import { closeQueues, createQueues, type Queues } from '../../src/queues/queues.js';
+import type { Queues } from '../../src/queues/queues.js';
 import { Runtime } from '../../src/runtime/runtime.js';
-import { WorkerPool } from '../../src/workers/worker-pool.js';
 import { cliEnv, runCli } from '../helpers/cli-process.js';
 import { failureTracker } from '../helpers/failure-tracker.js';
+import { startQueueHarness, type QueueHarness } from '../helpers/queue-harness.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { testConfig } from '../helpers/test-config.js';
 import { createTestEnvironment, type TestEnvironment } from '../helpers/test-runtime.js';
@@ -18,7 +18,7 @@ describe('dual-write: user-upsert jobs', () => {
   let env: TestEnvironment;
   let proxy: TcpProxy;
   let workerRuntime: Runtime;
-  let pool: WorkerPool;
+  let harness: QueueHarness;
   let queues: Queues;
   let events: QueueEvents;
 
@@ -33,18 +33,12 @@ describe('dual-write: user-upsert jobs', () => {
     url.port = String(proxy.port);
     // The worker reaches PostgreSQL only through the proxy, which starts stopped.
     workerRuntime = new Runtime(testConfig(env.name, { DATABASE_URL: url.toString(), JOB_ATTEMPTS: '12', JOB_BACKOFF: '100ms' }));
-    queues = createQueues(env.config, env.runtime.redis('producer'), ['user-upsert']);
-    events = new QueueEvents('user-upsert', { connection: env.runtime.redis('worker'), prefix: env.config.QUEUE_PREFIX });
-    await events.waitUntilReady();
-    pool = new WorkerPool(workerRuntime, workerRuntime.redis('worker'), { queues: ['user-upsert'], concurrency: 1 });
-    pool.start();
-    await pool.ready();
+    harness = await startQueueHarness(env.runtime, 'user-upsert', { worker: workerRuntime, concurrency: 1 });
+    ({ queues, events } = harness);
   });
 
   after(async () => {
-    await pool.stop();
-    await events.close();
-    await closeQueues(queues);
+    await harness.stop();
     await workerRuntime.close();
     await proxy.stop();
     await env.cleanup({ keep: tracker.failed });

@@ -1,33 +1,27 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { QueueEvents } from 'bullmq';
+import type { QueueEvents } from 'bullmq';
 import { enqueue } from '../../src/producers/enqueue.js';
-import { closeQueues, createQueues, type Queues } from '../../src/queues/queues.js';
-import { WorkerPool } from '../../src/workers/worker-pool.js';
+import type { Queues } from '../../src/queues/queues.js';
 import { failureTracker } from '../helpers/failure-tracker.js';
+import { startQueueHarness, type QueueHarness } from '../helpers/queue-harness.js';
 import { createTestEnvironment, type TestEnvironment } from '../helpers/test-runtime.js';
 
 describe('queue and worker', () => {
   const tracker = failureTracker();
   let env: TestEnvironment;
+  let harness: QueueHarness;
   let queues: Queues;
-  let pool: WorkerPool;
   let events: QueueEvents;
 
   before(async () => {
     env = await createTestEnvironment('queue_worker', { JOB_ATTEMPTS: '3', JOB_BACKOFF: '200ms' });
-    queues = createQueues(env.config, env.runtime.redis('producer'), ['echo']);
-    events = new QueueEvents('echo', { connection: env.runtime.redis('worker'), prefix: env.config.QUEUE_PREFIX });
-    await events.waitUntilReady();
-    pool = new WorkerPool(env.runtime, env.runtime.redis('worker'), { queues: ['echo'], concurrency: 2 });
-    pool.start();
-    await pool.ready();
+    harness = await startQueueHarness(env.runtime, 'echo');
+    ({ queues, events } = harness);
   });
 
   after(async () => {
-    await pool.stop();
-    await events.close();
-    await closeQueues(queues);
+    await harness.stop();
     await env.cleanup({ keep: tracker.failed });
   });
 

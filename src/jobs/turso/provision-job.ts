@@ -1,21 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { rename, rm, stat, writeFile } from 'node:fs/promises';
 import { z } from 'zod';
-import { assertInstanceName, instanceDir } from '../../bots/bot-instances.js';
+import { assertInstanceName, instanceNameSchema, instanceDir } from '../../bots/bot-instances.js';
 import { PermanentJobError } from '../../errors.js';
 import { defineJob } from '../job.js';
 import { createDatabaseToken, ensureDatabase } from './platform-api.js';
 import { readSyncConfig, syncConfigPath } from './sync-config.js';
 
 const payload = z.object({
-  instance: z.string().refine((name) => {
-    try {
-      assertInstanceName(name);
-      return true;
-    } catch {
-      return false;
-    }
-  }, 'expected a plain bot instance name'),
+  instance: instanceNameSchema,
 });
 
 /** Turso database names: lower-case letters, digits and dashes. */

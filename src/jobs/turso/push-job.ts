@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { assertInstanceName, scanBotInstances } from '../../bots/bot-instances.js';
+import { assertInstanceName, instanceNameSchema, scanBotInstances } from '../../bots/bot-instances.js';
 import { defineJob } from '../job.js';
 import { tursoPushEnabled } from './push-enabled.js';
 import { pushBot } from './push-bot.js';
@@ -8,14 +8,7 @@ import { SyncConfigError } from './sync-config.js';
 
 /** The job carries only the bot's instance name: the worker reads the URL and token itself. */
 const payload = z.object({
-  instance: z.string().refine((name) => {
-    try {
-      assertInstanceName(name);
-      return true;
-    } catch {
-      return false;
-    }
-  }, 'expected a plain bot instance name'),
+  instance: instanceNameSchema,
 });
 
 export const tursoPushJob = defineJob({

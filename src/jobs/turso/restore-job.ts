@@ -1,17 +1,10 @@
 import { z } from 'zod';
-import { assertInstanceName } from '../../bots/bot-instances.js';
+import { assertInstanceName, instanceNameSchema } from '../../bots/bot-instances.js';
 import { defineJob } from '../job.js';
 import { restoreBot } from './restore-bot.js';
 
 const payload = z.object({
-  instance: z.string().refine((name) => {
-    try {
-      assertInstanceName(name);
-      return true;
-    } catch {
-      return false;
-    }
-  }, 'expected a plain bot instance name'),
+  instance: instanceNameSchema,
   /** The SQLite file to create; an existing file is refused unless it is empty. */
   to: z.string().min(1),
 });
