@@ -4,18 +4,9 @@ import { ordersMapping, tradesMapping, type TableMapping } from './freqtrade-col
 import { normalizeRow, planColumns, UnkeyedRowError, type ColumnPlan, type NormalizedRow } from './row-normalizer.js';
 import { describeSqliteFailure } from './sqlite-errors.js';
 
-export interface RowDigest {
-  /** key -> row hash */
-  readonly hashes: Map<number, string>;
-  /** order key -> trade id, to keep orders whose trade is not in the source out */
-  readonly parents: Map<number, number>;
-  /** rows whose key is unusable, with why */
-  readonly unkeyed: string[];
-}
-
 /**
- * A bot's FreqTrade database, read-only. Every read is a short statement of its own, never a
- * transaction held across awaits, so FreqTrade's writer is never kept waiting by a sync.
+ * A bot's FreqTrade database, read-only. Every read is a short statement of its own (a chunk of
+ * rows), never a transaction held across awaits, so FreqTrade's writer is never kept waiting.
  */
 export class BotDatabase {
   readonly trades: ColumnPlan;
@@ -52,31 +43,31 @@ export class BotDatabase {
     this.db.close();
   }
 
-  /** Hashes of every row of trades and orders, read in one snapshot so the two agree. */
-  digest(): { trades: RowDigest; orders: RowDigest | undefined } {
+  /** The columns `SELECT *` returns for a table, in order. */
+  columnsOf(table: string): string[] {
+    return this.guard(() => this.db.prepare(`SELECT * FROM "${table}" LIMIT 0`).columns().map((c) => c.name));
+  }
+
+  /** Rows of a table (raw arrays) in key order, from after `afterKey`, at most `limit`: one short read. */
+  chunk(table: string, key: string, afterKey: number, limit: number): unknown[][] {
+    return this.guard(() =>
+      this.db
+        .prepare<[number, number], unknown[]>(`SELECT * FROM "${table}" WHERE "${key}" > ? ORDER BY "${key}" LIMIT ?`)
+        .raw(true)
+        .all(afterKey, limit),
+    );
+  }
+
+  /** Rows whose key is not an integer (FreqTrade never writes them; a damaged file might). */
+  unkeyedCount(table: string, key: string): number {
     return this.guard(() => {
-      const read = this.db.transaction(() => ({
-        trades: this.digestTable(this.trades),
-        orders: this.orders ? this.digestTable(this.orders) : undefined,
-      }));
-      return read.deferred();
+      const row = this.db.prepare<[], { n: bigint }>(`SELECT count(*) AS n FROM "${table}" WHERE typeof("${key}") <> 'integer'`).get();
+      return Number(row?.n ?? 0);
     });
   }
 
-  /** The rows with these keys, normalized (rows deleted since the digest are simply absent). */
-  fetch(plan: ColumnPlan, keys: readonly number[]): NormalizedRow[] {
-    return this.guard(() => {
-      const sql = `SELECT * FROM "${plan.mapping.source}" WHERE "${plan.mapping.key.source}" IN (SELECT value FROM json_each(?))`;
-      const rows = this.db.prepare<[string], Record<string, unknown>>(sql).all(JSON.stringify(keys));
-      return rows.flatMap((row) => {
-        try {
-          return [normalizeRow(plan, row)];
-        } catch (error) {
-          if (error instanceof UnkeyedRowError) return [];
-          throw error;
-        }
-      });
-    });
+  count(table: string): number {
+    return this.guard(() => Number(this.db.prepare<[], { n: bigint }>(`SELECT count(*) AS n FROM "${table}"`).get()?.n ?? 0));
   }
 
   /** Every row in key order, normalized, in one read (for verification: nothing awaits inside). */
@@ -91,25 +82,6 @@ export class BotDatabase {
         }
       }
     });
-  }
-
-  private digestTable(plan: ColumnPlan): RowDigest {
-    const hashes = new Map<number, string>();
-    const parents = new Map<number, number>();
-    const unkeyed: string[] = [];
-    const rows = this.db.prepare<[], Record<string, unknown>>(`SELECT * FROM "${plan.mapping.source}"`).iterate();
-    for (const row of rows) {
-      try {
-        const normalized = normalizeRow(plan, row);
-        hashes.set(normalized.key, normalized.hash);
-        const parent = normalized.values.trade_id;
-        if (typeof parent === 'string') parents.set(normalized.key, Number(parent));
-      } catch (error) {
-        if (!(error instanceof UnkeyedRowError)) throw error;
-        unkeyed.push(error.message);
-      }
-    }
-    return { hashes, parents, unkeyed };
   }
 
   private plan(mapping: TableMapping): ColumnPlan {

@@ -1,14 +1,12 @@
-import { createHash } from 'node:crypto';
 import type { ColumnKind, TableMapping } from './freqtrade-columns.js';
 
-/** A source row ready for PostgreSQL: every value as JSON that PostgreSQL reads exactly. */
+/** A source row as PostgreSQL should hold it (verify compares the two): numbers as decimal text, so nothing is rounded. */
 export interface NormalizedRow {
   readonly key: number;
   /** PostgreSQL column -> value (numbers as decimal text, so nothing is rounded on the way). */
   readonly values: Record<string, string | boolean | null>;
   /** Source columns the schema does not name, plus values that did not fit their column. */
   readonly extra: Record<string, unknown>;
-  readonly hash: string;
 }
 
 export interface ColumnPlan {
@@ -110,6 +108,5 @@ export function normalizeRow(plan: ColumnPlan, row: Record<string, unknown>): No
     }
   }
   for (const column of plan.extraColumns) extra[column] = jsonSafe(row[column]);
-  const hash = createHash('md5').update(JSON.stringify([key, values, extra])).digest('base64url');
-  return { key, values, extra, hash };
+  return { key, values, extra };
 }

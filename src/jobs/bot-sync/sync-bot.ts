@@ -3,10 +3,11 @@ import { findBotDatabase, instanceDir } from '../../bots/bot-instances.js';
 import { registerBot } from '../../bots/bot-registry.js';
 import { errorMessage, PermanentJobError } from '../../errors.js';
 import type { JobContext } from '../job.js';
-import { BotDatabase, type RowDigest } from './bot-database.js';
+import { BotDatabase } from './bot-database.js';
 import { ordersMapping, tradesMapping } from './freqtrade-columns.js';
-import { deleteRows, storedHashes, upsertRows } from './pg-writer.js';
-import type { ColumnPlan } from './row-normalizer.js';
+import { deleteUnstaged, mergeStaged, rejectOrphanOrders } from './merge-staged.js';
+import { createRowEncoder } from './row-encoder.js';
+import { StagingTable } from './staging-table.js';
 import { sourceFingerprint } from './source-fingerprint.js';
 import { describeSqliteFailure } from './sqlite-errors.js';
 import { readSyncState, touchSyncSuccess, writeSyncFailure, writeSyncSuccess } from './sync-state.js';
@@ -110,80 +111,76 @@ async function syncFile(ctx: JobContext, instance: string, file: string, options
 }
 
 async function copyChanges(ctx: JobContext, client: PoolClient, source: BotDatabase, botId: string, result: BotSyncResult): Promise<void> {
-  const digest = source.digest();
-  const rejects: Array<{ table: string; position: string; reason: string }> = [];
-  for (const reason of digest.trades.unkeyed) rejects.push({ table: 'trades', position: 'unknown', reason: `row without a usable id: ${reason}` });
-  if (digest.orders) {
-    for (const reason of digest.orders.unkeyed) rejects.push({ table: 'orders', position: 'unknown', reason: `row without a usable id: ${reason}` });
-    for (const [order, trade] of digest.orders.parents) {
-      if (digest.trades.hashes.has(trade)) continue;
-      digest.orders.hashes.delete(order);
-      rejects.push({ table: 'orders', position: `id ${order}`, reason: `order ${order} belongs to trade ${trade}, which is not in the trades table` });
-    }
-  }
-  const storedTrades = await storedHashes(client, tradesMapping, botId);
-  const storedOrders = digest.orders ? await storedHashes(client, ordersMapping, botId) : new Map<number, string>();
-  const changedTrades = changedKeys(digest.trades, storedTrades);
-  const changedOrders = digest.orders ? changedKeys(digest.orders, storedOrders) : [];
-  const total = changedTrades.length + changedOrders.length;
-  await ctx.log(
-    `bot ${source.bot}: ${digest.trades.hashes.size} trades (${changedTrades.length} new or changed), ` +
-      (digest.orders ? `${digest.orders.hashes.size} orders (${changedOrders.length} new or changed)` : 'no orders table (older FreqTrade)'),
-  );
-  const progress = { done: 0, total };
+  // Orders before trades: FreqTrade writes a trade before its orders, so every order read here
+  // finds its trade when the trades are read next, even while the bot keeps writing.
+  const tables = [...(source.orders ? [{ mapping: ordersMapping, stage: 'stage_orders' }] : []), { mapping: tradesMapping, stage: 'stage_trades' }];
+  const progress = { done: 0, total: tables.reduce((n, t) => n + source.count(t.mapping.source), 0) };
   await ctx.progress(progress);
-  await writeChanged(ctx, client, source, source.trades, botId, changedTrades, result.trades, progress);
-  if (source.orders) await writeChanged(ctx, client, source, source.orders, botId, changedOrders, result.orders, progress);
-  // Orders first: deleting a trade cascades to its orders, which would then go uncounted.
-  result.orders.deleted = await deleteRows(client, ordersMapping, botId, missingKeys(storedOrders, digest.orders?.hashes));
-  result.trades.deleted = await deleteRows(client, tradesMapping, botId, missingKeys(storedTrades, digest.trades.hashes));
-  result.trades.unchanged = digest.trades.hashes.size - changedTrades.length;
-  result.orders.unchanged = (digest.orders?.hashes.size ?? 0) - changedOrders.length;
+  let unkeyed = 0;
+  for (const { mapping, stage } of tables) {
+    const staging = await StagingTable.create(client, stage, createRowEncoder(mapping, source.columnsOf(mapping.source)));
+    await staging.copy(client, readLines(ctx, source, staging, mapping, progress));
+    unkeyed += source.unkeyedCount(mapping.source, mapping.key.source);
+  }
+  const trades = await mergeStaged(client, tradesMapping, 'stage_trades', botId);
+  Object.assign(result.trades, trades);
+  let orphans = 0;
+  if (source.orders) {
+    Object.assign(result.orders, await mergeStaged(client, ordersMapping, 'stage_orders', botId, 'stage_trades'));
+    orphans = await rejectOrphanOrders(client, 'stage_orders', 'stage_trades', `${source.bot}:${source.file}`);
+    // Orders first: deleting a trade cascades to its orders, which would then go uncounted.
+    result.orders.deleted = await deleteUnstaged(client, ordersMapping, 'stage_orders', botId, 'stage_trades');
+  } else {
+    // No orders table in this FreqTrade version: PostgreSQL keeps none for the bot either.
+    result.orders.deleted = (await client.query('DELETE FROM orders WHERE bot_id = $1', [botId])).rowCount ?? 0;
+  }
+  result.trades.deleted = await deleteUnstaged(client, tradesMapping, 'stage_trades', botId);
+  const staged = await stagedCounts(client, Boolean(source.orders));
+  result.trades.unchanged = staged.trades - result.trades.inserted - result.trades.updated;
+  result.orders.unchanged = staged.orders - result.orders.inserted - result.orders.updated;
   for (const key of ['inserted', 'updated', 'deleted', 'unchanged'] as const) result[key] = result.trades[key] + result.orders[key];
-  result.rejected = rejects.length;
-  if (rejects.length > 0) await recordRejects(client, source, rejects);
-  if (changedTrades.length > 0) await refreshStrategy(client, botId);
+  result.rejected = orphans + unkeyed;
+  await ctx.log(
+    `bot ${source.bot}: ${staged.trades} trades, ` + (source.orders ? `${staged.orders} orders read` : 'no orders table (older FreqTrade)'),
+  );
+  if (result.trades.inserted + result.trades.updated > 0) await refreshStrategy(client, botId);
 }
 
-async function writeChanged(
+/** The table's rows as COPY text, one short SQLite read per chunk, checking for cancellation between chunks. */
+async function* readLines(
   ctx: JobContext,
-  client: PoolClient,
   source: BotDatabase,
-  plan: ColumnPlan,
-  botId: string,
-  keys: readonly number[],
-  counts: TableCounts,
+  staging: StagingTable,
+  mapping: typeof tradesMapping,
   progress: { done: number; total: number },
-): Promise<void> {
-  const size = ctx.config.SYNC_BATCH_SIZE;
-  for (let start = 0; start < keys.length; start += size) {
+): AsyncGenerator<string> {
+  let after = Number.MIN_SAFE_INTEGER;
+  for (;;) {
     if (ctx.signal.aborted) throw new Error(`bot ${source.bot}: sync aborted`);
-    const rows = source.fetch(plan, keys.slice(start, start + size));
-    const written = await upsertRows(client, plan.mapping, botId, rows);
-    counts.inserted += written.inserted;
-    counts.updated += written.updated;
-    progress.done += Math.min(size, keys.length - start);
+    const rows = source.chunk(mapping.source, mapping.key.source, after, ctx.config.SYNC_BATCH_SIZE);
+    if (rows.length === 0) return;
+    let text = '';
+    for (const row of rows) {
+      const encoded = staging.encoder.encode(row);
+      if (encoded.key !== null) after = encoded.key;
+      text += encoded.line;
+    }
+    progress.done += rows.length;
     await ctx.progress({ ...progress });
+    yield text;
+    if (rows.length < ctx.config.SYNC_BATCH_SIZE) return;
   }
 }
 
-function changedKeys(digest: RowDigest, stored: ReadonlyMap<number, string>): number[] {
-  const keys: number[] = [];
-  for (const [key, hash] of digest.hashes) if (stored.get(key) !== hash) keys.push(key);
-  return keys;
-}
-
-function missingKeys(stored: ReadonlyMap<number, string>, present: ReadonlyMap<number, string> | undefined): number[] {
-  return [...stored.keys()].filter((key) => !present?.has(key));
-}
-
-async function recordRejects(client: PoolClient, source: BotDatabase, rejects: ReadonlyArray<{ table: string; position: string; reason: string }>): Promise<void> {
-  await client.query(
-    `INSERT INTO rejects (source, collection, source_ref, position, reason)
-     SELECT 'bot-sync', r.tbl, $1, r.pos, r.reason FROM jsonb_to_recordset($2::jsonb) AS r(tbl text, pos text, reason text)
-     ON CONFLICT (source, collection, source_ref, position) DO UPDATE SET reason = EXCLUDED.reason`,
-    [`${source.bot}:${source.file}`, JSON.stringify(rejects.map((r) => ({ tbl: r.table, pos: r.position, reason: r.reason })))],
+/** Rows staged with a usable key (orders: whose trade was staged too). */
+async function stagedCounts(client: PoolClient, withOrders: boolean): Promise<{ trades: number; orders: number }> {
+  const result = await client.query<{ trades: string; orders: string }>(
+    `SELECT (SELECT count(*) FROM stage_trades WHERE trade_id IS NOT NULL) AS trades, ` +
+      (withOrders
+        ? `(SELECT count(*) FROM stage_orders s WHERE s.order_pk IS NOT NULL AND EXISTS (SELECT 1 FROM stage_trades p WHERE p.trade_id = s.trade_id)) AS orders`
+        : '0 AS orders'),
   );
+  return { trades: Number(result.rows[0]?.trades ?? 0), orders: Number(result.rows[0]?.orders ?? 0) };
 }
 
 async function refreshStrategy(client: PoolClient, botId: string): Promise<void> {
