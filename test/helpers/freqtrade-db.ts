@@ -55,9 +55,13 @@ export interface GeneratedBot {
 
 /**
  * A FreqTrade database with the newest fixture's schema (its own CREATE statements) and
- * generated trades, each with `ordersPerTrade` orders. Meme-coin pairs get amounts above 10^10.
+ * generated trades, each with `ordersPerTrade` orders, or, with 'entry-exit', as FreqTrade has
+ * them: an entry order per trade and an exit order per closed trade, about 3% of trades open.
+ * Meme-coin pairs get amounts above 10^10.
  */
-export function createFreqtradeDb(file: string, options: { trades: number; ordersPerTrade?: number; seed?: number; wal?: boolean }): GeneratedBot {
+export type OrdersPerTrade = number | 'entry-exit';
+
+export function createFreqtradeDb(file: string, options: { trades: number; ordersPerTrade?: OrdersPerTrade; seed?: number; wal?: boolean }): GeneratedBot {
   mkdirSync(path.dirname(file), { recursive: true });
   const schemaSource = new Database(path.join(FIXTURES_DIR, FIXTURE_FILES.germoso), { readonly: true });
   const statements = schemaSource
@@ -70,12 +74,13 @@ export function createFreqtradeDb(file: string, options: { trades: number; order
   for (const sql of statements) db.exec(sql);
   const ordersPerTrade = options.ordersPerTrade ?? 2;
   insertTrades(db, 1, options.trades, ordersPerTrade, options.seed ?? 1);
+  const orders = Number((db.prepare('SELECT count(*) AS n FROM orders').get() as { n: number }).n);
   db.close();
-  return { file, trades: options.trades, orders: options.trades * ordersPerTrade };
+  return { file, trades: options.trades, orders };
 }
 
 /** Adds trades `first`..`first+count-1` (and their orders) to an open database. */
-export function insertTrades(db: Database.Database, first: number, count: number, ordersPerTrade: number, seed: number): void {
+export function insertTrades(db: Database.Database, first: number, count: number, ordersPerTrade: OrdersPerTrade, seed: number): void {
   const next = random(seed + first);
   const trade = db.prepare(
     `INSERT INTO trades (id, exchange, pair, base_currency, stake_currency, is_open, fee_open, fee_open_cost, fee_open_currency, fee_close,
@@ -90,13 +95,14 @@ export function insertTrades(db: Database.Database, first: number, count: number
        price, average, amount, filled, remaining, cost, order_date, order_filled_date)
      VALUES (?, ?, ?, ?, 0, ?, ?, ?, 'closed', ?, 'limit', ?, ?, ?, ?, ?, 0, ?, ?, ?)`,
   );
+  let lastOrder = Number((db.prepare('SELECT coalesce(max(id), 0) AS n FROM orders').get() as { n: number }).n);
   const run = db.transaction(() => {
     for (let id = first; id < first + count; id++) {
       const pair = PAIRS[Math.floor(next() * PAIRS.length)]!;
       const meme = pair.startsWith('PEPE') || pair.startsWith('SHIB');
       const rate = meme ? 0.000001 + next() * 0.00001 : 1 + next() * 60_000;
       const amount = meme ? 1e10 + Math.floor(next() * 9e12) : Math.round(next() * 1e6) / 1e3;
-      const isOpen = next() < 0.05;
+      const isOpen = next() < (ordersPerTrade === 'entry-exit' ? 0.03 : 0.05);
       const opened = Date.UTC(2024, 0, 1) + id * 600_000 + Math.floor(next() * 1000);
       const closeRate = rate * (0.95 + next() * 0.1);
       const profitRatio = isOpen ? null : closeRate / rate - 1;
@@ -106,8 +112,9 @@ export function insertTrades(db: Database.Database, first: number, count: number
         isOpen ? null : naiveUtc(opened + 3_600_000), rate * 0.9, rate * 0.9, rate * 1.05, rate * 0.95,
         isOpen ? null : 'exit_signal', next() < 0.5 ? 'long_signal' : null,
       );
-      for (let k = 0; k < ordersPerTrade; k++) {
-        const orderId = (id - 1) * ordersPerTrade + k + 1;
+      const orders = ordersPerTrade === 'entry-exit' ? (isOpen ? 1 : 2) : ordersPerTrade;
+      for (let k = 0; k < orders; k++) {
+        const orderId = ordersPerTrade === 'entry-exit' ? ++lastOrder : (id - 1) * ordersPerTrade + k + 1;
         const side = k % 2 === 0 ? 'buy' : 'sell';
         order.run(orderId, id, side, pair, amount, rate, `ord-${id}-${k}`, pair, side, rate, rate, amount, amount, rate * amount, naiveUtc(opened), naiveUtc(opened + 1000));
       }

@@ -58,6 +58,18 @@ export class BotDatabase {
     );
   }
 
+  /** Which of these keys the table has now. */
+  existingKeys(table: string, key: string, keys: readonly number[]): Set<number> {
+    if (keys.length === 0) return new Set();
+    return this.guard(() => {
+      const rows = this.db
+        .prepare<[string], unknown[]>(`SELECT "${key}" FROM "${table}" WHERE "${key}" IN (SELECT value FROM json_each(?))`)
+        .raw(true)
+        .all(JSON.stringify(keys));
+      return new Set(rows.map((r) => Number(r[0])));
+    });
+  }
+
   /** Rows whose key is not an integer (FreqTrade never writes them; a damaged file might). */
   unkeyedCount(table: string, key: string): number {
     return this.guard(() => {

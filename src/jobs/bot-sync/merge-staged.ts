@@ -13,8 +13,8 @@ function usable(mapping: TableMapping, stage: string, parentStage: string | unde
 }
 
 /**
- * Upserts the staged rows into the real table in one statement. The row hash is computed by
- * PostgreSQL over the staged row, and a row whose hash is unchanged is not written at all.
+ * Upserts the staged rows into the real table in one statement; a row whose hash is unchanged
+ * is not written at all.
  */
 export async function mergeStaged(
   client: PoolClient,
@@ -31,7 +31,7 @@ export async function mergeStaged(
   const result = await client.query<{ inserted: string; updated: string }>(
     `WITH written AS (
        INSERT INTO ${quote(mapping.target)} (${targetColumns.join(', ')})
-       SELECT $1::uuid, s.${key}, ${selected.join(', ')}, s.extra, md5(s::text)
+       SELECT $1::uuid, s.${key}, ${selected.join(', ')}, s.extra, s.row_hash
        FROM ${quote(stage)} s WHERE ${usable(mapping, stage, parentStage)}
        ON CONFLICT (bot_id, ${key}) DO UPDATE SET ${updates.join(', ')}, synced_at = now()
        WHERE ${quote(mapping.target)}.row_hash IS DISTINCT FROM EXCLUDED.row_hash

@@ -1,11 +1,13 @@
+import { createHash } from 'node:crypto';
 import type { ColumnKind, TableMapping } from './freqtrade-columns.js';
 import { COPY_NULL, copyEscape } from './copy-text.js';
 
 /**
  * Turns a FreqTrade row (as better-sqlite3 returns it in raw mode: values in column order,
- * integers as bigint) into a COPY line for the staging table: key, the mapped columns in the
- * mapping's order, then `extra` (jsonb). Decided once per table and run, applied per row, so the
- * per-row work is a few string operations.
+ * integers as bigint) into a COPY line: key, the mapped columns in the mapping's order, `extra`
+ * (jsonb) and the row's hash (md5 of the rest of the line: what PostgreSQL compares to know a
+ * row changed). Decided once per table and run, applied per row, so the per-row work is a few
+ * string operations.
  */
 export interface RowEncoder {
   /** Staging columns with their PostgreSQL types, in line order. */
@@ -77,12 +79,15 @@ export function createRowEncoder(mapping: TableMapping, sourceColumns: readonly 
   }
   // An old name next to its new one (a half-migrated database) is read as the new one; the old stays in extra.
   const extras = sourceColumns.map((name, i) => [name, i] as const).filter(([name]) => !used.has(name));
+  // `"name":` of each extra column, JSON-escaped once; the per-row JSON is then string pieces.
+  const extraPrefixes = extras.map(([name, at]) => [`${JSON.stringify(name)}:`, at] as const);
   const keyAt = index.get(mapping.key.source);
   const parentAt = fields.findIndex((f) => f.name === 'trade_id');
   const columns: Array<readonly [string, string]> = [
     [mapping.key.target, 'bigint'],
     ...Object.entries(mapping.columns).map(([name, kind]) => [name, PG_TYPES[kind]] as const),
     ['extra', 'jsonb'],
+    ['row_hash', 'text'],
   ];
   return {
     columns,
@@ -90,7 +95,7 @@ export function createRowEncoder(mapping: TableMapping, sourceColumns: readonly 
       const rawKey = keyAt === undefined ? undefined : row[keyAt];
       const key = typeof rawKey === 'bigint' || typeof rawKey === 'number' ? Number(rawKey) : Number.NaN;
       const parts: string[] = [Number.isSafeInteger(key) ? String(key) : COPY_NULL];
-      let extra: Record<string, unknown> | undefined;
+      let invalid: Record<string, unknown> | undefined;
       let parent: number | null = null;
       for (let f = 0; f < fields.length; f++) {
         const field = fields[f]!;
@@ -102,16 +107,27 @@ export function createRowEncoder(mapping: TableMapping, sourceColumns: readonly 
         const text = field.convert(raw);
         if (text === INVALID) {
           // A value that does not fit its column (text in a numeric column, ...) is kept, not dropped.
-          (extra ??= {})[`invalid:${field.source}`] = jsonSafe(raw);
+          (invalid ??= {})[`invalid:${field.source}`] = jsonSafe(raw);
           parts.push(COPY_NULL);
         } else {
           parts.push(text);
           if (f === parentAt) parent = Number(text);
         }
       }
-      for (const [name, at] of extras) (extra ??= {})[name] = jsonSafe(row[at]);
-      parts.push(extra === undefined ? '{}' : copyEscape(JSON.stringify(extra)));
-      return { key: Number.isSafeInteger(key) ? key : null, line: `${parts.join('\t')}\n`, parent };
+      let json = '';
+      for (const [prefix, at] of extraPrefixes) {
+        const value = row[at];
+        const text = value === null || value === undefined ? 'null' : typeof value === 'number' && Number.isFinite(value) ? String(value) : JSON.stringify(jsonSafe(value));
+        json += json === '' ? prefix + text : `,${prefix}${text}`;
+      }
+      if (invalid !== undefined) {
+        const more = JSON.stringify(invalid).slice(1, -1);
+        json = json === '' ? more : `${json},${more}`;
+      }
+      parts.push(copyEscape(`{${json}}`));
+      const body = parts.join('\t');
+      const hash = createHash('md5').update(body).digest('hex');
+      return { key: Number.isSafeInteger(key) ? key : null, line: `${body}\t${hash}\n`, parent };
     },
   };
 }

@@ -1,12 +1,6 @@
-import { once } from 'node:events';
-import { finished } from 'node:stream/promises';
 import type { PoolClient } from 'pg';
-import { from as copyFrom } from 'pg-copy-streams';
+import { copyLines, quoteIdent } from './copy-lines.js';
 import type { RowEncoder } from './row-encoder.js';
-
-function quote(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`;
-}
 
 /**
  * A temporary table (dropped at commit) that receives a FreqTrade table's rows by COPY, so the
@@ -19,30 +13,14 @@ export class StagingTable {
   ) {}
 
   static async create(client: PoolClient, name: string, encoder: RowEncoder): Promise<StagingTable> {
-    const columns = encoder.columns.map(([column, type]) => `${quote(column)} ${type}`).join(', ');
-    await client.query(`CREATE TEMP TABLE ${quote(name)} (${columns}) ON COMMIT DROP`);
+    const columns = encoder.columns.map(([column, type]) => `${quoteIdent(column)} ${type}`).join(', ');
+    await client.query(`CREATE TEMP TABLE ${quoteIdent(name)} (${columns}) ON COMMIT DROP`);
     return new StagingTable(name, encoder);
   }
 
-  /**
-   * Streams rows into the table. `chunks` yields batches of COPY lines; the next batch is read
-   * while PostgreSQL takes the previous one.
-   */
+  // No ANALYZE after the copy: the planner estimates a never-analysed table's rows from its
+  // size, which is all the hash joins of the merge need, and ANALYZE costs more than it saves.
   async copy(client: PoolClient, chunks: AsyncIterable<string>): Promise<void> {
-    const stream = client.query(copyFrom(`COPY ${quote(this.name)} FROM STDIN`));
-    const done = finished(stream);
-    try {
-      for await (const text of chunks) {
-        if (!stream.write(text)) await Promise.race([once(stream, 'drain'), done]);
-      }
-      stream.end();
-      await done;
-    } catch (error) {
-      stream.destroy(error instanceof Error ? error : new Error(String(error)));
-      await done.catch(() => undefined);
-      throw error;
-    }
-    // The planner needs row counts to join the staged rows with the real table well.
-    await client.query(`ANALYZE ${quote(this.name)}`);
+    await copyLines(client, `COPY ${quoteIdent(this.name)} FROM STDIN`, chunks);
   }
 }

@@ -1,0 +1,78 @@
+import type { PoolClient } from 'pg';
+import type { JobContext } from '../job.js';
+import type { BotDatabase } from './bot-database.js';
+import { copyLines, quoteIdent } from './copy-lines.js';
+import { ordersMapping, tradesMapping, type TableMapping } from './freqtrade-columns.js';
+import { readLines } from './read-lines.js';
+import { createRowEncoder, type RowEncoder } from './row-encoder.js';
+import type { BotSyncResult } from './sync-result.js';
+
+function copySql(mapping: TableMapping, encoder: RowEncoder): string {
+  const columns = ['bot_id', ...encoder.columns.map(([name]) => name)].map(quoteIdent).join(', ');
+  return `COPY ${quoteIdent(mapping.target)} (${columns}) FROM STDIN`;
+}
+
+/**
+ * A bot PostgreSQL holds nothing of yet: its rows are copied straight into the bot's tables
+ * (no staging, no merge), as fast as a plain COPY plus reading and encoding the source.
+ * Trades first, remembering their ids, then the orders of those trades.
+ */
+export async function firstSync(ctx: JobContext, client: PoolClient, source: BotDatabase, botId: string, result: BotSyncResult): Promise<void> {
+  // COPY reads FreqTrade's naive dates in the session's zone: make it UTC, whatever the pool says.
+  await client.query("SET LOCAL TimeZone = 'UTC'");
+  const progress = { done: 0, total: source.count(tradesMapping.source) + (source.orders ? source.count(ordersMapping.source) : 0) };
+  const trades = createRowEncoder(tradesMapping, source.columnsOf(tradesMapping.source));
+  const tradeIds = new Set<number>();
+  let lastTrade = Number.MIN_SAFE_INTEGER;
+  result.trades.inserted = await copyLines(
+    client,
+    copySql(tradesMapping, trades),
+    readLines(ctx, source, tradesMapping, trades, progress, {
+      prefix: `${botId}\t`,
+      keep: (row) => {
+        if (row.key === null) return false;
+        tradeIds.add(row.key);
+        lastTrade = row.key;
+        return true;
+      },
+    }),
+  );
+  let unkeyed = source.unkeyedCount(tradesMapping.source, tradesMapping.key.source);
+  const orphans: Array<{ order: number; trade: number | null }> = [];
+  const later: Array<{ order: number; trade: number }> = [];
+  if (source.orders) {
+    const orders = createRowEncoder(ordersMapping, source.columnsOf(ordersMapping.source));
+    result.orders.inserted = await copyLines(
+      client,
+      copySql(ordersMapping, orders),
+      readLines(ctx, source, ordersMapping, orders, progress, {
+        prefix: `${botId}\t`,
+        keep: (row) => {
+          if (row.key === null) return false;
+          if (row.parent !== null && tradeIds.has(row.parent)) return true;
+          // A trade newer than the last one read may have been written during this sync: checked below.
+          if (row.parent !== null && row.parent > lastTrade) later.push({ order: row.key, trade: row.parent });
+          else orphans.push({ order: row.key, trade: row.parent });
+          return false;
+        },
+      }),
+    );
+    unkeyed += source.unkeyedCount(ordersMapping.source, ordersMapping.key.source);
+  }
+  // Orders of a trade that exists now were written during this sync (the next sync takes them);
+  // the others belong to no trade at all.
+  const existing = source.existingKeys(tradesMapping.source, tradesMapping.key.source, later.map((o) => o.trade));
+  for (const order of later) if (!existing.has(order.trade)) orphans.push(order);
+  if (orphans.length > 0) await rejectOrphans(client, `${source.bot}:${source.file}`, orphans);
+  result.rejected = orphans.length + unkeyed;
+}
+
+async function rejectOrphans(client: PoolClient, sourceRef: string, orphans: ReadonlyArray<{ order: number; trade: number | null }>): Promise<void> {
+  await client.query(
+    `INSERT INTO rejects (source, collection, source_ref, position, reason)
+     SELECT 'bot-sync', 'orders', $1, 'id ' || o, 'order ' || o || ' belongs to trade ' || coalesce(t::text, '(none)') || ', which is not in the trades table'
+     FROM unnest($2::bigint[], $3::bigint[]) AS x(o, t)
+     ON CONFLICT (source, collection, source_ref, position) DO UPDATE SET reason = EXCLUDED.reason`,
+    [sourceRef, orphans.map((o) => o.order), orphans.map((o) => o.trade)],
+  );
+}

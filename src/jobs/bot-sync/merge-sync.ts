@@ -1,0 +1,59 @@
+import type { PoolClient } from 'pg';
+import type { JobContext } from '../job.js';
+import type { BotDatabase } from './bot-database.js';
+import { ordersMapping, tradesMapping } from './freqtrade-columns.js';
+import { deleteUnstaged, mergeStaged, rejectOrphanOrders } from './merge-staged.js';
+import { readLines } from './read-lines.js';
+import { createRowEncoder } from './row-encoder.js';
+import { StagingTable } from './staging-table.js';
+import type { BotSyncResult } from './sync-result.js';
+
+/**
+ * A bot PostgreSQL already holds: every source row is staged by COPY into temporary tables,
+ * then merged in one statement per table. Rows whose hash is unchanged are not written, rows
+ * the source lost are deleted, so after k changes about k rows are written.
+ */
+export async function mergeSync(ctx: JobContext, client: PoolClient, source: BotDatabase, botId: string, result: BotSyncResult): Promise<void> {
+  // Orders before trades: FreqTrade writes a trade before its orders, so every order read here
+  // finds its trade when the trades are read next, even while the bot keeps writing.
+  const tables = [...(source.orders ? [{ mapping: ordersMapping, stage: 'stage_orders' }] : []), { mapping: tradesMapping, stage: 'stage_trades' }];
+  const progress = { done: 0, total: tables.reduce((n, t) => n + source.count(t.mapping.source), 0) };
+  await ctx.progress(progress);
+  let unkeyed = 0;
+  for (const { mapping, stage } of tables) {
+    const staging = await StagingTable.create(client, stage, createRowEncoder(mapping, source.columnsOf(mapping.source)));
+    await staging.copy(client, readLines(ctx, source, mapping, staging.encoder, progress));
+    unkeyed += source.unkeyedCount(mapping.source, mapping.key.source);
+  }
+  const trades = await mergeStaged(client, tradesMapping, 'stage_trades', botId);
+  Object.assign(result.trades, trades);
+  let orphans = 0;
+  if (source.orders) {
+    Object.assign(result.orders, await mergeStaged(client, ordersMapping, 'stage_orders', botId, 'stage_trades'));
+    orphans = await rejectOrphanOrders(client, 'stage_orders', 'stage_trades', `${source.bot}:${source.file}`);
+    // Orders first: deleting a trade cascades to its orders, which would then go uncounted.
+    result.orders.deleted = await deleteUnstaged(client, ordersMapping, 'stage_orders', botId, 'stage_trades');
+  } else {
+    // No orders table in this FreqTrade version: PostgreSQL keeps none for the bot either.
+    result.orders.deleted = (await client.query('DELETE FROM orders WHERE bot_id = $1', [botId])).rowCount ?? 0;
+  }
+  result.trades.deleted = await deleteUnstaged(client, tradesMapping, 'stage_trades', botId);
+  const staged = await stagedCounts(client, Boolean(source.orders));
+  result.trades.unchanged = staged.trades - result.trades.inserted - result.trades.updated;
+  result.orders.unchanged = staged.orders - result.orders.inserted - result.orders.updated;
+  result.rejected = orphans + unkeyed;
+  await ctx.log(
+    `bot ${source.bot}: ${staged.trades} trades, ` + (source.orders ? `${staged.orders} orders read` : 'no orders table (older FreqTrade)'),
+  );
+}
+
+/** Rows staged with a usable key (orders: whose trade was staged too). */
+async function stagedCounts(client: PoolClient, withOrders: boolean): Promise<{ trades: number; orders: number }> {
+  const result = await client.query<{ trades: string; orders: string }>(
+    `SELECT (SELECT count(*) FROM stage_trades WHERE trade_id IS NOT NULL) AS trades, ` +
+      (withOrders
+        ? `(SELECT count(*) FROM stage_orders s WHERE s.order_pk IS NOT NULL AND EXISTS (SELECT 1 FROM stage_trades p WHERE p.trade_id = s.trade_id)) AS orders`
+        : '0 AS orders'),
+  );
+  return { trades: Number(result.rows[0]?.trades ?? 0), orders: Number(result.rows[0]?.orders ?? 0) };
+}

@@ -1,0 +1,24 @@
+export interface TableCounts {
+  inserted: number;
+  updated: number;
+  deleted: number;
+  unchanged: number;
+}
+
+export interface BotSyncResult extends TableCounts {
+  bot: string;
+  ms: number;
+  trades: TableCounts;
+  orders: TableCounts;
+  /** Rows that could not be taken (an order of a trade that does not exist, a row without an id); see `rejects`. */
+  rejected: number;
+  /** Set when nothing was read: the source was unchanged, or another run holds the bot. */
+  skipped?: 'unchanged' | 'locked';
+}
+
+export const emptyCounts = (): TableCounts => ({ inserted: 0, updated: 0, deleted: 0, unchanged: 0 });
+
+/** Top-level counts are trades and orders together. */
+export function sumCounts(result: BotSyncResult): void {
+  for (const key of ['inserted', 'updated', 'deleted', 'unchanged'] as const) result[key] = result.trades[key] + result.orders[key];
+}
