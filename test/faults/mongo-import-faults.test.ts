@@ -51,7 +51,8 @@ interface KillRun {
 
 /**
  * Runs the users import, then the snapshots import, as `mongo-import` jobs on real workers that
- * a RandomKiller keeps killing; again (a re-run, which must change nothing) until `minKills`.
+ * a RandomKiller keeps killing; then again (a re-run, which must change nothing), and again
+ * until `minKills` kills.
  */
 async function importUnderKills(env: TestEnvironment, workerEnv: NodeJS.ProcessEnv, payloads: readonly Payload[], expected: ExpectedRows, minKills: number, seed: number): Promise<KillRun> {
   const rnd = random(seed);
@@ -79,14 +80,18 @@ async function importUnderKills(env: TestEnvironment, workerEnv: NodeJS.ProcessE
   try {
     await fleet.start(2);
     killer = new RandomKiller(fleet, rnd);
-    for (let round = 0; round === 0 || fleet.kills < minKills; round++) {
-      assert.ok(round < 10, `only ${fleet.kills} kills after 10 rounds`);
+    for (let round = 0; round < 2 || fleet.kills < minKills; round++) {
+      assert.ok(round < 60, `only ${fleet.kills} kills after 60 rounds`);
       const roundStart = (await env.db.pool.query<{ now: Date }>('SELECT now()')).rows[0]!.now;
       const results: ImportResult[] = [];
       for (const payload of payloads) {
         const job = await queue.add(`mongo-import ${payload.collection} round ${round}`, payload);
         jobs += 1;
+        const started = Date.now();
         results.push((await job.waitUntilFinished(events, 600_000)) as ImportResult);
+        const done = await queue.getJob(job.id!);
+        const reasons = (done?.stacktrace ?? []).map((trace) => trace.split('\n')[0]).join(' | ');
+        process.stdout.write(`# ${job.name}: ${Date.now() - started} ms, ${done?.attemptsMade ?? '?'} attempts, ${done?.stalledCounter ?? '?'} stalls${reasons ? `; failed attempts: ${reasons}` : ''}\n`);
       }
       const [users, snapshots] = results as [ImportResult, ImportResult];
       // Counts come from checkpoints committed with their batches: exact, however often the job died.
