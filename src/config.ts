@@ -132,6 +132,8 @@ const schema = z.object({
   TURSO_PLATFORM_TOKEN: optionalText,
   SYNC_BATCH_SIZE: int(5000, 1, 100_000),
   SQLITE_BUSY_TIMEOUT: duration('5s'),
+  /** How long a bot-sync waits for another run of the same bot before it fails this attempt (and retries). */
+  SYNC_LOCK_TIMEOUT: duration('60s'),
   IMPORT_BATCH_SIZE: int(1000, 1, 100_000),
   IMPORT_MAX_REJECT_RATIO: ratio(0.01),
   MONGO_USERS_COLLECTION: z.string().min(1).default('users'),

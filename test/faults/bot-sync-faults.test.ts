@@ -93,7 +93,9 @@ describe('faults during bot-sync: kill -9, Redis restart, PostgreSQL outage', { 
   it('kill -9 of workers at random moments: every job completes and PostgreSQL equals the sources', async () => {
     const connection = createRedis(env.config, 'worker');
     const queue = createQueues(env.config, connection, ['bot-sync']).get('bot-sync')!;
-    const events = new QueueEvents('bot-sync', { connection: createRedis(env.config, 'worker'), prefix: env.config.QUEUE_PREFIX });
+    // BullMQ does not close a connection it was given: disconnected in finally, or the process never exits.
+    const eventsConnection = createRedis(env.config, 'worker');
+    const events = new QueueEvents('bot-sync', { connection: eventsConnection, prefix: env.config.QUEUE_PREFIX });
     await events.waitUntilReady();
     const fleet = new WorkerFleet(['--queues', 'bot-sync', '--concurrency', '2'], cliEnv(env.config, { BOT_INSTANCES_DIR: dir.path, ...workerSettings }));
     await fleet.start(3);
@@ -128,6 +130,7 @@ describe('faults during bot-sync: kill -9, Redis restart, PostgreSQL outage', { 
       await events.close();
       await queue.close();
       connection.disconnect();
+      eventsConnection.disconnect();
     }
     await assertExact(`kill -9 of a worker (${fleet.kills} kills)`, runs, Date.now() - lastKill);
   });
@@ -138,7 +141,9 @@ describe('faults during bot-sync: kill -9, Redis restart, PostgreSQL outage', { 
     const config = { ...env.config, REDIS_URL: redis.url };
     const connection = createRedis(config, 'worker');
     const queue = createQueues(env.config, connection, ['bot-sync']).get('bot-sync')!;
-    const events = new QueueEvents('bot-sync', { connection: createRedis(config, 'worker'), prefix: env.config.QUEUE_PREFIX });
+    // BullMQ does not close a connection it was given: disconnected in finally, or the process never exits.
+    const eventsConnection = createRedis(config, 'worker');
+    const events = new QueueEvents('bot-sync', { connection: eventsConnection, prefix: env.config.QUEUE_PREFIX });
     await events.waitUntilReady();
     const fleet = new WorkerFleet(['--queues', 'bot-sync', '--concurrency', '2'], cliEnv(config, { BOT_INSTANCES_DIR: dir.path, ...workerSettings }));
     try {
@@ -158,6 +163,7 @@ describe('faults during bot-sync: kill -9, Redis restart, PostgreSQL outage', { 
       await events.close();
       await queue.close();
       connection.disconnect();
+      eventsConnection.disconnect();
       await redis.remove();
     }
   });
@@ -169,7 +175,9 @@ describe('faults during bot-sync: kill -9, Redis restart, PostgreSQL outage', { 
     url.port = String(proxy.port);
     const connection = createRedis(env.config, 'worker');
     const queue = createQueues(env.config, connection, ['bot-sync']).get('bot-sync')!;
-    const events = new QueueEvents('bot-sync', { connection: createRedis(env.config, 'worker'), prefix: env.config.QUEUE_PREFIX });
+    // BullMQ does not close a connection it was given: disconnected in finally, or the process never exits.
+    const eventsConnection = createRedis(env.config, 'worker');
+    const events = new QueueEvents('bot-sync', { connection: eventsConnection, prefix: env.config.QUEUE_PREFIX });
     await events.waitUntilReady();
     const fleet = new WorkerFleet(
       ['--queues', 'bot-sync', '--concurrency', '2'],
@@ -196,6 +204,7 @@ describe('faults during bot-sync: kill -9, Redis restart, PostgreSQL outage', { 
       await events.close();
       await queue.close();
       connection.disconnect();
+      eventsConnection.disconnect();
       await proxy.stop();
     }
   });

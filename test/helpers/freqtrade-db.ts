@@ -1,10 +1,14 @@
-import { copyFileSync, mkdirSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 
-/** The real FreqTrade databases beside the repository (never modified: tests copy them). */
-export const FIXTURES_DIR = path.resolve(fileURLToPath(import.meta.url), '../../../../shared/fixtures/freqtrade');
+/**
+ * The real FreqTrade databases beside the repository (never modified: tests copy them); from a
+ * git worktree under /work/wt, the shared folder is not beside it, so fall back to its place.
+ */
+const BESIDE = path.resolve(fileURLToPath(import.meta.url), '../../../../shared/fixtures/freqtrade');
+export const FIXTURES_DIR = existsSync(BESIDE) ? BESIDE : '/work/shared/fixtures/freqtrade';
 
 export const FIXTURE_FILES = {
   chaserun: '2021-35cols-chaserun.sqlite',

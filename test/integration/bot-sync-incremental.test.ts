@@ -2,10 +2,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { syncBot } from '../../src/jobs/bot-sync/sync-bot.js';
+import { PermanentJobError } from '../../src/errors.js';
 import { failureTracker } from '../helpers/failure-tracker.js';
 import { botDbPath, createFreqtradeDb, insertTrades } from '../helpers/freqtrade-db.js';
 import { recordingContext } from '../helpers/job-context.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { createTestEnvironment, type TestEnvironment } from '../helpers/test-runtime.js';
 
 describe('bot-sync incremental, exact and one run per bot', () => {
@@ -122,32 +124,50 @@ describe('bot-sync incremental, exact and one run per bot', () => {
     assert.deepEqual(state.rows[0], { last_error: null, trades_count: 1500 });
   });
 
-  it('lets only one run sync a bot at a time: the second skips and says so', async () => {
+  it('lets only one run sync a bot at a time: the second waits, and writes what a holder that rolled back did not', async () => {
     const file = botDbPath(dir.path, 'bot-lock');
     createFreqtradeDb(file, { trades: 10, seed: 5 });
     await syncBot(recordingContext(env.runtime), 'bot-lock');
     const db = new Database(file);
     db.prepare('UPDATE trades SET amount = amount + 1 WHERE id = 1').run();
     db.close();
-    // Another worker's run, holding the bot's lock in its open transaction.
+    // Another worker's run, holding the bot's lock in its open transaction; it then dies (rolls back).
     const holder = await env.db.pool.connect();
     try {
       await holder.query('BEGIN');
-      await holder.query(
-        `SELECT pg_advisory_xact_lock($1, hashtext(id::text)) FROM bots WHERE instance_id = 'bot-lock'`,
-        [0x5f0b07],
-      );
-      const ctx = recordingContext(env.runtime);
-      const skipped = await syncBot(ctx, 'bot-lock');
-      assert.equal(skipped.skipped, 'locked');
-      assert.equal(skipped.updated, 0);
-      assert.ok(ctx.lines.some((l) => /another sync of this bot is running/.test(l)), ctx.lines.join('\n'));
+      await holder.query(`SELECT pg_advisory_xact_lock($1, hashtext(id::text)) FROM bots WHERE instance_id = 'bot-lock'`, [0x5f0b07]);
+      const second = syncBot(recordingContext(env.runtime), 'bot-lock');
+      await waitFor('the second run to wait for the lock', async () => {
+        const waiting = await env.db.pool.query(`SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = $1 AND NOT granted`, [0x5f0b07]);
+        return (waiting.rowCount ?? 0) > 0;
+      });
+      await holder.query('ROLLBACK');
+      const result = await second;
+      assert.equal(result.skipped, undefined);
+      assert.equal(result.trades.updated, 1, 'the change the holder never committed is written');
+    } finally {
+      holder.release();
+    }
+  });
+
+  it('fails the attempt (to retry it) when another run holds the bot past SYNC_LOCK_TIMEOUT', async () => {
+    const file = botDbPath(dir.path, 'bot-lock-timeout');
+    createFreqtradeDb(file, { trades: 5, seed: 6 });
+    await syncBot(recordingContext(env.runtime), 'bot-lock-timeout');
+    const holder = await env.db.pool.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query(`SELECT pg_advisory_xact_lock($1, hashtext(id::text)) FROM bots WHERE instance_id = 'bot-lock-timeout'`, [0x5f0b07]);
+      const ctx = { ...recordingContext(env.runtime), config: { ...env.config, SYNC_LOCK_TIMEOUT: 200 } };
+      await assert.rejects(syncBot(ctx, 'bot-lock-timeout'), (error: Error) => {
+        assert.ok(!(error instanceof PermanentJobError), 'a retryable error');
+        assert.match(error.message, /bot bot-lock-timeout: another sync of this bot has held it/);
+        return true;
+      });
     } finally {
       await holder.query('ROLLBACK');
       holder.release();
     }
-    const after = await syncBot(recordingContext(env.runtime), 'bot-lock');
-    assert.equal(after.trades.updated, 1);
   });
 
   it('syncs while FreqTrade writes to its WAL-mode database, and catches up exactly', async () => {

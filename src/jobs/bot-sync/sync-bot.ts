@@ -13,7 +13,7 @@ import { readSyncState, touchSyncSuccess, writeSyncFailure, writeSyncSuccess } f
 
 export type { BotSyncResult, TableCounts } from './sync-result.js';
 
-/** First key of pg_try_advisory_xact_lock(int, int): the bot-sync lock space. */
+/** First key of pg_advisory_xact_lock(int, int): the bot-sync lock space. */
 const LOCK_SPACE = 0x5f0b07;
 
 /**
@@ -47,12 +47,7 @@ async function syncFile(ctx: JobContext, instance: string, file: string, options
   let failure: Error | undefined;
   try {
     await client.query('BEGIN');
-    const lock = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1, hashtext($2)) AS ok', [LOCK_SPACE, botId]);
-    if (lock.rows[0]?.ok !== true) {
-      await client.query('ROLLBACK');
-      await ctx.log(`bot ${instance}: another sync of this bot is running; this run skips (the running one covers it)`);
-      return { ...result, skipped: 'locked', ms: elapsed(started) };
-    }
+    await lockBot(ctx, client, instance, botId);
     const state = await readSyncState(client, botId);
     if (!options.full && state?.sourceFingerprint === fingerprint) {
       await touchSyncSuccess(client, botId);
@@ -94,6 +89,24 @@ async function syncFile(ctx: JobContext, instance: string, file: string, options
     // A client that failed may have lost its connection: destroy it rather than pool it.
     client.release(failure);
   }
+}
+
+/**
+ * Takes the bot's lock for this transaction, waiting up to SYNC_LOCK_TIMEOUT for a run that
+ * holds it. Never skips: a holder can still die (kill -9, lost connection) and roll back, and a
+ * run that had skipped would have completed with the bot's changes unwritten. Once the holder
+ * has committed, this run finds the source unchanged and reads nothing. Past the timeout: a
+ * retryable error, so the job runs again after its backoff.
+ */
+async function lockBot(ctx: JobContext, client: PoolClient, instance: string, botId: string): Promise<void> {
+  await client.query(`SELECT set_config('lock_timeout', $1, true)`, [`${ctx.config.SYNC_LOCK_TIMEOUT}ms`]);
+  try {
+    await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_SPACE, botId]);
+  } catch (error) {
+    if ((error as { code?: unknown } | null)?.code !== '55P03') throw error; // lock_not_available
+    throw new Error(`bot ${instance}: another sync of this bot has held it for more than ${ctx.config.SYNC_LOCK_TIMEOUT} ms; retrying later`, { cause: error });
+  }
+  await client.query('SET LOCAL lock_timeout TO DEFAULT');
 }
 
 async function refreshStrategy(client: PoolClient, botId: string): Promise<void> {

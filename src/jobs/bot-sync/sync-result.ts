@@ -12,8 +12,8 @@ export interface BotSyncResult extends TableCounts {
   orders: TableCounts;
   /** Rows that could not be taken (an order of a trade that does not exist, a row without an id); see `rejects`. */
   rejected: number;
-  /** Set when nothing was read: the source was unchanged, or another run holds the bot. */
-  skipped?: 'unchanged' | 'locked';
+  /** Set when nothing was read: the source was unchanged since the last sync. */
+  skipped?: 'unchanged';
 }
 
 export const emptyCounts = (): TableCounts => ({ inserted: 0, updated: 0, deleted: 0, unchanged: 0 });
