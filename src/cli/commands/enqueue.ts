@@ -9,7 +9,7 @@ import { redisReady } from '../../connections/redis.js';
 import { Runtime } from '../../runtime/runtime.js';
 import { payloadsFromCli } from '../cli-payloads.js';
 import { jobNameArgument, withJobOptions } from './job-options.js';
-import { followJobs } from './follow-jobs.js';
+import { JobFollower } from './follow-jobs.js';
 
 export function registerEnqueue(program: Command): void {
   withJobOptions(program.command('enqueue'))
@@ -31,18 +31,19 @@ export function registerEnqueue(program: Command): void {
           runtime.closers.add('queue events', () => events?.close());
           await events.waitUntilReady();
         }
+        const queue = queues.get(name);
+        const follower = events && queue ? new JobFollower(queue, events) : undefined;
         const added: Job[] = [];
         for (const payload of payloads) {
           const enqueued = await enqueue(queues, name, payload as never);
           added.push(enqueued);
           process.stdout.write(`enqueued ${name} job ${enqueued.id} (${enqueued.name})\n`);
         }
-        const queue = queues.get(name);
-        if (events && queue) {
+        if (follower && queue) {
           if ((await queue.getWorkersCount()) === 0) {
             process.stderr.write(`no worker serves queue ${name} yet; waiting for one (\`ctp-etl worker --queues ${name}\` or \`ctp-etl start\`)\n`);
           }
-          const failures = await followJobs(added, queue, events);
+          const failures = await follower.follow(added);
           if (failures > 0) process.exitCode = 1;
         }
       } finally {
