@@ -7,22 +7,17 @@ import { fileURLToPath } from 'node:url';
 import { EJSON } from 'bson';
 import { MongoClient, type Document } from 'mongodb';
 import pg from 'pg';
-import { loadConfig } from '../src/config.js';
-import { runImport } from '../src/jobs/mongo-import/run-import.js';
-import { openFileSource } from '../src/jobs/mongo-import/file-source.js';
-import { openLiveSource } from '../src/jobs/mongo-import/live-source.js';
-import { snapshotsTarget, usersTarget } from '../src/jobs/mongo-import/targets.js';
 import { migrate, quoteIdent } from '../src/migrate/migrate.js';
-import { Runtime } from '../src/runtime/runtime.js';
-import { contextForLocalRun } from '../src/workers/job-context.js';
 import { snapshotDoc, userDoc } from '../test/helpers/mongo-docs.js';
 import { withoutDecimal128 } from '../test/helpers/test-mongo.js';
 
 /**
  * mongo-import throughput and memory: users and snapshots (BENCH_SCALE=1: 100,000 and
  * 1,000,000; default 0.1) written to mongoexport files and into MongoDB (FerretDB in the test
- * setup), then imported from each. Every import runs in a child process of its own, so its peak
- * RSS is its own. Targets: >= 50,000 documents/s from a file, peak RSS < 250 MB.
+ * setup), then imported from each, by the built JavaScript under plain node (as in the image)
+ * and by the sources under tsx. Every import runs in a child process of its own
+ * (mongo-import-child.mjs), so its peak RSS is its own. Targets: >= 50,000 documents/s from a
+ * file, peak RSS < 250 MB.
  */
 const scale = Number(process.env.BENCH_SCALE ?? '0.1');
 const USERS = Math.round(100_000 * scale);
@@ -30,8 +25,12 @@ const SNAPSHOTS = Math.round(1_000_000 * scale);
 const DATABASE_URL = process.env.DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const MONGO_BASE = process.env.TEST_MONGO_URL ?? 'mongodb://127.0.0.1:27017/';
 
-if (process.argv[2] === 'import') await importPhase();
-else await main();
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const CHILD = fileURLToPath(new URL('mongo-import-child.mjs', import.meta.url));
+/** Built as the image builds it (less the .d.ts files), out of the way of dist/: node finds the packages in the repository's node_modules. */
+const BUILD = join(ROOT, '.tmp', 'bench-dist');
+
+await main();
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'ctp-bench-mongo-'));
@@ -53,17 +52,41 @@ async function main(): Promise<void> {
     await loadMongo(mongo, 'portfoliosnapshots', SNAPSHOTS, (n) => snapshotDoc(n, 1 + (n % USERS)));
     log({ phase: 'load MongoDB', ms: Date.now() - started });
 
+    started = Date.now();
+    const build = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', BUILD, '--declaration', 'false'], { stdio: 'inherit' });
+    if (build.status !== 0) throw new Error('tsc build for the plain node runs failed');
+    log({ phase: 'build JavaScript', ms: Date.now() - started });
+
+    // Production runs the built JavaScript with plain node; tsx costs the process some 40 MB more.
+    const runtimes = [
+      { name: 'node', args: [CHILD], code: BUILD },
+      { name: 'tsx', args: ['--import', 'tsx', CHILD], code: join(ROOT, 'src') },
+    ];
     for (const source of ['file', 'live'] as const) {
-      await admin.query(`DROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE`);
-      await admin.query(`CREATE SCHEMA ${quoteIdent(schema)}`);
-      const pool = new pg.Pool({ connectionString: DATABASE_URL, options: `-c search_path=${schema}` });
-      await migrate(pool, schema);
-      await pool.end();
-      const child = spawnSync(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), 'import'], {
-        stdio: 'inherit',
-        env: { ...process.env, DATABASE_URL, PG_SCHEMA: schema, MONGO_URL: mongoUrl, BENCH_SOURCE: source, BENCH_USERS_FILE: files.users, BENCH_SNAPSHOTS_FILE: files.snapshots, LOG_LEVEL: 'warn' },
-      });
-      if (child.status !== 0) throw new Error(`${source} import failed`);
+      for (const runtime of runtimes) {
+        await admin.query(`DROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE`);
+        await admin.query(`CREATE SCHEMA ${quoteIdent(schema)}`);
+        const pool = new pg.Pool({ connectionString: DATABASE_URL, options: `-c search_path=${schema}` });
+        await migrate(pool, schema);
+        await pool.end();
+        const child = spawnSync(process.execPath, runtime.args, {
+          stdio: 'inherit',
+          env: {
+            ...process.env,
+            BENCH_SCALE: String(scale),
+            BENCH_CODE: runtime.code,
+            BENCH_RUNTIME: runtime.name,
+            DATABASE_URL,
+            PG_SCHEMA: schema,
+            MONGO_URL: mongoUrl,
+            BENCH_SOURCE: source,
+            BENCH_USERS_FILE: files.users,
+            BENCH_SNAPSHOTS_FILE: files.snapshots,
+            LOG_LEVEL: 'warn',
+          },
+        });
+        if (child.status !== 0) throw new Error(`${source} import under ${runtime.name} failed`);
+      }
     }
   } finally {
     await admin.query(`DROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE`).catch(() => undefined);
@@ -71,36 +94,6 @@ async function main(): Promise<void> {
     await mongo.db().dropDatabase().catch(() => undefined);
     await mongo.close();
     rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-async function importPhase(): Promise<void> {
-  const config = loadConfig();
-  const runtime = new Runtime(config);
-  const ctx = contextForLocalRun(runtime);
-  const source = process.env.BENCH_SOURCE === 'live' ? 'live' : 'file';
-  const options = { batchSize: config.IMPORT_BATCH_SIZE, maxRejectRatio: 0 };
-  try {
-    let total = 0;
-    await runtime.pg.query('SELECT 1');
-    if (source === 'live') await runtime.mongo();
-    log({ phase: `${source} import process ready`, rssMB: Math.round(process.memoryUsage().rss / 1e6) });
-    const started = performance.now();
-    for (const collection of ['users', 'portfoliosnapshots'] as const) {
-      const t0 = performance.now();
-      const from =
-        source === 'file'
-          ? await openFileSource(collection, collection === 'users' ? process.env.BENCH_USERS_FILE! : process.env.BENCH_SNAPSHOTS_FILE!)
-          : await openLiveSource(collection, (await runtime.mongo()).db, collection, config.IMPORT_BATCH_SIZE);
-      const result = collection === 'users' ? await runImport(ctx, from, usersTarget, options) : await runImport(ctx, from, snapshotsTarget, options);
-      const seconds = (performance.now() - t0) / 1000;
-      total += result.read;
-      log({ phase: `import ${collection} from ${source}`, documents: result.read, inserted: result.inserted, rejected: result.rejected, seconds: round(seconds), docsPerSecond: Math.round(result.read / seconds), heapMB: Math.round(process.memoryUsage().heapTotal / 1e6), rssMB: Math.round(process.memoryUsage().rss / 1e6) });
-    }
-    const seconds = (performance.now() - started) / 1000;
-    log({ phase: `import all from ${source}`, documents: total, seconds: round(seconds), docsPerSecond: Math.round(total / seconds), peakRssMB: Math.round(process.resourceUsage().maxRSS / 1024) });
-  } finally {
-    await runtime.close();
   }
 }
 
@@ -124,8 +117,4 @@ async function loadMongo(client: MongoClient, collection: string, count: number,
 
 function log(fields: Record<string, unknown>): void {
   process.stdout.write(`${JSON.stringify({ bench: 'mongo-import', scale, ...fields })}\n`);
-}
-
-function round(value: number): number {
-  return Math.round(value * 100) / 100;
 }

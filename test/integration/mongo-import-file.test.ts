@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { gzipSync } from 'node:zlib';
 import { EJSON } from 'bson';
 import { PermanentJobError } from '../../src/errors.js';
 import { cliEnv, runCli } from '../helpers/cli-process.js';
@@ -144,6 +145,35 @@ describe('mongo-import from mongoexport files', () => {
     assert.equal(EJSON.parse(reject!.raw).userId, 'fb-nobody');
   });
 
+  it('updates a changed snapshot, and rejects the rows PostgreSQL refuses while the rest of their batch lands', async () => {
+    const file = join(dir, 'snapshots-changing.json');
+    const docs = range(51, 55).map((n) => snapshotDoc(n, 1));
+    writeExport(file, docs);
+    assert.equal((await importFile('portfoliosnapshots', file)).result.inserted, 5);
+
+    const changed = { ...docs[1]!, totalValue: '12345.678' };
+    const overflow = { ...snapshotDoc(57, 1), totalValue: '1e1000000' };
+    const nul = { ...snapshotDoc(58, 1), note: 'bad\u0000byte' };
+    const next = join(dir, 'snapshots-changed.json');
+    writeExport(next, [docs[0]!, changed, ...docs.slice(2), snapshotDoc(56, 1), overflow, nul]);
+    const { result } = await importFile('portfoliosnapshots', next);
+    assert.deepEqual(
+      { read: result.read, inserted: result.inserted, updated: result.updated, unchanged: result.unchanged, rejected: result.rejected },
+      { read: 8, inserted: 1, updated: 1, unchanged: 4, rejected: 2 },
+    );
+    const [row] = await query<{ total: string }>(`SELECT total_value::text AS total FROM portfolio_snapshots WHERE mongo_id = $1`, [oid('snapshot', 52).toHexString()]);
+    assert.equal(row!.total, '12345.678');
+    const rejects = await query<{ position: string; reason: string }>(`SELECT position, reason FROM rejects WHERE source_ref = $1 ORDER BY position`, [next]);
+    assert.deepEqual(rejects.map((r) => r.position.replace(/, byte \d+/, '')), ['line 7', 'line 8']);
+    for (const reject of rejects) assert.match(reject.reason, /PostgreSQL refused the row/);
+    const [landed] = await query<{ n: number }>(`SELECT count(*)::int AS n FROM portfolio_snapshots WHERE mongo_id IN ($1, $2, $3)`, [
+      oid('snapshot', 56).toHexString(),
+      oid('snapshot', 57).toHexString(),
+      oid('snapshot', 58).toHexString(),
+    ]);
+    assert.equal(landed!.n, 1);
+  });
+
   it('resumes a crashed import from its checkpoint and ends with exactly the right rows', async () => {
     const file = join(dir, 'snapshots-many.json');
     writeExport(file, range(101, 195).map((n) => snapshotDoc(n, 1 + (n % 25))));
@@ -168,6 +198,19 @@ describe('mongo-import from mongoexport files', () => {
 
     const again = await importFile('portfoliosnapshots', file);
     assert.deepEqual({ inserted: again.result.inserted, updated: again.result.updated, unchanged: again.result.unchanged }, { inserted: 0, updated: 0, unchanged: 95 });
+  });
+
+  it('parses in a worker thread: a read error there fails the import naming the file, after the batches before it', async () => {
+    const file = join(dir, 'truncated.json.gz');
+    const text = `${range(401, 460).map((n) => EJSON.stringify(userDoc(n), { relaxed: false })).join('\n')}\n`;
+    const gzip = gzipSync(text);
+    writeFileSync(file, gzip.subarray(0, gzip.length - 40)); // cut inside the last block: gunzip fails at the end
+    await assert.rejects(importFile('users', file), (error: Error) => /^reading .*truncated\.json\.gz: unexpected end of file/.test(error.message));
+    const [row] = await query<{ n: number }>(`SELECT count(*)::int AS n FROM users WHERE mongo_id >= $1 AND mongo_id <= $2`, [
+      oid('user', 401).toHexString(),
+      oid('user', 460).toHexString(),
+    ]);
+    assert.ok(row!.n > 0 && row!.n < 60 && row!.n % 10 === 0, `whole batches of ten committed before the error, got ${row!.n}`);
   });
 
   it('fails past IMPORT_MAX_REJECT_RATIO, keeping the good rows and the rejects', async () => {

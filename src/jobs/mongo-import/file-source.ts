@@ -1,9 +1,11 @@
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { PermanentJobError, errorMessage } from '../../errors.js';
-import { fileImportKey, type SourcePosition } from './checkpoint.js';
-import { detectFormat, isGzip, readExportFile } from './export-file.js';
-import type { ImportSource, SourceRecord } from './import-source.js';
+import { fileImportKey } from './checkpoint.js';
+import { detectFormat, isGzip } from './export-file.js';
+import { fileRecords, type FileReadSpec } from './file-records.js';
+import type { ImportSource } from './import-source.js';
+import { workerBatches } from './worker-batches.js';
 
 /** A mongoexport file (one document per line or --jsonArray, plain or .gz) as an import source. */
 export async function openFileSource(collection: string, path: string): Promise<ImportSource> {
@@ -21,7 +23,9 @@ export async function openFileSource(collection: string, path: string): Promise<
   const gzip = await isGzip(absolute);
   const format = await detectFormat(absolute, gzip);
   let rawBytes = 0;
-  const initial: SourcePosition = { kind: 'file', offset: 0, line: 1, format, size, mtimeMs };
+  const initial = { kind: 'file', offset: 0, line: 1, format, size, mtimeMs } as const;
+  const spec: FileReadSpec = { path: absolute, gzip, format, initial };
+  const onRawBytes = (bytes: number) => (rawBytes = bytes);
   return {
     key: fileImportKey(collection, absolute),
     ref: absolute,
@@ -29,16 +33,7 @@ export async function openFileSource(collection: string, path: string): Promise<
     canResume: (saved) => saved.kind === 'file' && saved.size === size && saved.mtimeMs === mtimeMs && saved.format === format,
     describe: (position) => (position.kind === 'file' ? `line ${position.line} (byte ${position.offset})` : 'start'),
     estimateTotal: (read) => (rawBytes > 0 ? Math.max(read, Math.round((read * size) / rawBytes)) : undefined),
-    async *records(from): AsyncGenerator<SourceRecord> {
-      const start = from.kind === 'file' ? { offset: from.offset, line: from.line } : { offset: 0, line: 1 };
-      const records = readExportFile(absolute, { gzip, format, start, onRawBytes: (bytes) => (rawBytes = bytes) });
-      for await (const record of records) {
-        yield {
-          position: `line ${record.line}, byte ${record.offset}`,
-          text: record.text,
-          after: { ...initial, offset: record.end, line: record.nextLine },
-        };
-      }
-    },
+    records: (from) => fileRecords(spec, from, onRawBytes),
+    batches: (from, kind, batchSize) => workerBatches(spec, from, kind, batchSize, onRawBytes),
   };
 }

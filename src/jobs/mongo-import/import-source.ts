@@ -1,5 +1,7 @@
 import type { Document } from 'bson';
 import type { SourcePosition } from './checkpoint.js';
+import type { MappedBatch } from './map-records.js';
+import type { CollectionKind } from './targets.js';
 
 /** One document as a source gives it: text to parse (files) or a document (live). */
 export interface SourceRecord {
@@ -22,6 +24,11 @@ export interface ImportSource {
   /** Whether an unfinished checkpoint still describes this source (same file). */
   canResume(saved: SourcePosition): boolean;
   records(from: SourcePosition): AsyncIterable<SourceRecord>;
+  /**
+   * The documents from `from` already parsed and mapped for `collection`, in batches, when the
+   * source does that itself (files: in a worker thread); otherwise the importer maps records.
+   */
+  batches?(from: SourcePosition, collection: CollectionKind, batchSize: number): AsyncIterable<MappedBatch<unknown>>;
   /** Words for the job log, e.g. `at line 1200`. */
   describe(position: SourcePosition): string;
   /** Estimated number of documents in the whole source, for progress. */

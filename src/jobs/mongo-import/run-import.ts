@@ -1,11 +1,10 @@
-import type { Document } from 'bson';
 import type pg from 'pg';
-import { PermanentJobError, errorMessage } from '../../errors.js';
+import { PermanentJobError } from '../../errors.js';
 import type { JobContext } from '../job.js';
 import { loadCheckpoint, saveCheckpoint, type SourcePosition } from './checkpoint.js';
-import { canonicalEjson, parseEjson } from './ejson.js';
-import type { ImportSource, SourceRecord } from './import-source.js';
-import { addCounts, ZERO_COUNTS, type ImportCounts, type Item, type Reject } from './import-types.js';
+import type { ImportSource } from './import-source.js';
+import { addCounts, ZERO_COUNTS, type ImportCounts } from './import-types.js';
+import { mapInProcess, type MappedBatch } from './map-records.js';
 import { insertRejects } from './rejects.js';
 import type { ImportTarget } from './targets.js';
 import { writeBatch } from './write-batch.js';
@@ -70,7 +69,7 @@ async function importLocked<Row>(
   const rejectTarget = { source: 'mongo-import', collection: target.collection, sourceRef: source.ref, jobId: ctx.jobId };
   let lastLog = Date.now();
 
-  const write = async (records: SourceRecord[], { items, rejects }: { items: Item<Row>[]; rejects: Reject[] }) => {
+  const write = async ({ read, items, rejects, after }: MappedBatch<Row>) => {
     await client.query('BEGIN');
     try {
       // Safe to lose on a server crash: the checkpoint is lost with the data, and the retry redoes both.
@@ -79,13 +78,12 @@ async function importLocked<Row>(
       const allRejects = [...rejects, ...outcome.rejects];
       await insertRejects(client, rejectTarget, allRejects);
       const next = addCounts(counts, {
-        read: records.length,
+        read,
         inserted: outcome.inserted,
         updated: outcome.updated,
         rejected: allRejects.length,
         unchanged: items.length - outcome.inserted - outcome.updated - outcome.rejects.length,
       });
-      const after = records[records.length - 1]!.after;
       await saveCheckpoint(client, { key: source.key, collection: target.collection, source: source.ref, position: after, counts: next, completed: false });
       await client.query('COMMIT');
       counts = next;
@@ -102,27 +100,20 @@ async function importLocked<Row>(
     if (counts.read >= EARLY_RATIO_SAMPLE) checkRatio(target.collection, source, counts, options.maxRejectRatio);
   };
 
+  // Files are parsed and mapped in a worker thread; live documents here, while the previous batch is written.
+  const batches = (source.batches?.(position, target.collection, options.batchSize) ??
+    mapInProcess(source.records(position), target.collection, target.map, options.batchSize)) as AsyncIterable<MappedBatch<Row>>;
   // One batch in PostgreSQL while the next is read and mapped: the two use different cores.
   let inFlight: Promise<void> = Promise.resolve();
-  const flush = async (records: SourceRecord[]) => {
-    const mapped = mapRecords(target, records);
-    await inFlight;
-    if (ctx.signal.aborted) {
-      throw new Error(`mongo-import ${target.collection} from ${source.ref} aborted ${source.describe(position)}; a retry resumes there`);
-    }
-    inFlight = write(records, mapped);
-    inFlight.catch(() => undefined); // awaited by the next flush; not an unhandled rejection meanwhile
-  };
-  let batch: SourceRecord[] = [];
   try {
-    for await (const record of source.records(position)) {
-      batch.push(record);
-      if (batch.length >= options.batchSize) {
-        await flush(batch);
-        batch = [];
+    for await (const batch of batches) {
+      await inFlight;
+      if (ctx.signal.aborted) {
+        throw new Error(`mongo-import ${target.collection} from ${source.ref} aborted ${source.describe(position)}; a retry resumes there`);
       }
+      inFlight = write(batch);
+      inFlight.catch(() => undefined); // awaited by the next batch; not an unhandled rejection meanwhile
     }
-    if (batch.length > 0) await flush(batch);
   } finally {
     await inFlight.catch(() => undefined); // never leave a query running on the client being released
   }
@@ -132,27 +123,6 @@ async function importLocked<Row>(
   await ctx.log(`imported ${target.collection} from ${source.ref}: ${countsText(counts)} in ${result.ms} ms`);
   checkRatio(target.collection, source, counts, options.maxRejectRatio);
   return result;
-}
-
-function mapRecords<Row>(target: ImportTarget<Row>, records: readonly SourceRecord[]): { items: Item<Row>[]; rejects: Reject[] } {
-  const items: Item<Row>[] = [];
-  const rejects: Reject[] = [];
-  for (const record of records) {
-    let doc: Document;
-    try {
-      doc = record.doc ?? parseEjson(record.text ?? '');
-    } catch (error) {
-      rejects.push({ position: record.position, reason: `malformed Extended JSON: ${errorMessage(error)}`, raw: record.text ?? null });
-      continue;
-    }
-    const raw = () => record.text ?? canonicalEjson(doc);
-    try {
-      items.push({ row: target.map(doc), position: record.position, raw });
-    } catch (error) {
-      rejects.push({ position: record.position, reason: `${target.collection} document: ${errorMessage(error)}`, raw: raw() });
-    }
-  }
-  return { items, rejects };
 }
 
 function checkRatio(collection: string, source: ImportSource, counts: ImportCounts, maxRatio: number): void {
