@@ -1,13 +1,14 @@
 #!/usr/bin/env node
-// Runs the compiled CLI when it has been built (the container image), and the
-// TypeScript sources through tsx otherwise, so `npx ctp-etl` works right after `npm ci`.
+// In a checkout, runs the TypeScript sources through tsx (so `npx ctp-etl` works right after
+// `npm ci` and never runs a stale build); in the container image, which holds no sources, runs
+// the compiled CLI.
 import { existsSync } from 'node:fs';
 
-const compiled = new URL('../dist/cli/main.js', import.meta.url);
-if (existsSync(compiled)) {
-  await import(compiled.href);
-} else {
+const sources = new URL('../src/cli/main.ts', import.meta.url);
+if (existsSync(sources)) {
   const { register } = await import('tsx/esm/api');
   register();
-  await import(new URL('../src/cli/main.ts', import.meta.url).href);
+  await import(sources.href);
+} else {
+  await import(new URL('../dist/cli/main.js', import.meta.url).href);
 }
