@@ -28,11 +28,16 @@ export async function mergeStaged(
   const selected = columns.map(([c, k]) => (k === 'date' ? `s.${quote(c)} AT TIME ZONE 'UTC'` : `s.${quote(c)}`));
   const targetColumns = ['bot_id', mapping.key.target, ...columns.map(([c]) => c), 'extra', 'row_hash'].map(quote);
   const updates = [...columns.map(([c]) => c), 'extra', 'row_hash'].map((c) => `${quote(c)} = EXCLUDED.${quote(c)}`);
+  // Only rows whose hash differs from what PostgreSQL holds reach the upsert (a hash join over
+  // the bot's rows), so an unchanged row costs a comparison, not a conflict check.
   const result = await client.query<{ inserted: string; updated: string }>(
-    `WITH written AS (
+    `WITH changed AS (
+       SELECT s.* FROM ${quote(stage)} s
+       LEFT JOIN ${quote(mapping.target)} t ON t.bot_id = $1::uuid AND t.${key} = s.${key}
+       WHERE ${usable(mapping, stage, parentStage)} AND t.row_hash IS DISTINCT FROM s.row_hash),
+     written AS (
        INSERT INTO ${quote(mapping.target)} (${targetColumns.join(', ')})
-       SELECT $1::uuid, s.${key}, ${selected.join(', ')}, s.extra, s.row_hash
-       FROM ${quote(stage)} s WHERE ${usable(mapping, stage, parentStage)}
+       SELECT $1::uuid, s.${key}, ${selected.join(', ')}, s.extra, s.row_hash FROM changed s
        ON CONFLICT (bot_id, ${key}) DO UPDATE SET ${updates.join(', ')}, synced_at = now()
        WHERE ${quote(mapping.target)}.row_hash IS DISTINCT FROM EXCLUDED.row_hash
        RETURNING (xmax = 0) AS inserted)
