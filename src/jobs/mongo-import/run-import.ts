@@ -36,14 +36,19 @@ export async function runImport<Row>(ctx: JobContext, source: ImportSource, targ
   const started = Date.now();
   const client = await ctx.pg.connect();
   let failed = false;
+  let locked = false;
   try {
-    const locked = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS locked', [source.key]);
-    if (!locked.rows[0]?.locked) throw new Error(`mongo-import ${target.collection}: another import of ${source.ref} is running (${source.key}); retrying later`);
+    const lock = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS locked', [source.key]);
+    if (!lock.rows[0]?.locked) throw new Error(`mongo-import ${target.collection}: another import of ${source.ref} is running (${source.key}); retrying later`);
+    locked = true;
     const result = await importLocked(ctx, client, source, target, options, started);
     await client.query('SELECT pg_advisory_unlock(hashtext($1))', [source.key]);
     return result;
   } catch (error) {
     failed = true;
+    // Let go of the lock now when the session still answers: a dropped session releases it too,
+    // but only once the server has noticed, and a retry may come sooner than that.
+    if (locked) await client.query('ROLLBACK').then(() => client.query('SELECT pg_advisory_unlock(hashtext($1))', [source.key])).catch(() => undefined);
     throw error;
   } finally {
     // After a failure the session is dropped rather than pooled: that also releases the lock.
