@@ -15,20 +15,13 @@ import { tempDir } from '../helpers/temp-dir.js';
 import { createTestEnvironment, type TestEnvironment } from '../helpers/test-runtime.js';
 import { WorkerFleet } from '../helpers/worker-fleet.js';
 import { reliability } from './reliability-report.js';
+import { faultWorkerSettings } from './worker-settings.js';
 
 const BOTS = 20;
 const TRADES = Number(process.env.FAULT_TRADES ?? '10000');
 const bots = Array.from({ length: BOTS }, (_, i) => `bot-${String(i).padStart(2, '0')}`);
 
-/** Worker settings for these runs; the reasons are in RELIABILITY.md. */
-const workerSettings = {
-  JOB_ATTEMPTS: '10',
-  JOB_BACKOFF: '1s',
-  JOB_LOCK_DURATION: '4s',
-  JOB_STALLED_INTERVAL: '2s',
-  JOB_MAX_STALLED_COUNT: '20',
-  LOG_LEVEL: 'info',
-};
+const workerSettings = faultWorkerSettings;
 
 describe('faults during bot-sync: kill -9, Redis restart, PostgreSQL outage', { timeout: 20 * 60_000 }, () => {
   const tracker = failureTracker();

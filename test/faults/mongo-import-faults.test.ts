@@ -16,20 +16,13 @@ import { createTestMongo, withoutDecimal128, type TestMongo } from '../helpers/t
 import { createTestEnvironment, type TestEnvironment } from '../helpers/test-runtime.js';
 import { WorkerFleet } from '../helpers/worker-fleet.js';
 import { reliability } from './reliability-report.js';
+import { faultWorkerSettings } from './worker-settings.js';
 
 const USERS = Number(process.env.FAULT_USERS ?? '3000');
 const SNAPSHOTS = Number(process.env.FAULT_SNAPSHOTS ?? '200000');
 const LIVE_SNAPSHOTS = Number(process.env.FAULT_LIVE_SNAPSHOTS ?? '20000');
 
-/** The same worker settings as the bot-sync fault runs; the reasons are in RELIABILITY.md. */
-const workerSettings = {
-  JOB_ATTEMPTS: '10',
-  JOB_BACKOFF: '1s',
-  JOB_LOCK_DURATION: '4s',
-  JOB_STALLED_INTERVAL: '2s',
-  JOB_MAX_STALLED_COUNT: '20',
-  LOG_LEVEL: 'info',
-};
+const workerSettings = faultWorkerSettings;
 
 interface ImportResult {
   read: number;
