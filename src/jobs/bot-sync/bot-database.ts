@@ -1,7 +1,8 @@
 import { openBotDatabase, type SqliteDb } from '../../connections/sqlite.js';
 import { PermanentJobError } from '../../errors.js';
 import { ordersMapping, tradesMapping, type TableMapping } from './freqtrade-columns.js';
-import { normalizeRow, planColumns, UnkeyedRowError, type ColumnPlan, type NormalizedRow } from './row-normalizer.js';
+import { planColumns, type ColumnPlan } from './column-values.js';
+import { normalizeRow, UnkeyedRowError, type NormalizedRow } from './row-normalizer.js';
 import { describeSqliteFailure } from './sqlite-errors.js';
 
 /**

@@ -1,4 +1,5 @@
 import { hash as digest } from 'node:crypto';
+import { converters, INVALID, jsonSafe, planColumns, type Converter } from './column-values.js';
 import type { ColumnKind, TableMapping } from './freqtrade-columns.js';
 import { COPY_NULL, copyEscape } from './copy-text.js';
 
@@ -17,70 +18,27 @@ export interface RowEncoder {
 }
 
 const PG_TYPES: Record<ColumnKind, string> = { int: 'bigint', numeric: 'numeric', text: 'text', bool: 'boolean', date: 'timestamp' };
-const DECIMAL = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
-const INTEGER = /^[+-]?\d+$/;
-const NAIVE_DATE = /^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,9})?$/;
-const INVALID = Symbol('invalid');
 
-type Converter = (raw: unknown) => string | typeof INVALID;
-
-const converters: Record<ColumnKind, Converter> = {
-  numeric(raw) {
-    if (typeof raw === 'number') return Number.isFinite(raw) ? String(raw) : raw > 0 ? 'Infinity' : raw < 0 ? '-Infinity' : 'NaN';
-    if (typeof raw === 'bigint') return raw.toString();
-    if (typeof raw === 'string' && DECIMAL.test(raw.trim())) return raw.trim();
-    return INVALID;
-  },
-  int(raw) {
-    if (typeof raw === 'bigint') return raw.toString();
-    if (typeof raw === 'number' && Number.isInteger(raw)) return String(raw);
-    if (typeof raw === 'string' && INTEGER.test(raw.trim())) return raw.trim();
-    return INVALID;
-  },
-  bool(raw) {
-    if (typeof raw === 'bigint') return raw === 0n ? 'f' : 't';
-    if (typeof raw === 'number') return raw === 0 ? 'f' : 't';
-    if (raw === 'true' || raw === '1') return 't';
-    if (raw === 'false' || raw === '0') return 'f';
-    return INVALID;
-  },
-  date(raw) {
-    // FreqTrade writes naive UTC text; the merge reads it as `timestamp` AT TIME ZONE 'UTC'.
-    return typeof raw === 'string' && NAIVE_DATE.test(raw) ? raw : INVALID;
-  },
-  text(raw) {
-    if (typeof raw === 'string') return copyEscape(raw);
-    if (typeof raw === 'bigint' || typeof raw === 'number') return String(raw);
-    return INVALID;
-  },
-};
-
-function jsonSafe(value: unknown): unknown {
-  if (typeof value === 'bigint') return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value.toString();
-  if (Buffer.isBuffer(value)) return { $base64: value.toString('base64') };
-  if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
-  return value;
+function escaped(convert: Converter): Converter {
+  return (raw) => {
+    const text = convert(raw);
+    return text === INVALID ? text : copyEscape(text);
+  };
 }
 
 /** `sourceColumns`: the statement's columns in order (SELECT * of the FreqTrade table). */
 export function createRowEncoder(mapping: TableMapping, sourceColumns: readonly string[]): RowEncoder {
   const index = new Map(sourceColumns.map((name, i) => [name, i]));
-  const used = new Set<string>([mapping.key.source]);
-  const fields: Array<{ name: string; at: number | undefined; convert: Converter; source: string }> = [];
-  for (const [target, kind] of Object.entries(mapping.columns)) {
-    const candidates = [
-      target,
-      ...Object.entries(mapping.targetNames).filter(([, t]) => t === target).map(([s]) => s),
-      ...Object.entries(mapping.renames).filter(([, t]) => t === target).map(([s]) => s),
-    ];
-    const source = candidates.find((c) => index.has(c));
-    if (source !== undefined) used.add(source);
-    fields.push({ name: target, at: source === undefined ? undefined : index.get(source), convert: converters[kind], source: source ?? target });
-  }
-  // An old name next to its new one (a half-migrated database) is read as the new one; the old stays in extra.
-  const extras = sourceColumns.map((name, i) => [name, i] as const).filter(([name]) => !used.has(name));
+  const plan = planColumns(mapping, sourceColumns);
+  const fields = plan.fields.map(([name, kind, source]) => ({
+    name,
+    at: source === undefined ? undefined : index.get(source),
+    // Text is the one kind whose values can hold COPY's special characters.
+    convert: kind === 'text' ? escaped(converters.text) : converters[kind],
+    source: source ?? name,
+  }));
   // `"name":` of each extra column, JSON-escaped once; the per-row JSON is then string pieces.
-  const extraPrefixes = extras.map(([name, at]) => [`${JSON.stringify(name)}:`, at] as const);
+  const extraPrefixes = plan.extraColumns.map((name) => [`${JSON.stringify(name)}:`, index.get(name) ?? -1] as const);
   const keyAt = index.get(mapping.key.source);
   const parentAt = fields.findIndex((f) => f.name === 'trade_id');
   const columns: Array<readonly [string, string]> = [
