@@ -24,7 +24,7 @@ export interface UserReconcileResult extends ImportCounts {
 }
 
 /**
- * `user-reconcile`: the dual-write's safety net, meant to repeat (see producers/user-reconcile.ts).
+ * `user-reconcile`: the dual-write's safety net, repeated by the scheduler every USER_RECONCILE_INTERVAL (producers/scheduler/schedule-sources.ts).
  * Re-imports the MongoDB users whose updatedAt is at or after the start of the last completed run
  * (less overlapMs), catching writes whose user-upsert job never reached the queue. Upserts are the
  * import's, so users already in PostgreSQL count as unchanged. Not resumable mid-run: a failed run

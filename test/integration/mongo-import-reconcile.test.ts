@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { Document } from 'mongodb';
-import { scheduleUserReconcile } from '../../src/producers/user-reconcile.js';
-import { closeQueues, createQueues } from '../../src/queues/queues.js';
 import { runJob } from '../../src/workers/run-job.js';
 import { failureTracker } from '../helpers/failure-tracker.js';
 import { importContext } from '../helpers/import-context.js';
@@ -46,18 +44,5 @@ describe('user-reconcile: re-import users changed since the last run', () => {
     assert.ok(second.since !== null);
     const { rows } = await env.db.pool.query<{ name: string }>('SELECT name FROM users WHERE mongo_id = $1', [oid('user', 2).toHexString()]);
     assert.equal(rows[0]?.name, 'Missed');
-  });
-
-  it('is scheduled once however often the schedule is declared', async () => {
-    const queues = createQueues(env.config, env.runtime.redis('producer'), ['user-reconcile']);
-    try {
-      await scheduleUserReconcile(queues, 60_000);
-      await scheduleUserReconcile(queues, 60_000);
-      const schedulers = await queues.get('user-reconcile')!.getJobSchedulers();
-      assert.equal(schedulers.length, 1);
-      assert.equal(schedulers[0]?.every, 60_000);
-    } finally {
-      await closeQueues(queues);
-    }
   });
 });
