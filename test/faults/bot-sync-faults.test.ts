@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { QueueEvents, type Job, type Queue } from 'bullmq';
 import { createQueues } from '../../src/queues/queues.js';
 import Database from 'better-sqlite3';
+import type { Config } from '../../src/config.js';
 import { createRedis } from '../../src/connections/redis.js';
 import { verifyBots } from '../../src/verify/verify-bots.js';
 import { compareBots } from '../helpers/bot-equality.js';
@@ -22,6 +23,25 @@ const TRADES = Number(process.env.FAULT_TRADES ?? '10000');
 const bots = Array.from({ length: BOTS }, (_, i) => `bot-${String(i).padStart(2, '0')}`);
 
 const workerSettings = faultWorkerSettings;
+
+/** The bot-sync queue and its events, each on a connection of its own that `close` disconnects (BullMQ does not close a connection it was given, and the process would never exit). */
+async function openBotSyncQueue(config: Config): Promise<{ queue: Queue; events: QueueEvents; close: () => Promise<void> }> {
+  const connection = createRedis(config, 'worker');
+  const eventsConnection = createRedis(config, 'worker');
+  const queue = createQueues(config, connection, ['bot-sync']).get('bot-sync')!;
+  const events = new QueueEvents('bot-sync', { connection: eventsConnection, prefix: config.QUEUE_PREFIX });
+  await events.waitUntilReady();
+  return {
+    queue,
+    events,
+    async close() {
+      await events.close();
+      await queue.close();
+      connection.disconnect();
+      eventsConnection.disconnect();
+    },
+  };
+}
 
 describe('faults during bot-sync: kill -9, Redis restart, PostgreSQL outage', { timeout: 20 * 60_000 }, () => {
   const tracker = failureTracker();
@@ -84,12 +104,7 @@ describe('faults during bot-sync: kill -9, Redis restart, PostgreSQL outage', { 
   }
 
   it('kill -9 of workers at random moments: every job completes and PostgreSQL equals the sources', async () => {
-    const connection = createRedis(env.config, 'worker');
-    const queue = createQueues(env.config, connection, ['bot-sync']).get('bot-sync')!;
-    // BullMQ does not close a connection it was given: disconnected in finally, or the process never exits.
-    const eventsConnection = createRedis(env.config, 'worker');
-    const events = new QueueEvents('bot-sync', { connection: eventsConnection, prefix: env.config.QUEUE_PREFIX });
-    await events.waitUntilReady();
+    const { queue, events, close } = await openBotSyncQueue(env.config);
     const fleet = new WorkerFleet(['--queues', 'bot-sync', '--concurrency', '2'], cliEnv(env.config, { BOT_INSTANCES_DIR: dir.path, ...workerSettings }));
     await fleet.start(3);
     let killing = true;
@@ -120,10 +135,7 @@ describe('faults during bot-sync: kill -9, Redis restart, PostgreSQL outage', { 
       killing = false;
       await killer.catch(() => undefined);
       await fleet.stop();
-      await events.close();
-      await queue.close();
-      connection.disconnect();
-      eventsConnection.disconnect();
+      await close();
     }
     await assertExact(`kill -9 of a worker (${fleet.kills} kills)`, runs, Date.now() - lastKill);
   });
@@ -132,12 +144,7 @@ describe('faults during bot-sync: kill -9, Redis restart, PostgreSQL outage', { 
     const redis = new PrivateRedis();
     await redis.start();
     const config = { ...env.config, REDIS_URL: redis.url };
-    const connection = createRedis(config, 'worker');
-    const queue = createQueues(env.config, connection, ['bot-sync']).get('bot-sync')!;
-    // BullMQ does not close a connection it was given: disconnected in finally, or the process never exits.
-    const eventsConnection = createRedis(config, 'worker');
-    const events = new QueueEvents('bot-sync', { connection: eventsConnection, prefix: env.config.QUEUE_PREFIX });
-    await events.waitUntilReady();
+    const { queue, events, close } = await openBotSyncQueue(config);
     const fleet = new WorkerFleet(['--queues', 'bot-sync', '--concurrency', '2'], cliEnv(config, { BOT_INSTANCES_DIR: dir.path, ...workerSettings }));
     try {
       await fleet.start(2);
@@ -153,10 +160,7 @@ describe('faults during bot-sync: kill -9, Redis restart, PostgreSQL outage', { 
       await assertExact('Redis restart (AOF, 2 s down)', jobs.length, recoveryMs);
     } finally {
       await fleet.stop();
-      await events.close();
-      await queue.close();
-      connection.disconnect();
-      eventsConnection.disconnect();
+      await close();
       await redis.remove();
     }
   });
@@ -166,12 +170,7 @@ describe('faults during bot-sync: kill -9, Redis restart, PostgreSQL outage', { 
     const proxy = await TcpProxy.reserve({ host: url.hostname, port: Number(url.port || 5432) });
     await proxy.start();
     url.port = String(proxy.port);
-    const connection = createRedis(env.config, 'worker');
-    const queue = createQueues(env.config, connection, ['bot-sync']).get('bot-sync')!;
-    // BullMQ does not close a connection it was given: disconnected in finally, or the process never exits.
-    const eventsConnection = createRedis(env.config, 'worker');
-    const events = new QueueEvents('bot-sync', { connection: eventsConnection, prefix: env.config.QUEUE_PREFIX });
-    await events.waitUntilReady();
+    const { queue, events, close } = await openBotSyncQueue(env.config);
     const fleet = new WorkerFleet(
       ['--queues', 'bot-sync', '--concurrency', '2'],
       cliEnv({ ...env.config, DATABASE_URL: url.toString() }, { BOT_INSTANCES_DIR: dir.path, ...workerSettings }),
@@ -194,10 +193,7 @@ describe('faults during bot-sync: kill -9, Redis restart, PostgreSQL outage', { 
       await assertExact('PostgreSQL unreachable for 30 s', jobs.length, recoveryMs);
     } finally {
       await fleet.stop();
-      await events.close();
-      await queue.close();
-      connection.disconnect();
-      eventsConnection.disconnect();
+      await close();
       await proxy.stop();
     }
   });
@@ -206,8 +202,7 @@ describe('faults during bot-sync: kill -9, Redis restart, PostgreSQL outage', { 
     const env2 = cliEnv(env.config, { BOT_INSTANCES_DIR: dir.path, ...workerSettings, SYNC_INTERVAL: '3s', DISCOVERY_INTERVAL: '1s' });
     const schedulers = [startCli(['scheduler'], env2), startCli(['scheduler'], env2)];
     const fleet = new WorkerFleet(['--queues', 'bot-sync', '--concurrency', '2'], env2);
-    const connection = createRedis(env.config, 'worker');
-    const queue = createQueues(env.config, connection, ['bot-sync']).get('bot-sync')!;
+    const { queue, close } = await openBotSyncQueue(env.config);
     try {
       await Promise.all(schedulers.map((s) => s.waitForOutput(/scheduler started/, 60_000)));
       await fleet.start(2);
@@ -230,8 +225,7 @@ describe('faults during bot-sync: kill -9, Redis restart, PostgreSQL outage', { 
     } finally {
       for (const s of schedulers) s.child.kill('SIGKILL');
       await fleet.stop();
-      await queue.close();
-      connection.disconnect();
+      await close();
     }
   });
 });
