@@ -19,15 +19,27 @@ function pgType(declared: string): string {
  * and loaded with plain COPY into an indexed PostgreSQL table of the same columns, no merge,
  * no hashes, no checks.
  */
-export async function copyFloor(client: PoolClient, bot: string, file: string, table: 'trades' | 'orders', target: string, indexes: readonly string[]): Promise<number> {
+export async function copyFloor(
+  client: PoolClient,
+  bot: string,
+  file: string,
+  table: 'trades' | 'orders',
+  target: string,
+  indexes: readonly string[],
+): Promise<number> {
   const db = new Database(file, { readonly: true });
-  const columns = db.prepare<[], { name: string; type: string }>(`SELECT name, type FROM pragma_table_info('${table}')`).all();
+  const columns = db
+    .prepare<[], { name: string; type: string }>(`SELECT name, type FROM pragma_table_info('${table}')`)
+    .all();
   db.close();
   await client.query(
     `CREATE TABLE IF NOT EXISTS ${target} (bot text NOT NULL, ${columns.map((c) => `"${c.name}" ${pgType(c.type)}`).join(', ')}, UNIQUE (bot, id))`,
   );
-  for (const index of indexes) await client.query(`CREATE INDEX IF NOT EXISTS ${target}_${index} ON ${target} (bot, "${index}")`);
-  const exporter = spawn('sqlite3', ['-readonly', '-csv', file, `SELECT '${bot}', * FROM "${table}"`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  for (const index of indexes)
+    await client.query(`CREATE INDEX IF NOT EXISTS ${target}_${index} ON ${target} (bot, "${index}")`);
+  const exporter = spawn('sqlite3', ['-readonly', '-csv', file, `SELECT '${bot}', * FROM "${table}"`], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const copy = client.query(copyFrom(`COPY ${target} FROM STDIN WITH (FORMAT csv)`));
   await pipeline(exporter.stdout, copy);
   return copy.rowCount;

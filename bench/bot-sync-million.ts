@@ -6,7 +6,11 @@ import { benchEnv, machine, peakRssMb, SCALE, timed } from './_bench-env.js';
 /** One bot of 1,000,000 trades (with their orders): wall time and peak RSS of its first sync. */
 const TRADES = Math.max(1000, Math.round(1_000_000 * SCALE));
 const env = await benchEnv('botsync_million');
-const made = createFreqtradeDb(botDbPath(env.config.BOT_INSTANCES_DIR, 'big-bot'), { trades: TRADES, ordersPerTrade: 'entry-exit', seed: 5 });
+const made = createFreqtradeDb(botDbPath(env.config.BOT_INSTANCES_DIR, 'big-bot'), {
+  trades: TRADES,
+  ordersPerTrade: 'entry-exit',
+  seed: 5,
+});
 const rssBefore = peakRssMb();
 const run = await timed(() => syncBot(contextForLocalRun(env.runtime), 'big-bot'));
 process.stdout.write(

@@ -19,7 +19,11 @@ const ctx = contextForLocalRun(env.runtime);
 const bots = Array.from({ length: BOTS }, (_, i) => `bot-${String(i).padStart(4, '0')}`);
 let sourceRows = 0;
 for (const [i, bot] of bots.entries()) {
-  const made = createFreqtradeDb(botDbPath(env.config.BOT_INSTANCES_DIR, bot), { trades: TRADES, ordersPerTrade: 'entry-exit', seed: i + 1 });
+  const made = createFreqtradeDb(botDbPath(env.config.BOT_INSTANCES_DIR, bot), {
+    trades: TRADES,
+    ordersPerTrade: 'entry-exit',
+    seed: i + 1,
+  });
   sourceRows += made.trades + made.orders;
 }
 
@@ -35,7 +39,9 @@ const floor = await timed(async () => {
 });
 floorClient.release();
 
-async function syncAll(options: { full?: boolean } = {}): Promise<{ ms: number; written: number; results: BotSyncResult[] }> {
+async function syncAll(
+  options: { full?: boolean } = {},
+): Promise<{ ms: number; written: number; results: BotSyncResult[] }> {
   const { ms, value } = await timed(async () => {
     const results: BotSyncResult[] = [];
     for (const bot of bots) results.push(await syncBot(ctx, bot, options));

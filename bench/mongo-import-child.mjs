@@ -21,7 +21,8 @@ const config = loadConfig();
 const runtime = new Runtime(config);
 const ctx = contextForLocalRun(runtime);
 const options = { batchSize: config.IMPORT_BATCH_SIZE, maxRejectRatio: 0 };
-const log = (fields) => process.stdout.write(`${JSON.stringify({ bench: 'mongo-import', scale, runtime: runtimeName, ...fields })}\n`);
+const log = (fields) =>
+  process.stdout.write(`${JSON.stringify({ bench: 'mongo-import', scale, runtime: runtimeName, ...fields })}\n`);
 const round = (value) => Math.round(value * 100) / 100;
 try {
   let total = 0;
@@ -34,12 +35,23 @@ try {
     const t0 = performance.now();
     const from =
       source === 'file'
-        ? await openFileSource(collection, collection === 'users' ? process.env.BENCH_USERS_FILE : process.env.BENCH_SNAPSHOTS_FILE)
+        ? await openFileSource(
+            collection,
+            collection === 'users' ? process.env.BENCH_USERS_FILE : process.env.BENCH_SNAPSHOTS_FILE,
+          )
         : await openLiveSource(collection, (await runtime.mongo()).db, collection, config.IMPORT_BATCH_SIZE);
     const result = await runImport(ctx, from, collection === 'users' ? usersTarget : snapshotsTarget, options);
     const seconds = (performance.now() - t0) / 1000;
     total += result.read;
-    log({ phase: `import ${collection} from ${source}`, documents: result.read, inserted: result.inserted, rejected: result.rejected, seconds: round(seconds), docsPerSecond: Math.round(result.read / seconds), rssMB: Math.round(process.memoryUsage().rss / 1e6) });
+    log({
+      phase: `import ${collection} from ${source}`,
+      documents: result.read,
+      inserted: result.inserted,
+      rejected: result.rejected,
+      seconds: round(seconds),
+      docsPerSecond: Math.round(result.read / seconds),
+      rssMB: Math.round(process.memoryUsage().rss / 1e6),
+    });
   }
   const seconds = (performance.now() - started) / 1000;
   const used = process.cpuUsage(cpu);

@@ -22,7 +22,8 @@ import { withoutDecimal128 } from '../test/helpers/test-mongo.js';
 const scale = Number(process.env.BENCH_SCALE ?? '0.1');
 const USERS = Math.round(100_000 * scale);
 const SNAPSHOTS = Math.round(1_000_000 * scale);
-const DATABASE_URL = process.env.DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+const DATABASE_URL =
+  process.env.DATABASE_URL ?? process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 const MONGO_BASE = process.env.TEST_MONGO_URL ?? 'mongodb://127.0.0.1:27017/';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -44,7 +45,13 @@ async function main(): Promise<void> {
     let started = Date.now();
     await writeExport(files.users, USERS, userDoc);
     await writeExport(files.snapshots, SNAPSHOTS, (n) => snapshotDoc(n, 1 + (n % USERS)));
-    log({ phase: 'generate files', users: USERS, snapshots: SNAPSHOTS, bytes: statSync(files.users).size + statSync(files.snapshots).size, ms: Date.now() - started });
+    log({
+      phase: 'generate files',
+      users: USERS,
+      snapshots: SNAPSHOTS,
+      bytes: statSync(files.users).size + statSync(files.snapshots).size,
+      ms: Date.now() - started,
+    });
 
     started = Date.now();
     await mongo.connect();
@@ -53,7 +60,19 @@ async function main(): Promise<void> {
     log({ phase: 'load MongoDB', ms: Date.now() - started });
 
     started = Date.now();
-    const build = spawnSync(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(ROOT, 'tsconfig.build.json'), '--outDir', BUILD, '--declaration', 'false'], { stdio: 'inherit' });
+    const build = spawnSync(
+      process.execPath,
+      [
+        join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'),
+        '-p',
+        join(ROOT, 'tsconfig.build.json'),
+        '--outDir',
+        BUILD,
+        '--declaration',
+        'false',
+      ],
+      { stdio: 'inherit' },
+    );
     if (build.status !== 0) throw new Error('tsc build for the plain node runs failed');
     log({ phase: 'build JavaScript', ms: Date.now() - started });
 
@@ -91,7 +110,10 @@ async function main(): Promise<void> {
   } finally {
     await admin.query(`DROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE`).catch(() => undefined);
     await admin.end();
-    await mongo.db().dropDatabase().catch(() => undefined);
+    await mongo
+      .db()
+      .dropDatabase()
+      .catch(() => undefined);
     await mongo.close();
     rmSync(dir, { recursive: true, force: true });
   }
@@ -106,7 +128,12 @@ async function writeExport(path: string, count: number, make: (n: number) => Doc
   await once(out, 'finish');
 }
 
-async function loadMongo(client: MongoClient, collection: string, count: number, make: (n: number) => Document): Promise<void> {
+async function loadMongo(
+  client: MongoClient,
+  collection: string,
+  count: number,
+  make: (n: number) => Document,
+): Promise<void> {
   const target = client.db().collection(collection);
   for (let from = 1; from <= count; from += 5000) {
     const docs: Document[] = [];

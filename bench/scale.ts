@@ -74,8 +74,22 @@ function sampleRss(children: ChildProcess[]): { stop: () => number[][] } {
 }
 
 async function startWorkers(queue: string, concurrency: number): Promise<ChildProcess[]> {
-  const workerEnv = { ...process.env, DATABASE_URL: env.config.DATABASE_URL, REDIS_URL: env.config.REDIS_URL, PG_SCHEMA: env.config.PG_SCHEMA, QUEUE_PREFIX: env.config.QUEUE_PREFIX, BOT_INSTANCES_DIR: env.config.BOT_INSTANCES_DIR, LOG_LEVEL: 'warn', KEEP_COMPLETED_COUNT: '100' };
-  const children = [0, 1].map(() => spawn(process.execPath, [CLI, 'worker', '--queues', queue, '--concurrency', String(concurrency)], { env: { ...workerEnv, LOG_LEVEL: 'info' }, stdio: ['ignore', 'ignore', 'pipe'] }));
+  const workerEnv = {
+    ...process.env,
+    DATABASE_URL: env.config.DATABASE_URL,
+    REDIS_URL: env.config.REDIS_URL,
+    PG_SCHEMA: env.config.PG_SCHEMA,
+    QUEUE_PREFIX: env.config.QUEUE_PREFIX,
+    BOT_INSTANCES_DIR: env.config.BOT_INSTANCES_DIR,
+    LOG_LEVEL: 'warn',
+    KEEP_COMPLETED_COUNT: '100',
+  };
+  const children = [0, 1].map(() =>
+    spawn(process.execPath, [CLI, 'worker', '--queues', queue, '--concurrency', String(concurrency)], {
+      env: { ...workerEnv, LOG_LEVEL: 'info' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    }),
+  );
   await Promise.all(
     children.map(
       (child) =>
@@ -93,11 +107,22 @@ async function startWorkers(queue: string, concurrency: number): Promise<ChildPr
 }
 
 async function stopWorkers(children: ChildProcess[]): Promise<void> {
-  await Promise.all(children.map((child) => new Promise<void>((resolve) => (child.once('exit', () => resolve()), child.kill('SIGTERM')))));
+  await Promise.all(
+    children.map(
+      (child) => new Promise<void>((resolve) => (child.once('exit', () => resolve()), child.kill('SIGTERM'))),
+    ),
+  );
 }
 
-async function runAll(queueName: 'bot-sync' | 'echo', concurrency: number, payload: (bot: string) => object): Promise<{ ms: number; rss: number[][] }> {
-  const events = new QueueEvents(queueName, { connection: createRedis(env.config, 'worker'), prefix: env.config.QUEUE_PREFIX });
+async function runAll(
+  queueName: 'bot-sync' | 'echo',
+  concurrency: number,
+  payload: (bot: string) => object,
+): Promise<{ ms: number; rss: number[][] }> {
+  const events = new QueueEvents(queueName, {
+    connection: createRedis(env.config, 'worker'),
+    prefix: env.config.QUEUE_PREFIX,
+  });
   await events.waitUntilReady();
   let done = 0;
   const finished = new Promise<void>((resolve) => {
@@ -145,7 +170,8 @@ const changedMedian = [...changedMs].sort((a, b) => a - b)[Math.floor(changedMs.
 
 const perSecond = (ms: number): number => Math.round((bots.length / ms) * 1000);
 const needed = BOTS / INTERVAL_S;
-const rssRange = (samples: number[][]): string => samples.map((s) => (s.length ? `${Math.min(...s)}-${Math.max(...s)} MB` : 'n/a')).join(', ');
+const rssRange = (samples: number[][]): string =>
+  samples.map((s) => (s.length ? `${Math.min(...s)}-${Math.max(...s)} MB` : 'n/a')).join(', ');
 const changedCapacity = Math.round((2 * CONCURRENCY * 1000) / changedMedian);
 process.stdout.write(
   [

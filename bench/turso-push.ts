@@ -24,7 +24,8 @@ function sampleValue(column: Column, row: number): string | number | null {
   const type = column.type.toUpperCase();
   if (column.name === 'order_id') return `ord-${row}`;
   if (type.startsWith('VARCHAR') || type === 'TEXT') return `${column.name.slice(0, 6)}-${row % 97}`;
-  if (type === 'DATETIME') return new Date(Date.UTC(2024, 0, 1) + row * 60_000).toISOString().replace('T', ' ').replace('Z', '');
+  if (type === 'DATETIME')
+    return new Date(Date.UTC(2024, 0, 1) + row * 60_000).toISOString().replace('T', ' ').replace('Z', '');
   if (type === 'BOOLEAN') return row % 2;
   if (type === 'INTEGER') return row % 1440;
   if (type === 'FLOAT') return (row * 1.000123) % 1000;
@@ -34,7 +35,9 @@ function sampleValue(column: Column, row: number): string | number | null {
 /** A bot database with FreqTrade's schema (taken from a real 2025 database) and generated rows. */
 function createBotDatabase(file: string): number {
   const fixture = new Database(FIXTURE, { readonly: true });
-  const schema = fixture.prepare("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' ORDER BY type DESC").all() as Array<{ sql: string }>;
+  const schema = fixture
+    .prepare("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' ORDER BY type DESC")
+    .all() as Array<{ sql: string }>;
   const columns = (table: string) => fixture.prepare(`PRAGMA table_info(${table})`).all() as Column[];
   const tradeColumns = columns('trades');
   const orderColumns = columns('orders');
@@ -43,7 +46,9 @@ function createBotDatabase(file: string): number {
   db.pragma('journal_mode = WAL');
   for (const { sql } of schema) db.exec(sql);
   const insert = (table: string, cols: Column[]) =>
-    db.prepare(`INSERT INTO ${table} (${cols.map((c) => `"${c.name}"`).join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`);
+    db.prepare(
+      `INSERT INTO ${table} (${cols.map((c) => `"${c.name}"`).join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`,
+    );
   const insertTrade = insert('trades', tradeColumns);
   const insertOrder = insert('orders', orderColumns);
   db.transaction(() => {
@@ -51,7 +56,11 @@ function createBotDatabase(file: string): number {
       insertTrade.run(...tradeColumns.map((c) => (c.name === 'id' ? id : sampleValue(c, id))));
       for (const side of [0, 1]) {
         const orderId = id * 2 + side;
-        insertOrder.run(...orderColumns.map((c) => (c.name === 'id' ? orderId : c.name === 'ft_trade_id' ? id : sampleValue(c, orderId))));
+        insertOrder.run(
+          ...orderColumns.map((c) =>
+            c.name === 'id' ? orderId : c.name === 'ft_trade_id' ? id : sampleValue(c, orderId),
+          ),
+        );
       }
     }
   })();
@@ -70,7 +79,9 @@ async function pushAll(root: string, names: string[]): Promise<{ ms: number; res
   const results: PushResult[] = [];
   const signal = new AbortController().signal;
   for (const instance of names) {
-    results.push(await pushBot({ config, instance, signal, log: async () => undefined, progress: async () => undefined }));
+    results.push(
+      await pushBot({ config, instance, signal, log: async () => undefined, progress: async () => undefined }),
+    );
   }
   return { ms: performance.now() - started, results };
 }
@@ -83,7 +94,10 @@ try {
     const dir = path.join(root, 'bots', name);
     await mkdir(path.join(dir, 'user_data'), { recursive: true });
     rows += createBotDatabase(path.join(dir, 'user_data', 'tradesv3.sqlite'));
-    await writeFile(path.join(dir, 'sync-config.json'), JSON.stringify({ tursoUrl: `file:${path.join(root, 'targets', `${name}.db`)}`, enabled: true }));
+    await writeFile(
+      path.join(dir, 'sync-config.json'),
+      JSON.stringify({ tursoUrl: `file:${path.join(root, 'targets', `${name}.db`)}`, enabled: true }),
+    );
   }
   await mkdir(path.join(root, 'targets'));
   // Bot files written less than 2 s before a push are not trusted to be unchanged (mtime
@@ -100,7 +114,9 @@ try {
   // 1% of each table's rows change: every 100th trade and every 100th order.
   for (const name of names) {
     const db = new Database(path.join(root, 'bots', name, 'user_data', 'tradesv3.sqlite'));
-    db.exec("UPDATE trades SET close_profit = 0.5, exit_reason = 'roi' WHERE id % 100 = 0; UPDATE orders SET status = 'closed' WHERE id % 100 = 0");
+    db.exec(
+      "UPDATE trades SET close_profit = 0.5, exit_reason = 'roi' WHERE id % 100 = 0; UPDATE orders SET status = 'closed' WHERE id % 100 = 0",
+    );
     db.close();
   }
   const changed = await pushAll(root, names);
@@ -109,10 +125,15 @@ try {
   const figures = [
     { run: 'full push', pushed: sum(full.results, 'pushed'), ms: Math.round(full.ms) },
     { run: 'no-change push', pushed: sum(unchanged.results, 'pushed'), ms: Math.round(unchanged.ms) },
-    { run: 'no-change push, file times moved (all rows re-hashed)', pushed: sum(rehashed.results, 'pushed'), ms: Math.round(rehashed.ms) },
+    {
+      run: 'no-change push, file times moved (all rows re-hashed)',
+      pushed: sum(rehashed.results, 'pushed'),
+      ms: Math.round(rehashed.ms),
+    },
     { run: '1%-changed push', pushed: sum(changed.results, 'pushed'), ms: Math.round(changed.ms) },
   ];
-  for (const f of figures) process.stdout.write(`${JSON.stringify({ bench: 'turso-push', bots: BOTS, trades: TRADES, rows, ...f })}\n`);
+  for (const f of figures)
+    process.stdout.write(`${JSON.stringify({ bench: 'turso-push', bots: BOTS, trades: TRADES, rows, ...f })}\n`);
   const noChangeRatio = unchanged.ms / full.ms;
   const changedShare = sum(changed.results, 'pushed') / rows;
   process.stdout.write(

@@ -16,12 +16,16 @@ const turso = path.join(root, 'data/turso');
 const exports = path.join(root, 'data/exports');
 
 if (!existsSync(fixtures)) {
-  process.stderr.write(`demo: ${fixtures} not found: the demo's bots are the FreqTrade databases of ../shared/fixtures\n`);
+  process.stderr.write(
+    `demo: ${fixtures} not found: the demo's bots are the FreqTrade databases of ../shared/fixtures\n`,
+  );
   process.exit(1);
 }
 for (const dir of [instances, turso, exports]) mkdirSync(dir, { recursive: true });
 
-for (const file of readdirSync(fixtures).filter((f) => f.endsWith('.sqlite')).sort()) {
+for (const file of readdirSync(fixtures)
+  .filter((f) => f.endsWith('.sqlite'))
+  .sort()) {
   // 2024-49cols-th2002.dryrun.sqlite -> bot instance "th2002"
   const instance = file.split('-')[2]!.split('.')[0]!;
   const userData = path.join(instances, instance, 'user_data');
@@ -30,7 +34,10 @@ for (const file of readdirSync(fixtures).filter((f) => f.endsWith('.sqlite')).so
   if (!existsSync(db)) copyFileSync(path.join(fixtures, file), db);
   const syncConfig = path.join(instances, instance, 'sync-config.json');
   if (!existsSync(syncConfig)) {
-    writeFileSync(syncConfig, `${JSON.stringify({ tursoUrl: `file:${path.join(turso, `${instance}.db`)}`, enabled: true, lastSync: null }, null, 2)}\n`);
+    writeFileSync(
+      syncConfig,
+      `${JSON.stringify({ tursoUrl: `file:${path.join(turso, `${instance}.db`)}`, enabled: true, lastSync: null }, null, 2)}\n`,
+    );
   }
 }
 

@@ -114,7 +114,12 @@ const schema = z.object({
   BOT_DB_FILENAMES: z
     .string()
     .default('tradesv3.sqlite,tradesv3.dryrun.sqlite')
-    .transform((text) => text.split(',').map((name) => name.trim()).filter((name) => name !== ''))
+    .transform((text) =>
+      text
+        .split(',')
+        .map((name) => name.trim())
+        .filter((name) => name !== ''),
+    )
     .refine((names) => names.length > 0 && names.every((name) => /^[A-Za-z0-9_.-]+$/.test(name)), {
       message: 'expected a comma-separated list of plain file names',
     }),

@@ -23,7 +23,9 @@ export function isInstanceName(name: string): boolean {
 }
 
 /** The payload field every per-bot job carries: a plain instance name, never a path. */
-export const instanceNameSchema = z.string().refine(isInstanceName, 'expected a plain bot instance name (letters, digits, dots, dashes, underscores; no "..")');
+export const instanceNameSchema = z
+  .string()
+  .refine(isInstanceName, 'expected a plain bot instance name (letters, digits, dots, dashes, underscores; no "..")');
 
 export function assertInstanceName(name: string): string {
   if (!isInstanceName(name)) throw new InvalidInstanceNameError(name);
@@ -61,7 +63,9 @@ export interface InstanceScan {
 }
 
 /** Every folder of BOT_INSTANCES_DIR that holds a bot database, sorted by name. */
-export async function scanBotInstances(config: Pick<Config, 'BOT_INSTANCES_DIR' | 'BOT_DB_FILENAMES'>): Promise<InstanceScan> {
+export async function scanBotInstances(
+  config: Pick<Config, 'BOT_INSTANCES_DIR' | 'BOT_DB_FILENAMES'>,
+): Promise<InstanceScan> {
   const root = path.resolve(config.BOT_INSTANCES_DIR);
   const entries = await readdir(root, { withFileTypes: true }).catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT') throw new Error(`BOT_INSTANCES_DIR ${root} does not exist`, { cause: error });

@@ -26,7 +26,10 @@ export async function registerBot(db: Queryable, instance: string, dbPath: strin
  * changed (or once an hour, for last_seen_at), so a discovery pass over 10,000 unchanged bots
  * writes almost nothing.
  */
-export async function registerBots(db: Queryable, bots: ReadonlyArray<{ name: string; dbPath: string }>): Promise<void> {
+export async function registerBots(
+  db: Queryable,
+  bots: ReadonlyArray<{ name: string; dbPath: string }>,
+): Promise<void> {
   if (bots.length === 0) return;
   await db.query(
     `INSERT INTO bots (instance_id, name, db_path, discovered_at, last_seen_at)
@@ -52,6 +55,8 @@ export async function markMissingBots(db: Queryable, present: readonly string[])
 
 /** Instances discovery found and that are not marked missing. */
 export async function activeBots(db: Queryable): Promise<string[]> {
-  const result = await db.query<{ instance_id: string }>(`SELECT instance_id FROM bots WHERE missing_since IS NULL AND db_path IS NOT NULL ORDER BY instance_id`);
+  const result = await db.query<{ instance_id: string }>(
+    `SELECT instance_id FROM bots WHERE missing_since IS NULL AND db_path IS NOT NULL ORDER BY instance_id`,
+  );
   return result.rows.map((r) => r.instance_id);
 }

@@ -30,7 +30,9 @@ export class ProgressPrinter {
     const step = percent === undefined ? detail : String(Math.floor(percent / 10));
     if (this.lastStep.get(label) === step) return;
     this.lastStep.set(label, step);
-    this.line(`${label} progress ${percent === undefined ? detail : `${percent.toFixed(0)}%${detail ? ` (${detail})` : ''}`}`);
+    this.line(
+      `${label} progress ${percent === undefined ? detail : `${percent.toFixed(0)}%${detail ? ` (${detail})` : ''}`}`,
+    );
   }
 
   /** A whole line (an outcome, a notice), ending any bar being drawn. */

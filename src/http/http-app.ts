@@ -18,7 +18,9 @@ export interface HttpAppOptions {
 export function boardCredentials(config: Config): { user: string; password: string } | undefined {
   if (!config.BOARD_AUTH) return undefined;
   if (config.BOARD_USER === undefined || config.BOARD_PASSWORD === undefined) {
-    throw new Error('The board needs BOARD_USER and BOARD_PASSWORD; set BOARD_AUTH=false to run it without login (local use only)');
+    throw new Error(
+      'The board needs BOARD_USER and BOARD_PASSWORD; set BOARD_AUTH=false to run it without login (local use only)',
+    );
   }
   return { user: config.BOARD_USER, password: config.BOARD_PASSWORD };
 }

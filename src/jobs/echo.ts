@@ -21,7 +21,8 @@ export const echoJob = defineJob({
   async handle(p, ctx) {
     await ctx.log(`echo attempt ${ctx.attempt}: ${p.message}`);
     if (p.permanentFailure) throw new PermanentJobError(`echo refused "${p.message}" permanently`);
-    if (ctx.attempt <= p.failAttempts) throw new Error(`echo failing attempt ${ctx.attempt} of the first ${p.failAttempts} on purpose`);
+    if (ctx.attempt <= p.failAttempts)
+      throw new Error(`echo failing attempt ${ctx.attempt} of the first ${p.failAttempts} on purpose`);
     const started = Date.now();
     while (Date.now() - started < p.durationMs) {
       if (ctx.signal.aborted) throw new Error('echo aborted');

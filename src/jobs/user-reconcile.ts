@@ -45,8 +45,11 @@ export const userReconcileJob = defineJob({
     let failed = false;
     try {
       const saved = await loadCheckpoint(client, key);
-      const since = saved?.position.kind === 'reconcile' ? new Date(Date.parse(saved.position.since) - p.overlapMs) : undefined;
-      const filter = (since === undefined ? {} : { $or: [{ updatedAt: { $gte: since } }, { updated_at: { $gte: since } }] }) as Filter<Document>;
+      const since =
+        saved?.position.kind === 'reconcile' ? new Date(Date.parse(saved.position.since) - p.overlapMs) : undefined;
+      const filter = (
+        since === undefined ? {} : { $or: [{ updatedAt: { $gte: since } }, { updated_at: { $gte: since } }] }
+      ) as Filter<Document>;
       await ctx.log(`reconciling users ${since ? `changed since ${since.toISOString()}` : 'all (first run)'}`);
       let counts = ZERO_COUNTS;
       let batch: Document[] = [];
@@ -54,14 +57,25 @@ export const userReconcileJob = defineJob({
         counts = addCounts(counts, await upsertBatch(client, batch, source, ctx.jobId));
         batch = [];
       };
-      const cursor = db.collection(collection).find(filter, { sort: { _id: 1 }, batchSize: ctx.config.IMPORT_BATCH_SIZE, useBigInt64: true });
+      const cursor = db
+        .collection(collection)
+        .find(filter, { sort: { _id: 1 }, batchSize: ctx.config.IMPORT_BATCH_SIZE, useBigInt64: true });
       for await (const doc of cursor) {
         batch.push(doc);
         if (batch.length >= ctx.config.IMPORT_BATCH_SIZE) await flush();
       }
       if (batch.length > 0) await flush();
-      await saveCheckpoint(client, { key, collection: 'users', source, position: { kind: 'reconcile', since: started.toISOString() }, counts, completed: true });
-      await ctx.log(`reconciled users: ${counts.read} read, ${counts.inserted} inserted, ${counts.updated} updated, ${counts.rejected} rejected`);
+      await saveCheckpoint(client, {
+        key,
+        collection: 'users',
+        source,
+        position: { kind: 'reconcile', since: started.toISOString() },
+        counts,
+        completed: true,
+      });
+      await ctx.log(
+        `reconciled users: ${counts.read} read, ${counts.inserted} inserted, ${counts.updated} updated, ${counts.rejected} rejected`,
+      );
       return { ...counts, since: since?.toISOString() ?? null, ms: Date.now() - started.getTime() };
     } catch (error) {
       failed = true;
@@ -72,7 +86,12 @@ export const userReconcileJob = defineJob({
   },
 });
 
-async function upsertBatch(client: PoolClient, docs: readonly Document[], sourceRef: string, jobId: string | undefined): Promise<Partial<ImportCounts>> {
+async function upsertBatch(
+  client: PoolClient,
+  docs: readonly Document[],
+  sourceRef: string,
+  jobId: string | undefined,
+): Promise<Partial<ImportCounts>> {
   const items: Item<UserRow>[] = [];
   const rejects: Reject[] = [];
   for (const doc of docs) {

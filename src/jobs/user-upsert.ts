@@ -10,7 +10,9 @@ import { writeBatch } from './mongo-import/write-batch.js';
 import { defineJob } from './job.js';
 
 /** One user document as Extended JSON (canonical or relaxed), as enqueueUserUpsert writes it. */
-const payload = z.record(z.string(), z.unknown()).refine((doc) => doc._id !== undefined && doc._id !== null, { message: 'the user document has no _id' });
+const payload = z
+  .record(z.string(), z.unknown())
+  .refine((doc) => doc._id !== undefined && doc._id !== null, { message: 'the user document has no _id' });
 
 type Payload = z.infer<typeof payload>;
 
@@ -35,7 +37,9 @@ export const userUpsertJob = defineJob({
     if ('reason' in mapped) return rejectAndFail(ctx.pg, ctx.jobId, mapped);
     const { row, raw } = mapped;
     const client = await ctx.pg.connect().catch((error: unknown) => {
-      throw new Error(`user-upsert of user _id ${row.mongoId} failed; will retry: ${errorMessage(error)}`, { cause: error });
+      throw new Error(`user-upsert of user _id ${row.mongoId} failed; will retry: ${errorMessage(error)}`, {
+        cause: error,
+      });
     });
     let failed = false;
     try {
@@ -45,14 +49,19 @@ export const userUpsertJob = defineJob({
       await client.query('COMMIT');
       const reject = outcome.rejects[0];
       if (reject) throw new PermanentJobError(`user-upsert of user _id ${row.mongoId} rejected: ${reject.reason}`);
-      const result: UserUpsertResult = { mongoId: row.mongoId, outcome: outcome.inserted > 0 ? 'inserted' : outcome.updated > 0 ? 'updated' : 'unchanged' };
+      const result: UserUpsertResult = {
+        mongoId: row.mongoId,
+        outcome: outcome.inserted > 0 ? 'inserted' : outcome.updated > 0 ? 'updated' : 'unchanged',
+      };
       await ctx.log(`user _id ${row.mongoId} ${result.outcome}`);
       return result;
     } catch (error) {
       failed = !(error instanceof PermanentJobError);
       if (failed) {
         await client.query('ROLLBACK').catch(() => undefined);
-        throw new Error(`user-upsert of user _id ${row.mongoId} failed; will retry: ${errorMessage(error)}`, { cause: error });
+        throw new Error(`user-upsert of user _id ${row.mongoId} failed; will retry: ${errorMessage(error)}`, {
+          cause: error,
+        });
       }
       throw error;
     } finally {
@@ -66,7 +75,11 @@ function mapPayload(p: Payload): { row: UserRow; raw: string } | { position: str
     const doc = deserializeEjson(p);
     return { row: mapUser(doc), raw: canonicalEjson(doc) };
   } catch (error) {
-    return { position: `_id ${describeId(p._id)}`, reason: `users document: ${errorMessage(error)}`, raw: JSON.stringify(p) };
+    return {
+      position: `_id ${describeId(p._id)}`,
+      reason: `users document: ${errorMessage(error)}`,
+      raw: JSON.stringify(p),
+    };
   }
 }
 

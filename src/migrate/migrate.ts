@@ -27,7 +27,9 @@ export async function migrate(pool: PgPool, schema: string, dir = DEFAULT_MIGRAT
           applied_at TIMESTAMPTZ NOT NULL DEFAULT now()
         )`);
       const done = new Map<string, string>();
-      const { rows } = await client.query<{ version: string; checksum: string }>('SELECT version, checksum FROM schema_migrations');
+      const { rows } = await client.query<{ version: string; checksum: string }>(
+        'SELECT version, checksum FROM schema_migrations',
+      );
       for (const row of rows) done.set(row.version, row.checksum);
 
       const applied: string[] = [];
@@ -35,7 +37,9 @@ export async function migrate(pool: PgPool, schema: string, dir = DEFAULT_MIGRAT
         const landed = done.get(file.version);
         if (landed !== undefined) {
           if (landed !== file.checksum) {
-            throw new Error(`Migration ${file.version}_${file.name}.sql changed after it was applied; add a new migration instead`);
+            throw new Error(
+              `Migration ${file.version}_${file.name}.sql changed after it was applied; add a new migration instead`,
+            );
           }
           continue;
         }
@@ -50,7 +54,9 @@ export async function migrate(pool: PgPool, schema: string, dir = DEFAULT_MIGRAT
           await client.query('COMMIT');
         } catch (error) {
           await client.query('ROLLBACK');
-          throw new Error(`Migration ${file.version}_${file.name}.sql failed: ${(error as Error).message}`, { cause: error });
+          throw new Error(`Migration ${file.version}_${file.name}.sql failed: ${(error as Error).message}`, {
+            cause: error,
+          });
         }
         applied.push(`${file.version}_${file.name}`);
       }

@@ -12,7 +12,10 @@ import { queueDepths } from './queue-depths.js';
  * A source that does not answer leaves its gauge empty for that scrape rather than failing
  * the whole scrape; /health says which one is down.
  */
-export function registerBoardMetrics(registry: Registry, sources: { queues: Queues; pg: PgPool; logger: Logger }): void {
+export function registerBoardMetrics(
+  registry: Registry,
+  sources: { queues: Queues; pg: PgPool; logger: Logger },
+): void {
   new Gauge({
     name: 'ctp_etl_queue_jobs',
     help: 'Jobs per queue and state (waiting, active, delayed, completed, failed, ...)',

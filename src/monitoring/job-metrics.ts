@@ -31,7 +31,12 @@ export class JobMetrics {
     });
   }
 
-  observe(jobType: string, job: Pick<Job, 'processedOn' | 'finishedOn'>, outcome: 'completed' | 'failed', result?: unknown): void {
+  observe(
+    jobType: string,
+    job: Pick<Job, 'processedOn' | 'finishedOn'>,
+    outcome: 'completed' | 'failed',
+    result?: unknown,
+  ): void {
     if (job.processedOn !== undefined) {
       // A failed attempt that will be retried has no finishedOn yet: it ended just now.
       const ms = Math.max(0, (job.finishedOn ?? Date.now()) - job.processedOn);

@@ -1,6 +1,14 @@
 import type { Queues } from '../queues/queues.js';
 
-export const QUEUE_STATES = ['waiting', 'active', 'delayed', 'prioritized', 'waiting-children', 'completed', 'failed'] as const;
+export const QUEUE_STATES = [
+  'waiting',
+  'active',
+  'delayed',
+  'prioritized',
+  'waiting-children',
+  'completed',
+  'failed',
+] as const;
 export type QueueState = (typeof QUEUE_STATES)[number];
 
 export interface QueueDepth {
@@ -13,7 +21,10 @@ export async function queueDepths(queues: Queues): Promise<QueueDepth[]> {
   return Promise.all(
     [...queues].map(async ([name, queue]) => {
       const raw = await queue.getJobCounts(...QUEUE_STATES);
-      const counts = Object.fromEntries(QUEUE_STATES.map((state) => [state, raw[state] ?? 0])) as Record<QueueState, number>;
+      const counts = Object.fromEntries(QUEUE_STATES.map((state) => [state, raw[state] ?? 0])) as Record<
+        QueueState,
+        number
+      >;
       return { queue: name, counts };
     }),
   );

@@ -15,7 +15,9 @@ export async function enqueue<N extends JobName>(
   const definition = jobs[name];
   const parsed = definition.payload.safeParse(payload);
   if (!parsed.success) {
-    throw new Error(`Invalid ${name} payload: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
+    throw new Error(
+      `Invalid ${name} payload: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`,
+    );
   }
   const queue = queues.get(name);
   if (!queue) throw new Error(`No queue for job ${name} in this process`);

@@ -26,7 +26,10 @@ export async function enqueueUserUpsert(user: Document, options: UserUpsertOptio
   const text = canonicalEjson(user);
   const payload = JSON.parse(text) as Record<string, unknown>;
   const updatedAt = dateText('updatedAt', user.updatedAt ?? user.updated_at);
-  const version = updatedAt === undefined ? createHash('sha256').update(text).digest('hex').slice(0, 16) : String(Date.parse(updatedAt));
+  const version =
+    updatedAt === undefined
+      ? createHash('sha256').update(text).digest('hex').slice(0, 16)
+      : String(Date.parse(updatedAt));
   // BullMQ job ids may not contain ':'.
   const jobId = `user-upsert-${mongoId.replaceAll(':', '_')}-${version}`;
   return enqueue(options.queues, 'user-upsert', payload, { ...options.jobOptions, jobId });

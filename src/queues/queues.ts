@@ -10,7 +10,11 @@ export type Queues = ReadonlyMap<JobName, Queue>;
 export function createQueues(config: Config, connection: Redis, names: readonly JobName[] = JOB_NAMES): Queues {
   const queues = new Map<JobName, Queue>();
   for (const name of names) {
-    const queue = new Queue(name, { connection, prefix: config.QUEUE_PREFIX, defaultJobOptions: defaultJobOptions(config) });
+    const queue = new Queue(name, {
+      connection,
+      prefix: config.QUEUE_PREFIX,
+      defaultJobOptions: defaultJobOptions(config),
+    });
     queue.on('error', () => undefined); // connection errors surface on the calls that need Redis
     queues.set(name, queue);
   }
@@ -24,7 +28,10 @@ export async function closeQueues(queues: Queues): Promise<void> {
 /** Parses `--queues a,b`, naming any unknown queue. */
 export function parseQueueList(text: string | undefined): JobName[] {
   if (text === undefined || text.trim() === '') return [...JOB_NAMES];
-  const names = text.split(',').map((name) => name.trim()).filter((name) => name !== '');
+  const names = text
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name) => name !== '');
   const unknown = names.filter((name) => !(JOB_NAMES as readonly string[]).includes(name));
   if (unknown.length > 0) {
     throw new Error(`Unknown queue ${unknown.map((n) => `"${n}"`).join(', ')}; known queues: ${JOB_NAMES.join(', ')}`);

@@ -20,7 +20,10 @@ export class Runtime implements SharedResources {
   private pgPool: PgPool | undefined;
   private mongoHandle: Promise<MongoHandle> | undefined;
 
-  constructor(readonly config: Config, logger?: Logger) {
+  constructor(
+    readonly config: Config,
+    logger?: Logger,
+  ) {
     this.logger = logger ?? createLogger(config.LOG_LEVEL);
     this.closers = new Closers(this.logger);
   }
@@ -37,7 +40,9 @@ export class Runtime implements SharedResources {
   readonly mongo = (): Promise<MongoHandle> => {
     const url = this.config.MONGO_URL;
     if (url === undefined) {
-      return Promise.reject(new Error('MONGO_URL is not set: set it to read a live MongoDB, or import from a mongoexport --file'));
+      return Promise.reject(
+        new Error('MONGO_URL is not set: set it to read a live MongoDB, or import from a mongoexport --file'),
+      );
     }
     if (!this.mongoHandle) {
       const connecting = connectMongo(url);

@@ -20,9 +20,29 @@ const date = (v: unknown): string => {
 };
 
 export const tradeLine = (r: Record<string, unknown>): string =>
-  [r.trade_id, text(r.pair), bool(r.is_open), num(r.amount), num(r.open_rate), num(r.close_rate), num(r.close_profit), num(r.close_profit_abs), date(r.open_date), date(r.close_date)].join('|');
+  [
+    r.trade_id,
+    text(r.pair),
+    bool(r.is_open),
+    num(r.amount),
+    num(r.open_rate),
+    num(r.close_rate),
+    num(r.close_profit),
+    num(r.close_profit_abs),
+    date(r.open_date),
+    date(r.close_date),
+  ].join('|');
 export const orderLine = (r: Record<string, unknown>): string =>
-  [r.order_pk, r.trade_id, text(r.status), text(r.side), num(r.amount), num(r.filled), num(r.price), date(r.order_date)].join('|');
+  [
+    r.order_pk,
+    r.trade_id,
+    text(r.status),
+    text(r.side),
+    num(r.amount),
+    num(r.filled),
+    num(r.price),
+    date(r.order_date),
+  ].join('|');
 
 class Digest {
   private readonly hash = createHash('md5');
@@ -37,7 +57,11 @@ class Digest {
 }
 
 /** The bot's SQLite side: trades, and orders whose trade exists (an orphan order is a recorded reject). */
-export function sourceChecksums(bot: string, file: string, busyTimeoutMs: number): { trades: TableSide; orders: TableSide; orphanOrders: number } {
+export function sourceChecksums(
+  bot: string,
+  file: string,
+  busyTimeoutMs: number,
+): { trades: TableSide; orders: TableSide; orphanOrders: number } {
   const db = BotDatabase.open(bot, file, busyTimeoutMs);
   try {
     const trades = new Digest();
@@ -65,7 +89,8 @@ export function sourceChecksums(bot: string, file: string, busyTimeoutMs: number
 
 /** The same fields as PostgreSQL holds them. */
 export async function targetChecksums(pg: PgPool, bot: string): Promise<{ trades: TableSide; orders: TableSide }> {
-  const utc = (column: string): string => `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') AS ${column}`;
+  const utc = (column: string): string =>
+    `to_char(${column} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US') AS ${column}`;
   const trades = await pg.query<Record<string, unknown>>(
     `SELECT t.trade_id, t.pair, t.is_open, t.amount::text AS amount, t.open_rate::text AS open_rate, t.close_rate::text AS close_rate,
        t.close_profit::text AS close_profit, t.close_profit_abs::text AS close_profit_abs, ${utc('open_date')}, ${utc('close_date')}

@@ -9,7 +9,12 @@ export function canonicalDecimal(text: string): string {
   const [, sign = '', whole = '', fraction = '', exponentText = '0'] = match;
   const digits = `${whole}${fraction}`;
   const point = whole.length + Number(exponentText);
-  const padded = point < 0 ? '0'.repeat(-point) + digits : point > digits.length ? digits + '0'.repeat(point - digits.length) : digits;
+  const padded =
+    point < 0
+      ? '0'.repeat(-point) + digits
+      : point > digits.length
+        ? digits + '0'.repeat(point - digits.length)
+        : digits;
   const at = Math.max(point, 0);
   const intPart = padded.slice(0, at).replace(/^0+/, '') || '0';
   const fracPart = padded.slice(at).replace(/0+$/, '');

@@ -43,7 +43,9 @@ export async function verifyCollection(
       ref = `mongodb:${db.databaseName}.${name}`;
       sourceCount = await db.collection(name).countDocuments();
     }
-    const target = Number((await pg.query<{ n: string }>(`SELECT count(*) AS n FROM ${TABLES[collection]}`)).rows[0]?.n ?? 0);
+    const target = Number(
+      (await pg.query<{ n: string }>(`SELECT count(*) AS n FROM ${TABLES[collection]}`)).rows[0]?.n ?? 0,
+    );
     const rejected = Number(
       (
         await pg.query<{ n: string }>(

@@ -35,7 +35,10 @@ export function contextForJob(job: Job, signal: AbortSignal, shared: SharedResou
 }
 
 /** The same ctx for in-process runs (`ctp-etl run`, benchmarks, tests): logs go to the logger. */
-export function contextForLocalRun(shared: SharedResources, signal: AbortSignal = new AbortController().signal): JobContext {
+export function contextForLocalRun(
+  shared: SharedResources,
+  signal: AbortSignal = new AbortController().signal,
+): JobContext {
   return {
     config: shared.config,
     pg: shared.pg,

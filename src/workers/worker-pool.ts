@@ -31,15 +31,19 @@ export class WorkerPool {
   start(): void {
     const { config } = this.shared;
     for (const name of this.options.queues) {
-      const worker = new Worker(name, (job: Job, _token?: string, signal?: AbortSignal) => this.process(name, job, signal), {
-        connection: this.connection,
-        prefix: config.QUEUE_PREFIX,
-        concurrency: this.options.concurrency,
-        lockDuration: config.JOB_LOCK_DURATION,
-        stalledInterval: config.JOB_STALLED_INTERVAL,
-        maxStalledCount: config.JOB_MAX_STALLED_COUNT,
-        autorun: true,
-      });
+      const worker = new Worker(
+        name,
+        (job: Job, _token?: string, signal?: AbortSignal) => this.process(name, job, signal),
+        {
+          connection: this.connection,
+          prefix: config.QUEUE_PREFIX,
+          concurrency: this.options.concurrency,
+          lockDuration: config.JOB_LOCK_DURATION,
+          stalledInterval: config.JOB_STALLED_INTERVAL,
+          maxStalledCount: config.JOB_MAX_STALLED_COUNT,
+          autorun: true,
+        },
+      );
       worker.on('error', (error) => this.shared.logger.error('worker error', { queue: name, err: error }));
       worker.on('completed', (job, result: unknown) => {
         this.logOutcome(job, 'completed');

@@ -27,9 +27,17 @@ describe('Bull Board in a real browser', () => {
   let browser: Browser;
 
   before(async () => {
-    assert.ok(existsSync(CHROMIUM), `${CHROMIUM} is missing: run scripts/install-browser.sh (apt-get install chromium)`);
+    assert.ok(
+      existsSync(CHROMIUM),
+      `${CHROMIUM} is missing: run scripts/install-browser.sh (apt-get install chromium)`,
+    );
     // One attempt per run, so a failed job stays failed until an operator retries it.
-    env = await createTestEnvironment('board_browser', { BOARD_AUTH: 'true', BOARD_USER: USER, BOARD_PASSWORD: PASSWORD, JOB_ATTEMPTS: '1' });
+    env = await createTestEnvironment('board_browser', {
+      BOARD_AUTH: 'true',
+      BOARD_USER: USER,
+      BOARD_PASSWORD: PASSWORD,
+      JOB_ATTEMPTS: '1',
+    });
     const redis = env.runtime.redis('producer');
     queues = createQueues(env.config, redis);
     events = new QueueEvents('echo', { connection: env.runtime.redis('worker'), prefix: env.config.QUEUE_PREFIX });
@@ -77,13 +85,18 @@ describe('Bull Board in a real browser', () => {
     const job = await enqueue(queues, 'echo', { message: 'retry me from the board', failAttempts: 1 });
     await assert.rejects(job.waitUntilFinished(events, 15_000), /echo failing attempt 1/);
 
-    const context = await browser.newContext({ httpCredentials: { username: USER, password: PASSWORD }, viewport: { width: 1280, height: 800 } });
+    const context = await browser.newContext({
+      httpCredentials: { username: USER, password: PASSWORD },
+      viewport: { width: 1280, height: 800 },
+    });
     try {
       const page = await context.newPage();
       const response = await page.goto(`${server.url}/admin/queues/queue/echo?status=failed`);
       assert.equal(response?.status(), 200);
 
-      const card = page.locator('div[class*="card-"]', { has: page.locator('a[class*="jobLink-"]', { hasText: `#${job.id}` }) });
+      const card = page.locator('div[class*="card-"]', {
+        has: page.locator('a[class*="jobLink-"]', { hasText: `#${job.id}` }),
+      });
       await card.getByText('echo retry me from the board').waitFor();
       await card.getByText('echo failing attempt 1 of the first 1 on purpose').waitFor();
       await page.screenshot({ path: `${ARTIFACTS}board-failed-job.png`, fullPage: true });
@@ -93,9 +106,12 @@ describe('Bull Board in a real browser', () => {
       await retry.hover();
       await page.getByText('Retry', { exact: true }).waitFor();
       const finished = completionOf(events, job.id!);
-      const retried = page.waitForResponse((r) => r.request().method() === 'PUT' && r.url().endsWith(`/api/queues/echo/${job.id}/retry`), {
-        timeout: 15_000,
-      });
+      const retried = page.waitForResponse(
+        (r) => r.request().method() === 'PUT' && r.url().endsWith(`/api/queues/echo/${job.id}/retry`),
+        {
+          timeout: 15_000,
+        },
+      );
       await retry.click();
       // The board asks before acting on a job.
       const dialog = page.getByRole('alertdialog').or(page.getByRole('dialog'));
@@ -106,7 +122,9 @@ describe('Bull Board in a real browser', () => {
       assert.deepEqual(await finished, { message: 'retry me from the board', attempt: 2 });
 
       await page.goto(`${server.url}/admin/queues/queue/echo?status=completed`);
-      const done = page.locator('div[class*="card-"]', { has: page.locator('a[class*="jobLink-"]', { hasText: `#${job.id}` }) });
+      const done = page.locator('div[class*="card-"]', {
+        has: page.locator('a[class*="jobLink-"]', { hasText: `#${job.id}` }),
+      });
       await done.getByText('echo retry me from the board').waitFor();
       await page.screenshot({ path: `${ARTIFACTS}board-retried-job.png`, fullPage: true });
       assert.equal(await (await queues.get('echo')!.getJob(job.id!))?.getState(), 'completed');

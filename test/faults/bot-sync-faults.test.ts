@@ -25,7 +25,9 @@ const bots = Array.from({ length: BOTS }, (_, i) => `bot-${String(i).padStart(2,
 const workerSettings = faultWorkerSettings;
 
 /** The bot-sync queue and its events, each on a connection of its own that `close` disconnects (BullMQ does not close a connection it was given, and the process would never exit). */
-async function openBotSyncQueue(config: Config): Promise<{ queue: Queue; events: QueueEvents; close: () => Promise<void> }> {
+async function openBotSyncQueue(
+  config: Config,
+): Promise<{ queue: Queue; events: QueueEvents; close: () => Promise<void> }> {
   const connection = createRedis(config, 'worker');
   const eventsConnection = createRedis(config, 'worker');
   const queue = createQueues(config, connection, ['bot-sync']).get('bot-sync')!;
@@ -52,7 +54,11 @@ describe('faults during bot-sync: kill -9, Redis restart, PostgreSQL outage', { 
 
   before(async () => {
     // Producers set attempts and backoff on each job: the same settings as the workers.
-    env = await createTestEnvironment('faults_bot_sync', { BOT_INSTANCES_DIR: dir.path, ...workerSettings, LOG_LEVEL: 'silent' });
+    env = await createTestEnvironment('faults_bot_sync', {
+      BOT_INSTANCES_DIR: dir.path,
+      ...workerSettings,
+      LOG_LEVEL: 'silent',
+    });
     bots.forEach((bot, i) => {
       createFreqtradeDb(botDbPath(dir.path, bot), { trades: TRADES, ordersPerTrade: 2, seed: 100 + i });
       nextId.set(bot, TRADES + 1);
@@ -68,7 +74,9 @@ describe('faults during bot-sync: kill -9, Redis restart, PostgreSQL outage', { 
   function mutateSources(): void {
     for (const bot of bots) {
       const db = new Database(botDbPath(dir.path, bot));
-      db.prepare('UPDATE trades SET close_profit_abs = coalesce(close_profit_abs, 0) + 1 WHERE id % 100 = ?').run(Math.floor(rnd() * 100));
+      db.prepare('UPDATE trades SET close_profit_abs = coalesce(close_profit_abs, 0) + 1 WHERE id % 100 = ?').run(
+        Math.floor(rnd() * 100),
+      );
       const gone = db.prepare('SELECT id FROM trades ORDER BY random() LIMIT 5').all() as Array<{ id: number }>;
       for (const { id } of gone) {
         db.prepare('DELETE FROM orders WHERE ft_trade_id = ?').run(id);
@@ -83,7 +91,10 @@ describe('faults during bot-sync: kill -9, Redis restart, PostgreSQL outage', { 
 
   /** Makes every job heavy: PostgreSQL loses this bot's rows, so the next sync rewrites them all. */
   async function wipe(subset: readonly string[]): Promise<void> {
-    await env.db.pool.query('DELETE FROM trades_aggregated WHERE bot_id IN (SELECT id FROM bots WHERE instance_id = ANY($1))', [subset]);
+    await env.db.pool.query(
+      'DELETE FROM trades_aggregated WHERE bot_id IN (SELECT id FROM bots WHERE instance_id = ANY($1))',
+      [subset],
+    );
   }
 
   async function enqueueAll(queue: Queue, label: string): Promise<Job[]> {
@@ -97,15 +108,29 @@ describe('faults during bot-sync: kill -9, Redis restart, PostgreSQL outage', { 
   async function assertExact(fault: string, runs: number, recoveryMs: number): Promise<void> {
     const equality = await compareBots(env.db.pool, dir.path, bots);
     const checks = await verifyBots(env.config, env.db.pool, bots);
-    reliability({ fault, runs, rowsLost: equality.lost, rowsDuplicated: equality.duplicated, recoveryMs, sourceRows: equality.sourceRows });
+    reliability({
+      fault,
+      runs,
+      rowsLost: equality.lost,
+      rowsDuplicated: equality.duplicated,
+      recoveryMs,
+      sourceRows: equality.sourceRows,
+    });
     assert.equal(equality.lost, 0, 'no row lost');
     assert.equal(equality.duplicated, 0, 'no row duplicated');
-    assert.deepEqual(checks.filter((c) => !c.ok), [], 'every bot equal in counts and checksums');
+    assert.deepEqual(
+      checks.filter((c) => !c.ok),
+      [],
+      'every bot equal in counts and checksums',
+    );
   }
 
   it('kill -9 of workers at random moments: every job completes and PostgreSQL equals the sources', async () => {
     const { queue, events, close } = await openBotSyncQueue(env.config);
-    const fleet = new WorkerFleet(['--queues', 'bot-sync', '--concurrency', '2'], cliEnv(env.config, { BOT_INSTANCES_DIR: dir.path, ...workerSettings }));
+    const fleet = new WorkerFleet(
+      ['--queues', 'bot-sync', '--concurrency', '2'],
+      cliEnv(env.config, { BOT_INSTANCES_DIR: dir.path, ...workerSettings }),
+    );
     await fleet.start(3);
     let killing = true;
     const killer = (async () => {
@@ -145,7 +170,10 @@ describe('faults during bot-sync: kill -9, Redis restart, PostgreSQL outage', { 
     await redis.start();
     const config = { ...env.config, REDIS_URL: redis.url };
     const { queue, events, close } = await openBotSyncQueue(config);
-    const fleet = new WorkerFleet(['--queues', 'bot-sync', '--concurrency', '2'], cliEnv(config, { BOT_INSTANCES_DIR: dir.path, ...workerSettings }));
+    const fleet = new WorkerFleet(
+      ['--queues', 'bot-sync', '--concurrency', '2'],
+      cliEnv(config, { BOT_INSTANCES_DIR: dir.path, ...workerSettings }),
+    );
     try {
       await fleet.start(2);
       mutateSources();
@@ -188,7 +216,9 @@ describe('faults during bot-sync: kill -9, Redis restart, PostgreSQL outage', { 
       await settle(jobs, events, 300_000);
       const recoveryMs = Date.now() - restored;
       assert.equal(await queue.getJobCountByTypes('failed'), 0);
-      const retried = (await Promise.all(jobs.map((j) => queue.getJob(j.id!)))).filter((j) => (j?.attemptsMade ?? 0) > 1).length;
+      const retried = (await Promise.all(jobs.map((j) => queue.getJob(j.id!)))).filter(
+        (j) => (j?.attemptsMade ?? 0) > 1,
+      ).length;
       assert.ok(retried > 0, 'the outage made jobs retry');
       await assertExact('PostgreSQL unreachable for 30 s', jobs.length, recoveryMs);
     } finally {
@@ -199,7 +229,12 @@ describe('faults during bot-sync: kill -9, Redis restart, PostgreSQL outage', { 
   });
 
   it('two schedulers and two workers together: one schedule per bot, every bot synced exactly', async () => {
-    const env2 = cliEnv(env.config, { BOT_INSTANCES_DIR: dir.path, ...workerSettings, SYNC_INTERVAL: '3s', DISCOVERY_INTERVAL: '1s' });
+    const env2 = cliEnv(env.config, {
+      BOT_INSTANCES_DIR: dir.path,
+      ...workerSettings,
+      SYNC_INTERVAL: '3s',
+      DISCOVERY_INTERVAL: '1s',
+    });
     const schedulers = [startCli(['scheduler'], env2), startCli(['scheduler'], env2)];
     const fleet = new WorkerFleet(['--queues', 'bot-sync', '--concurrency', '2'], env2);
     const { queue, close } = await openBotSyncQueue(env.config);
@@ -211,13 +246,18 @@ describe('faults during bot-sync: kill -9, Redis restart, PostgreSQL outage', { 
       // Long enough for several scheduled runs per bot.
       await new Promise((resolve) => setTimeout(resolve, 15_000));
       const schedules = await queue.getJobSchedulers(0, -1, true);
-      assert.deepEqual(schedules.map((s) => s.key).sort(), bots.map((b) => `bot-sync:${b}`));
+      assert.deepEqual(
+        schedules.map((s) => s.key).sort(),
+        bots.map((b) => `bot-sync:${b}`),
+      );
       // Let the runs that picked up the last change finish, then compare.
       await new Promise((resolve) => setTimeout(resolve, 6_000));
-      await Promise.all(schedulers.map(async (s) => {
-        s.child.kill('SIGTERM');
-        await s.exited;
-      }));
+      await Promise.all(
+        schedulers.map(async (s) => {
+          s.child.kill('SIGTERM');
+          await s.exited;
+        }),
+      );
       await fleet.stop();
       const completed = await queue.getJobCountByTypes('completed');
       assert.ok(completed >= BOTS, `${completed} scheduled runs completed`);

@@ -47,7 +47,14 @@ interface KillRun {
  * a RandomKiller keeps killing; then again (a re-run, which must change nothing), and again
  * until `minKills` kills.
  */
-async function importUnderKills(env: TestEnvironment, workerEnv: NodeJS.ProcessEnv, payloads: readonly Payload[], expected: ExpectedRows, minKills: number, seed: number): Promise<KillRun> {
+async function importUnderKills(
+  env: TestEnvironment,
+  workerEnv: NodeJS.ProcessEnv,
+  payloads: readonly Payload[],
+  expected: ExpectedRows,
+  minKills: number,
+  seed: number,
+): Promise<KillRun> {
   const rnd = random(seed);
   const connection = createRedis(env.config, 'worker');
   const queue = createQueues(env.config, connection, ['mongo-import']).get('mongo-import')!;
@@ -84,7 +91,9 @@ async function importUnderKills(env: TestEnvironment, workerEnv: NodeJS.ProcessE
         results.push((await job.waitUntilFinished(events, 600_000)) as ImportResult);
         const done = await queue.getJob(job.id!);
         const reasons = (done?.stacktrace ?? []).map((trace) => trace.split('\n')[0]).join(' | ');
-        process.stdout.write(`# ${job.name}: ${Date.now() - started} ms, ${done?.attemptsMade ?? '?'} attempts, ${done?.stalledCounter ?? '?'} stalls${reasons ? `; failed attempts: ${reasons}` : ''}\n`);
+        process.stdout.write(
+          `# ${job.name}: ${Date.now() - started} ms, ${done?.attemptsMade ?? '?'} attempts, ${done?.stalledCounter ?? '?'} stalls${reasons ? `; failed attempts: ${reasons}` : ''}\n`,
+        );
       }
       const [users, snapshots] = results as [ImportResult, ImportResult];
       // Counts come from checkpoints committed with their batches: exact, however often the job died.
@@ -100,7 +109,11 @@ async function importUnderKills(env: TestEnvironment, workerEnv: NodeJS.ProcessE
           'the first import inserts each row once',
         );
       } else {
-        assert.deepEqual([users.inserted, users.updated, snapshots.inserted, snapshots.updated], [0, 0, 0, 0], `re-run ${round} changes nothing`);
+        assert.deepEqual(
+          [users.inserted, users.updated, snapshots.inserted, snapshots.updated],
+          [0, 0, 0, 0],
+          `re-run ${round} changes nothing`,
+        );
         const touched = await env.db.pool.query<{ n: number }>(
           'SELECT (SELECT count(*) FROM users WHERE imported_at >= $1) + (SELECT count(*) FROM portfolio_snapshots WHERE imported_at >= $1) AS n',
           [roundStart],
@@ -125,16 +138,35 @@ async function importUnderKills(env: TestEnvironment, workerEnv: NodeJS.ProcessE
 
 async function assertExact(env: TestEnvironment, fault: string, run: KillRun, expected: ExpectedRows): Promise<void> {
   const equality = await compareImport(env.db.pool, expected);
-  reliability({ fault, runs: run.jobs, rowsLost: equality.lost, rowsDuplicated: equality.duplicated, recoveryMs: run.recoveryMs, sourceRows: equality.sourceRows });
+  reliability({
+    fault,
+    runs: run.jobs,
+    rowsLost: equality.lost,
+    rowsDuplicated: equality.duplicated,
+    recoveryMs: run.recoveryMs,
+    sourceRows: equality.sourceRows,
+  });
   assert.ok(run.stalls > 0, 'kills hit the running import');
   assert.deepEqual(
-    { users: equality.users, snapshots: equality.snapshots, lost: equality.lost, duplicated: equality.duplicated, changed: equality.changed },
+    {
+      users: equality.users,
+      snapshots: equality.snapshots,
+      lost: equality.lost,
+      duplicated: equality.duplicated,
+      changed: equality.changed,
+    },
     { users: expected.users.size, snapshots: expected.snapshots.size, lost: 0, duplicated: 0, changed: 0 },
     'PostgreSQL holds the documents minus the rejects, each once',
   );
   assert.equal(equality.checksums.users[1], equality.checksums.users[0], 'users checksum over (mongo_id, email)');
-  assert.equal(equality.checksums.snapshots[1], equality.checksums.snapshots[0], 'snapshots checksum over (mongo_id, total_value)');
-  const dupes = await env.db.pool.query('SELECT mongo_id FROM portfolio_snapshots GROUP BY mongo_id HAVING count(*) > 1 UNION ALL SELECT mongo_id FROM users GROUP BY mongo_id HAVING count(*) > 1');
+  assert.equal(
+    equality.checksums.snapshots[1],
+    equality.checksums.snapshots[0],
+    'snapshots checksum over (mongo_id, total_value)',
+  );
+  const dupes = await env.db.pool.query(
+    'SELECT mongo_id FROM portfolio_snapshots GROUP BY mongo_id HAVING count(*) > 1 UNION ALL SELECT mongo_id FROM users GROUP BY mongo_id HAVING count(*) > 1',
+  );
   assert.equal(dupes.rowCount, 0, 'no mongo_id twice');
 }
 
@@ -159,7 +191,10 @@ describe('faults during mongo-import: kill -9 of workers', { timeout: 20 * 60_00
 
   it(`kill -9 of workers during a ${SNAPSHOTS}-snapshot import from mongoexport files: every job completes, PostgreSQL equals the export`, async () => {
     const corpus = importCorpus(USERS, SNAPSHOTS, { malformedLines: true });
-    const files = { users: path.join(dir.path, 'users.json'), snapshots: path.join(dir.path, 'portfoliosnapshots.json') };
+    const files = {
+      users: path.join(dir.path, 'users.json'),
+      snapshots: path.join(dir.path, 'portfoliosnapshots.json'),
+    };
     await writeExportStream(files.users, corpus.users());
     await writeExportStream(files.snapshots, corpus.snapshots());
     const env = await environment('faults_mongo_import_file');
@@ -169,7 +204,12 @@ describe('faults during mongo-import: kill -9 of workers', { timeout: 20 * 60_00
     ];
     const run = await importUnderKills(env, cliEnv(env.config, workerSettings), payloads, corpus.expected, 20, 2027);
     assert.ok(run.kills >= 20, `${run.kills} kills`);
-    await assertExact(env, `kill -9 of a worker during a mongoexport import (${run.kills} kills, ${run.stalls} hit the import)`, run, corpus.expected);
+    await assertExact(
+      env,
+      `kill -9 of a worker during a mongoexport import (${run.kills} kills, ${run.stalls} hit the import)`,
+      run,
+      corpus.expected,
+    );
   });
 
   it(`kill -9 of workers during a ${LIVE_SNAPSHOTS}-snapshot import from a live MongoDB (FerretDB): PostgreSQL equals the collections`, async () => {
@@ -180,13 +220,28 @@ describe('faults during mongo-import: kill -9 of workers', { timeout: 20 * 60_00
     await load(mongo.db.collection('portfoliosnapshots'), corpus.snapshots());
     const env = await environment('faults_mongo_import_live', { MONGO_URL: mongo.url });
     const payloads: Payload[] = [{ collection: 'users' }, { collection: 'portfoliosnapshots' }];
-    const run = await importUnderKills(env, cliEnv(env.config, { ...workerSettings, MONGO_URL: mongo.url }), payloads, corpus.expected, 10, 2028);
-    await assertExact(env, `kill -9 of a worker during a live MongoDB import (${run.kills} kills, ${run.stalls} hit the import)`, run, corpus.expected);
+    const run = await importUnderKills(
+      env,
+      cliEnv(env.config, { ...workerSettings, MONGO_URL: mongo.url }),
+      payloads,
+      corpus.expected,
+      10,
+      2028,
+    );
+    await assertExact(
+      env,
+      `kill -9 of a worker during a live MongoDB import (${run.kills} kills, ${run.stalls} hit the import)`,
+      run,
+      corpus.expected,
+    );
   });
 });
 
 /** Inserts the corpus into a collection, 1,000 documents per request (FerretDB has no Decimal128). */
-async function load(collection: { insertMany(docs: Document[]): Promise<unknown> }, entries: Iterable<CorpusEntry>): Promise<void> {
+async function load(
+  collection: { insertMany(docs: Document[]): Promise<unknown> },
+  entries: Iterable<CorpusEntry>,
+): Promise<void> {
   let batch: Document[] = [];
   for (const entry of entries) {
     if (typeof entry === 'string') continue;

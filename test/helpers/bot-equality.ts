@@ -22,9 +22,10 @@ export async function compareBots(pg: PgPool, instancesDir: string, bots: readon
       'SELECT t.trade_id AS k FROM trades_aggregated t JOIN bots b ON b.id = t.bot_id WHERE b.instance_id = $1',
       [bot],
     );
-    const storedOrders = await pg.query<{ k: number }>('SELECT o.order_pk AS k FROM orders o JOIN bots b ON b.id = o.bot_id WHERE b.instance_id = $1', [
-      bot,
-    ]);
+    const storedOrders = await pg.query<{ k: number }>(
+      'SELECT o.order_pk AS k FROM orders o JOIN bots b ON b.id = o.bot_id WHERE b.instance_id = $1',
+      [bot],
+    );
     for (const [source, stored] of [
       [trades, storedTrades.rows],
       [orders, storedOrders.rows],

@@ -42,7 +42,10 @@ export function startCli(args: string[], env: NodeJS.ProcessEnv): CliProcess {
   };
   child.stdout?.on('data', append);
   child.stderr?.on('data', append);
-  const exited = once(child, 'exit').then(([code, signal]) => ({ code: code as number | null, signal: signal as NodeJS.Signals | null }));
+  const exited = once(child, 'exit').then(([code, signal]) => ({
+    code: code as number | null,
+    signal: signal as NodeJS.Signals | null,
+  }));
   return {
     child,
     output: () => text,

@@ -65,11 +65,16 @@ export interface GeneratedBot {
  */
 export type OrdersPerTrade = number | 'entry-exit';
 
-export function createFreqtradeDb(file: string, options: { trades: number; ordersPerTrade?: OrdersPerTrade; seed?: number; wal?: boolean }): GeneratedBot {
+export function createFreqtradeDb(
+  file: string,
+  options: { trades: number; ordersPerTrade?: OrdersPerTrade; seed?: number; wal?: boolean },
+): GeneratedBot {
   mkdirSync(path.dirname(file), { recursive: true });
   const schemaSource = new Database(path.join(FIXTURES_DIR, FIXTURE_FILES.germoso), { readonly: true });
   const statements = schemaSource
-    .prepare<[], { sql: string }>("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' ORDER BY type DESC")
+    .prepare<[], { sql: string }>(
+      "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' ORDER BY type DESC",
+    )
     .all()
     .map((r) => r.sql);
   schemaSource.close();
@@ -84,7 +89,13 @@ export function createFreqtradeDb(file: string, options: { trades: number; order
 }
 
 /** Adds trades `first`..`first+count-1` (and their orders) to an open database. */
-export function insertTrades(db: Database.Database, first: number, count: number, ordersPerTrade: OrdersPerTrade, seed: number): void {
+export function insertTrades(
+  db: Database.Database,
+  first: number,
+  count: number,
+  ordersPerTrade: OrdersPerTrade,
+  seed: number,
+): void {
   const next = random(seed + first);
   const trade = db.prepare(
     `INSERT INTO trades (id, exchange, pair, base_currency, stake_currency, is_open, fee_open, fee_open_cost, fee_open_currency, fee_close,
@@ -111,16 +122,48 @@ export function insertTrades(db: Database.Database, first: number, count: number
       const closeRate = rate * (0.95 + next() * 0.1);
       const profitRatio = isOpen ? null : closeRate / rate - 1;
       trade.run(
-        id, pair, pair.split('/')[0], isOpen ? 1 : 0, rate, rate * amount, isOpen ? null : closeRate, profitRatio,
-        profitRatio === null ? null : profitRatio * rate * amount, rate * amount, amount, naiveUtc(opened),
-        isOpen ? null : naiveUtc(opened + 3_600_000), rate * 0.9, rate * 0.9, rate * 1.05, rate * 0.95,
-        isOpen ? null : 'exit_signal', next() < 0.5 ? 'long_signal' : null,
+        id,
+        pair,
+        pair.split('/')[0],
+        isOpen ? 1 : 0,
+        rate,
+        rate * amount,
+        isOpen ? null : closeRate,
+        profitRatio,
+        profitRatio === null ? null : profitRatio * rate * amount,
+        rate * amount,
+        amount,
+        naiveUtc(opened),
+        isOpen ? null : naiveUtc(opened + 3_600_000),
+        rate * 0.9,
+        rate * 0.9,
+        rate * 1.05,
+        rate * 0.95,
+        isOpen ? null : 'exit_signal',
+        next() < 0.5 ? 'long_signal' : null,
       );
       const orders = ordersPerTrade === 'entry-exit' ? (isOpen ? 1 : 2) : ordersPerTrade;
       for (let k = 0; k < orders; k++) {
         const orderId = ordersPerTrade === 'entry-exit' ? ++lastOrder : (id - 1) * ordersPerTrade + k + 1;
         const side = k % 2 === 0 ? 'buy' : 'sell';
-        order.run(orderId, id, side, pair, amount, rate, `ord-${id}-${k}`, pair, side, rate, rate, amount, amount, rate * amount, naiveUtc(opened), naiveUtc(opened + 1000));
+        order.run(
+          orderId,
+          id,
+          side,
+          pair,
+          amount,
+          rate,
+          `ord-${id}-${k}`,
+          pair,
+          side,
+          rate,
+          rate,
+          amount,
+          amount,
+          rate * amount,
+          naiveUtc(opened),
+          naiveUtc(opened + 1000),
+        );
       }
     }
   });

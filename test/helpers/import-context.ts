@@ -13,7 +13,10 @@ export interface ImportContext {
  * job's signal once that many batches have committed (progress is reported after each commit),
  * which is how the tests crash an import halfway.
  */
-export function importContext(runtime: Runtime, options: { abortAfterBatches?: number; attempt?: number } = {}): ImportContext {
+export function importContext(
+  runtime: Runtime,
+  options: { abortAfterBatches?: number; attempt?: number } = {},
+): ImportContext {
   const abort = new AbortController();
   const base = contextForLocalRun(runtime, abort.signal);
   const logs: string[] = [];

@@ -24,7 +24,11 @@ export type CorpusEntry = Document | string;
  *   (files only).
  * The expected side comes from the documents, not from the importer's mappers.
  */
-export function importCorpus(users: number, snapshots: number, options: { malformedLines: boolean }): {
+export function importCorpus(
+  users: number,
+  snapshots: number,
+  options: { malformedLines: boolean },
+): {
   users: () => Generator<CorpusEntry>;
   snapshots: () => Generator<CorpusEntry>;
   expected: ExpectedRows;
@@ -47,14 +51,16 @@ export function importCorpus(users: number, snapshots: number, options: { malfor
         if (n === Math.floor(users / 2)) {
           yield { ...userDoc(5), _id: oid('user', users + 1), email: 'USER5@Example.COM', firebaseUid: 'fb-duplicate' };
           yield { _id: oid('user', users + 2), name: 'no email' };
-          if (options.malformedLines) yield `{"_id":{"$oid":"${oid('user', users + 3).toHexString()}"},"email":"cut@example.com"`;
+          if (options.malformedLines)
+            yield `{"_id":{"$oid":"${oid('user', users + 3).toHexString()}"},"email":"cut@example.com"`;
         }
       }
     },
     *snapshots() {
       for (let n = 1; n <= snapshots; n++) {
         if (isOrphan(n)) yield snapshotDoc(n, users + 1000);
-        else if (options.malformedLines && isCut(n)) yield EJSON.stringify(snapshotDoc(n, ownerOf(n, users))).slice(0, 60);
+        else if (options.malformedLines && isCut(n))
+          yield EJSON.stringify(snapshotDoc(n, ownerOf(n, users))).slice(0, 60);
         else yield snapshotDoc(n, ownerOf(n, users));
       }
     },

@@ -21,7 +21,9 @@ export interface ImportEquality {
 /** users (mongo_id, email) and portfolio_snapshots (mongo_id, total_value) against the corpus. */
 export async function compareImport(pg: PgPool, expected: ExpectedRows): Promise<ImportEquality> {
   const users = await pg.query<{ k: string; v: string }>('SELECT mongo_id AS k, email AS v FROM users');
-  const snapshots = await pg.query<{ k: string; v: string }>('SELECT mongo_id AS k, total_value::text AS v FROM portfolio_snapshots');
+  const snapshots = await pg.query<{ k: string; v: string }>(
+    'SELECT mongo_id AS k, total_value::text AS v FROM portfolio_snapshots',
+  );
   const u = diff(expected.users, users.rows, (v) => v);
   const s = diff(expected.snapshots, snapshots.rows, canonicalDecimal);
   return {
@@ -35,7 +37,11 @@ export async function compareImport(pg: PgPool, expected: ExpectedRows): Promise
   };
 }
 
-function diff(expected: ReadonlyMap<string, string>, rows: ReadonlyArray<{ k: string; v: string }>, canonical: (v: string) => string) {
+function diff(
+  expected: ReadonlyMap<string, string>,
+  rows: ReadonlyArray<{ k: string; v: string }>,
+  canonical: (v: string) => string,
+) {
   let duplicated = 0;
   let changed = 0;
   const seen = new Set<string>();

@@ -7,7 +7,10 @@ export interface RecordingContext extends JobContext {
 }
 
 /** A handler ctx over a test's runtime that keeps the job's log lines and progress to assert on. */
-export function recordingContext(runtime: Runtime, options: { signal?: AbortSignal; attempt?: number; onProgress?: () => void } = {}): RecordingContext {
+export function recordingContext(
+  runtime: Runtime,
+  options: { signal?: AbortSignal; attempt?: number; onProgress?: () => void } = {},
+): RecordingContext {
   const lines: string[] = [];
   const progressValues: Array<number | Record<string, number>> = [];
   return {

@@ -55,7 +55,9 @@ export interface ExportOptions {
 
 /** Writes documents as mongoexport does: one Extended JSON document per line, or a --jsonArray. */
 export function writeExport(path: string, lines: readonly (Document | string)[], options: ExportOptions = {}): void {
-  const texts = lines.map((line) => (typeof line === 'string' ? line : EJSON.stringify(line, { relaxed: options.relaxed ?? false })));
+  const texts = lines.map((line) =>
+    typeof line === 'string' ? line : EJSON.stringify(line, { relaxed: options.relaxed ?? false }),
+  );
   const text = options.jsonArray ? `[${texts.join(',')}]` : `${texts.join('\n')}\n`;
   writeFileSync(path, options.gzip ? gzipSync(text) : text);
 }

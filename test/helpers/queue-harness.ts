@@ -25,7 +25,10 @@ export async function startQueueHarness(
   const queues = createQueues(producer.config, producer.redis('producer'), [queue]);
   const events = new QueueEvents(queue, { connection: producer.redis('worker'), prefix: producer.config.QUEUE_PREFIX });
   await events.waitUntilReady();
-  const pool = new WorkerPool(worker, worker.redis('worker'), { queues: [queue], concurrency: options.concurrency ?? 2 });
+  const pool = new WorkerPool(worker, worker.redis('worker'), {
+    queues: [queue],
+    concurrency: options.concurrency ?? 2,
+  });
   pool.start();
   await pool.ready();
   return {

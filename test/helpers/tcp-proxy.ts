@@ -9,7 +9,10 @@ export class TcpProxy {
   private server: Server | undefined;
   private readonly sockets = new Set<Socket>();
 
-  private constructor(readonly port: number, private readonly target: { host: string; port: number }) {}
+  private constructor(
+    readonly port: number,
+    private readonly target: { host: string; port: number },
+  ) {}
 
   /** Reserves a free port; the proxy starts stopped (nothing listens: connections are refused). */
   static async reserve(target: { host: string; port: number }): Promise<TcpProxy> {

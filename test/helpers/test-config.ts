@@ -3,7 +3,10 @@ import { loadConfig, type Config } from '../../src/config.js';
 
 /** A unique, lower-case name for this test file's schema and BullMQ prefix. */
 export function uniqueName(label: string): string {
-  const clean = label.toLowerCase().replace(/[^a-z0-9]+/g, '_').slice(0, 30);
+  const clean = label
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, '_')
+    .slice(0, 30);
   return `t_${clean}_${randomBytes(4).toString('hex')}`;
 }
 

@@ -14,7 +14,10 @@ export interface TestEnvironment {
 }
 
 /** One test file's isolated world: its own schema (migrated), queue prefix and runtime. */
-export async function createTestEnvironment(label: string, overrides: Record<string, string | undefined> = {}): Promise<TestEnvironment> {
+export async function createTestEnvironment(
+  label: string,
+  overrides: Record<string, string | undefined> = {},
+): Promise<TestEnvironment> {
   const name = uniqueName(label);
   const config = testConfig(name, overrides);
   const db = await createTestDatabase(config);

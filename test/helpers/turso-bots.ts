@@ -38,7 +38,11 @@ export async function createTestBot(
   const targetPath = path.join(root, 'targets', `${name}.db`);
   await mkdir(path.dirname(targetPath), { recursive: true });
   const targetUrl = sync.tursoUrl ?? `file:${targetPath}`;
-  await writeSyncConfig(root, name, { tursoUrl: targetUrl, tursoToken: sync.tursoToken ?? 'test-token-not-secret', enabled: sync.enabled ?? true });
+  await writeSyncConfig(root, name, {
+    tursoUrl: targetUrl,
+    tursoToken: sync.tursoToken ?? 'test-token-not-secret',
+    enabled: sync.enabled ?? true,
+  });
   return { name, dbPath, targetUrl, targetPath };
 }
 
@@ -74,11 +78,19 @@ export function sqliteTables(file: string): Map<string, { columns: string[]; row
   const db = new Database(file, { readonly: true, fileMustExist: true });
   db.defaultSafeIntegers(true);
   try {
-    const names = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name").all() as Array<{ name: string }>).map((r) => r.name);
+    const names = (
+      db
+        .prepare(
+          "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
+        )
+        .all() as Array<{ name: string }>
+    ).map((r) => r.name);
     const tables = new Map<string, { columns: string[]; rows: Cell[][] }>();
     for (const name of names) {
       const columns = (db.prepare(`PRAGMA table_info("${name}")`).all() as Array<{ name: string }>).map((c) => c.name);
-      const rows = (db.prepare(`SELECT rowid, * FROM "${name}" ORDER BY rowid`).raw(true).all() as unknown[][]).map((row) => row.map(cell));
+      const rows = (db.prepare(`SELECT rowid, * FROM "${name}" ORDER BY rowid`).raw(true).all() as unknown[][]).map(
+        (row) => row.map(cell),
+      );
       tables.set(name, { columns, rows });
     }
     return tables;
@@ -88,16 +100,27 @@ export function sqliteTables(file: string): Map<string, { columns: string[]; row
 }
 
 /** The same view of a libSQL database, read through @libsql/client (intMode bigint). */
-export async function libsqlTables(url: string, only?: Iterable<string>): Promise<Map<string, { columns: string[]; rows: Cell[][] }>> {
+export async function libsqlTables(
+  url: string,
+  only?: Iterable<string>,
+): Promise<Map<string, { columns: string[]; rows: Cell[][] }>> {
   const client: Client = createClient({ url, intMode: 'bigint' });
   try {
     const names = only
       ? [...only]
-      : (await client.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name")).rows.map((r) => String(r[0]));
+      : (
+          await client.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
+          )
+        ).rows.map((r) => String(r[0]));
     const tables = new Map<string, { columns: string[]; rows: Cell[][] }>();
     for (const name of names) {
-      const columns = (await client.execute(`SELECT name FROM pragma_table_info('${name}')`)).rows.map((r) => String(r[0]));
-      const rows = (await client.execute(`SELECT rowid, * FROM "${name}" ORDER BY rowid`)).rows.map((row) => Array.from(row).map(cell));
+      const columns = (await client.execute(`SELECT name FROM pragma_table_info('${name}')`)).rows.map((r) =>
+        String(r[0]),
+      );
+      const rows = (await client.execute(`SELECT rowid, * FROM "${name}" ORDER BY rowid`)).rows.map((row) =>
+        Array.from(row).map(cell),
+      );
       tables.set(name, { columns, rows });
     }
     return tables;

@@ -34,7 +34,12 @@ describe('Bull Board over HTTP', () => {
   let server: TestServer;
 
   before(async () => {
-    env = await createTestEnvironment('board_http', { BOARD_AUTH: 'true', BOARD_USER: USER, BOARD_PASSWORD: PASSWORD, JOB_ATTEMPTS: '2' });
+    env = await createTestEnvironment('board_http', {
+      BOARD_AUTH: 'true',
+      BOARD_USER: USER,
+      BOARD_PASSWORD: PASSWORD,
+      JOB_ATTEMPTS: '2',
+    });
     const redis = env.runtime.redis('producer');
     queues = createQueues(env.config, redis);
     events = new QueueEvents('echo', { connection: env.runtime.redis('worker'), prefix: env.config.QUEUE_PREFIX });
@@ -57,7 +62,13 @@ describe('Bull Board over HTTP', () => {
     fetch(`${server.url}${path}`, { headers: authorization ? { authorization } : {}, redirect: 'manual' });
 
   it('answers 401 without credentials and with a wrong password, leaking nothing', async () => {
-    const attempts = [undefined, basicAuthHeader(USER, 'wrong'), basicAuthHeader('someone', PASSWORD), 'Bearer x', 'Basic !!!'];
+    const attempts = [
+      undefined,
+      basicAuthHeader(USER, 'wrong'),
+      basicAuthHeader('someone', PASSWORD),
+      'Bearer x',
+      'Basic !!!',
+    ];
     for (const path of ['/admin/queues', '/admin/queues/api/queues', '/admin/queues/static/js/main.js']) {
       for (const authorization of attempts) {
         const response = await get(path, authorization);
@@ -87,7 +98,10 @@ describe('Bull Board over HTTP', () => {
     const bare = await queues.get('echo')!.add('echo', { message: 'bare', permanentFailure: true });
     await assert.rejects(bare.waitUntilFinished(events, 15_000), /refused "bare"/);
 
-    const response = await get('/admin/queues/api/queues?activeQueue=echo&status=failed', basicAuthHeader(USER, PASSWORD));
+    const response = await get(
+      '/admin/queues/api/queues?activeQueue=echo&status=failed',
+      basicAuthHeader(USER, PASSWORD),
+    );
     const body = (await response.json()) as BoardQueues;
     const echo = body.queues.find((queue) => queue.name === 'echo');
     const shown = echo?.jobs.find((candidate) => candidate.id === job.id);
@@ -101,16 +115,21 @@ describe('Bull Board over HTTP', () => {
 
   it('promotes a delayed job, keeps its log and progress, and cleans it, through the board API', async () => {
     const auth = { authorization: basicAuthHeader(USER, PASSWORD) };
-    const put = (path: string) => fetch(`${server.url}/admin/queues/api/queues/echo/${path}`, { method: 'PUT', headers: auth });
+    const put = (path: string) =>
+      fetch(`${server.url}/admin/queues/api/queues/echo/${path}`, { method: 'PUT', headers: auth });
     const delayed = await enqueue(queues, 'echo', { message: 'promoted', durationMs: 200 }, { delay: 3_600_000 });
     assert.equal(await delayed.getState(), 'delayed');
     const finished = delayed.waitUntilFinished(events, 15_000);
     assert.ok((await put(`${delayed.id}/promote`)).ok);
     assert.deepEqual(await finished, { message: 'promoted', attempt: 1 });
 
-    const logs = (await (await get(`/admin/queues/api/queues/echo/${delayed.id}/logs`, auth.authorization)).json()) as string[];
+    const logs = (await (
+      await get(`/admin/queues/api/queues/echo/${delayed.id}/logs`, auth.authorization)
+    ).json()) as string[];
     assert.match(logs[0] ?? '', /echo attempt 1: promoted$/);
-    const shown = (await (await get(`/admin/queues/api/queues/echo/${delayed.id}`, auth.authorization)).json()) as { job: { progress: unknown } };
+    const shown = (await (await get(`/admin/queues/api/queues/echo/${delayed.id}`, auth.authorization)).json()) as {
+      job: { progress: unknown };
+    };
     assert.equal(shown.job.progress, 100);
 
     // ("Clean all" spares jobs finished within its 5 s grace time; one job is cleaned at once.)
@@ -119,14 +138,23 @@ describe('Bull Board over HTTP', () => {
   });
 
   it('refuses to build the board without credentials unless BOARD_AUTH=false', () => {
-    assert.throws(() => boardCredentials(testConfig('x', { BOARD_AUTH: 'true' })), /needs BOARD_USER and BOARD_PASSWORD/);
+    assert.throws(
+      () => boardCredentials(testConfig('x', { BOARD_AUTH: 'true' })),
+      /needs BOARD_USER and BOARD_PASSWORD/,
+    );
     assert.throws(() => boardCredentials(testConfig('x', { BOARD_AUTH: 'true', BOARD_USER: 'a' })), /BOARD_AUTH=false/);
     assert.equal(boardCredentials(testConfig('x', { BOARD_AUTH: 'false' })), undefined);
-    assert.deepEqual(boardCredentials(testConfig('x', { BOARD_AUTH: 'true', BOARD_USER: 'a', BOARD_PASSWORD: 'b' })), { user: 'a', password: 'b' });
+    assert.deepEqual(boardCredentials(testConfig('x', { BOARD_AUTH: 'true', BOARD_USER: 'a', BOARD_PASSWORD: 'b' })), {
+      user: 'a',
+      password: 'b',
+    });
   });
 
   it('`ctp-etl board` exits without credentials, before listening', async () => {
-    const { code, output } = await runCli(['board', '--port', '0'], cliEnv(env.config, { BOARD_AUTH: 'true', BOARD_USER: '', BOARD_PASSWORD: '' }));
+    const { code, output } = await runCli(
+      ['board', '--port', '0'],
+      cliEnv(env.config, { BOARD_AUTH: 'true', BOARD_USER: '', BOARD_PASSWORD: '' }),
+    );
     assert.equal(code, 1);
     assert.match(output, /The board needs BOARD_USER and BOARD_PASSWORD/);
     assert.doesNotMatch(output, /board listening/);

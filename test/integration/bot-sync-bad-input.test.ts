@@ -32,7 +32,11 @@ describe('bot-sync on bad input: a clear error naming the bot and the file, and 
   const dir = tempDir('bad-input');
 
   before(async () => {
-    env = await createTestEnvironment('bot_sync_bad', { BOT_INSTANCES_DIR: dir.path, SQLITE_BUSY_TIMEOUT: '200ms', JOB_ATTEMPTS: '4' });
+    env = await createTestEnvironment('bot_sync_bad', {
+      BOT_INSTANCES_DIR: dir.path,
+      SQLITE_BUSY_TIMEOUT: '200ms',
+      JOB_ATTEMPTS: '4',
+    });
     installFixture(dir.path, 'good', 'jugder');
   });
 
@@ -87,7 +91,10 @@ describe('bot-sync on bad input: a clear error naming the bot and the file, and 
     db.close();
     await assert.rejects(syncBot(recordingContext(env.runtime), 'alien'), (e: unknown) => {
       assert.ok(e instanceof PermanentJobError);
-      assert.match(e.message, /bot alien: .*alien\/user_data\/tradesv3\.sqlite: table trades lacks column\(s\) pair, is_open/);
+      assert.match(
+        e.message,
+        /bot alien: .*alien\/user_data\/tradesv3\.sqlite: table trades lacks column\(s\) pair, is_open/,
+      );
       return true;
     });
   });
@@ -98,7 +105,9 @@ describe('bot-sync on bad input: a clear error naming the bot and the file, and 
     const db = new Database(file);
     db.prepare("UPDATE trades SET amount = 'lots', close_date = 'yesterday' WHERE id = 2").run();
     db.prepare('PRAGMA foreign_keys = OFF').run();
-    db.prepare("INSERT INTO orders (id, ft_trade_id, ft_order_side, ft_pair, ft_is_open, ft_amount, ft_price, order_id) VALUES (900, 999, 'buy', 'X/USDT', 0, 1, 1, 'orphan')").run();
+    db.prepare(
+      "INSERT INTO orders (id, ft_trade_id, ft_order_side, ft_pair, ft_is_open, ft_amount, ft_price, order_id) VALUES (900, 999, 'buy', 'X/USDT', 0, 1, 1, 'orphan')",
+    ).run();
     db.close();
     const result = await syncBot(recordingContext(env.runtime), 'odd-values');
     assert.equal(result.trades.inserted, 5);
@@ -110,8 +119,16 @@ describe('bot-sync on bad input: a clear error naming the bot and the file, and 
     assert.equal(trade.rows[0].amount, null);
     assert.equal(trade.rows[0].extra['invalid:amount'], 'lots');
     assert.equal(trade.rows[0].extra['invalid:close_date'], 'yesterday');
-    const rejects = await env.db.pool.query(`SELECT collection, position, reason FROM rejects WHERE source = 'bot-sync' AND source_ref LIKE 'odd-values:%'`);
-    assert.deepEqual(rejects.rows, [{ collection: 'orders', position: 'id 900', reason: 'order 900 belongs to trade 999, which is not in the trades table' }]);
+    const rejects = await env.db.pool.query(
+      `SELECT collection, position, reason FROM rejects WHERE source = 'bot-sync' AND source_ref LIKE 'odd-values:%'`,
+    );
+    assert.deepEqual(rejects.rows, [
+      {
+        collection: 'orders',
+        position: 'id 900',
+        reason: 'order 900 belongs to trade 999, which is not in the trades table',
+      },
+    ]);
   });
 
   describe('through the queue', () => {
@@ -131,7 +148,10 @@ describe('bot-sync on bad input: a clear error naming the bot and the file, and 
     it('fails a corrupt bot once, without retries, while the good bot beside it completes', async () => {
       const bad = await enqueue(queues, 'bot-sync', { bot: 'corrupt' });
       const good = await enqueue(queues, 'bot-sync', { bot: 'good' });
-      await assert.rejects(bad.waitUntilFinished(events, 20_000), /bot corrupt: .*corrupt\/user_data\/tradesv3\.sqlite is corrupt or truncated/);
+      await assert.rejects(
+        bad.waitUntilFinished(events, 20_000),
+        /bot corrupt: .*corrupt\/user_data\/tradesv3\.sqlite is corrupt or truncated/,
+      );
       const result = (await good.waitUntilFinished(events, 20_000)) as { trades: { inserted: number } };
       assert.equal(result.trades.inserted, 25);
       const failed = await queues.get('bot-sync')!.getJob(bad.id!);
@@ -146,7 +166,10 @@ describe('bot-sync on bad input: a clear error naming the bot and the file, and 
       holder.exec('BEGIN EXCLUSIVE');
       const job = await enqueue(queues, 'bot-sync', { bot: 'locked' });
       // The first attempt fails on the lock and the job waits for its retry.
-      const reason = await waitFor('the locked attempt to fail', async () => (await queues.get('bot-sync')!.getJob(job.id!))?.failedReason || undefined);
+      const reason = await waitFor(
+        'the locked attempt to fail',
+        async () => (await queues.get('bot-sync')!.getJob(job.id!))?.failedReason || undefined,
+      );
       assert.match(reason, /bot locked: .*locked\/user_data\/tradesv3\.sqlite is locked by another process/);
       holder.exec('COMMIT');
       holder.close();

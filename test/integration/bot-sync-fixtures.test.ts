@@ -11,7 +11,12 @@ import { createTestEnvironment, type TestEnvironment } from '../helpers/test-run
 /** Reads a FreqTrade database the way a person would check it by hand, naming old columns explicitly. */
 function sourceTrades(file: string): Array<Record<string, unknown>> {
   const db = new Database(file, { readonly: true });
-  const columns = new Set(db.prepare<[], { name: string }>("SELECT name FROM pragma_table_info('trades')").all().map((r) => r.name));
+  const columns = new Set(
+    db
+      .prepare<[], { name: string }>("SELECT name FROM pragma_table_info('trades')")
+      .all()
+      .map((r) => r.name),
+  );
   const exitReason = columns.has('exit_reason') ? 'exit_reason' : 'sell_reason';
   const enterTag = columns.has('enter_tag') ? 'enter_tag' : columns.has('buy_tag') ? 'buy_tag' : 'NULL';
   const rows = db
@@ -26,7 +31,7 @@ function sourceTrades(file: string): Array<Record<string, unknown>> {
 
 function sourceCount(file: string, table: string): number {
   const db = new Database(file, { readonly: true });
-  const exists = db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE name = ?").get(table) as { n: number };
+  const exists = db.prepare('SELECT count(*) AS n FROM sqlite_master WHERE name = ?').get(table) as { n: number };
   const count = exists.n === 0 ? 0 : (db.prepare(`SELECT count(*) AS n FROM "${table}"`).get() as { n: number }).n;
   db.close();
   return count;
@@ -37,7 +42,10 @@ const asNumber = (v: unknown): number | null => (v === null ? null : Number(v));
 function utcMicros(naive: unknown): string | null {
   if (naive === null) return null;
   const [seconds = '', fraction = ''] = String(naive).split('.');
-  return (BigInt(Date.parse(`${seconds.replace(' ', 'T')}Z`)) * 1000n + BigInt(fraction.padEnd(6, '0').slice(0, 6))).toString();
+  return (
+    BigInt(Date.parse(`${seconds.replace(' ', 'T')}Z`)) * 1000n +
+    BigInt(fraction.padEnd(6, '0').slice(0, 6))
+  ).toString();
 }
 
 describe('bot-sync on the real FreqTrade databases of six versions', () => {
@@ -48,7 +56,8 @@ describe('bot-sync on the real FreqTrade databases of six versions', () => {
 
   before(async () => {
     env = await createTestEnvironment('bot_sync_fixtures', { BOT_INSTANCES_DIR: dir.path });
-    for (const name of Object.keys(FIXTURE_FILES) as FixtureName[]) files.set(name, installFixture(dir.path, name, name));
+    for (const name of Object.keys(FIXTURE_FILES) as FixtureName[])
+      files.set(name, installFixture(dir.path, name, name));
   });
 
   after(async () => {
@@ -84,7 +93,11 @@ describe('bot-sync on the real FreqTrade databases of six versions', () => {
         for (const column of ['amount', 'open_rate', 'close_rate', 'close_profit', 'close_profit_abs']) {
           assert.equal(asNumber(p[column]), asNumber(s[column]), `${where} ${column}`);
         }
-        assert.equal(asNumber(p.profit_abs), asNumber(s.close_profit_abs), `${where} profit_abs mirrors close_profit_abs`);
+        assert.equal(
+          asNumber(p.profit_abs),
+          asNumber(s.close_profit_abs),
+          `${where} profit_abs mirrors close_profit_abs`,
+        );
         assert.equal(p.open_us, utcMicros(s.open_date), `${where} open_date read as UTC`);
         assert.equal(p.close_us, utcMicros(s.close_date), `${where} close_date read as UTC`);
         assert.equal(p.timeframe, s.timeframe, where);
@@ -120,7 +133,9 @@ describe('bot-sync on the real FreqTrade databases of six versions', () => {
       assert.equal(result.inserted + result.updated + result.deleted, 0, name);
       assert.equal(result.trades.unchanged, sourceCount(files.get(name)!, 'trades'), name);
     }
-    const lag = await env.db.pool.query(`SELECT count(*)::int AS n FROM bot_sync_state WHERE last_success_at > now() - interval '1 minute'`);
+    const lag = await env.db.pool.query(
+      `SELECT count(*)::int AS n FROM bot_sync_state WHERE last_success_at > now() - interval '1 minute'`,
+    );
     assert.equal(lag.rows[0].n, 6);
   });
 });

@@ -43,19 +43,32 @@ describe('bot-sync incremental, exact and one run per bot', () => {
   function source(file: string): { trades: string[]; orders: string[] } {
     const db = new Database(file, { readonly: true });
     const num = (v: number | null): string => (v === null ? '-' : String(Number(v)));
-    const trades = (db.prepare('SELECT id, pair, amount, close_profit_abs FROM trades ORDER BY id').all() as Array<{ id: number; pair: string; amount: number; close_profit_abs: number | null }>).map(
-      (t) => `${t.id}|${t.pair}|${num(t.amount)}|${num(t.close_profit_abs)}`,
-    );
-    const orders = (db.prepare('SELECT id, ft_trade_id, amount FROM orders ORDER BY id').all() as Array<{ id: number; ft_trade_id: number; amount: number }>).map(
-      (o) => `${o.id}|${o.ft_trade_id}|${num(o.amount)}`,
-    );
+    const trades = (
+      db.prepare('SELECT id, pair, amount, close_profit_abs FROM trades ORDER BY id').all() as Array<{
+        id: number;
+        pair: string;
+        amount: number;
+        close_profit_abs: number | null;
+      }>
+    ).map((t) => `${t.id}|${t.pair}|${num(t.amount)}|${num(t.close_profit_abs)}`);
+    const orders = (
+      db.prepare('SELECT id, ft_trade_id, amount FROM orders ORDER BY id').all() as Array<{
+        id: number;
+        ft_trade_id: number;
+        amount: number;
+      }>
+    ).map((o) => `${o.id}|${o.ft_trade_id}|${num(o.amount)}`);
     db.close();
     return { trades, orders };
   }
 
   /** PostgreSQL prints numerics in plain notation; parse both sides to compare the numbers, not their spelling. */
   function normalize(rows: { trades: string[]; orders: string[] }): { trades: string[]; orders: string[] } {
-    const fix = (r: string): string => r.split('|').map((part) => (/^-?[\d.e+-]+$/.test(part) ? String(Number(part)) : part)).join('|');
+    const fix = (r: string): string =>
+      r
+        .split('|')
+        .map((part) => (/^-?[\d.e+-]+$/.test(part) ? String(Number(part)) : part))
+        .join('|');
     return { trades: rows.trades.map(fix), orders: rows.orders.map(fix) };
   }
 
@@ -66,7 +79,9 @@ describe('bot-sync incremental, exact and one run per bot', () => {
     assert.deepEqual([first.trades.inserted, first.orders.inserted], [2000, 4000]);
 
     const db = new Database(file);
-    db.prepare('UPDATE trades SET close_profit_abs = close_profit_abs + 1, is_open = 0 WHERE id IN (5, 50, 500, 1500, 1999)').run();
+    db.prepare(
+      'UPDATE trades SET close_profit_abs = close_profit_abs + 1, is_open = 0 WHERE id IN (5, 50, 500, 1500, 1999)',
+    ).run();
     db.prepare('UPDATE orders SET status = ? WHERE id IN (11, 12)').run('canceled');
     db.prepare('DELETE FROM orders WHERE ft_trade_id IN (7, 8)').run();
     db.prepare('DELETE FROM trades WHERE id IN (7, 8)').run();
@@ -79,7 +94,11 @@ describe('bot-sync incremental, exact and one run per bot', () => {
     assert.deepEqual(normalize(await stored('bot-inc')), normalize(source(file)));
 
     const third = await syncBot(recordingContext(env.runtime), 'bot-inc', { full: true });
-    assert.equal(third.inserted + third.updated + third.deleted, 0, 'a full compare after an exact sync writes nothing');
+    assert.equal(
+      third.inserted + third.updated + third.deleted,
+      0,
+      'a full compare after an exact sync writes nothing',
+    );
   });
 
   it('holds meme-coin amounts far above 10^10 and tiny rates exactly as SQLite stores them', async () => {
@@ -135,10 +154,16 @@ describe('bot-sync incremental, exact and one run per bot', () => {
     const holder = await env.db.pool.connect();
     try {
       await holder.query('BEGIN');
-      await holder.query(`SELECT pg_advisory_xact_lock($1, hashtext(id::text)) FROM bots WHERE instance_id = 'bot-lock'`, [0x5f0b07]);
+      await holder.query(
+        `SELECT pg_advisory_xact_lock($1, hashtext(id::text)) FROM bots WHERE instance_id = 'bot-lock'`,
+        [0x5f0b07],
+      );
       const second = syncBot(recordingContext(env.runtime), 'bot-lock');
       await waitFor('the second run to wait for the lock', async () => {
-        const waiting = await env.db.pool.query(`SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = $1 AND NOT granted`, [0x5f0b07]);
+        const waiting = await env.db.pool.query(
+          `SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = $1 AND NOT granted`,
+          [0x5f0b07],
+        );
         return (waiting.rowCount ?? 0) > 0;
       });
       await holder.query('ROLLBACK');
@@ -157,7 +182,10 @@ describe('bot-sync incremental, exact and one run per bot', () => {
     const holder = await env.db.pool.connect();
     try {
       await holder.query('BEGIN');
-      await holder.query(`SELECT pg_advisory_xact_lock($1, hashtext(id::text)) FROM bots WHERE instance_id = 'bot-lock-timeout'`, [0x5f0b07]);
+      await holder.query(
+        `SELECT pg_advisory_xact_lock($1, hashtext(id::text)) FROM bots WHERE instance_id = 'bot-lock-timeout'`,
+        [0x5f0b07],
+      );
       const ctx = { ...recordingContext(env.runtime), config: { ...env.config, SYNC_LOCK_TIMEOUT: 200 } };
       await assert.rejects(syncBot(ctx, 'bot-lock-timeout'), (error: Error) => {
         assert.ok(!(error instanceof PermanentJobError), 'a retryable error');

@@ -33,19 +33,30 @@ describe('/health', () => {
     await Promise.all(runtimes.map((runtime) => runtime.close()));
     await closeQueues(queues);
     const client = new MongoClient(TEST_MONGO_URL);
-    await client.db(mongoDatabase).dropDatabase().finally(() => client.close());
+    await client
+      .db(mongoDatabase)
+      .dropDatabase()
+      .finally(() => client.close());
     await env.cleanup({ keep: tracker.failed });
   });
 
   /** GET /health from an app whose dependencies point where `overrides` say. */
-  async function health(overrides: Record<string, string>, withMongo: boolean): Promise<{ status: number; text: string; report: HealthReport }> {
+  async function health(
+    overrides: Record<string, string>,
+    withMongo: boolean,
+  ): Promise<{ status: number; text: string; report: HealthReport }> {
     const config = testConfig(env.name, overrides);
     const runtime = new Runtime(config);
     runtimes.push(runtime);
     const app = createHttpApp({
       config,
       queues,
-      health: { pg: runtime.pg, redis: runtime.redis('producer'), timeoutMs: 1500, ...(withMongo ? { mongo: runtime.mongo } : {}) },
+      health: {
+        pg: runtime.pg,
+        redis: runtime.redis('producer'),
+        timeoutMs: 1500,
+        ...(withMongo ? { mongo: runtime.mongo } : {}),
+      },
     });
     const server = await listen(app);
     try {

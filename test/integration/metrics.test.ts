@@ -48,7 +48,10 @@ describe('/metrics', () => {
     const app = startCli(['start', '--port', '0', '--concurrency', '1'], cliEnv(env.config));
     try {
       const port = await listeningPort(app, 'board listening');
-      const ok = await Promise.all([enqueue(queues, 'echo', { message: 'a', durationMs: 300 }), enqueue(queues, 'echo', { message: 'b' })]);
+      const ok = await Promise.all([
+        enqueue(queues, 'echo', { message: 'a', durationMs: 300 }),
+        enqueue(queues, 'echo', { message: 'b' }),
+      ]);
       const failed = await enqueue(queues, 'echo', { message: 'c', permanentFailure: true });
       await Promise.all(ok.map((job) => job.waitUntilFinished(events, 15_000)));
       await assert.rejects(failed.waitUntilFinished(events, 15_000));
@@ -70,7 +73,11 @@ describe('/metrics', () => {
       assert.ok(lag >= 90 && lag < 150, `bot-0007 lag ${lag}`);
       const never = sample(text, 'ctp_etl_bot_sync_lag_seconds{instance="bot-0003"}') ?? 0;
       assert.ok(never >= 600 && never < 660, `bot-0003, never synced, lags since discovery: ${never}`);
-      assert.equal(sample(text, 'ctp_etl_bot_sync_lag_seconds{instance="bot-0009"}'), undefined, 'a bot gone from disk is left out');
+      assert.equal(
+        sample(text, 'ctp_etl_bot_sync_lag_seconds{instance="bot-0009"}'),
+        undefined,
+        'a bot gone from disk is left out',
+      );
       await waiting.remove();
     } finally {
       app.child.kill('SIGTERM');
@@ -86,7 +93,11 @@ describe('/metrics', () => {
       await job.waitUntilFinished(events, 15_000);
       const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
       assert.equal(sample(text, 'ctp_etl_job_duration_seconds_count{job="echo",outcome="completed"}'), 1, text);
-      assert.equal(sample(text, 'ctp_etl_job_duration_seconds_count{job="echo",outcome="failed"}'), 1, 'the failed first attempt');
+      assert.equal(
+        sample(text, 'ctp_etl_job_duration_seconds_count{job="echo",outcome="failed"}'),
+        1,
+        'the failed first attempt',
+      );
       assert.doesNotMatch(text, /ctp_etl_queue_jobs/, 'queue counts come from the board only');
     } finally {
       worker.child.kill('SIGTERM');

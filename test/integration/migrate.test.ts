@@ -35,7 +35,16 @@ describe('migrate', () => {
     const first = await migrate(db.pool, config.PG_SCHEMA);
     assert.equal(first.applied.length, files.length);
     const created = await tables();
-    for (const table of ['users', 'bots', 'trades_aggregated', 'orders', 'portfolio_snapshots', 'strategies', 'rejects', 'schema_migrations']) {
+    for (const table of [
+      'users',
+      'bots',
+      'trades_aggregated',
+      'orders',
+      'portfolio_snapshots',
+      'strategies',
+      'rejects',
+      'schema_migrations',
+    ]) {
       assert.ok(created.includes(table), `table ${table} exists`);
     }
 
@@ -49,11 +58,16 @@ describe('migrate', () => {
 
   it('runs safely from several processes at once (advisory lock)', async () => {
     const results = await Promise.all([migrate(db.pool, config.PG_SCHEMA), migrate(db.pool, config.PG_SCHEMA)]);
-    assert.deepEqual(results.map((r) => r.applied.length), [0, 0]);
+    assert.deepEqual(
+      results.map((r) => r.applied.length),
+      [0, 0],
+    );
   });
 
   it('holds amounts above 10^10 and refuses a trade without a bot', async () => {
-    const { rows: [bot] } = await db.pool.query<{ id: string }>("INSERT INTO bots (instance_id) VALUES ('b1') RETURNING id");
+    const {
+      rows: [bot],
+    } = await db.pool.query<{ id: string }>("INSERT INTO bots (instance_id) VALUES ('b1') RETURNING id");
     await db.pool.query(
       "INSERT INTO trades_aggregated (bot_id, trade_id, pair, is_open, amount, close_profit_abs, row_hash) VALUES ($1, 1, 'PEPE/USDT', false, '123456789012345.123456789', '-0.000000001', 'h')",
       [bot!.id],
@@ -61,7 +75,9 @@ describe('migrate', () => {
     const { rows } = await db.pool.query('SELECT amount::text, profit_abs::text FROM trades_aggregated');
     assert.deepEqual(rows[0], { amount: '123456789012345.123456789', profit_abs: '-0.000000001' });
     await assert.rejects(
-      db.pool.query("INSERT INTO trades_aggregated (bot_id, trade_id, pair, is_open, row_hash) VALUES (NULL, 2, 'X/Y', true, 'h')"),
+      db.pool.query(
+        "INSERT INTO trades_aggregated (bot_id, trade_id, pair, is_open, row_hash) VALUES (NULL, 2, 'X/Y', true, 'h')",
+      ),
       /null value in column "bot_id"/,
     );
   });

@@ -22,9 +22,18 @@ describe('dual-write: user-upsert jobs', () => {
   let queues: Queues;
   let events: QueueEvents;
 
-  const user = (hex: string, fields: Record<string, unknown>) => ({ _id: new ObjectId(hex), createdAt: new Date('2024-01-01T00:00:00Z'), ...fields });
+  const user = (hex: string, fields: Record<string, unknown>) => ({
+    _id: new ObjectId(hex),
+    createdAt: new Date('2024-01-01T00:00:00Z'),
+    ...fields,
+  });
   const row = async (hex: string) =>
-    (await env.db.pool.query<Record<string, string>>('SELECT email, name, paper_balance::text, updated_at::text FROM users WHERE mongo_id = $1', [hex])).rows[0];
+    (
+      await env.db.pool.query<Record<string, string>>(
+        'SELECT email, name, paper_balance::text, updated_at::text FROM users WHERE mongo_id = $1',
+        [hex],
+      )
+    ).rows[0];
 
   before(async () => {
     env = await createTestEnvironment('dual_write', { JOB_ATTEMPTS: '12', JOB_BACKOFF: '100ms' });
@@ -32,7 +41,9 @@ describe('dual-write: user-upsert jobs', () => {
     proxy = await TcpProxy.reserve({ host: url.hostname, port: Number(url.port || 5432) });
     url.port = String(proxy.port);
     // The worker reaches PostgreSQL only through the proxy, which starts stopped.
-    workerRuntime = new Runtime(testConfig(env.name, { DATABASE_URL: url.toString(), JOB_ATTEMPTS: '12', JOB_BACKOFF: '100ms' }));
+    workerRuntime = new Runtime(
+      testConfig(env.name, { DATABASE_URL: url.toString(), JOB_ATTEMPTS: '12', JOB_BACKOFF: '100ms' }),
+    );
     harness = await startQueueHarness(env.runtime, 'user-upsert', { worker: workerRuntime, concurrency: 1 });
     ({ queues, events } = harness);
   });
@@ -47,16 +58,30 @@ describe('dual-write: user-upsert jobs', () => {
   it('retries while PostgreSQL is unreachable, then lands the write', async () => {
     const hex = '65c000000000000000000001';
     const job = await enqueueUserUpsert(
-      user(hex, { email: 'dual@example.com', name: 'Dual', paperBalance: Decimal128.fromString('12.345678901234567890'), updatedAt: new Date('2024-02-01T00:00:00Z') }),
+      user(hex, {
+        email: 'dual@example.com',
+        name: 'Dual',
+        paperBalance: Decimal128.fromString('12.345678901234567890'),
+        updatedAt: new Date('2024-02-01T00:00:00Z'),
+      }),
       { queues },
     );
     assert.equal(job.id, `user-upsert-${hex}-${Date.parse('2024-02-01T00:00:00Z')}`);
-    await waitFor('two failed attempts', async () => ((await queues.get('user-upsert')!.getJob(job.id!))?.attemptsMade ?? 0) >= 2, 30_000);
+    await waitFor(
+      'two failed attempts',
+      async () => ((await queues.get('user-upsert')!.getJob(job.id!))?.attemptsMade ?? 0) >= 2,
+      30_000,
+    );
     assert.equal(await row(hex), undefined);
     await proxy.start();
     const result = await job.waitUntilFinished(events, 30_000);
     assert.deepEqual(result, { mongoId: hex, outcome: 'inserted' });
-    assert.deepEqual(await row(hex), { email: 'dual@example.com', name: 'Dual', paper_balance: '12.345678901234567890', updated_at: '2024-02-01 00:00:00+00' });
+    assert.deepEqual(await row(hex), {
+      email: 'dual@example.com',
+      name: 'Dual',
+      paper_balance: '12.345678901234567890',
+      updated_at: '2024-02-01 00:00:00+00',
+    });
     const done = await queues.get('user-upsert')!.getJob(job.id!);
     assert.ok((done?.attemptsMade ?? 0) >= 3, `attempts made: ${done?.attemptsMade}`);
     assert.match(done?.failedReason ?? '', /user-upsert of user _id 65c000000000000000000001 failed; will retry/);
@@ -69,21 +94,33 @@ describe('dual-write: user-upsert jobs', () => {
     const again = await enqueueUserUpsert(newer, { queues });
     assert.equal(again.id, first.id);
     assert.deepEqual(await first.waitUntilFinished(events, 15_000), { mongoId: hex, outcome: 'inserted' });
-    const older = await enqueueUserUpsert(user(hex, { email: 'order@example.com', name: 'Older', updatedAt: new Date('2024-03-01T00:00:00Z') }), { queues });
+    const older = await enqueueUserUpsert(
+      user(hex, { email: 'order@example.com', name: 'Older', updatedAt: new Date('2024-03-01T00:00:00Z') }),
+      { queues },
+    );
     assert.deepEqual(await older.waitUntilFinished(events, 15_000), { mongoId: hex, outcome: 'unchanged' });
     assert.equal((await row(hex))?.name, 'Newer');
   });
 
   it('rejects a user whose email another user holds, without retrying', async () => {
-    const job = await enqueueUserUpsert(user('65c000000000000000000003', { email: 'DUAL@example.com', updatedAt: new Date('2024-04-01T00:00:00Z') }), { queues });
-    await assert.rejects(job.waitUntilFinished(events, 15_000), /rejected: email DUAL@example.com is already used by user _id 65c000000000000000000001/);
+    const job = await enqueueUserUpsert(
+      user('65c000000000000000000003', { email: 'DUAL@example.com', updatedAt: new Date('2024-04-01T00:00:00Z') }),
+      { queues },
+    );
+    await assert.rejects(
+      job.waitUntilFinished(events, 15_000),
+      /rejected: email DUAL@example.com is already used by user _id 65c000000000000000000001/,
+    );
     assert.equal((await queues.get('user-upsert')!.getJob(job.id!))?.attemptsMade, 1);
-    const rejects = await env.db.pool.query<{ position: string }>(`SELECT position FROM rejects WHERE source = 'user-upsert'`);
+    const rejects = await env.db.pool.query<{ position: string }>(
+      `SELECT position FROM rejects WHERE source = 'user-upsert'`,
+    );
     assert.deepEqual(rejects.rows, [{ position: '_id 65c000000000000000000003' }]);
   });
 
   it('takes a user document from the command line: ctp-etl enqueue user-upsert --json --wait', async () => {
-    const doc = '{"_id":{"$oid":"65c000000000000000000004"},"email":"cli@example.com","paperBalance":{"$numberLong":"9007199254740993"},"updatedAt":{"$date":"2024-05-01T00:00:00Z"}}';
+    const doc =
+      '{"_id":{"$oid":"65c000000000000000000004"},"email":"cli@example.com","paperBalance":{"$numberLong":"9007199254740993"},"updatedAt":{"$date":"2024-05-01T00:00:00Z"}}';
     const { code, output } = await runCli(['enqueue', 'user-upsert', '--json', doc, '--wait'], cliEnv(env.config));
     assert.equal(code, 0, output);
     assert.match(output, /completed: \{"mongoId":"65c000000000000000000004","outcome":"inserted"\}/);

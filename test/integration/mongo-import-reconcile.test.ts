@@ -21,7 +21,8 @@ describe('user-reconcile: re-import users changed since the last run', () => {
   const tracker = failureTracker();
   let env: TestEnvironment;
   let mongo: TestMongo;
-  const reconcile = async () => (await runJob('user-reconcile', { overlapMs: 0 }, importContext(env.runtime).ctx)) as Result;
+  const reconcile = async () =>
+    (await runJob('user-reconcile', { overlapMs: 0 }, importContext(env.runtime).ctx)) as Result;
 
   before(async () => {
     mongo = await createTestMongo('user_reconcile');
@@ -36,13 +37,23 @@ describe('user-reconcile: re-import users changed since the last run', () => {
 
   it('reads every user the first time, then only those changed since', async () => {
     const first = await reconcile();
-    assert.deepEqual({ read: first.read, inserted: first.inserted, since: first.since }, { read: 3, inserted: 3, since: null });
+    assert.deepEqual(
+      { read: first.read, inserted: first.inserted, since: first.since },
+      { read: 3, inserted: 3, since: null },
+    );
     // A write that reached MongoDB but whose user-upsert job was never enqueued.
-    await mongo.db.collection('users').updateOne({ _id: oid('user', 2) }, { $set: { name: 'Missed', updatedAt: new Date(Date.now() + 1000) } });
+    await mongo.db
+      .collection('users')
+      .updateOne({ _id: oid('user', 2) }, { $set: { name: 'Missed', updatedAt: new Date(Date.now() + 1000) } });
     const second = await reconcile();
-    assert.deepEqual({ read: second.read, updated: second.updated, inserted: second.inserted }, { read: 1, updated: 1, inserted: 0 });
+    assert.deepEqual(
+      { read: second.read, updated: second.updated, inserted: second.inserted },
+      { read: 1, updated: 1, inserted: 0 },
+    );
     assert.ok(second.since !== null);
-    const { rows } = await env.db.pool.query<{ name: string }>('SELECT name FROM users WHERE mongo_id = $1', [oid('user', 2).toHexString()]);
+    const { rows } = await env.db.pool.query<{ name: string }>('SELECT name FROM users WHERE mongo_id = $1', [
+      oid('user', 2).toHexString(),
+    ]);
     assert.equal(rows[0]?.name, 'Missed');
   });
 });

@@ -20,7 +20,11 @@ describe('scheduler: bot discovery and one schedule per bot, whatever the number
   const cleanups: Array<() => Promise<void>> = [];
 
   before(async () => {
-    env = await createTestEnvironment('scheduler', { BOT_INSTANCES_DIR: dir.path, SYNC_INTERVAL: '1s', DISCOVERY_INTERVAL: '200ms' });
+    env = await createTestEnvironment('scheduler', {
+      BOT_INSTANCES_DIR: dir.path,
+      SYNC_INTERVAL: '1s',
+      DISCOVERY_INTERVAL: '200ms',
+    });
     installFixture(dir.path, 'bot-a', 'jugder');
     installFixture(dir.path, 'bot-b', 'germoso');
     mkdirSync(path.join(dir.path, 'not a bot!', 'user_data'), { recursive: true });
@@ -38,7 +42,15 @@ describe('scheduler: bot discovery and one schedule per bot, whatever the number
     const redis = createRedis(config, 'worker');
     const queues = createQueues(config, redis, ['bot-sync', 'turso-push', 'user-reconcile']);
     const sources = scheduleSources(config, env.runtime.logger);
-    const scheduler = new Scheduler({ config, pg: env.runtime.pg, redis, queues, logger: env.runtime.logger, leaseRenewMs, sources });
+    const scheduler = new Scheduler({
+      config,
+      pg: env.runtime.pg,
+      redis,
+      queues,
+      logger: env.runtime.logger,
+      leaseRenewMs,
+      sources,
+    });
     cleanups.push(async () => {
       await scheduler.stop();
       await closeQueues(queues);
@@ -47,11 +59,15 @@ describe('scheduler: bot discovery and one schedule per bot, whatever the number
     return scheduler;
   }
 
-  async function schedules(queue: 'bot-sync' | 'turso-push' | 'user-reconcile' = 'bot-sync'): Promise<Array<{ key: string; every: number | undefined; data: unknown }>> {
+  async function schedules(
+    queue: 'bot-sync' | 'turso-push' | 'user-reconcile' = 'bot-sync',
+  ): Promise<Array<{ key: string; every: number | undefined; data: unknown }>> {
     const queues = createQueues(env.config, env.runtime.redis('worker'), [queue]);
     try {
       const list = await queues.get(queue)!.getJobSchedulers(0, -1, true);
-      return list.map((s) => ({ key: s.key, every: s.every, data: s.template?.data })).sort((a, b) => a.key.localeCompare(b.key));
+      return list
+        .map((s) => ({ key: s.key, every: s.every, data: s.template?.data }))
+        .sort((a, b) => a.key.localeCompare(b.key));
     } finally {
       await closeQueues(queues);
     }
@@ -70,7 +86,10 @@ describe('scheduler: bot discovery and one schedule per bot, whatever the number
     const again = await leader.runOnce();
     assert.deepEqual(again.schedules, { created: 0, updated: 0, removed: 0, kept: 2 });
     const bots = await env.db.pool.query('SELECT instance_id FROM bots ORDER BY instance_id');
-    assert.deepEqual(bots.rows.map((r: { instance_id: string }) => r.instance_id), ['bot-a', 'bot-b']);
+    assert.deepEqual(
+      bots.rows.map((r: { instance_id: string }) => r.instance_id),
+      ['bot-a', 'bot-b'],
+    );
     await first.stop();
     await second.stop();
   });
@@ -83,7 +102,10 @@ describe('scheduler: bot discovery and one schedule per bot, whatever the number
     const pass = await scheduler.runOnce();
     assert.deepEqual(pass.schedules, { created: 1, updated: 0, removed: 1, kept: 1 });
     assert.deepEqual(pass.missing, ['bot-a']);
-    assert.deepEqual((await schedules()).map((s) => s.key), ['bot-sync:bot-b', 'bot-sync:bot-c']);
+    assert.deepEqual(
+      (await schedules()).map((s) => s.key),
+      ['bot-sync:bot-b', 'bot-sync:bot-c'],
+    );
     const missing = await env.db.pool.query(`SELECT instance_id FROM bots WHERE missing_since IS NOT NULL`);
     assert.deepEqual(missing.rows, [{ instance_id: 'bot-a' }]);
     installFixture(dir.path, 'bot-a', 'jugder');
@@ -97,15 +119,24 @@ describe('scheduler: bot discovery and one schedule per bot, whatever the number
   it('schedules Turso pushes only for bots whose sync-config.json enables them', async () => {
     const scheduler = newScheduler();
     const syncConfig = (bot: string, enabled: boolean | string): void =>
-      writeFileSync(path.join(dir.path, bot, 'sync-config.json'), JSON.stringify({ tursoUrl: `file:${path.join(dir.path, `${bot}.db`)}`, tursoToken: 'secret', enabled }));
+      writeFileSync(
+        path.join(dir.path, bot, 'sync-config.json'),
+        JSON.stringify({ tursoUrl: `file:${path.join(dir.path, `${bot}.db`)}`, tursoToken: 'secret', enabled }),
+      );
     syncConfig('bot-a', true);
     syncConfig('bot-b', false);
     await scheduler.runOnce();
-    assert.deepEqual(await schedules('turso-push'), [{ key: 'turso-push:bot-a', every: env.config.TURSO_PUSH_INTERVAL, data: { instance: 'bot-a' } }]);
+    assert.deepEqual(await schedules('turso-push'), [
+      { key: 'turso-push:bot-a', every: env.config.TURSO_PUSH_INTERVAL, data: { instance: 'bot-a' } },
+    ]);
     syncConfig('bot-a', 'yes please');
     syncConfig('bot-b', true);
     const pass = await scheduler.runOnce();
-    assert.deepEqual((await schedules('turso-push')).map((s) => s.key), ['turso-push:bot-b'], 'a bad config unschedules its bot');
+    assert.deepEqual(
+      (await schedules('turso-push')).map((s) => s.key),
+      ['turso-push:bot-b'],
+      'a bad config unschedules its bot',
+    );
     assert.equal(pass.schedules?.removed, 1);
     assert.doesNotMatch(JSON.stringify(await schedules('turso-push')), /secret/, 'no token in job data');
     rmSync(path.join(dir.path, 'bot-a', 'sync-config.json'));
@@ -118,7 +149,10 @@ describe('scheduler: bot discovery and one schedule per bot, whatever the number
   it('schedules the users reconcile job only while USER_RECONCILE_INTERVAL is set', async () => {
     const on = newScheduler(10_000, { ...env.config, USER_RECONCILE_INTERVAL: 3_600_000 });
     await on.runOnce();
-    assert.deepEqual((await schedules('user-reconcile')).map((r) => [r.key, r.every]), [['user-reconcile', 3_600_000]]);
+    assert.deepEqual(
+      (await schedules('user-reconcile')).map((r) => [r.key, r.every]),
+      [['user-reconcile', 3_600_000]],
+    );
     await on.runOnce();
     assert.equal((await schedules('user-reconcile')).length, 1, 'still one schedule');
     await on.stop();
@@ -134,12 +168,19 @@ describe('scheduler: bot discovery and one schedule per bot, whatever the number
     one.start();
     two.start();
     rmSync(path.join(dir.path, 'bot-c'), { recursive: true });
-    await waitFor('bot-c to be unscheduled', async () => ((await schedules()).some((s) => s.key === 'bot-sync:bot-c') ? undefined : true));
+    await waitFor('bot-c to be unscheduled', async () =>
+      (await schedules()).some((s) => s.key === 'bot-sync:bot-c') ? undefined : true,
+    );
     await one.stop();
     installFixture(dir.path, 'bot-d', 'th2002');
-    await waitFor('bot-d to be scheduled by whichever scheduler leads', async () => ((await schedules()).some((s) => s.key === 'bot-sync:bot-d') ? true : undefined));
+    await waitFor('bot-d to be scheduled by whichever scheduler leads', async () =>
+      (await schedules()).some((s) => s.key === 'bot-sync:bot-d') ? true : undefined,
+    );
     await two.stop();
-    assert.deepEqual((await schedules()).map((s) => s.key), ['bot-sync:bot-a', 'bot-sync:bot-b', 'bot-sync:bot-d']);
+    assert.deepEqual(
+      (await schedules()).map((s) => s.key),
+      ['bot-sync:bot-a', 'bot-sync:bot-b', 'bot-sync:bot-d'],
+    );
   });
 
   it('scheduled bot-sync jobs run on a worker and keep every bot synced', async () => {

@@ -11,8 +11,21 @@ import { createTestEnvironment, type TestEnvironment } from '../helpers/test-run
 
 interface StatusJson {
   queues: Array<{ queue: string; counts: Record<string, number> }>;
-  recentFailures: Array<{ queue: string; jobId: string; name: string; failedReason: string; failedAt: string; attempts: number }>;
-  bots: Array<{ instance: string; lagSeconds: number; lastSuccessAt: string | null; lastError: string | null; missingSince: string | null }>;
+  recentFailures: Array<{
+    queue: string;
+    jobId: string;
+    name: string;
+    failedReason: string;
+    failedAt: string;
+    attempts: number;
+  }>;
+  bots: Array<{
+    instance: string;
+    lagSeconds: number;
+    lastSuccessAt: string | null;
+    lastError: string | null;
+    missingSince: string | null;
+  }>;
 }
 
 describe('ctp-etl status', () => {
@@ -23,7 +36,10 @@ describe('ctp-etl status', () => {
   before(async () => {
     env = await createTestEnvironment('status', { JOB_ATTEMPTS: '1' });
     queues = createQueues(env.config, env.runtime.redis('producer'), ['echo']);
-    const events = new QueueEvents('echo', { connection: env.runtime.redis('worker'), prefix: env.config.QUEUE_PREFIX });
+    const events = new QueueEvents('echo', {
+      connection: env.runtime.redis('worker'),
+      prefix: env.config.QUEUE_PREFIX,
+    });
     await events.waitUntilReady();
     const pool = new WorkerPool(env.runtime, env.runtime.redis('worker'), { queues: ['echo'], concurrency: 1 });
     pool.start();
@@ -57,14 +73,26 @@ describe('ctp-etl status', () => {
     const report = JSON.parse(output) as StatusJson;
     const echo = report.queues.find((queue) => queue.queue === 'echo');
     assert.deepEqual(
-      { waiting: echo?.counts.waiting, delayed: echo?.counts.delayed, failed: echo?.counts.failed, completed: echo?.counts.completed, active: echo?.counts.active },
+      {
+        waiting: echo?.counts.waiting,
+        delayed: echo?.counts.delayed,
+        failed: echo?.counts.failed,
+        completed: echo?.counts.completed,
+        active: echo?.counts.active,
+      },
       { waiting: 1, delayed: 1, failed: 2, completed: 1, active: 0 },
     );
-    assert.deepEqual(report.recentFailures.map((failure) => failure.name), ['echo second broken', 'echo first broken']);
+    assert.deepEqual(
+      report.recentFailures.map((failure) => failure.name),
+      ['echo second broken', 'echo first broken'],
+    );
     assert.equal(report.recentFailures[0]?.failedReason, 'echo refused "second broken" permanently');
     assert.equal(report.recentFailures[0]?.attempts, 1);
     assert.ok(Date.now() - Date.parse(report.recentFailures[0]!.failedAt) < 60_000);
-    assert.deepEqual(report.bots.map((bot) => bot.instance), ['bot-0003', 'bot-0007']);
+    assert.deepEqual(
+      report.bots.map((bot) => bot.instance),
+      ['bot-0003', 'bot-0007'],
+    );
     assert.ok(report.bots[0]!.lagSeconds >= 7200 && report.bots[0]!.lagSeconds < 7300);
     assert.equal(report.bots[0]!.lastSuccessAt, null);
     assert.match(report.bots[0]!.lastError ?? '', /not a database/);
@@ -75,13 +103,22 @@ describe('ctp-etl status', () => {
     const { code, output } = await runCli(['status', '--failures', '1'], cliEnv(env.config, { LOG_LEVEL: 'silent' }));
     assert.equal(code, 0, output);
     assert.match(output, /^Queues\nqueue +waiting +active +delayed +failed +completed\n[- ]+\necho +1 +0 +1 +2 +1\n/);
-    assert.match(output, /Recent failures\nfailed at +queue +job +attempts +reason\n[- ]+\n\S+Z +echo +echo second broken \(#\d+\) +1 +echo refused "second broken" permanently\n\n/);
+    assert.match(
+      output,
+      /Recent failures\nfailed at +queue +job +attempts +reason\n[- ]+\n\S+Z +echo +echo second broken \(#\d+\) +1 +echo refused "second broken" permanently\n\n/,
+    );
     assert.doesNotMatch(output, /first broken/);
-    assert.match(output, /Bot sync lag\nbot +lag +last success +last error\n[- ]+\nbot-0003 +2h 0m +never +\S+Z bot-0003: tradesv3\.sqlite is not a database\nbot-0007 +1m 3\ds +\S+Z\n?$/);
+    assert.match(
+      output,
+      /Bot sync lag\nbot +lag +last success +last error\n[- ]+\nbot-0003 +2h 0m +never +\S+Z bot-0003: tradesv3\.sqlite is not a database\nbot-0007 +1m 3\ds +\S+Z\n?$/,
+    );
   });
 
   it('says what to do when the schema is not migrated', async () => {
-    const { code, output } = await runCli(['status'], cliEnv(env.config, { LOG_LEVEL: 'silent', PG_SCHEMA: 'status_not_migrated' }));
+    const { code, output } = await runCli(
+      ['status'],
+      cliEnv(env.config, { LOG_LEVEL: 'silent', PG_SCHEMA: 'status_not_migrated' }),
+    );
     assert.equal(code, 1);
     assert.match(output, /Cannot read bot sync state \(has `ctp-etl migrate` run\?\): relation "bots" does not exist/);
   });

@@ -33,7 +33,8 @@ function platformStandIn() {
         response.writeHead(status, { 'content-type': 'application/json' });
         response.end(JSON.stringify(json));
       };
-      if (request.headers.authorization !== `Bearer ${PLATFORM_TOKEN}`) return send(401, { error: `invalid token: ${request.headers.authorization}` });
+      if (request.headers.authorization !== `Bearer ${PLATFORM_TOKEN}`)
+        return send(401, { error: `invalid token: ${request.headers.authorization}` });
       const url = new URL(request.url ?? '/', 'http://stand-in');
       const match = /^\/v1\/organizations\/([^/]+)\/databases(?:\/([^/]+))?(\/auth\/tokens)?$/.exec(url.pathname);
       if (!match) return send(404, { error: 'not found' });
@@ -46,7 +47,8 @@ function platformStandIn() {
         databases.add(wanted);
         return send(200, database(wanted));
       }
-      if (request.method === 'GET' && name !== undefined && !tokens) return databases.has(name) ? send(200, database(name)) : send(404, { error: 'no such database' });
+      if (request.method === 'GET' && name !== undefined && !tokens)
+        return databases.has(name) ? send(200, database(name)) : send(404, { error: 'no such database' });
       if (request.method === 'POST' && name !== undefined && tokens) {
         if (url.searchParams.get('authorization') !== 'full-access') return send(400, { error: 'authorization' });
         return databases.has(name) ? send(200, { jwt: `jwt-for-${name}` }) : send(404, { error: 'no such database' });
@@ -79,7 +81,8 @@ describe('turso-provision', () => {
       TURSO_PLATFORM_TOKEN: PLATFORM_TOKEN,
     });
     ctx = contextForLocalRun(env.runtime);
-    for (const bot of ['Bot_One', 'bot-two', 'bot-three']) await mkdir(path.join(root, 'bots', bot), { recursive: true });
+    for (const bot of ['Bot_One', 'bot-two', 'bot-three'])
+      await mkdir(path.join(root, 'bots', bot), { recursive: true });
   });
 
   after(async () => {
@@ -90,12 +93,26 @@ describe('turso-provision', () => {
 
   it('creates the database, mints a token and writes sync-config.json (owner-only)', async () => {
     const result = await runJob('turso-provision', { instance: 'Bot_One' }, ctx);
-    assert.deepEqual(result, { instance: 'Bot_One', database: 'bot-one', url: 'libsql://bot-one-acme.turso.io', created: true });
+    assert.deepEqual(result, {
+      instance: 'Bot_One',
+      database: 'bot-one',
+      url: 'libsql://bot-one-acme.turso.io',
+      created: true,
+    });
     const written = JSON.parse(await readFile(syncConfigFile('Bot_One'), 'utf8')) as Record<string, unknown>;
-    assert.deepEqual(written, { tursoUrl: 'libsql://bot-one-acme.turso.io', tursoToken: 'jwt-for-bot-one', enabled: true, lastSync: null });
+    assert.deepEqual(written, {
+      tursoUrl: 'libsql://bot-one-acme.turso.io',
+      tursoToken: 'jwt-for-bot-one',
+      enabled: true,
+      lastSync: null,
+    });
     assert.equal((await stat(syncConfigFile('Bot_One'))).mode & 0o777, 0o600);
     assert.equal(await tursoPushEnabled(env.config, 'Bot_One'), true);
-    assert.ok(standIn.requests.includes('POST /v1/organizations/acme/databases/bot-one/auth/tokens?expiration=never&authorization=full-access'));
+    assert.ok(
+      standIn.requests.includes(
+        'POST /v1/organizations/acme/databases/bot-one/auth/tokens?expiration=never&authorization=full-access',
+      ),
+    );
   });
 
   it('leaves a bot that already has a sync-config.json alone', async () => {
@@ -108,7 +125,12 @@ describe('turso-provision', () => {
   it('finishes a provisioning that died after creating the database (409, then the existing database)', async () => {
     standIn.databases.add('bot-two');
     const result = await runJob('turso-provision', { instance: 'bot-two' }, ctx);
-    assert.deepEqual(result, { instance: 'bot-two', database: 'bot-two', url: 'libsql://bot-two-acme.turso.io', created: false });
+    assert.deepEqual(result, {
+      instance: 'bot-two',
+      database: 'bot-two',
+      url: 'libsql://bot-two-acme.turso.io',
+      created: false,
+    });
     assert.ok(standIn.requests.includes('GET /v1/organizations/acme/databases/bot-two'));
   });
 
@@ -123,7 +145,10 @@ describe('turso-provision', () => {
     const wrong: JobContext = { ...ctx, config };
     await assert.rejects(runJob('turso-provision', { instance: 'bot-three' }, wrong), (error: Error) => {
       assert.ok(error instanceof PermanentJobError);
-      assert.match(error.message, /POST http:\/\/127\.0\.0\.1:\d+\/v1\/organizations\/acme\/databases answered HTTP 401/);
+      assert.match(
+        error.message,
+        /POST http:\/\/127\.0\.0\.1:\d+\/v1\/organizations\/acme\/databases answered HTTP 401/,
+      );
       assert.doesNotMatch(error.message, /wrong-platform-secret/);
       return true;
     });

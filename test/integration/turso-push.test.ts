@@ -17,7 +17,14 @@ import { contextForLocalRun } from '../../src/workers/job-context.js';
 import { runJob } from '../../src/workers/run-job.js';
 import { failureTracker } from '../helpers/failure-tracker.js';
 import { createTestEnvironment, type TestEnvironment } from '../helpers/test-runtime.js';
-import { createTestBot, editSource, libsqlTables, sqliteTables, writeSyncConfig, type TestBot } from '../helpers/turso-bots.js';
+import {
+  createTestBot,
+  editSource,
+  libsqlTables,
+  sqliteTables,
+  writeSyncConfig,
+  type TestBot,
+} from '../helpers/turso-bots.js';
 
 describe('turso-push', () => {
   const tracker = failureTracker();
@@ -25,7 +32,8 @@ describe('turso-push', () => {
   let env: TestEnvironment;
   let ctx: JobContext;
 
-  const push = async (instance: string, context: JobContext = ctx) => (await runJob('turso-push', { instance }, context)) as PushResult;
+  const push = async (instance: string, context: JobContext = ctx) =>
+    (await runJob('turso-push', { instance }, context)) as PushResult;
 
   /** The target holds exactly the source's tables, columns and rows (rowids included). */
   const assertTargetExact = async (bot: TestBot) => {
@@ -78,7 +86,10 @@ describe('turso-push', () => {
     });
 
     it('pushes only the changed rows (about 1%)', async () => {
-      editSource(bot.dbPath, "UPDATE trades SET close_profit = 0.123456789 WHERE id = 3; UPDATE orders SET status = 'canceled' WHERE id IN (5, 6); UPDATE pairlocks SET reason = 'x' WHERE id = 1");
+      editSource(
+        bot.dbPath,
+        "UPDATE trades SET close_profit = 0.123456789 WHERE id = 3; UPDATE orders SET status = 'canceled' WHERE id IN (5, 6); UPDATE pairlocks SET reason = 'x' WHERE id = 1",
+      );
       const result = await push(bot.name);
       assert.equal(result.pushed, 4);
       assert.equal(result.deleted, 0);
@@ -87,8 +98,13 @@ describe('turso-push', () => {
     });
 
     it('deletes the rows deleted in the source', async () => {
-      editSource(bot.dbPath, 'DELETE FROM orders WHERE ft_trade_id = 4; DELETE FROM trades WHERE id = 4; DELETE FROM pairlocks WHERE id < 4');
-      const deletedOrders = (await libsqlTables(bot.targetUrl, ['orders'])).get('orders')!.rows.length - sqliteTables(bot.dbPath).get('orders')!.rows.length;
+      editSource(
+        bot.dbPath,
+        'DELETE FROM orders WHERE ft_trade_id = 4; DELETE FROM trades WHERE id = 4; DELETE FROM pairlocks WHERE id < 4',
+      );
+      const deletedOrders =
+        (await libsqlTables(bot.targetUrl, ['orders'])).get('orders')!.rows.length -
+        sqliteTables(bot.dbPath).get('orders')!.rows.length;
       const result = await push(bot.name);
       assert.equal(result.pushed, 0);
       assert.equal(result.deleted, deletedOrders + 1 + 3);
@@ -96,7 +112,10 @@ describe('turso-push', () => {
     });
 
     it('adds a column a FreqTrade upgrade added, and pushes its values', async () => {
-      editSource(bot.dbPath, "ALTER TABLE trades ADD COLUMN exit_note VARCHAR(100); UPDATE trades SET exit_note = 'note ' || id WHERE id % 2 = 0");
+      editSource(
+        bot.dbPath,
+        "ALTER TABLE trades ADD COLUMN exit_note VARCHAR(100); UPDATE trades SET exit_note = 'note ' || id WHERE id % 2 = 0",
+      );
       const trades = sqliteTables(bot.dbPath).get('trades')!.rows.length;
       const result = await push(bot.name);
       assert.equal(result.pushed, trades);
@@ -105,7 +124,10 @@ describe('turso-push', () => {
     });
 
     it('keeps 64-bit integers exact both ways', async () => {
-      editSource(bot.dbPath, "INSERT INTO KeyValueStore (id, key, value_type, int_value) VALUES (9007199254740993, 'big', 'int', -9223372036854775807)");
+      editSource(
+        bot.dbPath,
+        "INSERT INTO KeyValueStore (id, key, value_type, int_value) VALUES (9007199254740993, 'big', 'int', -9223372036854775807)",
+      );
       const result = await push(bot.name);
       assert.equal(result.pushed, 1);
       await assertTargetExact(bot);
@@ -116,13 +138,17 @@ describe('turso-push', () => {
 
     it('skips reading an unchanged database file, and notices a change to it', async () => {
       // Files changed in the last 2 s are never trusted as unchanged: age this one.
-      const aged = async (seconds: number) => utimes(bot.dbPath, new Date(Date.now() - seconds * 1000), new Date(Date.now() - seconds * 1000));
+      const aged = async (seconds: number) =>
+        utimes(bot.dbPath, new Date(Date.now() - seconds * 1000), new Date(Date.now() - seconds * 1000));
       await aged(60);
       assert.equal((await push(bot.name)).pushed, 0);
       const lines: string[] = [];
       const quick = await push(bot.name, { ...ctx, log: async (line) => void lines.push(line) });
       assert.equal(quick.pushed, 0);
-      assert.ok(lines.some((line) => /database file unchanged since the last push/.test(line)), lines.join('\n'));
+      assert.ok(
+        lines.some((line) => /database file unchanged since the last push/.test(line)),
+        lines.join('\n'),
+      );
       editSource(bot.dbPath, "UPDATE trades SET exit_reason = 'changed' WHERE id = 6");
       await aged(30);
       const after = await push(bot.name);
@@ -178,7 +204,10 @@ describe('turso-push', () => {
       await readFile(pushMarkerPath(env.config, bot.name));
 
       // Rows the killed run pushed are deleted in the source before the rerun: none may stay behind.
-      editSource(bot.dbPath, 'DELETE FROM orders WHERE ft_trade_id IN (1, 2); DELETE FROM trades WHERE id IN (1, 2); UPDATE trades SET pair = \'ETH/BTC\' WHERE id = 3');
+      editSource(
+        bot.dbPath,
+        "DELETE FROM orders WHERE ft_trade_id IN (1, 2); DELETE FROM trades WHERE id IN (1, 2); UPDATE trades SET pair = 'ETH/BTC' WHERE id = 3",
+      );
       const result = await push(bot.name);
       assert.equal(result.fullCompare, true);
       await assertTargetExact(bot);
@@ -203,7 +232,10 @@ describe('turso-push', () => {
       };
       const first = push(bot.name, holding);
       await inBatch;
-      await assert.rejects(push(bot.name), (error: Error) => error instanceof PushLockedError && !(error instanceof PermanentJobError));
+      await assert.rejects(
+        push(bot.name),
+        (error: Error) => error instanceof PushLockedError && !(error instanceof PermanentJobError),
+      );
       release();
       await first;
       await assertTargetExact(bot);
@@ -246,10 +278,16 @@ describe('turso-push', () => {
       await once(server, 'listening');
       try {
         const { port } = server.address() as AddressInfo;
-        await createTestBot(root, 'bad-token', '2022-44cols-arthurahiyarov.sqlite', { tursoUrl: `http://127.0.0.1:${port}`, tursoToken: 'tok-refused-secret' });
+        await createTestBot(root, 'bad-token', '2022-44cols-arthurahiyarov.sqlite', {
+          tursoUrl: `http://127.0.0.1:${port}`,
+          tursoToken: 'tok-refused-secret',
+        });
         await assert.rejects(push('bad-token'), (error: Error) => {
           assert.ok(error instanceof PermanentJobError, `${error.name}: ${error.message}`);
-          assert.match(error.message, /bot bad-token: .*http:\/\/127\.0\.0\.1:\d+ \(from .*bad-token[/\\]sync-config\.json\) failed: .*401/);
+          assert.match(
+            error.message,
+            /bot bad-token: .*http:\/\/127\.0\.0\.1:\d+ \(from .*bad-token[/\\]sync-config\.json\) failed: .*401/,
+          );
           assert.doesNotMatch(`${error.message} ${error.stack ?? ''}`, /tok-refused-secret/);
           return true;
         });
@@ -261,7 +299,11 @@ describe('turso-push', () => {
     it('rejects a malformed sync-config.json, naming the file', async () => {
       await createTestBot(root, 'bad-config', '2022-44cols-arthurahiyarov.sqlite');
       await writeSyncConfig(root, 'bad-config', { tursoUrl: 'ftp://example.com', enabled: 'yes' });
-      await assert.rejects(push('bad-config'), (error: Error) => error instanceof PermanentJobError && /bad-config[/\\]sync-config\.json is invalid/.test(error.message));
+      await assert.rejects(
+        push('bad-config'),
+        (error: Error) =>
+          error instanceof PermanentJobError && /bad-config[/\\]sync-config\.json is invalid/.test(error.message),
+      );
     });
   });
 });

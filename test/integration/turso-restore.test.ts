@@ -17,7 +17,11 @@ import { FIXTURES, createTestBot, editSource, sqliteTables } from '../helpers/tu
 function schemaOf(file: string): Array<{ type: string; name: string; sql: string }> {
   const db = new Database(file, { readonly: true });
   try {
-    return db.prepare("SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY type, name").all() as Array<{ type: string; name: string; sql: string }>;
+    return db
+      .prepare(
+        "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY type, name",
+      )
+      .all() as Array<{ type: string; name: string; sql: string }>;
   } finally {
     db.close();
   }
@@ -31,7 +35,10 @@ describe('turso-restore', () => {
 
   before(async () => {
     root = await mkdtemp(path.join(tmpdir(), 'turso-restore-'));
-    env = await createTestEnvironment('turso_restore', { BOT_INSTANCES_DIR: path.join(root, 'bots'), TURSO_STATE_DIR: path.join(root, 'state') });
+    env = await createTestEnvironment('turso_restore', {
+      BOT_INSTANCES_DIR: path.join(root, 'bots'),
+      TURSO_STATE_DIR: path.join(root, 'state'),
+    });
     ctx = contextForLocalRun(env.runtime);
   });
 
@@ -45,7 +52,11 @@ describe('turso-restore', () => {
       const bot = await createTestBot(root, `bot-${i}`, fixture);
       await runJob('turso-push', { instance: bot.name }, ctx);
       const to = path.join(root, 'restored', `${bot.name}.sqlite`);
-      const result = (await runJob('turso-restore', { instance: bot.name, to: path.join(root, 'restored', `${bot.name}.sqlite`) }, ctx)) as RestoreResult;
+      const result = (await runJob(
+        'turso-restore',
+        { instance: bot.name, to: path.join(root, 'restored', `${bot.name}.sqlite`) },
+        ctx,
+      )) as RestoreResult;
       const source = sqliteTables(bot.dbPath);
       const restored = sqliteTables(to);
       assert.deepEqual([...restored.keys()], [...source.keys()]);
@@ -54,14 +65,20 @@ describe('turso-restore', () => {
         assert.deepEqual(restored.get(name)?.rows, table.rows, `${fixture} ${name} rows`);
       }
       assert.deepEqual(schemaOf(to), schemaOf(bot.dbPath));
-      assert.equal(result.rows, [...source.values()].reduce((sum, t) => sum + t.rows.length, 0));
+      assert.equal(
+        result.rows,
+        [...source.values()].reduce((sum, t) => sum + t.rows.length, 0),
+      );
     });
   }
 
   it('restores the latest push after changes, deletions and a new column', async () => {
     const bot = await createTestBot(root, 'changing', '2024-49cols-th2002.dryrun.sqlite');
     await runJob('turso-push', { instance: bot.name }, ctx);
-    editSource(bot.dbPath, "DELETE FROM orders WHERE id = 1; UPDATE trades SET pair = 'X/Y' WHERE id = 2; ALTER TABLE orders ADD COLUMN note TEXT; UPDATE orders SET note = 'n'");
+    editSource(
+      bot.dbPath,
+      "DELETE FROM orders WHERE id = 1; UPDATE trades SET pair = 'X/Y' WHERE id = 2; ALTER TABLE orders ADD COLUMN note TEXT; UPDATE orders SET note = 'n'",
+    );
     await runJob('turso-push', { instance: bot.name }, ctx);
     const to = path.join(root, 'restored', 'changing.sqlite');
     await runJob('turso-restore', { instance: bot.name, to }, ctx);
@@ -78,7 +95,10 @@ describe('turso-restore', () => {
     await import('node:fs/promises').then((fs) => fs.mkdir(dir));
     const to = path.join(dir, 'existing.sqlite');
     await writeFile(to, 'precious');
-    await assert.rejects(runJob('turso-restore', { instance: bot.name, to }, ctx), (error: Error) => error instanceof PermanentJobError && /refuse\b.*not empty/.test(error.message));
+    await assert.rejects(
+      runJob('turso-restore', { instance: bot.name, to }, ctx),
+      (error: Error) => error instanceof PermanentJobError && /refuse\b.*not empty/.test(error.message),
+    );
     assert.equal((await stat(to)).size, 'precious'.length);
     assert.deepEqual(await readdir(dir), ['existing.sqlite']);
   });
@@ -88,12 +108,21 @@ describe('turso-restore', () => {
     await writeFile(to, '');
     const result = (await runJob('turso-restore', { instance: 'refuse', to }, ctx)) as RestoreResult;
     assert.ok(result.rows > 0);
-    assert.deepEqual(sqliteTables(to).get('trades'), sqliteTables(path.join(root, 'bots', 'refuse', 'user_data', 'tradesv3.sqlite')).get('trades'));
+    assert.deepEqual(
+      sqliteTables(to).get('trades'),
+      sqliteTables(path.join(root, 'bots', 'refuse', 'user_data', 'tradesv3.sqlite')).get('trades'),
+    );
   });
 
   it('runs from the command line: ctp-etl run turso-restore --bot <instance> --to <path>', async () => {
     const to = path.join(root, 'cli-restored.sqlite');
-    const { code, output } = await runCli(['run', 'turso-restore', '--bot', 'bot-5', '--to', to], cliEnv(env.config, { BOT_INSTANCES_DIR: env.config.BOT_INSTANCES_DIR, TURSO_STATE_DIR: env.config.TURSO_STATE_DIR }));
+    const { code, output } = await runCli(
+      ['run', 'turso-restore', '--bot', 'bot-5', '--to', to],
+      cliEnv(env.config, {
+        BOT_INSTANCES_DIR: env.config.BOT_INSTANCES_DIR,
+        TURSO_STATE_DIR: env.config.TURSO_STATE_DIR,
+      }),
+    );
     assert.equal(code, 0, output);
     assert.match(output, /"job":"turso-restore".*"rows":\d+/);
     assert.deepEqual(sqliteTables(to), sqliteTables(path.join(root, 'bots', 'bot-5', 'user_data', 'tradesv3.sqlite')));

@@ -4,7 +4,13 @@ import Database from 'better-sqlite3';
 import { syncBot } from '../../src/jobs/bot-sync/sync-bot.js';
 import { verifyBots } from '../../src/verify/verify-bots.js';
 import { failureTracker } from '../helpers/failure-tracker.js';
-import { botDbPath, createFreqtradeDb, FIXTURE_FILES, installFixture, type FixtureName } from '../helpers/freqtrade-db.js';
+import {
+  botDbPath,
+  createFreqtradeDb,
+  FIXTURE_FILES,
+  installFixture,
+  type FixtureName,
+} from '../helpers/freqtrade-db.js';
 import { recordingContext } from '../helpers/job-context.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { createTestEnvironment, type TestEnvironment } from '../helpers/test-runtime.js';
@@ -32,7 +38,10 @@ describe('verify: bot trades and orders, SQLite against PostgreSQL', () => {
 
   it('finds every synced bot equal, counts and checksums', async () => {
     const checks = await verifyBots(env.config, env.runtime.pg);
-    assert.deepEqual(checks.map((c) => [c.bot, c.ok, c.error]), [...names, 'generated'].sort().map((n) => [n, true, undefined]));
+    assert.deepEqual(
+      checks.map((c) => [c.bot, c.ok, c.error]),
+      [...names, 'generated'].sort().map((n) => [n, true, undefined]),
+    );
     const germoso = checks.find((c) => c.bot === 'germoso')!;
     assert.deepEqual([germoso.trades?.target.count, germoso.orders?.target.count], [75, 178]);
   });
@@ -50,7 +59,9 @@ describe('verify: bot trades and orders, SQLite against PostgreSQL', () => {
   });
 
   it('reports a missing order and an unsynced source change, and is equal again after a sync', async () => {
-    await env.db.pool.query(`DELETE FROM orders WHERE order_pk = 2 AND bot_id = (SELECT id FROM bots WHERE instance_id = 'generated')`);
+    await env.db.pool.query(
+      `DELETE FROM orders WHERE order_pk = 2 AND bot_id = (SELECT id FROM bots WHERE instance_id = 'generated')`,
+    );
     const db = new Database(botDbPath(dir.path, 'generated'));
     db.prepare('UPDATE trades SET amount = amount * 2 WHERE id = 10').run();
     db.close();

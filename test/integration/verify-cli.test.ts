@@ -28,14 +28,24 @@ describe('ctp-etl verify: the cutover checklist as a command', () => {
   before(async () => {
     mongo = await createTestMongo('verify_cli');
     env = await createTestEnvironment('verify_cli', { BOT_INSTANCES_DIR: dir.path, MONGO_URL: mongo.url });
-    cli = cliEnv(env.config, { BOT_INSTANCES_DIR: dir.path, MONGO_URL: mongo.url, LOG_LEVEL: 'warn', IMPORT_MAX_REJECT_RATIO: '0.2' });
+    cli = cliEnv(env.config, {
+      BOT_INSTANCES_DIR: dir.path,
+      MONGO_URL: mongo.url,
+      LOG_LEVEL: 'warn',
+      IMPORT_MAX_REJECT_RATIO: '0.2',
+    });
     installFixture(dir.path, 'bot-one', 'germoso');
     installFixture(dir.path, 'bot-two', 'chaserun');
     const users = Array.from({ length: 12 }, (_, i) => userDoc(i + 1));
     delete users[4]!.email; // user 5 cannot be mapped: a recorded reject
     await mongo.db.collection('users').insertMany(users.map((d) => withoutDecimal128(d) as Document));
-    await mongo.db.collection('portfoliosnapshots').insertMany(Array.from({ length: 30 }, (_, i) => withoutDecimal128(snapshotDoc(i + 1, 1 + (i % 4))) as Document));
-    for (const args of [['run', 'bot-sync', '--all'], ['run', 'mongo-import', '--collection', 'all']]) {
+    await mongo.db
+      .collection('portfoliosnapshots')
+      .insertMany(Array.from({ length: 30 }, (_, i) => withoutDecimal128(snapshotDoc(i + 1, 1 + (i % 4))) as Document));
+    for (const args of [
+      ['run', 'bot-sync', '--all'],
+      ['run', 'mongo-import', '--collection', 'all'],
+    ]) {
       const run = await runCli(args, cli);
       assert.equal(run.code, 0, run.output);
     }
@@ -51,7 +61,13 @@ describe('ctp-etl verify: the cutover checklist as a command', () => {
     const run = await runCli(['verify', '--json'], cli);
     assert.equal(run.code, 0, run.output);
     const report = JSON.parse(run.output) as Report;
-    assert.deepEqual(report.bots.map((b) => [b.bot, b.ok]), [['bot-one', true], ['bot-two', true]]);
+    assert.deepEqual(
+      report.bots.map((b) => [b.bot, b.ok]),
+      [
+        ['bot-one', true],
+        ['bot-two', true],
+      ],
+    );
     assert.deepEqual(
       report.mongo.map((m) => [m.collection, m.sourceCount, m.target, m.rejected, m.ok]),
       [
@@ -65,7 +81,9 @@ describe('ctp-etl verify: the cutover checklist as a command', () => {
   });
 
   it('exits 1 and names the mismatch when PostgreSQL lost rows', async () => {
-    await env.db.pool.query(`DELETE FROM trades_aggregated WHERE trade_id = 7 AND bot_id = (SELECT id FROM bots WHERE instance_id = 'bot-two')`);
+    await env.db.pool.query(
+      `DELETE FROM trades_aggregated WHERE trade_id = 7 AND bot_id = (SELECT id FROM bots WHERE instance_id = 'bot-two')`,
+    );
     await env.db.pool.query(`DELETE FROM portfolio_snapshots WHERE id = (SELECT min(id) FROM portfolio_snapshots)`);
     const run = await runCli(['verify'], cli);
     assert.equal(run.code, 1, run.output);
@@ -76,14 +94,20 @@ describe('ctp-etl verify: the cutover checklist as a command', () => {
 
   it('compares with an export file instead of live MongoDB, and skips what it is told to', async () => {
     const file = path.join(dir.path, 'users.json');
-    writeFileSync(file, '{"_id":{"$oid":"65a000000000000000000001"},"email":"user1@example.com"}\n{"_id":{"$oid":"65a000000000000000000002"},"email":"user2@example.com"}\n');
+    writeFileSync(
+      file,
+      '{"_id":{"$oid":"65a000000000000000000001"},"email":"user1@example.com"}\n{"_id":{"$oid":"65a000000000000000000002"},"email":"user2@example.com"}\n',
+    );
     const run = await runCli(['verify', '--no-bots', '--users-file', file, '--json'], cli);
     const report = JSON.parse(run.output) as Report;
     assert.equal(run.code, 1, 'two documents in the file, twelve users in PostgreSQL');
-    assert.deepEqual(report.mongo.map((m) => [m.collection, m.sourceCount, m.target]), [
-      ['users', 2, 11],
-      ['portfoliosnapshots', 30, 29],
-    ]);
+    assert.deepEqual(
+      report.mongo.map((m) => [m.collection, m.sourceCount, m.target]),
+      [
+        ['users', 2, 11],
+        ['portfoliosnapshots', 30, 29],
+      ],
+    );
     assert.deepEqual(report.bots, []);
     assert.deepEqual(report.skipped, ['bots (--no-bots)']);
   });

@@ -32,7 +32,8 @@ describe('loadConfig', () => {
 
   it('never echoes a password from a bad variable', () => {
     assert.throws(
-      () => loadConfig({ DATABASE_URL: 'mysql://admin:s3cret@db/x', BOARD_PASSWORD: 'x'.repeat(3), PG_POOL_MAX: 'lots' }),
+      () =>
+        loadConfig({ DATABASE_URL: 'mysql://admin:s3cret@db/x', BOARD_PASSWORD: 'x'.repeat(3), PG_POOL_MAX: 'lots' }),
       (error: unknown) => {
         assert.ok(error instanceof ConfigError);
         assert.match(error.message, /DATABASE_URL/);
@@ -43,7 +44,10 @@ describe('loadConfig', () => {
   });
 
   it('refuses a schema or prefix that could break SQL or Redis keys', () => {
-    assert.throws(() => loadConfig({ PG_SCHEMA: 'public; DROP TABLE users' }), /PG_SCHEMA: expected a lower-case SQL identifier/);
+    assert.throws(
+      () => loadConfig({ PG_SCHEMA: 'public; DROP TABLE users' }),
+      /PG_SCHEMA: expected a lower-case SQL identifier/,
+    );
     assert.throws(() => loadConfig({ QUEUE_PREFIX: 'a b' }), /QUEUE_PREFIX/);
     assert.throws(() => loadConfig({ BOT_DB_FILENAMES: '../x.sqlite' }), /BOT_DB_FILENAMES/);
   });

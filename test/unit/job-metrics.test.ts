@@ -5,8 +5,15 @@ import { JobMetrics, rowCounts } from '../../src/monitoring/job-metrics.js';
 
 describe('job metrics', () => {
   it('reads row counts from the top level of a result, else sums one level down', () => {
-    assert.deepEqual(rowCounts({ inserted: 3, updated: 2, deleted: 0, skipped: 9 }), { inserted: 3, updated: 2, deleted: 0 });
-    assert.deepEqual(rowCounts({ trades: { inserted: 3, updated: 1 }, orders: { inserted: 4 }, bot: 'bot-0007' }), { inserted: 7, updated: 1 });
+    assert.deepEqual(rowCounts({ inserted: 3, updated: 2, deleted: 0, skipped: 9 }), {
+      inserted: 3,
+      updated: 2,
+      deleted: 0,
+    });
+    assert.deepEqual(rowCounts({ trades: { inserted: 3, updated: 1 }, orders: { inserted: 4 }, bot: 'bot-0007' }), {
+      inserted: 7,
+      updated: 1,
+    });
     // Totals beside a breakdown are taken as they are, never added to it.
     assert.deepEqual(rowCounts({ pushed: 5, tables: { trades: { pushed: 5 } } }), { pushed: 5 });
     assert.deepEqual(rowCounts({ message: 'hi' }), {});
@@ -18,7 +25,10 @@ describe('job metrics', () => {
   it('observes durations by job and outcome, and rows written by completed jobs only', async () => {
     const registry = new Registry();
     const metrics = new JobMetrics(registry);
-    metrics.observe('bot-sync', { processedOn: 1_000, finishedOn: 1_300 }, 'completed', { trades: { inserted: 10, updated: 2 }, orders: { inserted: 5 } });
+    metrics.observe('bot-sync', { processedOn: 1_000, finishedOn: 1_300 }, 'completed', {
+      trades: { inserted: 10, updated: 2 },
+      orders: { inserted: 5 },
+    });
     metrics.observe('bot-sync', { processedOn: 1_000, finishedOn: 3_000 }, 'completed', { inserted: 1 });
     metrics.observe('bot-sync', { processedOn: 1_000, finishedOn: 1_100 }, 'failed', { inserted: 99 });
     metrics.observe('turso-push', { processedOn: undefined, finishedOn: undefined }, 'completed', { pushed: 4 });

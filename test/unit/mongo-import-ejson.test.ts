@@ -23,7 +23,9 @@ function fast(text: string): { value?: unknown; error?: string } {
 }
 
 const lines = [
-  ...[1, 2, 3, 4].flatMap((n) => [userDoc(n), snapshotDoc(n, n)]).flatMap((doc) => [EJSON.stringify(doc, { relaxed: false }), EJSON.stringify(doc, { relaxed: true })]),
+  ...[1, 2, 3, 4]
+    .flatMap((n) => [userDoc(n), snapshotDoc(n, n)])
+    .flatMap((doc) => [EJSON.stringify(doc, { relaxed: false }), EJSON.stringify(doc, { relaxed: true })]),
   '{"d":{"$date":"2024-01-02T03:04:05.678Z"},"n":{"$date":1700000000000},"l":{"$date":{"$numberLong":"-62135596800000"}}}',
   '{"a":[{"$oid":"65a000000000000000000001"},[{"$numberDecimal":"1.10"}],{"$numberInt":"-7"},{"$numberDouble":"-0.0"},{"$numberDouble":"Infinity"}]}',
   '{"big":{"$numberLong":"9223372036854775807"},"plain":9007199254740993,"f":1.5,"s":"$notAKey","t":true,"z":null}',
@@ -56,13 +58,22 @@ describe('mongo-import Extended JSON parse', () => {
         assert.equal(actual.error, 'expected a JSON object (one document)', text);
         continue;
       }
-      assert.ok(isDeepStrictEqual(actual.value, expected.value), `${text}\n${EJSON.stringify(actual.value)}\n${EJSON.stringify(expected.value)}`);
-      assert.equal(EJSON.stringify(actual.value, { relaxed: false }), EJSON.stringify(expected.value, { relaxed: false }), text);
+      assert.ok(
+        isDeepStrictEqual(actual.value, expected.value),
+        `${text}\n${EJSON.stringify(actual.value)}\n${EJSON.stringify(expected.value)}`,
+      );
+      assert.equal(
+        EJSON.stringify(actual.value, { relaxed: false }),
+        EJSON.stringify(expected.value, { relaxed: false }),
+        text,
+      );
     }
   });
 
   it('keeps $numberLong and $numberDecimal exact and reads every $date form', () => {
-    const doc = parseEjson('{"l":{"$numberLong":"9007199254740993"},"d":{"$numberDecimal":"0.000123456789"},"t":{"$date":{"$numberLong":"1719792001000"}}}');
+    const doc = parseEjson(
+      '{"l":{"$numberLong":"9007199254740993"},"d":{"$numberDecimal":"0.000123456789"},"t":{"$date":{"$numberLong":"1719792001000"}}}',
+    );
     assert.equal(doc.l, 9007199254740993n);
     assert.equal((doc.d as { toString(): string }).toString(), '0.000123456789');
     assert.equal((doc.t as Date).toISOString(), '2024-07-01T00:00:01.000Z');

@@ -13,7 +13,9 @@ import { mapUser } from '../../src/jobs/mongo-import/map-user.js';
 
 describe('mongo-import values', () => {
   it('parses $numberLong beyond 2^53 exactly, in canonical and relaxed documents', () => {
-    const doc = parseEjson('{"a":{"$numberLong":"9007199254740993"},"b":{"$numberInt":"7"},"c":1.5,"d":{"$date":1700000000000}}');
+    const doc = parseEjson(
+      '{"a":{"$numberLong":"9007199254740993"},"b":{"$numberInt":"7"},"c":1.5,"d":{"$date":1700000000000}}',
+    );
     assert.equal(doc.a, 9007199254740993n);
     assert.equal(decimalText('a', doc.a), '9007199254740993');
     assert.equal(doc.b, 7);
@@ -27,14 +29,27 @@ describe('mongo-import values', () => {
     const hex = '65a000000000000000000001';
     assert.equal(idText('_id', new DriverObjectId(hex)), hex);
     assert.equal(idText('_id', new EsmObjectId(hex)), hex);
-    const user = mapUser({ _id: new DriverObjectId(hex), email: 'a@b.c', paperBalance: DriverDecimal128.fromString('0.30') });
+    const user = mapUser({
+      _id: new DriverObjectId(hex),
+      email: 'a@b.c',
+      paperBalance: DriverDecimal128.fromString('0.30'),
+    });
     assert.equal(user.paperBalance, '0.30');
     assert.equal(user.createdAt, new DriverObjectId(hex).getTimestamp().toISOString());
   });
 
   it('writes documents as JSON with every digit kept', () => {
-    const text = jsonDataText({ _id: new DriverObjectId('65a000000000000000000001'), big: 9007199254740993n, dec: DriverDecimal128.fromString('1E+40'), at: new Date(0), nan: Number.NaN });
-    assert.equal(text, '{"_id":"65a000000000000000000001","big":9007199254740993,"dec":1E+40,"at":"1970-01-01T00:00:00.000Z","nan":"NaN"}');
+    const text = jsonDataText({
+      _id: new DriverObjectId('65a000000000000000000001'),
+      big: 9007199254740993n,
+      dec: DriverDecimal128.fromString('1E+40'),
+      at: new Date(0),
+      nan: Number.NaN,
+    });
+    assert.equal(
+      text,
+      '{"_id":"65a000000000000000000001","big":9007199254740993,"dec":1E+40,"at":"1970-01-01T00:00:00.000Z","nan":"NaN"}',
+    );
   });
 
   it('splits a pretty-printed --jsonArray, braces inside strings included, and resumes at a byte offset', async () => {
@@ -43,10 +58,23 @@ describe('mongo-import values', () => {
       const file = join(dir, 'a.json');
       writeFileSync(file, '[\n  {"a": "}{\\"]", "é": 1},\n  {"b": [1, {"c": 2}]}\n,{"d":3}]\n');
       const all = [];
-      for await (const record of readExportFile(file, { gzip: false, format: 'array', start: { offset: 0, line: 1 } })) all.push(record);
-      assert.deepEqual(all.map((r) => [r.text, r.line]), [['{"a": "}{\\"]", "é": 1}', 2], ['{"b": [1, {"c": 2}]}', 3], ['{"d":3}', 4]]);
+      for await (const record of readExportFile(file, { gzip: false, format: 'array', start: { offset: 0, line: 1 } }))
+        all.push(record);
+      assert.deepEqual(
+        all.map((r) => [r.text, r.line]),
+        [
+          ['{"a": "}{\\"]", "é": 1}', 2],
+          ['{"b": [1, {"c": 2}]}', 3],
+          ['{"d":3}', 4],
+        ],
+      );
       const rest = [];
-      for await (const record of readExportFile(file, { gzip: false, format: 'array', start: { offset: all[0]!.end, line: all[0]!.nextLine } })) rest.push(record.text);
+      for await (const record of readExportFile(file, {
+        gzip: false,
+        format: 'array',
+        start: { offset: all[0]!.end, line: all[0]!.nextLine },
+      }))
+        rest.push(record.text);
       assert.deepEqual(rest, ['{"b": [1, {"c": 2}]}', '{"d":3}']);
     } finally {
       rmSync(dir, { recursive: true, force: true });

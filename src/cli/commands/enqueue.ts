@@ -41,7 +41,9 @@ export function registerEnqueue(program: Command): void {
         }
         if (follower && queue) {
           if ((await queue.getWorkersCount()) === 0) {
-            process.stderr.write(`no worker serves queue ${name} yet; waiting for one (\`ctp-etl worker --queues ${name}\` or \`ctp-etl start\`)\n`);
+            process.stderr.write(
+              `no worker serves queue ${name} yet; waiting for one (\`ctp-etl worker --queues ${name}\` or \`ctp-etl start\`)\n`,
+            );
           }
           const failures = await follower.follow(added);
           if (failures > 0) process.exitCode = 1;

@@ -14,9 +14,11 @@ export class JobFollower {
   private readonly labels = new Map<string, string>();
   /** Events of jobs not yet known to be ours, kept until `follow` says whose they are. */
   private readonly early = new Map<string, Seen[]>();
-  private readonly onProgress = ({ jobId, data }: { jobId: string; data: unknown }): void => this.seen(jobId, { kind: 'progress', data });
+  private readonly onProgress = ({ jobId, data }: { jobId: string; data: unknown }): void =>
+    this.seen(jobId, { kind: 'progress', data });
   // A failed attempt with attempts left goes back as delayed; `delay` is when it runs again.
-  private readonly onRetry = ({ jobId, delay }: { jobId: string; delay: number }): void => this.seen(jobId, { kind: 'retry', delay: Number(delay) });
+  private readonly onRetry = ({ jobId, delay }: { jobId: string; delay: number }): void =>
+    this.seen(jobId, { kind: 'retry', delay: Number(delay) });
 
   constructor(
     private readonly queue: Queue,

@@ -12,7 +12,9 @@ export function registerMigrate(program: Command): void {
       try {
         const result = await migrate(runtime.pg, runtime.config.PG_SCHEMA);
         const applied = result.applied.length === 0 ? 'nothing to apply' : `applied ${result.applied.join(', ')}`;
-        process.stdout.write(`migrate: ${applied} (${result.alreadyApplied} already applied) in schema ${runtime.config.PG_SCHEMA}\n`);
+        process.stdout.write(
+          `migrate: ${applied} (${result.alreadyApplied} already applied) in schema ${runtime.config.PG_SCHEMA}\n`,
+        );
       } finally {
         await runtime.close();
       }

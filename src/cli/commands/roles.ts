@@ -20,7 +20,11 @@ export async function prepareProcess(runtime: Runtime): Promise<void> {
   if (runtime.config.MIGRATE_ON_START) await migrate(runtime.pg, runtime.config.PG_SCHEMA);
 }
 
-export async function startWorkers(runtime: Runtime, queues: readonly JobName[], concurrency: number): Promise<WorkerPool> {
+export async function startWorkers(
+  runtime: Runtime,
+  queues: readonly JobName[],
+  concurrency: number,
+): Promise<WorkerPool> {
   const connection = runtime.redis('worker');
   await warnUnlessNoEviction(connection, runtime.logger);
   const pool = new WorkerPool(runtime, connection, { queues, concurrency, metrics: new JobMetrics(runtime.metrics) });
@@ -67,7 +71,14 @@ export async function createScheduler(runtime: Runtime): Promise<Scheduler> {
   await redisReady(connection);
   const queues = createQueues(runtime.config, connection);
   const sources = scheduleSources(runtime.config, runtime.logger);
-  const scheduler = new Scheduler({ config: runtime.config, pg: runtime.pg, redis: connection, queues, logger: runtime.logger, sources });
+  const scheduler = new Scheduler({
+    config: runtime.config,
+    pg: runtime.pg,
+    redis: connection,
+    queues,
+    logger: runtime.logger,
+    sources,
+  });
   // Closers run in reverse: the scheduler stops before its queues close.
   runtime.closers.add('scheduler queues', () => closeQueues(queues));
   runtime.closers.add('scheduler', () => scheduler.stop());

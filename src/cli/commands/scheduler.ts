@@ -25,6 +25,9 @@ export function registerScheduler(program: Command): void {
       }
       onShutdownSignal(runtime.logger, () => runtime.close());
       scheduler.start();
-      runtime.logger.info('scheduler started', { discoveryInterval: config.DISCOVERY_INTERVAL, syncInterval: config.SYNC_INTERVAL });
+      runtime.logger.info('scheduler started', {
+        discoveryInterval: config.DISCOVERY_INTERVAL,
+        syncInterval: config.SYNC_INTERVAL,
+      });
     });
 }

@@ -9,16 +9,26 @@ import { createScheduler, parsePositiveInt, prepareProcess, startBoard, startWor
 export function registerStart(program: Command): void {
   program
     .command('start')
-    .description('every role in one process: scheduler, workers for all queues and the board (small installs, the demo)')
+    .description(
+      'every role in one process: scheduler, workers for all queues and the board (small installs, the demo)',
+    )
     .option('--port <n>', 'board port (default: BOARD_PORT)', parsePositiveInt('--port'))
-    .option('--concurrency <n>', 'jobs run at once per queue (default: WORKER_CONCURRENCY)', parsePositiveInt('--concurrency'))
+    .option(
+      '--concurrency <n>',
+      'jobs run at once per queue (default: WORKER_CONCURRENCY)',
+      parsePositiveInt('--concurrency'),
+    )
     .action(async (options: { port?: number; concurrency?: number }) => {
       const config = loadConfig();
       boardCredentials(config);
       const runtime = new Runtime(config);
       onShutdownSignal(runtime.logger, () => runtime.close());
       await prepareProcess(runtime);
-      await startWorkers(runtime, parseQueueList(config.WORKER_QUEUES), options.concurrency ?? config.WORKER_CONCURRENCY);
+      await startWorkers(
+        runtime,
+        parseQueueList(config.WORKER_QUEUES),
+        options.concurrency ?? config.WORKER_CONCURRENCY,
+      );
       await startBoard(runtime, options.port ?? config.BOARD_PORT);
       (await createScheduler(runtime)).start();
     });

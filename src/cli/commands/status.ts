@@ -29,7 +29,9 @@ export function registerStatus(program: Command): void {
           queueDepths(queues),
           recentFailures(queues, options.failures),
           botSyncLag(runtime.pg).catch((error: unknown) => {
-            throw new Error(`Cannot read bot sync state (has \`ctp-etl migrate\` run?): ${(error as Error).message}`, { cause: error });
+            throw new Error(`Cannot read bot sync state (has \`ctp-etl migrate\` run?): ${(error as Error).message}`, {
+              cause: error,
+            });
           }),
         ]);
         const report: StatusReport = { queues: depths, recentFailures: failures, bots };
@@ -74,7 +76,9 @@ function renderStatus(report: StatusReport): string {
             bot.missingSince ? `${bot.instance} (missing)` : bot.instance,
             formatSeconds(bot.lagSeconds),
             bot.lastSuccessAt?.toISOString() ?? 'never',
-            failingSinceSuccess(bot) ? `${bot.lastErrorAt?.toISOString() ?? ''} ${oneLine(bot.lastError ?? '', 60)}`.trim() : '',
+            failingSinceSuccess(bot)
+              ? `${bot.lastErrorAt?.toISOString() ?? ''} ${oneLine(bot.lastError ?? '', 60)}`.trim()
+              : '',
           ]),
         );
   return `Queues\n${queues}\n\nRecent failures\n${failures}\n\nBot sync lag\n${bots}`;

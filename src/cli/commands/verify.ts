@@ -26,7 +26,9 @@ interface VerifyReport {
 export function registerVerify(program: Command): void {
   program
     .command('verify')
-    .description('cutover check: per bot, SQLite trades and orders against PostgreSQL (counts and checksums); Mongo users and snapshots (live or export files) against PostgreSQL minus rejects. Exit 1 on any mismatch')
+    .description(
+      'cutover check: per bot, SQLite trades and orders against PostgreSQL (counts and checksums); Mongo users and snapshots (live or export files) against PostgreSQL minus rejects. Exit 1 on any mismatch',
+    )
     .option('--bot <instance...>', 'only these bots (default: every registered bot that is not missing)')
     .option('--users-file <path>', 'compare users with this mongoexport file instead of live MongoDB')
     .option('--snapshots-file <path>', 'compare portfolio snapshots with this mongoexport file instead of live MongoDB')
@@ -84,7 +86,10 @@ function render(report: VerifyReport): string {
                 String(b.trades?.target.count),
                 String(b.orders?.source.count) + (b.rejectedOrders ? ` (+${b.rejectedOrders} rejected)` : ''),
                 String(b.orders?.target.count),
-                b.trades?.source.checksum === b.trades?.target.checksum && b.orders?.source.checksum === b.orders?.target.checksum ? 'equal' : 'differ',
+                b.trades?.source.checksum === b.trades?.target.checksum &&
+                b.orders?.source.checksum === b.orders?.target.checksum
+                  ? 'equal'
+                  : 'differ',
                 mark(b.ok),
               ],
         ),

@@ -10,7 +10,11 @@ export function registerWorker(program: Command): void {
     .command('worker')
     .description('run jobs; scale by starting more of them')
     .option('--queues <names>', 'comma-separated queues to serve (default: WORKER_QUEUES, else all)')
-    .option('--concurrency <n>', 'jobs run at once per queue (default: WORKER_CONCURRENCY)', parsePositiveInt('--concurrency'))
+    .option(
+      '--concurrency <n>',
+      'jobs run at once per queue (default: WORKER_CONCURRENCY)',
+      parsePositiveInt('--concurrency'),
+    )
     .action(async (options: { queues?: string; concurrency?: number }) => {
       const config = loadConfig();
       const queues = parseQueueList(options.queues ?? config.WORKER_QUEUES);

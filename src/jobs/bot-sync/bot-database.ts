@@ -18,8 +18,17 @@ export class BotDatabase {
     readonly bot: string,
     readonly file: string,
   ) {
-    const tables = this.guard(() => new Set(db.prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table'").all().map((r) => r.name)));
-    if (!tables.has('trades')) throw new PermanentJobError(`bot ${bot}: ${file} has no trades table (is it a FreqTrade database?)`);
+    const tables = this.guard(
+      () =>
+        new Set(
+          db
+            .prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table'")
+            .all()
+            .map((r) => r.name),
+        ),
+    );
+    if (!tables.has('trades'))
+      throw new PermanentJobError(`bot ${bot}: ${file} has no trades table (is it a FreqTrade database?)`);
     this.trades = this.plan(tradesMapping);
     this.orders = tables.has('orders') ? this.plan(ordersMapping) : undefined;
   }
@@ -46,7 +55,12 @@ export class BotDatabase {
 
   /** The columns `SELECT *` returns for a table, in order. */
   columnsOf(table: string): string[] {
-    return this.guard(() => this.db.prepare(`SELECT * FROM "${table}" LIMIT 0`).columns().map((c) => c.name));
+    return this.guard(() =>
+      this.db
+        .prepare(`SELECT * FROM "${table}" LIMIT 0`)
+        .columns()
+        .map((c) => c.name),
+    );
   }
 
   /** Rows of a table (raw arrays) in key order, from after `afterKey`, at most `limit`: one short read. */
@@ -64,7 +78,9 @@ export class BotDatabase {
     if (keys.length === 0) return new Set();
     return this.guard(() => {
       const rows = this.db
-        .prepare<[string], unknown[]>(`SELECT "${key}" FROM "${table}" WHERE "${key}" IN (SELECT value FROM json_each(?))`)
+        .prepare<[string], unknown[]>(
+          `SELECT "${key}" FROM "${table}" WHERE "${key}" IN (SELECT value FROM json_each(?))`,
+        )
         .raw(true)
         .all(JSON.stringify(keys));
       return new Set(rows.map((r) => Number(r[0])));
@@ -74,13 +90,17 @@ export class BotDatabase {
   /** Rows whose key is not an integer (FreqTrade never writes them; a damaged file might). */
   unkeyedCount(table: string, key: string): number {
     return this.guard(() => {
-      const row = this.db.prepare<[], { n: bigint }>(`SELECT count(*) AS n FROM "${table}" WHERE typeof("${key}") <> 'integer'`).get();
+      const row = this.db
+        .prepare<[], { n: bigint }>(`SELECT count(*) AS n FROM "${table}" WHERE typeof("${key}") <> 'integer'`)
+        .get();
       return Number(row?.n ?? 0);
     });
   }
 
   count(table: string): number {
-    return this.guard(() => Number(this.db.prepare<[], { n: bigint }>(`SELECT count(*) AS n FROM "${table}"`).get()?.n ?? 0));
+    return this.guard(() =>
+      Number(this.db.prepare<[], { n: bigint }>(`SELECT count(*) AS n FROM "${table}"`).get()?.n ?? 0),
+    );
   }
 
   /** Every row in key order, normalized, in one read (for verification: nothing awaits inside). */
@@ -98,10 +118,15 @@ export class BotDatabase {
   }
 
   private plan(mapping: TableMapping): ColumnPlan {
-    const columns = this.db.prepare<[], { name: string }>(`SELECT name FROM pragma_table_info('${mapping.source}')`).all().map((r) => r.name);
+    const columns = this.db
+      .prepare<[], { name: string }>(`SELECT name FROM pragma_table_info('${mapping.source}')`)
+      .all()
+      .map((r) => r.name);
     const missing = mapping.required.filter((c) => !columns.includes(c));
     if (missing.length > 0) {
-      throw new PermanentJobError(`bot ${this.bot}: ${this.file}: table ${mapping.source} lacks column(s) ${missing.join(', ')}; this is not a FreqTrade schema we know`);
+      throw new PermanentJobError(
+        `bot ${this.bot}: ${this.file}: table ${mapping.source} lacks column(s) ${missing.join(', ')}; this is not a FreqTrade schema we know`,
+      );
     }
     return planColumns(mapping, columns);
   }

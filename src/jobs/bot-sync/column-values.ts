@@ -23,8 +23,12 @@ export function planColumns(mapping: TableMapping, sourceColumns: readonly strin
   for (const target of Object.keys(mapping.columns)) {
     const candidates = [
       target,
-      ...Object.entries(mapping.targetNames).filter(([, t]) => t === target).map(([s]) => s),
-      ...Object.entries(mapping.renames).filter(([, t]) => t === target).map(([s]) => s),
+      ...Object.entries(mapping.targetNames)
+        .filter(([, t]) => t === target)
+        .map(([s]) => s),
+      ...Object.entries(mapping.renames)
+        .filter(([, t]) => t === target)
+        .map(([s]) => s),
     ];
     const found = candidates.find((c) => present.has(c));
     if (found !== undefined) {
@@ -53,7 +57,8 @@ export type Converter = (raw: unknown) => string | typeof INVALID;
  */
 export const converters: Record<ColumnKind, Converter> = {
   numeric(raw) {
-    if (typeof raw === 'number') return Number.isFinite(raw) ? String(raw) : raw > 0 ? 'Infinity' : raw < 0 ? '-Infinity' : 'NaN';
+    if (typeof raw === 'number')
+      return Number.isFinite(raw) ? String(raw) : raw > 0 ? 'Infinity' : raw < 0 ? '-Infinity' : 'NaN';
     if (typeof raw === 'bigint') return raw.toString();
     if (typeof raw === 'string' && DECIMAL.test(raw.trim())) return raw.trim();
     return INVALID;
@@ -84,7 +89,10 @@ export const converters: Record<ColumnKind, Converter> = {
 
 /** A SQLite value as JSON for `extra`: exact integers, blobs as base64. */
 export function jsonSafe(value: unknown): unknown {
-  if (typeof value === 'bigint') return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value.toString();
+  if (typeof value === 'bigint')
+    return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER)
+      ? Number(value)
+      : value.toString();
   if (Buffer.isBuffer(value)) return { $base64: value.toString('base64') };
   if (typeof value === 'number' && !Number.isFinite(value)) return String(value);
   return value;

@@ -17,10 +17,19 @@ function copySql(mapping: TableMapping, encoder: RowEncoder): string {
  * (no staging, no merge), as fast as a plain COPY plus reading and encoding the source.
  * Trades first, remembering their ids, then the orders of those trades.
  */
-export async function firstSync(ctx: JobContext, client: PoolClient, source: BotDatabase, botId: string, result: BotSyncResult): Promise<void> {
+export async function firstSync(
+  ctx: JobContext,
+  client: PoolClient,
+  source: BotDatabase,
+  botId: string,
+  result: BotSyncResult,
+): Promise<void> {
   // COPY reads FreqTrade's naive dates in the session's zone: make it UTC, whatever the pool says.
   await client.query("SET LOCAL TimeZone = 'UTC'");
-  const progress = { done: 0, total: source.count(tradesMapping.source) + (source.orders ? source.count(ordersMapping.source) : 0) };
+  const progress = {
+    done: 0,
+    total: source.count(tradesMapping.source) + (source.orders ? source.count(ordersMapping.source) : 0),
+  };
   const trades = createRowEncoder(tradesMapping, source.columnsOf(tradesMapping.source));
   const tradeIds = new Set<number>();
   let lastTrade = Number.MIN_SAFE_INTEGER;
@@ -61,13 +70,21 @@ export async function firstSync(ctx: JobContext, client: PoolClient, source: Bot
   }
   // Orders of a trade that exists now were written during this sync (the next sync takes them);
   // the others belong to no trade at all.
-  const existing = source.existingKeys(tradesMapping.source, tradesMapping.key.source, later.map((o) => o.trade));
+  const existing = source.existingKeys(
+    tradesMapping.source,
+    tradesMapping.key.source,
+    later.map((o) => o.trade),
+  );
   for (const order of later) if (!existing.has(order.trade)) orphans.push(order);
   if (orphans.length > 0) await rejectOrphans(client, `${source.bot}:${source.file}`, orphans);
   result.rejected = orphans.length + unkeyed;
 }
 
-async function rejectOrphans(client: PoolClient, sourceRef: string, orphans: ReadonlyArray<{ order: number; trade: number | null }>): Promise<void> {
+async function rejectOrphans(
+  client: PoolClient,
+  sourceRef: string,
+  orphans: ReadonlyArray<{ order: number; trade: number | null }>,
+): Promise<void> {
   await client.query(
     `INSERT INTO rejects (source, collection, source_ref, position, reason)
      SELECT 'bot-sync', 'orders', $1, 'id ' || o, 'order ' || o || ' belongs to trade ' || coalesce(t::text, '(none)') || ', which is not in the trades table'

@@ -49,7 +49,13 @@ export async function mergeStaged(
 }
 
 /** Deletes the bot's rows that the source no longer has (deleted in FreqTrade). */
-export async function deleteUnstaged(client: PoolClient, mapping: TableMapping, stage: string, botId: string, parentStage?: string): Promise<number> {
+export async function deleteUnstaged(
+  client: PoolClient,
+  mapping: TableMapping,
+  stage: string,
+  botId: string,
+  parentStage?: string,
+): Promise<number> {
   const key = quote(mapping.key.target);
   const result = await client.query(
     `DELETE FROM ${quote(mapping.target)} t WHERE t.bot_id = $1
@@ -64,7 +70,12 @@ export async function deleteUnstaged(client: PoolClient, mapping: TableMapping, 
  * FreqTrade writes a trade before its orders, so an order read here always finds its trade
  * unless the source really lacks it.)
  */
-export async function rejectOrphanOrders(client: PoolClient, ordersStage: string, tradesStage: string, sourceRef: string): Promise<number> {
+export async function rejectOrphanOrders(
+  client: PoolClient,
+  ordersStage: string,
+  tradesStage: string,
+  sourceRef: string,
+): Promise<number> {
   const result = await client.query(
     `INSERT INTO rejects (source, collection, source_ref, position, reason)
      SELECT 'bot-sync', 'orders', $1, 'id ' || s.order_pk,

@@ -13,15 +13,28 @@ import type { BotSyncResult } from './sync-result.js';
  * then merged in one statement per table. Rows whose hash is unchanged are not written, rows
  * the source lost are deleted, so after k changes about k rows are written.
  */
-export async function mergeSync(ctx: JobContext, client: PoolClient, source: BotDatabase, botId: string, result: BotSyncResult): Promise<void> {
+export async function mergeSync(
+  ctx: JobContext,
+  client: PoolClient,
+  source: BotDatabase,
+  botId: string,
+  result: BotSyncResult,
+): Promise<void> {
   // Orders before trades: FreqTrade writes a trade before its orders, so every order read here
   // finds its trade when the trades are read next, even while the bot keeps writing.
-  const tables = [...(source.orders ? [{ mapping: ordersMapping, stage: 'stage_orders' }] : []), { mapping: tradesMapping, stage: 'stage_trades' }];
+  const tables = [
+    ...(source.orders ? [{ mapping: ordersMapping, stage: 'stage_orders' }] : []),
+    { mapping: tradesMapping, stage: 'stage_trades' },
+  ];
   const progress = { done: 0, total: tables.reduce((n, t) => n + source.count(t.mapping.source), 0) };
   await ctx.progress(progress);
   let unkeyed = 0;
   for (const { mapping, stage } of tables) {
-    const staging = await StagingTable.create(client, stage, createRowEncoder(mapping, source.columnsOf(mapping.source)));
+    const staging = await StagingTable.create(
+      client,
+      stage,
+      createRowEncoder(mapping, source.columnsOf(mapping.source)),
+    );
     await staging.copy(client, readLines(ctx, source, mapping, staging.encoder, progress));
     unkeyed += source.unkeyedCount(mapping.source, mapping.key.source);
   }
@@ -43,7 +56,8 @@ export async function mergeSync(ctx: JobContext, client: PoolClient, source: Bot
   result.orders.unchanged = staged.orders - result.orders.inserted - result.orders.updated;
   result.rejected = orphans + unkeyed;
   await ctx.log(
-    `bot ${source.bot}: ${staged.trades} trades, ` + (source.orders ? `${staged.orders} orders read` : 'no orders table (older FreqTrade)'),
+    `bot ${source.bot}: ${staged.trades} trades, ` +
+      (source.orders ? `${staged.orders} orders read` : 'no orders table (older FreqTrade)'),
   );
 }
 

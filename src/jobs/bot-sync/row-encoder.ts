@@ -17,7 +17,13 @@ export interface RowEncoder {
   encode(row: readonly unknown[]): { key: number | null; line: string; parent: number | null };
 }
 
-const PG_TYPES: Record<ColumnKind, string> = { int: 'bigint', numeric: 'numeric', text: 'text', bool: 'boolean', date: 'timestamp' };
+const PG_TYPES: Record<ColumnKind, string> = {
+  int: 'bigint',
+  numeric: 'numeric',
+  text: 'text',
+  bool: 'boolean',
+  date: 'timestamp',
+};
 
 function escaped(convert: Converter): Converter {
   return (raw) => {
@@ -75,7 +81,12 @@ export function createRowEncoder(mapping: TableMapping, sourceColumns: readonly 
       let json = '';
       for (const [prefix, at] of extraPrefixes) {
         const value = row[at];
-        const text = value === null || value === undefined ? 'null' : typeof value === 'number' && Number.isFinite(value) ? String(value) : JSON.stringify(jsonSafe(value));
+        const text =
+          value === null || value === undefined
+            ? 'null'
+            : typeof value === 'number' && Number.isFinite(value)
+              ? String(value)
+              : JSON.stringify(jsonSafe(value));
         json += json === '' ? prefix + text : `,${prefix}${text}`;
       }
       if (invalid !== undefined) {

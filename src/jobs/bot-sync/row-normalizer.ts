@@ -15,7 +15,8 @@ export class UnkeyedRowError extends Error {}
 export function normalizeRow(plan: ColumnPlan, row: Record<string, unknown>): NormalizedRow {
   const keyRaw = row[plan.mapping.key.source];
   const key = typeof keyRaw === 'bigint' || typeof keyRaw === 'number' ? Number(keyRaw) : Number.NaN;
-  if (!Number.isSafeInteger(key)) throw new UnkeyedRowError(`${plan.mapping.source}.${plan.mapping.key.source} is ${String(keyRaw)}`);
+  if (!Number.isSafeInteger(key))
+    throw new UnkeyedRowError(`${plan.mapping.source}.${plan.mapping.key.source} is ${String(keyRaw)}`);
   const values: Record<string, string | null> = {};
   const extra: Record<string, unknown> = {};
   for (const [target, kind, source] of plan.fields) {

@@ -9,7 +9,8 @@ export function describeSqliteFailure(bot: string, file: string, error: unknown)
     // Another process holds a lock; it will let go, so this one is worth retrying.
     return new Error(`${where} is locked by another process (${detail}); will retry`, { cause: error });
   }
-  if (code === 'SQLITE_NOTADB') return new PermanentJobError(`${where} is not a SQLite database (${detail})`, { cause: error });
+  if (code === 'SQLITE_NOTADB')
+    return new PermanentJobError(`${where} is not a SQLite database (${detail})`, { cause: error });
   if (code === 'SQLITE_CORRUPT' || code.startsWith('SQLITE_CORRUPT') || code.startsWith('SQLITE_IOERR_SHORT_READ')) {
     return new PermanentJobError(`${where} is corrupt or truncated (${detail})`, { cause: error });
   }

@@ -21,7 +21,11 @@ const LOCK_SPACE = 0x5f0b07;
  * sync state, so a crash or a retry at any point ends exact. Only rows whose hash differs are
  * written; deletions in FreqTrade are deleted here too.
  */
-export async function syncBot(ctx: JobContext, instance: string, options: { full?: boolean } = {}): Promise<BotSyncResult> {
+export async function syncBot(
+  ctx: JobContext,
+  instance: string,
+  options: { full?: boolean } = {},
+): Promise<BotSyncResult> {
   const started = performance.now();
   const file = await findBotDatabase(ctx.config, instance);
   if (file === undefined) {
@@ -37,12 +41,25 @@ export async function syncBot(ctx: JobContext, instance: string, options: { full
   }
 }
 
-async function syncFile(ctx: JobContext, instance: string, file: string, options: { full?: boolean }, started: number): Promise<BotSyncResult> {
+async function syncFile(
+  ctx: JobContext,
+  instance: string,
+  file: string,
+  options: { full?: boolean },
+  started: number,
+): Promise<BotSyncResult> {
   const fingerprint = await sourceFingerprint(file).catch((error: unknown) => {
     throw describeSqliteFailure(instance, file, error);
   });
   const botId = await registerBot(ctx.pg, instance, file);
-  const result: BotSyncResult = { bot: instance, ...emptyCounts(), ms: 0, trades: emptyCounts(), orders: emptyCounts(), rejected: 0 };
+  const result: BotSyncResult = {
+    bot: instance,
+    ...emptyCounts(),
+    ms: 0,
+    trades: emptyCounts(),
+    orders: emptyCounts(),
+    rejected: 0,
+  };
   const client = await ctx.pg.connect();
   let failure: Error | undefined;
   try {
@@ -55,7 +72,12 @@ async function syncFile(ctx: JobContext, instance: string, file: string, options
       await ctx.log(`bot ${instance}: ${file} unchanged since the last sync; nothing read`);
       result.trades.unchanged = state.tradesCount;
       result.orders.unchanged = state.ordersCount;
-      return { ...result, unchanged: state.tradesCount + state.ordersCount, skipped: 'unchanged', ms: elapsed(started) };
+      return {
+        ...result,
+        unchanged: state.tradesCount + state.ordersCount,
+        skipped: 'unchanged',
+        ms: elapsed(started),
+      };
     }
     const source = BotDatabase.open(instance, file, ctx.config.SQLITE_BUSY_TIMEOUT);
     try {
@@ -104,7 +126,10 @@ async function lockBot(ctx: JobContext, client: PoolClient, instance: string, bo
     await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_SPACE, botId]);
   } catch (error) {
     if ((error as { code?: unknown } | null)?.code !== '55P03') throw error; // lock_not_available
-    throw new Error(`bot ${instance}: another sync of this bot has held it for more than ${ctx.config.SYNC_LOCK_TIMEOUT} ms; retrying later`, { cause: error });
+    throw new Error(
+      `bot ${instance}: another sync of this bot has held it for more than ${ctx.config.SYNC_LOCK_TIMEOUT} ms; retrying later`,
+      { cause: error },
+    );
   }
   await client.query('SET LOCAL lock_timeout TO DEFAULT');
 }

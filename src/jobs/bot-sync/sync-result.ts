@@ -20,5 +20,6 @@ export const emptyCounts = (): TableCounts => ({ inserted: 0, updated: 0, delete
 
 /** Top-level counts are trades and orders together. */
 export function sumCounts(result: BotSyncResult): void {
-  for (const key of ['inserted', 'updated', 'deleted', 'unchanged'] as const) result[key] = result.trades[key] + result.orders[key];
+  for (const key of ['inserted', 'updated', 'deleted', 'unchanged'] as const)
+    result[key] = result.trades[key] + result.orders[key];
 }

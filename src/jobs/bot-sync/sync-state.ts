@@ -12,7 +12,9 @@ export async function readSyncState(client: PoolClient, botId: string): Promise<
     [botId],
   );
   const row = result.rows[0];
-  return row ? { sourceFingerprint: row.source_fingerprint, tradesCount: row.trades_count, ordersCount: row.orders_count } : undefined;
+  return row
+    ? { sourceFingerprint: row.source_fingerprint, tradesCount: row.trades_count, ordersCount: row.orders_count }
+    : undefined;
 }
 
 /** Written in the same transaction as the rows, so the state never claims more than PostgreSQL holds. */
@@ -33,7 +35,10 @@ export async function writeSyncSuccess(
 
 /** An unchanged bot costs one small write: the time of its last good sync (sync lag reads it). */
 export async function touchSyncSuccess(client: PoolClient, botId: string): Promise<void> {
-  await client.query('UPDATE bot_sync_state SET last_success_at = now(), last_error = NULL, last_error_at = NULL WHERE bot_id = $1', [botId]);
+  await client.query(
+    'UPDATE bot_sync_state SET last_success_at = now(), last_error = NULL, last_error_at = NULL WHERE bot_id = $1',
+    [botId],
+  );
 }
 
 /** Records a failure for `ctp-etl status`; best effort, after the data transaction rolled back. */

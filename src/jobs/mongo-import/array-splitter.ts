@@ -28,7 +28,19 @@ export class ArraySplitter {
       const byte = buffer[i]!;
       if (this.elementStart === -1) {
         if (byte === 0x0a) this.line += 1;
-        if (byte === 0x20 || byte === 0x0a || byte === 0x0d || byte === 0x09 || byte === 0x2c || byte === 0x5b || byte === 0x5d || byte === 0xef || byte === 0xbb || byte === 0xbf) continue;
+        if (
+          byte === 0x20 ||
+          byte === 0x0a ||
+          byte === 0x0d ||
+          byte === 0x09 ||
+          byte === 0x2c ||
+          byte === 0x5b ||
+          byte === 0x5d ||
+          byte === 0xef ||
+          byte === 0xbb ||
+          byte === 0xbf
+        )
+          continue;
         this.elementStart = i;
         this.elementLine = this.line;
         this.depth = 0;

@@ -33,7 +33,8 @@ export function decimalText(field: string, value: unknown): string | undefined {
 }
 
 function checkedDecimal(field: string, text: string): string {
-  if (!DECIMAL_TEXT.test(text)) throw new FieldError(`${field} is not a finite decimal number ("${text.slice(0, 40)}")`);
+  if (!DECIMAL_TEXT.test(text))
+    throw new FieldError(`${field} is not a finite decimal number ("${text.slice(0, 40)}")`);
   return text;
 }
 

@@ -46,13 +46,27 @@ export async function loadCheckpoint(client: pg.ClientBase, key: string): Promis
 
 export async function saveCheckpoint(
   client: pg.ClientBase,
-  checkpoint: { key: string; collection: string; source: string; position: SourcePosition; counts: ImportCounts; completed: boolean },
+  checkpoint: {
+    key: string;
+    collection: string;
+    source: string;
+    position: SourcePosition;
+    counts: ImportCounts;
+    completed: boolean;
+  },
 ): Promise<void> {
   await client.query(
     `INSERT INTO import_checkpoints (import_key, collection, source, position, counts, completed_at, updated_at)
      VALUES ($1, $2, $3, $4, $5, CASE WHEN $6::boolean THEN now() END, now())
      ON CONFLICT (import_key) DO UPDATE SET collection = EXCLUDED.collection, source = EXCLUDED.source,
        position = EXCLUDED.position, counts = EXCLUDED.counts, completed_at = EXCLUDED.completed_at, updated_at = now()`,
-    [checkpoint.key, checkpoint.collection, checkpoint.source, JSON.stringify(checkpoint.position), JSON.stringify(checkpoint.counts), checkpoint.completed],
+    [
+      checkpoint.key,
+      checkpoint.collection,
+      checkpoint.source,
+      JSON.stringify(checkpoint.position),
+      JSON.stringify(checkpoint.counts),
+      checkpoint.completed,
+    ],
   );
 }

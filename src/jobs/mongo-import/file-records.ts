@@ -11,7 +11,11 @@ export interface FileReadSpec {
 }
 
 /** The documents of a mongoexport file from `from`, as import records (text, position, checkpoint after each). */
-export async function* fileRecords(spec: FileReadSpec, from: SourcePosition, onRawBytes: (bytes: number) => void): AsyncGenerator<SourceRecord> {
+export async function* fileRecords(
+  spec: FileReadSpec,
+  from: SourcePosition,
+  onRawBytes: (bytes: number) => void,
+): AsyncGenerator<SourceRecord> {
   const start = from.kind === 'file' ? { offset: from.offset, line: from.line } : { offset: 0, line: 1 };
   const records = readExportFile(spec.path, { gzip: spec.gzip, format: spec.format, start, onRawBytes });
   for await (const record of records) {

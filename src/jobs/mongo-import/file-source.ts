@@ -18,7 +18,10 @@ export async function openFileSource(collection: string, path: string): Promise<
     size = info.size;
     mtimeMs = Math.trunc(info.mtimeMs);
   } catch (error) {
-    throw new PermanentJobError(`mongo-import ${collection}: cannot read export file ${absolute}: ${errorMessage(error)}`, { cause: error });
+    throw new PermanentJobError(
+      `mongo-import ${collection}: cannot read export file ${absolute}: ${errorMessage(error)}`,
+      { cause: error },
+    );
   }
   const gzip = await isGzip(absolute);
   const format = await detectFormat(absolute, gzip);
@@ -30,7 +33,8 @@ export async function openFileSource(collection: string, path: string): Promise<
     key: fileImportKey(collection, absolute),
     ref: absolute,
     initial,
-    canResume: (saved) => saved.kind === 'file' && saved.size === size && saved.mtimeMs === mtimeMs && saved.format === format,
+    canResume: (saved) =>
+      saved.kind === 'file' && saved.size === size && saved.mtimeMs === mtimeMs && saved.format === format,
     describe: (position) => (position.kind === 'file' ? `line ${position.line} (byte ${position.offset})` : 'start'),
     estimateTotal: (read) => (rawBytes > 0 ? Math.max(read, Math.round((read * size) / rawBytes)) : undefined),
     records: (from) => fileRecords(spec, from, onRawBytes),

@@ -37,6 +37,12 @@ export class LineSplitter {
     const text = buffer.toString('utf8', from, end).replace(/^\uFEFF/, '');
     if (text.trim() === '') return undefined;
     const offset = this.pendingOffset + from;
-    return { text, line: this.line, offset, end: this.pendingOffset + after, nextLine: this.line + (after > to ? 1 : 0) };
+    return {
+      text,
+      line: this.line,
+      offset,
+      end: this.pendingOffset + after,
+      nextLine: this.line + (after > to ? 1 : 0),
+    };
   }
 }

@@ -18,7 +18,9 @@ export async function* readLiveCollection(
 ): AsyncGenerator<LiveRecord> {
   // _ids of any BSON type: the driver's Filter type assumes ObjectIds.
   const filter = (options.afterId === undefined ? {} : { _id: { $gt: options.afterId } }) as Filter<Document>;
-  const cursor = db.collection(collection).find(filter, { sort: { _id: 1 }, batchSize: options.batchSize, useBigInt64: true });
+  const cursor = db
+    .collection(collection)
+    .find(filter, { sort: { _id: 1 }, batchSize: options.batchSize, useBigInt64: true });
   try {
     for await (const doc of cursor) yield { doc };
   } finally {

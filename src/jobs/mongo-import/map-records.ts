@@ -15,7 +15,11 @@ export interface MappedBatch<Row> {
 }
 
 /** Parses (text) and maps each record; a record that cannot be parsed or mapped becomes a reject naming its position. */
-export function mapRecords<Row>(collection: string, map: (doc: Document) => Row, records: readonly SourceRecord[]): MappedBatch<Row> {
+export function mapRecords<Row>(
+  collection: string,
+  map: (doc: Document) => Row,
+  records: readonly SourceRecord[],
+): MappedBatch<Row> {
   const items: Item<Row>[] = [];
   const rejects: Reject[] = [];
   for (const record of records) {
@@ -23,7 +27,11 @@ export function mapRecords<Row>(collection: string, map: (doc: Document) => Row,
     try {
       doc = record.doc ?? parseEjson(record.text ?? '');
     } catch (error) {
-      rejects.push({ position: record.position, reason: `malformed Extended JSON: ${messageOf(error)}`, raw: record.text ?? null });
+      rejects.push({
+        position: record.position,
+        reason: `malformed Extended JSON: ${messageOf(error)}`,
+        raw: record.text ?? null,
+      });
       continue;
     }
     const raw = record.text === undefined ? () => canonicalEjson(doc) : textOf(record.text);

@@ -4,4 +4,7 @@ import { mapUser } from './map-user.js';
 import type { CollectionKind } from './targets.js';
 
 /** Each collection's mapper, by name: what the parse worker, which cannot be handed functions, looks up. */
-export const mappers: Record<CollectionKind, (doc: Document) => unknown> = { users: mapUser, portfoliosnapshots: mapSnapshot };
+export const mappers: Record<CollectionKind, (doc: Document) => unknown> = {
+  users: mapUser,
+  portfoliosnapshots: mapSnapshot,
+};

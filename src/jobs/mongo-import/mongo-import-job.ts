@@ -19,7 +19,8 @@ const payload = z
     batchSize: z.number().int().min(1).max(100_000).optional(),
   })
   .refine((p) => p.collection !== 'all' || p.file === undefined, {
-    message: 'collection "all" reads the live MongoDB, or usersFile and snapshotsFile; file names one collection\'s export',
+    message:
+      'collection "all" reads the live MongoDB, or usersFile and snapshotsFile; file names one collection\'s export',
   });
 
 type Payload = z.infer<typeof payload>;
@@ -32,7 +33,8 @@ type Payload = z.infer<typeof payload>;
 export const mongoImportJob = defineJob({
   name: 'mongo-import',
   payload,
-  title: (p: Payload) => `mongo-import ${p.collection} from ${p.file ?? (p.usersFile || p.snapshotsFile ? 'files' : 'live MongoDB')}`,
+  title: (p: Payload) =>
+    `mongo-import ${p.collection} from ${p.file ?? (p.usersFile || p.snapshotsFile ? 'files' : 'live MongoDB')}`,
   async handle(p: Payload, ctx): Promise<ImportResult | { users: ImportResult; portfoliosnapshots: ImportResult }> {
     if (p.collection !== 'all') return importOne(ctx, p.collection, p.file, p.batchSize);
     const users = await importOne(ctx, 'users', p.usersFile, p.batchSize);
@@ -43,24 +45,40 @@ export const mongoImportJob = defineJob({
     const collection = options.collection;
     if (collection === undefined) throw new Error('mongo-import needs --collection users, portfoliosnapshots or all');
     if (collection === 'all' && options.file !== undefined) {
-      throw new Error('--collection all imports the live MongoDB; for files, import users then portfoliosnapshots, each with its --file');
+      throw new Error(
+        '--collection all imports the live MongoDB; for files, import users then portfoliosnapshots, each with its --file',
+      );
     }
     // The worker may run elsewhere in the tree: hand it an absolute path.
     return [{ collection, ...(options.file === undefined ? {} : { file: resolve(options.file) }) }];
   },
 });
 
-async function importOne(ctx: JobContext, collection: CollectionKind, file: string | undefined, batchSize: number | undefined): Promise<ImportResult> {
+async function importOne(
+  ctx: JobContext,
+  collection: CollectionKind,
+  file: string | undefined,
+  batchSize: number | undefined,
+): Promise<ImportResult> {
   const size = batchSize ?? ctx.config.IMPORT_BATCH_SIZE;
   const source = await openSource(ctx, collection, file, size);
   const options = { batchSize: size, maxRejectRatio: ctx.config.IMPORT_MAX_REJECT_RATIO };
-  return collection === 'users' ? runImport(ctx, source, usersTarget, options) : runImport(ctx, source, snapshotsTarget, options);
+  return collection === 'users'
+    ? runImport(ctx, source, usersTarget, options)
+    : runImport(ctx, source, snapshotsTarget, options);
 }
 
-async function openSource(ctx: JobContext, collection: CollectionKind, file: string | undefined, batchSize: number): Promise<ImportSource> {
+async function openSource(
+  ctx: JobContext,
+  collection: CollectionKind,
+  file: string | undefined,
+  batchSize: number,
+): Promise<ImportSource> {
   if (file !== undefined) return openFileSource(collection, file);
   if (ctx.config.MONGO_URL === undefined) {
-    throw new PermanentJobError(`mongo-import ${collection}: MONGO_URL is not set; set it to read the live MongoDB, or give --file`);
+    throw new PermanentJobError(
+      `mongo-import ${collection}: MONGO_URL is not set; set it to read the live MongoDB, or give --file`,
+    );
   }
   const { db } = await ctx.mongo();
   const name = collection === 'users' ? ctx.config.MONGO_USERS_COLLECTION : ctx.config.MONGO_SNAPSHOTS_COLLECTION;

@@ -46,7 +46,13 @@ const post = async (records: SourceRecord[]) => {
   const { read, items, rejects, after } = mapRecords(input.collection, map, records);
   while (credits === 0) await new Promise<void>((resolve) => (wake = resolve));
   credits -= 1;
-  const batch: WireBatch = { read, items: items.map((item) => ({ row: item.row, position: item.position, raw: item.raw() })), rejects, after, rawBytes };
+  const batch: WireBatch = {
+    read,
+    items: items.map((item) => ({ row: item.row, position: item.position, raw: item.raw() })),
+    rejects,
+    after,
+    rawBytes,
+  };
   port.postMessage({ type: 'batch', batch } satisfies WorkerMessage);
 };
 
@@ -62,6 +68,9 @@ try {
   if (records.length > 0) await post(records);
   port.postMessage({ type: 'end' } satisfies WorkerMessage);
 } catch (error) {
-  port.postMessage({ type: 'error', message: error instanceof Error ? error.message : String(error) } satisfies WorkerMessage);
+  port.postMessage({
+    type: 'error',
+    message: error instanceof Error ? error.message : String(error),
+  } satisfies WorkerMessage);
 }
 port.close();

@@ -12,7 +12,11 @@ export interface RejectTarget {
  * Records rejects in the batch's transaction. A re-run rejects the same positions again: the
  * row is kept, with the latest reason, so running an import twice leaves one row per position.
  */
-export async function insertRejects(client: pg.ClientBase, target: RejectTarget, rejects: readonly Reject[]): Promise<void> {
+export async function insertRejects(
+  client: pg.ClientBase,
+  target: RejectTarget,
+  rejects: readonly Reject[],
+): Promise<void> {
   if (rejects.length === 0) return;
   const unique = [...new Map(rejects.map((r) => [r.position, r])).values()]; // one row per position
   await client.query(

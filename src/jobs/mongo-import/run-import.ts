@@ -32,14 +32,24 @@ const LOG_EVERY_MS = 5_000;
  * batch and ends with exactly the right rows. A session advisory lock on the import key keeps
  * two jobs from importing the same source at once.
  */
-export async function runImport<Row>(ctx: JobContext, source: ImportSource, target: ImportTarget<Row>, options: ImportOptions): Promise<ImportResult> {
+export async function runImport<Row>(
+  ctx: JobContext,
+  source: ImportSource,
+  target: ImportTarget<Row>,
+  options: ImportOptions,
+): Promise<ImportResult> {
   const started = Date.now();
   const client = await ctx.pg.connect();
   let failed = false;
   let locked = false;
   try {
-    const lock = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS locked', [source.key]);
-    if (!lock.rows[0]?.locked) throw new Error(`mongo-import ${target.collection}: another import of ${source.ref} is running (${source.key}); retrying later`);
+    const lock = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS locked', [
+      source.key,
+    ]);
+    if (!lock.rows[0]?.locked)
+      throw new Error(
+        `mongo-import ${target.collection}: another import of ${source.ref} is running (${source.key}); retrying later`,
+      );
     locked = true;
     const result = await importLocked(ctx, client, source, target, options, started);
     await client.query('SELECT pg_advisory_unlock(hashtext($1))', [source.key]);
@@ -48,7 +58,11 @@ export async function runImport<Row>(ctx: JobContext, source: ImportSource, targ
     failed = true;
     // Let go of the lock now when the session still answers: a dropped session releases it too,
     // but only once the server has noticed, and a retry may come sooner than that.
-    if (locked) await client.query('ROLLBACK').then(() => client.query('SELECT pg_advisory_unlock(hashtext($1))', [source.key])).catch(() => undefined);
+    if (locked)
+      await client
+        .query('ROLLBACK')
+        .then(() => client.query('SELECT pg_advisory_unlock(hashtext($1))', [source.key]))
+        .catch(() => undefined);
     throw error;
   } finally {
     // After a failure the session is dropped rather than pooled: that also releases the lock.
@@ -69,9 +83,17 @@ async function importLocked<Row>(
   let position: SourcePosition = resume ? saved.position : source.initial;
   let counts: ImportCounts = resume ? saved.counts : ZERO_COUNTS;
   const startedAt = resume ? source.describe(position) : 'start';
-  if (saved && !saved.completed && !resume) await ctx.log(`checkpoint ${source.key} is for another version of ${source.ref}; starting over`);
-  await ctx.log(`importing ${target.collection} from ${source.ref}, ${resume ? `resuming ${startedAt} with ${counts.read} documents done` : 'from the start'}`);
-  const rejectTarget = { source: 'mongo-import', collection: target.collection, sourceRef: source.ref, jobId: ctx.jobId };
+  if (saved && !saved.completed && !resume)
+    await ctx.log(`checkpoint ${source.key} is for another version of ${source.ref}; starting over`);
+  await ctx.log(
+    `importing ${target.collection} from ${source.ref}, ${resume ? `resuming ${startedAt} with ${counts.read} documents done` : 'from the start'}`,
+  );
+  const rejectTarget = {
+    source: 'mongo-import',
+    collection: target.collection,
+    sourceRef: source.ref,
+    jobId: ctx.jobId,
+  };
   let lastLog = Date.now();
 
   const write = async ({ read, items, rejects, after }: MappedBatch<Row>) => {
@@ -89,7 +111,14 @@ async function importLocked<Row>(
         rejected: allRejects.length,
         unchanged: items.length - outcome.inserted - outcome.updated - outcome.rejects.length,
       });
-      await saveCheckpoint(client, { key: source.key, collection: target.collection, source: source.ref, position: after, counts: next, completed: false });
+      await saveCheckpoint(client, {
+        key: source.key,
+        collection: target.collection,
+        source: source.ref,
+        position: after,
+        counts: next,
+        completed: false,
+      });
       await client.query('COMMIT');
       counts = next;
       position = after;
@@ -107,14 +136,18 @@ async function importLocked<Row>(
 
   // Files are parsed and mapped in a worker thread; live documents here, while the previous batch is written.
   const batches = (source.batches?.(position, target.collection, options.batchSize) ??
-    mapInProcess(source.records(position), target.collection, target.map, options.batchSize)) as AsyncIterable<MappedBatch<Row>>;
+    mapInProcess(source.records(position), target.collection, target.map, options.batchSize)) as AsyncIterable<
+    MappedBatch<Row>
+  >;
   // One batch in PostgreSQL while the next is read and mapped: the two use different cores.
   let inFlight: Promise<void> = Promise.resolve();
   try {
     for await (const batch of batches) {
       await inFlight;
       if (ctx.signal.aborted) {
-        throw new Error(`mongo-import ${target.collection} from ${source.ref} aborted ${source.describe(position)}; a retry resumes there`);
+        throw new Error(
+          `mongo-import ${target.collection} from ${source.ref} aborted ${source.describe(position)}; a retry resumes there`,
+        );
       }
       inFlight = write(batch);
       inFlight.catch(() => undefined); // awaited by the next batch; not an unhandled rejection meanwhile
@@ -123,8 +156,21 @@ async function importLocked<Row>(
     await inFlight.catch(() => undefined); // never leave a query running on the client being released
   }
   await inFlight;
-  await saveCheckpoint(client, { key: source.key, collection: target.collection, source: source.ref, position, counts, completed: true });
-  const result: ImportResult = { ...counts, ms: Date.now() - started, collection: target.collection, source: source.ref, startedAt };
+  await saveCheckpoint(client, {
+    key: source.key,
+    collection: target.collection,
+    source: source.ref,
+    position,
+    counts,
+    completed: true,
+  });
+  const result: ImportResult = {
+    ...counts,
+    ms: Date.now() - started,
+    collection: target.collection,
+    source: source.ref,
+    startedAt,
+  };
   await ctx.log(`imported ${target.collection} from ${source.ref}: ${countsText(counts)} in ${result.ms} ms`);
   checkRatio(target.collection, source, counts, options.maxRejectRatio);
   return result;

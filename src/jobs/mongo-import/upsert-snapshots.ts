@@ -50,7 +50,10 @@ SELECT (SELECT count(*) FROM written)::int AS written,
   (SELECT count(*) FROM resolved WHERE user_id IS NOT NULL AND NOT existed)::int AS inserted,
   coalesce((SELECT array_agg(mongo_id) FROM resolved WHERE user_id IS NULL), '{}') AS orphans`;
 
-export async function upsertSnapshots(client: pg.ClientBase, items: readonly Item<SnapshotRow>[]): Promise<UpsertOutcome> {
+export async function upsertSnapshots(
+  client: pg.ClientBase,
+  items: readonly Item<SnapshotRow>[],
+): Promise<UpsertOutcome> {
   const latest = new Map<string, Item<SnapshotRow>>();
   for (const item of items) latest.set(item.row.mongoId, item); // a later copy of one _id wins
   await client.query(PREPARE);
@@ -59,7 +62,11 @@ export async function upsertSnapshots(client: pg.ClientBase, items: readonly Ite
   const { written, inserted, orphans } = result.rows[0]!;
   const rejects: Reject[] = orphans.map((mongoId) => {
     const item = latest.get(mongoId)!;
-    return { position: item.position, reason: `snapshot _id ${mongoId}: no user with firebase uid or _id ${item.row.userRef}`, raw: item.raw() };
+    return {
+      position: item.position,
+      reason: `snapshot _id ${mongoId}: no user with firebase uid or _id ${item.row.userRef}`,
+      raw: item.raw(),
+    };
   });
   return { updated: written - inserted, inserted, rejects };
 }
@@ -67,7 +74,10 @@ export async function upsertSnapshots(client: pg.ClientBase, items: readonly Ite
 /** COPY text format: a row per line, tab-separated, \N for NULL, backslash escapes. */
 async function copyRows(client: pg.ClientBase, items: Iterable<Item<SnapshotRow>>): Promise<void> {
   const stream = client.query(copyFrom(`COPY ${INPUT} FROM STDIN`));
-  const done = Promise.race([once(stream, 'finish'), once(stream, 'error').then(([error]) => Promise.reject(error as Error))]);
+  const done = Promise.race([
+    once(stream, 'finish'),
+    once(stream, 'error').then(([error]) => Promise.reject(error as Error)),
+  ]);
   done.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
   let chunk = '';
   for (const { row: r } of items) {

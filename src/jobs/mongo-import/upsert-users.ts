@@ -91,9 +91,17 @@ export async function upsertUsers(client: pg.ClientBase, items: readonly Item<Us
     const emailHolder = emailOwner.get(emailKey);
     const uidHolder = row.firebaseUid === null ? undefined : uidOwner.get(row.firebaseUid);
     if (emailHolder !== undefined && emailHolder !== row.mongoId) {
-      rejects.push({ position: item.position, reason: `email ${row.email} is already used by user _id ${emailHolder} (emails are unique whatever their case)`, raw: item.raw() });
+      rejects.push({
+        position: item.position,
+        reason: `email ${row.email} is already used by user _id ${emailHolder} (emails are unique whatever their case)`,
+        raw: item.raw(),
+      });
     } else if (uidHolder !== undefined && uidHolder !== row.mongoId) {
-      rejects.push({ position: item.position, reason: `firebase uid ${row.firebaseUid} is already used by user _id ${uidHolder}`, raw: item.raw() });
+      rejects.push({
+        position: item.position,
+        reason: `firebase uid ${row.firebaseUid} is already used by user _id ${uidHolder}`,
+        raw: item.raw(),
+      });
     } else {
       emailOwner.set(emailKey, row.mongoId);
       if (row.firebaseUid !== null) uidOwner.set(row.firebaseUid, row.mongoId);

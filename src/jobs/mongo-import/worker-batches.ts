@@ -25,7 +25,10 @@ function startWorker(input: ParseWorkerInput): Worker {
   if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./parse-worker.js', import.meta.url), options);
   const entry = JSON.stringify(new URL('./parse-worker.ts', import.meta.url).href);
   const tsx = JSON.stringify(import.meta.resolve('tsx/esm/api'));
-  return new Worker(`import(${tsx}).then((api) => { api.register(); return import(${entry}); });`, { ...options, eval: true });
+  return new Worker(`import(${tsx}).then((api) => { api.register(); return import(${entry}); });`, {
+    ...options,
+    eval: true,
+  });
 }
 
 /**

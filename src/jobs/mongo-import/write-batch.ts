@@ -8,7 +8,11 @@ import type { Item, Reject, Upsert, UpsertOutcome } from './import-types.js';
  * rows at fault one by one under savepoints, rejects them and keeps the others. Other errors
  * (connection lost, ...) propagate: the transaction is rolled back and the job retried.
  */
-export async function writeBatch<Row>(client: pg.ClientBase, upsert: Upsert<Row>, items: readonly Item<Row>[]): Promise<UpsertOutcome> {
+export async function writeBatch<Row>(
+  client: pg.ClientBase,
+  upsert: Upsert<Row>,
+  items: readonly Item<Row>[],
+): Promise<UpsertOutcome> {
   if (items.length === 0) return { inserted: 0, updated: 0, rejects: [] };
   await client.query('SAVEPOINT batch_rows');
   try {
@@ -31,7 +35,11 @@ export async function writeBatch<Row>(client: pg.ClientBase, upsert: Upsert<Row>
     } catch (error) {
       if (!isRowError(error)) throw error;
       await client.query('ROLLBACK TO SAVEPOINT one_row');
-      const reject: Reject = { position: item.position, reason: `PostgreSQL refused the row: ${errorMessage(error)}`, raw: item.raw() };
+      const reject: Reject = {
+        position: item.position,
+        reason: `PostgreSQL refused the row: ${errorMessage(error)}`,
+        raw: item.raw(),
+      };
       total.rejects.push(reject);
     }
   }

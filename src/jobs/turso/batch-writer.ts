@@ -36,7 +36,8 @@ function upsertSql(table: TableSchema, rows: number): string {
 
 function deleteSql(table: TableSchema, rows: number): string {
   const keys = keyColumns(table);
-  if (keys.length === 1) return `DELETE FROM ${quoteIdent(table.name)} WHERE ${keys[0]} IN (${Array.from({ length: rows }, () => '?').join(',')})`;
+  if (keys.length === 1)
+    return `DELETE FROM ${quoteIdent(table.name)} WHERE ${keys[0]} IN (${Array.from({ length: rows }, () => '?').join(',')})`;
   const tuple = `(${keys.map(() => '?').join(',')})`;
   return `DELETE FROM ${quoteIdent(table.name)} WHERE (${keys.join(', ')}) IN (VALUES ${Array.from({ length: rows }, () => tuple).join(',')})`;
 }
@@ -69,8 +70,15 @@ export class BatchWriter {
   }
 
   private async add(table: TableSchema, kind: OpenStatement['kind'], values: SqlValue[], op: RowOp): Promise<void> {
-    if (this.open && (this.open.table !== table || this.open.kind !== kind || this.open.rows >= this.open.maxRows)) this.closeStatement();
-    this.open ??= { table, kind, args: [], rows: 0, maxRows: Math.max(1, Math.floor(MAX_STATEMENT_PARAMS / values.length)) };
+    if (this.open && (this.open.table !== table || this.open.kind !== kind || this.open.rows >= this.open.maxRows))
+      this.closeStatement();
+    this.open ??= {
+      table,
+      kind,
+      args: [],
+      rows: 0,
+      maxRows: Math.max(1, Math.floor(MAX_STATEMENT_PARAMS / values.length)),
+    };
     this.open.args.push(...values);
     this.open.rows += 1;
     this.ops.push(op);

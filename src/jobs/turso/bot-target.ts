@@ -21,7 +21,10 @@ export interface BotTarget {
 export async function openBotTarget(config: Pick<Config, 'BOT_INSTANCES_DIR'>, instance: string): Promise<BotTarget> {
   const configFile = syncConfigPath(config, instance);
   const sync = await readSyncConfig(config, instance);
-  if (sync === undefined) throw new PermanentJobError(`bot ${instance}: no ${configFile}, so it has no Turso database to push to or restore from`);
+  if (sync === undefined)
+    throw new PermanentJobError(
+      `bot ${instance}: no ${configFile}, so it has no Turso database to push to or restore from`,
+    );
   const where = { instance, configFile, url: sync.tursoUrl, token: sync.tursoToken };
   const fail = (error: unknown, action: string) => targetError(error, { ...where, action });
   let client: Client;

@@ -19,14 +19,22 @@ export class PlatformApiError extends Error {
   }
 }
 
-async function call(api: PlatformApi, method: 'GET' | 'POST', pathname: string, body?: unknown): Promise<{ status: number; json: unknown }> {
+async function call(
+  api: PlatformApi,
+  method: 'GET' | 'POST',
+  pathname: string,
+  body?: unknown,
+): Promise<{ status: number; json: unknown }> {
   const url = new URL(pathname, api.baseUrl);
   const where = `${method} ${url.origin}${url.pathname}`;
   let response: Response;
   try {
     response = await fetch(url, {
       method,
-      headers: { authorization: `Bearer ${api.token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      headers: {
+        authorization: `Bearer ${api.token}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
       body: body === undefined ? null : JSON.stringify(body),
       signal: api.signal ?? null,
     });
@@ -55,26 +63,38 @@ function hostnameOf(json: unknown): string | undefined {
   return typeof database?.Hostname === 'string' ? database.Hostname : undefined;
 }
 
-const path = (api: PlatformApi, ...parts: string[]) => `/v1/organizations/${encodeURIComponent(api.org)}/databases${parts.map((p) => `/${encodeURIComponent(p)}`).join('')}`;
+const path = (api: PlatformApi, ...parts: string[]) =>
+  `/v1/organizations/${encodeURIComponent(api.org)}/databases${parts.map((p) => `/${encodeURIComponent(p)}`).join('')}`;
 
 /** Creates the database in the group (or finds it when it already exists: 409); returns its hostname and whether it was created. */
-export async function ensureDatabase(api: PlatformApi, name: string, group: string): Promise<{ hostname: string; created: boolean }> {
+export async function ensureDatabase(
+  api: PlatformApi,
+  name: string,
+  group: string,
+): Promise<{ hostname: string; created: boolean }> {
   const created = await call(api, 'POST', path(api), { name, group });
   if (created.status !== 409) {
     const hostname = hostnameOf(created.json);
-    if (hostname === undefined) throw new PlatformApiError(`POST ${path(api)} answered without database.Hostname`, created.status);
+    if (hostname === undefined)
+      throw new PlatformApiError(`POST ${path(api)} answered without database.Hostname`, created.status);
     return { hostname, created: true };
   }
   const existing = await call(api, 'GET', path(api, name));
   const hostname = hostnameOf(existing.json);
-  if (hostname === undefined) throw new PlatformApiError(`GET ${path(api, name)} answered without database.Hostname`, existing.status);
+  if (hostname === undefined)
+    throw new PlatformApiError(`GET ${path(api, name)} answered without database.Hostname`, existing.status);
   return { hostname, created: false };
 }
 
 /** A full-access, non-expiring database token (the push writes; the restore reads). */
 export async function createDatabaseToken(api: PlatformApi, name: string): Promise<string> {
-  const { json, status } = await call(api, 'POST', `${path(api, name, 'auth', 'tokens')}?expiration=never&authorization=full-access`);
+  const { json, status } = await call(
+    api,
+    'POST',
+    `${path(api, name, 'auth', 'tokens')}?expiration=never&authorization=full-access`,
+  );
   const jwt = (json as { jwt?: unknown } | undefined)?.jwt;
-  if (typeof jwt !== 'string' || jwt === '') throw new PlatformApiError(`POST ${path(api, name, 'auth', 'tokens')} answered without a jwt`, status);
+  if (typeof jwt !== 'string' || jwt === '')
+    throw new PlatformApiError(`POST ${path(api, name, 'auth', 'tokens')} answered without a jwt`, status);
   return jwt;
 }

@@ -13,7 +13,13 @@ const payload = z.object({
 
 /** Turso database names: lower-case letters, digits and dashes. */
 export function databaseNameFor(instance: string): string {
-  return instance.toLowerCase().replace(/[^a-z0-9-]+/g, '-').replace(/^-+|-+$/g, '').slice(0, 58) || 'bot';
+  return (
+    instance
+      .toLowerCase()
+      .replace(/[^a-z0-9-]+/g, '-')
+      .replace(/^-+|-+$/g, '')
+      .slice(0, 58) || 'bot'
+  );
 }
 
 /**
@@ -28,10 +34,12 @@ export const tursoProvisionJob = defineJob({
   title: (p) => `turso-provision ${p.instance}`,
   async handle(p, ctx) {
     const { TURSO_ORG: org, TURSO_PLATFORM_TOKEN: token, TURSO_API_URL: baseUrl, TURSO_GROUP: group } = ctx.config;
-    if (org === undefined || token === undefined) throw new PermanentJobError('turso-provision needs TURSO_ORG and TURSO_PLATFORM_TOKEN to be set');
+    if (org === undefined || token === undefined)
+      throw new PermanentJobError('turso-provision needs TURSO_ORG and TURSO_PLATFORM_TOKEN to be set');
     const file = syncConfigPath(ctx.config, p.instance);
     const dir = await stat(instanceDir(ctx.config, p.instance)).catch(() => undefined);
-    if (!dir?.isDirectory()) throw new PermanentJobError(`bot ${p.instance}: no instance folder ${instanceDir(ctx.config, p.instance)}`);
+    if (!dir?.isDirectory())
+      throw new PermanentJobError(`bot ${p.instance}: no instance folder ${instanceDir(ctx.config, p.instance)}`);
     const existing = await readSyncConfig(ctx.config, p.instance);
     if (existing !== undefined) {
       await ctx.log(`bot ${p.instance}: ${file} exists already; nothing provisioned`);
@@ -40,12 +48,18 @@ export const tursoProvisionJob = defineJob({
     const api = { baseUrl, org, token, signal: ctx.signal };
     const name = databaseNameFor(p.instance);
     const { hostname, created } = await ensureDatabase(api, name, group);
-    await ctx.log(`bot ${p.instance}: database ${name} ${created ? 'created' : 'found'} in ${org}/${group} at ${hostname}`);
+    await ctx.log(
+      `bot ${p.instance}: database ${name} ${created ? 'created' : 'found'} in ${org}/${group} at ${hostname}`,
+    );
     const jwt = await createDatabaseToken(api, name);
     const tursoUrl = `libsql://${hostname}`;
     const temp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
     try {
-      await writeFile(temp, `${JSON.stringify({ tursoUrl, tursoToken: jwt, enabled: true, lastSync: null }, null, 2)}\n`, { mode: 0o600, flush: true });
+      await writeFile(
+        temp,
+        `${JSON.stringify({ tursoUrl, tursoToken: jwt, enabled: true, lastSync: null }, null, 2)}\n`,
+        { mode: 0o600, flush: true },
+      );
       await rename(temp, file);
     } catch (error) {
       await rm(temp, { force: true });

@@ -4,7 +4,14 @@ import type { SqliteDb } from '../../connections/sqlite.js';
 import { PermanentJobError } from '../../errors.js';
 import { BatchWriter } from './batch-writer.js';
 import { openBotTarget, type BotTarget } from './bot-target.js';
-import { loadPushState, markPushStarted, savePushState, type LoadedState, type PushState, type TableHashes } from './push-state.js';
+import {
+  loadPushState,
+  markPushStarted,
+  savePushState,
+  type LoadedState,
+  type PushState,
+  type TableHashes,
+} from './push-state.js';
 import { hashSourceTable, hashTargetTable, sourceRowReader } from './row-hashes.js';
 import { findSourceFile, openSourceDatabase } from './source-database.js';
 import { sourceFingerprint } from './source-fingerprint.js';
@@ -47,7 +54,15 @@ export async function pushBot(options: PushOptions): Promise<PushResult> {
   const started = performance.now();
   const target = await openBotTarget(options.config, options.instance);
   try {
-    const empty = { tables: 0, pushed: 0, deleted: 0, unchanged: 0, bytes: 0, target: target.display, fullCompare: false };
+    const empty = {
+      tables: 0,
+      pushed: 0,
+      deleted: 0,
+      unchanged: 0,
+      bytes: 0,
+      target: target.display,
+      fullCompare: false,
+    };
     if (!target.sync.enabled) {
       await options.log(`bot ${options.instance}: pushes disabled in ${target.configFile}; nothing done`);
       return { ...empty, ms: Math.round(performance.now() - started), skipped: 'disabled in sync-config.json' };
@@ -60,7 +75,9 @@ export async function pushBot(options: PushOptions): Promise<PushResult> {
         const rows = await unchangedRowCount(target.client, loaded.state);
         if (rows !== undefined) {
           const ms = Math.round(performance.now() - started);
-          await options.log(`bot ${options.instance}: database file unchanged since the last push and ${target.display} holds its ${rows} rows; nothing to push`);
+          await options.log(
+            `bot ${options.instance}: database file unchanged since the last push and ${target.display} holds its ${rows} rows; nothing to push`,
+          );
           return { ...empty, tables: loaded.state.tables.size, unchanged: rows, ms };
         }
       }
@@ -86,7 +103,12 @@ export async function pushBot(options: PushOptions): Promise<PushResult> {
 async function unchangedRowCount(client: Client, state: PushState): Promise<number | undefined> {
   const names = [...state.tables.keys()];
   if (names.length === 0) return undefined;
-  const counts = await client.batch(names.map((name) => `SELECT count(*) FROM ${quoteIdent(name)}`), 'read').catch(() => undefined);
+  const counts = await client
+    .batch(
+      names.map((name) => `SELECT count(*) FROM ${quoteIdent(name)}`),
+      'read',
+    )
+    .catch(() => undefined);
   if (counts === undefined) return undefined;
   let rows = 0;
   for (const [i, name] of names.entries()) {
@@ -125,7 +147,10 @@ async function pushTables(
       previous.set(table.name, recorded);
     } else if (schema.existing.has(table.name)) {
       // No record of this table, or the target's row count disagrees with it: read the target.
-      if (loaded.state) await log(`${table.name}: target holds ${counts?.[i]} rows, metadata ${recorded?.size ?? 'none'}: comparing with the target`);
+      if (loaded.state)
+        await log(
+          `${table.name}: target holds ${counts?.[i]} rows, metadata ${recorded?.size ?? 'none'}: comparing with the target`,
+        );
       fullCompare = true;
       previous.set(table.name, await hashTargetTable(target.client, table, signal));
     } else {
@@ -136,10 +161,16 @@ async function pushTables(
   const plans: TablePlan[] = tables.map((table) => diff(table, current.get(table.name)!, previous.get(table.name)!));
   const total = plans.reduce((sum, p) => sum + p.changed.length + p.deleted.length, 0);
   const unchanged = plans.reduce((sum, p) => sum + p.current.size - p.changed.length, 0);
-  for (const p of plans) await log(`${p.table.name}: ${p.current.size} rows, ${p.changed.length} to push, ${p.deleted.length} to delete`);
+  for (const p of plans)
+    await log(`${p.table.name}: ${p.current.size} rows, ${p.changed.length} to push, ${p.deleted.length} to delete`);
 
   const stats = { done: 0, pushed: 0, deleted: 0, bytes: 0, batches: 0 };
-  const state: PushState = { target: target.display, pushedAt: new Date().toISOString(), source: fingerprint, tables: current };
+  const state: PushState = {
+    target: target.display,
+    pushedAt: new Date().toISOString(),
+    source: fingerprint,
+    tables: current,
+  };
   if (total === 0) {
     if (fullCompare || loaded.state?.source !== fingerprint) await savePushState(config, instance, state);
   } else {
@@ -161,7 +192,8 @@ async function pushTables(
     );
     // Deletions children first, then rows parents first: a target enforcing foreign keys accepts both.
     for (const plan of [...plans].reverse()) {
-      for (const key of plan.deleted) await writer.delete(plan.table, decodeKey(key), { table: plan.table.name, key, hash: undefined });
+      for (const key of plan.deleted)
+        await writer.delete(plan.table, decodeKey(key), { table: plan.table.name, key, hash: undefined });
     }
     for (const plan of plans) {
       const read = sourceRowReader(source, plan.table);
@@ -183,8 +215,19 @@ async function pushTables(
     await savePushState(config, instance, state);
   }
   const ms = Math.round(performance.now() - started);
-  await log(`pushed ${stats.pushed} rows, deleted ${stats.deleted}, ${unchanged} unchanged, ${stats.batches} batches, ${stats.bytes} bytes to ${target.display} in ${ms} ms`);
-  return { tables: tables.length, pushed: stats.pushed, deleted: stats.deleted, unchanged, bytes: stats.bytes, ms, target: target.display, fullCompare };
+  await log(
+    `pushed ${stats.pushed} rows, deleted ${stats.deleted}, ${unchanged} unchanged, ${stats.batches} batches, ${stats.bytes} bytes to ${target.display} in ${ms} ms`,
+  );
+  return {
+    tables: tables.length,
+    pushed: stats.pushed,
+    deleted: stats.deleted,
+    unchanged,
+    bytes: stats.bytes,
+    ms,
+    target: target.display,
+    fullCompare,
+  };
 }
 
 function diff(table: TableSchema, current: TableHashes, previous: TableHashes): TablePlan {
@@ -196,6 +239,9 @@ function diff(table: TableSchema, current: TableHashes, previous: TableHashes): 
 }
 
 async function targetCounts(client: Client, tables: readonly TableSchema[]): Promise<number[]> {
-  const results = await client.batch(tables.map((t) => `SELECT count(*) FROM ${quoteIdent(t.name)}`), 'read');
+  const results = await client.batch(
+    tables.map((t) => `SELECT count(*) FROM ${quoteIdent(t.name)}`),
+    'read',
+  );
   return results.map((r) => Number(r.rows[0]?.[0] ?? -1));
 }

@@ -21,14 +21,17 @@ export const tursoPushJob = defineJob({
     );
   },
   async fromCli(options, env) {
-    if (options.bot !== undefined && options.all) throw new Error('turso-push takes --bot <instance> or --all, not both');
+    if (options.bot !== undefined && options.all)
+      throw new Error('turso-push takes --bot <instance> or --all, not both');
     if (options.bot !== undefined) return [{ instance: assertInstanceName(options.bot) }];
     if (!options.all) throw new Error('turso-push needs --bot <instance> or --all');
     const { bots } = await scanBotInstances(env.config);
     const enabled: Array<{ instance: string }> = [];
     for (const bot of bots) {
       // A malformed sync-config.json still gets its job: it fails with the error naming the file.
-      const on = await tursoPushEnabled(env.config, bot.name).catch((error: unknown) => error instanceof SyncConfigError);
+      const on = await tursoPushEnabled(env.config, bot.name).catch(
+        (error: unknown) => error instanceof SyncConfigError,
+      );
       if (on) enabled.push({ instance: bot.name });
     }
     return enabled;

@@ -18,7 +18,10 @@ export class PushLockedError extends Error {
 export async function withPushLock<T>(pool: PgPool, instance: string, work: () => Promise<T>): Promise<T> {
   const client = await pool.connect();
   try {
-    const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1, hashtext($2)) AS locked', [TURSO_PUSH_LOCK_CLASS, instance]);
+    const { rows } = await client.query<{ locked: boolean }>(
+      'SELECT pg_try_advisory_lock($1, hashtext($2)) AS locked',
+      [TURSO_PUSH_LOCK_CLASS, instance],
+    );
     if (!rows[0]?.locked) throw new PushLockedError(instance);
     try {
       return await work();

@@ -44,7 +44,8 @@ export async function loadPushState(config: StateConfig, instance: string, targe
   try {
     text = await readFile(pushStatePath(config, instance), 'utf8');
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { state: undefined, why: 'no metadata of a previous push' };
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT')
+      return { state: undefined, why: 'no metadata of a previous push' };
     return { state: undefined, why: `metadata unreadable: ${(error as Error).message}` };
   }
   const state = parseState(text);
@@ -92,7 +93,11 @@ export async function savePushState(config: StateConfig, instance: string, state
   for (const [name, hashes] of state.tables) tables[name] = Object.fromEntries(hashes);
   const temp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
   try {
-    await writeFile(temp, JSON.stringify({ version: 1, target: state.target, pushedAt: state.pushedAt, source: state.source, tables }), { flush: true });
+    await writeFile(
+      temp,
+      JSON.stringify({ version: 1, target: state.target, pushedAt: state.pushedAt, source: state.source, tables }),
+      { flush: true },
+    );
     await rename(temp, file);
   } catch (error) {
     await rm(temp, { force: true });

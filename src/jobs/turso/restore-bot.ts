@@ -35,8 +35,12 @@ async function assertWritableDestination(instance: string, file: string): Promis
     throw error;
   });
   if (info === undefined) return;
-  if (!info.isFile()) throw new PermanentJobError(`bot ${instance}: turso-restore refuses ${file}: it exists and is not a file`);
-  if (info.size > 0) throw new PermanentJobError(`bot ${instance}: turso-restore refuses to overwrite ${file}: it exists and is not empty`);
+  if (!info.isFile())
+    throw new PermanentJobError(`bot ${instance}: turso-restore refuses ${file}: it exists and is not a file`);
+  if (info.size > 0)
+    throw new PermanentJobError(
+      `bot ${instance}: turso-restore refuses to overwrite ${file}: it exists and is not empty`,
+    );
 }
 
 interface MasterRow {
@@ -88,7 +92,9 @@ export async function restoreBot(options: RestoreOptions): Promise<RestoreResult
     if (error instanceof PermanentJobError || options.signal.aborted) throw error;
     // Local failures (the destination's disk or folder) are reported as such, not as the target's.
     if (error instanceof Database.SqliteError || typeof (error as NodeJS.ErrnoException).errno === 'number') {
-      throw new Error(`bot ${options.instance}: turso-restore cannot write ${file}: ${errorMessage(error)}`, { cause: error });
+      throw new Error(`bot ${options.instance}: turso-restore cannot write ${file}: ${errorMessage(error)}`, {
+        cause: error,
+      });
     }
     throw target.fail(error, 'restoring from');
   } finally {
@@ -110,12 +116,21 @@ function toSqlite(value: SqlValue): SqlValue {
 }
 
 /** Copies one table page by page (by rowid, or by offset for a WITHOUT ROWID table), keeping rowids. */
-async function copyTable(client: Client, db: Database.Database, table: MasterRow, signal: AbortSignal): Promise<number> {
+async function copyTable(
+  client: Client,
+  db: Database.Database,
+  table: MasterRow,
+  signal: AbortSignal,
+): Promise<number> {
   if (/^\s*CREATE\s+VIRTUAL\s/i.test(table.sql)) return 0;
-  const columns = (await client.execute({ sql: 'SELECT name FROM pragma_table_info(?)', args: [table.name] })).rows.map((r) => quoteIdent(String(r[0])));
+  const columns = (await client.execute({ sql: 'SELECT name FROM pragma_table_info(?)', args: [table.name] })).rows.map(
+    (r) => quoteIdent(String(r[0])),
+  );
   const withoutRowid = /\)\s*WITHOUT\s+ROWID\s*;?\s*$/i.test(table.sql);
   const names = withoutRowid ? columns : ['rowid', ...columns];
-  const insert = db.prepare(`INSERT INTO ${quoteIdent(table.name)} (${names.join(', ')}) VALUES (${names.map(() => '?').join(', ')})`);
+  const insert = db.prepare(
+    `INSERT INTO ${quoteIdent(table.name)} (${names.join(', ')}) VALUES (${names.map(() => '?').join(', ')})`,
+  );
   const insertPage = db.transaction((rows: SqlValue[][]) => {
     for (const row of rows) insert.run(...row.map(toSqlite));
   });
@@ -126,7 +141,11 @@ async function copyTable(client: Client, db: Database.Database, table: MasterRow
     const from = `SELECT ${names.join(', ')} FROM ${quoteIdent(table.name)}`;
     const result: ResultSet = withoutRowid
       ? await client.execute(`${from} LIMIT ${PAGE_ROWS} OFFSET ${copied}`)
-      : await client.execute(after === null ? `${from} ORDER BY rowid LIMIT ${PAGE_ROWS}` : { sql: `${from} WHERE rowid > ? ORDER BY rowid LIMIT ${PAGE_ROWS}`, args: [after] });
+      : await client.execute(
+          after === null
+            ? `${from} ORDER BY rowid LIMIT ${PAGE_ROWS}`
+            : { sql: `${from} WHERE rowid > ? ORDER BY rowid LIMIT ${PAGE_ROWS}`, args: [after] },
+        );
     const rows: SqlValue[][] = result.rows.map((row) => Array.from(row) as SqlValue[]);
     insertPage(rows);
     copied += rows.length;

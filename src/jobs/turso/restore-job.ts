@@ -13,9 +13,18 @@ export const tursoRestoreJob = defineJob({
   name: 'turso-restore',
   payload,
   title: (p) => `turso-restore ${p.instance} -> ${p.to}`,
-  handle: (p, ctx) => restoreBot({ config: ctx.config, instance: p.instance, to: p.to, signal: ctx.signal, log: ctx.log, progress: ctx.progress }),
+  handle: (p, ctx) =>
+    restoreBot({
+      config: ctx.config,
+      instance: p.instance,
+      to: p.to,
+      signal: ctx.signal,
+      log: ctx.log,
+      progress: ctx.progress,
+    }),
   async fromCli(options) {
-    if (options.bot === undefined || options.to === undefined) throw new Error('turso-restore needs --bot <instance> and --to <path of the SQLite file to create>');
+    if (options.bot === undefined || options.to === undefined)
+      throw new Error('turso-restore needs --bot <instance> and --to <path of the SQLite file to create>');
     return [{ instance: assertInstanceName(options.bot), to: options.to }];
   },
 });

@@ -11,7 +11,10 @@ function selectList(table: TableSchema): string {
 /** Key -> MD5 of every row of a source table, streamed: only keys and hashes stay in memory. */
 export function hashSourceTable(db: SqliteDb, table: TableSchema): TableHashes {
   const width = keyColumns(table).length;
-  const statement = db.prepare(`SELECT ${selectList(table)} FROM ${quoteIdent(table.name)}`).raw(true).safeIntegers(true);
+  const statement = db
+    .prepare(`SELECT ${selectList(table)} FROM ${quoteIdent(table.name)}`)
+    .raw(true)
+    .safeIntegers(true);
   const hashes: TableHashes = new Map();
   for (const row of statement.iterate() as IterableIterator<SqlValue[]>) {
     hashes.set(encodeKey(row.slice(0, width)), rowHash(row.slice(width)));
@@ -20,9 +23,17 @@ export function hashSourceTable(db: SqliteDb, table: TableSchema): TableHashes {
 }
 
 /** Reads one source row by its key (undefined when it is gone), for the rows a push sends. */
-export function sourceRowReader(db: SqliteDb, table: TableSchema): (key: readonly SqlValue[]) => SqlValue[] | undefined {
-  const where = keyColumns(table).map((column) => `${column} IS ?`).join(' AND ');
-  const statement = db.prepare(`SELECT ${table.columns.map(quoteIdent).join(', ')} FROM ${quoteIdent(table.name)} WHERE ${where}`).raw(true).safeIntegers(true);
+export function sourceRowReader(
+  db: SqliteDb,
+  table: TableSchema,
+): (key: readonly SqlValue[]) => SqlValue[] | undefined {
+  const where = keyColumns(table)
+    .map((column) => `${column} IS ?`)
+    .join(' AND ');
+  const statement = db
+    .prepare(`SELECT ${table.columns.map(quoteIdent).join(', ')} FROM ${quoteIdent(table.name)} WHERE ${where}`)
+    .raw(true)
+    .safeIntegers(true);
   return (key) => statement.get(...key) as SqlValue[] | undefined;
 }
 

@@ -4,7 +4,10 @@ import { openBotDatabase, type SqliteDb } from '../../connections/sqlite.js';
 import { PermanentJobError, errorMessage } from '../../errors.js';
 
 /** The bot's FreqTrade database file, or a permanent error saying where it was looked for. */
-export async function findSourceFile(config: Pick<Config, 'BOT_INSTANCES_DIR' | 'BOT_DB_FILENAMES'>, instance: string): Promise<string> {
+export async function findSourceFile(
+  config: Pick<Config, 'BOT_INSTANCES_DIR' | 'BOT_DB_FILENAMES'>,
+  instance: string,
+): Promise<string> {
   const file = await findBotDatabase(config, instance);
   if (file === undefined) {
     throw new PermanentJobError(`bot ${instance}: no ${config.BOT_DB_FILENAMES.join(' or ')} in its user_data/ folder`);

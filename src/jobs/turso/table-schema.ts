@@ -44,7 +44,9 @@ interface ColumnInfo {
  */
 export function readSourceTables(db: SqliteDb): TableSchema[] {
   const master = db
-    .prepare("SELECT type, name, tbl_name, sql FROM sqlite_master WHERE type IN ('table', 'index') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name")
+    .prepare(
+      "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE type IN ('table', 'index') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
+    )
     .all() as MasterRow[];
   const tables: TableSchema[] = [];
   for (const row of master) {
@@ -52,7 +54,9 @@ export function readSourceTables(db: SqliteDb): TableSchema[] {
     if (/^CREATE\s+VIRTUAL\s/i.test(row.sql)) continue;
     const info = db.prepare(`PRAGMA table_info(${quoteIdent(row.name)})`).all() as ColumnInfo[];
     const keyed = info.filter((c) => Number(c.pk) > 0).sort((a, b) => Number(a.pk) - Number(b.pk));
-    const parents = (db.prepare(`PRAGMA foreign_key_list(${quoteIdent(row.name)})`).all() as Array<{ table: string }>).map((fk) => fk.table);
+    const parents = (
+      db.prepare(`PRAGMA foreign_key_list(${quoteIdent(row.name)})`).all() as Array<{ table: string }>
+    ).map((fk) => fk.table);
     tables.push({
       name: row.name,
       createSql: row.sql,
@@ -60,7 +64,9 @@ export function readSourceTables(db: SqliteDb): TableSchema[] {
       columnTypes: info.map((c) => c.type),
       primaryKey: keyed.map((c) => c.name),
       parents: [...new Set(parents)].filter((parent) => parent !== row.name),
-      indexSql: master.filter((i) => i.type === 'index' && i.tbl_name === row.name && i.sql !== null).map((i) => i.sql!),
+      indexSql: master
+        .filter((i) => i.type === 'index' && i.tbl_name === row.name && i.sql !== null)
+        .map((i) => i.sql!),
     });
   }
   return orderParentsFirst(tables);

@@ -19,7 +19,14 @@ export function redactToken(text: string, token: string | undefined): string {
   return clean.replace(/(Bearer\s+)[A-Za-z0-9._~+/=-]+/gi, '$1***');
 }
 
-const PERMANENT_CODES = new Set(['URL_INVALID', 'URL_SCHEME_NOT_SUPPORTED', 'URL_PARAM_NOT_SUPPORTED', 'SQLITE_CANTOPEN', 'SQLITE_NOTADB', 'SQLITE_AUTH']);
+const PERMANENT_CODES = new Set([
+  'URL_INVALID',
+  'URL_SCHEME_NOT_SUPPORTED',
+  'URL_PARAM_NOT_SUPPORTED',
+  'SQLITE_CANTOPEN',
+  'SQLITE_NOTADB',
+  'SQLITE_AUTH',
+]);
 
 function httpStatus(error: unknown): number | undefined {
   for (let e: unknown = error; e instanceof Error; e = e.cause) {
@@ -34,7 +41,10 @@ function httpStatus(error: unknown): number | undefined {
  * sync-config.json and the target, never carries the token, and is permanent when retrying the
  * same configuration cannot help (a malformed URL, a refused token).
  */
-export function targetError(error: unknown, where: { instance: string; configFile: string; url: string; token: string | undefined; action: string }): Error {
+export function targetError(
+  error: unknown,
+  where: { instance: string; configFile: string; url: string; token: string | undefined; action: string },
+): Error {
   if (error instanceof PermanentJobError && /^bot /.test(error.message)) return error;
   const status = httpStatus(error);
   const code = error instanceof LibsqlError ? error.code : undefined;
@@ -45,6 +55,7 @@ export function targetError(error: unknown, where: { instance: string; configFil
     where.token,
   );
   // No `cause`: the client's own error objects may carry request details; the message says what failed.
-  if ((code !== undefined && PERMANENT_CODES.has(code)) || status === 401 || status === 403) return new PermanentJobError(message);
+  if ((code !== undefined && PERMANENT_CODES.has(code)) || status === 401 || status === 403)
+    return new PermanentJobError(message);
   return new Error(message);
 }

@@ -11,12 +11,16 @@ export interface TargetSchemaChanges {
 
 /** CREATE INDEX -> CREATE INDEX IF NOT EXISTS, so replaying it is harmless. */
 function idempotentIndex(sql: string): string {
-  return /^\s*CREATE\s+(UNIQUE\s+)?INDEX\s+IF\s+NOT\s+EXISTS\s/i.test(sql) ? sql : sql.replace(/^\s*CREATE\s+(UNIQUE\s+)?INDEX\s/i, (m) => `${m}IF NOT EXISTS `);
+  return /^\s*CREATE\s+(UNIQUE\s+)?INDEX\s+IF\s+NOT\s+EXISTS\s/i.test(sql)
+    ? sql
+    : sql.replace(/^\s*CREATE\s+(UNIQUE\s+)?INDEX\s/i, (m) => `${m}IF NOT EXISTS `);
 }
 
 /** CREATE TABLE -> CREATE TABLE IF NOT EXISTS, for a replay after a crash between DDL and push. */
 function idempotentTable(sql: string): string {
-  return /^\s*CREATE\s+TABLE\s+IF\s+NOT\s+EXISTS\s/i.test(sql) ? sql : sql.replace(/^\s*CREATE\s+TABLE\s/i, (m) => `${m}IF NOT EXISTS `);
+  return /^\s*CREATE\s+TABLE\s+IF\s+NOT\s+EXISTS\s/i.test(sql)
+    ? sql
+    : sql.replace(/^\s*CREATE\s+TABLE\s/i, (m) => `${m}IF NOT EXISTS `);
 }
 
 /**
@@ -44,7 +48,9 @@ export async function ensureTargetSchema(client: Client, tables: readonly TableS
       const targetColumns = new Set(infos[index]!.rows.map((row) => String(row[0]).toLowerCase()));
       table.columns.forEach((column, i) => {
         if (targetColumns.has(column.toLowerCase())) return;
-        statements.push(`ALTER TABLE ${quoteIdent(table.name)} ADD COLUMN ${quoteIdent(column)} ${table.columnTypes[i] ?? ''}`.trimEnd());
+        statements.push(
+          `ALTER TABLE ${quoteIdent(table.name)} ADD COLUMN ${quoteIdent(column)} ${table.columnTypes[i] ?? ''}`.trimEnd(),
+        );
         changes.addedColumns.push(`${table.name}.${column}`);
       });
     }

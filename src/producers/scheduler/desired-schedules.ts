@@ -23,7 +23,13 @@ export function stableOffset(id: string, every: number): number {
   return digest.readUInt32BE(0) % every;
 }
 
-export function perBotSchedule(queue: JobName, bot: string, every: number, title: string, data: Record<string, unknown> = { bot }): DesiredSchedule {
+export function perBotSchedule(
+  queue: JobName,
+  bot: string,
+  every: number,
+  title: string,
+  data: Record<string, unknown> = { bot },
+): DesiredSchedule {
   const id = scheduleId(queue, bot);
   return { id, queue, name: title, every, offset: stableOffset(id, every), data };
 }

@@ -41,7 +41,11 @@ export async function reconcileSchedules(
         result.kept += 1;
         continue;
       }
-      await queue.upsertJobScheduler(schedule.id, { every: schedule.every, offset: schedule.offset }, { name: schedule.name, data: schedule.data, opts: template });
+      await queue.upsertJobScheduler(
+        schedule.id,
+        { every: schedule.every, offset: schedule.offset },
+        { name: schedule.name, data: schedule.data, opts: template },
+      );
       if (current === undefined) result.created += 1;
       else result.updated += 1;
     }

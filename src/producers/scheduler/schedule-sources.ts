@@ -21,13 +21,26 @@ export function scheduleSources(config: Config, logger: Logger): Array<{ queue: 
         logger.warn('turso-push not scheduled: bad sync-config.json', { bot, error: errorMessage(error) });
       }
     }
-    return enabled.map((bot) => perBotSchedule('turso-push', bot, config.TURSO_PUSH_INTERVAL, jobs['turso-push'].title({ instance: bot }), { instance: bot }));
+    return enabled.map((bot) =>
+      perBotSchedule('turso-push', bot, config.TURSO_PUSH_INTERVAL, jobs['turso-push'].title({ instance: bot }), {
+        instance: bot,
+      }),
+    );
   };
   // The dual-write's safety net, when USER_RECONCILE_INTERVAL is set (unset: its schedule is removed).
   const userReconcile: ScheduleSource = async () =>
     config.USER_RECONCILE_INTERVAL === undefined
       ? []
-      : [{ id: 'user-reconcile', queue: 'user-reconcile', name: 'user-reconcile', every: config.USER_RECONCILE_INTERVAL, offset: 0, data: {} }];
+      : [
+          {
+            id: 'user-reconcile',
+            queue: 'user-reconcile',
+            name: 'user-reconcile',
+            every: config.USER_RECONCILE_INTERVAL,
+            offset: 0,
+            data: {},
+          },
+        ];
   return [
     { queue: 'turso-push', schedules: tursoPush },
     { queue: 'user-reconcile', schedules: userReconcile },

@@ -67,7 +67,9 @@ export class Scheduler {
     const { config, pg, queues, logger } = this.options;
     const discovery = await discoverBots(config, pg);
     for (const skipped of discovery.skipped) logger.warn('skipped a folder in BOT_INSTANCES_DIR', skipped);
-    const desired: DesiredSchedule[] = discovery.bots.map((bot) => perBotSchedule('bot-sync', bot, config.SYNC_INTERVAL, jobs['bot-sync'].title({ bot, full: false })));
+    const desired: DesiredSchedule[] = discovery.bots.map((bot) =>
+      perBotSchedule('bot-sync', bot, config.SYNC_INTERVAL, jobs['bot-sync'].title({ bot, full: false })),
+    );
     const owned: JobName[] = ['bot-sync'];
     for (const source of this.options.sources ?? []) {
       owned.push(source.queue);
@@ -92,7 +94,8 @@ export class Scheduler {
   private async tick(): Promise<void> {
     try {
       const holds = await this.lock.acquire();
-      if (holds !== this.leader) this.options.logger.info(holds ? 'scheduler is the leader' : 'scheduler stands by (another one leads)');
+      if (holds !== this.leader)
+        this.options.logger.info(holds ? 'scheduler is the leader' : 'scheduler stands by (another one leads)');
       this.leader = holds;
       if (!holds) return;
       if (Date.now() - this.lastPass < this.options.config.DISCOVERY_INTERVAL) return;
