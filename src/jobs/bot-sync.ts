@@ -1,26 +1,38 @@
 import { z } from 'zod';
 import { assertInstanceName, instanceNameSchema, scanBotInstances } from '../bots/bot-instances.js';
-import { syncBot } from './bot-sync/sync-bot.js';
+import { acceptResetFromCli, acceptResetSchema } from '../bots/reset-guard.js';
+import { dryRunBot, type BotSyncDryRun } from './bot-sync/dry-run.js';
+import { syncBot, type BotSyncResult } from './bot-sync/sync-bot.js';
 import { defineJob } from './job.js';
 
 const payload = z.object({
   bot: instanceNameSchema,
   /** Compare every row even when the database file looks unchanged. */
   full: z.boolean().default(false),
+  /** Report per table what a sync would insert, update and delete; write nothing. */
+  dryRun: z.boolean().optional(),
+  /** Accept a replaced database: the bot's old rows become an archived epoch, or are deleted. */
+  acceptReset: acceptResetSchema.optional(),
 });
 
 /** FreqTrade SQLite -> PostgreSQL for one bot: incremental, exact, one run per bot at a time. */
 export const botSyncJob = defineJob({
   name: 'bot-sync',
   payload,
-  title: (p) => `bot-sync ${p.bot}`,
-  handle: (p, ctx) => syncBot(ctx, p.bot, { full: p.full }),
+  title: (p) =>
+    `bot-sync ${p.bot}${p.dryRun ? ' (dry run)' : ''}${p.acceptReset ? ` (accept reset: ${p.acceptReset})` : ''}`,
+  handle: (p, ctx): Promise<BotSyncResult | BotSyncDryRun> =>
+    p.dryRun ? dryRunBot(ctx, p.bot) : syncBot(ctx, p.bot, { full: p.full, acceptReset: p.acceptReset }),
   async fromCli(options, env) {
+    const acceptReset = acceptResetFromCli(options.acceptReset);
+    const dryRun = options.dryRun ?? false;
     if (options.all) {
+      // Accepting resets is a decision about one bot, never a sweep over all of them.
+      if (acceptReset !== undefined) throw new Error('bot-sync --accept-reset needs --bot <instance>, not --all');
       const scan = await scanBotInstances(env.config);
-      return scan.bots.map((bot) => ({ bot: bot.name }));
+      return scan.bots.map((bot) => ({ bot: bot.name, dryRun }));
     }
     if (options.bot === undefined) throw new Error('bot-sync needs --bot <instance> or --all');
-    return [{ bot: assertInstanceName(options.bot) }];
+    return [{ bot: assertInstanceName(options.bot), dryRun, ...(acceptReset ? { acceptReset } : {}) }];
   },
 });
