@@ -1,39 +1,13 @@
-import { z } from 'zod';
-import { assertInstanceName, instanceNameSchema, scanBotInstances } from '../../bots/bot-instances.js';
-import { defineJob } from '../job.js';
-import { tursoPushEnabled } from './push-enabled.js';
-import { pushBot } from './push-bot.js';
-import { withPushLock } from './push-lock.js';
-import { SyncConfigError } from './sync-config.js';
+import { defineHandler } from '../job.js';
+import { pushBot } from '../turso/push-bot.js';
+import { withPushLock } from '../turso/push-lock.js';
+import { tursoPushContract } from './contract.js';
 
-/** The job carries only the bot's instance name: the worker reads the URL and token itself. */
-const payload = z.object({
-  instance: instanceNameSchema,
-});
-
-export const tursoPushJob = defineJob({
-  name: 'turso-push',
-  payload,
-  title: (p) => `turso-push ${p.instance}`,
+export const tursoPushHandler = defineHandler({
+  contract: tursoPushContract,
   async handle(p, ctx) {
     return withPushLock(ctx.pg, p.instance, () =>
       pushBot({ config: ctx.config, instance: p.instance, signal: ctx.signal, log: ctx.log, progress: ctx.progress }),
     );
-  },
-  async fromCli(options, env) {
-    if (options.bot !== undefined && options.all)
-      throw new Error('turso-push takes --bot <instance> or --all, not both');
-    if (options.bot !== undefined) return [{ instance: assertInstanceName(options.bot) }];
-    if (!options.all) throw new Error('turso-push needs --bot <instance> or --all');
-    const { bots } = await scanBotInstances(env.config);
-    const enabled: Array<{ instance: string }> = [];
-    for (const bot of bots) {
-      // A malformed sync-config.json still gets its job: it fails with the error naming the file.
-      const on = await tursoPushEnabled(env.config, bot.name).catch(
-        (error: unknown) => error instanceof SyncConfigError,
-      );
-      if (on) enabled.push({ instance: bot.name });
-    }
-    return enabled;
   },
 });
