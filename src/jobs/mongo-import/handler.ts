@@ -2,10 +2,10 @@ import { PermanentJobError } from '../../errors.js';
 import { defineHandler, type JobContext } from '../job.js';
 import { mongoImportContract, type MongoImportPayload as Payload } from './contract.js';
 import { openFileSource } from './file-source.js';
-import type { ImportSource } from './import-source.js';
+import type { ImportSource } from '../../import/import-source.js';
 import { openLiveSource } from './live-source.js';
-import { runImport, type ImportResult } from './run-import.js';
-import { snapshotsTarget, usersTarget, type CollectionKind } from './targets.js';
+import { runImport, type ImportResult } from '../../import/run-import.js';
+import { snapshotsTarget, usersTarget, type CollectionKind } from '../../import/targets.js';
 
 /**
  * `mongo-import`: MongoDB users or portfoliosnapshots (live, or a mongoexport file) into

@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { idText } from '../mongo-import/bson-values.js';
-import { deserializeEjson } from '../mongo-import/ejson.js';
+import { idText } from '../../mongo-values/bson-values.js';
+import { deserializeEjson } from '../../mongo-values/ejson.js';
 import { defineContract } from '../job.js';
 
 /**

@@ -1,10 +1,10 @@
 import type { PgPool } from '../../connections/postgres.js';
 import { PermanentJobError, errorMessage } from '../../errors.js';
-import { canonicalEjson, deserializeEjson } from '../mongo-import/ejson.js';
-import { mapUser, type UserRow } from '../mongo-import/map-user.js';
-import { insertRejects } from '../mongo-import/rejects.js';
-import { upsertUsers } from '../mongo-import/upsert-users.js';
-import { writeBatch } from '../mongo-import/write-batch.js';
+import { canonicalEjson, deserializeEjson } from '../../mongo-values/ejson.js';
+import { mapUser, type UserRow } from '../../users/map-user.js';
+import { insertRejects } from '../../import/write-batch.js';
+import { upsertUsers } from '../../users/upsert-users.js';
+import { writeBatch } from '../../import/write-batch.js';
 import { defineHandler } from '../job.js';
 import { describeId, userUpsertContract, type UserUpsertPayload as Payload } from './contract.js';
 
