@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
+import { maskUrlCredentials } from './secrets.js';
 
 /** Thrown when the environment is invalid; its message lists every bad variable. */
 export class ConfigError extends Error {
@@ -195,12 +196,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 
 function redact(variable: string, value: string): string {
   if (/PASSWORD|TOKEN|SECRET/.test(variable)) return '***';
-  // URLs may carry passwords: keep their shape, drop the secret.
-  try {
-    const parsed = new URL(value);
-    if (parsed.password !== '') parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return value;
-  }
+  // URLs may carry passwords: keep their shape, drop the user info, parsable or not.
+  return maskUrlCredentials(value);
 }

@@ -1,0 +1,11 @@
+/**
+ * Masks the user-info part (user and password) of every URL in a text, whatever the URL's shape:
+ * a malformed port, an unencoded `@` or `/` in the password, or no `//` at all. Over-masking a
+ * weird URL is fine; showing a password never is.
+ */
+export function maskUrlCredentials(text: string): string {
+  // scheme://anything-up-to-the-last-@-of-the-token@host...
+  const withSlashes = text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^\s"'<>]*@/gi, '$1***@');
+  // scheme:user:password@host (no slashes): everything between the scheme and the last @.
+  return withSlashes.replace(/\b([a-z][a-z0-9+.-]*:)(?!\/\/)[^\s"'<>@]*:[^\s"'<>]*@/gi, '$1***@');
+}
