@@ -2,13 +2,13 @@ import type { Document, Filter } from 'mongodb';
 import type { PoolClient } from 'pg';
 import { z } from 'zod';
 import { PermanentJobError, errorMessage } from '../errors.js';
-import { loadCheckpoint, saveCheckpoint } from './mongo-import/checkpoint.js';
-import { canonicalEjson } from './mongo-import/ejson.js';
-import { addCounts, ZERO_COUNTS, type ImportCounts, type Item, type Reject } from './mongo-import/import-types.js';
-import { mapUser, type UserRow } from './mongo-import/map-user.js';
-import { insertRejects } from './mongo-import/rejects.js';
-import { upsertUsers } from './mongo-import/upsert-users.js';
-import { writeBatch } from './mongo-import/write-batch.js';
+import { loadCheckpoint, saveCheckpoint } from '../import/checkpoint.js';
+import { canonicalEjson } from '../mongo-values/ejson.js';
+import { addCounts, ZERO_COUNTS, type ImportCounts, type Item, type Reject } from '../import/import-types.js';
+import { mapUser, type UserRow } from '../users/map-user.js';
+import { insertRejects } from '../import/write-batch.js';
+import { upsertUsers } from '../users/upsert-users.js';
+import { writeBatch } from '../import/write-batch.js';
 import { defineJob } from './job.js';
 
 const payload = z.object({

@@ -1,12 +1,12 @@
 import { z } from 'zod';
 import type { PgPool } from '../connections/postgres.js';
 import { PermanentJobError, errorMessage } from '../errors.js';
-import { idText } from './mongo-import/bson-values.js';
-import { canonicalEjson, deserializeEjson } from './mongo-import/ejson.js';
-import { mapUser, type UserRow } from './mongo-import/map-user.js';
-import { insertRejects } from './mongo-import/rejects.js';
-import { upsertUsers } from './mongo-import/upsert-users.js';
-import { writeBatch } from './mongo-import/write-batch.js';
+import { idText } from '../mongo-values/bson-values.js';
+import { canonicalEjson, deserializeEjson } from '../mongo-values/ejson.js';
+import { mapUser, type UserRow } from '../users/map-user.js';
+import { insertRejects } from '../import/write-batch.js';
+import { upsertUsers } from '../users/upsert-users.js';
+import { writeBatch } from '../import/write-batch.js';
 import { defineJob } from './job.js';
 
 /** One user document as Extended JSON (canonical or relaxed), as enqueueUserUpsert writes it. */

@@ -3,10 +3,10 @@ import { z } from 'zod';
 import { PermanentJobError } from '../../errors.js';
 import { defineJob, type JobContext } from '../job.js';
 import { openFileSource } from './file-source.js';
-import type { ImportSource } from './import-source.js';
+import type { ImportSource } from '../../import/import-source.js';
 import { openLiveSource } from './live-source.js';
-import { runImport, type ImportResult } from './run-import.js';
-import { snapshotsTarget, usersTarget, type CollectionKind } from './targets.js';
+import { runImport, type ImportResult } from '../../import/run-import.js';
+import { snapshotsTarget, usersTarget, type CollectionKind } from '../../import/targets.js';
 
 const payload = z
   .object({

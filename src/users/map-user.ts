@@ -1,5 +1,5 @@
 import type { Document } from 'bson';
-import { dateText, decimalText, FieldError, firstOf, idText, objectIdTime, text } from './bson-values.js';
+import { dateText, decimalText, FieldError, firstOf, idText, objectIdTime, text } from '../mongo-values/bson-values.js';
 
 /** A users row as PostgreSQL is given it: exact text for numbers and dates. */
 export interface UserRow {

@@ -1,11 +1,11 @@
 import type pg from 'pg';
-import { PermanentJobError } from '../../errors.js';
-import type { JobContext } from '../job.js';
+import { PermanentJobError } from '../errors.js';
+import type { JobContext } from '../jobs/job.js';
 import { loadCheckpoint, saveCheckpoint, type SourcePosition } from './checkpoint.js';
 import type { ImportSource } from './import-source.js';
 import { addCounts, ZERO_COUNTS, type ImportCounts } from './import-types.js';
 import { mapInProcess, type MappedBatch } from './map-records.js';
-import { insertRejects } from './rejects.js';
+import { insertRejects } from './write-batch.js';
 import type { ImportTarget } from './targets.js';
 import { writeBatch } from './write-batch.js';
 

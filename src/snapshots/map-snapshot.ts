@@ -1,6 +1,6 @@
 import type { Document } from 'bson';
-import { dateText, decimalText, FieldError, firstOf, idText, objectIdTime, text } from './bson-values.js';
-import { jsonDataText } from './json-data.js';
+import { dateText, decimalText, FieldError, firstOf, idText, objectIdTime, text } from '../mongo-values/bson-values.js';
+import { jsonDataText } from '../mongo-values/json-data.js';
 
 /** A portfolio_snapshots row before its user is resolved (userRef: firebase uid or user _id). */
 export interface SnapshotRow {

@@ -1,9 +1,9 @@
 import type { Document } from 'bson';
 import type { Upsert } from './import-types.js';
-import { mapSnapshot, type SnapshotRow } from './map-snapshot.js';
-import { mapUser, type UserRow } from './map-user.js';
-import { upsertSnapshots } from './upsert-snapshots.js';
-import { upsertUsers } from './upsert-users.js';
+import { mapSnapshot, type SnapshotRow } from '../snapshots/map-snapshot.js';
+import { mapUser, type UserRow } from '../users/map-user.js';
+import { upsertSnapshots } from '../snapshots/upsert-snapshots.js';
+import { upsertUsers } from '../users/upsert-users.js';
 
 export type CollectionKind = 'users' | 'portfoliosnapshots';
 

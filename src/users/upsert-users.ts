@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { Item, Reject, UpsertOutcome } from './import-types.js';
+import type { Item, Reject, UpsertOutcome } from '../import/import-types.js';
 import type { UserRow } from './map-user.js';
 
 /**
