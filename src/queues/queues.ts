@@ -1,7 +1,7 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Config } from '../config.js';
-import { JOB_NAMES, type JobName } from '../jobs/registry.js';
+import { JOB_NAMES, type JobName } from '../jobs/contracts.js';
 import { defaultJobOptions } from './job-options.js';
 
 export type Queues = ReadonlyMap<JobName, Queue>;

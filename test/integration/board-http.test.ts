@@ -117,7 +117,7 @@ describe('Bull Board over HTTP', () => {
     assert.equal(shown?.attempts, 2);
     assert.match(shown?.failedReason ?? '', /echo failing attempt 2 of the first 5 on purpose/);
     assert.ok(shown.stacktrace.length >= 1);
-    assert.match(shown.stacktrace[0] ?? '', /at .*echo\.ts/);
+    assert.match(shown.stacktrace[0] ?? '', /at .*echo\/handler\.ts/);
     assert.equal(echo?.jobs.find((candidate) => candidate.id === bare.id)?.name, 'echo bare');
   });
 
