@@ -4,8 +4,11 @@
  * weird URL is fine; showing a password never is.
  */
 export function maskUrlCredentials(text: string): string {
-  // scheme://anything-up-to-the-last-@-of-the-token@host...
-  const withSlashes = text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^\s"'<>]*@/gi, '$1***@');
-  // scheme:user:password@host (no slashes): everything between the scheme and the last @.
-  return withSlashes.replace(/\b([a-z][a-z0-9+.-]*:)(?!\/\/)[^\s"'<>@]*:[^\s"'<>]*@/gi, '$1***@');
+  // scheme://anything-up-to-the-last-@-of-the-token@host..., where a list (`a://..,b://..`) is several tokens.
+  const withSlashes = text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)(?:(?!,[a-z][a-z0-9+.-]*:\/\/)[^\s"'<>])*@/gi, '$1***@');
+  // scheme:user:password@host (no slashes), as a token of its own: everything between the scheme and the last @.
+  return withSlashes.replace(
+    /(^|[\s"'(=])([a-z][a-z0-9+.-]*:)(?!\/\/)([^\s"'<>]*)@/gi,
+    (whole, before, scheme, info) => (String(info).includes('://') ? String(whole) : `${before}${scheme}***@`),
+  );
 }

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../../connections/redis.js';
 import type { Config } from '../../config.js';
 import type { PgPool } from '../../connections/postgres.js';
 import { errorMessage } from '../../errors.js';
@@ -17,7 +17,7 @@ export type ScheduleSource = (bots: readonly string[]) => Promise<DesiredSchedul
 export interface SchedulerOptions {
   config: Config;
   pg: PgPool;
-  redis: Redis;
+  redis: RedisConnection;
   queues: Queues;
   logger: Logger;
   /** Queues whose schedulers this process owns, with what to schedule on them. */
