@@ -5,7 +5,7 @@ import type { QueueEvents } from 'bullmq';
 import Database from 'better-sqlite3';
 import { ResetSuspectedError } from '../../src/bots/reset-guard.js';
 import { PermanentJobError } from '../../src/errors.js';
-import { botSyncJob } from '../../src/jobs/bot-sync.js';
+import { botSyncContract } from '../../src/jobs/bot-sync/contract.js';
 import type { CliJobOptions } from '../../src/jobs/job.js';
 import type { BotSyncDryRun } from '../../src/jobs/bot-sync/dry-run.js';
 import { dryRunBot } from '../../src/jobs/bot-sync/dry-run.js';
@@ -221,7 +221,7 @@ describe('bot-sync and a replaced bot database: refused until accepted, history 
 
   it('reads --accept-reset and --dry-run from the command line; --accept-reset never with --all', async () => {
     const cliPayloads = (options: CliJobOptions) =>
-      botSyncJob.fromCli!(options, { config: env.config, pg: env.runtime.pg });
+      botSyncContract.fromCli!(options, { config: env.config, pg: env.runtime.pg });
     assert.deepEqual(await cliPayloads({ bot: 'x', acceptReset: true }), [
       { bot: 'x', dryRun: false, acceptReset: 'archive' },
     ]);
