@@ -72,6 +72,7 @@ async function pushAll(root: string, names: string[]): Promise<{ ms: number; res
   const config = {
     BOT_INSTANCES_DIR: path.join(root, 'bots'),
     BOT_DB_FILENAMES: ['tradesv3.sqlite'],
+    SQLITE_BUSY_TIMEOUT: 5000,
     TURSO_STATE_DIR: path.join(root, 'state'),
     TURSO_BATCH_BYTES: 1_000_000,
   };

@@ -1,9 +1,8 @@
-import type { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
 import type { Config } from '../config.js';
 import { connectMongo, type MongoHandle } from '../connections/mongo.js';
 import { createPgPool, type PgPool } from '../connections/postgres.js';
-import { createRedis, type RedisRole } from '../connections/redis.js';
+import { createRedis, type RedisConnection, type RedisRole } from '../connections/redis.js';
 import { Closers } from '../lifecycle/closers.js';
 import { createLogger, type Logger } from '../logger.js';
 import type { SharedResources } from '../workers/job-context.js';
@@ -58,7 +57,7 @@ export class Runtime implements SharedResources {
     return this.mongoHandle;
   };
 
-  redis(role: RedisRole): Redis {
+  redis(role: RedisRole): RedisConnection {
     const redis = createRedis(this.config, role);
     this.closers.add(
       `redis (${role})`,

@@ -1,7 +1,7 @@
 import { WaitingError, Worker, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../connections/redis.js';
 import type { Config } from '../config.js';
-import type { JobName } from '../jobs/registry.js';
+import type { JobName } from '../jobs/contracts.js';
 import type { JobMetrics } from '../monitoring/job-metrics.js';
 import { contextForJob, type SharedResources } from './job-context.js';
 import { runJob } from './run-job.js';
@@ -27,7 +27,7 @@ export class WorkerPool {
 
   constructor(
     private readonly shared: SharedResources,
-    private readonly connection: Redis,
+    private readonly connection: RedisConnection,
     private readonly options: WorkerPoolOptions,
   ) {}
 

@@ -2,7 +2,7 @@ import type { Server } from 'node:http';
 import type { Config } from '../../config.js';
 import { redisReady, warnUnlessNoEviction } from '../../connections/redis.js';
 import { createHttpApp } from '../../http/http-app.js';
-import type { JobName } from '../../jobs/registry.js';
+import type { JobName } from '../../jobs/contracts.js';
 import { migrate } from '../../migrate/migrate.js';
 import { closeQueues, createQueues } from '../../queues/queues.js';
 import type { Runtime } from '../../runtime/runtime.js';
