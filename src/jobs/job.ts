@@ -49,6 +49,8 @@ export interface CliJobOptions {
   file?: string;
   json?: string;
   to?: string;
+  dryRun?: boolean;
+  acceptReset?: boolean;
 }
 
 export interface CliEnv {

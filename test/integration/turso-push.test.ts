@@ -12,7 +12,6 @@ import { payloadsFromCli } from '../../src/cli/cli-payloads.js';
 import type { PushResult } from '../../src/jobs/turso/push-bot.js';
 import { tursoPushEnabled } from '../../src/jobs/turso/push-enabled.js';
 import { PushLockedError } from '../../src/jobs/turso/push-lock.js';
-import { pushMarkerPath, pushStatePath } from '../../src/jobs/turso/push-state.js';
 import { contextForLocalRun } from '../../src/workers/job-context.js';
 import { runJob } from '../../src/workers/run-job.js';
 import { failureTracker } from '../helpers/failure-tracker.js';
@@ -46,11 +45,24 @@ describe('turso-push', () => {
     }
   };
 
+  const recordedGeneration = async (instance: string) =>
+    (
+      await env.runtime.pg.query<{ generation: string | null }>(
+        'SELECT generation FROM turso_push_targets WHERE instance = $1',
+        [instance],
+      )
+    ).rows[0]?.generation;
+
+  /** Loses every trace of a bot's push state in PostgreSQL. */
+  const forgetState = async (instance: string) => {
+    await env.runtime.pg.query('DELETE FROM turso_push_rows WHERE instance = $1', [instance]);
+    await env.runtime.pg.query('DELETE FROM turso_push_targets WHERE instance = $1', [instance]);
+  };
+
   before(async () => {
     root = await mkdtemp(path.join(tmpdir(), 'turso-push-'));
     env = await createTestEnvironment('turso_push', {
       BOT_INSTANCES_DIR: path.join(root, 'bots'),
-      TURSO_STATE_DIR: path.join(root, 'state'),
       TURSO_BATCH_BYTES: '20000',
     });
     ctx = contextForLocalRun(env.runtime);
@@ -157,7 +169,7 @@ describe('turso-push', () => {
     });
 
     it('makes the target exact after lost metadata, without duplicates', async () => {
-      await rm(pushStatePath(env.config, bot.name));
+      await forgetState(bot.name);
       editSource(bot.dbPath, 'UPDATE trades SET amount = amount * 2 WHERE id = 5');
       const result = await push(bot.name);
       assert.equal(result.fullCompare, true);
@@ -166,8 +178,14 @@ describe('turso-push', () => {
       await assertTargetExact(bot);
     });
 
-    it('makes the target exact after corrupt metadata, without duplicates', async () => {
-      await writeFile(pushStatePath(env.config, bot.name), '{"version":1,"target":');
+    it('makes the target exact after records edited in PostgreSQL, without duplicates', async () => {
+      // Half-written or tampered records: a hash changed, a row's record gone. With the generation
+      // cleared (as a push killed before recording leaves it), nothing recorded is trusted.
+      await env.runtime.pg.query(
+        "UPDATE turso_push_rows SET row_hash = '\\x00' WHERE instance = $1 AND table_name = 'trades' AND row_key = (SELECT row_key FROM turso_push_rows WHERE instance = $1 AND table_name = 'trades' ORDER BY row_key LIMIT 1)",
+        [bot.name],
+      );
+      await env.runtime.pg.query("UPDATE turso_push_targets SET generation = NULL WHERE instance = $1", [bot.name]);
       editSource(bot.dbPath, 'DELETE FROM pairlocks WHERE id = 10');
       const result = await push(bot.name);
       assert.deepEqual([result.fullCompare, result.pushed, result.deleted], [true, 0, 1]);
@@ -201,7 +219,7 @@ describe('turso-push', () => {
       const partial = await libsqlTables(bot.targetUrl, ['trades', 'orders']);
       const pushedTrades = partial.get('trades')!.rows.length;
       assert.ok(pushedTrades > 0 && pushedTrades < 106, `${pushedTrades} trades after the first batch`);
-      await readFile(pushMarkerPath(env.config, bot.name));
+      assert.equal(await recordedGeneration(bot.name), null);
 
       // Rows the killed run pushed are deleted in the source before the rerun: none may stay behind.
       editSource(
@@ -211,7 +229,7 @@ describe('turso-push', () => {
       const result = await push(bot.name);
       assert.equal(result.fullCompare, true);
       await assertTargetExact(bot);
-      await assert.rejects(readFile(pushMarkerPath(env.config, bot.name)), { code: 'ENOENT' });
+      assert.notEqual(await recordedGeneration(bot.name), null);
       assert.equal((await push(bot.name)).pushed, 0);
     });
   });

@@ -9,30 +9,48 @@ import { SyncConfigError } from './sync-config.js';
 /** The job carries only the bot's instance name: the worker reads the URL and token itself. */
 const payload = z.object({
   instance: instanceNameSchema,
+  /** Show what would be pushed and deleted, write nothing. */
+  dryRun: z.boolean().optional(),
+  /** Push even a database that looks replaced (the reset guard). */
+  acceptReset: z.boolean().optional(),
 });
 
 export const tursoPushJob = defineJob({
   name: 'turso-push',
   payload,
-  title: (p) => `turso-push ${p.instance}`,
+  title: (p) => `turso-push ${p.instance}${p.dryRun ? ' (dry run)' : ''}${p.acceptReset ? ' (accepting a reset)' : ''}`,
   async handle(p, ctx) {
     return withPushLock(ctx.pg, p.instance, () =>
-      pushBot({ config: ctx.config, instance: p.instance, signal: ctx.signal, log: ctx.log, progress: ctx.progress }),
+      pushBot({
+        config: ctx.config,
+        pg: ctx.pg,
+        instance: p.instance,
+        signal: ctx.signal,
+        log: ctx.log,
+        progress: ctx.progress,
+        dryRun: p.dryRun,
+        acceptReset: p.acceptReset,
+      }),
     );
   },
   async fromCli(options, env) {
     if (options.bot !== undefined && options.all)
       throw new Error('turso-push takes --bot <instance> or --all, not both');
-    if (options.bot !== undefined) return [{ instance: assertInstanceName(options.bot) }];
+    const flags = {
+      ...(options.dryRun ? { dryRun: true } : {}),
+      ...(options.acceptReset ? { acceptReset: true } : {}),
+    };
+    if (options.bot !== undefined) return [{ instance: assertInstanceName(options.bot), ...flags }];
+    if (options.acceptReset) throw new Error('turso-push --accept-reset takes one bot (--bot <instance>), not --all');
     if (!options.all) throw new Error('turso-push needs --bot <instance> or --all');
     const { bots } = await scanBotInstances(env.config);
-    const enabled: Array<{ instance: string }> = [];
+    const enabled: Array<{ instance: string; dryRun?: boolean }> = [];
     for (const bot of bots) {
       // A malformed sync-config.json still gets its job: it fails with the error naming the file.
       const on = await tursoPushEnabled(env.config, bot.name).catch(
         (error: unknown) => error instanceof SyncConfigError,
       );
-      if (on) enabled.push({ instance: bot.name });
+      if (on) enabled.push({ instance: bot.name, ...flags });
     }
     return enabled;
   },
