@@ -51,6 +51,7 @@ export interface CliJobOptions {
   to?: string;
   dryRun?: boolean;
   acceptReset?: boolean;
+  fullCompare?: boolean;
 }
 
 export interface CliEnv {

@@ -12,6 +12,7 @@ export function withJobOptions(command: Command): Command {
     .option('--to <path>', 'where to write (turso-restore)')
     .option('--dry-run', 'show per table what would be inserted, updated and deleted; write nothing (turso-push)')
     .option('--accept-reset', 'push a bot database that looks replaced, deleting what it lacks (turso-push)')
+    .option('--full-compare', "compare every row with the target's, whatever the recorded state says (turso-push)")
     .option('--json <payload>', 'the payload as JSON, for jobs without options of their own');
 }
 

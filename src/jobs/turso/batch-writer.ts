@@ -6,7 +6,6 @@ import { keyColumns, quoteIdent, type TableSchema } from './table-schema.js';
 /** SQLite's (and Turso's) limit on bound parameters in one statement. */
 export const MAX_STATEMENT_PARAMS = 32_766;
 
-
 interface OpenStatement {
   table: TableSchema;
   kind: 'upsert' | 'delete';
@@ -58,7 +57,12 @@ export class BatchWriter {
 
   private sent = false;
 
-  async upsert(table: TableSchema, keyValues: readonly SqlValue[], row: readonly SqlValue[], op: RecordOp): Promise<void> {
+  async upsert(
+    table: TableSchema,
+    keyValues: readonly SqlValue[],
+    row: readonly SqlValue[],
+    op: RecordOp,
+  ): Promise<void> {
     const values = table.primaryKey.length === 0 ? [...keyValues, ...row] : [...row];
     await this.add(table, 'upsert', values, op);
   }

@@ -94,7 +94,12 @@ export async function pushBot(options: PushOptions): Promise<PushResult> {
       const why = options.fullCompare
         ? 'a full compare was asked for'
         : distrust(record, target.display, await readTargetGeneration(target.client));
-      if (why === undefined && !options.dryRun && fingerprint !== undefined && record?.sourceFingerprint === fingerprint) {
+      if (
+        why === undefined &&
+        !options.dryRun &&
+        fingerprint !== undefined &&
+        record?.sourceFingerprint === fingerprint
+      ) {
         const rows = await unchangedRowCount(options.pg, options.instance, target.client);
         if (rows !== undefined) {
           await options.log(
@@ -232,7 +237,8 @@ async function pushTables(
   // Deletions children first, then rows parents first: a target enforcing foreign keys (or a
   // unique key a deleted row shares with a new one) accepts both.
   for (const table of [...tables].reverse()) {
-    if (byName.get(table.name)!.deletes > 0) await writeChanges(sides, table, previous.get(table.name)!, writer, 'delete');
+    if (byName.get(table.name)!.deletes > 0)
+      await writeChanges(sides, table, previous.get(table.name)!, writer, 'delete');
   }
   for (const table of tables) {
     const plan = byName.get(table.name)!;

@@ -13,6 +13,8 @@ const payload = z.object({
   dryRun: z.boolean().optional(),
   /** Push even a database that looks replaced (the reset guard). */
   acceptReset: z.boolean().optional(),
+  /** Compare every table with the target's rows, whatever the records say (finds edits behind our back). */
+  fullCompare: z.boolean().optional(),
 });
 
 export const tursoPushJob = defineJob({
@@ -30,6 +32,7 @@ export const tursoPushJob = defineJob({
         progress: ctx.progress,
         dryRun: p.dryRun,
         acceptReset: p.acceptReset,
+        fullCompare: p.fullCompare,
       }),
     );
   },
@@ -39,6 +42,7 @@ export const tursoPushJob = defineJob({
     const flags = {
       ...(options.dryRun ? { dryRun: true } : {}),
       ...(options.acceptReset ? { acceptReset: true } : {}),
+      ...(options.fullCompare ? { fullCompare: true } : {}),
     };
     if (options.bot !== undefined) return [{ instance: assertInstanceName(options.bot), ...flags }];
     if (options.acceptReset) throw new Error('turso-push --accept-reset takes one bot (--bot <instance>), not --all');

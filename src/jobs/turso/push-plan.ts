@@ -32,6 +32,8 @@ export interface TablePlan {
 }
 
 const SAMPLE_KEYS = 5;
+/** So few deletions are never taken for a reset (a bot's last pair lock expiring, ...). */
+const GUARD_MIN_DELETES = 10;
 const RECORD_CHUNK = 5000;
 
 export interface PlanSides {
@@ -44,7 +46,8 @@ export interface PlanSides {
 
 /** The cursor over what the target holds of a table, by the way it is compared. */
 export function previousCursor(sides: PlanSides, table: TableSchema, previous: Previous): RowReader<HashedRow> {
-  if (previous === 'target') return new RowCursor(targetPager(sides.client, table), `target of ${table.name}`, sides.signal);
+  if (previous === 'target')
+    return new RowCursor(targetPager(sides.client, table), `target of ${table.name}`, sides.signal);
   const pager: Pager<HashedRow> =
     previous === 'records' ? recordedPager(sides.pg, sides.instance, table.name) : async () => [];
   return new RowCursor(pager, `recorded rows of ${table.name}`, sides.signal);
@@ -107,13 +110,14 @@ export function describePlan(plan: TablePlan): string {
 
 /**
  * The reset guard: a source that would make the push delete more than `ratio` of the target's
- * rows is most likely another database (a FreqTrade reset, a dry-run file, an old copy), and its
- * push would wipe the backup. It fails permanently until an operator accepts it.
+ * rows (and at least GUARD_MIN_DELETES of them) is most likely another database (a FreqTrade
+ * reset, a dry-run file, an old copy), and its push would wipe the backup. It fails permanently
+ * until an operator accepts it.
  */
 export function assertNoReset(instance: string, target: string, plans: readonly TablePlan[], ratio: number): void {
   const deletes = plans.reduce((sum, p) => sum + p.deletes, 0);
   const held = plans.reduce((sum, p) => sum + p.deletes + p.updates + p.unchanged, 0);
-  if (held === 0 || deletes / held <= ratio) return;
+  if (deletes < GUARD_MIN_DELETES || deletes / held <= ratio) return;
   const tables = plans
     .filter((p) => p.deletes > 0)
     .map((p) => `${p.table} ${p.deletes}`)

@@ -124,15 +124,10 @@ export interface RowReader<T> {
 }
 
 export type Change =
-  | { kind: 'insert' | 'update'; row: KeyedRow }
-  | { kind: 'same'; row: KeyedRow }
-  | { kind: 'delete'; key: Buffer };
+  { kind: 'insert' | 'update'; row: KeyedRow } | { kind: 'same'; row: KeyedRow } | { kind: 'delete'; key: Buffer };
 
 /** The merge of the source with what the target holds (recorded or read), in key order. */
-export async function* mergeRows(
-  source: RowReader<KeyedRow>,
-  previous: RowReader<HashedRow>,
-): AsyncGenerator<Change> {
+export async function* mergeRows(source: RowReader<KeyedRow>, previous: RowReader<HashedRow>): AsyncGenerator<Change> {
   for (;;) {
     const [s, p] = [await source.peek(), await previous.peek()];
     if (s === undefined && p === undefined) return;

@@ -41,12 +41,8 @@ export async function ensureTargetSchema(
     ],
     'read',
   );
-  const present = new Set(
-    master!.rows.filter((row) => row[1] === 'table').map((row) => String(row[0]).toLowerCase()),
-  );
-  const indexes = new Set(
-    master!.rows.filter((row) => row[1] === 'index').map((row) => String(row[0]).toLowerCase()),
-  );
+  const present = new Set(master!.rows.filter((row) => row[1] === 'table').map((row) => String(row[0]).toLowerCase()));
+  const indexes = new Set(master!.rows.filter((row) => row[1] === 'index').map((row) => String(row[0]).toLowerCase()));
   const statements: InStatement[] = [];
   // The push generation's home (push-state.ts); "paths" may have created it with the target.
   if (!present.has(TARGET_META_TABLE.toLowerCase())) statements.push(createMetaTableSql);
@@ -69,7 +65,8 @@ export async function ensureTargetSchema(
     // Only the indexes the target lacks: a push that changes nothing writes nothing.
     for (const sql of table.indexSql) {
       const name = /INDEX\s+(?:IF\s+NOT\s+EXISTS\s+)?("(?:[^"]|"")+"|\S+)/i.exec(sql)?.[1]?.replace(/^"|"$/g, '');
-      if (name === undefined || !indexes.has(name.replaceAll('""', '"').toLowerCase())) statements.push(idempotentIndex(sql));
+      if (name === undefined || !indexes.has(name.replaceAll('""', '"').toLowerCase()))
+        statements.push(idempotentIndex(sql));
     }
   });
   if (write && statements.length > 0) await client.batch(statements, 'write');
