@@ -7,10 +7,10 @@ import { pathToFileURL } from 'node:url';
 const code = pathToFileURL(`${process.env.BENCH_CODE}/`);
 const load = (path) => import(new URL(path, code).href);
 const { loadConfig } = await load('config.js');
-const { runImport } = await load('jobs/mongo-import/run-import.js');
+const { runImport } = await load('import/run-import.js');
 const { openFileSource } = await load('jobs/mongo-import/file-source.js');
 const { openLiveSource } = await load('jobs/mongo-import/live-source.js');
-const { snapshotsTarget, usersTarget } = await load('jobs/mongo-import/targets.js');
+const { snapshotsTarget, usersTarget } = await load('import/targets.js');
 const { Runtime } = await load('runtime/runtime.js');
 const { contextForLocalRun } = await load('workers/job-context.js');
 

@@ -1,11 +1,12 @@
 import { mkdir, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { createBotDatabase } from '../scripts/freqtrade/generate-bot-db.js';
 import { pushBot, type PushResult } from '../src/jobs/turso/push-bot.js';
 import { benchEnv, machine, peakRssMb, type BenchEnv } from './_bench-env.js';
 
 /**
- * turso-push: BOTS bots x TRADES trades (2 orders each) in FreqTrade's 2025 schema, pushed to
+ * turso-push: BOTS generated bots x TRADES trades (2 orders each, every table of FreqTrade's newest schema), pushed to
  * libSQL file: targets, with the push state in PostgreSQL. Full push, no-change push, then a
  * push after 1% of the rows changed. Then one big bot (BIG_TRADES trades, twice as many orders)
  * through the same runs, with the process's peak RSS: the push streams every side in key order.
@@ -18,61 +19,11 @@ const scale = Number(process.env.BENCH_SCALE ?? '0.1');
 const BOTS = Number(process.env.BENCH_TURSO_BOTS ?? '20');
 const TRADES = Math.max(10, Math.round(10_000 * scale));
 const BIG_TRADES = Math.max(10, Math.round(1_000_000 * scale));
-const FIXTURE = '/work/shared/fixtures/freqtrade/2025-51cols-germoso.sqlite';
 
-interface Column {
-  name: string;
-  type: string;
-}
-
-function sampleValue(column: Column, row: number): string | number | null {
-  const type = column.type.toUpperCase();
-  if (column.name === 'order_id') return `ord-${row}`;
-  if (type.startsWith('VARCHAR') || type === 'TEXT') return `${column.name.slice(0, 6)}-${row % 97}`;
-  if (type === 'DATETIME')
-    return new Date(Date.UTC(2024, 0, 1) + row * 60_000).toISOString().replace('T', ' ').replace('Z', '');
-  if (type === 'BOOLEAN') return row % 2;
-  if (type === 'INTEGER') return row % 1440;
-  if (type === 'FLOAT') return (row * 1.000123) % 1000;
-  return null;
-}
-
-/** A bot database with FreqTrade's schema (taken from a real 2025 database) and generated rows. */
-function createBotDatabase(file: string, trades: number): number {
-  const fixture = new Database(FIXTURE, { readonly: true });
-  const schema = fixture
-    .prepare("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' ORDER BY type DESC")
-    .all() as Array<{ sql: string }>;
-  const columns = (table: string) => fixture.prepare(`PRAGMA table_info(${table})`).all() as Column[];
-  const tradeColumns = columns('trades');
-  const orderColumns = columns('orders');
-  fixture.close();
-  const db = new Database(file);
-  db.pragma('journal_mode = WAL');
-  for (const { sql } of schema) db.exec(sql);
-  const insert = (table: string, cols: Column[]) =>
-    db.prepare(
-      `INSERT INTO ${table} (${cols.map((c) => `"${c.name}"`).join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`,
-    );
-  const insertTrade = insert('trades', tradeColumns);
-  const insertOrder = insert('orders', orderColumns);
-  const insertRange = db.transaction((from: number, to: number) => {
-    for (let id = from; id <= to; id += 1) {
-      insertTrade.run(...tradeColumns.map((c) => (c.name === 'id' ? id : sampleValue(c, id))));
-      for (const side of [0, 1]) {
-        const orderId = id * 2 + side;
-        insertOrder.run(
-          ...orderColumns.map((c) =>
-            c.name === 'id' ? orderId : c.name === 'ft_trade_id' ? id : sampleValue(c, orderId),
-          ),
-        );
-      }
-    }
-  });
-  // In transactions of 10,000 trades: the generator itself stays small too.
-  for (let from = 1; from <= trades; from += 10_000) insertRange(from, Math.min(trades, from + 9_999));
-  db.close();
-  return trades * 3;
+/** A generated bot database of the newest FreqTrade schema, two orders per trade (so every edit below changes its row). */
+function createBotDatabaseFile(file: string, trades: number): number {
+  const made = createBotDatabase(file, { trades, ordersPerTrade: 2, seed: 11 });
+  return Object.values(made.rows).reduce((sum, n) => sum + n, 0);
 }
 
 async function pushAll(env: BenchEnv, names: string[]): Promise<{ ms: number; results: PushResult[] }> {
@@ -100,7 +51,7 @@ async function createBots(env: BenchEnv, names: string[], trades: number): Promi
   for (const name of names) {
     const dir = path.join(env.config.BOT_INSTANCES_DIR, name);
     await mkdir(path.join(dir, 'user_data'), { recursive: true });
-    rows += createBotDatabase(path.join(dir, 'user_data', 'tradesv3.sqlite'), trades);
+    rows += createBotDatabaseFile(path.join(dir, 'user_data', 'tradesv3.sqlite'), trades);
     await writeFile(
       path.join(dir, 'sync-config.json'),
       JSON.stringify({ tursoUrl: `file:${path.join(env.dir, 'targets', `${name}.db`)}`, enabled: true }),

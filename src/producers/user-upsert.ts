@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { Job, JobsOptions } from 'bullmq';
 import type { Document } from 'bson';
-import { dateText, idText } from '../jobs/mongo-import/bson-values.js';
-import { canonicalEjson } from '../jobs/mongo-import/ejson.js';
+import { dateText, idText } from '../mongo-values/bson-values.js';
+import { canonicalEjson } from '../mongo-values/ejson.js';
 import type { Queues } from '../queues/queues.js';
 import { enqueue } from './enqueue.js';
 

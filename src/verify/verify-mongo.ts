@@ -3,7 +3,7 @@ import type { MongoHandle } from '../connections/mongo.js';
 import type { PgPool } from '../connections/postgres.js';
 import { errorMessage } from '../errors.js';
 import { openFileSource } from '../jobs/mongo-import/file-source.js';
-import type { CollectionKind } from '../jobs/mongo-import/targets.js';
+import type { CollectionKind } from '../import/targets.js';
 
 export interface CollectionCheck {
   collection: CollectionKind;

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { isDeepStrictEqual } from 'node:util';
 import { describe, it } from 'node:test';
 import { EJSON } from 'bson';
-import { parseEjson } from '../../src/jobs/mongo-import/ejson.js';
+import { parseEjson } from '../../src/mongo-values/ejson.js';
 import { snapshotDoc, userDoc } from '../helpers/mongo-docs.js';
 
 /** What bson alone makes of a line: the reference the fast parse must equal, value for value. */

@@ -5,11 +5,11 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Decimal128 as EsmDecimal128, ObjectId as EsmObjectId } from 'bson';
 import { Decimal128 as DriverDecimal128, Long as DriverLong, ObjectId as DriverObjectId } from 'mongodb';
-import { decimalText, idText } from '../../src/jobs/mongo-import/bson-values.js';
-import { parseEjson } from '../../src/jobs/mongo-import/ejson.js';
+import { decimalText, idText } from '../../src/mongo-values/bson-values.js';
+import { parseEjson } from '../../src/mongo-values/ejson.js';
 import { readExportFile } from '../../src/jobs/mongo-import/export-file.js';
-import { jsonDataText } from '../../src/jobs/mongo-import/json-data.js';
-import { mapUser } from '../../src/jobs/mongo-import/map-user.js';
+import { jsonDataText } from '../../src/mongo-values/json-data.js';
+import { mapUser } from '../../src/users/map-user.js';
 
 describe('mongo-import values', () => {
   it('parses $numberLong beyond 2^53 exactly, in canonical and relaxed documents', () => {

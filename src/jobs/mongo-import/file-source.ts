@@ -1,10 +1,9 @@
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { PermanentJobError, errorMessage } from '../../errors.js';
-import { fileImportKey } from './checkpoint.js';
-import { detectFormat, isGzip } from './export-file.js';
-import { fileRecords, type FileReadSpec } from './file-records.js';
-import type { ImportSource } from './import-source.js';
+import { fileImportKey } from '../../import/checkpoint.js';
+import type { ImportSource } from '../../import/import-source.js';
+import { detectFormat, isGzip, fileRecords, type FileReadSpec } from './export-file.js';
 import { workerBatches } from './worker-batches.js';
 
 /** A mongoexport file (one document per line or --jsonArray, plain or .gz) as an import source. */

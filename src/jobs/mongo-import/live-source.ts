@@ -1,10 +1,9 @@
 import { EJSON } from 'bson';
-import type { Db } from 'mongodb';
-import { idText } from './bson-values.js';
-import { liveImportKey, type SourcePosition } from './checkpoint.js';
-import { canonicalEjson } from './ejson.js';
-import type { ImportSource, SourceRecord } from './import-source.js';
-import { estimateCount, readLiveCollection } from './live-collection.js';
+import { idText } from '../../mongo-values/bson-values.js';
+import { liveImportKey, type SourcePosition } from '../../import/checkpoint.js';
+import { canonicalEjson } from '../../mongo-values/ejson.js';
+import type { ImportSource, SourceRecord } from '../../import/import-source.js';
+import type { Db, Document, Filter } from 'mongodb';
 
 /** A live MongoDB collection, read in _id order, as an import source. The checkpoint keeps the last _id as canonical EJSON. */
 export async function openLiveSource(
@@ -44,5 +43,42 @@ function positionId(id: unknown): string {
     return idText('_id', id) ?? canonicalEjson(id);
   } catch {
     return canonicalEjson(id);
+  }
+}
+
+export interface LiveRecord {
+  doc: Document;
+}
+
+/**
+ * Streams a live collection in _id order from after `afterId`, `batchSize` documents per round
+ * trip, so a resumed import continues exactly where its checkpoint says. 64-bit integers come
+ * back as bigint (exact). The resume filter `_id > afterId` assumes the _ids are of one BSON
+ * type (ObjectIds, as the platform writes them): MongoDB compares values of different types
+ * by type order, not value.
+ */
+export async function* readLiveCollection(
+  db: Db,
+  collection: string,
+  options: { afterId: unknown; batchSize: number },
+): AsyncGenerator<LiveRecord> {
+  // _ids of any BSON type: the driver's Filter type assumes ObjectIds.
+  const filter = (options.afterId === undefined ? {} : { _id: { $gt: options.afterId } }) as Filter<Document>;
+  const cursor = db
+    .collection(collection)
+    .find(filter, { sort: { _id: 1 }, batchSize: options.batchSize, useBigInt64: true });
+  try {
+    for await (const doc of cursor) yield { doc };
+  } finally {
+    await cursor.close();
+  }
+}
+
+/** The collection's size as the server estimates it, for progress; undefined if it cannot say. */
+export async function estimateCount(db: Db, collection: string): Promise<number | undefined> {
+  try {
+    return await db.collection(collection).estimatedDocumentCount();
+  } catch {
+    return undefined;
   }
 }

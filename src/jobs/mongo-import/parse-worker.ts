@@ -1,10 +1,10 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import type { SourcePosition } from './checkpoint.js';
-import { fileRecords, type FileReadSpec } from './file-records.js';
-import type { SourceRecord } from './import-source.js';
-import { mapRecords } from './map-records.js';
-import { mappers } from './mappers.js';
-import type { CollectionKind } from './targets.js';
+import type { SourcePosition } from '../../import/checkpoint.js';
+import { fileRecords, type FileReadSpec } from './export-file.js';
+import type { SourceRecord } from '../../import/import-source.js';
+import { mapRecords } from '../../import/map-records.js';
+import { mappers } from '../../import/map-records.js';
+import type { CollectionKind } from '../../import/targets.js';
 
 /**
  * Worker thread of a file import: reads the export from the checkpoint, parses and maps each

@@ -1,9 +1,9 @@
 import { Worker } from 'node:worker_threads';
-import type { SourcePosition } from './checkpoint.js';
-import type { FileReadSpec } from './file-records.js';
-import type { MappedBatch } from './map-records.js';
+import type { SourcePosition } from '../../import/checkpoint.js';
+import type { FileReadSpec } from './export-file.js';
+import type { MappedBatch } from '../../import/map-records.js';
 import type { ParseWorkerInput, WorkerMessage } from './parse-worker.js';
-import type { CollectionKind } from './targets.js';
+import type { CollectionKind } from '../../import/targets.js';
 
 /** Batches parsed ahead by the worker: two, so one is always ready while one is written. */
 const AHEAD = 2;

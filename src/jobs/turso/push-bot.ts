@@ -1,5 +1,11 @@
 import type { Client } from '@libsql/client';
 import type { Config } from '../../config.js';
+import {
+  BotDatabaseLockedError,
+  findBotDatabaseFile,
+  fingerprintBotDatabase,
+  openBotDatabaseFile,
+} from '../../bots/bot-database-file.js';
 import type { PgPool } from '../../connections/postgres.js';
 import { PermanentJobError } from '../../errors.js';
 import { BatchWriter } from './batch-writer.js';
@@ -30,8 +36,6 @@ import {
 } from './push-state.js';
 import { decodeSortKey } from './row-keys.js';
 import { mergeRows } from './row-streams.js';
-import { findSourceFile, openSourceDatabase } from './source-database.js';
-import { sourceFingerprint } from './source-fingerprint.js';
 import { quoteIdent, readSourceTables, type TableSchema } from './table-schema.js';
 import { ensureTargetSchema } from './target-schema.js';
 
@@ -53,7 +57,10 @@ export interface PushResult {
 }
 
 export interface PushOptions {
-  config: Pick<Config, 'BOT_INSTANCES_DIR' | 'BOT_DB_FILENAMES' | 'TURSO_BATCH_BYTES' | 'DELETE_GUARD_RATIO'>;
+  config: Pick<
+    Config,
+    'BOT_INSTANCES_DIR' | 'BOT_DB_FILENAMES' | 'SQLITE_BUSY_TIMEOUT' | 'TURSO_BATCH_BYTES' | 'DELETE_GUARD_RATIO'
+  >;
   pg: PgPool;
   instance: string;
   signal: AbortSignal;
@@ -87,9 +94,9 @@ export async function pushBot(options: PushOptions): Promise<PushResult> {
       await options.log(`bot ${options.instance}: pushes disabled in ${target.configFile}; nothing done`);
       return result({ skipped: 'disabled in sync-config.json' });
     }
-    const file = await findSourceFile(options.config, options.instance);
+    const file = await findBotDatabaseFile(options.config, options.instance);
     try {
-      const fingerprint = await sourceFingerprint(file);
+      const fingerprint = await fingerprintBotDatabase(file);
       const record = await loadPushRecord(options.pg, options.instance);
       const why = options.fullCompare
         ? 'a full compare was asked for'
@@ -108,7 +115,7 @@ export async function pushBot(options: PushOptions): Promise<PushResult> {
           return result({ tables: rows.tables, unchanged: rows.rows });
         }
       }
-      const db = openSourceDatabase(options.instance, file);
+      const db = openBotDatabaseFile(options.instance, file, { busyTimeoutMs: options.config.SQLITE_BUSY_TIMEOUT });
       try {
         const sides: PlanSides = {
           pg: options.pg,
@@ -122,7 +129,9 @@ export async function pushBot(options: PushOptions): Promise<PushResult> {
         db.close();
       }
     } catch (error) {
-      if (error instanceof PermanentJobError || options.signal.aborted) throw error;
+      // The bot's own file failing is no fault of the target: its error says so as it is.
+      if (error instanceof PermanentJobError || error instanceof BotDatabaseLockedError || options.signal.aborted)
+        throw error;
       throw target.fail(error, 'pushing to');
     }
   } finally {

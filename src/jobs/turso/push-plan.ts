@@ -1,6 +1,6 @@
 import type { Client } from '@libsql/client';
 import type { PgPool } from '../../connections/postgres.js';
-import type { SqliteDb } from '../../connections/sqlite.js';
+import type { SqliteDb } from '../../bots/bot-database-file.js';
 import { PermanentJobError } from '../../errors.js';
 import type { RecordOp } from './push-state.js';
 import { decodeSortKey, displayKey } from './row-keys.js';

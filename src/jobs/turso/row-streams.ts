@@ -1,5 +1,5 @@
 import type { Client } from '@libsql/client';
-import type { SqliteDb } from '../../connections/sqlite.js';
+import type { SqliteDb } from '../../bots/bot-database-file.js';
 import type { PgPool } from '../../connections/postgres.js';
 import { recordedPage } from './push-state.js';
 import { sortKey } from './row-keys.js';

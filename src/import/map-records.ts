@@ -1,0 +1,80 @@
+import type { Document } from 'bson';
+import type { SourcePosition } from './checkpoint.js';
+import { canonicalEjson, parseEjson } from '../mongo-values/ejson.js';
+import type { SourceRecord } from './import-source.js';
+import type { Item, Reject } from './import-types.js';
+import { mapSnapshot } from '../snapshots/map-snapshot.js';
+import { mapUser } from '../users/map-user.js';
+import type { CollectionKind } from './targets.js';
+
+/** A batch of documents read, mapped, and ready to write: what a checkpoint after it says. */
+export interface MappedBatch<Row> {
+  /** Documents read: items plus rejects. */
+  read: number;
+  items: Item<Row>[];
+  rejects: Reject[];
+  /** The checkpoint that resumes just after the batch. */
+  after: SourcePosition;
+}
+
+/** Parses (text) and maps each record; a record that cannot be parsed or mapped becomes a reject naming its position. */
+export function mapRecords<Row>(
+  collection: string,
+  map: (doc: Document) => Row,
+  records: readonly SourceRecord[],
+): MappedBatch<Row> {
+  const items: Item<Row>[] = [];
+  const rejects: Reject[] = [];
+  for (const record of records) {
+    let doc: Document;
+    try {
+      doc = record.doc ?? parseEjson(record.text ?? '');
+    } catch (error) {
+      rejects.push({
+        position: record.position,
+        reason: `malformed Extended JSON: ${messageOf(error)}`,
+        raw: record.text ?? null,
+      });
+      continue;
+    }
+    const raw = record.text === undefined ? () => canonicalEjson(doc) : textOf(record.text);
+    try {
+      items.push({ row: map(doc), position: record.position, raw });
+    } catch (error) {
+      rejects.push({ position: record.position, reason: `${collection} document: ${messageOf(error)}`, raw: raw() });
+    }
+  }
+  return { read: records.length, items, rejects, after: records[records.length - 1]!.after };
+}
+
+/** errors.ts's errorMessage, not imported: that module loads BullMQ, which the parse worker does without. */
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function textOf(text: string): () => string {
+  return () => text;
+}
+
+/** Groups records into batches of `size` and maps each, in this thread (live sources: documents, not text). */
+export async function* mapInProcess<Row>(
+  records: AsyncIterable<SourceRecord>,
+  collection: string,
+  map: (doc: Document) => Row,
+  size: number,
+): AsyncGenerator<MappedBatch<Row>> {
+  let batch: SourceRecord[] = [];
+  for await (const record of records) {
+    batch.push(record);
+    if (batch.length >= size) {
+      yield mapRecords(collection, map, batch);
+      batch = [];
+    }
+  }
+  if (batch.length > 0) yield mapRecords(collection, map, batch);
+}
+/** Each collection's mapper, by name: what the parse worker, which cannot be handed functions, looks up. */
+export const mappers: Record<CollectionKind, (doc: Document) => unknown> = {
+  users: mapUser,
+  portfoliosnapshots: mapSnapshot,
+};

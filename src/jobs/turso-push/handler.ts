@@ -1,0 +1,23 @@
+import { defineHandler } from '../job.js';
+import { pushBot } from '../turso/push-bot.js';
+import { withPushLock } from '../turso/push-lock.js';
+import { tursoPushContract } from './contract.js';
+
+export const tursoPushHandler = defineHandler({
+  contract: tursoPushContract,
+  async handle(p, ctx) {
+    return withPushLock(ctx.pg, p.instance, () =>
+      pushBot({
+        config: ctx.config,
+        pg: ctx.pg,
+        instance: p.instance,
+        signal: ctx.signal,
+        log: ctx.log,
+        progress: ctx.progress,
+        dryRun: p.dryRun,
+        acceptReset: p.acceptReset,
+        fullCompare: p.fullCompare,
+      }),
+    );
+  },
+});

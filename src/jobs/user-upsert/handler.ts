@@ -1,0 +1,92 @@
+import type { PgPool } from '../../connections/postgres.js';
+import { PermanentJobError, errorMessage } from '../../errors.js';
+import { canonicalEjson, deserializeEjson } from '../../mongo-values/ejson.js';
+import { mapUser, type UserRow } from '../../users/map-user.js';
+import { insertRejects } from '../../import/write-batch.js';
+import { upsertUsers } from '../../users/upsert-users.js';
+import { writeBatch } from '../../import/write-batch.js';
+import { defineHandler } from '../job.js';
+import { describeId, userUpsertContract, type UserUpsertPayload as Payload } from './contract.js';
+
+export interface UserUpsertResult {
+  mongoId: string;
+  outcome: 'inserted' | 'updated' | 'unchanged';
+}
+
+/**
+ * `user-upsert`: the dual-write. The platform writes a user to MongoDB, then enqueues this job;
+ * it upserts the user by Mongo _id with the import's mapper and SQL, and retries (with backoff)
+ * while PostgreSQL is unreachable instead of dropping the write. A document that cannot be
+ * mapped, or whose email another user holds, lands in rejects and fails the job permanently.
+ * An update older than the row (updatedAt) changes nothing, so retries and reorderings are safe.
+ */
+export const userUpsertHandler = defineHandler({
+  contract: userUpsertContract,
+  async handle(p: Payload, ctx): Promise<UserUpsertResult> {
+    const mapped = mapPayload(p);
+    if ('reason' in mapped) return rejectAndFail(ctx.pg, ctx.jobId, mapped);
+    const { row, raw } = mapped;
+    const client = await ctx.pg.connect().catch((error: unknown) => {
+      throw new Error(`user-upsert of user _id ${row.mongoId} failed; will retry: ${errorMessage(error)}`, {
+        cause: error,
+      });
+    });
+    let failed = false;
+    try {
+      await client.query('BEGIN');
+      const outcome = await writeBatch(client, upsertUsers, [{ row, position: `_id ${row.mongoId}`, raw: () => raw }]);
+      await insertRejects(client, rejectTarget(ctx.jobId), outcome.rejects);
+      await client.query('COMMIT');
+      const reject = outcome.rejects[0];
+      if (reject) throw new PermanentJobError(`user-upsert of user _id ${row.mongoId} rejected: ${reject.reason}`);
+      const result: UserUpsertResult = {
+        mongoId: row.mongoId,
+        outcome: outcome.inserted > 0 ? 'inserted' : outcome.updated > 0 ? 'updated' : 'unchanged',
+      };
+      await ctx.log(`user _id ${row.mongoId} ${result.outcome}`);
+      return result;
+    } catch (error) {
+      failed = !(error instanceof PermanentJobError);
+      if (failed) {
+        await client.query('ROLLBACK').catch(() => undefined);
+        throw new Error(`user-upsert of user _id ${row.mongoId} failed; will retry: ${errorMessage(error)}`, {
+          cause: error,
+        });
+      }
+      throw error;
+    } finally {
+      client.release(failed);
+    }
+  },
+});
+
+function mapPayload(p: Payload): { row: UserRow; raw: string } | { position: string; reason: string; raw: string } {
+  try {
+    const doc = deserializeEjson(p);
+    return { row: mapUser(doc), raw: canonicalEjson(doc) };
+  } catch (error) {
+    return {
+      position: `_id ${describeId(p._id)}`,
+      reason: `users document: ${errorMessage(error)}`,
+      raw: JSON.stringify(p),
+    };
+  }
+}
+
+function rejectTarget(jobId: string | undefined) {
+  return { source: 'user-upsert', collection: 'users', sourceRef: 'dual-write', jobId };
+}
+
+async function rejectAndFail(
+  pg: PgPool,
+  jobId: string | undefined,
+  reject: { position: string; reason: string; raw: string },
+): Promise<never> {
+  const client = await pg.connect();
+  try {
+    await insertRejects(client, rejectTarget(jobId), [reject]);
+  } finally {
+    client.release();
+  }
+  throw new PermanentJobError(`user-upsert ${reject.position} rejected: ${reject.reason}`);
+}

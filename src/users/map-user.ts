@@ -1,0 +1,45 @@
+import type { Document } from 'bson';
+import { dateText, decimalText, FieldError, firstOf, idText, objectIdTime, text } from '../mongo-values/bson-values.js';
+
+/** A users row as PostgreSQL is given it: exact text for numbers and dates. */
+export interface UserRow {
+  mongoId: string;
+  email: string;
+  firebaseUid: string | null;
+  name: string | null;
+  role: string;
+  paperBalance: string;
+  createdAt: string | null;
+  updatedAt: string | null;
+}
+
+const DEFAULT_PAPER_BALANCE = '10000';
+
+/**
+ * Maps a Mongo user document. Field names vary between the playbook and real documents
+ * (firebaseUid / firebase_uid, paperBalance / paper_balance, ...): both are accepted.
+ * Throws FieldError when the document cannot be a user (no _id, no email, wrong types).
+ */
+export function mapUser(doc: Document): UserRow {
+  const mongoId = idText('_id', doc._id);
+  if (mongoId === undefined) throw new FieldError('no _id');
+  const email = text('email', firstOf(doc, ['email', 'emailAddress']).value, 320);
+  if (email === undefined) throw new FieldError('no email');
+  if (!email.includes('@')) throw new FieldError(`email "${email.slice(0, 80)}" has no @`);
+  const uid = firstOf(doc, ['firebaseUid', 'firebase_uid', 'firebaseUID', 'uid']);
+  const nameField = firstOf(doc, ['name', 'displayName', 'display_name']);
+  const balance = firstOf(doc, ['paperBalance', 'paper_balance']);
+  const created = firstOf(doc, ['createdAt', 'created_at']);
+  const updated = firstOf(doc, ['updatedAt', 'updated_at']);
+  const createdAt = dateText(created.name, created.value) ?? objectIdTime(doc._id) ?? null;
+  return {
+    mongoId,
+    email,
+    firebaseUid: text(uid.name, uid.value, 255) ?? null,
+    name: text(nameField.name, nameField.value, 255) ?? null,
+    role: text('role', doc.role, 50) ?? 'user',
+    paperBalance: decimalText(balance.name, balance.value) ?? DEFAULT_PAPER_BALANCE,
+    createdAt,
+    updatedAt: dateText(updated.name, updated.value) ?? createdAt,
+  };
+}
