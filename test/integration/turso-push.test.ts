@@ -418,13 +418,13 @@ describe('turso-push', () => {
       editSource(bot.dbPath, 'DELETE FROM orders WHERE ft_trade_id > 3; DELETE FROM trades WHERE id > 3');
       await assert.rejects(push(bot.name), (error: Error) => {
         assert.ok(error instanceof PermanentJobError, error.message);
-        assert.match(error.message, /^bot replaced: turso-push would delete \d+ of the \d+ rows/);
-        assert.match(error.message, /DELETE_GUARD_RATIO 0\.2/);
-        assert.match(error.message, /ctp-etl run turso-push --bot replaced --accept-reset/);
+        assert.match(error.message, /^bot replaced: .*tradesv3\.sqlite looks replaced/);
+        assert.match(error.message, /\d+ of 106 trades \(\d+\.\d%\) would be deleted, above DELETE_GUARD_RATIO 0\.2/);
+        assert.match(error.message, /ctp-etl run turso-push --bot replaced --accept-reset=delete/);
         return true;
       });
       assert.deepEqual(await libsqlTables(bot.targetUrl), before);
-      const accepted = (await runJob('turso-push', { instance: bot.name, acceptReset: true }, ctx)) as PushResult;
+      const accepted = (await runJob('turso-push', { instance: bot.name, acceptReset: 'delete' }, ctx)) as PushResult;
       assert.ok(accepted.deleted > 0);
       await assertTargetExact(bot);
     });

@@ -4,6 +4,15 @@ import { defineContract } from '../job.js';
 import { tursoPushEnabled } from '../turso/push-enabled.js';
 import { SyncConfigError } from '../turso/sync-config.js';
 
+/** `--accept-reset` or `--accept-reset=delete`: a backup keeps no archived epoch of the old rows. */
+function acceptReset(value: string | boolean | undefined): boolean {
+  if (value === undefined || value === false) return false;
+  if (value === true || value === 'delete') return true;
+  throw new Error(
+    `turso-push --accept-reset=${String(value)}: a Turso backup mirrors the bot's file and keeps no archived epoch; use --accept-reset=delete`,
+  );
+}
+
 /** SQLite -> Turso for one bot. The job carries only the bot's instance name: the worker reads the URL and token itself. */
 export const tursoPushContract = defineContract({
   name: 'turso-push',
@@ -11,18 +20,19 @@ export const tursoPushContract = defineContract({
     instance: instanceNameSchema,
     /** Show what would be pushed and deleted, write nothing. */
     dryRun: z.boolean().optional(),
-    /** Push even a database that looks replaced (the reset guard). */
-    acceptReset: z.boolean().optional(),
+    /** Push even a database that looks replaced (the reset guard); the backup then mirrors it. */
+    acceptReset: z.literal('delete').optional(),
     /** Compare every table with the target's rows, whatever the records say (finds edits behind our back). */
     fullCompare: z.boolean().optional(),
   }),
-  title: (p) => `turso-push ${p.instance}${p.dryRun ? ' (dry run)' : ''}${p.acceptReset ? ' (accepting a reset)' : ''}`,
+  title: (p) =>
+    `turso-push ${p.instance}${p.dryRun ? ' (dry run)' : ''}${p.acceptReset ? ' (accept reset: delete)' : ''}`,
   async fromCli(options, env) {
     if (options.bot !== undefined && options.all)
       throw new Error('turso-push takes --bot <instance> or --all, not both');
     const flags = {
       ...(options.dryRun ? { dryRun: true } : {}),
-      ...(options.acceptReset ? { acceptReset: true } : {}),
+      ...(acceptReset(options.acceptReset) ? { acceptReset: 'delete' as const } : {}),
       ...(options.fullCompare ? { fullCompare: true } : {}),
     };
     if (options.bot !== undefined) return [{ instance: assertInstanceName(options.bot), ...flags }];

@@ -15,7 +15,7 @@ export const tursoPushHandler = defineHandler({
         log: ctx.log,
         progress: ctx.progress,
         dryRun: p.dryRun,
-        acceptReset: p.acceptReset,
+        acceptReset: p.acceptReset === 'delete',
         fullCompare: p.fullCompare,
       }),
     );

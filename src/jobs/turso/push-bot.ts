@@ -124,7 +124,7 @@ export async function pushBot(options: PushOptions): Promise<PushResult> {
           client: target.client,
           signal: options.signal,
         };
-        return await pushTables(options, target, sides, { record, why, fingerprint }, result);
+        return await pushTables(options, target, sides, { record, why, fingerprint, file }, result);
       } finally {
         db.close();
       }
@@ -168,6 +168,8 @@ interface Trust {
   /** Why the records are not trusted; undefined when they are. */
   why: string | undefined;
   fingerprint: string | undefined;
+  /** The bot's database file, for messages. */
+  file: string;
 }
 
 async function pushTables(
@@ -224,7 +226,7 @@ async function pushTables(
   const unchanged = plans.reduce((sum, p) => sum + p.unchanged, 0);
   const fullCompare = plans.some((p) => p.comparedWith === 'target');
   if (dryRun) return result({ tables: tables.length, unchanged, fullCompare, plan: plans });
-  if (!options.acceptReset) assertNoReset(instance, target.display, plans, options.config.DELETE_GUARD_RATIO);
+  if (!options.acceptReset) assertNoReset(instance, trust.file, plans, options.config.DELETE_GUARD_RATIO);
 
   const total = plans.reduce((sum, p) => sum + p.inserts + p.updates + p.deletes, 0);
   const stats = { done: 0, pushed: 0, deleted: 0, bytes: 0, batches: 0 };

@@ -1,7 +1,7 @@
 import type { Client } from '@libsql/client';
 import type { PgPool } from '../../connections/postgres.js';
 import type { SqliteDb } from '../../bots/bot-database-file.js';
-import { PermanentJobError } from '../../errors.js';
+import { judgeReset, resetRefusal } from '../../bots/reset-guard.js';
 import type { RecordOp } from './push-state.js';
 import { decodeSortKey, displayKey } from './row-keys.js';
 import {
@@ -32,8 +32,6 @@ export interface TablePlan {
 }
 
 const SAMPLE_KEYS = 5;
-/** So few deletions are never taken for a reset (a bot's last pair lock expiring, ...). */
-const GUARD_MIN_DELETES = 10;
 const RECORD_CHUNK = 5000;
 
 export interface PlanSides {
@@ -109,23 +107,30 @@ export function describePlan(plan: TablePlan): string {
 }
 
 /**
- * The reset guard: a source that would make the push delete more than `ratio` of the target's
- * rows (and at least GUARD_MIN_DELETES of them) is most likely another database (a FreqTrade
- * reset, a dry-run file, an old copy), and its push would wipe the backup. It fails permanently
- * until an operator accepts it.
+ * The reset guard (bots/reset-guard.ts, shared with bot-sync): a source that would make the push
+ * delete more than DELETE_GUARD_RATIO of the backup's trades or orders is most likely another
+ * database (a FreqTrade reset, a dry-run file, an old copy), and its push would wipe the backup.
+ * It fails permanently, writing nothing, until an operator accepts it.
  */
-export function assertNoReset(instance: string, target: string, plans: readonly TablePlan[], ratio: number): void {
-  const deletes = plans.reduce((sum, p) => sum + p.deletes, 0);
-  const held = plans.reduce((sum, p) => sum + p.deletes + p.updates + p.unchanged, 0);
-  if (deletes < GUARD_MIN_DELETES || deletes / held <= ratio) return;
-  const tables = plans
-    .filter((p) => p.deletes > 0)
-    .map((p) => `${p.table} ${p.deletes}`)
-    .join(', ');
-  throw new PermanentJobError(
-    `bot ${instance}: turso-push would delete ${deletes} of the ${held} rows ${target} holds ` +
-      `(${((deletes / held) * 100).toFixed(1)}%, above DELETE_GUARD_RATIO ${ratio}; ${tables}): the bot's database looks replaced ` +
-      `(a FreqTrade reset, another file, an old copy). Nothing was written. See what would change with ` +
-      `\`ctp-etl run turso-push --bot ${instance} --dry-run\`; to push it anyway: \`ctp-etl run turso-push --bot ${instance} --accept-reset\``,
+export function assertNoReset(instance: string, file: string, plans: readonly TablePlan[], ratio: number): void {
+  const guarded = plans.filter((p) => p.table === 'trades' || p.table === 'orders');
+  const verdict = judgeReset(
+    {
+      firstTradesChanged: [],
+      tables: guarded.map((p) => ({
+        table: p.table,
+        held: p.deletes + p.updates + p.unchanged,
+        deleting: p.deletes,
+      })),
+    },
+    ratio,
   );
+  if (!verdict.suspected) return;
+  throw resetRefusal({
+    bot: instance,
+    file,
+    job: 'turso-push',
+    verdict,
+    choices: [{ value: 'delete', meaning: 'the backup then mirrors the new file, without the old rows' }],
+  });
 }
