@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { PgPool } from '../connections/postgres.js';
 import { PermanentJobError, errorMessage } from '../errors.js';
-import { idText } from '../mongo-values/bson-values.js';
+import { showId, showIdValue } from '../mongo-values/bson-values.js';
 import { canonicalEjson, deserializeEjson } from '../mongo-values/ejson.js';
 import { mapUser, type UserRow } from '../users/map-user.js';
 import { insertRejects } from '../import/write-batch.js';
@@ -17,6 +17,7 @@ const payload = z
 type Payload = z.infer<typeof payload>;
 
 export interface UserUpsertResult {
+  /** The user's _id as rejects show it: an ObjectId's hex, a number's digits, a string quoted. */
   mongoId: string;
   outcome: 'inserted' | 'updated' | 'unchanged';
 }
@@ -36,30 +37,31 @@ export const userUpsertJob = defineJob({
     const mapped = mapPayload(p);
     if ('reason' in mapped) return rejectAndFail(ctx.pg, ctx.jobId, mapped);
     const { row, raw } = mapped;
+    const shown = showId(row.id);
     const client = await ctx.pg.connect().catch((error: unknown) => {
-      throw new Error(`user-upsert of user _id ${row.mongoId} failed; will retry: ${errorMessage(error)}`, {
+      throw new Error(`user-upsert of user _id ${shown} failed; will retry: ${errorMessage(error)}`, {
         cause: error,
       });
     });
     let failed = false;
     try {
       await client.query('BEGIN');
-      const outcome = await writeBatch(client, upsertUsers, [{ row, position: `_id ${row.mongoId}`, raw: () => raw }]);
+      const outcome = await writeBatch(client, upsertUsers, [{ row, position: `_id ${shown}`, raw: () => raw }]);
       await insertRejects(client, rejectTarget(ctx.jobId), outcome.rejects);
       await client.query('COMMIT');
       const reject = outcome.rejects[0];
-      if (reject) throw new PermanentJobError(`user-upsert of user _id ${row.mongoId} rejected: ${reject.reason}`);
+      if (reject) throw new PermanentJobError(`user-upsert of user _id ${shown} rejected: ${reject.reason}`);
       const result: UserUpsertResult = {
-        mongoId: row.mongoId,
+        mongoId: shown,
         outcome: outcome.inserted > 0 ? 'inserted' : outcome.updated > 0 ? 'updated' : 'unchanged',
       };
-      await ctx.log(`user _id ${row.mongoId} ${result.outcome}`);
+      await ctx.log(`user _id ${shown} ${result.outcome}`);
       return result;
     } catch (error) {
       failed = !(error instanceof PermanentJobError);
       if (failed) {
         await client.query('ROLLBACK').catch(() => undefined);
-        throw new Error(`user-upsert of user _id ${row.mongoId} failed; will retry: ${errorMessage(error)}`, {
+        throw new Error(`user-upsert of user _id ${shown} failed; will retry: ${errorMessage(error)}`, {
           cause: error,
         });
       }
@@ -103,7 +105,8 @@ async function rejectAndFail(
 
 function describeId(id: unknown): string {
   try {
-    return idText('_id', deserializeEjson({ id }).id) ?? 'without _id';
+    const value: unknown = deserializeEjson({ id }).id;
+    return value === undefined || value === null ? 'without _id' : showIdValue(value);
   } catch {
     return JSON.stringify(id);
   }
