@@ -3,7 +3,9 @@
 # machine's own commands when down) and FerretDB 1.24, a MongoDB wire-protocol server, built
 # from the Go module proxy once (cached) and started on loopback with its data in a temp folder.
 # Installs Debian's chromium for the browser test when missing (scripts/install-browser.sh).
-# Prints the environment the tests read (TEST_MONGO_URL) as `export` lines for `eval`.
+# Starts a Redis Cluster on loopback (scripts/redis-cluster.sh) for the cluster tests.
+# Prints the environment the tests read (TEST_MONGO_URL, TEST_REDIS_CLUSTER_NODES) as `export`
+# lines for `eval`.
 set -euo pipefail
 
 FERRETDB_VERSION=v1.24.2
@@ -84,5 +86,7 @@ ensure_ferretdb() {
 ensure_postgres
 ensure_redis
 ensure_ferretdb
+cluster_env=$(bash "$(dirname "$0")/redis-cluster.sh")
 bash "$(dirname "$0")/install-browser.sh" # chromium for test/browser/
 echo "export TEST_MONGO_URL=mongodb://127.0.0.1:$FERRETDB_PORT/"
+echo "$cluster_env"

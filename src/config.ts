@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
+import { maskUrlCredentials } from './secrets.js';
 
 /** Thrown when the environment is invalid; its message lists every bad variable. */
 export class ConfigError extends Error {
@@ -97,17 +98,75 @@ const identifier = (fallback: string) =>
       message: 'expected a lower-case SQL identifier (letters, digits, underscore; at most 63 characters)',
     });
 
+/** One seed of a Redis Cluster; credentials and TLS come from a seed written as a URL. */
+export interface ClusterSeed {
+  host: string;
+  port: number;
+  username?: string;
+  password?: string;
+  tls: boolean;
+}
+
+function parseClusterSeeds(text: string): ClusterSeed[] | undefined {
+  const seeds: ClusterSeed[] = [];
+  for (const part of text.split(',').map((item) => item.trim())) {
+    if (part === '') continue;
+    let parsed: URL;
+    try {
+      parsed = new URL(/^rediss?:\/\//.test(part) ? part : `redis://${part}`);
+    } catch {
+      return undefined;
+    }
+    const port = Number(parsed.port);
+    if (!['redis:', 'rediss:'].includes(parsed.protocol) || parsed.hostname === '' || !(port > 0)) return undefined;
+    if (parsed.pathname !== '' && parsed.pathname !== '/') return undefined; // a cluster has one database
+    seeds.push({
+      host: parsed.hostname.replace(/^\[|\]$/g, ''),
+      port,
+      tls: parsed.protocol === 'rediss:',
+      ...(parsed.username ? { username: decodeURIComponent(parsed.username) } : {}),
+      ...(parsed.password ? { password: decodeURIComponent(parsed.password) } : {}),
+    });
+  }
+  return seeds.length > 0 ? seeds : undefined;
+}
+
+/**
+ * The hash tag Redis Cluster hashes a key by: what lies between the first `{` and the next `}`,
+ * when not empty. BullMQ's keys are `<prefix>:<queue>:<suffix>`, so a queue stays in one slot
+ * only when the prefix itself holds a complete, non-empty tag.
+ */
+export function prefixHashTag(prefix: string): string | undefined {
+  const open = prefix.indexOf('{');
+  if (open < 0) return undefined;
+  const close = prefix.indexOf('}', open + 1);
+  if (close < 0 || close === open + 1) return undefined;
+  return prefix.slice(open + 1, close);
+}
+
 /** Every environment variable the program reads, with its default. The README's table mirrors this. */
 const schema = z.object({
   DATABASE_URL: url(['postgres:', 'postgresql:']).default('postgres://postgres@127.0.0.1:5432/postgres'),
   PG_SCHEMA: identifier('public'),
   PG_POOL_MAX: int(10, 1, 1000),
   REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
+  REDIS_CLUSTER_NODES: optionalText.transform((text, ctx) => {
+    if (text === undefined) return undefined;
+    const seeds = parseClusterSeeds(text);
+    if (seeds === undefined) {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'expected comma-separated host:port seeds (or redis://[user:password@]host:port, rediss:// for TLS)',
+      });
+      return z.NEVER;
+    }
+    return seeds;
+  }),
   QUEUE_PREFIX: z
     .string()
     .default('ctp')
-    .refine((text) => /^[A-Za-z0-9_.-]{1,64}$/.test(text), {
-      message: 'expected 1 to 64 letters, digits, dots, dashes or underscores',
+    .refine((text) => /^[A-Za-z0-9_.{}-]{1,64}$/.test(text), {
+      message: 'expected 1 to 64 letters, digits, dots, dashes, underscores or a {hash tag}',
     }),
   MONGO_URL: optionalText.pipe(url(['mongodb:', 'mongodb+srv:']).optional()),
   BOT_INSTANCES_DIR: z.string().min(1).default('./data/bot-instances'),
@@ -175,14 +234,25 @@ const schema = z.object({
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
 });
 
-export type Config = Readonly<z.infer<typeof schema>>;
+// BullMQ's scripts touch several keys of a queue at once: on a cluster they must share a slot.
+const clusterChecked = schema.superRefine((config, ctx) => {
+  if (config.REDIS_CLUSTER_NODES === undefined || prefixHashTag(config.QUEUE_PREFIX) !== undefined) return;
+  const bare = config.QUEUE_PREFIX.replace(/[{}]/g, '') || 'ctp';
+  ctx.addIssue({
+    code: 'custom',
+    path: ['QUEUE_PREFIX'],
+    message: `on a Redis Cluster (REDIS_CLUSTER_NODES is set) the prefix must hold a hash tag so each queue's keys share one slot: write it as "{${bare}}"`,
+  });
+});
+
+export type Config = Readonly<z.output<typeof clusterChecked>>;
 
 /**
  * Reads and validates the environment once. Unknown values fail here, at start,
  * with one line per bad variable, instead of falling back silently.
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
-  const result = schema.safeParse(env);
+  const result = clusterChecked.safeParse(env);
   if (!result.success) {
     const lines = result.error.issues.map((issue) => {
       const variable = issue.path.map(String).join('.') || '(environment)';
@@ -197,12 +267,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 
 function redact(variable: string, value: string): string {
   if (/PASSWORD|TOKEN|SECRET/.test(variable)) return '***';
-  // URLs may carry passwords: keep their shape, drop the secret.
-  try {
-    const parsed = new URL(value);
-    if (parsed.password !== '') parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return value;
-  }
+  // URLs (and lists of them) may carry passwords: keep their shape, drop the user info, parsable or not.
+  return maskUrlCredentials(value);
 }

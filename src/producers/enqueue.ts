@@ -1,5 +1,5 @@
 import type { Job, JobsOptions } from 'bullmq';
-import { jobs, type JobName, type PayloadOf } from '../jobs/registry.js';
+import { jobContract, type JobName, type PayloadOf } from '../jobs/contracts.js';
 import type { Queues } from '../queues/queues.js';
 
 /**
@@ -12,8 +12,8 @@ export async function enqueue<N extends JobName>(
   payload: PayloadOf<N>,
   options: JobsOptions = {},
 ): Promise<Job> {
-  const definition = jobs[name];
-  const parsed = definition.payload.safeParse(payload);
+  const contract = jobContract(name);
+  const parsed = contract.payload.safeParse(payload);
   if (!parsed.success) {
     throw new Error(
       `Invalid ${name} payload: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`,
@@ -21,6 +21,6 @@ export async function enqueue<N extends JobName>(
   }
   const queue = queues.get(name);
   if (!queue) throw new Error(`No queue for job ${name} in this process`);
-  const title = (definition.title as (p: unknown) => string)(parsed.data);
+  const title = contract.title(parsed.data);
   return queue.add(title, parsed.data as object, options);
 }

@@ -1,13 +1,17 @@
 import { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../connections/redis.js';
 import type { Config } from '../config.js';
-import { JOB_NAMES, type JobName } from '../jobs/registry.js';
+import { JOB_NAMES, type JobName } from '../jobs/contracts.js';
 import { defaultJobOptions } from './job-options.js';
 
 export type Queues = ReadonlyMap<JobName, Queue>;
 
 /** One BullMQ queue per job type, on a producer connection (fails fast while Redis is away). */
-export function createQueues(config: Config, connection: Redis, names: readonly JobName[] = JOB_NAMES): Queues {
+export function createQueues(
+  config: Config,
+  connection: RedisConnection,
+  names: readonly JobName[] = JOB_NAMES,
+): Queues {
   const queues = new Map<JobName, Queue>();
   for (const name of names) {
     const queue = new Queue(name, {

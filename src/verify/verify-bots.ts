@@ -1,6 +1,6 @@
 import type { Config } from '../config.js';
 import type { PgPool } from '../connections/postgres.js';
-import { findBotDatabase } from '../bots/bot-instances.js';
+import { findBotDatabaseFile } from '../bots/bot-database-file.js';
 import { activeBots } from '../bots/bot-registry.js';
 import { errorMessage } from '../errors.js';
 import { sourceChecksums, targetChecksums, type TableSide } from './bot-checksums.js';
@@ -33,8 +33,7 @@ export async function verifyBots(config: Config, pg: PgPool, only?: readonly str
   const checks: BotCheck[] = [];
   for (const bot of bots) {
     try {
-      const file = await findBotDatabase(config, bot);
-      if (file === undefined) throw new Error(`bot ${bot}: no ${config.BOT_DB_FILENAMES.join(' or ')} found`);
+      const file = await findBotDatabaseFile(config, bot);
       const source = sourceChecksums(bot, file, config.SQLITE_BUSY_TIMEOUT);
       const target = await targetChecksums(pg, bot);
       const trades = compare(source.trades, target.trades);

@@ -1,5 +1,6 @@
 import type { JobContext } from '../jobs/job.js';
-import { jobDefinition, type JobName } from '../jobs/registry.js';
+import type { JobName } from '../jobs/contracts.js';
+import { jobHandler } from '../jobs/handlers.js';
 import { PermanentJobError } from '../errors.js';
 
 /**
@@ -7,11 +8,11 @@ import { PermanentJobError } from '../errors.js';
  * no retry can fix it (old jobs can carry old shapes).
  */
 export async function runJob(name: JobName, data: unknown, ctx: JobContext): Promise<unknown> {
-  const definition = jobDefinition(name);
-  const parsed = definition.payload.safeParse(data);
+  const handler = jobHandler(name);
+  const parsed = handler.contract.payload.safeParse(data);
   if (!parsed.success) {
     const problems = parsed.error.issues.map((issue) => `${issue.path.join('.') || '(root)'}: ${issue.message}`);
     throw new PermanentJobError(`Invalid ${name} payload: ${problems.join('; ')}`);
   }
-  return definition.handle(parsed.data, ctx);
+  return handler.handle(parsed.data, ctx);
 }

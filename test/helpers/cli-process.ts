@@ -19,6 +19,9 @@ export function cliEnv(config: Config, extra: Record<string, string> = {}): Node
     JOB_LOCK_DURATION: '5s',
     JOB_STALLED_INTERVAL: '5s',
     ...(config.MONGO_URL ? { MONGO_URL: config.MONGO_URL } : {}),
+    ...(config.REDIS_CLUSTER_NODES
+      ? { REDIS_CLUSTER_NODES: config.REDIS_CLUSTER_NODES.map(({ host, port }) => `${host}:${port}`).join(',') }
+      : {}),
     ...extra,
   };
 }

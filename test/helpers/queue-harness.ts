@@ -1,5 +1,5 @@
 import { QueueEvents } from 'bullmq';
-import type { JobName } from '../../src/jobs/registry.js';
+import type { JobName } from '../../src/jobs/contracts.js';
 import { closeQueues, createQueues, type Queues } from '../../src/queues/queues.js';
 import type { Runtime } from '../../src/runtime/runtime.js';
 import { WorkerPool } from '../../src/workers/worker-pool.js';

@@ -34,7 +34,7 @@ export async function createTestEnvironment(
         return;
       }
       await db.drop();
-      await deletePrefix(config.REDIS_URL, config.QUEUE_PREFIX);
+      await deletePrefix(config, config.QUEUE_PREFIX);
     },
   };
 }

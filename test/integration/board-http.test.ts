@@ -91,6 +91,14 @@ describe('Bull Board over HTTP', () => {
     assert.deepEqual(body.queues.map((queue) => queue.name).sort(), [...queues.keys()].sort());
   });
 
+  it('takes the Basic scheme in any letter case (RFC 7617)', async () => {
+    const credentials = basicAuthHeader(USER, PASSWORD).replace(/^Basic /, '');
+    for (const scheme of ['basic', 'BASIC', 'bAsIc']) {
+      const response = await get('/admin/queues/api/queues', `${scheme} ${credentials}`);
+      assert.equal(response.status, 200, `scheme ${scheme}`);
+    }
+  });
+
   it('shows readable job names, and a failed job with its error and stack', async () => {
     const job = await enqueue(queues, 'echo', { message: 'doomed on the board', failAttempts: 5 });
     await assert.rejects(job.waitUntilFinished(events, 15_000), /echo failing attempt 2/);
@@ -109,7 +117,7 @@ describe('Bull Board over HTTP', () => {
     assert.equal(shown?.attempts, 2);
     assert.match(shown?.failedReason ?? '', /echo failing attempt 2 of the first 5 on purpose/);
     assert.ok(shown.stacktrace.length >= 1);
-    assert.match(shown.stacktrace[0] ?? '', /at .*echo\.ts/);
+    assert.match(shown.stacktrace[0] ?? '', /at .*echo\/handler\.ts/);
     assert.equal(echo?.jobs.find((candidate) => candidate.id === bare.id)?.name, 'echo bare');
   });
 

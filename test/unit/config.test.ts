@@ -30,6 +30,57 @@ describe('loadConfig', () => {
     );
   });
 
+  it('reads Redis Cluster seeds, with credentials and TLS from a seed written as a URL', () => {
+    const plain = loadConfig({ REDIS_CLUSTER_NODES: '10.0.0.1:6379, 10.0.0.2:6380', QUEUE_PREFIX: '{ctp}' });
+    assert.deepEqual(plain.REDIS_CLUSTER_NODES, [
+      { host: '10.0.0.1', port: 6379, tls: false },
+      { host: '10.0.0.2', port: 6380, tls: false },
+    ]);
+    const managed = loadConfig({
+      REDIS_CLUSTER_NODES: 'rediss://app:p%40ss@cache.example:6379',
+      QUEUE_PREFIX: 'x{ctp}',
+    });
+    assert.deepEqual(managed.REDIS_CLUSTER_NODES, [
+      { host: 'cache.example', port: 6379, tls: true, username: 'app', password: 'p@ss' },
+    ]);
+    assert.equal(loadConfig({}).REDIS_CLUSTER_NODES, undefined);
+  });
+
+  it('refuses a queue prefix that would split a queue across cluster slots, saying how to write it', () => {
+    for (const prefix of ['ctp', '{}ctp', 'ctp{', 'c}t{p']) {
+      assert.throws(
+        () => loadConfig({ REDIS_CLUSTER_NODES: '127.0.0.1:7000', QUEUE_PREFIX: prefix }),
+        (error: unknown) => {
+          assert.ok(error instanceof ConfigError);
+          assert.match(
+            error.message,
+            /QUEUE_PREFIX: on a Redis Cluster \(REDIS_CLUSTER_NODES is set\) the prefix must hold a hash tag/,
+          );
+          assert.match(error.message, /write it as "\{ctp\}"/);
+          return true;
+        },
+        prefix,
+      );
+    }
+    // Without a cluster the same prefixes are fine: one Redis has no slots.
+    assert.equal(loadConfig({ QUEUE_PREFIX: 'ctp' }).QUEUE_PREFIX, 'ctp');
+  });
+
+  it('names a malformed cluster seed without echoing its password', () => {
+    for (const nodes of ['127.0.0.1', 'redis://u:s3cret@host', 'http://h:1', 'redis://h:1/2']) {
+      assert.throws(
+        () => loadConfig({ REDIS_CLUSTER_NODES: nodes, QUEUE_PREFIX: '{ctp}' }),
+        (error: unknown) => {
+          assert.ok(error instanceof ConfigError);
+          assert.match(error.message, /REDIS_CLUSTER_NODES: expected comma-separated host:port seeds/);
+          assert.doesNotMatch(error.message, /s3cret/);
+          return true;
+        },
+        nodes,
+      );
+    }
+  });
+
   it('never echoes a password from a bad variable', () => {
     assert.throws(
       () =>
@@ -38,6 +89,33 @@ describe('loadConfig', () => {
         assert.ok(error instanceof ConfigError);
         assert.match(error.message, /DATABASE_URL/);
         assert.doesNotMatch(error.message, /s3cret/);
+        return true;
+      },
+    );
+  });
+
+  it('masks the user info of an unparsable URL, whatever its shape', () => {
+    const cases = {
+      DATABASE_URL: 'postgres://u:secret@db.internal:54321x/prod',
+      REDIS_URL: 'redis://:secret@cache internal:6379',
+      MONGO_URL: 'mongo://admin:se@cr/et@mongo.internal:27017/legacy',
+    };
+    assert.throws(
+      () => loadConfig(cases),
+      (error: unknown) => {
+        assert.ok(error instanceof ConfigError);
+        assert.match(error.message, /DATABASE_URL: .*\(given: "postgres:\/\/\*\*\*@db\.internal:54321x\/prod"\)/);
+        assert.match(error.message, /REDIS_URL: .*\(given: "redis:\/\/\*\*\*@cache internal:6379"\)/);
+        assert.match(error.message, /MONGO_URL: .*\(given: "mongo:\/\/\*\*\*@mongo\.internal:27017\/legacy"\)/);
+        assert.doesNotMatch(error.message, /secret|se@cr|et@/);
+        return true;
+      },
+    );
+    assert.throws(
+      () => loadConfig({ DATABASE_URL: 'pg:u:secret@db/prod' }),
+      (error: unknown) => {
+        assert.ok(error instanceof ConfigError);
+        assert.doesNotMatch(error.message, /secret/);
         return true;
       },
     );

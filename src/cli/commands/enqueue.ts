@@ -2,7 +2,7 @@ import { QueueEvents, type Job } from 'bullmq';
 import type { Command } from 'commander';
 import { loadConfig } from '../../config.js';
 import type { CliJobOptions } from '../../jobs/job.js';
-import type { JobName } from '../../jobs/registry.js';
+import type { JobName } from '../../jobs/contracts.js';
 import { enqueue } from '../../producers/enqueue.js';
 import { closeQueues, createQueues } from '../../queues/queues.js';
 import { redisReady } from '../../connections/redis.js';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { isJobName, JOB_NAMES, type JobName } from '../../jobs/registry.js';
+import { isJobName, JOB_NAMES, type JobName } from '../../jobs/contracts.js';
 
 /** The job options shared by `run` and `enqueue`; each job reads the ones it understands. */
 export function withJobOptions(command: Command): Command {

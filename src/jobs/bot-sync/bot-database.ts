@@ -1,9 +1,8 @@
-import { openBotDatabase, type SqliteDb } from '../../connections/sqlite.js';
+import { describeBotDatabaseError, openBotDatabaseFile, type SqliteDb } from '../../bots/bot-database-file.js';
 import { PermanentJobError } from '../../errors.js';
 import { ordersMapping, tradesMapping, type TableMapping } from './freqtrade-columns.js';
 import { planColumns, type ColumnPlan } from './column-values.js';
 import { normalizeRow, UnkeyedRowError, type NormalizedRow } from './row-normalizer.js';
-import { describeSqliteFailure } from './sqlite-errors.js';
 
 /**
  * A bot's FreqTrade database, read-only. Every read is a short statement of its own (a chunk of
@@ -34,13 +33,7 @@ export class BotDatabase {
   }
 
   static open(bot: string, file: string, busyTimeoutMs: number): BotDatabase {
-    let db: SqliteDb;
-    try {
-      db = openBotDatabase(file, { busyTimeoutMs });
-      db.defaultSafeIntegers(true);
-    } catch (error) {
-      throw describeSqliteFailure(bot, file, error);
-    }
+    const db = openBotDatabaseFile(bot, file, { busyTimeoutMs });
     try {
       return new BotDatabase(db, bot, file);
     } catch (error) {
@@ -135,7 +128,7 @@ export class BotDatabase {
     try {
       return read();
     } catch (error) {
-      throw describeSqliteFailure(this.bot, this.file, error);
+      throw describeBotDatabaseError(this.bot, this.file, error);
     }
   }
 }

@@ -1,14 +1,12 @@
 import type { PoolClient } from 'pg';
-import { findBotDatabase, instanceDir } from '../../bots/bot-instances.js';
+import { describeBotDatabaseError, findBotDatabaseFile, fingerprintBotDatabase } from '../../bots/bot-database-file.js';
 import { registerBot } from '../../bots/bot-registry.js';
-import { errorMessage, PermanentJobError } from '../../errors.js';
+import { errorMessage } from '../../errors.js';
 import type { JobContext } from '../job.js';
 import { BotDatabase } from './bot-database.js';
 import { firstSync } from './first-sync.js';
 import { mergeSync } from './merge-sync.js';
 import { emptyCounts, sumCounts, type BotSyncResult } from './sync-result.js';
-import { sourceFingerprint } from './source-fingerprint.js';
-import { describeSqliteFailure } from './sqlite-errors.js';
 import { readSyncState, touchSyncSuccess, writeSyncFailure, writeSyncSuccess } from './sync-state.js';
 
 export type { BotSyncResult, TableCounts } from './sync-result.js';
@@ -27,13 +25,8 @@ export async function syncBot(
   options: { full?: boolean } = {},
 ): Promise<BotSyncResult> {
   const started = performance.now();
-  const file = await findBotDatabase(ctx.config, instance);
-  if (file === undefined) {
-    const message = `bot ${instance}: no ${ctx.config.BOT_DB_FILENAMES.join(' or ')} in ${instanceDir(ctx.config, instance)}/user_data`;
-    await recordFailure(ctx, instance, message);
-    throw new PermanentJobError(message);
-  }
   try {
+    const file = await findBotDatabaseFile(ctx.config, instance);
     return await syncFile(ctx, instance, file, options, started);
   } catch (error) {
     await recordFailure(ctx, instance, errorMessage(error));
@@ -49,7 +42,7 @@ async function syncFile(
   started: number,
 ): Promise<BotSyncResult> {
   const fingerprint = await sourceFingerprint(file).catch((error: unknown) => {
-    throw describeSqliteFailure(instance, file, error);
+    throw describeBotDatabaseError(instance, file, error);
   });
   const botId = await registerBot(ctx.pg, instance, file);
   const result: BotSyncResult = {
@@ -66,7 +59,7 @@ async function syncFile(
     await client.query('BEGIN');
     await lockBot(ctx, client, instance, botId);
     const state = await readSyncState(client, botId);
-    if (!options.full && state?.sourceFingerprint === fingerprint) {
+    if (!options.full && fingerprint !== null && state?.sourceFingerprint === fingerprint) {
       await touchSyncSuccess(client, botId);
       await client.query('COMMIT');
       await ctx.log(`bot ${instance}: ${file} unchanged since the last sync; nothing read`);
@@ -147,6 +140,15 @@ async function recordFailure(ctx: JobContext, instance: string, message: string)
   await writeSyncFailure(ctx.pg, instance, message).catch((error: unknown) => {
     ctx.logger.warn('could not record a bot-sync failure', { bot: instance, error: errorMessage(error) });
   });
+}
+
+/** Bumped when the mapping changes, so every bot is compared again after such an upgrade. */
+const MAPPING_VERSION = 1;
+
+/** The file's fingerprint under this mapping; null when it cannot be trusted (the rows are read). */
+async function sourceFingerprint(file: string): Promise<string | null> {
+  const fingerprint = await fingerprintBotDatabase(file);
+  return fingerprint === undefined ? null : `v${MAPPING_VERSION}|${fingerprint}`;
 }
 
 function elapsed(started: number): number {

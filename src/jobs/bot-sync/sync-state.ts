@@ -21,7 +21,7 @@ export async function readSyncState(client: PoolClient, botId: string): Promise<
 export async function writeSyncSuccess(
   client: PoolClient,
   botId: string,
-  state: { fingerprint: string; tradesCount: number; ordersCount: number; result: object },
+  state: { fingerprint: string | null; tradesCount: number; ordersCount: number; result: object },
 ): Promise<void> {
   await client.query(
     `INSERT INTO bot_sync_state (bot_id, source_fingerprint, trades_count, orders_count, last_success_at, last_result, last_error, last_error_at, updated_at)

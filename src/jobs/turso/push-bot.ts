@@ -1,6 +1,12 @@
 import type { Client } from '@libsql/client';
 import type { Config } from '../../config.js';
-import type { SqliteDb } from '../../connections/sqlite.js';
+import {
+  BotDatabaseLockedError,
+  findBotDatabaseFile,
+  fingerprintBotDatabase,
+  openBotDatabaseFile,
+  type SqliteDb,
+} from '../../bots/bot-database-file.js';
 import { PermanentJobError } from '../../errors.js';
 import { BatchWriter } from './batch-writer.js';
 import { openBotTarget, type BotTarget } from './bot-target.js';
@@ -13,8 +19,6 @@ import {
   type TableHashes,
 } from './push-state.js';
 import { hashSourceTable, hashTargetTable, sourceRowReader } from './row-hashes.js';
-import { findSourceFile, openSourceDatabase } from './source-database.js';
-import { sourceFingerprint } from './source-fingerprint.js';
 import { decodeKey, rowHash } from './sql-values.js';
 import { quoteIdent, readSourceTables, type TableSchema } from './table-schema.js';
 import { ensureTargetSchema } from './target-schema.js';
@@ -35,7 +39,10 @@ export interface PushResult {
 }
 
 export interface PushOptions {
-  config: Pick<Config, 'BOT_INSTANCES_DIR' | 'BOT_DB_FILENAMES' | 'TURSO_STATE_DIR' | 'TURSO_BATCH_BYTES'>;
+  config: Pick<
+    Config,
+    'BOT_INSTANCES_DIR' | 'BOT_DB_FILENAMES' | 'SQLITE_BUSY_TIMEOUT' | 'TURSO_STATE_DIR' | 'TURSO_BATCH_BYTES'
+  >;
   instance: string;
   signal: AbortSignal;
   log: (line: string) => Promise<void>;
@@ -67,9 +74,9 @@ export async function pushBot(options: PushOptions): Promise<PushResult> {
       await options.log(`bot ${options.instance}: pushes disabled in ${target.configFile}; nothing done`);
       return { ...empty, ms: Math.round(performance.now() - started), skipped: 'disabled in sync-config.json' };
     }
-    const file = await findSourceFile(options.config, options.instance);
+    const file = await findBotDatabaseFile(options.config, options.instance);
     try {
-      const fingerprint = await sourceFingerprint(file);
+      const fingerprint = await fingerprintBotDatabase(file);
       const loaded = await loadPushState(options.config, options.instance, target.display);
       if (loaded.state && fingerprint !== undefined && loaded.state.source === fingerprint) {
         const rows = await unchangedRowCount(target.client, loaded.state);
@@ -81,14 +88,16 @@ export async function pushBot(options: PushOptions): Promise<PushResult> {
           return { ...empty, tables: loaded.state.tables.size, unchanged: rows, ms };
         }
       }
-      const db = openSourceDatabase(options.instance, file);
+      const db = openBotDatabaseFile(options.instance, file, { busyTimeoutMs: options.config.SQLITE_BUSY_TIMEOUT });
       try {
         return await pushTables(options, target, db, loaded, fingerprint, started);
       } finally {
         db.close();
       }
     } catch (error) {
-      if (error instanceof PermanentJobError || options.signal.aborted) throw error;
+      // The bot's own file failing is no fault of the target: its error says so as it is.
+      if (error instanceof PermanentJobError || error instanceof BotDatabaseLockedError || options.signal.aborted)
+        throw error;
       throw target.fail(error, 'pushing to');
     }
   } finally {

@@ -1,5 +1,5 @@
 import type { Client } from '@libsql/client';
-import type { SqliteDb } from '../../connections/sqlite.js';
+import type { SqliteDb } from '../../bots/bot-database-file.js';
 import type { TableHashes } from './push-state.js';
 import { encodeKey, rowHash, type SqlValue } from './sql-values.js';
 import { keyColumns, quoteIdent, type TableSchema } from './table-schema.js';

@@ -1,5 +1,5 @@
 import type { JobsOptions } from 'bullmq';
-import type { JobName } from '../../jobs/registry.js';
+import type { JobName } from '../../jobs/contracts.js';
 import type { Queues } from '../../queues/queues.js';
 import type { DesiredSchedule } from './desired-schedules.js';
 

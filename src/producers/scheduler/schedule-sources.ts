@@ -1,6 +1,6 @@
 import type { Config } from '../../config.js';
 import { errorMessage } from '../../errors.js';
-import { jobs, type JobName } from '../../jobs/registry.js';
+import { jobContracts, type JobName } from '../../jobs/contracts.js';
 import { tursoPushEnabled } from '../../jobs/turso/push-enabled.js';
 import type { Logger } from '../../logger.js';
 import { perBotSchedule } from './desired-schedules.js';
@@ -21,10 +21,9 @@ export function scheduleSources(config: Config, logger: Logger): Array<{ queue: 
         logger.warn('turso-push not scheduled: bad sync-config.json', { bot, error: errorMessage(error) });
       }
     }
+    const title = jobContracts['turso-push'].title;
     return enabled.map((bot) =>
-      perBotSchedule('turso-push', bot, config.TURSO_PUSH_INTERVAL, jobs['turso-push'].title({ instance: bot }), {
-        instance: bot,
-      }),
+      perBotSchedule('turso-push', bot, config.TURSO_PUSH_INTERVAL, title({ instance: bot }), { instance: bot }),
     );
   };
   // The dual-write's safety net, when USER_RECONCILE_INTERVAL is set (unset: its schedule is removed).

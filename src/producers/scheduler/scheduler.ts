@@ -1,8 +1,8 @@
-import type { Redis } from 'ioredis';
+import type { RedisConnection } from '../../connections/redis.js';
 import type { Config } from '../../config.js';
 import type { PgPool } from '../../connections/postgres.js';
 import { errorMessage } from '../../errors.js';
-import { jobs, type JobName } from '../../jobs/registry.js';
+import { jobContracts, type JobName } from '../../jobs/contracts.js';
 import type { Logger } from '../../logger.js';
 import { defaultJobOptions } from '../../queues/job-options.js';
 import type { Queues } from '../../queues/queues.js';
@@ -17,7 +17,7 @@ export type ScheduleSource = (bots: readonly string[]) => Promise<DesiredSchedul
 export interface SchedulerOptions {
   config: Config;
   pg: PgPool;
-  redis: Redis;
+  redis: RedisConnection;
   queues: Queues;
   logger: Logger;
   /** Queues whose schedulers this process owns, with what to schedule on them. */
@@ -68,7 +68,7 @@ export class Scheduler {
     const discovery = await discoverBots(config, pg);
     for (const skipped of discovery.skipped) logger.warn('skipped a folder in BOT_INSTANCES_DIR', skipped);
     const desired: DesiredSchedule[] = discovery.bots.map((bot) =>
-      perBotSchedule('bot-sync', bot, config.SYNC_INTERVAL, jobs['bot-sync'].title({ bot, full: false })),
+      perBotSchedule('bot-sync', bot, config.SYNC_INTERVAL, jobContracts['bot-sync'].title({ bot, full: false })),
     );
     const owned: JobName[] = ['bot-sync'];
     for (const source of this.options.sources ?? []) {

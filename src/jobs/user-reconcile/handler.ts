@@ -1,23 +1,16 @@
 import type { Document, Filter } from 'mongodb';
 import type { PoolClient } from 'pg';
-import { z } from 'zod';
-import { PermanentJobError, errorMessage } from '../errors.js';
-import { loadCheckpoint, saveCheckpoint } from '../import/checkpoint.js';
-import { showIdValue } from '../mongo-values/bson-values.js';
-import { canonicalEjson } from '../mongo-values/ejson.js';
-import { addCounts, ZERO_COUNTS, type ImportCounts, type Item, type Reject } from '../import/import-types.js';
-import { mapUser, type UserRow } from '../users/map-user.js';
-import { insertRejects } from '../import/write-batch.js';
-import { upsertUsers } from '../users/upsert-users.js';
-import { writeBatch } from '../import/write-batch.js';
-import { defineJob } from './job.js';
-
-const payload = z.object({
-  /** Re-read users changed this long before the last run's start too (clock skew between hosts). */
-  overlapMs: z.number().int().min(0).max(86_400_000).default(60_000),
-});
-
-type Payload = z.infer<typeof payload>;
+import { PermanentJobError, errorMessage } from '../../errors.js';
+import { loadCheckpoint, saveCheckpoint } from '../../import/checkpoint.js';
+import { showIdValue } from '../../mongo-values/bson-values.js';
+import { canonicalEjson } from '../../mongo-values/ejson.js';
+import { addCounts, ZERO_COUNTS, type ImportCounts, type Item, type Reject } from '../../import/import-types.js';
+import { mapUser, type UserRow } from '../../users/map-user.js';
+import { insertRejects } from '../../import/write-batch.js';
+import { upsertUsers } from '../../users/upsert-users.js';
+import { writeBatch } from '../../import/write-batch.js';
+import { defineHandler } from '../job.js';
+import { userReconcileContract, type UserReconcilePayload as Payload } from './contract.js';
 
 export interface UserReconcileResult extends ImportCounts {
   since: string | null;
@@ -31,10 +24,8 @@ export interface UserReconcileResult extends ImportCounts {
  * import's, so users already in PostgreSQL count as unchanged. Not resumable mid-run: a failed run
  * leaves the watermark where it was and the next one reads the same users again.
  */
-export const userReconcileJob = defineJob({
-  name: 'user-reconcile',
-  payload,
-  title: () => 'user-reconcile',
+export const userReconcileHandler = defineHandler({
+  contract: userReconcileContract,
   async handle(p: Payload, ctx): Promise<UserReconcileResult> {
     if (ctx.config.MONGO_URL === undefined) throw new PermanentJobError('user-reconcile: MONGO_URL is not set');
     const started = new Date();

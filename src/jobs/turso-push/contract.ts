@@ -1,25 +1,16 @@
 import { z } from 'zod';
 import { assertInstanceName, instanceNameSchema, scanBotInstances } from '../../bots/bot-instances.js';
-import { defineJob } from '../job.js';
-import { tursoPushEnabled } from './push-enabled.js';
-import { pushBot } from './push-bot.js';
-import { withPushLock } from './push-lock.js';
-import { SyncConfigError } from './sync-config.js';
+import { defineContract } from '../job.js';
+import { tursoPushEnabled } from '../turso/push-enabled.js';
+import { SyncConfigError } from '../turso/sync-config.js';
 
-/** The job carries only the bot's instance name: the worker reads the URL and token itself. */
-const payload = z.object({
-  instance: instanceNameSchema,
-});
-
-export const tursoPushJob = defineJob({
+/** SQLite -> Turso for one bot. The job carries only the bot's instance name: the worker reads the URL and token itself. */
+export const tursoPushContract = defineContract({
   name: 'turso-push',
-  payload,
+  payload: z.object({
+    instance: instanceNameSchema,
+  }),
   title: (p) => `turso-push ${p.instance}`,
-  async handle(p, ctx) {
-    return withPushLock(ctx.pg, p.instance, () =>
-      pushBot({ config: ctx.config, instance: p.instance, signal: ctx.signal, log: ctx.log, progress: ctx.progress }),
-    );
-  },
   async fromCli(options, env) {
     if (options.bot !== undefined && options.all)
       throw new Error('turso-push takes --bot <instance> or --all, not both');

@@ -1,56 +1,24 @@
-import { resolve } from 'node:path';
-import { z } from 'zod';
 import { PermanentJobError } from '../../errors.js';
-import { defineJob, type JobContext } from '../job.js';
+import { defineHandler, type JobContext } from '../job.js';
+import { mongoImportContract, type MongoImportPayload as Payload } from './contract.js';
 import { openFileSource } from './file-source.js';
 import type { ImportSource } from '../../import/import-source.js';
 import { openLiveSource } from './live-source.js';
 import { runImport, type ImportResult } from '../../import/run-import.js';
 import { snapshotsTarget, usersTarget, type CollectionKind } from '../../import/targets.js';
 
-const payload = z
-  .object({
-    collection: z.enum(['users', 'portfoliosnapshots', 'all']),
-    /** A mongoexport file; without it the live MongoDB (MONGO_URL) is read. */
-    file: z.string().min(1).optional(),
-    /** For `all` from files: the two exports. */
-    usersFile: z.string().min(1).optional(),
-    snapshotsFile: z.string().min(1).optional(),
-    batchSize: z.number().int().min(1).max(100_000).optional(),
-  })
-  .refine((p) => p.collection !== 'all' || p.file === undefined, {
-    message:
-      'collection "all" reads the live MongoDB, or usersFile and snapshotsFile; file names one collection\'s export',
-  });
-
-type Payload = z.infer<typeof payload>;
-
 /**
  * `mongo-import`: MongoDB users or portfoliosnapshots (live, or a mongoexport file) into
  * PostgreSQL, in resumable batches. `all` imports users, then snapshots (which need their users),
  * in one job: a retry skips nothing and redoes nothing a checkpoint already holds.
  */
-export const mongoImportJob = defineJob({
-  name: 'mongo-import',
-  payload,
-  title: (p: Payload) =>
-    `mongo-import ${p.collection} from ${p.file ?? (p.usersFile || p.snapshotsFile ? 'files' : 'live MongoDB')}`,
+export const mongoImportHandler = defineHandler({
+  contract: mongoImportContract,
   async handle(p: Payload, ctx): Promise<ImportResult | { users: ImportResult; portfoliosnapshots: ImportResult }> {
     if (p.collection !== 'all') return importOne(ctx, p.collection, p.file, p.batchSize);
     const users = await importOne(ctx, 'users', p.usersFile, p.batchSize);
     const portfoliosnapshots = await importOne(ctx, 'portfoliosnapshots', p.snapshotsFile, p.batchSize);
     return { users, portfoliosnapshots };
-  },
-  async fromCli(options) {
-    const collection = options.collection;
-    if (collection === undefined) throw new Error('mongo-import needs --collection users, portfoliosnapshots or all');
-    if (collection === 'all' && options.file !== undefined) {
-      throw new Error(
-        '--collection all imports the live MongoDB; for files, import users then portfoliosnapshots, each with its --file',
-      );
-    }
-    // The worker may run elsewhere in the tree: hand it an absolute path.
-    return [{ collection, ...(options.file === undefined ? {} : { file: resolve(options.file) }) }];
   },
 });
 

@@ -1,20 +1,16 @@
 import { z } from 'zod';
-import { assertInstanceName, instanceNameSchema, scanBotInstances } from '../bots/bot-instances.js';
-import { syncBot } from './bot-sync/sync-bot.js';
-import { defineJob } from './job.js';
-
-const payload = z.object({
-  bot: instanceNameSchema,
-  /** Compare every row even when the database file looks unchanged. */
-  full: z.boolean().default(false),
-});
+import { assertInstanceName, instanceNameSchema, scanBotInstances } from '../../bots/bot-instances.js';
+import { defineContract } from '../job.js';
 
 /** FreqTrade SQLite -> PostgreSQL for one bot: incremental, exact, one run per bot at a time. */
-export const botSyncJob = defineJob({
+export const botSyncContract = defineContract({
   name: 'bot-sync',
-  payload,
+  payload: z.object({
+    bot: instanceNameSchema,
+    /** Compare every row even when the database file looks unchanged. */
+    full: z.boolean().default(false),
+  }),
   title: (p) => `bot-sync ${p.bot}`,
-  handle: (p, ctx) => syncBot(ctx, p.bot, { full: p.full }),
   async fromCli(options, env) {
     if (options.all) {
       const scan = await scanBotInstances(env.config);

@@ -1,20 +1,13 @@
-import { z } from 'zod';
-import type { PgPool } from '../connections/postgres.js';
-import { PermanentJobError, errorMessage } from '../errors.js';
-import { showId, showIdValue } from '../mongo-values/bson-values.js';
-import { canonicalEjson, deserializeEjson } from '../mongo-values/ejson.js';
-import { mapUser, type UserRow } from '../users/map-user.js';
-import { insertRejects } from '../import/write-batch.js';
-import { upsertUsers } from '../users/upsert-users.js';
-import { writeBatch } from '../import/write-batch.js';
-import { defineJob } from './job.js';
-
-/** One user document as Extended JSON (canonical or relaxed), as enqueueUserUpsert writes it. */
-const payload = z
-  .record(z.string(), z.unknown())
-  .refine((doc) => doc._id !== undefined && doc._id !== null, { message: 'the user document has no _id' });
-
-type Payload = z.infer<typeof payload>;
+import type { PgPool } from '../../connections/postgres.js';
+import { PermanentJobError, errorMessage } from '../../errors.js';
+import { showId } from '../../mongo-values/bson-values.js';
+import { canonicalEjson, deserializeEjson } from '../../mongo-values/ejson.js';
+import { mapUser, type UserRow } from '../../users/map-user.js';
+import { insertRejects } from '../../import/write-batch.js';
+import { upsertUsers } from '../../users/upsert-users.js';
+import { writeBatch } from '../../import/write-batch.js';
+import { defineHandler } from '../job.js';
+import { describeId, userUpsertContract, type UserUpsertPayload as Payload } from './contract.js';
 
 export interface UserUpsertResult {
   /** The user's _id as rejects show it: an ObjectId's hex, a number's digits, a string quoted. */
@@ -29,10 +22,8 @@ export interface UserUpsertResult {
  * mapped, or whose email another user holds, lands in rejects and fails the job permanently.
  * An update older than the row (updatedAt) changes nothing, so retries and reorderings are safe.
  */
-export const userUpsertJob = defineJob({
-  name: 'user-upsert',
-  payload,
-  title: (p: Payload) => `user-upsert ${typeof p.email === 'string' ? p.email : describeId(p._id)}`,
+export const userUpsertHandler = defineHandler({
+  contract: userUpsertContract,
   async handle(p: Payload, ctx): Promise<UserUpsertResult> {
     const mapped = mapPayload(p);
     if ('reason' in mapped) return rejectAndFail(ctx.pg, ctx.jobId, mapped);
@@ -101,13 +92,4 @@ async function rejectAndFail(
     client.release();
   }
   throw new PermanentJobError(`user-upsert ${reject.position} rejected: ${reject.reason}`);
-}
-
-function describeId(id: unknown): string {
-  try {
-    const value: unknown = deserializeEjson({ id }).id;
-    return value === undefined || value === null ? 'without _id' : showIdValue(value);
-  } catch {
-    return JSON.stringify(id);
-  }
 }

@@ -1,15 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { rename, rm, stat, writeFile } from 'node:fs/promises';
-import { z } from 'zod';
-import { assertInstanceName, instanceNameSchema, instanceDir } from '../../bots/bot-instances.js';
+import { instanceDir } from '../../bots/bot-instances.js';
 import { PermanentJobError } from '../../errors.js';
-import { defineJob } from '../job.js';
-import { createDatabaseToken, ensureDatabase } from './platform-api.js';
-import { readSyncConfig, syncConfigPath } from './sync-config.js';
-
-const payload = z.object({
-  instance: instanceNameSchema,
-});
+import { defineHandler } from '../job.js';
+import { createDatabaseToken, ensureDatabase } from '../turso/platform-api.js';
+import { readSyncConfig, syncConfigPath } from '../turso/sync-config.js';
+import { tursoProvisionContract } from './contract.js';
 
 /** Turso database names: lower-case letters, digits and dashes. */
 export function databaseNameFor(instance: string): string {
@@ -28,10 +24,8 @@ export function databaseNameFor(instance: string): string {
  * (atomically, readable by its owner only). A bot that already has a sync-config.json is left alone.
  * The result never holds the token.
  */
-export const tursoProvisionJob = defineJob({
-  name: 'turso-provision',
-  payload,
-  title: (p) => `turso-provision ${p.instance}`,
+export const tursoProvisionHandler = defineHandler({
+  contract: tursoProvisionContract,
   async handle(p, ctx) {
     const { TURSO_ORG: org, TURSO_PLATFORM_TOKEN: token, TURSO_API_URL: baseUrl, TURSO_GROUP: group } = ctx.config;
     if (org === undefined || token === undefined)
@@ -67,9 +61,5 @@ export const tursoProvisionJob = defineJob({
     }
     await ctx.log(`bot ${p.instance}: wrote ${file}`);
     return { instance: p.instance, database: name, url: tursoUrl, created };
-  },
-  async fromCli(options) {
-    if (options.bot === undefined) throw new Error('turso-provision needs --bot <instance>');
-    return [{ instance: assertInstanceName(options.bot) }];
   },
 });

@@ -1,0 +1,13 @@
+import { defineHandler } from '../job.js';
+import { pushBot } from '../turso/push-bot.js';
+import { withPushLock } from '../turso/push-lock.js';
+import { tursoPushContract } from './contract.js';
+
+export const tursoPushHandler = defineHandler({
+  contract: tursoPushContract,
+  async handle(p, ctx) {
+    return withPushLock(ctx.pg, p.instance, () =>
+      pushBot({ config: ctx.config, instance: p.instance, signal: ctx.signal, log: ctx.log, progress: ctx.progress }),
+    );
+  },
+});

@@ -1,0 +1,14 @@
+import { z } from 'zod';
+import { defineContract } from '../job.js';
+
+/** `user-reconcile`: the dual-write's safety net, re-importing the users changed since its last run. */
+export const userReconcileContract = defineContract({
+  name: 'user-reconcile',
+  payload: z.object({
+    /** Re-read users changed this long before the last run's start too (clock skew between hosts). */
+    overlapMs: z.number().int().min(0).max(86_400_000).default(60_000),
+  }),
+  title: () => 'user-reconcile',
+});
+
+export type UserReconcilePayload = z.output<typeof userReconcileContract.payload>;
