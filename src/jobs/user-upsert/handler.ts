@@ -1,4 +1,5 @@
 import type { PgPool } from '../../connections/postgres.js';
+import { withTransaction } from '../../connections/transaction.js';
 import { PermanentJobError, errorMessage } from '../../errors.js';
 import { showId } from '../../mongo-values/bson-values.js';
 import { canonicalEjson, deserializeEjson } from '../../mongo-values/ejson.js';
@@ -29,37 +30,23 @@ export const userUpsertHandler = defineHandler({
     if ('reason' in mapped) return rejectAndFail(ctx.pg, ctx.jobId, mapped);
     const { row, raw } = mapped;
     const shown = showId(row.id);
-    const client = await ctx.pg.connect().catch((error: unknown) => {
+    const outcome = await withTransaction(ctx.pg, async (client) => {
+      const written = await writeBatch(client, upsertUsers, [{ row, position: `_id ${shown}`, raw: () => raw }]);
+      await insertRejects(client, rejectTarget(ctx.jobId), written.rejects);
+      return written;
+    }).catch((error: unknown) => {
       throw new Error(`user-upsert of user _id ${shown} failed; will retry: ${errorMessage(error)}`, {
         cause: error,
       });
     });
-    let failed = false;
-    try {
-      await client.query('BEGIN');
-      const outcome = await writeBatch(client, upsertUsers, [{ row, position: `_id ${shown}`, raw: () => raw }]);
-      await insertRejects(client, rejectTarget(ctx.jobId), outcome.rejects);
-      await client.query('COMMIT');
-      const reject = outcome.rejects[0];
-      if (reject) throw new PermanentJobError(`user-upsert of user _id ${shown} rejected: ${reject.reason}`);
-      const result: UserUpsertResult = {
-        mongoId: shown,
-        outcome: outcome.inserted > 0 ? 'inserted' : outcome.updated > 0 ? 'updated' : 'unchanged',
-      };
-      await ctx.log(`user _id ${shown} ${result.outcome}`);
-      return result;
-    } catch (error) {
-      failed = !(error instanceof PermanentJobError);
-      if (failed) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw new Error(`user-upsert of user _id ${shown} failed; will retry: ${errorMessage(error)}`, {
-          cause: error,
-        });
-      }
-      throw error;
-    } finally {
-      client.release(failed);
-    }
+    const reject = outcome.rejects[0];
+    if (reject) throw new PermanentJobError(`user-upsert of user _id ${shown} rejected: ${reject.reason}`);
+    const result: UserUpsertResult = {
+      mongoId: shown,
+      outcome: outcome.inserted > 0 ? 'inserted' : outcome.updated > 0 ? 'updated' : 'unchanged',
+    };
+    await ctx.log(`user _id ${shown} ${result.outcome}`);
+    return result;
   },
 });
 
