@@ -1,5 +1,6 @@
 import type { Document, Filter } from 'mongodb';
 import type { PoolClient } from 'pg';
+import { withTransaction } from '../../connections/transaction.js';
 import { PermanentJobError, errorMessage } from '../../errors.js';
 import { loadCheckpoint, saveCheckpoint } from '../../import/checkpoint.js';
 import { canonicalEjson } from '../../mongo-values/ejson.js';
@@ -93,12 +94,10 @@ async function upsertBatch(
       rejects.push({ position, reason: `users document: ${errorMessage(error)}`, raw: canonicalEjson(doc) });
     }
   }
-  await client.query('BEGIN');
-  try {
-    const outcome = await writeBatch(client, upsertUsers, items);
+  return withTransaction(client, async (tx) => {
+    const outcome = await writeBatch(tx, upsertUsers, items);
     const all = [...rejects, ...outcome.rejects];
-    await insertRejects(client, { source: 'user-reconcile', collection: 'users', sourceRef, jobId }, all);
-    await client.query('COMMIT');
+    await insertRejects(tx, { source: 'user-reconcile', collection: 'users', sourceRef, jobId }, all);
     return {
       read: docs.length,
       inserted: outcome.inserted,
@@ -106,8 +105,5 @@ async function upsertBatch(
       rejected: all.length,
       unchanged: items.length - outcome.inserted - outcome.updated - outcome.rejects.length,
     };
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  }
+  });
 }

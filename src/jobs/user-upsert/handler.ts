@@ -1,4 +1,5 @@
 import type { PgPool } from '../../connections/postgres.js';
+import { withTransaction } from '../../connections/transaction.js';
 import { PermanentJobError, errorMessage } from '../../errors.js';
 import { canonicalEjson, deserializeEjson } from '../../mongo-values/ejson.js';
 import { mapUser, type UserRow } from '../../users/map-user.js';
@@ -26,37 +27,23 @@ export const userUpsertHandler = defineHandler({
     const mapped = mapPayload(p);
     if ('reason' in mapped) return rejectAndFail(ctx.pg, ctx.jobId, mapped);
     const { row, raw } = mapped;
-    const client = await ctx.pg.connect().catch((error: unknown) => {
+    const outcome = await withTransaction(ctx.pg, async (client) => {
+      const written = await writeBatch(client, upsertUsers, [{ row, position: `_id ${row.mongoId}`, raw: () => raw }]);
+      await insertRejects(client, rejectTarget(ctx.jobId), written.rejects);
+      return written;
+    }).catch((error: unknown) => {
       throw new Error(`user-upsert of user _id ${row.mongoId} failed; will retry: ${errorMessage(error)}`, {
         cause: error,
       });
     });
-    let failed = false;
-    try {
-      await client.query('BEGIN');
-      const outcome = await writeBatch(client, upsertUsers, [{ row, position: `_id ${row.mongoId}`, raw: () => raw }]);
-      await insertRejects(client, rejectTarget(ctx.jobId), outcome.rejects);
-      await client.query('COMMIT');
-      const reject = outcome.rejects[0];
-      if (reject) throw new PermanentJobError(`user-upsert of user _id ${row.mongoId} rejected: ${reject.reason}`);
-      const result: UserUpsertResult = {
-        mongoId: row.mongoId,
-        outcome: outcome.inserted > 0 ? 'inserted' : outcome.updated > 0 ? 'updated' : 'unchanged',
-      };
-      await ctx.log(`user _id ${row.mongoId} ${result.outcome}`);
-      return result;
-    } catch (error) {
-      failed = !(error instanceof PermanentJobError);
-      if (failed) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw new Error(`user-upsert of user _id ${row.mongoId} failed; will retry: ${errorMessage(error)}`, {
-          cause: error,
-        });
-      }
-      throw error;
-    } finally {
-      client.release(failed);
-    }
+    const reject = outcome.rejects[0];
+    if (reject) throw new PermanentJobError(`user-upsert of user _id ${row.mongoId} rejected: ${reject.reason}`);
+    const result: UserUpsertResult = {
+      mongoId: row.mongoId,
+      outcome: outcome.inserted > 0 ? 'inserted' : outcome.updated > 0 ? 'updated' : 'unchanged',
+    };
+    await ctx.log(`user _id ${row.mongoId} ${result.outcome}`);
+    return result;
   },
 });
 
