@@ -75,6 +75,7 @@ async function pushAll(root: string, names: string[]): Promise<{ ms: number; res
     SQLITE_BUSY_TIMEOUT: 5000,
     TURSO_STATE_DIR: path.join(root, 'state'),
     TURSO_BATCH_BYTES: 1_000_000,
+    TURSO_FILE_DIR: path.join(root, 'targets'),
   };
   const started = performance.now();
   const results: PushResult[] = [];

@@ -51,6 +51,7 @@ describe('turso-push', () => {
     env = await createTestEnvironment('turso_push', {
       BOT_INSTANCES_DIR: path.join(root, 'bots'),
       TURSO_STATE_DIR: path.join(root, 'state'),
+      TURSO_FILE_DIR: path.join(root, 'targets'),
       TURSO_BATCH_BYTES: '20000',
     });
     ctx = contextForLocalRun(env.runtime);

@@ -41,7 +41,12 @@ export interface PushResult {
 export interface PushOptions {
   config: Pick<
     Config,
-    'BOT_INSTANCES_DIR' | 'BOT_DB_FILENAMES' | 'SQLITE_BUSY_TIMEOUT' | 'TURSO_STATE_DIR' | 'TURSO_BATCH_BYTES'
+    | 'BOT_INSTANCES_DIR'
+    | 'BOT_DB_FILENAMES'
+    | 'SQLITE_BUSY_TIMEOUT'
+    | 'TURSO_STATE_DIR'
+    | 'TURSO_BATCH_BYTES'
+    | 'TURSO_FILE_DIR'
   >;
   instance: string;
   signal: AbortSignal;
