@@ -47,7 +47,6 @@ describe('turso targets: where a bot config may write', () => {
     targets = path.join(root, 'targets');
     env = await createTestEnvironment('turso_rules', {
       BOT_INSTANCES_DIR: path.join(root, 'bots'),
-      TURSO_STATE_DIR: path.join(root, 'state'),
       TURSO_FILE_DIR: targets,
     });
     ctx = contextForLocalRun(env.runtime);
@@ -81,7 +80,6 @@ describe('turso targets: where a bot config may write', () => {
   it('refuses a file target inside BOT_INSTANCES_DIR even when TURSO_FILE_DIR holds it', async () => {
     const inside = await createTestEnvironment('turso_rules_inside', {
       BOT_INSTANCES_DIR: path.join(root, 'bots'),
-      TURSO_STATE_DIR: path.join(root, 'state'),
       TURSO_FILE_DIR: path.join(root, 'bots'),
     });
     try {

@@ -6,7 +6,7 @@ import type { Client, ResultSet } from '@libsql/client';
 import type { Config } from '../../config.js';
 import { PermanentJobError, errorMessage } from '../../errors.js';
 import { openBotTarget } from './bot-target.js';
-import { TARGET_META_TABLE } from './target-owner.js';
+import { TARGET_META_TABLE } from './push-state.js';
 import type { SqlValue } from './sql-values.js';
 import { quoteIdent } from './table-schema.js';
 

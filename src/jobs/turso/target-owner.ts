@@ -1,9 +1,8 @@
 import type { Client } from '@libsql/client';
+import { createMetaTableSql, TARGET_META_TABLE } from './push-state.js';
 import type { TargetLocation, TargetRefusedError } from './target-location.js';
 
-/** The target's metadata table: key `instance` names the bot that owns the target. */
-export const TARGET_META_TABLE = '_ctp_etl_target';
-export const createMetaTableSql = `CREATE TABLE IF NOT EXISTS ${TARGET_META_TABLE} (key TEXT PRIMARY KEY, value TEXT)`;
+/** The key of the target's metadata table (push-state.ts) that names the bot owning the target. */
 const OWNER_KEY = 'instance';
 
 async function readOwner(client: Client): Promise<string | undefined> {
