@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { assertInstanceName, instanceNameSchema, scanBotInstances } from '../../bots/bot-instances.js';
+import { hostedBots } from '../../bots/bot-registry.js';
 import { defineContract } from '../job.js';
 
 /** FreqTrade SQLite -> PostgreSQL for one bot: incremental, exact, one run per bot at a time. */
@@ -13,6 +14,8 @@ export const botSyncContract = defineContract({
   title: (p) => `bot-sync ${p.bot}`,
   async fromCli(options, env) {
     if (options.all) {
+      // Bots on several hosts: the ones their hosts' discovery recorded (this machine may hold none).
+      if (env.config.BOT_DISCOVERY === 'hosts') return (await hostedBots(env.pg)).map((b) => ({ bot: b.instance }));
       const scan = await scanBotInstances(env.config);
       return scan.bots.map((bot) => ({ bot: bot.name }));
     }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { assertInstanceName, instanceNameSchema, scanBotInstances } from '../../bots/bot-instances.js';
+import { hostedBots } from '../../bots/bot-registry.js';
 import { defineContract } from '../job.js';
 import { tursoPushEnabled } from '../turso/push-enabled.js';
 import { SyncConfigError } from '../turso/sync-config.js';
@@ -16,6 +17,9 @@ export const tursoPushContract = defineContract({
       throw new Error('turso-push takes --bot <instance> or --all, not both');
     if (options.bot !== undefined) return [{ instance: assertInstanceName(options.bot) }];
     if (!options.all) throw new Error('turso-push needs --bot <instance> or --all');
+    if (env.config.BOT_DISCOVERY === 'hosts') {
+      return (await hostedBots(env.pg)).filter((b) => b.tursoPush).map((b) => ({ instance: b.instance }));
+    }
     const { bots } = await scanBotInstances(env.config);
     const enabled: Array<{ instance: string }> = [];
     for (const bot of bots) {

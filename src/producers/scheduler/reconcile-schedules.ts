@@ -18,7 +18,7 @@ export interface ReconcileResult {
  */
 export async function reconcileSchedules(
   queues: Queues,
-  queueNames: readonly JobName[],
+  queueNames: readonly string[],
   desired: readonly DesiredSchedule[],
   template: JobsOptions,
 ): Promise<ReconcileResult> {
