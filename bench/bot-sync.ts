@@ -1,12 +1,14 @@
 import Database from 'better-sqlite3';
 import { syncBot, type BotSyncResult } from '../src/jobs/bot-sync/sync-bot.js';
 import { contextForLocalRun } from '../src/workers/job-context.js';
-import { botDbPath, createFreqtradeDb } from '../test/helpers/freqtrade-db.js';
+import { createBotDatabase } from '../scripts/freqtrade/generate-bot-db.js';
+import { botDbPath } from '../test/helpers/freqtrade-db.js';
 import { copyFloor } from './_copy-floor.js';
 import { benchEnv, machine, peakRssMb, SCALE, timed } from './_bench-env.js';
 
 /**
- * 20 bots x 10,000 trades (an entry order per trade, an exit order per closed trade, ~3% open):
+ * 20 bots x 10,000 generated trades (newest FreqTrade schema, about 2.4 orders per trade: filled,
+ * cancelled and open ones, partial exits; 5% open):
  * the COPY floor of the same rows, a first full sync, a sync of unchanged bots, a forced full
  * compare of unchanged bots, and a sync after 1% of each bot's trades changed. Bots are synced
  * one after the other, as the floor is loaded.
@@ -19,11 +21,7 @@ const ctx = contextForLocalRun(env.runtime);
 const bots = Array.from({ length: BOTS }, (_, i) => `bot-${String(i).padStart(4, '0')}`);
 let sourceRows = 0;
 for (const [i, bot] of bots.entries()) {
-  const made = createFreqtradeDb(botDbPath(env.config.BOT_INSTANCES_DIR, bot), {
-    trades: TRADES,
-    ordersPerTrade: 'entry-exit',
-    seed: i + 1,
-  });
+  const made = createBotDatabase(botDbPath(env.config.BOT_INSTANCES_DIR, bot), { trades: TRADES, seed: i + 1 });
   sourceRows += made.trades + made.orders;
 }
 

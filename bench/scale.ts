@@ -9,13 +9,14 @@ import { syncBot } from '../src/jobs/bot-sync/sync-bot.js';
 import { Scheduler } from '../src/producers/scheduler/scheduler.js';
 import { closeQueues, createQueues } from '../src/queues/queues.js';
 import { contextForLocalRun } from '../src/workers/job-context.js';
-import { botDbPath, createFreqtradeDb } from '../test/helpers/freqtrade-db.js';
+import { createBotDatabase } from '../scripts/freqtrade/generate-bot-db.js';
+import { botDbPath } from '../test/helpers/freqtrade-db.js';
 import { benchEnv, machine, peakRssMb, SCALE, timed } from './_bench-env.js';
 
 /**
  * 10,000 registered bots: time to discover and schedule them all, queue overhead per job, and
  * whether two worker processes keep up with a 5-minute interval at 1,000 trades per bot.
- * Every bot's folder holds a hard link to one real 1,000-trade database (10,000 copies would
+ * Every bot's folder holds a hard link to one generated 1,000-trade database (10,000 copies would
  * be 6 GB); the per-bot cost of a changed bot is measured on a bot of its own.
  */
 const BOTS = Math.max(100, Math.round(10_000 * SCALE));
@@ -26,7 +27,7 @@ const CLI = fileURLToPath(new URL('../bin/ctp-etl.js', import.meta.url));
 const env = await benchEnv('scale', { SYNC_INTERVAL: '5m', PG_POOL_MAX: '10' });
 const ctx = contextForLocalRun(env.runtime);
 const shared = path.join(env.dir, 'shared.sqlite');
-createFreqtradeDb(shared, { trades: TRADES, ordersPerTrade: 2, seed: 42 });
+createBotDatabase(shared, { trades: TRADES, ordersPerTrade: 2, seed: 42 });
 const bots = Array.from({ length: BOTS }, (_, i) => `bot-${String(i).padStart(5, '0')}`);
 for (const bot of bots) {
   const file = botDbPath(env.config.BOT_INSTANCES_DIR, bot);
@@ -157,7 +158,7 @@ const steady = await runAll('bot-sync', CONCURRENCY, (bot) => ({ bot }));
 
 // 3. A changed bot: 1% of its 1,000 trades changed since the last sync, measured on a bot of its own.
 const own = 'bot-changing';
-createFreqtradeDb(botDbPath(env.config.BOT_INSTANCES_DIR, own), { trades: TRADES, ordersPerTrade: 2, seed: 7 });
+createBotDatabase(botDbPath(env.config.BOT_INSTANCES_DIR, own), { trades: TRADES, ordersPerTrade: 2, seed: 7 });
 await syncBot(ctx, own);
 const changedMs: number[] = [];
 for (let round = 0; round < 20; round++) {

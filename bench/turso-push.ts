@@ -2,10 +2,11 @@ import { mkdir, mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
+import { createBotDatabase } from '../scripts/freqtrade/generate-bot-db.js';
 import { pushBot, type PushResult } from '../src/jobs/turso/push-bot.js';
 
 /**
- * turso-push: BOTS bots x TRADES trades (2 orders each) in FreqTrade's 2025 schema, pushed to
+ * turso-push: BOTS generated bots x TRADES trades (2 orders each, every table of FreqTrade's newest schema), pushed to
  * libSQL file: targets. Full push, no-change push, then a push after 1% of the rows changed.
  * Default 20 bots x 1,000 trades; BENCH_SCALE=1 is the full 20 x 10,000.
  * Targets: a no-change push under 5% of a full push's time; a 1% change pushes at most 1.5% of rows.
@@ -13,59 +14,11 @@ import { pushBot, type PushResult } from '../src/jobs/turso/push-bot.js';
 const scale = Number(process.env.BENCH_SCALE ?? '0.1');
 const BOTS = 20;
 const TRADES = Math.max(10, Math.round(10_000 * scale));
-const FIXTURE = '/work/shared/fixtures/freqtrade/2025-51cols-germoso.sqlite';
 
-interface Column {
-  name: string;
-  type: string;
-}
-
-function sampleValue(column: Column, row: number): string | number | null {
-  const type = column.type.toUpperCase();
-  if (column.name === 'order_id') return `ord-${row}`;
-  if (type.startsWith('VARCHAR') || type === 'TEXT') return `${column.name.slice(0, 6)}-${row % 97}`;
-  if (type === 'DATETIME')
-    return new Date(Date.UTC(2024, 0, 1) + row * 60_000).toISOString().replace('T', ' ').replace('Z', '');
-  if (type === 'BOOLEAN') return row % 2;
-  if (type === 'INTEGER') return row % 1440;
-  if (type === 'FLOAT') return (row * 1.000123) % 1000;
-  return null;
-}
-
-/** A bot database with FreqTrade's schema (taken from a real 2025 database) and generated rows. */
-function createBotDatabase(file: string): number {
-  const fixture = new Database(FIXTURE, { readonly: true });
-  const schema = fixture
-    .prepare("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' ORDER BY type DESC")
-    .all() as Array<{ sql: string }>;
-  const columns = (table: string) => fixture.prepare(`PRAGMA table_info(${table})`).all() as Column[];
-  const tradeColumns = columns('trades');
-  const orderColumns = columns('orders');
-  fixture.close();
-  const db = new Database(file);
-  db.pragma('journal_mode = WAL');
-  for (const { sql } of schema) db.exec(sql);
-  const insert = (table: string, cols: Column[]) =>
-    db.prepare(
-      `INSERT INTO ${table} (${cols.map((c) => `"${c.name}"`).join(', ')}) VALUES (${cols.map(() => '?').join(', ')})`,
-    );
-  const insertTrade = insert('trades', tradeColumns);
-  const insertOrder = insert('orders', orderColumns);
-  db.transaction(() => {
-    for (let id = 1; id <= TRADES; id += 1) {
-      insertTrade.run(...tradeColumns.map((c) => (c.name === 'id' ? id : sampleValue(c, id))));
-      for (const side of [0, 1]) {
-        const orderId = id * 2 + side;
-        insertOrder.run(
-          ...orderColumns.map((c) =>
-            c.name === 'id' ? orderId : c.name === 'ft_trade_id' ? id : sampleValue(c, orderId),
-          ),
-        );
-      }
-    }
-  })();
-  db.close();
-  return TRADES * 3;
+/** A generated bot database of the newest FreqTrade schema, two orders per trade (so every edit below changes its row). */
+function createBotDatabaseFile(file: string): number {
+  const made = createBotDatabase(file, { trades: TRADES, ordersPerTrade: 2, seed: 11 });
+  return Object.values(made.rows).reduce((sum, n) => sum + n, 0);
 }
 
 async function pushAll(root: string, names: string[]): Promise<{ ms: number; results: PushResult[] }> {
@@ -94,7 +47,7 @@ try {
   for (const name of names) {
     const dir = path.join(root, 'bots', name);
     await mkdir(path.join(dir, 'user_data'), { recursive: true });
-    rows += createBotDatabase(path.join(dir, 'user_data', 'tradesv3.sqlite'));
+    rows += createBotDatabaseFile(path.join(dir, 'user_data', 'tradesv3.sqlite'));
     await writeFile(
       path.join(dir, 'sync-config.json'),
       JSON.stringify({ tursoUrl: `file:${path.join(root, 'targets', `${name}.db`)}`, enabled: true }),
@@ -116,7 +69,7 @@ try {
   for (const name of names) {
     const db = new Database(path.join(root, 'bots', name, 'user_data', 'tradesv3.sqlite'));
     db.exec(
-      "UPDATE trades SET close_profit = 0.5, exit_reason = 'roi' WHERE id % 100 = 0; UPDATE orders SET status = 'closed' WHERE id % 100 = 0",
+      "UPDATE trades SET close_profit = 0.5, exit_reason = 'roi' WHERE id % 100 = 0; UPDATE orders SET status = 'canceled' WHERE id % 100 = 0",
     );
     db.close();
   }

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { parseDuration } from './duration.js';
+import { maskUrlCredentials } from './secrets.js';
 
 /** Thrown when the environment is invalid; its message lists every bad variable. */
 export class ConfigError extends Error {
@@ -284,13 +285,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
 
 function redact(variable: string, value: string): string {
   if (/PASSWORD|TOKEN|SECRET/.test(variable)) return '***';
-  if (variable === 'REDIS_CLUSTER_NODES') return value.replace(/\/\/([^:/@\s,]*):[^@\s,]*@/g, '//$1:***@');
-  // URLs may carry passwords: keep their shape, drop the secret.
-  try {
-    const parsed = new URL(value);
-    if (parsed.password !== '') parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return value;
-  }
+  // URLs (and lists of them) may carry passwords: keep their shape, drop the user info, parsable or not.
+  return maskUrlCredentials(value);
 }

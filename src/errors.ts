@@ -1,4 +1,5 @@
 import { UnrecoverableError } from 'bullmq';
+import { maskUrlCredentials } from './secrets.js';
 
 /**
  * A failure that a retry cannot fix (bad payload, missing or corrupt file, unknown schema).
@@ -12,7 +13,7 @@ export class PermanentJobError extends UnrecoverableError {
   }
 }
 
-/** Message of an unknown thrown value, for logs and wrapped errors. */
+/** Message of an unknown thrown value, for logs and wrapped errors; driver errors can quote connection strings, so URLs lose their user info. */
 export function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+  return maskUrlCredentials(error instanceof Error ? error.message : String(error));
 }

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config.js';
+import { errorMessage } from '../errors.js';
 import { registerBoard } from './commands/board.js';
 import { registerEnqueue } from './commands/enqueue.js';
 import { registerMigrate } from './commands/migrate.js';
@@ -29,7 +30,6 @@ try {
   await program.parseAsync(process.argv);
 } catch (error) {
   if (error instanceof CommanderError) process.exit(error.exitCode);
-  const message = error instanceof ConfigError || error instanceof Error ? error.message : String(error);
-  process.stderr.write(`ctp-etl: ${message}\n`);
+  process.stderr.write(`ctp-etl: ${errorMessage(error)}\n`);
   process.exit(error instanceof ConfigError ? 78 : 1);
 }

@@ -9,7 +9,8 @@ export function basicAuth(user: string, password: string, realm = 'ctp-etl'): Re
   const expected = digest(`${user}:${password}`);
   return (req, res, next) => {
     const header = req.headers.authorization ?? '';
-    const match = /^Basic ([A-Za-z0-9+/=]+)$/.exec(header);
+    // RFC 7617 (via RFC 7235): the scheme name is case-insensitive.
+    const match = /^Basic +([A-Za-z0-9+/=]+) *$/i.exec(header);
     const given = match?.[1] ? Buffer.from(match[1], 'base64').toString('utf8') : '';
     if (match && timingSafeEqual(digest(given), expected)) {
       next();

@@ -41,7 +41,7 @@ export async function checkHealth(deps: HealthDependencies): Promise<HealthRepor
         await withTimeout(ping(), timeoutMs);
         return [name, { status: 'ok', required, latencyMs: elapsed(started) }];
       } catch (error) {
-        return [name, { status: 'down', required, latencyMs: elapsed(started), error: sanitize(errorMessage(error)) }];
+        return [name, { status: 'down', required, latencyMs: elapsed(started), error: errorMessage(error) }];
       }
     }),
   );
@@ -70,9 +70,4 @@ function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
     timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
-/** Driver errors can quote connection strings: never show a password. */
-function sanitize(message: string): string {
-  return message.replace(/\/\/([^:/@\s]+):[^@\s]*@/g, '//$1:***@');
 }

@@ -1,4 +1,6 @@
+import { releaseSessionLock, takeSessionLock } from '../connections/advisory-locks.js';
 import type { PgPool } from '../connections/postgres.js';
+import { withTransaction } from '../connections/transaction.js';
 import { readMigrationFiles, DEFAULT_MIGRATIONS_DIR } from './migration-files.js';
 
 export interface MigrateResult {
@@ -16,7 +18,7 @@ export async function migrate(pool: PgPool, schema: string, dir = DEFAULT_MIGRAT
   const files = await readMigrationFiles(dir);
   const client = await pool.connect();
   try {
-    await client.query('SELECT pg_advisory_lock(hashtext($1))', [`ctp-etl:migrate:${schema}`]);
+    await takeSessionLock(client, 'migrations', schema);
     try {
       await client.query(`CREATE SCHEMA IF NOT EXISTS ${quoteIdent(schema)}`);
       await client.query(`
@@ -43,17 +45,16 @@ export async function migrate(pool: PgPool, schema: string, dir = DEFAULT_MIGRAT
           }
           continue;
         }
-        await client.query('BEGIN');
         try {
-          await client.query(file.sql);
-          await client.query('INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)', [
-            file.version,
-            file.name,
-            file.checksum,
-          ]);
-          await client.query('COMMIT');
+          await withTransaction(client, async (tx) => {
+            await tx.query(file.sql);
+            await tx.query('INSERT INTO schema_migrations (version, name, checksum) VALUES ($1, $2, $3)', [
+              file.version,
+              file.name,
+              file.checksum,
+            ]);
+          });
         } catch (error) {
-          await client.query('ROLLBACK');
           throw new Error(`Migration ${file.version}_${file.name}.sql failed: ${(error as Error).message}`, {
             cause: error,
           });
@@ -62,7 +63,7 @@ export async function migrate(pool: PgPool, schema: string, dir = DEFAULT_MIGRAT
       }
       return { applied, alreadyApplied: files.length - applied.length };
     } finally {
-      await client.query('SELECT pg_advisory_unlock(hashtext($1))', [`ctp-etl:migrate:${schema}`]);
+      await releaseSessionLock(client, 'migrations', schema);
     }
   } finally {
     client.release();

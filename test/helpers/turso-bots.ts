@@ -2,8 +2,10 @@ import { chmod, copyFile, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { createClient, type Client } from '@libsql/client';
+import { createBotDatabase, type BotDbOptions } from '../../scripts/freqtrade/generate-bot-db.js';
+import { FIXTURES_DIR } from './freqtrade-db.js';
 
-export const FIXTURES_DIR = '/work/shared/fixtures/freqtrade';
+/** The real databases of ../shared/fixtures (tests of them skip with FIXTURES_SKIP when absent). */
 export const FIXTURES = [
   '2021-35cols-chaserun.sqlite',
   '2022-36cols-jugder.sqlite',
@@ -21,20 +23,25 @@ export interface TestBot {
 }
 
 /**
- * A bot instance folder in `root` holding a writable copy of a fixture (never the original) and a
- * sync-config.json whose target is a libSQL file: URL in `root`.
+ * A bot instance folder in `root` holding a generated database (options for createBotDatabase) or
+ * a writable copy of a real fixture (its file name; never the original), and a sync-config.json
+ * whose target is a libSQL file: URL in `root`.
  */
 export async function createTestBot(
   root: string,
   name: string,
-  fixture: string,
+  source: BotDbOptions | (typeof FIXTURES)[number],
   sync: { tursoUrl?: string; tursoToken?: string; enabled?: boolean } = {},
 ): Promise<TestBot> {
   const userData = path.join(root, 'bots', name, 'user_data');
   await mkdir(userData, { recursive: true });
   const dbPath = path.join(userData, 'tradesv3.sqlite');
-  await copyFile(path.join(FIXTURES_DIR, fixture), dbPath);
-  await chmod(dbPath, 0o644);
+  if (typeof source === 'string') {
+    await copyFile(path.join(FIXTURES_DIR, source), dbPath);
+    await chmod(dbPath, 0o644);
+  } else {
+    createBotDatabase(dbPath, source);
+  }
   const targetPath = path.join(root, 'targets', `${name}.db`);
   await mkdir(path.dirname(targetPath), { recursive: true });
   const targetUrl = sync.tursoUrl ?? `file:${targetPath}`;
@@ -126,5 +133,19 @@ export async function libsqlTables(
     return tables;
   } finally {
     client.close();
+  }
+}
+
+/** A SQLite file's CREATE statements (tables and indexes), by type and name. */
+export function sqliteSchema(file: string): Array<{ type: string; name: string; sql: string }> {
+  const db = new Database(file, { readonly: true });
+  try {
+    return db
+      .prepare(
+        "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY type, name",
+      )
+      .all() as Array<{ type: string; name: string; sql: string }>;
+  } finally {
+    db.close();
   }
 }

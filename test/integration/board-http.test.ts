@@ -91,6 +91,14 @@ describe('Bull Board over HTTP', () => {
     assert.deepEqual(body.queues.map((queue) => queue.name).sort(), [...queues.keys()].sort());
   });
 
+  it('takes the Basic scheme in any letter case (RFC 7617)', async () => {
+    const credentials = basicAuthHeader(USER, PASSWORD).replace(/^Basic /, '');
+    for (const scheme of ['basic', 'BASIC', 'bAsIc']) {
+      const response = await get('/admin/queues/api/queues', `${scheme} ${credentials}`);
+      assert.equal(response.status, 200, `scheme ${scheme}`);
+    }
+  });
+
   it('shows readable job names, and a failed job with its error and stack', async () => {
     const job = await enqueue(queues, 'echo', { message: 'doomed on the board', failAttempts: 5 });
     await assert.rejects(job.waitUntilFinished(events, 15_000), /echo failing attempt 2/);

@@ -11,7 +11,8 @@ import { enqueue } from '../../src/producers/enqueue.js';
 import type { Queues } from '../../src/queues/queues.js';
 import { failureTracker } from '../helpers/failure-tracker.js';
 import { startQueueHarness, type QueueHarness } from '../helpers/queue-harness.js';
-import { botDbPath, createFreqtradeDb, installFixture } from '../helpers/freqtrade-db.js';
+import { createBotDatabase } from '../../scripts/freqtrade/generate-bot-db.js';
+import { botDbPath, createFreqtradeDb } from '../helpers/freqtrade-db.js';
 import { recordingContext } from '../helpers/job-context.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { waitFor } from '../helpers/wait-for.js';
@@ -37,7 +38,7 @@ describe('bot-sync on bad input: a clear error naming the bot and the file, and 
       SQLITE_BUSY_TIMEOUT: '200ms',
       JOB_ATTEMPTS: '4',
     });
-    installFixture(dir.path, 'good', 'jugder');
+    createBotDatabase(botDbPath(dir.path, 'good'), { version: 'S06', trades: 25, seed: 4 });
   });
 
   after(async () => {

@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { syncBot } from '../../src/jobs/bot-sync/sync-bot.js';
 import { failureTracker } from '../helpers/failure-tracker.js';
-import { FIXTURE_FILES, installFixture, type FixtureName } from '../helpers/freqtrade-db.js';
+import { FIXTURE_FILES, FIXTURES_SKIP, installFixture, type FixtureName } from '../helpers/freqtrade-db.js';
 import { recordingContext } from '../helpers/job-context.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { createTestEnvironment, type TestEnvironment } from '../helpers/test-runtime.js';
@@ -49,7 +49,7 @@ function utcMicros(naive: unknown): string | null {
   ).toString();
 }
 
-describe('bot-sync on the real FreqTrade databases of six versions', () => {
+describe('bot-sync on the real FreqTrade databases of six versions', { skip: FIXTURES_SKIP }, () => {
   const tracker = failureTracker();
   let env: TestEnvironment;
   const dir = tempDir('fixtures');

@@ -8,7 +8,7 @@ import { Scheduler } from '../../src/producers/scheduler/scheduler.js';
 import { closeQueues, createQueues } from '../../src/queues/queues.js';
 import { WorkerPool } from '../../src/workers/worker-pool.js';
 import { failureTracker } from '../helpers/failure-tracker.js';
-import { installFixture } from '../helpers/freqtrade-db.js';
+import { botDbPath, createFreqtradeDb } from '../helpers/freqtrade-db.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { createTestEnvironment, type TestEnvironment } from '../helpers/test-runtime.js';
 import { waitFor } from '../helpers/wait-for.js';
@@ -25,8 +25,8 @@ describe('scheduler: bot discovery and one schedule per bot, whatever the number
       SYNC_INTERVAL: '1s',
       DISCOVERY_INTERVAL: '200ms',
     });
-    installFixture(dir.path, 'bot-a', 'jugder');
-    installFixture(dir.path, 'bot-b', 'germoso');
+    createFreqtradeDb(botDbPath(dir.path, 'bot-a'), { trades: 20 });
+    createFreqtradeDb(botDbPath(dir.path, 'bot-b'), { trades: 30 });
     mkdirSync(path.join(dir.path, 'not a bot!', 'user_data'), { recursive: true });
     mkdirSync(path.join(dir.path, 'empty-folder'), { recursive: true });
   });
@@ -97,7 +97,7 @@ describe('scheduler: bot discovery and one schedule per bot, whatever the number
   it('schedules a new bot, and unschedules and marks a bot whose database is gone', async () => {
     const scheduler = newScheduler();
     assert.equal((await scheduler.runOnce()).leader, true, 'a stopped leader hands the lock back at once');
-    installFixture(dir.path, 'bot-c', 'chaserun');
+    createFreqtradeDb(botDbPath(dir.path, 'bot-c'), { trades: 20 });
     rmSync(path.join(dir.path, 'bot-a'), { recursive: true });
     const pass = await scheduler.runOnce();
     assert.deepEqual(pass.schedules, { created: 1, updated: 0, removed: 1, kept: 1 });
@@ -108,7 +108,7 @@ describe('scheduler: bot discovery and one schedule per bot, whatever the number
     );
     const missing = await env.db.pool.query(`SELECT instance_id FROM bots WHERE missing_since IS NOT NULL`);
     assert.deepEqual(missing.rows, [{ instance_id: 'bot-a' }]);
-    installFixture(dir.path, 'bot-a', 'jugder');
+    createFreqtradeDb(botDbPath(dir.path, 'bot-a'), { trades: 20 });
     const back = await scheduler.runOnce();
     assert.deepEqual(back.schedules?.created, 1);
     const none = await env.db.pool.query(`SELECT count(*)::int AS n FROM bots WHERE missing_since IS NOT NULL`);
@@ -172,7 +172,7 @@ describe('scheduler: bot discovery and one schedule per bot, whatever the number
       (await schedules()).some((s) => s.key === 'bot-sync:bot-c') ? undefined : true,
     );
     await one.stop();
-    installFixture(dir.path, 'bot-d', 'th2002');
+    createFreqtradeDb(botDbPath(dir.path, 'bot-d'), { trades: 4 });
     await waitFor('bot-d to be scheduled by whichever scheduler leads', async () =>
       (await schedules()).some((s) => s.key === 'bot-sync:bot-d') ? true : undefined,
     );
@@ -200,8 +200,8 @@ describe('scheduler: bot discovery and one schedule per bot, whatever the number
       20_000,
     );
     assert.deepEqual(synced, [
-      { instance_id: 'bot-a', trades_count: 25 },
-      { instance_id: 'bot-b', trades_count: 75 },
+      { instance_id: 'bot-a', trades_count: 20 },
+      { instance_id: 'bot-b', trades_count: 30 },
       { instance_id: 'bot-d', trades_count: 4 },
     ]);
   });

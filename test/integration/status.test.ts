@@ -122,4 +122,17 @@ describe('ctp-etl status', () => {
     assert.equal(code, 1);
     assert.match(output, /Cannot read bot sync state \(has `ctp-etl migrate` run\?\): relation "bots" does not exist/);
   });
+
+  it('names the PostgreSQL it could not reach, without its password, and suggests no migrate', async () => {
+    const { code, output } = await runCli(
+      ['status'],
+      cliEnv(env.config, { LOG_LEVEL: 'silent', DATABASE_URL: 'postgres://postgres:hunter2@127.0.0.1:1/postgres' }),
+    );
+    assert.equal(code, 1);
+    assert.match(
+      output,
+      /Cannot read bot sync state from postgres:\/\/\*\*\*@127\.0\.0\.1:1\/postgres: .*ECONNREFUSED/,
+    );
+    assert.doesNotMatch(output, /migrate|hunter2/);
+  });
 });

@@ -63,15 +63,19 @@ describe('turso-push', () => {
 
   describe('one bot through its life', () => {
     let bot: TestBot;
+    /** Rows of every table of the source, the number a full push writes. */
+    let rows: number;
     before(async () => {
-      bot = await createTestBot(root, 'germoso', '2025-51cols-germoso.sqlite');
+      // FreqTrade 2024.2-2024.7's five tables; two orders per trade, none cancelled, so the edits below change rows.
+      bot = await createTestBot(root, 'lifecycle', { version: 'S11', trades: 150, ordersPerTrade: 2, seed: 6 });
+      rows = [...sqliteTables(bot.dbPath).values()].reduce((sum, t) => sum + t.rows.length, 0);
     });
 
     it('pushes every table and row on the first run, trades before orders', async () => {
       const lines: string[] = [];
       const result = await push(bot.name, { ...ctx, log: async (line) => void lines.push(line) });
       assert.equal(result.tables, 5);
-      assert.equal(result.pushed, 3 + 75 + 178 + 75);
+      assert.equal(result.pushed, rows);
       assert.equal(result.deleted, 0);
       assert.ok(result.bytes > 0);
       await assertTargetExact(bot);
@@ -82,7 +86,7 @@ describe('turso-push', () => {
 
     it('pushes nothing when nothing changed', async () => {
       const result = await push(bot.name);
-      assert.deepEqual([result.pushed, result.deleted, result.unchanged, result.fullCompare], [0, 0, 331, false]);
+      assert.deepEqual([result.pushed, result.deleted, result.unchanged, result.fullCompare], [0, 0, rows, false]);
     });
 
     it('pushes only the changed rows (about 1%)', async () => {
@@ -93,7 +97,7 @@ describe('turso-push', () => {
       const result = await push(bot.name);
       assert.equal(result.pushed, 4);
       assert.equal(result.deleted, 0);
-      assert.equal(result.unchanged, 327);
+      assert.equal(result.unchanged, rows - 4);
       await assertTargetExact(bot);
     });
 
@@ -186,7 +190,7 @@ describe('turso-push', () => {
 
   describe('a push killed halfway', () => {
     it('leaves a target the next run makes exact, even when the source changed meanwhile', async () => {
-      const bot = await createTestBot(root, 'crash', '2021-35cols-chaserun.sqlite');
+      const bot = await createTestBot(root, 'crash', { version: 'S05', trades: 106, seed: 7 });
       const abort = new AbortController();
       let batches = 0;
       const aborting: JobContext = {
@@ -218,7 +222,7 @@ describe('turso-push', () => {
 
   describe('one push per bot at a time', () => {
     it('refuses a second push of a bot while the first runs, as a retryable error', async () => {
-      const bot = await createTestBot(root, 'locked', '2024-49cols-th2002.dryrun.sqlite');
+      const bot = await createTestBot(root, 'locked', { version: 'S11', trades: 4, seed: 8 });
       let release!: () => void;
       const held = new Promise<void>((resolve) => (release = resolve));
       let firstBatch!: () => void;
@@ -244,22 +248,27 @@ describe('turso-push', () => {
 
   describe('configuration and errors', () => {
     it('says whether a bot enables pushes, and --all picks the enabled bots only', async () => {
-      await createTestBot(root, 'disabled', '2022-36cols-jugder.sqlite', { enabled: false });
+      await createTestBot(root, 'disabled', { version: 'S06', trades: 25, seed: 9 }, { enabled: false });
       assert.equal(await tursoPushEnabled(env.config, 'disabled'), false);
-      assert.equal(await tursoPushEnabled(env.config, 'germoso'), true);
+      assert.equal(await tursoPushEnabled(env.config, 'lifecycle'), true);
       assert.equal(await tursoPushEnabled(env.config, 'no-such-bot'), false);
       const payloads = await payloadsFromCli('turso-push', { all: true }, { config: env.config, pg: env.runtime.pg });
-      assert.ok(payloads.some((p) => (p as { instance: string }).instance === 'germoso'));
+      assert.ok(payloads.some((p) => (p as { instance: string }).instance === 'lifecycle'));
       assert.ok(!payloads.some((p) => (p as { instance: string }).instance === 'disabled'));
       const skipped = await push('disabled');
       assert.equal(skipped.skipped, 'disabled in sync-config.json');
     });
 
     it('fails clearly, naming the bot and its sync-config.json, on a bad URL', async () => {
-      await createTestBot(root, 'bad-url', '2022-44cols-arthurahiyarov.sqlite', {
-        tursoUrl: `file:${path.join(root, 'no-such-dir', 'x.db')}`,
-        tursoToken: 'tok-bad-url-secret',
-      });
+      await createTestBot(
+        root,
+        'bad-url',
+        { version: 'S08', trades: 1, seed: 10 },
+        {
+          tursoUrl: `file:${path.join(root, 'no-such-dir', 'x.db')}`,
+          tursoToken: 'tok-bad-url-secret',
+        },
+      );
       await assert.rejects(push('bad-url'), (error: Error) => {
         assert.match(error.message, /bot bad-url/);
         assert.match(error.message, /bad-url[/\\]sync-config\.json/);
@@ -278,10 +287,15 @@ describe('turso-push', () => {
       await once(server, 'listening');
       try {
         const { port } = server.address() as AddressInfo;
-        await createTestBot(root, 'bad-token', '2022-44cols-arthurahiyarov.sqlite', {
-          tursoUrl: `http://127.0.0.1:${port}`,
-          tursoToken: 'tok-refused-secret',
-        });
+        await createTestBot(
+          root,
+          'bad-token',
+          { version: 'S08', trades: 1, seed: 10 },
+          {
+            tursoUrl: `http://127.0.0.1:${port}`,
+            tursoToken: 'tok-refused-secret',
+          },
+        );
         await assert.rejects(push('bad-token'), (error: Error) => {
           assert.ok(error instanceof PermanentJobError, `${error.name}: ${error.message}`);
           assert.match(
@@ -297,7 +311,7 @@ describe('turso-push', () => {
     });
 
     it('rejects a malformed sync-config.json, naming the file', async () => {
-      await createTestBot(root, 'bad-config', '2022-44cols-arthurahiyarov.sqlite');
+      await createTestBot(root, 'bad-config', { version: 'S08', trades: 1, seed: 10 });
       await writeSyncConfig(root, 'bad-config', { tursoUrl: 'ftp://example.com', enabled: 'yes' });
       await assert.rejects(
         push('bad-config'),

@@ -4,10 +4,13 @@ import Database from 'better-sqlite3';
 import { syncBot } from '../../src/jobs/bot-sync/sync-bot.js';
 import { verifyBots } from '../../src/verify/verify-bots.js';
 import { failureTracker } from '../helpers/failure-tracker.js';
+import { createBotDatabase } from '../../scripts/freqtrade/generate-bot-db.js';
+import type { SchemaVersion } from '../../scripts/freqtrade/schemas.js';
 import {
   botDbPath,
   createFreqtradeDb,
   FIXTURE_FILES,
+  FIXTURES_SKIP,
   installFixture,
   type FixtureName,
 } from '../helpers/freqtrade-db.js';
@@ -19,12 +22,19 @@ describe('verify: bot trades and orders, SQLite against PostgreSQL', () => {
   const tracker = failureTracker();
   let env: TestEnvironment;
   const dir = tempDir('verify-bots');
-  const names = Object.keys(FIXTURE_FILES) as FixtureName[];
+  /** Bots of an old spot, a middle and the newest futures FreqTrade schema. */
+  const versions: Array<[string, SchemaVersion, 'spot' | 'futures']> = [
+    ['v2021', 'S05', 'spot'],
+    ['v2023', 'S09', 'spot'],
+    ['v2025', 'S13', 'futures'],
+  ];
+  let newestOrders = 0;
 
   before(async () => {
     env = await createTestEnvironment('verify_bots', { BOT_INSTANCES_DIR: dir.path });
-    for (const name of names) {
-      installFixture(dir.path, name, name);
+    for (const [name, version, tradingMode] of versions) {
+      const made = createBotDatabase(botDbPath(dir.path, name), { version, tradingMode, trades: 75, seed: 12 });
+      if (name === 'v2025') newestOrders = made.orders;
       await syncBot(recordingContext(env.runtime), name);
     }
     createFreqtradeDb(botDbPath(dir.path, 'generated'), { trades: 500, seed: 3 });
@@ -40,18 +50,18 @@ describe('verify: bot trades and orders, SQLite against PostgreSQL', () => {
     const checks = await verifyBots(env.config, env.runtime.pg);
     assert.deepEqual(
       checks.map((c) => [c.bot, c.ok, c.error]),
-      [...names, 'generated'].sort().map((n) => [n, true, undefined]),
+      ['generated', ...versions.map(([name]) => name)].sort().map((n) => [n, true, undefined]),
     );
-    const germoso = checks.find((c) => c.bot === 'germoso')!;
-    assert.deepEqual([germoso.trades?.target.count, germoso.orders?.target.count], [75, 178]);
+    const newest = checks.find((c) => c.bot === 'v2025')!;
+    assert.deepEqual([newest.trades?.target.count, newest.orders?.target.count], [75, newestOrders]);
   });
 
   it('reports a changed value in PostgreSQL as a checksum mismatch', async () => {
     await env.db.pool.query(
       `UPDATE trades_aggregated SET close_profit_abs = close_profit_abs + 0.00000001
-       WHERE trade_id = 3 AND bot_id = (SELECT id FROM bots WHERE instance_id = 'chaserun')`,
+       WHERE trade_id = 3 AND bot_id = (SELECT id FROM bots WHERE instance_id = 'v2021')`,
     );
-    const [check] = await verifyBots(env.config, env.runtime.pg, ['chaserun']);
+    const [check] = await verifyBots(env.config, env.runtime.pg, ['v2021']);
     assert.equal(check?.ok, false);
     assert.equal(check?.trades?.source.count, check?.trades?.target.count, 'same count');
     assert.notEqual(check?.trades?.source.checksum, check?.trades?.target.checksum);
@@ -79,4 +89,22 @@ describe('verify: bot trades and orders, SQLite against PostgreSQL', () => {
     assert.equal(check?.ok, false);
     assert.match(check?.error ?? '', /bot ghost: no tradesv3\.sqlite/);
   });
+
+  it(
+    'finds the real FreqTrade databases of ../shared/fixtures equal once synced',
+    { skip: FIXTURES_SKIP },
+    async () => {
+      const names = Object.keys(FIXTURE_FILES) as FixtureName[];
+      for (const name of names) {
+        installFixture(dir.path, `real-${name}`, name);
+        await syncBot(recordingContext(env.runtime), `real-${name}`);
+      }
+      const checks = await verifyBots(
+        env.config,
+        env.runtime.pg,
+        names.map((n) => `real-${n}`),
+      );
+      assert.deepEqual(checks.map((c) => [c.bot, c.ok]).sort(), names.map((n) => [`real-${n}`, true]).sort());
+    },
+  );
 });

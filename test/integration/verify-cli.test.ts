@@ -5,7 +5,8 @@ import { after, before, describe, it } from 'node:test';
 import type { Document } from 'mongodb';
 import { cliEnv, runCli } from '../helpers/cli-process.js';
 import { failureTracker } from '../helpers/failure-tracker.js';
-import { installFixture } from '../helpers/freqtrade-db.js';
+import { createBotDatabase } from '../../scripts/freqtrade/generate-bot-db.js';
+import { botDbPath } from '../helpers/freqtrade-db.js';
 import { snapshotDoc, userDoc } from '../helpers/mongo-docs.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { createTestMongo, withoutDecimal128, type TestMongo } from '../helpers/test-mongo.js';
@@ -24,6 +25,7 @@ describe('ctp-etl verify: the cutover checklist as a command', () => {
   let mongo: TestMongo;
   const dir = tempDir('verify-cli');
   let cli: NodeJS.ProcessEnv;
+  let botOneOrders = 0;
 
   before(async () => {
     mongo = await createTestMongo('verify_cli');
@@ -34,8 +36,12 @@ describe('ctp-etl verify: the cutover checklist as a command', () => {
       LOG_LEVEL: 'warn',
       IMPORT_MAX_REJECT_RATIO: '0.2',
     });
-    installFixture(dir.path, 'bot-one', 'germoso');
-    installFixture(dir.path, 'bot-two', 'chaserun');
+    botOneOrders = createBotDatabase(botDbPath(dir.path, 'bot-one'), {
+      trades: 75,
+      tradingMode: 'futures',
+      seed: 8,
+    }).orders;
+    createBotDatabase(botDbPath(dir.path, 'bot-two'), { version: 'S05', trades: 106, seed: 9 });
     const users = Array.from({ length: 12 }, (_, i) => userDoc(i + 1));
     delete users[4]!.email; // user 5 cannot be mapped: a recorded reject
     await mongo.db.collection('users').insertMany(users.map((d) => withoutDecimal128(d) as Document));
@@ -76,7 +82,7 @@ describe('ctp-etl verify: the cutover checklist as a command', () => {
       ],
     );
     const table = await runCli(['verify'], cli);
-    assert.match(table.output, /bot-one\s+75\s+75\s+178\s+178\s+equal\s+ok/);
+    assert.match(table.output, new RegExp(`bot-one\\s+75\\s+75\\s+${botOneOrders}\\s+${botOneOrders}\\s+equal\\s+ok`));
     assert.match(table.output, /verify: everything matches/);
   });
 

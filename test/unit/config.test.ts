@@ -94,6 +94,33 @@ describe('loadConfig', () => {
     );
   });
 
+  it('masks the user info of an unparsable URL, whatever its shape', () => {
+    const cases = {
+      DATABASE_URL: 'postgres://u:secret@db.internal:54321x/prod',
+      REDIS_URL: 'redis://:secret@cache internal:6379',
+      MONGO_URL: 'mongo://admin:se@cr/et@mongo.internal:27017/legacy',
+    };
+    assert.throws(
+      () => loadConfig(cases),
+      (error: unknown) => {
+        assert.ok(error instanceof ConfigError);
+        assert.match(error.message, /DATABASE_URL: .*\(given: "postgres:\/\/\*\*\*@db\.internal:54321x\/prod"\)/);
+        assert.match(error.message, /REDIS_URL: .*\(given: "redis:\/\/\*\*\*@cache internal:6379"\)/);
+        assert.match(error.message, /MONGO_URL: .*\(given: "mongo:\/\/\*\*\*@mongo\.internal:27017\/legacy"\)/);
+        assert.doesNotMatch(error.message, /secret|se@cr|et@/);
+        return true;
+      },
+    );
+    assert.throws(
+      () => loadConfig({ DATABASE_URL: 'pg:u:secret@db/prod' }),
+      (error: unknown) => {
+        assert.ok(error instanceof ConfigError);
+        assert.doesNotMatch(error.message, /secret/);
+        return true;
+      },
+    );
+  });
+
   it('refuses a schema or prefix that could break SQL or Redis keys', () => {
     assert.throws(
       () => loadConfig({ PG_SCHEMA: 'public; DROP TABLE users' }),

@@ -1,5 +1,7 @@
 import type { Command } from 'commander';
 import { loadConfig } from '../../config.js';
+import { errorMessage } from '../../errors.js';
+import { maskUrlCredentials } from '../../secrets.js';
 import { botSyncLag, type BotSyncLag } from '../../monitoring/bot-sync-lag.js';
 import { queueDepths, type QueueDepth } from '../../monitoring/queue-depths.js';
 import { recentFailures, type RecentFailure } from '../../monitoring/recent-failures.js';
@@ -34,9 +36,7 @@ export function registerStatus(program: Command): void {
           queueDepths(queues),
           recentFailures(queues, options.failures),
           botSyncLag(runtime.pg).catch((error: unknown) => {
-            throw new Error(`Cannot read bot sync state (has \`ctp-etl migrate\` run?): ${(error as Error).message}`, {
-              cause: error,
-            });
+            throw syncStateError(runtime.config.DATABASE_URL, error);
           }),
         ]);
         const report: StatusReport = { queues: depths, recentFailures: failures, bots };
@@ -45,6 +45,18 @@ export function registerStatus(program: Command): void {
         await runtime.close();
       }
     });
+}
+
+/** PostgreSQL's codes for a missing table or schema: only then is `migrate` the fix. */
+const NOT_MIGRATED = new Set(['42P01', '3F000']);
+
+function syncStateError(databaseUrl: string, error: unknown): Error {
+  const code = (error as { code?: unknown }).code;
+  const hint =
+    typeof code === 'string' && NOT_MIGRATED.has(code)
+      ? ' (has `ctp-etl migrate` run?)'
+      : ` from ${maskUrlCredentials(databaseUrl)}`;
+  return new Error(`Cannot read bot sync state${hint}: ${errorMessage(error)}`, { cause: error });
 }
 
 function renderStatus(report: StatusReport): string {

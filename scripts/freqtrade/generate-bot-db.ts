@@ -1,0 +1,300 @@
+import { mkdirSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { NEWEST_SCHEMA, schemaStatements, type SchemaVersion } from './schemas.js';
+import { naiveUtc, planTrade, random, type Cell, type Row } from './trade-plan.js';
+
+/**
+ * FreqTrade bot databases of any schema version, filled from a seed: the project's own test,
+ * demo and benchmark data (nothing outside the repository is needed). Every table the version
+ * has gets rows: trades (spot or futures, open and closed, partial exits), several orders per
+ * trade (filled, open, cancelled), pairlocks, KeyValueStore, trade_custom_data, wallet_history,
+ * and the backup tables FreqTrade's own migrations left behind. Rows go in through prepared
+ * statements in one transaction, indexes after them: a million trades take seconds, not minutes.
+ */
+export interface BotDbOptions {
+  trades: number;
+  /** Schema version (schemas.ts); default the newest. */
+  version?: SchemaVersion;
+  seed?: number;
+  /** Futures (leverage up to 50x, shorts, liquidation prices, funding fees) needs FreqTrade 2022.4 (S07) or later. */
+  tradingMode?: 'spot' | 'futures';
+  /** Share of trades still open, among the newest; default 0.05. */
+  openShare?: number;
+  /** A fixed number of orders per trade (an entry, then exits) instead of the realistic mix. */
+  ordersPerTrade?: number;
+  /** trade_custom_data rows (default true); without them a test may delete trades without deleting their custom data first. */
+  customData?: boolean;
+  /** WAL mode, as a running FreqTrade has it; default true. */
+  wal?: boolean;
+}
+
+export interface GeneratedBot {
+  file: string;
+  version: SchemaVersion;
+  trades: number;
+  orders: number;
+  /** Rows per table. */
+  rows: Record<string, number>;
+}
+
+/** Where each version's trades begin: in its own era, so dates look like that version's bots. */
+const ERA: Record<SchemaVersion, string> = {
+  S01: '2019-04-01',
+  S02: '2020-03-10',
+  S03: '2020-05-10',
+  S05: '2021-01-10',
+  S06: '2021-09-01',
+  S07: '2022-05-01',
+  S08: '2022-09-01',
+  S09: '2023-02-01',
+  S10: '2023-11-01',
+  S11: '2024-03-01',
+  S12: '2024-08-10',
+  S13: '2025-06-01',
+};
+
+interface Inserter {
+  run(row: Row): void;
+}
+
+/** An INSERT of the table's own columns, taking each from a row that names every version's columns. */
+function inserter(db: Database.Database, table: string): Inserter | null {
+  const columns = db
+    .prepare<[string], { name: string; notnull: number }>('SELECT name, "notnull" FROM pragma_table_info(?)')
+    .all(table);
+  if (columns.length === 0) return null;
+  const statement = db.prepare(
+    `INSERT INTO "${table}" (${columns.map((c) => `"${c.name}"`).join(', ')}) VALUES (${columns.map(() => '?').join(', ')})`,
+  );
+  return {
+    run(row) {
+      const values: Cell[] = columns.map((c) => {
+        const value = row[c.name];
+        if (value === undefined && c.notnull === 1)
+          throw new Error(`generator: no value for NOT NULL column ${table}.${c.name}`);
+        return value ?? null;
+      });
+      statement.run(values);
+    },
+  };
+}
+
+const maxId = (db: Database.Database, table: string): number =>
+  (db.prepare(`SELECT coalesce(max(id), 0) AS n FROM "${table}"`).get() as { n: number }).n;
+
+export interface AddTradesOptions {
+  first: number;
+  count: number;
+  seed?: number;
+  tradingMode?: 'spot' | 'futures';
+  openShare?: number;
+  ordersPerTrade?: number;
+  customData?: boolean;
+  /** When trade `first` opens (microseconds since the epoch), and the time between trades. */
+  startUs?: number;
+  spacingUs?: number;
+}
+
+/**
+ * Adds trades `first`..`first+count-1` with their orders, custom data and pair locks to an open
+ * database of any version, in one transaction; returns the rows added per table.
+ */
+export function addTrades(db: Database.Database, options: AddTradesOptions): Record<string, number> {
+  const trades = inserter(db, 'trades')!;
+  const orders = inserter(db, 'orders');
+  const customData = options.customData === false ? null : inserter(db, 'trade_custom_data');
+  const locks = inserter(db, 'pairlocks');
+  const columns = new Set(
+    db
+      .prepare<[], { name: string }>("SELECT name FROM pragma_table_info('trades')")
+      .all()
+      .map((c) => c.name),
+  );
+  const futures = options.tradingMode === 'futures';
+  if (futures && !columns.has('leverage'))
+    throw new Error('generator: futures trades need FreqTrade 2022.4 (schema S07) or later');
+  const seed = options.seed ?? 1;
+  const openShare = options.openShare ?? 0.05;
+  const window = Math.min(options.count, Math.ceil(2 * openShare * options.count));
+  const openFrom = options.first + options.count - window;
+  const openChance = window === 0 ? 0 : (openShare * options.count) / window;
+  const spacing = options.spacingUs ?? 600_000_000;
+  const start = options.startUs ?? Date.UTC(2025, 5, 1) * 1000;
+  const rng = random(seed);
+  let orderId = orders ? maxId(db, 'orders') + 1 : 1;
+  let customId = customData ? maxId(db, 'trade_custom_data') + 1 : 1;
+  let lockId = locks ? maxId(db, 'pairlocks') + 1 : 1;
+  const added = { trades: 0, orders: 0, trade_custom_data: 0, pairlocks: 0 };
+  db.transaction(() => {
+    for (let id = options.first; id < options.first + options.count; id++) {
+      const step = id - options.first;
+      const plan = planTrade({
+        id,
+        seed,
+        openedUs: Math.floor(start + step * spacing + rng() * spacing * 0.5),
+        open: id >= openFrom && rng() < openChance,
+        futures,
+        legacyNames: !columns.has('exit_reason'),
+        firstOrderId: options.ordersPerTrade === undefined ? orderId : (id - 1) * options.ordersPerTrade + 1,
+        ordersPerTrade: options.ordersPerTrade,
+        timeframe: futures ? 15 : 5,
+        strategy: futures ? 'FuturesTrendV2' : 'SampleStrategy',
+        exchange: futures ? 'binance' : 'kraken',
+      });
+      trades.run(plan.trade);
+      added.trades += 1;
+      if (orders) {
+        for (const row of plan.orders) orders.run(row);
+        orderId += plan.orders.length;
+        added.orders += plan.orders.length;
+      }
+      if (customData)
+        for (const row of plan.customData) {
+          customData.run({ id: customId++, ...row });
+          added.trade_custom_data += 1;
+        }
+      if (locks && plan.lock) {
+        locks.run({ id: lockId++, ...plan.lock });
+        added.pairlocks += 1;
+      }
+    }
+  })();
+  return added;
+}
+
+/** Creates `file` (replacing any) as a bot database of the given version and fills every table. */
+export function createBotDatabase(file: string, options: BotDbOptions): GeneratedBot {
+  const version = options.version ?? NEWEST_SCHEMA;
+  const seed = options.seed ?? 1;
+  mkdirSync(path.dirname(file), { recursive: true });
+  for (const suffix of ['', '-wal', '-shm']) rmSync(`${file}${suffix}`, { force: true });
+  const db = new Database(file);
+  try {
+    // No journal while the file is built (a failed build is thrown away), then FreqTrade's WAL.
+    db.pragma('journal_mode = OFF');
+    db.pragma('synchronous = OFF');
+    const ddl = schemaStatements(version);
+    for (const sql of ddl.tables) db.exec(sql);
+    const startUs = Date.parse(`${ERA[version]}T00:00:00Z`) * 1000;
+    const spacingUs = Math.min(4 * 3.6e9, Math.max(20e6, Math.floor((180 * 24 * 3.6e9) / Math.max(1, options.trades))));
+    const rows: Record<string, number> = addTrades(db, {
+      first: 1,
+      count: options.trades,
+      seed,
+      tradingMode: options.tradingMode,
+      openShare: options.openShare,
+      ordersPerTrade: options.ordersPerTrade,
+      customData: options.customData,
+      startUs,
+      spacingUs,
+    });
+    const endUs = startUs + options.trades * spacingUs;
+    db.transaction(() => {
+      rows.KeyValueStore = fillKeyValueStore(db, startUs, endUs, options.tradingMode === 'futures');
+      rows.wallet_history = fillWalletHistory(db, startUs, endUs, seed);
+      rows.__diesel_schema_migrations = fillDieselMigrations(db);
+      for (const [backup, table] of [
+        ['trades_bak0', 'trades'],
+        ['orders_bak0', 'orders'],
+      ] as const)
+        rows[backup] = fillBackup(db, backup, table, Math.ceil(options.trades * 0.3));
+    })();
+    for (const sql of ddl.indexes) db.exec(sql);
+    db.pragma(`journal_mode = ${options.wal === false ? 'DELETE' : 'WAL'}`);
+    const tables = new Set(
+      db
+        .prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table'")
+        .all()
+        .map((t) => t.name),
+    );
+    const counts = Object.fromEntries(Object.entries(rows).filter(([table]) => tables.has(table)));
+    return { file, version, trades: counts.trades ?? 0, orders: counts.orders ?? 0, rows: counts };
+  } finally {
+    db.close();
+  }
+}
+
+function fillKeyValueStore(db: Database.Database, startUs: number, endUs: number, futures: boolean): number {
+  const insert = inserter(db, 'KeyValueStore');
+  if (!insert) return 0;
+  const rows: Array<[string, string, Cell, Cell]> = [
+    ['bot_start_time', 'datetime', naiveUtc(startUs - 3 * 86_400e6 + 186_204), null],
+    ['startup_time', 'datetime', naiveUtc(endUs + 3_606_026), null],
+  ];
+  if (futures) rows.unshift(['binance_migration', 'int', null, 1]);
+  rows.forEach(([key, type, date, int], i) =>
+    insert.run({
+      id: i + 1,
+      key,
+      value_type: type,
+      string_value: null,
+      datetime_value: date,
+      float_value: null,
+      int_value: int,
+    }),
+  );
+  return rows.length;
+}
+
+/** One row per day and currency (FreqTrade 2026.4's daily wallet snapshots), at most a year of them. */
+function fillWalletHistory(db: Database.Database, startUs: number, endUs: number, seed: number): number {
+  const insert = inserter(db, 'wallet_history');
+  if (!insert) return 0;
+  const r = random(seed + 77);
+  const day = 86_400e6;
+  const days = Math.min(366, Math.max(1, Math.ceil((endUs - startUs) / day)));
+  let id = 1;
+  let usdt = 1000;
+  for (let d = 0; d < days; d++) {
+    const timestamp = naiveUtc(Math.floor(startUs / day) * day + d * day);
+    usdt = Number((usdt * (0.99 + r() * 0.025)).toFixed(8));
+    const position = Number((usdt * r() * 0.5).toFixed(8));
+    const common = { timestamp, quote_currency: 'USDT', leverage: 1.0, bot_managed: 1 };
+    insert.run({
+      id: id++,
+      ...common,
+      currency: 'USDT',
+      rate: 1.0,
+      balance: usdt,
+      total_quote: usdt + position,
+      total_position_value: position,
+      collateral: usdt,
+    });
+    const btcRate = Number((60_000 * (0.9 + r() * 0.2)).toFixed(2));
+    insert.run({
+      id: id++,
+      ...common,
+      currency: 'BTC',
+      rate: btcRate,
+      balance: Number((position / btcRate).toFixed(8)),
+      total_quote: position,
+      total_position_value: position,
+      collateral: null,
+    });
+  }
+  return id - 1;
+}
+
+function fillDieselMigrations(db: Database.Database): number {
+  if (!inserter(db, '__diesel_schema_migrations')) return 0;
+  const insert = db.prepare('INSERT INTO __diesel_schema_migrations (version, run_on) VALUES (?, ?)');
+  insert.run('00000000000000', '2024-08-12 09:14:03');
+  insert.run('20240801120000', '2024-08-12 09:14:03');
+  return 2;
+}
+
+/** FreqTrade's migrations copy a table to `<name>_bak0` before rebuilding it: the older rows, older columns. */
+function fillBackup(db: Database.Database, backup: string, table: string, upToTrade: number): number {
+  const columns = db
+    .prepare<[string], { name: string }>('SELECT name FROM pragma_table_info(?)')
+    .all(backup)
+    .map((c) => `"${c.name}"`);
+  if (columns.length === 0) return 0;
+  const key = table === 'trades' ? 'id' : 'ft_trade_id';
+  return db
+    .prepare(
+      `INSERT INTO "${backup}" (${columns.join(', ')}) SELECT ${columns.join(', ')} FROM "${table}" WHERE ${key} <= ?`,
+    )
+    .run(upToTrade).changes;
+}
