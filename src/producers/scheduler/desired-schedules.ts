@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import type { JobName } from '../../jobs/contracts.js';
 
 /** One schedule the scheduler wants to exist: a job of `queue` with `data`, every `every` ms. */
 export interface DesiredSchedule {

@@ -1,5 +1,4 @@
 import type { JobsOptions } from 'bullmq';
-import type { JobName } from '../../jobs/contracts.js';
 import type { Queues } from '../../queues/queues.js';
 import type { DesiredSchedule } from './desired-schedules.js';
 
