@@ -8,7 +8,7 @@ import { recentFailures, type RecentFailure } from '../../monitoring/recent-fail
 import { closeQueues, createQueues } from '../../queues/queues.js';
 import { Runtime } from '../../runtime/runtime.js';
 import { formatSeconds, oneLine, textTable } from '../text-table.js';
-import { parsePositiveInt } from './roles.js';
+import { parsePositiveInt } from '../options.js';
 
 interface StatusReport {
   queues: QueueDepth[];
