@@ -198,6 +198,8 @@ const schema = z.object({
   SQLITE_BUSY_TIMEOUT: duration('5s'),
   /** How long a bot-sync waits for another run of the same bot before it fails this attempt (and retries). */
   SYNC_LOCK_TIMEOUT: duration('60s'),
+  /** A run that would delete more than this share of a bot's rows (a replaced database?) is refused until accepted. */
+  DELETE_GUARD_RATIO: ratio(0.2),
   IMPORT_BATCH_SIZE: int(1000, 1, 100_000),
   IMPORT_MAX_REJECT_RATIO: ratio(0.01),
   MONGO_USERS_COLLECTION: z.string().min(1).default('users'),

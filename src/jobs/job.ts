@@ -56,6 +56,10 @@ export interface CliJobOptions {
   file?: string;
   json?: string;
   to?: string;
+  /** Show what would change, write nothing (bot-sync, turso-push). */
+  dryRun?: boolean;
+  /** `--accept-reset` (true) or `--accept-reset=archive|delete` (bot-sync, turso-push). */
+  acceptReset?: string | boolean;
 }
 
 export interface CliEnv {
