@@ -24,8 +24,6 @@ export interface FilePosition {
   line: number;
 }
 
-export const FILE_START: FilePosition = { offset: 0, line: 1 };
-
 const GZIP_MAGIC = [0x1f, 0x8b];
 
 export async function isGzip(path: string): Promise<boolean> {
@@ -122,7 +120,7 @@ export async function* fileRecords(
 }
 
 /** Splits on newlines; a blank line is skipped but counted. */
-export class LineSplitter {
+class LineSplitter {
   private pending: Buffer = Buffer.alloc(0);
   private pendingOffset: number;
   private line: number;
@@ -171,7 +169,7 @@ export class LineSplitter {
  * Splits a `--jsonArray` export into its elements by scanning bytes (braces, brackets, strings
  * and escapes; UTF-8 continuation bytes never look like ASCII), whatever its line breaks.
  */
-export class ArraySplitter {
+class ArraySplitter {
   private pending: Buffer = Buffer.alloc(0);
   private pendingOffset: number;
   private line: number;

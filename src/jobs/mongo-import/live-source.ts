@@ -46,7 +46,7 @@ function positionId(id: unknown): string {
   }
 }
 
-export interface LiveRecord {
+interface LiveRecord {
   doc: Document;
 }
 
@@ -57,7 +57,7 @@ export interface LiveRecord {
  * type (ObjectIds, as the platform writes them): MongoDB compares values of different types
  * by type order, not value.
  */
-export async function* readLiveCollection(
+async function* readLiveCollection(
   db: Db,
   collection: string,
   options: { afterId: unknown; batchSize: number },
@@ -75,7 +75,7 @@ export async function* readLiveCollection(
 }
 
 /** The collection's size as the server estimates it, for progress; undefined if it cannot say. */
-export async function estimateCount(db: Db, collection: string): Promise<number | undefined> {
+async function estimateCount(db: Db, collection: string): Promise<number | undefined> {
   try {
     return await db.collection(collection).estimatedDocumentCount();
   } catch {
