@@ -3,6 +3,7 @@ import type { PoolClient } from 'pg';
 import { withTransaction } from '../../connections/transaction.js';
 import { PermanentJobError, errorMessage } from '../../errors.js';
 import { loadCheckpoint, saveCheckpoint } from '../../import/checkpoint.js';
+import { showIdValue } from '../../mongo-values/bson-values.js';
 import { canonicalEjson } from '../../mongo-values/ejson.js';
 import { addCounts, ZERO_COUNTS, type ImportCounts, type Item, type Reject } from '../../import/import-types.js';
 import { mapUser, type UserRow } from '../../users/map-user.js';
@@ -87,7 +88,7 @@ async function upsertBatch(
   const items: Item<UserRow>[] = [];
   const rejects: Reject[] = [];
   for (const doc of docs) {
-    const position = `_id ${String(doc._id)}`;
+    const position = `_id ${showIdValue(doc._id)}`;
     try {
       items.push({ row: mapUser(doc), position, raw: () => canonicalEjson(doc) });
     } catch (error) {
