@@ -197,6 +197,8 @@ const schema = z.object({
   SYNC_INTERVAL: duration('5m'),
   DISCOVERY_INTERVAL: duration('1m'),
   TURSO_PUSH_INTERVAL: duration('15m'),
+  /** The only folder where `file:` Turso targets may live (a bot's config never reaches other files). */
+  TURSO_FILE_DIR: z.string().min(1).default('./data/turso'),
   /** Upper bound of the values sent in one libSQL batch (one atomic request). */
   TURSO_BATCH_BYTES: int(1_000_000, 10_000, 50_000_000),
   /** turso-provision only: the Turso Platform API, its organisation, group and token. */
