@@ -136,7 +136,7 @@ function parseClusterSeeds(text: string): ClusterSeed[] | undefined {
  * when not empty. BullMQ's keys are `<prefix>:<queue>:<suffix>`, so a queue stays in one slot
  * only when the prefix itself holds a complete, non-empty tag.
  */
-export function prefixHashTag(prefix: string): string | undefined {
+function prefixHashTag(prefix: string): string | undefined {
   const open = prefix.indexOf('{');
   if (open < 0) return undefined;
   const close = prefix.indexOf('}', open + 1);

@@ -19,7 +19,7 @@ const date = (v: unknown): string => {
   return `${seconds}.${fraction.padEnd(6, '0').slice(0, 6)}`;
 };
 
-export const tradeLine = (r: Record<string, unknown>): string =>
+const tradeLine = (r: Record<string, unknown>): string =>
   [
     r.trade_id,
     text(r.pair),
@@ -32,7 +32,7 @@ export const tradeLine = (r: Record<string, unknown>): string =>
     date(r.open_date),
     date(r.close_date),
   ].join('|');
-export const orderLine = (r: Record<string, unknown>): string =>
+const orderLine = (r: Record<string, unknown>): string =>
   [
     r.order_pk,
     r.trade_id,
