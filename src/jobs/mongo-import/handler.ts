@@ -1,4 +1,5 @@
 import { PermanentJobError } from '../../errors.js';
+import { confinedPath } from '../../payload-paths.js';
 import { defineHandler, type JobContext } from '../job.js';
 import { mongoImportContract, type MongoImportPayload as Payload } from './contract.js';
 import { openFileSource } from './file-source.js';
@@ -40,7 +41,17 @@ async function openSource(
   file: string | undefined,
   batchSize: number,
 ): Promise<ImportSource> {
-  if (file !== undefined) return openFileSource(collection, file, ctx.config.IMPORT_MAX_DOCUMENT_BYTES);
+  if (file !== undefined) {
+    const allowed = ctx.operatorShell
+      ? file
+      : await confinedPath(
+          `mongo-import ${collection}`,
+          file,
+          { variable: 'IMPORT_FILES_DIR', dir: ctx.config.IMPORT_FILES_DIR },
+          { create: false },
+        );
+    return openFileSource(collection, allowed, ctx.config.IMPORT_MAX_DOCUMENT_BYTES);
+  }
   if (ctx.config.MONGO_URL === undefined) {
     throw new PermanentJobError(
       `mongo-import ${collection}: MONGO_URL is not set; set it to read the live MongoDB, or give --file`,
