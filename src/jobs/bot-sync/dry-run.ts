@@ -5,6 +5,7 @@ import type { JobContext } from '../job.js';
 import { BotDatabase } from './bot-database.js';
 import { ordersMapping, tradesMapping, type TableMapping } from './freqtrade-columns.js';
 import { stageSource } from './merge-sync.js';
+import { quoteIdent } from './pg-copy.js';
 import { gatherResetEvidence } from './reset-check.js';
 
 /** Keys shown per kind of change: enough to look a few rows up, never the whole table. */
@@ -37,10 +38,6 @@ export interface BotSyncDryRun {
   ms: number;
 }
 
-function quote(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`;
-}
-
 /**
  * Compares the staged source (stage_trades, stage_orders) with the bot's rows, as the merge
  * would (a changed hash is an update, a row the source lost a deletion), reading only.
@@ -52,8 +49,8 @@ export async function planTable(
   stage: string | undefined,
   botId: string | undefined,
 ): Promise<TablePlan> {
-  const key = quote(mapping.key.target);
-  const target = quote(mapping.target);
+  const key = quoteIdent(mapping.key.target);
+  const target = quoteIdent(mapping.target);
   const parent =
     mapping === ordersMapping ? 'AND EXISTS (SELECT 1 FROM stage_trades p WHERE p.trade_id = s.trade_id)' : '';
   const sample = (filter: string): string => `(array_agg(k ORDER BY k) FILTER (WHERE ${filter}))[1:${SAMPLE_KEYS}]`;
@@ -67,7 +64,7 @@ export async function planTable(
     >(
       `WITH j AS (
          SELECT s.${key} AS k, s.row_hash AS new, t.row_hash AS old
-         FROM ${quote(stage)} s LEFT JOIN ${target} t ON t.bot_id = $1::uuid AND t.${key} = s.${key}
+         FROM ${quoteIdent(stage)} s LEFT JOIN ${target} t ON t.bot_id = $1::uuid AND t.${key} = s.${key}
          WHERE s.${key} IS NOT NULL ${parent})
        SELECT count(*) FILTER (WHERE old IS NULL) AS ins, count(*) FILTER (WHERE old IS DISTINCT FROM new AND old IS NOT NULL) AS upd,
          count(*) FILTER (WHERE old = new) AS same,
@@ -83,7 +80,9 @@ export async function planTable(
   let deleted: PlannedChanges = empty;
   if (botId !== undefined) {
     const kept =
-      stage === undefined ? 'false' : `EXISTS (SELECT 1 FROM ${quote(stage)} s WHERE s.${key} = t.${key} ${parent})`;
+      stage === undefined
+        ? 'false'
+        : `EXISTS (SELECT 1 FROM ${quoteIdent(stage)} s WHERE s.${key} = t.${key} ${parent})`;
     const { rows } = await client.query<{ n: string; keys: string[] | null }>(
       `SELECT count(*) AS n, (array_agg(t.${key} ORDER BY t.${key}))[1:${SAMPLE_KEYS}]::text[] AS keys
        FROM ${target} t WHERE t.bot_id = $1 AND NOT ${kept}`,

@@ -1,7 +1,7 @@
 import type { PoolClient } from 'pg';
 import type { JobContext } from '../job.js';
 import type { BotDatabase } from './bot-database.js';
-import { copyLines, quoteIdent } from './copy-lines.js';
+import { copyLines, quoteIdent } from './pg-copy.js';
 import { ordersMapping, tradesMapping, type TableMapping } from './freqtrade-columns.js';
 import { describePgFailure, tableAt } from './pg-failure.js';
 import { readLines, recordRowRejects, type RowReject } from './read-lines.js';

@@ -3,10 +3,9 @@ import type { JobContext } from '../job.js';
 import type { BotDatabase } from './bot-database.js';
 import { ordersMapping, tradesMapping, type TableMapping } from './freqtrade-columns.js';
 import { describePgFailure, tableAt } from './pg-failure.js';
-import { deleteUnstaged, mergeStaged, rejectOrphanOrders } from './merge-staged.js';
 import { readLines, recordRowRejects, type RowReject } from './read-lines.js';
-import { createRowEncoder } from './row-encoder.js';
-import { StagingTable } from './staging-table.js';
+import { createRowEncoder, type RowEncoder } from './row-encoder.js';
+import { copyLines, quoteIdent } from './pg-copy.js';
 import type { BotSyncResult } from './sync-result.js';
 
 /**
@@ -95,4 +94,115 @@ async function stagedCounts(client: PoolClient, withOrders: boolean): Promise<{ 
         : '0 AS orders'),
   );
   return { trades: Number(result.rows[0]?.trades ?? 0), orders: Number(result.rows[0]?.orders ?? 0) };
+}
+
+/**
+ * A temporary table (dropped at commit) that receives a FreqTrade table's rows by COPY, so the
+ * merge into the real table is one set-based statement, whatever the number of rows.
+ */
+class StagingTable {
+  private constructor(
+    readonly name: string,
+    readonly encoder: RowEncoder,
+  ) {}
+
+  static async create(client: PoolClient, name: string, encoder: RowEncoder): Promise<StagingTable> {
+    const columns = encoder.columns.map(([column, type]) => `${quoteIdent(column)} ${type}`).join(', ');
+    await client.query(`CREATE TEMP TABLE ${quoteIdent(name)} (${columns}) ON COMMIT DROP`);
+    return new StagingTable(name, encoder);
+  }
+
+  // No ANALYZE after the copy: the planner estimates a never-analysed table's rows from its
+  // size, which is all the hash joins of the merge need, and ANALYZE costs more than it saves.
+  async copy(client: PoolClient, chunks: AsyncIterable<string>): Promise<void> {
+    await copyLines(client, `COPY ${quoteIdent(this.name)} FROM STDIN`, chunks);
+  }
+}
+
+/** Staged rows whose key is usable and, for orders, whose trade was staged too. */
+function usable(mapping: TableMapping, stage: string, parentStage: string | undefined): string {
+  const key = `s.${quoteIdent(mapping.key.target)} IS NOT NULL`;
+  if (parentStage === undefined) return key;
+  return `${key} AND EXISTS (SELECT 1 FROM ${quoteIdent(parentStage)} p WHERE p.trade_id = s.trade_id)`;
+}
+
+/**
+ * Upserts the staged rows into the real table in one statement; a row whose hash is unchanged
+ * is not written at all.
+ */
+async function mergeStaged(
+  client: PoolClient,
+  mapping: TableMapping,
+  stage: string,
+  botId: string,
+  parentStage?: string,
+): Promise<{ inserted: number; updated: number }> {
+  const columns = Object.entries(mapping.columns);
+  const key = quoteIdent(mapping.key.target);
+  const selected = columns.map(([c, k]) =>
+    k === 'date' ? `s.${quoteIdent(c)} AT TIME ZONE 'UTC'` : `s.${quoteIdent(c)}`,
+  );
+  const targetColumns = ['bot_id', mapping.key.target, ...columns.map(([c]) => c), 'extra', 'row_hash'].map(quoteIdent);
+  const updates = [...columns.map(([c]) => c), 'extra', 'row_hash'].map(
+    (c) => `${quoteIdent(c)} = EXCLUDED.${quoteIdent(c)}`,
+  );
+  // Only rows whose hash differs from what PostgreSQL holds reach the upsert (a hash join over
+  // the bot's rows), so an unchanged row costs a comparison, not a conflict check.
+  const result = await client.query<{ inserted: string; updated: string }>(
+    `WITH changed AS (
+       SELECT s.* FROM ${quoteIdent(stage)} s
+       LEFT JOIN ${quoteIdent(mapping.target)} t ON t.bot_id = $1::uuid AND t.${key} = s.${key}
+       WHERE ${usable(mapping, stage, parentStage)} AND t.row_hash IS DISTINCT FROM s.row_hash),
+     written AS (
+       INSERT INTO ${quoteIdent(mapping.target)} (${targetColumns.join(', ')})
+       SELECT $1::uuid, s.${key}, ${selected.join(', ')}, s.extra, s.row_hash FROM changed s
+       ON CONFLICT (bot_id, ${key}) DO UPDATE SET ${updates.join(', ')}, synced_at = now()
+       WHERE ${quoteIdent(mapping.target)}.row_hash IS DISTINCT FROM EXCLUDED.row_hash
+       RETURNING (xmax = 0) AS inserted)
+     SELECT count(*) FILTER (WHERE inserted) AS inserted, count(*) FILTER (WHERE NOT inserted) AS updated FROM written`,
+    [botId],
+  );
+  const row = result.rows[0];
+  return { inserted: Number(row?.inserted ?? 0), updated: Number(row?.updated ?? 0) };
+}
+
+/** Deletes the bot's rows that the source no longer has (deleted in FreqTrade). */
+async function deleteUnstaged(
+  client: PoolClient,
+  mapping: TableMapping,
+  stage: string,
+  botId: string,
+  parentStage?: string,
+): Promise<number> {
+  const key = quoteIdent(mapping.key.target);
+  const result = await client.query(
+    `DELETE FROM ${quoteIdent(mapping.target)} t WHERE t.bot_id = $1
+     AND NOT EXISTS (SELECT 1 FROM ${quoteIdent(stage)} s WHERE s.${key} = t.${key} AND ${usable(mapping, stage, parentStage)})`,
+    [botId],
+  );
+  return result.rowCount ?? 0;
+}
+
+/**
+ * Orders of a trade the source does not have go to rejects. (Orders are read before trades, and
+ * FreqTrade writes a trade before its orders, so an order read here always finds its trade
+ * unless the source really lacks it.)
+ */
+async function rejectOrphanOrders(
+  client: PoolClient,
+  ordersStage: string,
+  tradesStage: string,
+  sourceRef: string,
+): Promise<number> {
+  const result = await client.query(
+    `INSERT INTO rejects (source, collection, source_ref, position, reason)
+     SELECT 'bot-sync', 'orders', $1, 'id ' || s.order_pk,
+            'order ' || s.order_pk || ' belongs to trade ' || s.trade_id || ', which is not in the trades table'
+     FROM ${quoteIdent(ordersStage)} s
+     WHERE s.order_pk IS NOT NULL
+       AND NOT EXISTS (SELECT 1 FROM ${quoteIdent(tradesStage)} p WHERE p.trade_id = s.trade_id)
+     ON CONFLICT (source, collection, source_ref, position) DO UPDATE SET reason = EXCLUDED.reason`,
+    [sourceRef],
+  );
+  return result.rowCount ?? 0;
 }

@@ -1,7 +1,7 @@
 import { hash as digest } from 'node:crypto';
 import { INVALID, jsonSafe, missingRequired, planColumns, readKey, type Converter } from './column-values.js';
 import type { ColumnKind, TableMapping } from './freqtrade-columns.js';
-import { COPY_NULL, copyEscape } from './copy-text.js';
+import { COPY_NULL, copyEscape } from './pg-copy.js';
 
 /**
  * Turns a FreqTrade row (as better-sqlite3 returns it in raw mode: values in column order,
