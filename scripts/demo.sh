@@ -22,7 +22,6 @@ done
 export PG_SCHEMA=${PG_SCHEMA:-demo}
 export QUEUE_PREFIX=${QUEUE_PREFIX:-demo}
 export BOT_INSTANCES_DIR=${BOT_INSTANCES_DIR:-./data/bot-instances}
-export TURSO_STATE_DIR=${TURSO_STATE_DIR:-./data/turso-state}
 export SYNC_INTERVAL=${SYNC_INTERVAL:-30s}
 export SYNC_BATCH_SIZE=${SYNC_BATCH_SIZE:-1000}
 # A push the scheduler started first makes the demo's own wait its turn: retry soon.

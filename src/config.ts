@@ -185,8 +185,6 @@ const schema = z.object({
   SYNC_INTERVAL: duration('5m'),
   DISCOVERY_INTERVAL: duration('1m'),
   TURSO_PUSH_INTERVAL: duration('15m'),
-  /** Where turso-push keeps each bot's row hashes of its last successful push (one JSON file per bot). */
-  TURSO_STATE_DIR: z.string().min(1).default('./data/turso-state'),
   /** Upper bound of the values sent in one libSQL batch (one atomic request). */
   TURSO_BATCH_BYTES: int(1_000_000, 10_000, 50_000_000),
   /** turso-provision only: the Turso Platform API, its organisation, group and token. */
@@ -198,8 +196,12 @@ const schema = z.object({
   SQLITE_BUSY_TIMEOUT: duration('5s'),
   /** How long a bot-sync waits for another run of the same bot before it fails this attempt (and retries). */
   SYNC_LOCK_TIMEOUT: duration('60s'),
+  /** A run that would delete more than this share of a bot's rows (a replaced database?) is refused until accepted. */
+  DELETE_GUARD_RATIO: ratio(0.2),
   IMPORT_BATCH_SIZE: int(1000, 1, 100_000),
   IMPORT_MAX_REJECT_RATIO: ratio(0.01),
+  /** A document above this many bytes is a reject (MongoDB's own limit is 16 MiB). */
+  IMPORT_MAX_DOCUMENT_BYTES: int(16 * 1024 * 1024, 2, 256 * 1024 * 1024),
   MONGO_USERS_COLLECTION: z.string().min(1).default('users'),
   MONGO_SNAPSHOTS_COLLECTION: z.string().min(1).default('portfoliosnapshots'),
   USER_RECONCILE_INTERVAL: optionalDuration(),

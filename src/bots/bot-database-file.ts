@@ -182,3 +182,9 @@ export async function fingerprintBotDatabase(file: string, now = Date.now()): Pr
   if (counter === undefined) return undefined;
   return `${main.text}|${wal?.text ?? '-'}|${counter}`;
 }
+
+/** Which file this is (device and inode): another file put in its place has another identity. */
+export async function botDatabaseIdentity(file: string): Promise<string | undefined> {
+  const info = await stat(file, { bigint: true }).catch(() => undefined);
+  return info === undefined ? undefined : `device ${info.dev} inode ${info.ino}`;
+}

@@ -9,6 +9,8 @@ export interface SourceRecord {
   position: string;
   text?: string;
   doc?: Document;
+  /** Why the source already knows the document cannot be taken (too big, not UTF-8): a reject. */
+  error?: string;
   /** The checkpoint that resumes just after this document. */
   after: SourcePosition;
 }

@@ -26,6 +26,10 @@ export function mapRecords<Row>(
   const items: Item<Row>[] = [];
   const rejects: Reject[] = [];
   for (const record of records) {
+    if (record.error !== undefined) {
+      rejects.push({ position: record.position, reason: record.error, raw: record.text ?? null });
+      continue;
+    }
     let doc: Document;
     try {
       doc = record.doc ?? parseEjson(record.text ?? '');

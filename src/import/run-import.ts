@@ -1,4 +1,6 @@
 import type pg from 'pg';
+import { releaseSessionLock, tryTakeSessionLock } from '../connections/advisory-locks.js';
+import { withTransaction } from '../connections/transaction.js';
 import { PermanentJobError } from '../errors.js';
 import type { JobContext } from '../jobs/job.js';
 import { loadCheckpoint, saveCheckpoint, type SourcePosition } from './checkpoint.js';
@@ -43,26 +45,20 @@ export async function runImport<Row>(
   let failed = false;
   let locked = false;
   try {
-    const lock = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock(hashtext($1)) AS locked', [
-      source.key,
-    ]);
-    if (!lock.rows[0]?.locked)
+    if (!(await tryTakeSessionLock(client, 'import-source', source.key)))
       throw new Error(
         `mongo-import ${target.collection}: another import of ${source.ref} is running (${source.key}); retrying later`,
       );
     locked = true;
     const result = await importLocked(ctx, client, source, target, options, started);
-    await client.query('SELECT pg_advisory_unlock(hashtext($1))', [source.key]);
+    await releaseSessionLock(client, 'import-source', source.key);
     return result;
   } catch (error) {
     failed = true;
     // Let go of the lock now when the session still answers: a dropped session releases it too,
     // but only once the server has noticed, and a retry may come sooner than that.
-    if (locked)
-      await client
-        .query('ROLLBACK')
-        .then(() => client.query('SELECT pg_advisory_unlock(hashtext($1))', [source.key]))
-        .catch(() => undefined);
+    // (Each batch's transaction has rolled back already: withTransaction.)
+    if (locked) await releaseSessionLock(client, 'import-source', source.key).catch(() => undefined);
     throw error;
   } finally {
     // After a failure the session is dropped rather than pooled: that also releases the lock.
@@ -97,13 +93,12 @@ async function importLocked<Row>(
   let lastLog = Date.now();
 
   const write = async ({ read, items, rejects, after }: MappedBatch<Row>) => {
-    await client.query('BEGIN');
-    try {
+    counts = await withTransaction(client, async (tx) => {
       // Safe to lose on a server crash: the checkpoint is lost with the data, and the retry redoes both.
-      await client.query('SET LOCAL synchronous_commit = off');
-      const outcome = await writeBatch(client, target.upsert, items);
+      await tx.query('SET LOCAL synchronous_commit = off');
+      const outcome = await writeBatch(tx, target.upsert, items);
       const allRejects = [...rejects, ...outcome.rejects];
-      await insertRejects(client, rejectTarget, allRejects);
+      await insertRejects(tx, rejectTarget, allRejects);
       const next = addCounts(counts, {
         read,
         inserted: outcome.inserted,
@@ -111,7 +106,7 @@ async function importLocked<Row>(
         rejected: allRejects.length,
         unchanged: items.length - outcome.inserted - outcome.updated - outcome.rejects.length,
       });
-      await saveCheckpoint(client, {
+      await saveCheckpoint(tx, {
         key: source.key,
         collection: target.collection,
         source: source.ref,
@@ -119,13 +114,9 @@ async function importLocked<Row>(
         counts: next,
         completed: false,
       });
-      await client.query('COMMIT');
-      counts = next;
-      position = after;
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      throw error;
-    }
+      return next;
+    });
+    position = after;
     await ctx.progress({ done: counts.read, total: source.estimateTotal(counts.read) ?? counts.read });
     if (Date.now() - lastLog >= LOG_EVERY_MS) {
       lastLog = Date.now();

@@ -56,6 +56,12 @@ export interface CliJobOptions {
   file?: string;
   json?: string;
   to?: string;
+  /** Show what would change, write nothing (bot-sync, turso-push). */
+  dryRun?: boolean;
+  /** `--accept-reset` (true) or `--accept-reset=archive|delete` (bot-sync, turso-push). */
+  acceptReset?: string | boolean;
+  /** Compare every row with the target, whatever the recorded state says (turso-push). */
+  fullCompare?: boolean;
 }
 
 export interface CliEnv {

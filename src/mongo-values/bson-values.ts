@@ -61,16 +61,51 @@ export function text(field: string, value: unknown, maxLength: number): string |
   return trimmed;
 }
 
-/** The string form of an _id or a reference to one: hex for ObjectId, digits for numbers. */
-export function idText(field: string, value: unknown): string | undefined {
+/**
+ * An _id, or a reference to one, with its BSON type: `{"_id": 3}`, `{"_id": "3"}` and an ObjectId
+ * and its hex string are different documents, so the type is part of the key. Numbers are one
+ * type, as MongoDB's own _id index takes Int32 3, Int64 3 and Double 3.0 for one value.
+ */
+export type MongoIdType = 'objectId' | 'string' | 'number';
+
+export interface MongoId {
+  /** Hex for an ObjectId, the string as is, the decimal text of a number. */
+  text: string;
+  type: MongoIdType;
+}
+
+/** The _id (or reference) `value` as a typed key; undefined when absent or an empty string. */
+export function mongoId(field: string, value: unknown): MongoId | undefined {
   if (isAbsent(value)) return undefined;
   const tag = bsonType(value);
-  if (tag === 'ObjectId') return (value as BsonValue).toHexString!();
-  if (typeof value === 'string') return value.trim() === '' ? undefined : value.trim();
-  if (typeof value === 'number' || typeof value === 'bigint' || tag === 'Long' || tag === 'Int32') {
-    return decimalText(field, value);
+  if (tag === 'ObjectId') return { text: (value as BsonValue).toHexString!(), type: 'objectId' };
+  // Kept exactly (no trimming): " 3" and "3" are two _ids.
+  if (typeof value === 'string') return value === '' ? undefined : { text: value, type: 'string' };
+  if (typeof value === 'number' || typeof value === 'bigint' || tag === 'Long' || tag === 'Int32' || tag === 'Double') {
+    return { text: decimalText(field, value)!, type: 'number' };
   }
   throw new FieldError(`${field} is not an id (${describe(value)})`);
+}
+
+/** One string per typed id, for maps and job ids: `objectId:65a...`, `string:3`, `number:3`. */
+export function idKey(id: MongoId): string {
+  return `${id.type}:${id.text}`;
+}
+
+/** An id as messages and reject positions show it: an ObjectId's hex, a number's digits, a string quoted. */
+export function showId(id: MongoId): string {
+  return id.type === 'string' ? JSON.stringify(id.text) : id.text;
+}
+
+/** `showId` of any _id value, or its Extended JSON when it cannot be an id. */
+export function showIdValue(value: unknown): string {
+  try {
+    const id = mongoId('_id', value);
+    if (id !== undefined) return showId(id);
+  } catch {
+    // not an id type: shown as Extended JSON below
+  }
+  return JSON.stringify(value) ?? String(value);
 }
 
 /** The creation time an ObjectId carries, used when a document has no createdAt. */

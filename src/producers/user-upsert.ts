@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Job, JobsOptions } from 'bullmq';
 import type { Document } from 'bson';
-import { dateText, idText } from '../mongo-values/bson-values.js';
+import { dateText, mongoId } from '../mongo-values/bson-values.js';
 import { canonicalEjson } from '../mongo-values/ejson.js';
 import type { Queues } from '../queues/queues.js';
 import { enqueue } from './enqueue.js';
@@ -21,8 +21,8 @@ export interface UserUpsertOptions {
  * Throws when Redis cannot take the job: the caller learns the write was not queued.
  */
 export async function enqueueUserUpsert(user: Document, options: UserUpsertOptions): Promise<Job> {
-  const mongoId = idText('_id', user._id);
-  if (mongoId === undefined) throw new Error('enqueueUserUpsert: the user document has no _id');
+  const id = mongoId('_id', user._id);
+  if (id === undefined) throw new Error('enqueueUserUpsert: the user document has no _id');
   const text = canonicalEjson(user);
   const payload = JSON.parse(text) as Record<string, unknown>;
   const updatedAt = dateText('updatedAt', user.updatedAt ?? user.updated_at);
@@ -30,7 +30,9 @@ export async function enqueueUserUpsert(user: Document, options: UserUpsertOptio
     updatedAt === undefined
       ? createHash('sha256').update(text).digest('hex').slice(0, 16)
       : String(Date.parse(updatedAt));
-  // BullMQ job ids may not contain ':'.
-  const jobId = `user-upsert-${mongoId.replaceAll(':', '_')}-${version}`;
+  // The _id's type is in the id (an ObjectId's bare hex, `string-3`, `number-3`): writes of
+  // {"_id": 3} and {"_id": "3"} are two jobs, never one deduplicated. BullMQ job ids may not contain ':'.
+  const idPart = id.type === 'objectId' ? id.text : `${id.type}-${id.text}`;
+  const jobId = `user-upsert-${idPart.replaceAll(':', '_')}-${version}`;
   return enqueue(options.queues, 'user-upsert', payload, { ...options.jobOptions, jobId });
 }

@@ -30,7 +30,7 @@ export class Runtime implements SharedResources {
   get pg(): PgPool {
     if (!this.pgPool) {
       const pool = createPgPool(this.config);
-      this.closers.add('postgres pool', () => pool.end());
+      this.closers.add('postgres pool', () => pool.end(), { stage: 'connection' });
       this.pgPool = pool;
     }
     return this.pgPool;
@@ -47,7 +47,9 @@ export class Runtime implements SharedResources {
       const connecting = connectMongo(url);
       this.mongoHandle = connecting;
       // A connection that never opened has nothing to close.
-      this.closers.add('mongo client', async () => (await connecting.catch(() => undefined))?.client.close());
+      this.closers.add('mongo client', async () => (await connecting.catch(() => undefined))?.client.close(), {
+        stage: 'connection',
+      });
       connecting.catch(() => {
         this.mongoHandle = undefined; // let the next call try again
       });
@@ -57,10 +59,16 @@ export class Runtime implements SharedResources {
 
   redis(role: RedisRole): RedisConnection {
     const redis = createRedis(this.config, role);
-    this.closers.add(`redis (${role})`, async () => {
-      if (redis.status === 'end') return;
-      await redis.quit().catch(() => redis.disconnect());
-    });
+    this.closers.add(
+      `redis (${role})`,
+      async () => {
+        if (redis.status === 'end') return;
+        // QUIT waits in the offline queue while Redis is away: drop such a connection at once.
+        if (redis.status !== 'ready') return redis.disconnect();
+        await redis.quit().catch(() => redis.disconnect());
+      },
+      { stage: 'connection' },
+    );
     return redis;
   }
 

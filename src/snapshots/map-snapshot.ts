@@ -1,11 +1,21 @@
 import type { Document } from 'bson';
-import { dateText, decimalText, FieldError, firstOf, idText, objectIdTime, text } from '../mongo-values/bson-values.js';
+import {
+  dateText,
+  decimalText,
+  FieldError,
+  firstOf,
+  mongoId,
+  objectIdTime,
+  text,
+  type MongoId,
+} from '../mongo-values/bson-values.js';
 import { jsonDataText } from '../mongo-values/json-data.js';
 
 /** A portfolio_snapshots row before its user is resolved (userRef: firebase uid or user _id). */
 export interface SnapshotRow {
-  mongoId: string;
-  userRef: string;
+  id: MongoId;
+  /** The owner: a firebase uid (a string) or the user's _id, of its own type. */
+  userRef: MongoId;
   totalValue: string;
   cashBalance: string | null;
   positionsValue: string | null;
@@ -20,10 +30,10 @@ export interface SnapshotRow {
  * `timestamp` or `createdAt`. The whole document is kept as JSON in `data`.
  */
 export function mapSnapshot(doc: Document): SnapshotRow {
-  const mongoId = idText('_id', doc._id);
-  if (mongoId === undefined) throw new FieldError('no _id');
+  const id = mongoId('_id', doc._id);
+  if (id === undefined) throw new FieldError('no _id');
   const owner = firstOf(doc, ['userId', 'user_id', 'firebaseUid', 'firebase_uid', 'user']);
-  const userRef = idText(owner.name, owner.value);
+  const userRef = mongoId(owner.name, owner.value);
   if (userRef === undefined) throw new FieldError('no userId');
   const total = firstOf(doc, ['totalValue', 'total_value', 'equity', 'totalEquity']);
   const totalValue = decimalText(total.name, total.value);
@@ -34,7 +44,7 @@ export function mapSnapshot(doc: Document): SnapshotRow {
   const recordedAt = dateText(time.name, time.value) ?? objectIdTime(doc._id);
   if (recordedAt === undefined) throw new FieldError('no timestamp or createdAt');
   return {
-    mongoId,
+    id,
     userRef,
     totalValue,
     cashBalance: decimalText(cash.name, cash.value) ?? null,

@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { Item, Reject, UpsertOutcome } from '../import/import-types.js';
+import { idKey, showId } from '../mongo-values/bson-values.js';
 import type { SnapshotRow } from './map-snapshot.js';
 
 /**
@@ -12,7 +13,7 @@ import type { SnapshotRow } from './map-snapshot.js';
  */
 const INPUT = 'mongo_import_snapshot_input';
 const PREPARE = `
-CREATE TEMP TABLE IF NOT EXISTS ${INPUT} (mongo_id text, user_ref text, total_value numeric, cash_balance numeric,
+CREATE TEMP TABLE IF NOT EXISTS ${INPUT} (mongo_id text, mongo_id_type text, user_ref text, user_ref_type text, total_value numeric, cash_balance numeric,
   positions_value numeric, data jsonb, timeframe text, recorded_at timestamptz) ON COMMIT DELETE ROWS;
 TRUNCATE ${INPUT};
 SET LOCAL jit = off`;
@@ -29,16 +30,18 @@ SET LOCAL jit = off`;
  */
 const UPSERT_SNAPSHOTS = `
 WITH resolved AS MATERIALIZED (
-  SELECT i.*, coalesce((SELECT id FROM users WHERE firebase_uid = i.user_ref), (SELECT id FROM users WHERE mongo_id = i.user_ref)) AS user_id,
-    (SELECT true FROM portfolio_snapshots s WHERE s.mongo_id = i.mongo_id) IS NOT NULL AS existed
+  SELECT i.*, coalesce((SELECT id FROM users WHERE firebase_uid = i.user_ref AND i.user_ref_type = 'string'),
+      (SELECT id FROM users WHERE mongo_id = i.user_ref AND mongo_id_type = i.user_ref_type)) AS user_id,
+    (SELECT true FROM portfolio_snapshots s WHERE s.mongo_id = i.mongo_id AND s.mongo_id_type = i.mongo_id_type) IS NOT NULL AS existed
   FROM ${INPUT} i
 ),
 written AS (
-  INSERT INTO portfolio_snapshots AS s (mongo_id, user_id, total_value, cash_balance, positions_value, data, timeframe, recorded_at)
-  SELECT mongo_id, user_id, total_value, cash_balance, positions_value, data, timeframe, recorded_at
+  INSERT INTO portfolio_snapshots AS s (mongo_id, mongo_id_type, user_id, total_value, cash_balance, positions_value, data,
+    timeframe, recorded_at)
+  SELECT mongo_id, mongo_id_type, user_id, total_value, cash_balance, positions_value, data, timeframe, recorded_at
   FROM resolved r
   WHERE r.user_id IS NOT NULL
-  ON CONFLICT (mongo_id) DO UPDATE SET user_id = EXCLUDED.user_id, total_value = EXCLUDED.total_value,
+  ON CONFLICT (mongo_id, mongo_id_type) DO UPDATE SET user_id = EXCLUDED.user_id, total_value = EXCLUDED.total_value,
     cash_balance = EXCLUDED.cash_balance, positions_value = EXCLUDED.positions_value, data = EXCLUDED.data,
     timeframe = EXCLUDED.timeframe, recorded_at = EXCLUDED.recorded_at, imported_at = now()
   WHERE (s.user_id, s.total_value, s.cash_balance, s.positions_value, s.data, s.timeframe, s.recorded_at)
@@ -48,23 +51,26 @@ written AS (
 )
 SELECT (SELECT count(*) FROM written)::int AS written,
   (SELECT count(*) FROM resolved WHERE user_id IS NOT NULL AND NOT existed)::int AS inserted,
-  coalesce((SELECT array_agg(mongo_id) FROM resolved WHERE user_id IS NULL), '{}') AS orphans`;
+  coalesce((SELECT array_agg(mongo_id_type || ':' || mongo_id) FROM resolved WHERE user_id IS NULL), '{}') AS orphans`;
 
 export async function upsertSnapshots(
   client: pg.ClientBase,
   items: readonly Item<SnapshotRow>[],
 ): Promise<UpsertOutcome> {
   const latest = new Map<string, Item<SnapshotRow>>();
-  for (const item of items) latest.set(item.row.mongoId, item); // a later copy of one _id wins
+  for (const item of items) latest.set(idKey(item.row.id), item); // a later copy of one _id wins
   await client.query(PREPARE);
   await copyRows(client, latest.values());
   const result = await client.query<{ written: number; inserted: number; orphans: string[] }>(UPSERT_SNAPSHOTS);
   const { written, inserted, orphans } = result.rows[0]!;
-  const rejects: Reject[] = orphans.map((mongoId) => {
-    const item = latest.get(mongoId)!;
+  const rejects: Reject[] = orphans.map((key) => {
+    const item = latest.get(key)!;
+    const ref = item.row.userRef;
+    const wanted = ref.type === 'string' ? `firebase uid or _id ${ref.text}` : `_id ${ref.text}`;
     return {
       position: item.position,
-      reason: `snapshot _id ${mongoId}: no user with firebase uid or _id ${item.row.userRef}`,
+      // The type is named: a reference finds only an _id of its own type ("3" is not 3).
+      reason: `snapshot _id ${showId(item.row.id)}: no user with ${wanted} (${ref.type})`,
       raw: item.raw(),
     };
   });
@@ -82,7 +88,7 @@ async function copyRows(client: pg.ClientBase, items: Iterable<Item<SnapshotRow>
   let chunk = '';
   for (const { row: r } of items) {
     chunk +=
-      `${field(r.mongoId)}\t${field(r.userRef)}\t${field(r.totalValue)}\t${field(r.cashBalance)}\t${field(r.positionsValue)}\t` +
+      `${field(r.id.text)}\t${r.id.type}\t${field(r.userRef.text)}\t${r.userRef.type}\t${field(r.totalValue)}\t${field(r.cashBalance)}\t${field(r.positionsValue)}\t` +
       `${field(r.data)}\t${field(r.timeframe)}\t${field(r.recordedAt)}\n`;
     if (chunk.length >= 1 << 16) {
       stream.write(chunk);

@@ -1,10 +1,21 @@
 import type { Document } from 'bson';
-import { dateText, decimalText, FieldError, firstOf, idText, objectIdTime, text } from '../mongo-values/bson-values.js';
+import {
+  dateText,
+  decimalText,
+  FieldError,
+  firstOf,
+  mongoId,
+  objectIdTime,
+  text,
+  type MongoId,
+} from '../mongo-values/bson-values.js';
 
 /** A users row as PostgreSQL is given it: exact text for numbers and dates. */
 export interface UserRow {
-  mongoId: string;
+  id: MongoId;
   email: string;
+  /** What email uniqueness compares (emailKey): users.email_key, under a unique index. */
+  emailKey: string;
   firebaseUid: string | null;
   name: string | null;
   role: string;
@@ -21,8 +32,8 @@ const DEFAULT_PAPER_BALANCE = '10000';
  * Throws FieldError when the document cannot be a user (no _id, no email, wrong types).
  */
 export function mapUser(doc: Document): UserRow {
-  const mongoId = idText('_id', doc._id);
-  if (mongoId === undefined) throw new FieldError('no _id');
+  const id = mongoId('_id', doc._id);
+  if (id === undefined) throw new FieldError('no _id');
   const email = text('email', firstOf(doc, ['email', 'emailAddress']).value, 320);
   if (email === undefined) throw new FieldError('no email');
   if (!email.includes('@')) throw new FieldError(`email "${email.slice(0, 80)}" has no @`);
@@ -33,8 +44,9 @@ export function mapUser(doc: Document): UserRow {
   const updated = firstOf(doc, ['updatedAt', 'updated_at']);
   const createdAt = dateText(created.name, created.value) ?? objectIdTime(doc._id) ?? null;
   return {
-    mongoId,
+    id,
     email,
+    emailKey: emailKey(email),
     firebaseUid: text(uid.name, uid.value, 255) ?? null,
     name: text(nameField.name, nameField.value, 255) ?? null,
     role: text('role', doc.role, 50) ?? 'user',
@@ -42,4 +54,14 @@ export function mapUser(doc: Document): UserRow {
     createdAt,
     updatedAt: dateText(updated.name, updated.value) ?? createdAt,
   };
+}
+
+/**
+ * The one normalization emails are unique by, wherever a user is written (import, dual-write,
+ * reconcile) and whatever the batch size: Unicode NFC, JavaScript's locale-independent lower
+ * case, and the final sigma folded to σ (lower case spells "ΣΑΣ" as "σας", which must meet
+ * "σασ"). PostgreSQL's lower() is never asked: it disagrees with JavaScript's on such letters.
+ */
+export function emailKey(email: string): string {
+  return email.normalize('NFC').toLowerCase().replaceAll('ς', 'σ');
 }

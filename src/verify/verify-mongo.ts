@@ -34,7 +34,7 @@ export async function verifyCollection(
   try {
     let sourceCount = 0;
     if ('file' in source) {
-      const file = await openFileSource(collection, source.file);
+      const file = await openFileSource(collection, source.file, config.IMPORT_MAX_DOCUMENT_BYTES);
       ref = file.ref;
       for await (const record of file.records(file.initial)) if (record) sourceCount += 1;
     } else {

@@ -1,4 +1,4 @@
-import { Worker, type Job } from 'bullmq';
+import { WaitingError, Worker, type Job } from 'bullmq';
 import type { RedisConnection } from '../connections/redis.js';
 import type { Config } from '../config.js';
 import type { JobName } from '../jobs/contracts.js';
@@ -20,6 +20,9 @@ export interface WorkerPoolOptions {
  */
 export class WorkerPool {
   private readonly workers: Worker[] = [];
+  private readonly running = new Set<RunningJob>();
+  /** Set once shutdown hands running jobs back: their outcome no longer counts as an attempt. */
+  private handingBack = false;
   private stopping: Promise<void> | undefined;
 
   constructor(
@@ -33,7 +36,7 @@ export class WorkerPool {
     for (const name of this.options.queues) {
       const worker = new Worker(
         name,
-        (job: Job, _token?: string, signal?: AbortSignal) => this.process(name, job, signal),
+        (job: Job, token?: string, signal?: AbortSignal) => this.process(name, job, token, signal),
         {
           connection: this.connection,
           prefix: config.QUEUE_PREFIX,
@@ -63,9 +66,47 @@ export class WorkerPool {
     await Promise.all(this.workers.map((worker) => worker.waitUntilReady()));
   }
 
-  private async process(name: JobName, job: Job, signal: AbortSignal | undefined): Promise<unknown> {
-    const ctx = contextForJob(job, signal ?? new AbortController().signal, this.shared);
-    return runJob(name, job.data, ctx);
+  private async process(
+    name: JobName,
+    job: Job,
+    token: string | undefined,
+    signal: AbortSignal | undefined,
+  ): Promise<unknown> {
+    const entry: RunningJob = { job, token };
+    this.running.add(entry);
+    try {
+      const ctx = contextForJob(job, signal ?? new AbortController().signal, this.shared);
+      let result: unknown;
+      try {
+        result = await runJob(name, job.data, ctx);
+      } catch (error) {
+        if (!this.handingBack) throw error;
+      }
+      if (this.handingBack) {
+        // Our own shutdown ended this run, whatever it returned: the job waits again for the next
+        // worker, and WaitingError tells BullMQ it is neither completed nor failed (no attempt burned).
+        await this.handBack(entry);
+        throw new WaitingError();
+      }
+      return result;
+    } finally {
+      this.running.delete(entry);
+    }
+  }
+
+  /** Moves a running job back to waiting, once; a job already finished or moved stays as it is. */
+  private handBack(entry: RunningJob): Promise<void> {
+    entry.handedBack ??= entry.job.moveToWait(entry.token).then(
+      () =>
+        this.shared.logger.info('job handed back to the queue', { jobId: entry.job.id, queue: entry.job.queueName }),
+      (error: unknown) =>
+        this.shared.logger.warn('could not hand a job back; it returns as stalled', {
+          jobId: entry.job.id,
+          queue: entry.job.queueName,
+          err: error,
+        }),
+    );
+    return entry.handedBack;
   }
 
   private logOutcome(job: Job, outcome: 'completed' | 'failed', error?: Error): void {
@@ -83,28 +124,55 @@ export class WorkerPool {
 
   /**
    * Stops taking jobs and lets running ones finish within SHUTDOWN_TIMEOUT (worker.close() has no
-   * timeout of its own). Past it, running handlers are aborted through their signal and the
-   * workers close by force: those jobs fail this attempt and are retried, or, if the process dies
-   * first, come back as stalled. Safe to call twice.
+   * timeout of its own). Past it, running jobs are handed back to waiting (no attempt burned: our
+   * own shutdown is not the job's failure) and their handlers aborted through their signal; the
+   * pool then waits HAND_BACK_GRACE_MS at most for them to return. A handler that ignores its signal
+   * keeps running until the process exits, but its job is already waiting for another worker.
+   * Safe to call twice.
    */
   stop(timeoutMs = this.shared.config.SHUTDOWN_TIMEOUT): Promise<void> {
     this.stopping ??= this.stopAll(timeoutMs);
     return this.stopping;
   }
 
+  /** The longest `stop()` takes. */
+  get stopBoundMs(): number {
+    return this.shared.config.SHUTDOWN_TIMEOUT + 2 * HAND_BACK_GRACE_MS;
+  }
+
   private async stopAll(timeoutMs: number): Promise<void> {
-    const graceful = Promise.all(this.workers.map((worker) => worker.close()));
-    let timer: NodeJS.Timeout | undefined;
-    const timedOut = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), timeoutMs);
+    const closed = Promise.all(this.workers.map((worker) => worker.close())).then(() => 'closed' as const);
+    if ((await within(closed, timeoutMs)) === 'closed') return;
+    this.shared.logger.warn('shutdown timeout reached; handing running jobs back to the queue', {
+      timeoutMs,
+      jobs: this.running.size,
     });
-    const outcome = await Promise.race([graceful.then(() => 'closed' as const), timedOut]);
+    this.handingBack = true;
+    await within(Promise.all([...this.running].map((entry) => this.handBack(entry))), HAND_BACK_GRACE_MS);
+    for (const worker of this.workers) worker.cancelAllJobs('worker shutting down');
+    await within(closed, HAND_BACK_GRACE_MS);
+  }
+}
+
+interface RunningJob {
+  job: Job;
+  token: string | undefined;
+  handedBack?: Promise<void>;
+}
+
+/** How long shutdown waits, past SHUTDOWN_TIMEOUT, for running jobs to be handed back and return. */
+export const HAND_BACK_GRACE_MS = 1_000;
+
+/** `work`'s outcome, or 'late' once `ms` have passed (`work` goes on; only the wait ends). */
+async function within<T>(work: Promise<T>, ms: number): Promise<T | 'late'> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => {
+    timer = setTimeout(() => resolve('late'), ms);
+  });
+  try {
+    return await Promise.race([work, late]);
+  } finally {
     clearTimeout(timer);
-    if (outcome === 'timeout') {
-      this.shared.logger.warn('shutdown timeout reached; aborting running jobs', { timeoutMs });
-      for (const worker of this.workers) worker.cancelAllJobs('worker shutting down');
-      await Promise.all(this.workers.map((worker) => worker.close(true)));
-    }
   }
 }
 

@@ -88,3 +88,10 @@ export async function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ 
   const { code } = await process.exited;
   return { code, output: process.output() };
 }
+
+/** The port a process logged as listening, in the JSON line whose `msg` is `msg` (fields in any order). */
+export async function listeningPort(process: CliProcess, msg: string): Promise<number> {
+  const pattern = new RegExp(`^(?=.*"msg":"${msg}")(?=.*"port":(\\d+)).*$`, 'm');
+  await process.waitForOutput(pattern);
+  return Number(pattern.exec(process.output())?.[1]);
+}

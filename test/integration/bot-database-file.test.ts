@@ -28,17 +28,17 @@ describe("a bot's database file: fingerprint and errors, as bot-sync and verify 
     if (!tracker.failed) dir.remove();
   });
 
-  /** A generated bot whose trade 1 has this pair: files that differ only there have the same size and header. */
+  /** A generated bot whose trade 10 has this pair: files that differ only there have the same size and header. */
   function generated(file: string, pair: string): void {
     createFreqtradeDb(file, { trades: 20, ordersPerTrade: 1, seed: 3 });
     const db = new Database(file);
-    db.prepare('UPDATE trades SET pair = ? WHERE id = 1').run(pair);
+    db.prepare('UPDATE trades SET pair = ? WHERE id = 10').run(pair);
     db.close();
   }
 
   async function storedPair(bot: string): Promise<string> {
     const { rows } = await env.db.pool.query(
-      `SELECT t.pair FROM trades_aggregated t JOIN bots b ON b.id = t.bot_id WHERE b.instance_id = $1 AND t.trade_id = 1`,
+      `SELECT t.pair FROM trades_aggregated t JOIN bots b ON b.id = t.bot_id WHERE b.instance_id = $1 AND t.trade_id = 10`,
       [bot],
     );
     return rows[0].pair;

@@ -5,7 +5,7 @@ import type { HealthReport } from '../../src/http/health.js';
 import { createHttpApp } from '../../src/http/http-app.js';
 import { closeQueues, createQueues, type Queues } from '../../src/queues/queues.js';
 import { Runtime } from '../../src/runtime/runtime.js';
-import { cliEnv, startCli } from '../helpers/cli-process.js';
+import { cliEnv, listeningPort, startCli } from '../helpers/cli-process.js';
 import { failureTracker } from '../helpers/failure-tracker.js';
 import { listen } from '../helpers/http-server.js';
 import { TEST_MONGO_URL, testConfig } from '../helpers/test-config.js';
@@ -118,8 +118,7 @@ describe('/health', () => {
   it('is served by `ctp-etl board` with MongoDB when MONGO_URL is set', async () => {
     const board = startCli(['board', '--port', '0'], cliEnv(env.config));
     try {
-      await board.waitForOutput(/"msg":"board listening"[^\n]*"port":\d+/);
-      const port = /"msg":"board listening"[^\n]*"port":(\d+)/.exec(board.output())?.[1];
+      const port = await listeningPort(board, 'board listening');
       const response = await fetch(`http://127.0.0.1:${port}/health`);
       const report = (await response.json()) as HealthReport;
       assert.equal(response.status, 200);

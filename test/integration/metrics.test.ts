@@ -4,16 +4,9 @@ import { QueueEvents } from 'bullmq';
 import { enqueue } from '../../src/producers/enqueue.js';
 import { closeQueues, createQueues, type Queues } from '../../src/queues/queues.js';
 import { seedBotSyncState } from '../helpers/bot-sync-state.js';
-import { cliEnv, startCli, type CliProcess } from '../helpers/cli-process.js';
+import { cliEnv, listeningPort, startCli } from '../helpers/cli-process.js';
 import { failureTracker } from '../helpers/failure-tracker.js';
 import { createTestEnvironment, type TestEnvironment } from '../helpers/test-runtime.js';
-
-/** The port a process logged as listening (`msg` names which server). */
-async function listeningPort(process: CliProcess, msg: string): Promise<number> {
-  const pattern = new RegExp(`"msg":"${msg}"[^\\n]*"port":(\\d+)`);
-  await process.waitForOutput(pattern);
-  return Number(pattern.exec(process.output())?.[1]);
-}
 
 function sample(text: string, series: string): number | undefined {
   const line = text.split('\n').find((candidate) => candidate.startsWith(`${series} `));

@@ -131,7 +131,7 @@ describe('mongo-import from a live MongoDB (FerretDB)', () => {
     );
     assert.deepEqual(reject, {
       position: `_id ${oid('snapshot', 57).toHexString()}`,
-      reason: `snapshot _id ${oid('snapshot', 57).toHexString()}: no user with firebase uid or _id fb-ghost`,
+      reason: `snapshot _id ${oid('snapshot', 57).toHexString()}: no user with firebase uid or _id fb-ghost (string)`,
     });
     const [renamed] = await query<{ name: string }>('SELECT name FROM users WHERE mongo_id = $1', [
       oid('user', 5).toHexString(),

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Cluster } from 'ioredis';
 import { compareBots } from '../helpers/bot-equality.js';
-import { cliEnv, runCli, startCli, type CliProcess } from '../helpers/cli-process.js';
+import { cliEnv, listeningPort, runCli, startCli, type CliProcess } from '../helpers/cli-process.js';
 import { failureTracker } from '../helpers/failure-tracker.js';
 import { botDbPath, createFreqtradeDb } from '../helpers/freqtrade-db.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -88,8 +88,7 @@ describe('the pipeline on a Redis Cluster', { timeout: 5 * 60_000 }, () => {
   it('the board answers /health and /metrics from the cluster', async () => {
     const board = startCli(['board', '--port', '0'], cliEnv(env.config));
     try {
-      await board.waitForOutput(/"msg":"board listening"[^\n]*"port":\d+/);
-      const port = /"msg":"board listening"[^\n]*"port":(\d+)/.exec(board.output())?.[1];
+      const port = await listeningPort(board, 'board listening');
       const health = await fetch(`http://127.0.0.1:${port}/health`);
       const report = (await health.json()) as { dependencies: { redis?: { status: string } } };
       assert.equal(health.status, 200, JSON.stringify(report));

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Decimal128 as EsmDecimal128, ObjectId as EsmObjectId } from 'bson';
 import { Decimal128 as DriverDecimal128, Long as DriverLong, ObjectId as DriverObjectId } from 'mongodb';
-import { decimalText, idText } from '../../src/mongo-values/bson-values.js';
+import { decimalText, mongoId } from '../../src/mongo-values/bson-values.js';
 import { parseEjson } from '../../src/mongo-values/ejson.js';
 import { readExportFile } from '../../src/jobs/mongo-import/export-file.js';
 import { jsonDataText } from '../../src/mongo-values/json-data.js';
@@ -27,8 +27,8 @@ describe('mongo-import values', () => {
     assert.equal(decimalText('x', EsmDecimal128.fromString('1.10')), '1.10');
     assert.equal(decimalText('x', DriverLong.fromString('9223372036854775807')), '9223372036854775807');
     const hex = '65a000000000000000000001';
-    assert.equal(idText('_id', new DriverObjectId(hex)), hex);
-    assert.equal(idText('_id', new EsmObjectId(hex)), hex);
+    assert.deepEqual(mongoId('_id', new DriverObjectId(hex)), { text: hex, type: 'objectId' });
+    assert.deepEqual(mongoId('_id', new EsmObjectId(hex)), { text: hex, type: 'objectId' });
     const user = mapUser({
       _id: new DriverObjectId(hex),
       email: 'a@b.c',

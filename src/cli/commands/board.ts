@@ -14,7 +14,7 @@ export function registerBoard(program: Command): void {
       const config = loadConfig();
       boardCredentials(config); // refuse before opening anything
       const runtime = new Runtime(config);
-      onShutdownSignal(runtime.logger, () => runtime.close());
+      onShutdownSignal(runtime.logger, config.SHUTDOWN_TIMEOUT, () => runtime.close());
       await startBoard(runtime, options.port ?? config.BOARD_PORT);
     });
 }

@@ -10,6 +10,15 @@ export function withJobOptions(command: Command): Command {
     .option('--collection <name>', 'users or portfoliosnapshots (mongo-import)')
     .option('--file <path>', 'a mongoexport file instead of the live MongoDB (mongo-import)')
     .option('--to <path>', 'where to write (turso-restore)')
+    .option(
+      '--dry-run',
+      'show per table what would be inserted, updated and deleted; write nothing (bot-sync, turso-push)',
+    )
+    .option(
+      '--accept-reset [archive|delete]',
+      'accept a replaced bot database: keep the old rows as an archived epoch (archive, the default) or delete them (bot-sync, turso-push)',
+    )
+    .option('--full-compare', "compare every row with the target's, whatever the recorded state says (turso-push)")
     .option('--json <payload>', 'the payload as JSON, for jobs without options of their own');
 }
 

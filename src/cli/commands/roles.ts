@@ -28,7 +28,7 @@ export async function startWorkers(
   const connection = runtime.redis('worker');
   await warnUnlessNoEviction(connection, runtime.logger);
   const pool = new WorkerPool(runtime, connection, { queues, concurrency, metrics: new JobMetrics(runtime.metrics) });
-  runtime.closers.add('workers', () => pool.stop());
+  runtime.closers.add('workers', () => pool.stop(), { timeoutMs: pool.stopBoundMs + 1_000 });
   pool.start();
   await pool.ready();
   runtime.logger.info('workers ready', { queues, concurrency });
@@ -62,7 +62,11 @@ async function serve(runtime: Runtime, app: Express, port: number, what: string)
   const server = await new Promise<Server>((resolve, reject) => {
     const listening = app.listen(port, '0.0.0.0', (error?: Error) => (error ? reject(error) : resolve(listening)));
   });
-  runtime.closers.add(what, () => new Promise<void>((resolve) => server.close(() => resolve())));
+  runtime.closers.add(what, () => {
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections(); // keep-alive sockets of past scrapes would hold close() open
+    return closed;
+  });
   return server;
 }
 

@@ -23,7 +23,7 @@ export function registerScheduler(program: Command): void {
         }
         return;
       }
-      onShutdownSignal(runtime.logger, () => runtime.close());
+      onShutdownSignal(runtime.logger, config.SHUTDOWN_TIMEOUT, () => runtime.close());
       scheduler.start();
       runtime.logger.info('scheduler started', {
         discoveryInterval: config.DISCOVERY_INTERVAL,

@@ -22,7 +22,7 @@ export function registerStart(program: Command): void {
       const config = loadConfig();
       boardCredentials(config);
       const runtime = new Runtime(config);
-      onShutdownSignal(runtime.logger, () => runtime.close());
+      onShutdownSignal(runtime.logger, config.SHUTDOWN_TIMEOUT, () => runtime.close());
       await prepareProcess(runtime);
       await startWorkers(
         runtime,

@@ -19,7 +19,7 @@ export function registerWorker(program: Command): void {
       const config = loadConfig();
       const queues = parseQueueList(options.queues ?? config.WORKER_QUEUES);
       const runtime = new Runtime(config);
-      onShutdownSignal(runtime.logger, () => runtime.close());
+      onShutdownSignal(runtime.logger, config.SHUTDOWN_TIMEOUT, () => runtime.close());
       await prepareProcess(runtime);
       await startWorkers(runtime, queues, options.concurrency ?? config.WORKER_CONCURRENCY);
       if (config.WORKER_METRICS_PORT !== undefined) await startWorkerMetrics(runtime, config.WORKER_METRICS_PORT);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { assertInstanceName, instanceNameSchema, scanBotInstances } from '../../bots/bot-instances.js';
+import { acceptResetFromCli, acceptResetSchema } from '../../bots/reset-guard.js';
 import { defineContract } from '../job.js';
 
 /** FreqTrade SQLite -> PostgreSQL for one bot: incremental, exact, one run per bot at a time. */
@@ -9,14 +10,23 @@ export const botSyncContract = defineContract({
     bot: instanceNameSchema,
     /** Compare every row even when the database file looks unchanged. */
     full: z.boolean().default(false),
+    /** Report per table what a sync would insert, update and delete; write nothing. */
+    dryRun: z.boolean().optional(),
+    /** Accept a replaced database: the bot's old rows become an archived epoch, or are deleted. */
+    acceptReset: acceptResetSchema.optional(),
   }),
-  title: (p) => `bot-sync ${p.bot}`,
+  title: (p) =>
+    `bot-sync ${p.bot}${p.dryRun ? ' (dry run)' : ''}${p.acceptReset ? ` (accept reset: ${p.acceptReset})` : ''}`,
   async fromCli(options, env) {
+    const acceptReset = acceptResetFromCli(options.acceptReset);
+    const dryRun = options.dryRun ?? false;
     if (options.all) {
+      // Accepting resets is a decision about one bot, never a sweep over all of them.
+      if (acceptReset !== undefined) throw new Error('bot-sync --accept-reset needs --bot <instance>, not --all');
       const scan = await scanBotInstances(env.config);
-      return scan.bots.map((bot) => ({ bot: bot.name }));
+      return scan.bots.map((bot) => ({ bot: bot.name, dryRun }));
     }
     if (options.bot === undefined) throw new Error('bot-sync needs --bot <instance> or --all');
-    return [{ bot: assertInstanceName(options.bot) }];
+    return [{ bot: assertInstanceName(options.bot), dryRun, ...(acceptReset ? { acceptReset } : {}) }];
   },
 });

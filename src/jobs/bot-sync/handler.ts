@@ -1,8 +1,10 @@
-import { syncBot } from './sync-bot.js';
+import { dryRunBot, type BotSyncDryRun } from './dry-run.js';
+import { syncBot, type BotSyncResult } from './sync-bot.js';
 import { defineHandler } from '../job.js';
 import { botSyncContract } from './contract.js';
 
 export const botSyncHandler = defineHandler({
   contract: botSyncContract,
-  handle: (p, ctx) => syncBot(ctx, p.bot, { full: p.full }),
+  handle: (p, ctx): Promise<BotSyncResult | BotSyncDryRun> =>
+    p.dryRun ? dryRunBot(ctx, p.bot) : syncBot(ctx, p.bot, { full: p.full, acceptReset: p.acceptReset }),
 });

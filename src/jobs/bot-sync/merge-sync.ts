@@ -19,7 +19,39 @@ export async function mergeSync(
   source: BotDatabase,
   botId: string,
   result: BotSyncResult,
+  beforeWrite?: () => Promise<void>,
 ): Promise<void> {
+  const unkeyed = await stageSource(ctx, client, source);
+  // The staged source is what the guard against a replaced database looks at, before any write.
+  await beforeWrite?.();
+  const trades = await mergeStaged(client, tradesMapping, 'stage_trades', botId);
+  Object.assign(result.trades, trades);
+  let orphans = 0;
+  if (source.orders) {
+    Object.assign(result.orders, await mergeStaged(client, ordersMapping, 'stage_orders', botId, 'stage_trades'));
+    orphans = await rejectOrphanOrders(client, 'stage_orders', 'stage_trades', `${source.bot}:${source.file}`);
+    // Orders first: deleting a trade cascades to its orders, which would then go uncounted.
+    result.orders.deleted += await deleteUnstaged(client, ordersMapping, 'stage_orders', botId, 'stage_trades');
+  } else {
+    // No orders table in this FreqTrade version: PostgreSQL keeps none for the bot either.
+    result.orders.deleted += (await client.query('DELETE FROM orders WHERE bot_id = $1', [botId])).rowCount ?? 0;
+  }
+  result.trades.deleted += await deleteUnstaged(client, tradesMapping, 'stage_trades', botId);
+  const staged = await stagedCounts(client, Boolean(source.orders));
+  result.trades.unchanged = staged.trades - result.trades.inserted - result.trades.updated;
+  result.orders.unchanged = staged.orders - result.orders.inserted - result.orders.updated;
+  result.rejected = orphans + unkeyed;
+  await ctx.log(
+    `bot ${source.bot}: ${staged.trades} trades, ` +
+      (source.orders ? `${staged.orders} orders read` : 'no orders table (older FreqTrade)'),
+  );
+}
+
+/**
+ * Copies the source's orders and trades into temporary tables stage_orders and stage_trades
+ * (dropped at commit). Returns the number of rows without a usable key.
+ */
+export async function stageSource(ctx: JobContext, client: PoolClient, source: BotDatabase): Promise<number> {
   // Orders before trades: FreqTrade writes a trade before its orders, so every order read here
   // finds its trade when the trades are read next, even while the bot keeps writing.
   const tables = [
@@ -38,27 +70,7 @@ export async function mergeSync(
     await staging.copy(client, readLines(ctx, source, mapping, staging.encoder, progress));
     unkeyed += source.unkeyedCount(mapping.source, mapping.key.source);
   }
-  const trades = await mergeStaged(client, tradesMapping, 'stage_trades', botId);
-  Object.assign(result.trades, trades);
-  let orphans = 0;
-  if (source.orders) {
-    Object.assign(result.orders, await mergeStaged(client, ordersMapping, 'stage_orders', botId, 'stage_trades'));
-    orphans = await rejectOrphanOrders(client, 'stage_orders', 'stage_trades', `${source.bot}:${source.file}`);
-    // Orders first: deleting a trade cascades to its orders, which would then go uncounted.
-    result.orders.deleted = await deleteUnstaged(client, ordersMapping, 'stage_orders', botId, 'stage_trades');
-  } else {
-    // No orders table in this FreqTrade version: PostgreSQL keeps none for the bot either.
-    result.orders.deleted = (await client.query('DELETE FROM orders WHERE bot_id = $1', [botId])).rowCount ?? 0;
-  }
-  result.trades.deleted = await deleteUnstaged(client, tradesMapping, 'stage_trades', botId);
-  const staged = await stagedCounts(client, Boolean(source.orders));
-  result.trades.unchanged = staged.trades - result.trades.inserted - result.trades.updated;
-  result.orders.unchanged = staged.orders - result.orders.inserted - result.orders.updated;
-  result.rejected = orphans + unkeyed;
-  await ctx.log(
-    `bot ${source.bot}: ${staged.trades} trades, ` +
-      (source.orders ? `${staged.orders} orders read` : 'no orders table (older FreqTrade)'),
-  );
+  return unkeyed;
 }
 
 /** Rows staged with a usable key (orders: whose trade was staged too). */

@@ -1,15 +1,29 @@
 import type { PoolClient } from 'pg';
-import { describeBotDatabaseError, findBotDatabaseFile, fingerprintBotDatabase } from '../../bots/bot-database-file.js';
+import {
+  botDatabaseIdentity,
+  describeBotDatabaseError,
+  findBotDatabaseFile,
+  fingerprintBotDatabase,
+} from '../../bots/bot-database-file.js';
 import { registerBot } from '../../bots/bot-registry.js';
+import { judgeReset, resetRefusal, type AcceptReset } from '../../bots/reset-guard.js';
 import { errorMessage } from '../../errors.js';
 import type { JobContext } from '../job.js';
 import { BotDatabase } from './bot-database.js';
 import { firstSync } from './first-sync.js';
 import { mergeSync } from './merge-sync.js';
+import { endEpoch, gatherResetEvidence } from './reset-check.js';
 import { emptyCounts, sumCounts, type BotSyncResult } from './sync-result.js';
 import { readSyncState, touchSyncSuccess, writeSyncFailure, writeSyncSuccess } from './sync-state.js';
 
 export type { BotSyncResult, TableCounts } from './sync-result.js';
+
+export interface SyncOptions {
+  /** Compare every row even when the file looks unchanged. */
+  full?: boolean;
+  /** The operator accepts a replaced database: its old rows are archived as an epoch, or deleted. */
+  acceptReset?: AcceptReset;
+}
 
 /** First key of pg_advisory_xact_lock(int, int): the bot-sync lock space. */
 const LOCK_SPACE = 0x5f0b07;
@@ -19,11 +33,7 @@ const LOCK_SPACE = 0x5f0b07;
  * sync state, so a crash or a retry at any point ends exact. Only rows whose hash differs are
  * written; deletions in FreqTrade are deleted here too.
  */
-export async function syncBot(
-  ctx: JobContext,
-  instance: string,
-  options: { full?: boolean } = {},
-): Promise<BotSyncResult> {
+export async function syncBot(ctx: JobContext, instance: string, options: SyncOptions = {}): Promise<BotSyncResult> {
   const started = performance.now();
   try {
     const file = await findBotDatabaseFile(ctx.config, instance);
@@ -38,12 +48,13 @@ async function syncFile(
   ctx: JobContext,
   instance: string,
   file: string,
-  options: { full?: boolean },
+  options: SyncOptions,
   started: number,
 ): Promise<BotSyncResult> {
   const fingerprint = await sourceFingerprint(file).catch((error: unknown) => {
     throw describeBotDatabaseError(instance, file, error);
   });
+  const identity = await botDatabaseIdentity(file);
   const botId = await registerBot(ctx.pg, instance, file);
   const result: BotSyncResult = {
     bot: instance,
@@ -77,7 +88,36 @@ async function syncFile(
       // A bot PostgreSQL holds nothing of yet is copied straight in; any other is merged.
       const held = await client.query('SELECT 1 FROM trades_aggregated WHERE bot_id = $1 LIMIT 1', [botId]);
       if (held.rowCount === 0) await firstSync(ctx, client, source, botId, result);
-      else await mergeSync(ctx, client, source, botId, result);
+      else
+        await mergeSync(ctx, client, source, botId, result, async () => {
+          // Before any write: a replaced database must not wipe the bot's history.
+          const before = state?.sourceIdentity ?? undefined;
+          const evidence = await gatherResetEvidence(
+            client,
+            botId,
+            Boolean(source.orders),
+            before !== undefined && identity !== undefined ? { before, now: identity } : undefined,
+          );
+          const verdict = judgeReset(evidence, ctx.config.DELETE_GUARD_RATIO);
+          if (!verdict.suspected) return;
+          if (options.acceptReset === undefined) {
+            throw resetRefusal({ bot: instance, file, job: 'bot-sync', verdict, choices: ACCEPT_CHOICES });
+          }
+          const ended = await endEpoch(client, { botId, kept: options.acceptReset, findings: verdict.findings, file });
+          result.reset = ended;
+          if (ended.kept === 'delete') {
+            result.trades.deleted += ended.trades;
+            result.orders.deleted += ended.orders;
+          }
+          await ctx.log(
+            `bot ${instance}: reset accepted (${verdict.findings.join('; ')}): epoch ${ended.epoch} ` +
+              `(${ended.trades} trades, ${ended.orders} orders) ${ended.kept === 'archive' ? 'archived' : 'deleted'}`,
+          );
+        });
+      if (options.acceptReset !== undefined && result.reset === undefined)
+        await ctx.log(
+          `bot ${instance}: --accept-reset given, but the database does not look replaced; synced as usual`,
+        );
       sumCounts(result);
       if (result.trades.inserted + result.trades.updated > 0) await refreshStrategy(client, botId);
     } finally {
@@ -86,6 +126,7 @@ async function syncFile(
     result.ms = elapsed(started);
     await writeSyncSuccess(client, botId, {
       fingerprint,
+      identity: identity ?? null,
       tradesCount: result.trades.inserted + result.trades.updated + result.trades.unchanged,
       ordersCount: result.orders.inserted + result.orders.updated + result.orders.unchanged,
       result,
@@ -141,6 +182,12 @@ async function recordFailure(ctx: JobContext, instance: string, message: string)
     ctx.logger.warn('could not record a bot-sync failure', { bot: instance, error: errorMessage(error) });
   });
 }
+
+/** What `--accept-reset=` does in bot-sync, for the refusal's message. */
+const ACCEPT_CHOICES = [
+  { value: 'archive', meaning: 'keeps the old rows as an archived epoch of the bot: trades_archive, orders_archive' },
+  { value: 'delete', meaning: 'deletes them' },
+] as const;
 
 /** Bumped when the mapping changes, so every bot is compared again after such an upgrade. */
 const MAPPING_VERSION = 1;

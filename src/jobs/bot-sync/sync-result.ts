@@ -12,6 +12,8 @@ export interface BotSyncResult extends TableCounts {
   orders: TableCounts;
   /** Rows that could not be taken (an order of a trade that does not exist, a row without an id); see `rejects`. */
   rejected: number;
+  /** Set when an accepted reset ended the bot's epoch: its old rows archived or deleted. */
+  reset?: { kept: 'archive' | 'delete'; epoch: number; trades: number; orders: number };
   /** Set when nothing was read: the source was unchanged since the last sync. */
   skipped?: 'unchanged';
 }

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { createReadStream, type ReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
@@ -15,6 +16,8 @@ export interface FileRecord {
   end: number;
   /** Line number at `end`. */
   nextLine: number;
+  /** Why the document cannot be taken as read (too big, not UTF-8): it becomes a reject. `text` is then its head. */
+  error?: string;
 }
 
 export type ExportFormat = 'lines' | 'array';
@@ -25,6 +28,9 @@ export interface FilePosition {
 }
 
 export const FILE_START: FilePosition = { offset: 0, line: 1 };
+
+/** MongoDB's own limit on a document, the default of IMPORT_MAX_DOCUMENT_BYTES. */
+export const DEFAULT_MAX_DOCUMENT_BYTES = 16 * 1024 * 1024;
 
 const GZIP_MAGIC = [0x1f, 0x8b];
 
@@ -62,10 +68,18 @@ export async function detectFormat(path: string, gzip: boolean): Promise<ExportF
  */
 export async function* readExportFile(
   path: string,
-  options: { gzip: boolean; format: ExportFormat; start: FilePosition; onRawBytes?: (bytes: number) => void },
+  options: {
+    gzip: boolean;
+    format: ExportFormat;
+    start: FilePosition;
+    maxDocumentBytes?: number;
+    onRawBytes?: (bytes: number) => void;
+  },
 ): AsyncGenerator<FileRecord> {
   const { stream, file } = openText(path, options.gzip, options.gzip ? 0 : options.start.offset);
-  const splitter = options.format === 'array' ? new ArraySplitter(options.start) : new LineSplitter(options.start);
+  const max = options.maxDocumentBytes ?? DEFAULT_MAX_DOCUMENT_BYTES;
+  const splitter =
+    options.format === 'array' ? new ArraySplitter(options.start, max) : new LineSplitter(options.start, max);
   let skip = options.gzip ? options.start.offset : 0;
   try {
     for await (const data of stream as AsyncIterable<Buffer>) {
@@ -101,6 +115,8 @@ export interface FileReadSpec {
   path: string;
   gzip: boolean;
   format: ExportFormat;
+  /** IMPORT_MAX_DOCUMENT_BYTES: a longer document is a reject, skipped without being held. */
+  maxDocumentBytes: number;
   initial: Extract<SourcePosition, { kind: 'file' }>;
 }
 
@@ -111,89 +127,208 @@ export async function* fileRecords(
   onRawBytes: (bytes: number) => void,
 ): AsyncGenerator<SourceRecord> {
   const start = from.kind === 'file' ? { offset: from.offset, line: from.line } : { offset: 0, line: 1 };
-  const records = readExportFile(spec.path, { gzip: spec.gzip, format: spec.format, start, onRawBytes });
+  const records = readExportFile(spec.path, {
+    gzip: spec.gzip,
+    format: spec.format,
+    start,
+    maxDocumentBytes: spec.maxDocumentBytes,
+    onRawBytes,
+  });
   for await (const record of records) {
     yield {
       position: `line ${record.line}, byte ${record.offset}`,
       text: record.text,
+      ...(record.error === undefined ? {} : { error: record.error }),
       after: { ...spec.initial, offset: record.end, line: record.nextLine },
     };
   }
 }
 
+/** Bytes of a reject's `raw` kept from a document too big to take. */
+const HEAD_BYTES = 1024;
+
+/**
+ * The bytes of the document being split, gathered across chunks and joined once at its end
+ * (joining at every chunk made a long line cost quadratic time). Past `max` bytes only the
+ * head is kept and the rest is counted, so a huge document is skipped while streaming.
+ */
+class DocumentBytes {
+  private parts: Buffer[] = [];
+  private length = 0;
+  private head: Buffer | undefined;
+
+  constructor(private readonly max: number) {}
+
+  add(piece: Buffer): void {
+    if (piece.length === 0) return;
+    this.length += piece.length;
+    if (this.head !== undefined) return;
+    // Copied: a chunk's memory must not be kept alive by a small piece of it.
+    this.parts.push(Buffer.from(piece));
+    if (this.length > this.max) {
+      this.head = Buffer.concat(this.parts).subarray(0, HEAD_BYTES);
+      this.parts = [];
+    }
+  }
+
+  /** The whole document (ending with `last`), or its size and head when it is above the limit. */
+  take(last: Buffer): { bytes: Buffer } | { size: number; head: Buffer } {
+    const size = this.length + last.length;
+    const head = this.head;
+    const parts = this.parts;
+    this.parts = [];
+    this.length = 0;
+    this.head = undefined;
+    if (head !== undefined || size > this.max) {
+      return { size, head: head ?? Buffer.concat([...parts, last]).subarray(0, HEAD_BYTES) };
+    }
+    return { bytes: parts.length === 0 ? last : Buffer.concat([...parts, last]) };
+  }
+}
+
+/** The FileRecord of one document's bytes: its text, or a reason it cannot be taken. */
+function fileRecord(
+  taken: { bytes: Buffer } | { size: number; head: Buffer },
+  at: { line: number; offset: number; end: number; nextLine: number },
+  max: number,
+): FileRecord | undefined {
+  if (!('bytes' in taken)) {
+    return {
+      ...at,
+      text: taken.head.toString('utf8'),
+      error: `document of ${taken.size} bytes is above IMPORT_MAX_DOCUMENT_BYTES (${max}); skipped unread`,
+    };
+  }
+  let bytes = taken.bytes;
+  if (bytes.length >= 3 && bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf) bytes = bytes.subarray(3);
+  const text = bytes.toString('utf8');
+  if (!isUtf8(bytes)) {
+    const bad = firstInvalidUtf8(bytes) + (taken.bytes.length - bytes.length);
+    return {
+      ...at,
+      text,
+      error: `invalid UTF-8 at byte ${at.offset + bad} of the file (byte ${bad} of the document, line ${at.line})`,
+    };
+  }
+  if (text.trim() === '') return undefined;
+  return { ...at, text };
+}
+
+/** Index of the first byte that breaks UTF-8 (RFC 3629: no overlongs, surrogates or code points past U+10FFFF). */
+export function firstInvalidUtf8(bytes: Buffer): number {
+  let i = 0;
+  while (i < bytes.length) {
+    const b = bytes[i]!;
+    if (b < 0x80) {
+      i += 1;
+      continue;
+    }
+    const [need, min, max] =
+      b >= 0xc2 && b <= 0xdf
+        ? [1, 0x80, 0xbf]
+        : b === 0xe0
+          ? [2, 0xa0, 0xbf]
+          : b === 0xed
+            ? [2, 0x80, 0x9f]
+            : b >= 0xe1 && b <= 0xef
+              ? [2, 0x80, 0xbf]
+              : b === 0xf0
+                ? [3, 0x90, 0xbf]
+                : b === 0xf4
+                  ? [3, 0x80, 0x8f]
+                  : b >= 0xf1 && b <= 0xf3
+                    ? [3, 0x80, 0xbf]
+                    : [0, 0, 0];
+    if (need === 0) return i;
+    for (let k = 1; k <= need; k++) {
+      const c = bytes[i + k];
+      const [lo, hi] = k === 1 ? [min, max] : [0x80, 0xbf];
+      if (c === undefined || c < lo || c > hi) return i;
+    }
+    i += need + 1;
+  }
+  return -1;
+}
+
 /** Splits on newlines; a blank line is skipped but counted. */
 export class LineSplitter {
-  private pending: Buffer = Buffer.alloc(0);
-  private pendingOffset: number;
+  private readonly document: DocumentBytes;
+  /** Byte offset where the current line starts. */
+  private offset: number;
   private line: number;
 
-  constructor(start: FilePosition) {
-    this.pendingOffset = start.offset;
+  constructor(
+    start: FilePosition,
+    private readonly max: number,
+  ) {
+    this.offset = start.offset;
     this.line = start.line;
+    this.document = new DocumentBytes(max);
   }
 
   *push(chunk: Buffer): Generator<FileRecord> {
-    const buffer = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
     let from = 0;
-    for (let newline = buffer.indexOf(0x0a, from); newline !== -1; newline = buffer.indexOf(0x0a, from)) {
-      const record = this.record(buffer, from, newline, newline + 1);
+    for (let newline = chunk.indexOf(0x0a, from); newline !== -1; newline = chunk.indexOf(0x0a, from)) {
+      const record = this.end(chunk.subarray(from, newline), 1);
       if (record) yield record;
-      this.line += 1;
       from = newline + 1;
     }
-    this.pending = buffer.subarray(from);
-    this.pendingOffset += from;
+    this.document.add(chunk.subarray(from));
   }
 
   *finish(): Generator<FileRecord> {
-    if (this.pending.length === 0) return;
-    const record = this.record(this.pending, 0, this.pending.length, this.pending.length);
-    this.pending = Buffer.alloc(0);
+    const record = this.end(Buffer.alloc(0), 0);
     if (record) yield record;
   }
 
-  private record(buffer: Buffer, from: number, to: number, after: number): FileRecord | undefined {
-    let end = to;
-    if (end > from && buffer[end - 1] === 0x0d) end -= 1;
-    const text = buffer.toString('utf8', from, end).replace(/^\uFEFF/, '');
-    if (text.trim() === '') return undefined;
-    const offset = this.pendingOffset + from;
-    return {
-      text,
+  /** Ends the current line with `last` (its bytes in this chunk) and `newline` bytes after it. */
+  private end(last: Buffer, newline: number): FileRecord | undefined {
+    const taken = this.document.take(last);
+    const size = 'bytes' in taken ? taken.bytes.length : taken.size;
+    const at = {
       line: this.line,
-      offset,
-      end: this.pendingOffset + after,
-      nextLine: this.line + (after > to ? 1 : 0),
+      offset: this.offset,
+      end: this.offset + size + newline,
+      nextLine: this.line + newline,
     };
+    this.offset = at.end;
+    this.line = at.nextLine;
+    if ('bytes' in taken && taken.bytes.at(-1) === 0x0d) taken.bytes = taken.bytes.subarray(0, -1);
+    if (size === 0) return undefined;
+    return fileRecord(taken, at, this.max);
   }
 }
+
 /**
  * Splits a `--jsonArray` export into its elements by scanning bytes (braces, brackets, strings
  * and escapes; UTF-8 continuation bytes never look like ASCII), whatever its line breaks.
  */
 export class ArraySplitter {
-  private pending: Buffer = Buffer.alloc(0);
-  private pendingOffset: number;
+  private readonly document: DocumentBytes;
+  /** Byte offset of the next chunk's first byte. */
+  private chunkOffset: number;
   private line: number;
   private depth = 0;
   private inString = false;
   private escaped = false;
-  /** Index in `pending` where the current element starts, -1 between elements. */
-  private elementStart = -1;
+  private inElement = false;
+  private elementOffset = 0;
   private elementLine = 0;
-  private scanned = 0;
 
-  constructor(start: FilePosition) {
-    this.pendingOffset = start.offset;
+  constructor(
+    start: FilePosition,
+    private readonly max: number,
+  ) {
+    this.chunkOffset = start.offset;
     this.line = start.line;
+    this.document = new DocumentBytes(max);
   }
 
   *push(chunk: Buffer): Generator<FileRecord> {
-    const buffer = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
-    let i = this.scanned;
-    for (; i < buffer.length; i++) {
-      const byte = buffer[i]!;
-      if (this.elementStart === -1) {
+    let elementStart = 0;
+    for (let i = 0; i < chunk.length; i++) {
+      const byte = chunk[i]!;
+      if (!this.inElement) {
         if (byte === 0x0a) this.line += 1;
         if (
           byte === 0x20 ||
@@ -208,7 +343,9 @@ export class ArraySplitter {
           byte === 0xbf
         )
           continue;
-        this.elementStart = i;
+        this.inElement = true;
+        elementStart = i;
+        this.elementOffset = this.chunkOffset + i;
         this.elementLine = this.line;
         this.depth = 0;
       }
@@ -228,33 +365,26 @@ export class ArraySplitter {
       const separated = this.depth === 0 && byte === 0x2c;
       if (this.depth < 0 || closed || separated) {
         const stop = closed ? i + 1 : i;
-        yield this.emit(buffer, stop);
+        const record = this.emit(chunk.subarray(elementStart, stop), this.chunkOffset + stop);
+        if (record) yield record;
         if (this.depth < 0) this.depth = 0;
       }
     }
-    // Keep only the current element's bytes (or none) for the next chunk.
-    const keepFrom = this.elementStart === -1 ? buffer.length : this.elementStart;
-    this.pending = buffer.subarray(keepFrom);
-    this.pendingOffset += keepFrom;
-    this.scanned = i - keepFrom;
-    if (this.elementStart !== -1) this.elementStart = 0;
+    if (this.inElement) this.document.add(chunk.subarray(elementStart));
+    this.chunkOffset += chunk.length;
   }
 
   *finish(): Generator<FileRecord> {
-    if (this.elementStart !== -1 && this.pending.length > 0) yield this.emit(this.pending, this.pending.length);
+    if (!this.inElement) return;
+    const record = this.emit(Buffer.alloc(0), this.chunkOffset);
+    if (record) yield record;
   }
 
-  private emit(buffer: Buffer, stop: number): FileRecord {
-    const start = this.elementStart;
-    this.elementStart = -1;
+  private emit(last: Buffer, end: number): FileRecord | undefined {
+    this.inElement = false;
     this.inString = false;
     this.escaped = false;
-    return {
-      text: buffer.toString('utf8', start, stop),
-      line: this.elementLine,
-      offset: this.pendingOffset + start,
-      end: this.pendingOffset + stop,
-      nextLine: this.line,
-    };
+    const at = { line: this.elementLine, offset: this.elementOffset, end, nextLine: this.line };
+    return fileRecord(this.document.take(last), at, this.max);
   }
 }

@@ -3,11 +3,15 @@ import { resolve } from 'node:path';
 import { PermanentJobError, errorMessage } from '../../errors.js';
 import { fileImportKey } from '../../import/checkpoint.js';
 import type { ImportSource } from '../../import/import-source.js';
-import { detectFormat, isGzip, fileRecords, type FileReadSpec } from './export-file.js';
+import { DEFAULT_MAX_DOCUMENT_BYTES, detectFormat, fileRecords, isGzip, type FileReadSpec } from './export-file.js';
 import { workerBatches } from './worker-batches.js';
 
 /** A mongoexport file (one document per line or --jsonArray, plain or .gz) as an import source. */
-export async function openFileSource(collection: string, path: string): Promise<ImportSource> {
+export async function openFileSource(
+  collection: string,
+  path: string,
+  maxDocumentBytes: number = DEFAULT_MAX_DOCUMENT_BYTES,
+): Promise<ImportSource> {
   const absolute = resolve(path);
   let size: number;
   let mtimeMs: number;
@@ -26,7 +30,7 @@ export async function openFileSource(collection: string, path: string): Promise<
   const format = await detectFormat(absolute, gzip);
   let rawBytes = 0;
   const initial = { kind: 'file', offset: 0, line: 1, format, size, mtimeMs } as const;
-  const spec: FileReadSpec = { path: absolute, gzip, format, initial };
+  const spec: FileReadSpec = { path: absolute, gzip, format, maxDocumentBytes, initial };
   const onRawBytes = (bytes: number) => (rawBytes = bytes);
   return {
     key: fileImportKey(collection, absolute),

@@ -42,7 +42,7 @@ async function openSource(
   file: string | undefined,
   batchSize: number,
 ): Promise<ImportSource> {
-  if (file !== undefined) return openFileSource(collection, file);
+  if (file !== undefined) return openFileSource(collection, file, ctx.config.IMPORT_MAX_DOCUMENT_BYTES);
   if (ctx.config.MONGO_URL === undefined) {
     throw new PermanentJobError(
       `mongo-import ${collection}: MONGO_URL is not set; set it to read the live MongoDB, or give --file`,

@@ -1,9 +1,10 @@
 import { EJSON } from 'bson';
-import { idText } from '../../mongo-values/bson-values.js';
-import { liveImportKey, type SourcePosition } from '../../import/checkpoint.js';
-import { canonicalEjson } from '../../mongo-values/ejson.js';
-import type { ImportSource, SourceRecord } from '../../import/import-source.js';
 import type { Db, Document, Filter } from 'mongodb';
+import { liveImportKey, type SourcePosition } from '../../import/checkpoint.js';
+import type { ImportSource, SourceRecord } from '../../import/import-source.js';
+import { bsonType } from '../../mongo-values/bson-type.js';
+import { showIdValue } from '../../mongo-values/bson-values.js';
+import { canonicalEjson } from '../../mongo-values/ejson.js';
 
 /** A live MongoDB collection, read in _id order, as an import source. The checkpoint keeps the last _id as canonical EJSON. */
 export async function openLiveSource(
@@ -25,7 +26,7 @@ export async function openLiveSource(
       const afterId = from.kind === 'live' && from.lastId !== null ? lastIdValue(from.lastId) : undefined;
       for await (const { doc } of readLiveCollection(db, mongoCollection, { afterId, batchSize })) {
         yield {
-          position: `_id ${positionId(doc._id)}`,
+          position: `_id ${showIdValue(doc._id)}`,
           doc,
           after: { kind: 'live', lastId: canonicalEjson({ id: doc._id }) },
         };
@@ -38,14 +39,6 @@ function lastIdValue(text: string): unknown {
   return (EJSON.parse(text, { relaxed: false, useBigInt64: true }) as { id: unknown }).id;
 }
 
-function positionId(id: unknown): string {
-  try {
-    return idText('_id', id) ?? canonicalEjson(id);
-  } catch {
-    return canonicalEjson(id);
-  }
-}
-
 export interface LiveRecord {
   doc: Document;
 }
@@ -53,9 +46,11 @@ export interface LiveRecord {
 /**
  * Streams a live collection in _id order from after `afterId`, `batchSize` documents per round
  * trip, so a resumed import continues exactly where its checkpoint says. 64-bit integers come
- * back as bigint (exact). The resume filter `_id > afterId` assumes the _ids are of one BSON
- * type (ObjectIds, as the platform writes them): MongoDB compares values of different types
- * by type order, not value.
+ * back as bigint (exact). _ids may be of several BSON types: MongoDB sorts them by type first
+ * (numbers, strings, objects, binary, ObjectIds, booleans, dates, ...), and `$gt` compares only
+ * within a type, so the resume filter also takes every _id of a type not sorted at or before
+ * afterId's. Aliases FerretDB does not know (minKey, decimal, symbol, maxKey) are left out of
+ * that list: their _ids are read again rather than skipped.
  */
 export async function* readLiveCollection(
   db: Db,
@@ -63,7 +58,13 @@ export async function* readLiveCollection(
   options: { afterId: unknown; batchSize: number },
 ): AsyncGenerator<LiveRecord> {
   // _ids of any BSON type: the driver's Filter type assumes ObjectIds.
-  const filter = (options.afterId === undefined ? {} : { _id: { $gt: options.afterId } }) as Filter<Document>;
+  const filter = (
+    options.afterId === undefined
+      ? {}
+      : {
+          $or: [{ _id: { $gt: options.afterId } }, { _id: { $not: { $type: typesUpTo(options.afterId) } } }],
+        }
+  ) as Filter<Document>;
   const cursor = db
     .collection(collection)
     .find(filter, { sort: { _id: 1 }, batchSize: options.batchSize, useBigInt64: true });
@@ -71,6 +72,57 @@ export async function* readLiveCollection(
     for await (const doc of cursor) yield { doc };
   } finally {
     await cursor.close();
+  }
+}
+
+/** $type aliases of MongoDB's sort order of types, one group per place in the order. */
+const TYPE_ORDER: readonly (readonly string[])[] = [
+  ['null'],
+  ['double', 'int', 'long'],
+  ['string'],
+  ['object'],
+  ['array'],
+  ['binData'],
+  ['objectId'],
+  ['bool'],
+  ['date'],
+  ['timestamp'],
+  ['regex'],
+];
+
+/** The $type aliases sorted at or before `id`'s type. */
+function typesUpTo(id: unknown): string[] {
+  const place = TYPE_ORDER.findIndex((aliases) => aliases.includes(typeAlias(id)));
+  return TYPE_ORDER.slice(0, place === -1 ? 1 : place + 1).flat();
+}
+
+function typeAlias(id: unknown): string {
+  if (id === null) return 'null';
+  if (typeof id === 'number' || typeof id === 'bigint') return 'double';
+  if (typeof id === 'string') return 'string';
+  if (typeof id === 'boolean') return 'bool';
+  if (id instanceof Date) return 'date';
+  if (Array.isArray(id)) return 'array';
+  switch (bsonType(id)) {
+    case undefined:
+      return id instanceof RegExp ? 'regex' : 'object';
+    case 'Int32':
+    case 'Long':
+    case 'Double':
+    case 'Decimal128':
+      return 'double';
+    case 'BSONSymbol':
+      return 'string';
+    case 'Binary':
+      return 'binData';
+    case 'ObjectId':
+      return 'objectId';
+    case 'Timestamp':
+      return 'timestamp';
+    case 'BSONRegExp':
+      return 'regex';
+    default:
+      return 'unknown'; // MinKey, MaxKey, Code, ...: everything but null _ids is read again
   }
 }
 

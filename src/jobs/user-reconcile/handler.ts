@@ -1,7 +1,9 @@
 import type { Document, Filter } from 'mongodb';
 import type { PoolClient } from 'pg';
+import { withTransaction } from '../../connections/transaction.js';
 import { PermanentJobError, errorMessage } from '../../errors.js';
 import { loadCheckpoint, saveCheckpoint } from '../../import/checkpoint.js';
+import { showIdValue } from '../../mongo-values/bson-values.js';
 import { canonicalEjson } from '../../mongo-values/ejson.js';
 import { addCounts, ZERO_COUNTS, type ImportCounts, type Item, type Reject } from '../../import/import-types.js';
 import { mapUser, type UserRow } from '../../users/map-user.js';
@@ -86,19 +88,17 @@ async function upsertBatch(
   const items: Item<UserRow>[] = [];
   const rejects: Reject[] = [];
   for (const doc of docs) {
-    const position = `_id ${String(doc._id)}`;
+    const position = `_id ${showIdValue(doc._id)}`;
     try {
       items.push({ row: mapUser(doc), position, raw: () => canonicalEjson(doc) });
     } catch (error) {
       rejects.push({ position, reason: `users document: ${errorMessage(error)}`, raw: canonicalEjson(doc) });
     }
   }
-  await client.query('BEGIN');
-  try {
-    const outcome = await writeBatch(client, upsertUsers, items);
+  return withTransaction(client, async (tx) => {
+    const outcome = await writeBatch(tx, upsertUsers, items);
     const all = [...rejects, ...outcome.rejects];
-    await insertRejects(client, { source: 'user-reconcile', collection: 'users', sourceRef, jobId }, all);
-    await client.query('COMMIT');
+    await insertRejects(tx, { source: 'user-reconcile', collection: 'users', sourceRef, jobId }, all);
     return {
       read: docs.length,
       inserted: outcome.inserted,
@@ -106,8 +106,5 @@ async function upsertBatch(
       rejected: all.length,
       unchanged: items.length - outcome.inserted - outcome.updated - outcome.rejects.length,
     };
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  }
+  });
 }

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { idText } from '../../mongo-values/bson-values.js';
+import { showIdValue } from '../../mongo-values/bson-values.js';
 import { deserializeEjson } from '../../mongo-values/ejson.js';
 import { defineContract } from '../job.js';
 
@@ -19,7 +19,8 @@ export type UserUpsertPayload = z.output<typeof userUpsertContract.payload>;
 
 export function describeId(id: unknown): string {
   try {
-    return idText('_id', deserializeEjson({ id }).id) ?? 'without _id';
+    const value: unknown = deserializeEjson({ id }).id;
+    return value === undefined || value === null ? 'without _id' : showIdValue(value);
   } catch {
     return JSON.stringify(id);
   }

@@ -1,5 +1,7 @@
 import type { PgPool } from '../../connections/postgres.js';
+import { withTransaction } from '../../connections/transaction.js';
 import { PermanentJobError, errorMessage } from '../../errors.js';
+import { showId } from '../../mongo-values/bson-values.js';
 import { canonicalEjson, deserializeEjson } from '../../mongo-values/ejson.js';
 import { mapUser, type UserRow } from '../../users/map-user.js';
 import { insertRejects } from '../../import/write-batch.js';
@@ -9,6 +11,7 @@ import { defineHandler } from '../job.js';
 import { describeId, userUpsertContract, type UserUpsertPayload as Payload } from './contract.js';
 
 export interface UserUpsertResult {
+  /** The user's _id as rejects show it: an ObjectId's hex, a number's digits, a string quoted. */
   mongoId: string;
   outcome: 'inserted' | 'updated' | 'unchanged';
 }
@@ -26,37 +29,24 @@ export const userUpsertHandler = defineHandler({
     const mapped = mapPayload(p);
     if ('reason' in mapped) return rejectAndFail(ctx.pg, ctx.jobId, mapped);
     const { row, raw } = mapped;
-    const client = await ctx.pg.connect().catch((error: unknown) => {
-      throw new Error(`user-upsert of user _id ${row.mongoId} failed; will retry: ${errorMessage(error)}`, {
+    const shown = showId(row.id);
+    const outcome = await withTransaction(ctx.pg, async (client) => {
+      const written = await writeBatch(client, upsertUsers, [{ row, position: `_id ${shown}`, raw: () => raw }]);
+      await insertRejects(client, rejectTarget(ctx.jobId), written.rejects);
+      return written;
+    }).catch((error: unknown) => {
+      throw new Error(`user-upsert of user _id ${shown} failed; will retry: ${errorMessage(error)}`, {
         cause: error,
       });
     });
-    let failed = false;
-    try {
-      await client.query('BEGIN');
-      const outcome = await writeBatch(client, upsertUsers, [{ row, position: `_id ${row.mongoId}`, raw: () => raw }]);
-      await insertRejects(client, rejectTarget(ctx.jobId), outcome.rejects);
-      await client.query('COMMIT');
-      const reject = outcome.rejects[0];
-      if (reject) throw new PermanentJobError(`user-upsert of user _id ${row.mongoId} rejected: ${reject.reason}`);
-      const result: UserUpsertResult = {
-        mongoId: row.mongoId,
-        outcome: outcome.inserted > 0 ? 'inserted' : outcome.updated > 0 ? 'updated' : 'unchanged',
-      };
-      await ctx.log(`user _id ${row.mongoId} ${result.outcome}`);
-      return result;
-    } catch (error) {
-      failed = !(error instanceof PermanentJobError);
-      if (failed) {
-        await client.query('ROLLBACK').catch(() => undefined);
-        throw new Error(`user-upsert of user _id ${row.mongoId} failed; will retry: ${errorMessage(error)}`, {
-          cause: error,
-        });
-      }
-      throw error;
-    } finally {
-      client.release(failed);
-    }
+    const reject = outcome.rejects[0];
+    if (reject) throw new PermanentJobError(`user-upsert of user _id ${shown} rejected: ${reject.reason}`);
+    const result: UserUpsertResult = {
+      mongoId: shown,
+      outcome: outcome.inserted > 0 ? 'inserted' : outcome.updated > 0 ? 'updated' : 'unchanged',
+    };
+    await ctx.log(`user _id ${shown} ${result.outcome}`);
+    return result;
   },
 });
 
