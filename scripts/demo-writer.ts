@@ -43,6 +43,7 @@ function step(): void {
 
 const timer = setInterval(step, intervalMs);
 step();
+process.stdout.write(`demo-writer: trading in ${file} every ${intervalMs} ms\n`);
 const stop = (): void => {
   clearInterval(timer);
   db.close();

@@ -26,6 +26,8 @@ export SYNC_INTERVAL=${SYNC_INTERVAL:-30s}
 export SYNC_BATCH_SIZE=${SYNC_BATCH_SIZE:-1000}
 # A push the scheduler started first makes the demo's own wait its turn: retry soon.
 export JOB_BACKOFF=${JOB_BACKOFF:-500ms}
+# --once: no scheduled push after the first, so verify's last push is the only one racing nothing.
+if [ -n "$once" ]; then export TURSO_PUSH_INTERVAL=${TURSO_PUSH_INTERVAL:-10m}; fi
 export TURSO_PUSH_INTERVAL=${TURSO_PUSH_INTERVAL:-2m}
 export BOARD_AUTH=${BOARD_AUTH:-false}
 export BOARD_PORT=${BOARD_PORT:-3000}
@@ -43,9 +45,19 @@ $CLI migrate
 set -m
 $CLI start &
 pid=$!
-$TSX scripts/demo-writer.ts >data/demo-writer.log 2>&1 &
-writer=$!
 set +m
+writer=""
+start_writer() {
+  set -m
+  $TSX scripts/demo-writer.ts >data/demo-writer.log 2>&1 &
+  writer=$!
+  set +m
+  for _ in $(seq 1 60); do
+    grep -q 'demo-writer: trading' data/demo-writer.log 2>/dev/null && return
+    kill -0 "$writer" 2>/dev/null || { cat data/demo-writer.log >&2; exit 1; }
+    sleep 0.5
+  done
+}
 stop_writer() {
   [ -z "$writer" ] && return
   kill -TERM "$writer" 2>/dev/null || true
@@ -77,7 +89,9 @@ $CLI enqueue mongo-import --collection users --file $EXPORTS/users.json --wait
 $CLI enqueue mongo-import --collection portfoliosnapshots --file $EXPORTS/portfoliosnapshots.json --wait
 $CLI enqueue bot-sync --all --wait
 $CLI enqueue turso-push --all --wait
-# futures-live kept trading meanwhile: this sync finds its new and closed trades.
+# From here on futures-live keeps trading: this sync finds its new and closed trades.
+start_writer
+sleep 5
 $CLI enqueue bot-sync --bot futures-live --wait
 $CLI status
 
