@@ -22,6 +22,7 @@ done
 export PG_SCHEMA=${PG_SCHEMA:-demo}
 export QUEUE_PREFIX=${QUEUE_PREFIX:-demo}
 export BOT_INSTANCES_DIR=${BOT_INSTANCES_DIR:-./data/bot-instances}
+export TURSO_FILE_DIR=${TURSO_FILE_DIR:-./data/turso}
 export SYNC_INTERVAL=${SYNC_INTERVAL:-30s}
 export SYNC_BATCH_SIZE=${SYNC_BATCH_SIZE:-1000}
 # A push the scheduler started first makes the demo's own wait its turn: retry soon.

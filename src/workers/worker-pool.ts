@@ -1,8 +1,8 @@
 import { WaitingError, Worker, type Job } from 'bullmq';
 import type { RedisConnection } from '../connections/redis.js';
-import type { Config } from '../config.js';
 import type { JobName } from '../jobs/contracts.js';
 import type { JobMetrics } from '../monitoring/job-metrics.js';
+import { queueNameFor } from '../queues/host-routing.js';
 import { contextForJob, type SharedResources } from './job-context.js';
 import { runJob } from './run-job.js';
 
@@ -34,8 +34,10 @@ export class WorkerPool {
   start(): void {
     const { config } = this.shared;
     for (const name of this.options.queues) {
+      // A worker of a host (WORKER_HOST) serves that host's queue of each job that reads a bot's folder.
+      const queueName = queueNameFor(name, config.WORKER_HOST);
       const worker = new Worker(
-        name,
+        queueName,
         (job: Job, token?: string, signal?: AbortSignal) => this.process(name, job, token, signal),
         {
           connection: this.connection,
@@ -47,7 +49,7 @@ export class WorkerPool {
           autorun: true,
         },
       );
-      worker.on('error', (error) => this.shared.logger.error('worker error', { queue: name, err: error }));
+      worker.on('error', (error) => this.shared.logger.error('worker error', { queue: queueName, err: error }));
       worker.on('completed', (job, result: unknown) => {
         this.logOutcome(job, 'completed');
         this.options.metrics?.observe(name, job, 'completed', result);
@@ -161,7 +163,7 @@ interface RunningJob {
 }
 
 /** How long shutdown waits, past SHUTDOWN_TIMEOUT, for running jobs to be handed back and return. */
-export const HAND_BACK_GRACE_MS = 1_000;
+const HAND_BACK_GRACE_MS = 1_000;
 
 /** `work`'s outcome, or 'late' once `ms` have passed (`work` goes on; only the wait ends). */
 async function within<T>(work: Promise<T>, ms: number): Promise<T | 'late'> {
@@ -174,8 +176,4 @@ async function within<T>(work: Promise<T>, ms: number): Promise<T | 'late'> {
   } finally {
     clearTimeout(timer);
   }
-}
-
-export function workerPoolOptions(config: Config, queues: readonly JobName[], concurrency?: number): WorkerPoolOptions {
-  return { queues, concurrency: concurrency ?? config.WORKER_CONCURRENCY };
 }
