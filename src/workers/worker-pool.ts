@@ -3,6 +3,7 @@ import type { RedisConnection } from '../connections/redis.js';
 import type { Config } from '../config.js';
 import type { JobName } from '../jobs/contracts.js';
 import type { JobMetrics } from '../monitoring/job-metrics.js';
+import { queueNameFor } from '../queues/host-routing.js';
 import { contextForJob, type SharedResources } from './job-context.js';
 import { runJob } from './run-job.js';
 
@@ -34,8 +35,10 @@ export class WorkerPool {
   start(): void {
     const { config } = this.shared;
     for (const name of this.options.queues) {
+      // A worker of a host (WORKER_HOST) serves that host's queue of each job that reads a bot's folder.
+      const queueName = queueNameFor(name, config.WORKER_HOST);
       const worker = new Worker(
-        name,
+        queueName,
         (job: Job, token?: string, signal?: AbortSignal) => this.process(name, job, token, signal),
         {
           connection: this.connection,
@@ -47,7 +50,7 @@ export class WorkerPool {
           autorun: true,
         },
       );
-      worker.on('error', (error) => this.shared.logger.error('worker error', { queue: name, err: error }));
+      worker.on('error', (error) => this.shared.logger.error('worker error', { queue: queueName, err: error }));
       worker.on('completed', (job, result: unknown) => {
         this.logOutcome(job, 'completed');
         this.options.metrics?.observe(name, job, 'completed', result);

@@ -9,6 +9,8 @@ import type { Runtime } from '../../runtime/runtime.js';
 import { registerBoardMetrics } from '../../monitoring/board-metrics.js';
 import { JobMetrics } from '../../monitoring/job-metrics.js';
 import { WorkerPool } from '../../workers/worker-pool.js';
+import { HostDiscovery } from '../../bots/host-discovery.js';
+import { allQueueNames } from '../../queues/host-routing.js';
 import { Scheduler } from '../../producers/scheduler/scheduler.js';
 import { scheduleSources } from '../../producers/scheduler/schedule-sources.js';
 import { createMetricsApp } from '../../http/metrics.js';
@@ -27,6 +29,13 @@ export async function startWorkers(
 ): Promise<WorkerPool> {
   const connection = runtime.redis('worker');
   await warnUnlessNoEviction(connection, runtime.logger);
+  const host = runtime.config.WORKER_HOST;
+  if (host !== undefined) {
+    // This host's bots are recorded before its workers take jobs, and kept current.
+    const discovery = new HostDiscovery(runtime.config, runtime.pg, host, runtime.logger);
+    await discovery.start();
+    runtime.closers.add('host discovery', () => discovery.stop());
+  }
   const pool = new WorkerPool(runtime, connection, { queues, concurrency, metrics: new JobMetrics(runtime.metrics) });
   runtime.closers.add('workers', () => pool.stop(), { timeoutMs: pool.stopBoundMs + 1_000 });
   pool.start();
@@ -37,7 +46,8 @@ export async function startWorkers(
 
 export async function startBoard(runtime: Runtime, port: number): Promise<Server> {
   const connection = runtime.redis('producer');
-  const queues = createQueues(runtime.config, connection);
+  // With hosts, each host's queues too (the hosts known at start), so a retry reaches its host.
+  const queues = createQueues(runtime.config, connection, await allQueueNames(runtime.config, runtime.pg));
   runtime.closers.add('board queues', () => closeQueues(queues));
   registerBoardMetrics(runtime.metrics, { queues, pg: runtime.pg, logger: runtime.logger });
   const app = createHttpApp({

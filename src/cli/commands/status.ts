@@ -5,6 +5,7 @@ import { maskUrlCredentials } from '../../secrets.js';
 import { botSyncLag, type BotSyncLag } from '../../monitoring/bot-sync-lag.js';
 import { queueDepths, type QueueDepth } from '../../monitoring/queue-depths.js';
 import { recentFailures, type RecentFailure } from '../../monitoring/recent-failures.js';
+import { allQueueNames } from '../../queues/host-routing.js';
 import { closeQueues, createQueues } from '../../queues/queues.js';
 import { Runtime } from '../../runtime/runtime.js';
 import { formatSeconds, oneLine, textTable } from '../text-table.js';
@@ -25,7 +26,11 @@ export function registerStatus(program: Command): void {
     .action(async (options: { json?: boolean; failures: number }) => {
       const runtime = new Runtime(loadConfig());
       try {
-        const queues = createQueues(runtime.config, runtime.redis('producer'));
+        const queues = createQueues(
+          runtime.config,
+          runtime.redis('producer'),
+          await allQueueNames(runtime.config, runtime.pg),
+        );
         runtime.closers.add('queues', () => closeQueues(queues));
         const [depths, failures, bots] = await Promise.all([
           queueDepths(queues),
