@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createClient } from '@libsql/client';
@@ -27,7 +27,7 @@ describe('ctp-etl verify: the bots Turso backups, the third store', () => {
   let env: TestEnvironment;
   const dir = tempDir('verify-turso');
   let cli: NodeJS.ProcessEnv;
-  const targetUrl = (bot: string) => `file:${path.join(dir.path, 'targets', `${bot}.db`)}`;
+  const targetUrl = (bot: string) => `file:${path.join(env.config.TURSO_FILE_DIR, `${bot}.db`)}`;
 
   const verify = async (...args: string[]) => {
     const run = await runCli(['verify', '--no-mongo', ...args], cli);
@@ -35,8 +35,9 @@ describe('ctp-etl verify: the bots Turso backups, the third store', () => {
   };
 
   before(async () => {
-    env = await createTestEnvironment('verify_turso', { BOT_INSTANCES_DIR: dir.path });
-    cli = cliEnv(env.config, { BOT_INSTANCES_DIR: dir.path, LOG_LEVEL: 'warn' });
+    const targets = path.join(dir.path, '..', `${path.basename(dir.path)}-targets`);
+    env = await createTestEnvironment('verify_turso', { BOT_INSTANCES_DIR: dir.path, TURSO_FILE_DIR: targets });
+    cli = cliEnv(env.config, { BOT_INSTANCES_DIR: dir.path, TURSO_FILE_DIR: targets, LOG_LEVEL: 'warn' });
     for (const [bot, seed] of [
       ['bot-backed', 3],
       ['bot-other', 4],
@@ -49,7 +50,7 @@ describe('ctp-etl verify: the bots Turso backups, the third store', () => {
     }
     // A bot without a backup: verified against PostgreSQL only, and listed as not checked.
     createBotDatabase(botDbPath(dir.path, 'bot-plain'), { trades: 5, seed: 5 });
-    mkdirSync(path.join(dir.path, 'targets'), { recursive: true });
+    mkdirSync(env.config.TURSO_FILE_DIR, { recursive: true });
     for (const args of [
       ['run', 'bot-sync', '--all'],
       ['run', 'turso-push', '--all'],
@@ -61,7 +62,10 @@ describe('ctp-etl verify: the bots Turso backups, the third store', () => {
 
   after(async () => {
     await env.cleanup({ keep: tracker.failed });
-    if (!tracker.failed) dir.remove();
+    if (!tracker.failed) {
+      dir.remove();
+      rmSync(env.config.TURSO_FILE_DIR, { recursive: true, force: true });
+    }
   });
 
   it('reports every table of each backup beside SQLite against PostgreSQL, all equal', async () => {
