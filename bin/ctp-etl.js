@@ -5,10 +5,16 @@
 import { existsSync } from 'node:fs';
 
 const sources = new URL('../src/cli/main.ts', import.meta.url);
-if (existsSync(sources)) {
+const inCheckout = existsSync(sources);
+if (inCheckout) {
   const { register } = await import('tsx/esm/api');
   register();
-  await import(sources.href);
-} else {
-  await import(new URL('../dist/cli/main.js', import.meta.url).href);
 }
+const module = (file) => new URL(inCheckout ? `../src/${file}.ts` : `../dist/${file}.js`, import.meta.url).href;
+// Traces: started before the program loads pg, whose client the instrumentation patches as it loads.
+if (process.env.OTEL_EXPORTER_OTLP_ENDPOINT) {
+  const { startTracing } = await import(module('telemetry/tracing'));
+  const tracing = await startTracing({ serviceName: `ctp-etl ${process.argv[2] ?? ''}`.trim() });
+  process.once('beforeExit', () => void tracing.shutdown());
+}
+await import(module('cli/main'));
