@@ -136,7 +136,7 @@ function parseClusterSeeds(text: string): ClusterSeed[] | undefined {
  * when not empty. BullMQ's keys are `<prefix>:<queue>:<suffix>`, so a queue stays in one slot
  * only when the prefix itself holds a complete, non-empty tag.
  */
-export function prefixHashTag(prefix: string): string | undefined {
+function prefixHashTag(prefix: string): string | undefined {
   const open = prefix.indexOf('{');
   if (open < 0) return undefined;
   const close = prefix.indexOf('}', open + 1);
@@ -197,6 +197,8 @@ const schema = z.object({
   SYNC_INTERVAL: duration('5m'),
   DISCOVERY_INTERVAL: duration('1m'),
   TURSO_PUSH_INTERVAL: duration('15m'),
+  /** The only folder where `file:` Turso targets may live (a bot's config never reaches other files). */
+  TURSO_FILE_DIR: z.string().min(1).default('./data/turso'),
   /** Upper bound of the values sent in one libSQL batch (one atomic request). */
   TURSO_BATCH_BYTES: int(1_000_000, 10_000, 50_000_000),
   /** turso-provision only: the Turso Platform API, its organisation, group and token. */
@@ -211,6 +213,10 @@ const schema = z.object({
   /** A run that would delete more than this share of a bot's rows (a replaced database?) is refused until accepted. */
   DELETE_GUARD_RATIO: ratio(0.2),
   IMPORT_BATCH_SIZE: int(1000, 1, 100_000),
+  /** A queued mongo-import reads export files only inside this folder (`run` may read any). */
+  IMPORT_FILES_DIR: z.string().min(1).default('./data/exports'),
+  /** A queued turso-restore writes only inside this folder (`run` may write anywhere). */
+  RESTORE_DIR: z.string().min(1).default('./data/restores'),
   IMPORT_MAX_REJECT_RATIO: ratio(0.01),
   /** A document above this many bytes is a reject (MongoDB's own limit is 16 MiB). */
   IMPORT_MAX_DOCUMENT_BYTES: int(16 * 1024 * 1024, 2, 256 * 1024 * 1024),

@@ -26,7 +26,7 @@ export function boardRouter(queues: Queues): Router {
  * another way (a scheduler template, a script using BullMQ directly) may carry only the job
  * type: the title is then worked out from the payload, so the board still says which bot.
  */
-export function readableJobName(queue: string, job: { name?: string; data?: unknown }): string {
+function readableJobName(queue: string, job: { name?: string; data?: unknown }): string {
   if (job.name && job.name !== queue) return job.name;
   const jobName = jobOfQueue(queue);
   if (jobName === undefined) return job.name ?? queue;

@@ -1,6 +1,5 @@
 import { WaitingError, Worker, type Job } from 'bullmq';
 import type { RedisConnection } from '../connections/redis.js';
-import type { Config } from '../config.js';
 import type { JobName } from '../jobs/contracts.js';
 import type { JobMetrics } from '../monitoring/job-metrics.js';
 import { queueNameFor } from '../queues/host-routing.js';
@@ -166,7 +165,7 @@ interface RunningJob {
 }
 
 /** How long shutdown waits, past SHUTDOWN_TIMEOUT, for running jobs to be handed back and return. */
-export const HAND_BACK_GRACE_MS = 1_000;
+const HAND_BACK_GRACE_MS = 1_000;
 
 /** `work`'s outcome, or 'late' once `ms` have passed (`work` goes on; only the wait ends). */
 async function within<T>(work: Promise<T>, ms: number): Promise<T | 'late'> {
@@ -179,8 +178,4 @@ async function within<T>(work: Promise<T>, ms: number): Promise<T | 'late'> {
   } finally {
     clearTimeout(timer);
   }
-}
-
-export function workerPoolOptions(config: Config, queues: readonly JobName[], concurrency?: number): WorkerPoolOptions {
-  return { queues, concurrency: concurrency ?? config.WORKER_CONCURRENCY };
 }

@@ -9,7 +9,7 @@ import { closeQueues, createQueues } from '../../queues/queues.js';
 import { redisReady } from '../../connections/redis.js';
 import { Runtime } from '../../runtime/runtime.js';
 import { payloadsFromCli } from '../cli-payloads.js';
-import { jobNameArgument, withJobOptions } from './job-options.js';
+import { jobNameArgument, withJobOptions } from '../options.js';
 import { JobFollower } from './follow-jobs.js';
 
 export function registerEnqueue(program: Command): void {

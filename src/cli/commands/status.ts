@@ -9,7 +9,7 @@ import { allQueueNames } from '../../queues/host-routing.js';
 import { closeQueues, createQueues } from '../../queues/queues.js';
 import { Runtime } from '../../runtime/runtime.js';
 import { formatSeconds, oneLine, textTable } from '../text-table.js';
-import { parsePositiveInt } from './roles.js';
+import { parsePositiveInt } from '../options.js';
 
 interface StatusReport {
   queues: QueueDepth[];

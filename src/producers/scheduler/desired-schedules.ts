@@ -13,12 +13,12 @@ export interface DesiredSchedule {
 }
 
 /** Schedule ids say what they schedule: `bot-sync:bot-0007`. */
-export function scheduleId(queue: string, subject: string): string {
+function scheduleId(queue: string, subject: string): string {
   return `${queue}:${subject}`;
 }
 
 /** A stable offset within the interval, from the schedule id. */
-export function stableOffset(id: string, every: number): number {
+function stableOffset(id: string, every: number): number {
   const digest = createHash('sha1').update(id).digest();
   return digest.readUInt32BE(0) % every;
 }

@@ -1,19 +1,18 @@
 import type { Server } from 'node:http';
-import type { Config } from '../../config.js';
-import { redisReady, warnUnlessNoEviction } from '../../connections/redis.js';
-import { createHttpApp } from '../../http/http-app.js';
-import type { JobName } from '../../jobs/contracts.js';
-import { migrate } from '../../migrate/migrate.js';
-import { closeQueues, createQueues } from '../../queues/queues.js';
-import type { Runtime } from '../../runtime/runtime.js';
-import { registerBoardMetrics } from '../../monitoring/board-metrics.js';
-import { JobMetrics } from '../../monitoring/job-metrics.js';
-import { WorkerPool } from '../../workers/worker-pool.js';
-import { HostDiscovery } from '../../bots/host-discovery.js';
-import { allQueueNames } from '../../queues/host-routing.js';
-import { Scheduler } from '../../producers/scheduler/scheduler.js';
-import { scheduleSources } from '../../producers/scheduler/schedule-sources.js';
-import { createMetricsApp } from '../../http/metrics.js';
+import { redisReady, warnUnlessNoEviction } from '../connections/redis.js';
+import { createHttpApp } from '../http/http-app.js';
+import type { JobName } from '../jobs/contracts.js';
+import { migrate } from '../migrate/migrate.js';
+import { closeQueues, createQueues } from '../queues/queues.js';
+import type { Runtime } from '../runtime/runtime.js';
+import { registerBoardMetrics } from '../monitoring/board-metrics.js';
+import { JobMetrics } from '../monitoring/job-metrics.js';
+import { WorkerPool } from '../workers/worker-pool.js';
+import { HostDiscovery } from '../bots/host-discovery.js';
+import { allQueueNames } from '../queues/host-routing.js';
+import { Scheduler } from '../producers/scheduler/scheduler.js';
+import { scheduleSources } from '../producers/scheduler/schedule-sources.js';
+import { createMetricsApp } from '../http/metrics.js';
 import type { Express } from 'express';
 
 /** The long-running roles, each registering its own closers on the runtime. */
@@ -103,13 +102,3 @@ function listeningPort(server: Server, fallback: number): number {
   const address = server.address();
   return typeof address === 'object' && address ? address.port : fallback;
 }
-
-export function parsePositiveInt(flag: string) {
-  return (text: string): number => {
-    const value = Number(text);
-    if (!Number.isSafeInteger(value) || value < 0) throw new Error(`${flag} expects a whole number, got "${text}"`);
-    return value;
-  };
-}
-
-export type { Config };
