@@ -3,6 +3,7 @@ import type { RedisConnection } from '../connections/redis.js';
 import type { JobName } from '../jobs/contracts.js';
 import type { JobMetrics } from '../monitoring/job-metrics.js';
 import { queueNameFor } from '../queues/host-routing.js';
+import { telemetryOption } from '../queues/queues.js';
 import { contextForJob, type SharedResources } from './job-context.js';
 import { runJob } from './run-job.js';
 
@@ -47,6 +48,7 @@ export class WorkerPool {
           stalledInterval: config.JOB_STALLED_INTERVAL,
           maxStalledCount: config.JOB_MAX_STALLED_COUNT,
           autorun: true,
+          ...telemetryOption(),
         },
       );
       worker.on('error', (error) => this.shared.logger.error('worker error', { queue: queueName, err: error }));
