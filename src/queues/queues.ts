@@ -11,6 +11,8 @@ export function createQueues(
   config: Config,
   connection: RedisConnection,
   names: readonly JobName[] = JOB_NAMES,
+  /** The queues' `error` events (connection errors; they also surface on the calls): the runtime counts and logs them. */
+  onError: (error: unknown) => void = () => undefined,
 ): Queues {
   const queues = new Map<JobName, Queue>();
   for (const name of names) {
@@ -19,7 +21,7 @@ export function createQueues(
       prefix: config.QUEUE_PREFIX,
       defaultJobOptions: defaultJobOptions(config),
     });
-    queue.on('error', () => undefined); // connection errors surface on the calls that need Redis
+    queue.on('error', onError);
     queues.set(name, queue);
   }
   return queues;

@@ -3,6 +3,7 @@ import type { RedisConnection } from '../connections/redis.js';
 import type { Config } from '../config.js';
 import type { JobName } from '../jobs/contracts.js';
 import type { JobMetrics } from '../monitoring/job-metrics.js';
+import { within } from '../lifecycle/deadlines.js';
 import { contextForJob, type SharedResources } from './job-context.js';
 import { runJob } from './run-job.js';
 
@@ -11,6 +12,8 @@ export interface WorkerPoolOptions {
   concurrency: number;
   /** Job durations and rows written, observed as each attempt ends. */
   metrics?: JobMetrics;
+  /** The workers' `error` events (Redis lost, a lock not renewed); logged as `worker error` without one. */
+  onError?: (error: unknown) => void;
 }
 
 /**
@@ -47,7 +50,10 @@ export class WorkerPool {
           autorun: true,
         },
       );
-      worker.on('error', (error) => this.shared.logger.error('worker error', { queue: name, err: error }));
+      const onError =
+        this.options.onError ??
+        ((error: unknown) => this.shared.logger.error('worker error', { queue: name, err: error }));
+      worker.on('error', onError);
       worker.on('completed', (job, result: unknown) => {
         this.logOutcome(job, 'completed');
         this.options.metrics?.observe(name, job, 'completed', result);
@@ -162,19 +168,6 @@ interface RunningJob {
 
 /** How long shutdown waits, past SHUTDOWN_TIMEOUT, for running jobs to be handed back and return. */
 export const HAND_BACK_GRACE_MS = 1_000;
-
-/** `work`'s outcome, or 'late' once `ms` have passed (`work` goes on; only the wait ends). */
-async function within<T>(work: Promise<T>, ms: number): Promise<T | 'late'> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<'late'>((resolve) => {
-    timer = setTimeout(() => resolve('late'), ms);
-  });
-  try {
-    return await Promise.race([work, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 export function workerPoolOptions(config: Config, queues: readonly JobName[], concurrency?: number): WorkerPoolOptions {
   return { queues, concurrency: concurrency ?? config.WORKER_CONCURRENCY };

@@ -5,7 +5,6 @@ import type { CliJobOptions } from '../../jobs/job.js';
 import type { JobName } from '../../jobs/contracts.js';
 import { enqueue } from '../../producers/enqueue.js';
 import { closeQueues, createQueues } from '../../queues/queues.js';
-import { redisReady } from '../../connections/redis.js';
 import { Runtime } from '../../runtime/runtime.js';
 import { payloadsFromCli } from '../cli-payloads.js';
 import { jobNameArgument, withJobOptions } from './job-options.js';
@@ -20,9 +19,8 @@ export function registerEnqueue(program: Command): void {
       const runtime = new Runtime(loadConfig());
       try {
         const payloads = await payloadsFromCli(name, options, { config: runtime.config, pg: runtime.pg });
-        const producer = runtime.redis('producer');
-        await redisReady(producer);
-        const queues = createQueues(runtime.config, producer, [name]);
+        const producer = await runtime.readyRedis('producer');
+        const queues = createQueues(runtime.config, producer, [name], runtime.errors.listener('queue'));
         runtime.closers.add('queues', () => closeQueues(queues));
         // Listen before adding, so no event of a fast job is missed.
         let events: QueueEvents | undefined;

@@ -1,6 +1,13 @@
 import type { Server } from 'node:http';
 import type { Config } from '../../config.js';
-import { redisReady, warnUnlessNoEviction } from '../../connections/redis.js';
+import {
+  redisReady,
+  redisTarget,
+  warnUnlessNoEviction,
+  type RedisConnection,
+  type RedisRole,
+} from '../../connections/redis.js';
+import { errorMessage } from '../../errors.js';
 import { createHttpApp } from '../../http/http-app.js';
 import type { JobName } from '../../jobs/contracts.js';
 import { migrate } from '../../migrate/migrate.js';
@@ -27,7 +34,12 @@ export async function startWorkers(
 ): Promise<WorkerPool> {
   const connection = runtime.redis('worker');
   await warnUnlessNoEviction(connection, runtime.logger);
-  const pool = new WorkerPool(runtime, connection, { queues, concurrency, metrics: new JobMetrics(runtime.metrics) });
+  const pool = new WorkerPool(runtime, connection, {
+    queues,
+    concurrency,
+    metrics: new JobMetrics(runtime.metrics),
+    onError: runtime.errors.listener('worker'),
+  });
   runtime.closers.add('workers', () => pool.stop(), { timeoutMs: pool.stopBoundMs + 1_000 });
   pool.start();
   await pool.ready();
@@ -37,7 +49,7 @@ export async function startWorkers(
 
 export async function startBoard(runtime: Runtime, port: number): Promise<Server> {
   const connection = runtime.redis('producer');
-  const queues = createQueues(runtime.config, connection);
+  const queues = createQueues(runtime.config, connection, undefined, runtime.errors.listener('queue'));
   runtime.closers.add('board queues', () => closeQueues(queues));
   registerBoardMetrics(runtime.metrics, { queues, pg: runtime.pg, logger: runtime.logger });
   const app = createHttpApp({
@@ -70,10 +82,13 @@ async function serve(runtime: Runtime, app: Express, port: number, what: string)
   return server;
 }
 
-export async function createScheduler(runtime: Runtime): Promise<Scheduler> {
-  const connection = runtime.redis('producer');
-  await redisReady(connection);
-  const queues = createQueues(runtime.config, connection);
+/**
+ * `once`: a command, so an unreachable Redis fails it within REDIS_CONNECT_TIMEOUT; otherwise a
+ * long-running role, which waits for Redis and warns at each REDIS_CONNECT_TIMEOUT that passes.
+ */
+export async function createScheduler(runtime: Runtime, options: { once?: boolean } = {}): Promise<Scheduler> {
+  const connection = options.once ? await runtime.readyRedis('producer') : await waitForRedis(runtime, 'producer');
+  const queues = createQueues(runtime.config, connection, undefined, runtime.errors.listener('queue'));
   const sources = scheduleSources(runtime.config, runtime.logger);
   const scheduler = new Scheduler({
     config: runtime.config,
@@ -87,6 +102,20 @@ export async function createScheduler(runtime: Runtime): Promise<Scheduler> {
   runtime.closers.add('scheduler queues', () => closeQueues(queues));
   runtime.closers.add('scheduler', () => scheduler.stop());
   return scheduler;
+}
+
+async function waitForRedis(runtime: Runtime, role: RedisRole): Promise<RedisConnection> {
+  const connection = runtime.redis(role);
+  const target = redisTarget(runtime.config);
+  for (;;) {
+    try {
+      await redisReady(connection, runtime.config.REDIS_CONNECT_TIMEOUT, target);
+      return connection;
+    } catch (error) {
+      if (connection.status === 'end') throw error; // closed by shutdown
+      runtime.logger.warn(`${errorMessage(error)}; still trying`, { redis: target });
+    }
+  }
 }
 
 function listeningPort(server: Server, fallback: number): number {

@@ -13,7 +13,7 @@ export function registerScheduler(program: Command): void {
       const config = loadConfig();
       const runtime = new Runtime(config);
       await prepareProcess(runtime);
-      const scheduler = await createScheduler(runtime);
+      const scheduler = await createScheduler(runtime, { once: options.once === true });
       if (options.once) {
         try {
           const pass = await scheduler.runOnce();

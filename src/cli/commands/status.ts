@@ -25,7 +25,8 @@ export function registerStatus(program: Command): void {
     .action(async (options: { json?: boolean; failures: number }) => {
       const runtime = new Runtime(loadConfig());
       try {
-        const queues = createQueues(runtime.config, runtime.redis('producer'));
+        const redis = await runtime.readyRedis('producer');
+        const queues = createQueues(runtime.config, redis, undefined, runtime.errors.listener('queue'));
         runtime.closers.add('queues', () => closeQueues(queues));
         const [depths, failures, bots] = await Promise.all([
           queueDepths(queues),
