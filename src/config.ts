@@ -187,8 +187,6 @@ const schema = z.object({
   SYNC_INTERVAL: duration('5m'),
   DISCOVERY_INTERVAL: duration('1m'),
   TURSO_PUSH_INTERVAL: duration('15m'),
-  /** Where turso-push keeps each bot's row hashes of its last successful push (one JSON file per bot). */
-  TURSO_STATE_DIR: z.string().min(1).default('./data/turso-state'),
   /** Upper bound of the values sent in one libSQL batch (one atomic request). */
   TURSO_BATCH_BYTES: int(1_000_000, 10_000, 50_000_000),
   /** turso-provision only: the Turso Platform API, its organisation, group and token. */

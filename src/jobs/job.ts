@@ -60,6 +60,8 @@ export interface CliJobOptions {
   dryRun?: boolean;
   /** `--accept-reset` (true) or `--accept-reset=archive|delete` (bot-sync, turso-push). */
   acceptReset?: string | boolean;
+  /** Compare every row with the target, whatever the recorded state says (turso-push). */
+  fullCompare?: boolean;
 }
 
 export interface CliEnv {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm, utimes } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -12,7 +12,9 @@ import { payloadsFromCli } from '../../src/cli/cli-payloads.js';
 import type { PushResult } from '../../src/jobs/turso/push-bot.js';
 import { tursoPushEnabled } from '../../src/jobs/turso/push-enabled.js';
 import { PushLockedError } from '../../src/jobs/turso/push-lock.js';
-import { pushMarkerPath, pushStatePath } from '../../src/jobs/turso/push-state.js';
+import { createClient } from '@libsql/client';
+import { onLibsqlStatement } from '../../src/connections/libsql.js';
+import { Runtime } from '../../src/runtime/runtime.js';
 import { contextForLocalRun } from '../../src/workers/job-context.js';
 import { runJob } from '../../src/workers/run-job.js';
 import { failureTracker } from '../helpers/failure-tracker.js';
@@ -46,11 +48,24 @@ describe('turso-push', () => {
     }
   };
 
+  const recordedGeneration = async (instance: string) =>
+    (
+      await env.runtime.pg.query<{ generation: string | null }>(
+        'SELECT generation FROM turso_push_targets WHERE instance = $1',
+        [instance],
+      )
+    ).rows[0]?.generation;
+
+  /** Loses every trace of a bot's push state in PostgreSQL. */
+  const forgetState = async (instance: string) => {
+    await env.runtime.pg.query('DELETE FROM turso_push_rows WHERE instance = $1', [instance]);
+    await env.runtime.pg.query('DELETE FROM turso_push_targets WHERE instance = $1', [instance]);
+  };
+
   before(async () => {
     root = await mkdtemp(path.join(tmpdir(), 'turso-push-'));
     env = await createTestEnvironment('turso_push', {
       BOT_INSTANCES_DIR: path.join(root, 'bots'),
-      TURSO_STATE_DIR: path.join(root, 'state'),
       TURSO_BATCH_BYTES: '20000',
     });
     ctx = contextForLocalRun(env.runtime);
@@ -161,7 +176,7 @@ describe('turso-push', () => {
     });
 
     it('makes the target exact after lost metadata, without duplicates', async () => {
-      await rm(pushStatePath(env.config, bot.name));
+      await forgetState(bot.name);
       editSource(bot.dbPath, 'UPDATE trades SET amount = amount * 2 WHERE id = 5');
       const result = await push(bot.name);
       assert.equal(result.fullCompare, true);
@@ -170,8 +185,14 @@ describe('turso-push', () => {
       await assertTargetExact(bot);
     });
 
-    it('makes the target exact after corrupt metadata, without duplicates', async () => {
-      await writeFile(pushStatePath(env.config, bot.name), '{"version":1,"target":');
+    it('makes the target exact after records edited in PostgreSQL, without duplicates', async () => {
+      // Half-written or tampered records: a hash changed, a row's record gone. With the generation
+      // cleared (as a push killed before recording leaves it), nothing recorded is trusted.
+      await env.runtime.pg.query(
+        "UPDATE turso_push_rows SET row_hash = '\\x00' WHERE instance = $1 AND table_name = 'trades' AND row_key = (SELECT row_key FROM turso_push_rows WHERE instance = $1 AND table_name = 'trades' ORDER BY row_key LIMIT 1)",
+        [bot.name],
+      );
+      await env.runtime.pg.query('UPDATE turso_push_targets SET generation = NULL WHERE instance = $1', [bot.name]);
       editSource(bot.dbPath, 'DELETE FROM pairlocks WHERE id = 10');
       const result = await push(bot.name);
       assert.deepEqual([result.fullCompare, result.pushed, result.deleted], [true, 0, 1]);
@@ -184,6 +205,227 @@ describe('turso-push', () => {
       const rows = [...sqliteTables(bot.dbPath).values()].reduce((sum, t) => sum + t.rows.length, 0);
       const result = await push(bot.name);
       assert.deepEqual([result.pushed, result.unchanged], [rows, 0]);
+      await assertTargetExact(bot);
+    });
+  });
+
+  describe('state every worker sees', () => {
+    const pg = () => env.runtime.pg;
+    const tradeIds = (bot: TestBot) =>
+      sqliteTables(bot.dbPath)
+        .get('trades')!
+        .rows.map((row) => String(row[0]).slice(1));
+    const rowCount = (bot: TestBot) =>
+      [...sqliteTables(bot.dbPath).values()].reduce((sum, table) => sum + table.rows.length, 0);
+    /**
+     * Deletes a trade and its orders and inserts them again under new ids (the trade with another
+     * pair): deletions and inserts, row counts unchanged.
+     */
+    const moveTrade = (bot: TestBot, from: string, to: string, pair = 'ETH/USDT') =>
+      editSource(
+        bot.dbPath,
+        `CREATE TEMP TABLE moved_trade AS SELECT * FROM trades WHERE id = ${from};
+         CREATE TEMP TABLE moved_orders AS SELECT * FROM orders WHERE ft_trade_id = ${from};
+         UPDATE moved_trade SET id = ${to}, pair = '${pair}';
+         UPDATE moved_orders SET ft_trade_id = ${to}, id = id + 1000000;
+         DELETE FROM orders WHERE ft_trade_id = ${from}; DELETE FROM trades WHERE id = ${from};
+         INSERT INTO trades SELECT * FROM moved_trade; INSERT INTO orders SELECT * FROM moved_orders;
+         DROP TABLE moved_trade; DROP TABLE moved_orders;`,
+      );
+    const snapshotState = async (instance: string) => ({
+      targets: (await pg().query('SELECT * FROM turso_push_targets WHERE instance = $1', [instance])).rows,
+      rows: (await pg().query('SELECT * FROM turso_push_rows WHERE instance = $1', [instance])).rows,
+    });
+    /** Puts a saved state back (an old copy), optionally as another bot's. */
+    const restoreState = async (saved: Awaited<ReturnType<typeof snapshotState>>, as: string, target?: string) => {
+      await forgetState(as);
+      for (const row of saved.targets)
+        await pg().query(
+          'INSERT INTO turso_push_targets (instance, target, generation, source_fingerprint, pushed_at) VALUES ($1, $2, $3, $4, $5)',
+          [as, target ?? row.target, row.generation, row.source_fingerprint, row.pushed_at],
+        );
+      await pg().query(
+        `INSERT INTO turso_push_rows (instance, table_name, row_key, row_hash)
+         SELECT $1, * FROM unnest($2::text[], $3::bytea[], $4::bytea[])`,
+        [as, saved.rows.map((r) => r.table_name), saved.rows.map((r) => r.row_key), saved.rows.map((r) => r.row_hash)],
+      );
+    };
+
+    it('stays exact with two workers alternating through deletes, re-inserts and count-keeping inserts', async () => {
+      const bot = await createTestBot(root, 'alternating', '2022-36cols-jugder.sqlite');
+      const other = new Runtime(env.config);
+      const workerB = contextForLocalRun(other);
+      try {
+        await push(bot.name);
+        await assertTargetExact(bot);
+        const old = await snapshotState(bot.name);
+        const [first, second] = tradeIds(bot);
+        const rows = rowCount(bot);
+        moveTrade(bot, first!, '100001');
+        assert.equal(rowCount(bot), rows);
+        assert.equal((await push(bot.name, workerB)).fullCompare, false);
+        await assertTargetExact(bot);
+        // The deleted trade comes back with other values; another one moves: counts still equal.
+        moveTrade(bot, '100001', first!, 'XRP/USDT');
+        moveTrade(bot, second!, '100002');
+        await push(bot.name);
+        await assertTargetExact(bot);
+        // A worker whose state is an old copy (a restored volume, a backup): not trusted.
+        await restoreState(old, bot.name);
+        moveTrade(bot, '100002', '100003');
+        const stale = await push(bot.name, workerB);
+        assert.equal(stale.fullCompare, true);
+        await assertTargetExact(bot);
+        assert.equal(rowCount(bot), rows);
+        assert.deepEqual([(await push(bot.name)).pushed, (await push(bot.name, workerB)).pushed], [0, 0]);
+      } finally {
+        await other.close();
+      }
+    });
+
+    it("stays exact with another bot's state copied in", async () => {
+      const mine = await createTestBot(root, 'copied-into', '2025-51cols-germoso.sqlite');
+      const theirs = await createTestBot(root, 'copied-from', '2025-51cols-germoso.sqlite');
+      await push(mine.name);
+      await push(theirs.name);
+      moveTrade(theirs, tradeIds(theirs)[0]!, '200001');
+      await push(theirs.name);
+      // Their records, even claiming our target: their generation is not our target's.
+      const saved = await snapshotState(theirs.name);
+      await restoreState(saved, mine.name, (await push(mine.name)).target);
+      moveTrade(mine, tradeIds(mine)[1]!, '200002');
+      const result = await push(mine.name);
+      assert.equal(result.fullCompare, true);
+      await assertTargetExact(mine);
+      await assertTargetExact(theirs);
+    });
+
+    it('stays exact when the state is removed between pushes', async () => {
+      const bot = await createTestBot(root, 'forgotten', '2022-36cols-jugder.sqlite');
+      await push(bot.name);
+      await forgetState(bot.name);
+      moveTrade(bot, tradeIds(bot)[0]!, '300001');
+      const result = await push(bot.name);
+      assert.equal(result.fullCompare, true);
+      await assertTargetExact(bot);
+      assert.equal((await push(bot.name)).fullCompare, false);
+    });
+
+    it('stays exact after a push killed between the remote batch and the state commit', async () => {
+      const bot = await createTestBot(root, 'killed-late', '2021-35cols-chaserun.sqlite');
+      await push(bot.name);
+      // PostgreSQL refuses to record a new generation: the target has committed it, the records not.
+      await pg().query(`CREATE FUNCTION refuse_generation() RETURNS trigger LANGUAGE plpgsql AS
+        $$ BEGIN IF NEW.generation IS NOT NULL THEN RAISE EXCEPTION 'killed before the state commit'; END IF; RETURN NEW; END $$`);
+      await pg().query(
+        'CREATE TRIGGER refuse_generation BEFORE INSERT OR UPDATE ON turso_push_targets FOR EACH ROW EXECUTE FUNCTION refuse_generation()',
+      );
+      try {
+        moveTrade(bot, tradeIds(bot)[0]!, '400001');
+        await assert.rejects(push(bot.name), /killed before the state commit/);
+      } finally {
+        await pg().query('DROP TRIGGER refuse_generation ON turso_push_targets');
+        await pg().query('DROP FUNCTION refuse_generation()');
+      }
+      assert.equal(await recordedGeneration(bot.name), null);
+      moveTrade(bot, tradeIds(bot)[1]!, '400002');
+      const result = await push(bot.name);
+      assert.equal(result.fullCompare, true);
+      await assertTargetExact(bot);
+    });
+
+    it('repairs a row deleted in the target behind our back, and one edited there on a full compare', async () => {
+      const bot = await createTestBot(root, 'tampered', '2025-51cols-germoso.sqlite');
+      await push(bot.name);
+      const client = createClient({ url: bot.targetUrl });
+      try {
+        const [, second] = tradeIds(bot);
+        await client.execute('DELETE FROM orders WHERE id = (SELECT max(id) FROM orders)');
+        const found = await push(bot.name);
+        assert.deepEqual([found.fullCompare, found.pushed], [true, 1]);
+        await assertTargetExact(bot);
+        await client.execute(`UPDATE trades SET pair = 'EDITED' WHERE id = ${second}`);
+        // The records still match the target's generation and counts: only a full compare reads the rows.
+        const repaired = (await runJob('turso-push', { instance: bot.name, fullCompare: true }, ctx)) as PushResult;
+        assert.deepEqual([repaired.fullCompare, repaired.pushed], [true, 1]);
+        await assertTargetExact(bot);
+      } finally {
+        client.close();
+      }
+    });
+
+    it('sends Turso nothing it refuses: no journal_mode, busy_timeout or user_version', async () => {
+      const bot = await createTestBot(root, 'statements', '2025-51cols-germoso.sqlite');
+      const sent: string[] = [];
+      const stop = onLibsqlStatement((sql) => void sent.push(sql));
+      try {
+        await push(bot.name);
+        moveTrade(bot, tradeIds(bot)[0]!, '500001');
+        await push(bot.name);
+        await forgetState(bot.name);
+        await push(bot.name);
+        await runJob('turso-restore', { instance: bot.name, to: path.join(root, 'statements-restored.sqlite') }, ctx);
+      } finally {
+        stop();
+      }
+      assert.ok(
+        sent.some((sql) => /^INSERT INTO "trades"/.test(sql)),
+        'the capture saw the pushed rows',
+      );
+      assert.ok(
+        sent.some((sql) => /FROM sqlite_master/.test(sql)),
+        'the capture saw the restore',
+      );
+      assert.deepEqual(
+        sent.filter((sql) => /journal_mode|busy_timeout|user_version/i.test(sql)),
+        [],
+      );
+    });
+  });
+
+  describe('the reset guard and --dry-run', () => {
+    it('shows per table what a push would do, with sample keys, and writes nothing', async () => {
+      const bot = await createTestBot(root, 'dry', '2022-36cols-jugder.sqlite');
+      await push(bot.name);
+      editSource(
+        bot.dbPath,
+        "DELETE FROM orders WHERE id = (SELECT max(id) FROM orders); UPDATE trades SET pair = 'DRY/RUN' WHERE id = (SELECT min(id) FROM trades)",
+      );
+      const before = await libsqlTables(bot.targetUrl);
+      const state = await env.runtime.pg.query('SELECT * FROM turso_push_targets WHERE instance = $1', [bot.name]);
+      const dry = (await runJob('turso-push', { instance: bot.name, dryRun: true }, ctx)) as PushResult;
+      const trades = dry.plan!.find((p) => p.table === 'trades')!;
+      const orders = dry.plan!.find((p) => p.table === 'orders')!;
+      assert.deepEqual([trades.inserts, trades.updates, trades.deletes], [0, 1, 0]);
+      assert.deepEqual([orders.inserts, orders.updates, orders.deletes], [0, 0, 1]);
+      assert.equal(trades.samples.update[0], sqliteTables(bot.dbPath).get('trades')!.rows[0]![0]!.slice(1));
+      assert.equal(dry.pushed + dry.deleted, 0);
+      assert.deepEqual(await libsqlTables(bot.targetUrl), before);
+      assert.deepEqual(
+        (await env.runtime.pg.query('SELECT * FROM turso_push_targets WHERE instance = $1', [bot.name])).rows,
+        state.rows,
+      );
+      const real = await push(bot.name);
+      assert.deepEqual([real.pushed, real.deleted], [1, 1]);
+      await assertTargetExact(bot);
+    });
+
+    it('refuses a replaced database that would delete most of the backup, until --accept-reset', async () => {
+      const bot = await createTestBot(root, 'replaced', '2021-35cols-chaserun.sqlite');
+      await push(bot.name);
+      const before = await libsqlTables(bot.targetUrl);
+      // A fresh FreqTrade database with a few trades of its own.
+      editSource(bot.dbPath, 'DELETE FROM orders WHERE ft_trade_id > 3; DELETE FROM trades WHERE id > 3');
+      await assert.rejects(push(bot.name), (error: Error) => {
+        assert.ok(error instanceof PermanentJobError, error.message);
+        assert.match(error.message, /^bot replaced: .*tradesv3\.sqlite looks replaced/);
+        assert.match(error.message, /\d+ of 106 trades \(\d+\.\d%\) would be deleted, above DELETE_GUARD_RATIO 0\.2/);
+        assert.match(error.message, /ctp-etl run turso-push --bot replaced --accept-reset=delete/);
+        return true;
+      });
+      assert.deepEqual(await libsqlTables(bot.targetUrl), before);
+      const accepted = (await runJob('turso-push', { instance: bot.name, acceptReset: 'delete' }, ctx)) as PushResult;
+      assert.ok(accepted.deleted > 0);
       await assertTargetExact(bot);
     });
   });
@@ -205,7 +447,7 @@ describe('turso-push', () => {
       const partial = await libsqlTables(bot.targetUrl, ['trades', 'orders']);
       const pushedTrades = partial.get('trades')!.rows.length;
       assert.ok(pushedTrades > 0 && pushedTrades < 106, `${pushedTrades} trades after the first batch`);
-      await readFile(pushMarkerPath(env.config, bot.name));
+      assert.equal(await recordedGeneration(bot.name), null);
 
       // Rows the killed run pushed are deleted in the source before the rerun: none may stay behind.
       editSource(
@@ -215,7 +457,7 @@ describe('turso-push', () => {
       const result = await push(bot.name);
       assert.equal(result.fullCompare, true);
       await assertTargetExact(bot);
-      await assert.rejects(readFile(pushMarkerPath(env.config, bot.name)), { code: 'ENOENT' });
+      assert.notEqual(await recordedGeneration(bot.name), null);
       assert.equal((await push(bot.name)).pushed, 0);
     });
   });

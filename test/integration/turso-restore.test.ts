@@ -24,7 +24,6 @@ describe('turso-restore', () => {
     root = await mkdtemp(path.join(tmpdir(), 'turso-restore-'));
     env = await createTestEnvironment('turso_restore', {
       BOT_INSTANCES_DIR: path.join(root, 'bots'),
-      TURSO_STATE_DIR: path.join(root, 'state'),
     });
     ctx = contextForLocalRun(env.runtime);
   });
@@ -107,7 +106,6 @@ describe('turso-restore', () => {
       ['run', 'turso-restore', '--bot', 'changing', '--to', to],
       cliEnv(env.config, {
         BOT_INSTANCES_DIR: env.config.BOT_INSTANCES_DIR,
-        TURSO_STATE_DIR: env.config.TURSO_STATE_DIR,
       }),
     );
     assert.equal(code, 0, output);

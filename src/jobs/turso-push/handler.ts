@@ -7,7 +7,17 @@ export const tursoPushHandler = defineHandler({
   contract: tursoPushContract,
   async handle(p, ctx) {
     return withPushLock(ctx.pg, p.instance, () =>
-      pushBot({ config: ctx.config, instance: p.instance, signal: ctx.signal, log: ctx.log, progress: ctx.progress }),
+      pushBot({
+        config: ctx.config,
+        pg: ctx.pg,
+        instance: p.instance,
+        signal: ctx.signal,
+        log: ctx.log,
+        progress: ctx.progress,
+        dryRun: p.dryRun,
+        acceptReset: p.acceptReset === 'delete',
+        fullCompare: p.fullCompare,
+      }),
     );
   },
 });

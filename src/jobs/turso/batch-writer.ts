@@ -1,17 +1,10 @@
 import type { Client, InStatement, InValue } from '@libsql/client';
+import type { RecordOp } from './push-state.js';
 import { valueBytes, type SqlValue } from './sql-values.js';
 import { keyColumns, quoteIdent, type TableSchema } from './table-schema.js';
 
 /** SQLite's (and Turso's) limit on bound parameters in one statement. */
 export const MAX_STATEMENT_PARAMS = 32_766;
-
-/** One row change, applied to the push state once its batch has committed. */
-export interface RowOp {
-  table: string;
-  key: string;
-  /** The pushed row's hash; undefined for a deletion. */
-  hash: string | undefined;
-}
 
 interface OpenStatement {
   table: TableSchema;
@@ -49,27 +42,36 @@ function deleteSql(table: TableSchema, rows: number): string {
  */
 export class BatchWriter {
   private statements: InStatement[] = [];
-  private ops: RowOp[] = [];
+  private ops: RecordOp[] = [];
   private bytes = 0;
   private open: OpenStatement | undefined;
 
   constructor(
     private readonly client: Client,
     private readonly maxBytes: number,
-    private readonly onCommit: (ops: RowOp[], bytes: number) => Promise<void>,
+    private readonly onCommit: (ops: RecordOp[], bytes: number) => Promise<void>,
     private readonly signal?: AbortSignal,
+    /** Runs once, before the first batch is sent (the push marks its state pending there). */
+    private readonly beforeFirstBatch?: () => Promise<void>,
   ) {}
 
-  async upsert(table: TableSchema, keyValues: readonly SqlValue[], row: readonly SqlValue[], op: RowOp): Promise<void> {
+  private sent = false;
+
+  async upsert(
+    table: TableSchema,
+    keyValues: readonly SqlValue[],
+    row: readonly SqlValue[],
+    op: RecordOp,
+  ): Promise<void> {
     const values = table.primaryKey.length === 0 ? [...keyValues, ...row] : [...row];
     await this.add(table, 'upsert', values, op);
   }
 
-  async delete(table: TableSchema, keyValues: readonly SqlValue[], op: RowOp): Promise<void> {
+  async delete(table: TableSchema, keyValues: readonly SqlValue[], op: RecordOp): Promise<void> {
     await this.add(table, 'delete', [...keyValues], op);
   }
 
-  private async add(table: TableSchema, kind: OpenStatement['kind'], values: SqlValue[], op: RowOp): Promise<void> {
+  private async add(table: TableSchema, kind: OpenStatement['kind'], values: SqlValue[], op: RecordOp): Promise<void> {
     if (this.open && (this.open.table !== table || this.open.kind !== kind || this.open.rows >= this.open.maxRows))
       this.closeStatement();
     this.open ??= {
@@ -95,12 +97,14 @@ export class BatchWriter {
     this.open = undefined;
   }
 
-  /** Sends what is gathered as one atomic batch. */
-  async flush(): Promise<void> {
+  /** Sends what is gathered as one atomic batch, with `last` (the push generation) at its end. */
+  async flush(last: readonly InStatement[] = []): Promise<void> {
     this.closeStatement();
-    if (this.statements.length === 0) return;
+    if (this.statements.length === 0 && last.length === 0) return;
     this.signal?.throwIfAborted();
-    const statements = this.statements;
+    if (!this.sent) await this.beforeFirstBatch?.();
+    this.sent = true;
+    const statements = [...this.statements, ...last];
     const ops = this.ops;
     const bytes = this.bytes;
     this.statements = [];

@@ -5,21 +5,37 @@ import {
   findBotDatabaseFile,
   fingerprintBotDatabase,
   openBotDatabaseFile,
-  type SqliteDb,
 } from '../../bots/bot-database-file.js';
+import type { PgPool } from '../../connections/postgres.js';
 import { PermanentJobError } from '../../errors.js';
 import { BatchWriter } from './batch-writer.js';
 import { openBotTarget, type BotTarget } from './bot-target.js';
 import {
-  loadPushState,
-  markPushStarted,
-  savePushState,
-  type LoadedState,
-  type PushState,
-  type TableHashes,
+  assertNoReset,
+  describePlan,
+  planTable,
+  previousCursor,
+  sourceCursor,
+  type PlanSides,
+  type Previous,
+  type TablePlan,
+} from './push-plan.js';
+import {
+  commitGeneration,
+  distrust,
+  forgetRecordedRows,
+  generationStatement,
+  loadPushRecord,
+  markPushPending,
+  newGeneration,
+  readTargetGeneration,
+  recordedCounts,
+  recordFingerprint,
+  recordRows,
+  type PushRecord,
 } from './push-state.js';
-import { hashSourceTable, hashTargetTable, sourceRowReader } from './row-hashes.js';
-import { decodeKey, rowHash } from './sql-values.js';
+import { decodeSortKey } from './row-keys.js';
+import { mergeRows } from './row-streams.js';
 import { quoteIdent, readSourceTables, type TableSchema } from './table-schema.js';
 import { ensureTargetSchema } from './target-schema.js';
 
@@ -32,65 +48,83 @@ export interface PushResult {
   bytes: number;
   ms: number;
   target: string;
-  /** True when the target's rows were read to compare (no trustworthy metadata). */
+  /** True when some table was compared with the target's rows (its records were not trusted). */
   fullCompare: boolean;
   /** Set when nothing was attempted, with why (the bot's sync-config.json disables pushes). */
   skipped?: string;
+  /** --dry-run: what the push would do, per table; nothing was written. */
+  plan?: TablePlan[];
 }
 
 export interface PushOptions {
   config: Pick<
     Config,
-    'BOT_INSTANCES_DIR' | 'BOT_DB_FILENAMES' | 'SQLITE_BUSY_TIMEOUT' | 'TURSO_STATE_DIR' | 'TURSO_BATCH_BYTES'
+    'BOT_INSTANCES_DIR' | 'BOT_DB_FILENAMES' | 'SQLITE_BUSY_TIMEOUT' | 'TURSO_BATCH_BYTES' | 'DELETE_GUARD_RATIO'
   >;
+  pg: PgPool;
   instance: string;
   signal: AbortSignal;
   log: (line: string) => Promise<void>;
   progress: (value: Record<string, number>) => Promise<void>;
-}
-
-interface TablePlan {
-  table: TableSchema;
-  current: TableHashes;
-  changed: string[];
-  deleted: string[];
+  /** Plan and report, write nothing (neither the target nor PostgreSQL). */
+  dryRun?: boolean;
+  /** Push even when it deletes more than DELETE_GUARD_RATIO of the target's rows. */
+  acceptReset?: boolean;
+  /** Compare every table with the target, whatever the records say. */
+  fullCompare?: boolean;
 }
 
 /** Pushes one bot's SQLite to its libSQL database: only new and changed rows, and deletions. */
 export async function pushBot(options: PushOptions): Promise<PushResult> {
   const started = performance.now();
   const target = await openBotTarget(options.config, options.instance);
+  const result = (fields: Partial<PushResult>): PushResult => ({
+    tables: 0,
+    pushed: 0,
+    deleted: 0,
+    unchanged: 0,
+    bytes: 0,
+    target: target.display,
+    fullCompare: false,
+    ...fields,
+    ms: Math.round(performance.now() - started),
+  });
   try {
-    const empty = {
-      tables: 0,
-      pushed: 0,
-      deleted: 0,
-      unchanged: 0,
-      bytes: 0,
-      target: target.display,
-      fullCompare: false,
-    };
     if (!target.sync.enabled) {
       await options.log(`bot ${options.instance}: pushes disabled in ${target.configFile}; nothing done`);
-      return { ...empty, ms: Math.round(performance.now() - started), skipped: 'disabled in sync-config.json' };
+      return result({ skipped: 'disabled in sync-config.json' });
     }
     const file = await findBotDatabaseFile(options.config, options.instance);
     try {
       const fingerprint = await fingerprintBotDatabase(file);
-      const loaded = await loadPushState(options.config, options.instance, target.display);
-      if (loaded.state && fingerprint !== undefined && loaded.state.source === fingerprint) {
-        const rows = await unchangedRowCount(target.client, loaded.state);
+      const record = await loadPushRecord(options.pg, options.instance);
+      const why = options.fullCompare
+        ? 'a full compare was asked for'
+        : distrust(record, target.display, await readTargetGeneration(target.client));
+      if (
+        why === undefined &&
+        !options.dryRun &&
+        fingerprint !== undefined &&
+        record?.sourceFingerprint === fingerprint
+      ) {
+        const rows = await unchangedRowCount(options.pg, options.instance, target.client);
         if (rows !== undefined) {
-          const ms = Math.round(performance.now() - started);
           await options.log(
-            `bot ${options.instance}: database file unchanged since the last push and ${target.display} holds its ${rows} rows; nothing to push`,
+            `bot ${options.instance}: database file unchanged since the last push and ${target.display} holds its ${rows.rows} rows; nothing to push`,
           );
-          return { ...empty, tables: loaded.state.tables.size, unchanged: rows, ms };
+          return result({ tables: rows.tables, unchanged: rows.rows });
         }
       }
       const db = openBotDatabaseFile(options.instance, file, { busyTimeoutMs: options.config.SQLITE_BUSY_TIMEOUT });
       try {
-        return await pushTables(options, target, db, loaded, fingerprint, started);
+        const sides: PlanSides = {
+          pg: options.pg,
+          instance: options.instance,
+          source: db,
+          client: target.client,
+          signal: options.signal,
+        };
+        return await pushTables(options, target, sides, { record, why, fingerprint, file }, result);
       } finally {
         db.close();
       }
@@ -106,12 +140,14 @@ export async function pushBot(options: PushOptions): Promise<PushResult> {
 }
 
 /**
- * When the source file has not changed since the last push, the target only needs to still hold
- * what that push left: the row count of every table. Undefined when it does not (or cannot say).
+ * With an unchanged source file and trusted records, the target only needs to still hold as many
+ * rows per table as recorded (a row deleted in the target behind our back shows here). Undefined
+ * when it does not (or cannot say).
  */
-async function unchangedRowCount(client: Client, state: PushState): Promise<number | undefined> {
-  const names = [...state.tables.keys()];
-  if (names.length === 0) return undefined;
+async function unchangedRowCount(pg: PgPool, instance: string, client: Client) {
+  const recorded = await recordedCounts(pg, instance);
+  if (recorded.size === 0) return undefined;
+  const names = [...recorded.keys()];
   const counts = await client
     .batch(
       names.map((name) => `SELECT count(*) FROM ${quoteIdent(name)}`),
@@ -121,136 +157,153 @@ async function unchangedRowCount(client: Client, state: PushState): Promise<numb
   if (counts === undefined) return undefined;
   let rows = 0;
   for (const [i, name] of names.entries()) {
-    const expected = state.tables.get(name)!.size;
-    if (Number(counts[i]?.rows[0]?.[0] ?? -1) !== expected) return undefined;
-    rows += expected;
+    if (Number(counts[i]?.rows[0]?.[0] ?? -1) !== recorded.get(name)) return undefined;
+    rows += recorded.get(name)!;
   }
-  return rows;
+  return { tables: names.length, rows };
+}
+
+interface Trust {
+  record: PushRecord | undefined;
+  /** Why the records are not trusted; undefined when they are. */
+  why: string | undefined;
+  fingerprint: string | undefined;
+  /** The bot's database file, for messages. */
+  file: string;
 }
 
 async function pushTables(
   options: PushOptions,
   target: BotTarget,
-  source: SqliteDb,
-  loaded: LoadedState,
-  fingerprint: string | undefined,
-  started: number,
+  sides: PlanSides,
+  trust: Trust,
+  result: (fields: Partial<PushResult>) => PushResult,
 ): Promise<PushResult> {
-  const { config, instance, signal, log } = options;
-  const tables = readSourceTables(source);
-  // One read transaction: every table's hashes describe the same moment of the bot's database.
-  const current = source.transaction(() => new Map(tables.map((t) => [t.name, hashSourceTable(source, t)])))();
-  signal.throwIfAborted();
-
-  const schema = await ensureTargetSchema(target.client, tables);
+  const { pg, instance, log, dryRun = false } = options;
+  const tables = readSourceTables(sides.source);
+  const schema = await ensureTargetSchema(target.client, tables, { write: !dryRun });
   if (schema.created.length > 0) await log(`created tables ${schema.created.join(', ')} in ${target.display}`);
   if (schema.addedColumns.length > 0) await log(`added columns ${schema.addedColumns.join(', ')} in ${target.display}`);
 
-  const previous = new Map<string, TableHashes>();
-  let fullCompare = loaded.state === undefined;
-  if (loaded.state === undefined) await log(`full compare with ${target.display}: ${loaded.why}`);
-  const counts = loaded.state ? await targetCounts(target.client, tables) : undefined;
-  for (const [i, table] of tables.entries()) {
-    const recorded = loaded.state?.tables.get(table.name);
-    if (recorded !== undefined && counts?.[i] === recorded.size) {
-      previous.set(table.name, recorded);
-    } else if (schema.existing.has(table.name)) {
-      // No record of this table, or the target's row count disagrees with it: read the target.
-      if (loaded.state)
-        await log(
-          `${table.name}: target holds ${counts?.[i]} rows, metadata ${recorded?.size ?? 'none'}: comparing with the target`,
-        );
-      fullCompare = true;
-      previous.set(table.name, await hashTargetTable(target.client, table, signal));
-    } else {
-      previous.set(table.name, new Map());
+  // Per table: trusted records, unless the target's row count disagrees with them (rows deleted
+  // in the target behind our back); the target's rows when the records are not trusted at all.
+  if (trust.why !== undefined) await log(`full compare with ${target.display}: ${trust.why}`);
+  const previous = new Map<string, Previous>();
+  const counts = trust.why === undefined ? await recordedCounts(pg, instance) : undefined;
+  const targetRows = await targetCounts(target.client, tables, schema.existing);
+  for (const table of tables) {
+    if (!schema.existing.has(table.name)) previous.set(table.name, 'empty');
+    else if (counts === undefined) previous.set(table.name, 'target');
+    else if ((counts.get(table.name) ?? 0) === targetRows.get(table.name)) previous.set(table.name, 'records');
+    else {
+      await log(
+        `${table.name}: target holds ${targetRows.get(table.name)} rows, records ${counts.get(table.name) ?? 0}: comparing with the target`,
+      );
+      previous.set(table.name, 'target');
     }
   }
+  const rebuilt = tables.filter((t) => previous.get(t.name) !== 'records').map((t) => t.name);
 
-  const plans: TablePlan[] = tables.map((table) => diff(table, current.get(table.name)!, previous.get(table.name)!));
-  const total = plans.reduce((sum, p) => sum + p.changed.length + p.deleted.length, 0);
-  const unchanged = plans.reduce((sum, p) => sum + p.current.size - p.changed.length, 0);
-  for (const p of plans)
-    await log(`${p.table.name}: ${p.current.size} rows, ${p.changed.length} to push, ${p.deleted.length} to delete`);
+  // Nothing is written, to the target or to the records, before the records are marked pending.
+  let pending = false;
+  const ensurePending = async () => {
+    if (pending || dryRun) return;
+    pending = true;
+    await markPushPending(pg, instance, target.display);
+    await forgetRecordedRows(pg, instance, trust.why === undefined ? rebuilt : undefined);
+  };
+  const record = async (ops: Parameters<typeof recordRows>[2]) => {
+    await ensurePending();
+    await recordRows(pg, instance, ops);
+  };
 
+  const plans: TablePlan[] = [];
+  for (const table of tables) {
+    const kind = previous.get(table.name)!;
+    plans.push(await planTable(sides, table, kind, dryRun || kind === 'records' ? undefined : record));
+  }
+  for (const plan of plans) await log(describePlan(plan));
+  const unchanged = plans.reduce((sum, p) => sum + p.unchanged, 0);
+  const fullCompare = plans.some((p) => p.comparedWith === 'target');
+  if (dryRun) return result({ tables: tables.length, unchanged, fullCompare, plan: plans });
+  if (!options.acceptReset) assertNoReset(instance, trust.file, plans, options.config.DELETE_GUARD_RATIO);
+
+  const total = plans.reduce((sum, p) => sum + p.inserts + p.updates + p.deletes, 0);
   const stats = { done: 0, pushed: 0, deleted: 0, bytes: 0, batches: 0 };
-  const state: PushState = {
-    target: target.display,
-    pushedAt: new Date().toISOString(),
-    source: fingerprint,
-    tables: current,
-  };
-  if (total === 0) {
-    if (fullCompare || loaded.state?.source !== fingerprint) await savePushState(config, instance, state);
-  } else {
-    await markPushStarted(config, instance);
-    const writer = new BatchWriter(
-      target.client,
-      config.TURSO_BATCH_BYTES,
-      async (ops, bytes) => {
-        stats.batches += 1;
-        stats.bytes += bytes;
-        stats.done += ops.length;
-        for (const op of ops) {
-          if (op.hash === undefined) stats.deleted += 1;
-          else stats.pushed += 1;
-        }
-        await options.progress({ done: stats.done, total });
-      },
-      signal,
-    );
-    // Deletions children first, then rows parents first: a target enforcing foreign keys accepts both.
-    for (const plan of [...plans].reverse()) {
-      for (const key of plan.deleted)
-        await writer.delete(plan.table, decodeKey(key), { table: plan.table.name, key, hash: undefined });
-    }
-    for (const plan of plans) {
-      const read = sourceRowReader(source, plan.table);
-      for (const key of plan.changed) {
-        const keyValues = decodeKey(key);
-        const row = read(keyValues);
-        if (row === undefined) {
-          // Deleted since the hashes were taken: make sure the target does not keep it.
-          plan.current.delete(key);
-          await writer.delete(plan.table, keyValues, { table: plan.table.name, key, hash: undefined });
-          continue;
-        }
-        const hash = rowHash(row);
-        plan.current.set(key, hash);
-        await writer.upsert(plan.table, keyValues, row, { table: plan.table.name, key, hash });
-      }
-    }
-    await writer.flush();
-    await savePushState(config, instance, state);
-  }
-  const ms = Math.round(performance.now() - started);
-  await log(
-    `pushed ${stats.pushed} rows, deleted ${stats.deleted}, ${unchanged} unchanged, ${stats.batches} batches, ${stats.bytes} bytes to ${target.display} in ${ms} ms`,
+  const writer = new BatchWriter(
+    target.client,
+    options.config.TURSO_BATCH_BYTES,
+    async (ops, bytes) => {
+      await recordRows(pg, instance, ops);
+      stats.batches += 1;
+      stats.bytes += bytes;
+      stats.done += ops.length;
+      for (const op of ops) stats[op.hash === undefined ? 'deleted' : 'pushed'] += 1;
+      await options.progress({ done: stats.done, total });
+    },
+    sides.signal,
+    ensurePending,
   );
-  return {
-    tables: tables.length,
-    pushed: stats.pushed,
-    deleted: stats.deleted,
-    unchanged,
-    bytes: stats.bytes,
-    ms,
-    target: target.display,
-    fullCompare,
-  };
+  const byName = new Map(plans.map((p) => [p.table, p]));
+  // Deletions children first, then rows parents first: a target enforcing foreign keys (or a
+  // unique key a deleted row shares with a new one) accepts both.
+  for (const table of [...tables].reverse()) {
+    if (byName.get(table.name)!.deletes > 0)
+      await writeChanges(sides, table, previous.get(table.name)!, writer, 'delete');
+  }
+  for (const table of tables) {
+    const plan = byName.get(table.name)!;
+    if (plan.inserts + plan.updates > 0) await writeChanges(sides, table, previous.get(table.name)!, writer, 'upsert');
+  }
+  if (total > 0 || pending || trust.why !== undefined || rebuilt.length > 0) {
+    // The generation goes with the last rows, in one atomic batch; then PostgreSQL records it.
+    const generation = newGeneration();
+    await writer.flush([generationStatement(generation)]);
+    await commitGeneration(pg, instance, target.display, generation, trust.fingerprint);
+  } else if (trust.record?.sourceFingerprint !== (trust.fingerprint ?? null)) {
+    await recordFingerprint(pg, instance, trust.fingerprint);
+  }
+  const fields = { tables: tables.length, pushed: stats.pushed, deleted: stats.deleted, unchanged, fullCompare };
+  const done = result({ ...fields, bytes: stats.bytes });
+  await log(
+    `pushed ${stats.pushed} rows, deleted ${stats.deleted}, ${unchanged} unchanged, ${stats.batches} batches, ${stats.bytes} bytes to ${target.display} in ${done.ms} ms`,
+  );
+  return done;
 }
 
-function diff(table: TableSchema, current: TableHashes, previous: TableHashes): TablePlan {
-  const changed: string[] = [];
-  for (const [key, hash] of current) if (previous.get(key) !== hash) changed.push(key);
-  const deleted: string[] = [];
-  for (const key of previous.keys()) if (!current.has(key)) deleted.push(key);
-  return { table, current, changed, deleted };
+/**
+ * Merges the table again (the source may have moved since the plan) and sends one kind of
+ * change: rows the merge finds otherwise are left to the next push, which sees them again.
+ */
+async function writeChanges(
+  sides: PlanSides,
+  table: TableSchema,
+  previous: Previous,
+  writer: BatchWriter,
+  kind: 'delete' | 'upsert',
+): Promise<void> {
+  for await (const change of mergeRows(sourceCursor(sides, table), previousCursor(sides, table, previous))) {
+    if (kind === 'delete' && change.kind === 'delete')
+      await writer.delete(table, decodeSortKey(change.key), { table: table.name, key: change.key, hash: undefined });
+    else if (kind === 'upsert' && (change.kind === 'insert' || change.kind === 'update'))
+      await writer.upsert(table, change.row.keyValues, change.row.values, {
+        table: table.name,
+        key: change.row.key,
+        hash: change.row.hash,
+      });
+  }
 }
 
-async function targetCounts(client: Client, tables: readonly TableSchema[]): Promise<number[]> {
+async function targetCounts(
+  client: Client,
+  tables: readonly TableSchema[],
+  existing: ReadonlySet<string>,
+): Promise<Map<string, number>> {
+  const present = tables.filter((t) => existing.has(t.name));
+  if (present.length === 0) return new Map();
   const results = await client.batch(
-    tables.map((t) => `SELECT count(*) FROM ${quoteIdent(t.name)}`),
+    present.map((t) => `SELECT count(*) FROM ${quoteIdent(t.name)}`),
     'read',
   );
-  return results.map((r) => Number(r.rows[0]?.[0] ?? -1));
+  return new Map(present.map((t, i) => [t.name, Number(results[i]?.rows[0]?.[0] ?? -1)]));
 }

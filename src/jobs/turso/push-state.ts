@@ -1,107 +1,170 @@
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import path from 'node:path';
-import type { Config } from '../../config.js';
-import { assertInstanceName } from '../../bots/bot-instances.js';
-
-/** Row hashes of one table as of the last successful push: key -> MD5. */
-export type TableHashes = Map<string, string>;
-
-/** What the last successful push of a bot left in its target. */
-export interface PushState {
-  /** The target it describes (without query string): another target means a full compare. */
-  target: string;
-  pushedAt: string;
-  /** The source file's fingerprint when it was read (sourceFingerprint), if it was trustworthy. */
-  source?: string | undefined;
-  tables: Map<string, TableHashes>;
-}
-
-type StateConfig = Pick<Config, 'TURSO_STATE_DIR'>;
-
-export function pushStatePath(config: StateConfig, instance: string): string {
-  return path.join(path.resolve(config.TURSO_STATE_DIR), `${assertInstanceName(instance)}.json`);
-}
-
-/** Present while a push may have written to the target without recording it. */
-export function pushMarkerPath(config: StateConfig, instance: string): string {
-  return path.join(path.resolve(config.TURSO_STATE_DIR), `${assertInstanceName(instance)}.pushing`);
-}
-
-export type LoadedState = { state: PushState } | { state: undefined; why: string };
+import { randomUUID } from 'node:crypto';
+import type { Client, InStatement } from '@libsql/client';
+import type { PgPool } from '../../connections/postgres.js';
 
 /**
- * The state of the last successful push, or why there is none to trust (missing, corrupt,
- * another target, an unfinished push): the caller then compares with the target itself.
+ * turso-push's state lives in PostgreSQL (every worker sees it) and is trusted only while the
+ * target's own push generation equals the recorded one. The generation is written into the
+ * target in the same atomic batch as a push's last rows, and into PostgreSQL after that batch
+ * committed; before its first write a push clears the recorded generation. So a push killed
+ * anywhere, state from another bot or target, or state edited or lost costs a compare with the
+ * target, never a skipped row.
  */
-export async function loadPushState(config: StateConfig, instance: string, target: string): Promise<LoadedState> {
-  const marker = await readFile(pushMarkerPath(config, instance)).then(
-    () => true,
-    () => false,
+
+/** The target's metadata table; "paths" keeps the owning bot under key `instance` there. */
+export const TARGET_META_TABLE = '_ctp_etl_target';
+const GENERATION_KEY = 'turso_push_generation';
+
+export interface PushRecord {
+  target: string;
+  /** Null while a push may have written without recording it. */
+  generation: string | null;
+  sourceFingerprint: string | null;
+}
+
+/** One recorded row: its key (row-keys.ts sortKey) and the MD5 of its values. */
+export interface RecordedRow {
+  key: Buffer;
+  hash: Buffer;
+}
+
+/** A row change to record once the target has committed it (hash undefined: a deletion). */
+export interface RecordOp {
+  table: string;
+  key: Buffer;
+  hash: Buffer | undefined;
+}
+
+export function newGeneration(): string {
+  return randomUUID();
+}
+
+export const createMetaTableSql = `CREATE TABLE IF NOT EXISTS ${TARGET_META_TABLE} (key TEXT PRIMARY KEY, value TEXT)`;
+
+export function generationStatement(generation: string): InStatement {
+  return {
+    sql: `INSERT INTO ${TARGET_META_TABLE} (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
+    args: [GENERATION_KEY, generation],
+  };
+}
+
+/** The generation the target holds, undefined when it has none (new, foreign or older target). */
+export async function readTargetGeneration(client: Client): Promise<string | undefined> {
+  const tables = await client.execute({
+    sql: "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
+    args: [TARGET_META_TABLE],
+  });
+  if (tables.rows.length === 0) return undefined;
+  const result = await client.execute({
+    sql: `SELECT value FROM ${TARGET_META_TABLE} WHERE key = ?`,
+    args: [GENERATION_KEY],
+  });
+  const value = result.rows[0]?.[0];
+  return typeof value === 'string' ? value : undefined;
+}
+
+export async function loadPushRecord(pg: PgPool, instance: string): Promise<PushRecord | undefined> {
+  const { rows } = await pg.query<{ target: string; generation: string | null; source_fingerprint: string | null }>(
+    'SELECT target, generation, source_fingerprint FROM turso_push_targets WHERE instance = $1',
+    [instance],
   );
-  if (marker) return { state: undefined, why: 'the previous push did not finish' };
-  let text: string;
-  try {
-    text = await readFile(pushStatePath(config, instance), 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT')
-      return { state: undefined, why: 'no metadata of a previous push' };
-    return { state: undefined, why: `metadata unreadable: ${(error as Error).message}` };
-  }
-  const state = parseState(text);
-  if (state === undefined) return { state: undefined, why: 'metadata corrupt' };
-  if (state.target !== target) return { state: undefined, why: 'metadata describes another target' };
-  return { state };
+  const row = rows[0];
+  return row && { target: row.target, generation: row.generation, sourceFingerprint: row.source_fingerprint };
 }
 
-function parseState(text: string): PushState | undefined {
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (typeof json !== 'object' || json === null) return undefined;
-  const { version, target, pushedAt, source, tables } = json as Record<string, unknown>;
-  if (version !== 1 || typeof target !== 'string' || typeof pushedAt !== 'string') return undefined;
-  if (source !== undefined && typeof source !== 'string') return undefined;
-  if (typeof tables !== 'object' || tables === null) return undefined;
-  const result = new Map<string, TableHashes>();
-  for (const [name, rows] of Object.entries(tables)) {
-    if (typeof rows !== 'object' || rows === null) return undefined;
-    const hashes: TableHashes = new Map();
-    for (const [key, hash] of Object.entries(rows as Record<string, unknown>)) {
-      if (typeof hash !== 'string') return undefined;
-      hashes.set(key, hash);
-    }
-    result.set(name, hashes);
-  }
-  return { target, pushedAt, source, tables: result };
+/** Why the recorded rows cannot be trusted for this target, or undefined when they can. */
+export function distrust(record: PushRecord | undefined, target: string, targetGeneration: string | undefined) {
+  if (record === undefined) return 'no record of a previous push';
+  if (record.target !== target) return `the record describes another target (${record.target})`;
+  if (record.generation === null) return 'the previous push did not finish recording';
+  if (targetGeneration === undefined) return 'the target holds no push generation';
+  if (targetGeneration !== record.generation) return 'the target was written by another push than the recorded one';
+  return undefined;
 }
 
-/** Marks a push as started: until saveState, the next run will not trust the metadata. */
-export async function markPushStarted(config: StateConfig, instance: string): Promise<void> {
-  await mkdir(path.resolve(config.TURSO_STATE_DIR), { recursive: true });
-  await writeFile(pushMarkerPath(config, instance), `${new Date().toISOString()}\n`);
+/** Clears the recorded generation: from here on, until commitGeneration, nothing is trusted. */
+export async function markPushPending(pg: PgPool, instance: string, target: string): Promise<void> {
+  await pg.query(
+    `INSERT INTO turso_push_targets (instance, target, generation) VALUES ($1, $2, NULL)
+     ON CONFLICT (instance) DO UPDATE SET target = excluded.target, generation = NULL`,
+    [instance, target],
+  );
 }
 
-/** Writes the state atomically (temporary file, then rename), then clears the started mark. */
-export async function savePushState(config: StateConfig, instance: string, state: PushState): Promise<void> {
-  const file = pushStatePath(config, instance);
-  await mkdir(path.dirname(file), { recursive: true });
-  const tables: Record<string, Record<string, string>> = {};
-  for (const [name, hashes] of state.tables) tables[name] = Object.fromEntries(hashes);
-  const temp = `${file}.${randomBytes(4).toString('hex')}.tmp`;
-  try {
-    await writeFile(
-      temp,
-      JSON.stringify({ version: 1, target: state.target, pushedAt: state.pushedAt, source: state.source, tables }),
-      { flush: true },
+/** Drops the recorded rows of these tables (all of the bot's when undefined), before a rebuild. */
+export async function forgetRecordedRows(pg: PgPool, instance: string, tables?: readonly string[]): Promise<void> {
+  if (tables === undefined) await pg.query('DELETE FROM turso_push_rows WHERE instance = $1', [instance]);
+  else if (tables.length > 0)
+    await pg.query('DELETE FROM turso_push_rows WHERE instance = $1 AND table_name = ANY($2::text[])', [
+      instance,
+      tables,
+    ]);
+}
+
+/** Applies row changes the target committed (or rows a compare found equal) to the records. */
+export async function recordRows(pg: PgPool, instance: string, ops: readonly RecordOp[]): Promise<void> {
+  const upserts = ops.filter((op) => op.hash !== undefined);
+  const deletes = ops.filter((op) => op.hash === undefined);
+  if (deletes.length > 0)
+    await pg.query(
+      `DELETE FROM turso_push_rows r USING unnest($2::text[], $3::bytea[]) AS d(table_name, row_key)
+       WHERE r.instance = $1 AND r.table_name = d.table_name AND r.row_key = d.row_key`,
+      [instance, deletes.map((op) => op.table), deletes.map((op) => op.key)],
     );
-    await rename(temp, file);
-  } catch (error) {
-    await rm(temp, { force: true });
-    throw error;
-  }
-  await rm(pushMarkerPath(config, instance), { force: true });
+  if (upserts.length > 0)
+    await pg.query(
+      `INSERT INTO turso_push_rows (instance, table_name, row_key, row_hash)
+       SELECT $1, * FROM unnest($2::text[], $3::bytea[], $4::bytea[])
+       ON CONFLICT (instance, table_name, row_key) DO UPDATE SET row_hash = excluded.row_hash`,
+      [instance, upserts.map((op) => op.table), upserts.map((op) => op.key), upserts.map((op) => op.hash!)],
+    );
+}
+
+/** Recorded rows of one table after `after` (exclusive), in key order. */
+export async function recordedPage(
+  pg: PgPool,
+  instance: string,
+  table: string,
+  after: Buffer | undefined,
+  limit: number,
+): Promise<RecordedRow[]> {
+  const { rows } = await pg.query<{ row_key: Buffer; row_hash: Buffer }>(
+    `SELECT row_key, row_hash FROM turso_push_rows WHERE instance = $1 AND table_name = $2
+     ${after === undefined ? '' : 'AND row_key > $4'} ORDER BY row_key LIMIT $3`,
+    after === undefined ? [instance, table, limit] : [instance, table, limit, after],
+  );
+  return rows.map((row) => ({ key: row.row_key, hash: row.row_hash }));
+}
+
+export async function recordedCounts(pg: PgPool, instance: string): Promise<Map<string, number>> {
+  const { rows } = await pg.query<{ table_name: string; rows: string }>(
+    'SELECT table_name, count(*) AS rows FROM turso_push_rows WHERE instance = $1 GROUP BY table_name',
+    [instance],
+  );
+  return new Map(rows.map((row) => [row.table_name, Number(row.rows)]));
+}
+
+/** After the target committed `generation` with the last rows: the records are trusted again. */
+export async function commitGeneration(
+  pg: PgPool,
+  instance: string,
+  target: string,
+  generation: string,
+  sourceFingerprint: string | undefined,
+): Promise<void> {
+  await pg.query(
+    `INSERT INTO turso_push_targets (instance, target, generation, source_fingerprint, pushed_at)
+     VALUES ($1, $2, $3, $4, now())
+     ON CONFLICT (instance) DO UPDATE SET target = excluded.target, generation = excluded.generation,
+       source_fingerprint = excluded.source_fingerprint, pushed_at = excluded.pushed_at`,
+    [instance, target, generation, sourceFingerprint ?? null],
+  );
+}
+
+/** A push that wrote nothing still learns the source file's new fingerprint. */
+export async function recordFingerprint(pg: PgPool, instance: string, fingerprint: string | undefined): Promise<void> {
+  await pg.query('UPDATE turso_push_targets SET source_fingerprint = $2 WHERE instance = $1', [
+    instance,
+    fingerprint ?? null,
+  ]);
 }

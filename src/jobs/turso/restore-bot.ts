@@ -6,6 +6,7 @@ import type { Client, ResultSet } from '@libsql/client';
 import type { Config } from '../../config.js';
 import { PermanentJobError, errorMessage } from '../../errors.js';
 import { openBotTarget } from './bot-target.js';
+import { TARGET_META_TABLE } from './push-state.js';
 import type { SqlValue } from './sql-values.js';
 import { quoteIdent } from './table-schema.js';
 
@@ -102,9 +103,11 @@ export async function restoreBot(options: RestoreOptions): Promise<RestoreResult
   }
 }
 
+/** The target's schema without the pipeline's own metadata table (never part of a bot's database). */
 async function readMaster(client: Client): Promise<MasterRow[]> {
   const result = await client.execute(
-    "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' " +
+    `SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL AND tbl_name <> '${TARGET_META_TABLE}' ` +
+      "AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' " +
       "AND name NOT LIKE 'libsql\\_%' ESCAPE '\\' AND name NOT LIKE '\\_litestream%' ESCAPE '\\' " +
       "ORDER BY CASE type WHEN 'table' THEN 0 WHEN 'index' THEN 1 ELSE 2 END, rowid",
   );

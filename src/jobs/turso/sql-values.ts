@@ -53,13 +53,13 @@ export function decodeKey(key: string): SqlValue[] {
  * MD5 of a row's values, in column order. Each value carries its type and text values their
  * length, so no two different rows share an input.
  */
-export function rowHash(values: readonly SqlValue[]): string {
+export function rowDigest(values: readonly SqlValue[]): Buffer {
   let text = '';
   for (const value of values) {
     const encoded = encodeValue(value);
     text += `${encoded.length}:${encoded}`;
   }
-  return createHash('md5').update(text, 'utf8').digest('base64url');
+  return createHash('md5').update(text, 'utf8').digest();
 }
 
 /** Roughly how many bytes a value takes on the wire; batches are sized by it. */

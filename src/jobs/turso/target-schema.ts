@@ -1,4 +1,5 @@
 import type { Client, InStatement } from '@libsql/client';
+import { createMetaTableSql, TARGET_META_TABLE } from './push-state.js';
 import { quoteIdent, type TableSchema } from './table-schema.js';
 
 export interface TargetSchemaChanges {
@@ -28,16 +29,23 @@ function idempotentTable(sql: string): string {
  * own CREATE TABLE (and its indexes), and columns a FreqTrade upgrade added are added with
  * ALTER TABLE ADD COLUMN (without NOT NULL: the target's older rows have no value for them).
  */
-export async function ensureTargetSchema(client: Client, tables: readonly TableSchema[]): Promise<TargetSchemaChanges> {
+export async function ensureTargetSchema(
+  client: Client,
+  tables: readonly TableSchema[],
+  { write }: { write: boolean },
+): Promise<TargetSchemaChanges> {
   const [master, ...infos] = await client.batch(
     [
-      "SELECT name FROM sqlite_master WHERE type = 'table'",
+      "SELECT name, type FROM sqlite_master WHERE type IN ('table', 'index')",
       ...tables.map((t) => ({ sql: 'SELECT name FROM pragma_table_info(?)', args: [t.name] })),
     ],
     'read',
   );
-  const present = new Set(master!.rows.map((row) => String(row[0]).toLowerCase()));
+  const present = new Set(master!.rows.filter((row) => row[1] === 'table').map((row) => String(row[0]).toLowerCase()));
+  const indexes = new Set(master!.rows.filter((row) => row[1] === 'index').map((row) => String(row[0]).toLowerCase()));
   const statements: InStatement[] = [];
+  // The push generation's home (push-state.ts); "paths" may have created it with the target.
+  if (!present.has(TARGET_META_TABLE.toLowerCase())) statements.push(createMetaTableSql);
   const changes: TargetSchemaChanges = { existing: new Set(), created: [], addedColumns: [] };
   tables.forEach((table, index) => {
     if (!present.has(table.name.toLowerCase())) {
@@ -54,8 +62,13 @@ export async function ensureTargetSchema(client: Client, tables: readonly TableS
         changes.addedColumns.push(`${table.name}.${column}`);
       });
     }
-    statements.push(...table.indexSql.map(idempotentIndex));
+    // Only the indexes the target lacks: a push that changes nothing writes nothing.
+    for (const sql of table.indexSql) {
+      const name = /INDEX\s+(?:IF\s+NOT\s+EXISTS\s+)?("(?:[^"]|"")+"|\S+)/i.exec(sql)?.[1]?.replace(/^"|"$/g, '');
+      if (name === undefined || !indexes.has(name.replaceAll('""', '"').toLowerCase()))
+        statements.push(idempotentIndex(sql));
+    }
   });
-  if (statements.length > 0) await client.batch(statements, 'write');
+  if (write && statements.length > 0) await client.batch(statements, 'write');
   return changes;
 }
