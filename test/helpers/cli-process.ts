@@ -95,3 +95,18 @@ export async function listeningPort(process: CliProcess, msg: string): Promise<n
   await process.waitForOutput(pattern);
   return Number(pattern.exec(process.output())?.[1]);
 }
+
+/** The process's exit, or a failure naming what it printed if it still runs after `ms` (it is then killed). */
+export async function exitedWithin(cli: CliProcess, ms: number): Promise<{ code: number | null }> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => {
+    timer = setTimeout(() => resolve('late'), ms);
+  });
+  const outcome = await Promise.race([cli.exited, late]);
+  clearTimeout(timer);
+  if (outcome === 'late') {
+    cli.child.kill('SIGKILL');
+    throw new Error(`ctp-etl still running after ${ms} ms:\n${cli.output()}`);
+  }
+  return outcome;
+}

@@ -3,7 +3,7 @@ import { loadConfig } from '../../config.js';
 import { boardCredentials } from '../../http/http-app.js';
 import { onShutdownSignal } from '../../lifecycle/signals.js';
 import { Runtime } from '../../runtime/runtime.js';
-import { parsePositiveInt, startBoard } from './roles.js';
+import { parsePositiveInt, startBoard, startOrClose } from './roles.js';
 
 export function registerBoard(program: Command): void {
   program
@@ -15,6 +15,8 @@ export function registerBoard(program: Command): void {
       boardCredentials(config); // refuse before opening anything
       const runtime = new Runtime(config);
       onShutdownSignal(runtime.logger, config.SHUTDOWN_TIMEOUT, () => runtime.close());
-      await startBoard(runtime, options.port ?? config.BOARD_PORT);
+      await startOrClose(runtime, async () => {
+        await startBoard(runtime, options.port ?? config.BOARD_PORT);
+      });
     });
 }

@@ -23,6 +23,21 @@ import type { Express } from 'express';
 
 /** The long-running roles, each registering its own closers on the runtime. */
 
+/**
+ * Runs a role's start; if any step fails, closes what the earlier steps started (workers hand
+ * their jobs back, schedulers stop, connections close) before the error goes on to exit 1, so no
+ * job is left active to stall.
+ */
+export async function startOrClose(runtime: Runtime, start: () => Promise<void>): Promise<void> {
+  try {
+    await start();
+  } catch (error) {
+    runtime.logger.error('start failed; closing what already started', { err: error });
+    await runtime.close().catch(() => undefined); // each closer logs its own failure
+    throw error;
+  }
+}
+
 export async function prepareProcess(runtime: Runtime): Promise<void> {
   if (runtime.config.MIGRATE_ON_START) await migrate(runtime.pg, runtime.config.PG_SCHEMA);
 }
