@@ -22,7 +22,9 @@ export function createPgPool(
   // A client losing its server must not crash the process: an idle one is dropped by the pool
   // (pool 'error'), a checked-out one fails its queries (client 'error' would otherwise be unhandled).
   // `onError` gets both (the runtime counts and logs them); without one they are dropped (tests).
-  pool.on('error', onError);
+  // Every client error reaches the client's listener; the pool re-emits an idle client's one,
+  // already reported there.
   pool.on('connect', (client) => client.on('error', onError));
+  pool.on('error', () => undefined);
   return pool;
 }
