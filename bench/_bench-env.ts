@@ -27,6 +27,7 @@ export async function benchEnv(label: string, overrides: Record<string, string> 
     QUEUE_PREFIX: name,
     LOG_LEVEL: 'warn',
     BOT_INSTANCES_DIR: path.join(dir, 'bot-instances'),
+    TURSO_FILE_DIR: path.join(dir, 'targets'),
     ...overrides,
   });
   const pool = createPgPool(config);

@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 export PG_SCHEMA=${PG_SCHEMA:-demo}
 export QUEUE_PREFIX=${QUEUE_PREFIX:-demo}
 export BOT_INSTANCES_DIR=${BOT_INSTANCES_DIR:-./data/bot-instances}
+export TURSO_FILE_DIR=${TURSO_FILE_DIR:-./data/turso}
 export SYNC_INTERVAL=${SYNC_INTERVAL:-1m}
 export TURSO_PUSH_INTERVAL=${TURSO_PUSH_INTERVAL:-2m}
 export BOARD_AUTH=${BOARD_AUTH:-false}

@@ -136,7 +136,7 @@ function parseClusterSeeds(text: string): ClusterSeed[] | undefined {
  * when not empty. BullMQ's keys are `<prefix>:<queue>:<suffix>`, so a queue stays in one slot
  * only when the prefix itself holds a complete, non-empty tag.
  */
-export function prefixHashTag(prefix: string): string | undefined {
+function prefixHashTag(prefix: string): string | undefined {
   const open = prefix.indexOf('{');
   if (open < 0) return undefined;
   const close = prefix.indexOf('}', open + 1);
@@ -172,6 +172,18 @@ const schema = z.object({
     }),
   MONGO_URL: optionalText.pipe(url(['mongodb:', 'mongodb+srv:']).optional()),
   BOT_INSTANCES_DIR: z.string().min(1).default('./data/bot-instances'),
+  /** This worker's host: it discovers its own BOT_INSTANCES_DIR and serves that host's bot queues. */
+  WORKER_HOST: optionalText.pipe(
+    z
+      .string()
+      .regex(
+        /^[a-z0-9][a-z0-9-]{0,39}$/,
+        'expected 1 to 40 lower-case letters, digits or dashes, starting with a letter or digit',
+      )
+      .optional(),
+  ),
+  /** Who finds the bots: the scheduler in its own BOT_INSTANCES_DIR, or each host's workers (WORKER_HOST). */
+  BOT_DISCOVERY: z.enum(['scheduler', 'hosts']).default('scheduler'),
   BOT_DB_FILENAMES: z
     .string()
     .default('tradesv3.sqlite,tradesv3.dryrun.sqlite')
@@ -187,6 +199,8 @@ const schema = z.object({
   SYNC_INTERVAL: duration('5m'),
   DISCOVERY_INTERVAL: duration('1m'),
   TURSO_PUSH_INTERVAL: duration('15m'),
+  /** The only folder where `file:` Turso targets may live (a bot's config never reaches other files). */
+  TURSO_FILE_DIR: z.string().min(1).default('./data/turso'),
   /** Upper bound of the values sent in one libSQL batch (one atomic request). */
   TURSO_BATCH_BYTES: int(1_000_000, 10_000, 50_000_000),
   /** turso-provision only: the Turso Platform API, its organisation, group and token. */
@@ -238,6 +252,14 @@ const schema = z.object({
 
 // BullMQ's scripts touch several keys of a queue at once: on a cluster they must share a slot.
 const clusterChecked = schema.superRefine((config, ctx) => {
+  // A host's worker serves its host's queues, which only the hosts' discovery fills.
+  if (config.WORKER_HOST !== undefined && config.BOT_DISCOVERY !== 'hosts') {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['BOT_DISCOVERY'],
+      message: `WORKER_HOST is set, so bots are found per host: set BOT_DISCOVERY=hosts (on every process: workers, scheduler, board, CLI)`,
+    });
+  }
   if (config.REDIS_CLUSTER_NODES === undefined || prefixHashTag(config.QUEUE_PREFIX) !== undefined) return;
   const bare = config.QUEUE_PREFIX.replace(/[{}]/g, '') || 'ctp';
   ctx.addIssue({

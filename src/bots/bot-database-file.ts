@@ -85,7 +85,7 @@ function sqliteCode(error: unknown): string {
 }
 
 /** Which problem an error of SQLite (or of the file system) reading the file is, by its code. */
-export function classifyBotDatabaseError(file: string, error: unknown): BotDatabaseProblem | undefined {
+function classifyBotDatabaseError(file: string, error: unknown): BotDatabaseProblem | undefined {
   const code = sqliteCode(error);
   if (code === 'SQLITE_BUSY' || code.startsWith('SQLITE_BUSY_') || code === 'SQLITE_LOCKED') return 'locked';
   if (code === 'SQLITE_NOTADB') return 'not-a-database';

@@ -7,7 +7,7 @@ import { PermanentJobError } from '../errors.js';
 /** A bot instance name is a plain folder name: it can never point outside BOT_INSTANCES_DIR. */
 const INSTANCE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/;
 
-export class InvalidInstanceNameError extends PermanentJobError {
+class InvalidInstanceNameError extends PermanentJobError {
   constructor(name: string) {
     super(
       `Bot instance name ${JSON.stringify(name)} is refused: use 1 to 128 letters, digits, dots, dashes or underscores, ` +
@@ -18,7 +18,7 @@ export class InvalidInstanceNameError extends PermanentJobError {
 }
 
 /** A plain instance name (refused otherwise); pure, for payload schemas. */
-export function isInstanceName(name: string): boolean {
+function isInstanceName(name: string): boolean {
   return INSTANCE_NAME.test(name) && !name.includes('..');
 }
 

@@ -8,7 +8,7 @@ export async function payloadsFromCli(name: JobName, options: CliJobOptions, env
   return [parseJsonOption(options.json)];
 }
 
-export function parseJsonOption(json: string | undefined): unknown {
+function parseJsonOption(json: string | undefined): unknown {
   if (json === undefined) return {};
   try {
     return JSON.parse(json) as unknown;

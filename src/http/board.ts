@@ -2,7 +2,8 @@ import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import type { Router } from 'express';
-import { jobContract, type JobName } from '../jobs/contracts.js';
+import { jobContract } from '../jobs/contracts.js';
+import { jobOfQueue } from '../queues/host-routing.js';
 import type { Queues } from '../queues/queues.js';
 
 export const BOARD_PATH = '/admin/queues';
@@ -25,9 +26,11 @@ export function boardRouter(queues: Queues): Router {
  * another way (a scheduler template, a script using BullMQ directly) may carry only the job
  * type: the title is then worked out from the payload, so the board still says which bot.
  */
-export function readableJobName(queue: JobName, job: { name?: string; data?: unknown }): string {
+function readableJobName(queue: string, job: { name?: string; data?: unknown }): string {
   if (job.name && job.name !== queue) return job.name;
-  const contract = jobContract(queue);
+  const jobName = jobOfQueue(queue);
+  if (jobName === undefined) return job.name ?? queue;
+  const contract = jobContract(jobName);
   const parsed = contract.payload.safeParse(job.data);
   return parsed.success ? contract.title(parsed.data) : queue;
 }

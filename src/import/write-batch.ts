@@ -47,7 +47,7 @@ export async function writeBatch<Row>(
 }
 
 /** SQLSTATE class 22 (data exception) or 23 (integrity constraint violation). */
-export function isRowError(error: unknown): boolean {
+function isRowError(error: unknown): boolean {
   const code = (error as { code?: unknown } | null)?.code;
   return typeof code === 'string' && (code.startsWith('22') || code.startsWith('23'));
 }

@@ -12,7 +12,7 @@ export type CloseStage = 'work' | 'connection';
 type Closer = { name: string; stage: CloseStage; timeoutMs: number; close: () => Promise<unknown> | unknown };
 
 /** How long one resource may take to close (unless it says otherwise) before shutdown goes on without it. */
-export const CLOSE_TIMEOUT_MS = 1_000;
+const CLOSE_TIMEOUT_MS = 1_000;
 
 /**
  * Resources register a closer when they open; `closeAll` runs the work closers in reverse order,

@@ -1,7 +1,7 @@
 import type { Logger } from '../logger.js';
 
 /** How long past SHUTDOWN_TIMEOUT a shutdown may take before the process exits regardless. */
-export const SHUTDOWN_MARGIN_MS = 8_000;
+const SHUTDOWN_MARGIN_MS = 8_000;
 
 /**
  * The first SIGTERM/SIGINT runs `shutdown` (stop taking work, finish or hand back, close) and

@@ -12,7 +12,7 @@ export class FieldError extends Error {
 
 const DECIMAL_TEXT = /^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/;
 
-export function isAbsent(value: unknown): value is null | undefined {
+function isAbsent(value: unknown): value is null | undefined {
   return value === undefined || value === null;
 }
 

@@ -2,7 +2,7 @@ import type { Job } from 'bullmq';
 import { Counter, Histogram, type Registry } from 'prom-client';
 
 /** The counts a job's result may carry, each a value of the rows-written counter's `kind` label. */
-export const ROW_KINDS = ['inserted', 'updated', 'deleted', 'pushed'] as const;
+const ROW_KINDS = ['inserted', 'updated', 'deleted', 'pushed'] as const;
 export type RowKind = (typeof ROW_KINDS)[number];
 
 /**

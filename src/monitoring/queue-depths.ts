@@ -1,6 +1,6 @@
 import type { Queues } from '../queues/queues.js';
 
-export const QUEUE_STATES = [
+const QUEUE_STATES = [
   'waiting',
   'active',
   'delayed',

@@ -11,6 +11,8 @@ export async function enqueue<N extends JobName>(
   name: N,
   payload: PayloadOf<N>,
   options: JobsOptions = {},
+  /** Another queue of the job: a host's (`bot-sync-<host>`, see routeJob). */
+  queueName: string = name,
 ): Promise<Job> {
   const contract = jobContract(name);
   const parsed = contract.payload.safeParse(payload);
@@ -19,8 +21,8 @@ export async function enqueue<N extends JobName>(
       `Invalid ${name} payload: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`,
     );
   }
-  const queue = queues.get(name);
-  if (!queue) throw new Error(`No queue for job ${name} in this process`);
+  const queue = queues.get(queueName);
+  if (!queue) throw new Error(`No queue ${queueName} for job ${name} in this process`);
   const title = contract.title(parsed.data);
   return queue.add(title, parsed.data as object, options);
 }

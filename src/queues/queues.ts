@@ -4,17 +4,18 @@ import type { Config } from '../config.js';
 import { JOB_NAMES, type JobName } from '../jobs/contracts.js';
 import { defaultJobOptions } from './job-options.js';
 
-export type Queues = ReadonlyMap<JobName, Queue>;
+/** Queues by name: a job's own (`bot-sync`), or a host's for a host-routed job (`bot-sync-<host>`). */
+export type Queues = ReadonlyMap<string, Queue>;
 
 /** One BullMQ queue per job type, on a producer connection (fails fast while Redis is away). */
 export function createQueues(
   config: Config,
   connection: RedisConnection,
-  names: readonly JobName[] = JOB_NAMES,
+  names: readonly string[] = JOB_NAMES,
   /** The queues' `error` events (connection errors; they also surface on the calls): the runtime counts and logs them. */
   onError: (error: unknown) => void = () => undefined,
 ): Queues {
-  const queues = new Map<JobName, Queue>();
+  const queues = new Map<string, Queue>();
   for (const name of names) {
     const queue = new Queue(name, {
       connection,

@@ -19,7 +19,7 @@ const date = (v: unknown): string => {
   return `${seconds}.${fraction.padEnd(6, '0').slice(0, 6)}`;
 };
 
-export const tradeLine = (r: Record<string, unknown>): string =>
+const tradeLine = (r: Record<string, unknown>): string =>
   [
     r.trade_id,
     text(r.pair),
@@ -32,7 +32,7 @@ export const tradeLine = (r: Record<string, unknown>): string =>
     date(r.open_date),
     date(r.close_date),
   ].join('|');
-export const orderLine = (r: Record<string, unknown>): string =>
+const orderLine = (r: Record<string, unknown>): string =>
   [
     r.order_pk,
     r.trade_id,
@@ -61,19 +61,19 @@ export function sourceChecksums(
   bot: string,
   file: string,
   busyTimeoutMs: number,
-): { trades: TableSide; orders: TableSide; orphanOrders: number } {
+): { trades: TableSide; orders: TableSide; orphanOrders: number; rejectedRows: number } {
   const db = BotDatabase.open(bot, file, busyTimeoutMs);
   try {
     const trades = new Digest();
     const tradeIds = new Set<number>();
-    db.eachRow(db.trades, (row) => {
+    let rejectedRows = db.eachRow(db.trades, (row) => {
       tradeIds.add(row.key);
       trades.add(tradeLine({ trade_id: row.key, ...row.values }));
     });
     const orders = new Digest();
     let orphanOrders = 0;
     if (db.orders) {
-      db.eachRow(db.orders, (row) => {
+      rejectedRows += db.eachRow(db.orders, (row) => {
         if (!tradeIds.has(Number(row.values.trade_id))) {
           orphanOrders += 1;
           return;
@@ -81,10 +81,19 @@ export function sourceChecksums(
         orders.add(orderLine({ order_pk: row.key, ...row.values }));
       });
     }
-    return { trades: trades.result(), orders: orders.result(), orphanOrders };
+    return { trades: trades.result(), orders: orders.result(), orphanOrders, rejectedRows };
   } finally {
     db.close();
   }
+}
+
+/** Source rows the bot's last sync recorded in rejects as unusable (a bad key, a required value missing). */
+export async function recordedRowRejects(pg: PgPool, bot: string): Promise<number> {
+  const { rows } = await pg.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM rejects WHERE source = 'bot-sync' AND source_ref LIKE $1 || ':%' AND position LIKE 'rowid %'`,
+    [bot],
+  );
+  return rows[0]?.n ?? 0;
 }
 
 /** The same fields as PostgreSQL holds them. */

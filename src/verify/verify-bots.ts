@@ -3,7 +3,7 @@ import type { PgPool } from '../connections/postgres.js';
 import { findBotDatabaseFile } from '../bots/bot-database-file.js';
 import { activeBots } from '../bots/bot-registry.js';
 import { errorMessage } from '../errors.js';
-import { sourceChecksums, targetChecksums, type TableSide } from './bot-checksums.js';
+import { recordedRowRejects, sourceChecksums, targetChecksums, type TableSide } from './bot-checksums.js';
 
 export interface TableCheck {
   source: TableSide;
@@ -18,6 +18,11 @@ export interface BotCheck {
   orders?: TableCheck;
   /** Orders of a trade that does not exist: recorded in rejects by the sync, not expected in PostgreSQL. */
   rejectedOrders?: number;
+  /**
+   * Source rows the sync cannot take (a key that is no usable integer or repeats, a required value
+   * missing), and how many of them the last sync recorded in rejects: the two must agree.
+   */
+  rejectedRows?: { source: number; recorded: number };
   error?: string;
 }
 
@@ -38,7 +43,15 @@ export async function verifyBots(config: Config, pg: PgPool, only?: readonly str
       const target = await targetChecksums(pg, bot);
       const trades = compare(source.trades, target.trades);
       const orders = compare(source.orders, target.orders);
-      checks.push({ bot, ok: trades.ok && orders.ok, trades, orders, rejectedOrders: source.orphanOrders });
+      const rejectedRows = { source: source.rejectedRows, recorded: await recordedRowRejects(pg, bot) };
+      checks.push({
+        bot,
+        ok: trades.ok && orders.ok && rejectedRows.source === rejectedRows.recorded,
+        trades,
+        orders,
+        rejectedOrders: source.orphanOrders,
+        rejectedRows,
+      });
     } catch (error) {
       checks.push({ bot, ok: false, error: errorMessage(error) });
     }

@@ -1,9 +1,9 @@
 import { WaitingError, Worker, type Job } from 'bullmq';
 import type { RedisConnection } from '../connections/redis.js';
-import type { Config } from '../config.js';
 import type { JobName } from '../jobs/contracts.js';
 import type { JobMetrics } from '../monitoring/job-metrics.js';
 import { within } from '../lifecycle/deadlines.js';
+import { queueNameFor } from '../queues/host-routing.js';
 import { contextForJob, type SharedResources } from './job-context.js';
 import { runJob } from './run-job.js';
 
@@ -37,8 +37,10 @@ export class WorkerPool {
   start(): void {
     const { config } = this.shared;
     for (const name of this.options.queues) {
+      // A worker of a host (WORKER_HOST) serves that host's queue of each job that reads a bot's folder.
+      const queueName = queueNameFor(name, config.WORKER_HOST);
       const worker = new Worker(
-        name,
+        queueName,
         (job: Job, token?: string, signal?: AbortSignal) => this.process(name, job, token, signal),
         {
           connection: this.connection,
@@ -52,7 +54,7 @@ export class WorkerPool {
       );
       const onError =
         this.options.onError ??
-        ((error: unknown) => this.shared.logger.error('worker error', { queue: name, err: error }));
+        ((error: unknown) => this.shared.logger.error('worker error', { queue: queueName, err: error }));
       worker.on('error', onError);
       worker.on('completed', (job, result: unknown) => {
         this.logOutcome(job, 'completed');
@@ -167,8 +169,4 @@ interface RunningJob {
 }
 
 /** How long shutdown waits, past SHUTDOWN_TIMEOUT, for running jobs to be handed back and return. */
-export const HAND_BACK_GRACE_MS = 1_000;
-
-export function workerPoolOptions(config: Config, queues: readonly JobName[], concurrency?: number): WorkerPoolOptions {
-  return { queues, concurrency: concurrency ?? config.WORKER_CONCURRENCY };
-}
+const HAND_BACK_GRACE_MS = 1_000;

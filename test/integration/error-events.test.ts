@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { startOrClose, startWorkers } from '../../src/cli/commands/roles.js';
+import { startOrClose, startWorkers } from '../../src/roles/roles.js';
 import { enqueue } from '../../src/producers/enqueue.js';
 import { closeQueues, createQueues, type Queues } from '../../src/queues/queues.js';
 import { Runtime } from '../../src/runtime/runtime.js';

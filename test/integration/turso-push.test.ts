@@ -66,6 +66,7 @@ describe('turso-push', () => {
     root = await mkdtemp(path.join(tmpdir(), 'turso-push-'));
     env = await createTestEnvironment('turso_push', {
       BOT_INSTANCES_DIR: path.join(root, 'bots'),
+      TURSO_FILE_DIR: path.join(root, 'targets'),
       TURSO_BATCH_BYTES: '20000',
     });
     ctx = contextForLocalRun(env.runtime);

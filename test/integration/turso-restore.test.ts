@@ -24,6 +24,7 @@ describe('turso-restore', () => {
     root = await mkdtemp(path.join(tmpdir(), 'turso-restore-'));
     env = await createTestEnvironment('turso_restore', {
       BOT_INSTANCES_DIR: path.join(root, 'bots'),
+      TURSO_FILE_DIR: path.join(root, 'targets'),
     });
     ctx = contextForLocalRun(env.runtime);
   });
@@ -106,6 +107,7 @@ describe('turso-restore', () => {
       ['run', 'turso-restore', '--bot', 'changing', '--to', to],
       cliEnv(env.config, {
         BOT_INSTANCES_DIR: env.config.BOT_INSTANCES_DIR,
+        TURSO_FILE_DIR: env.config.TURSO_FILE_DIR,
       }),
     );
     assert.equal(code, 0, output);

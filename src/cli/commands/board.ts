@@ -3,7 +3,8 @@ import { loadConfig } from '../../config.js';
 import { boardCredentials } from '../../http/http-app.js';
 import { onShutdownSignal } from '../../lifecycle/signals.js';
 import { Runtime } from '../../runtime/runtime.js';
-import { parsePositiveInt, startBoard, startOrClose } from './roles.js';
+import { startBoard, startOrClose } from '../../roles/roles.js';
+import { parsePositiveInt } from '../options.js';
 
 export function registerBoard(program: Command): void {
   program

@@ -4,10 +4,11 @@ import { loadConfig } from '../../config.js';
 import type { CliJobOptions } from '../../jobs/job.js';
 import type { JobName } from '../../jobs/contracts.js';
 import { enqueue } from '../../producers/enqueue.js';
+import { routeJob } from '../../queues/host-routing.js';
 import { closeQueues, createQueues } from '../../queues/queues.js';
 import { Runtime } from '../../runtime/runtime.js';
 import { payloadsFromCli } from '../cli-payloads.js';
-import { jobNameArgument, withJobOptions } from './job-options.js';
+import { jobNameArgument, withJobOptions } from '../options.js';
 import { JobFollower } from './follow-jobs.js';
 
 export function registerEnqueue(program: Command): void {
@@ -19,32 +20,50 @@ export function registerEnqueue(program: Command): void {
       const runtime = new Runtime(loadConfig());
       try {
         const payloads = await payloadsFromCli(name, options, { config: runtime.config, pg: runtime.pg });
+        // With hosts, each bot's job goes to the queue of the host that holds the bot.
+        const routed = await Promise.all(
+          payloads.map(async (payload) => ({
+            payload,
+            queueName: await routeJob(runtime.config, runtime.pg, name, payload),
+          })),
+        );
+        const queueNames = [...new Set(routed.map((r) => r.queueName))];
         const producer = await runtime.readyRedis('producer');
-        const queues = createQueues(runtime.config, producer, [name], runtime.errors.listener('queue'));
+        const queues = createQueues(runtime.config, producer, queueNames, runtime.errors.listener('queue'));
         runtime.closers.add('queues', () => closeQueues(queues));
         // Listen before adding, so no event of a fast job is missed.
-        let events: QueueEvents | undefined;
+        const followers = new Map<string, JobFollower>();
         if (options.wait) {
-          events = new QueueEvents(name, { connection: runtime.redis('worker'), prefix: runtime.config.QUEUE_PREFIX });
-          runtime.closers.add('queue events', () => events?.close());
-          await events.waitUntilReady();
-        }
-        const queue = queues.get(name);
-        const follower = events && queue ? new JobFollower(queue, events) : undefined;
-        const added: Job[] = [];
-        for (const payload of payloads) {
-          const enqueued = await enqueue(queues, name, payload as never);
-          added.push(enqueued);
-          process.stdout.write(`enqueued ${name} job ${enqueued.id} (${enqueued.name})\n`);
-        }
-        if (follower && queue) {
-          if ((await queue.getWorkersCount()) === 0) {
-            process.stderr.write(
-              `no worker serves queue ${name} yet; waiting for one (\`ctp-etl worker --queues ${name}\` or \`ctp-etl start\`)\n`,
-            );
+          for (const queueName of queueNames) {
+            const events = new QueueEvents(queueName, {
+              connection: runtime.redis('worker'),
+              prefix: runtime.config.QUEUE_PREFIX,
+            });
+            runtime.closers.add('queue events', () => events.close());
+            await events.waitUntilReady();
+            followers.set(queueName, new JobFollower(queues.get(queueName)!, events));
           }
-          const failures = await follower.follow(added);
-          if (failures > 0) process.exitCode = 1;
+        }
+        const added = new Map<string, Job[]>();
+        for (const { payload, queueName } of routed) {
+          const enqueued = await enqueue(queues, name, payload as never, {}, queueName);
+          added.set(queueName, [...(added.get(queueName) ?? []), enqueued]);
+          const where = queueName === name ? '' : ` on ${queueName}`;
+          process.stdout.write(`enqueued ${name} job ${enqueued.id} (${enqueued.name})${where}\n`);
+        }
+        if (followers.size > 0) {
+          for (const queueName of queueNames) {
+            if ((await queues.get(queueName)!.getWorkersCount()) === 0) {
+              const host = queueName === name ? '' : ' with the WORKER_HOST of that host';
+              process.stderr.write(
+                `no worker serves queue ${queueName} yet; waiting for one (\`ctp-etl worker --queues ${name}\`${host} or \`ctp-etl start\`)\n`,
+              );
+            }
+          }
+          const failures = await Promise.all(
+            [...followers].map(([queueName, follower]) => follower.follow(added.get(queueName) ?? [])),
+          );
+          if (failures.some((n) => n > 0)) process.exitCode = 1;
         }
       } finally {
         await runtime.close();

@@ -5,7 +5,7 @@ import { Runtime } from '../../runtime/runtime.js';
 import { contextForLocalRun } from '../../workers/job-context.js';
 import { runJob } from '../../workers/run-job.js';
 import { payloadsFromCli } from '../cli-payloads.js';
-import { jobNameArgument, withJobOptions } from './job-options.js';
+import { jobNameArgument, withJobOptions } from '../options.js';
 
 export function registerRun(program: Command): void {
   withJobOptions(program.command('run'))

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { loadConfig } from '../../config.js';
 import { onShutdownSignal } from '../../lifecycle/signals.js';
 import { Runtime } from '../../runtime/runtime.js';
-import { createScheduler, prepareProcess, startOrClose } from './roles.js';
+import { createScheduler, prepareProcess, startOrClose } from '../../roles/roles.js';
 
 export function registerScheduler(program: Command): void {
   program

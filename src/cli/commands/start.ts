@@ -4,7 +4,8 @@ import { boardCredentials } from '../../http/http-app.js';
 import { onShutdownSignal } from '../../lifecycle/signals.js';
 import { parseQueueList } from '../../queues/queues.js';
 import { Runtime } from '../../runtime/runtime.js';
-import { createScheduler, parsePositiveInt, prepareProcess, startBoard, startOrClose, startWorkers } from './roles.js';
+import { createScheduler, prepareProcess, startBoard, startOrClose, startWorkers } from '../../roles/roles.js';
+import { parsePositiveInt } from '../options.js';
 
 export function registerStart(program: Command): void {
   program

@@ -5,10 +5,11 @@ import { maskUrlCredentials } from '../../secrets.js';
 import { botSyncLag, type BotSyncLag } from '../../monitoring/bot-sync-lag.js';
 import { queueDepths, type QueueDepth } from '../../monitoring/queue-depths.js';
 import { recentFailures, type RecentFailure } from '../../monitoring/recent-failures.js';
+import { allQueueNames } from '../../queues/host-routing.js';
 import { closeQueues, createQueues } from '../../queues/queues.js';
 import { Runtime } from '../../runtime/runtime.js';
 import { formatSeconds, oneLine, textTable } from '../text-table.js';
-import { parsePositiveInt } from './roles.js';
+import { parsePositiveInt } from '../options.js';
 
 interface StatusReport {
   queues: QueueDepth[];
@@ -26,7 +27,12 @@ export function registerStatus(program: Command): void {
       const runtime = new Runtime(loadConfig());
       try {
         const redis = await runtime.readyRedis('producer');
-        const queues = createQueues(runtime.config, redis, undefined, runtime.errors.listener('queue'));
+        const queues = createQueues(
+          runtime.config,
+          redis,
+          await allQueueNames(runtime.config, runtime.pg),
+          runtime.errors.listener('queue'),
+        );
         runtime.closers.add('queues', () => closeQueues(queues));
         const [depths, failures, bots] = await Promise.all([
           queueDepths(queues),

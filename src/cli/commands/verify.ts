@@ -90,7 +90,10 @@ function render(report: VerifyReport): string {
                 b.orders?.source.checksum === b.orders?.target.checksum
                   ? 'equal'
                   : 'differ',
-                mark(b.ok),
+                mark(b.ok) +
+                  (b.rejectedRows && (b.rejectedRows.source > 0 || b.rejectedRows.recorded > 0)
+                    ? ` (${b.rejectedRows.source} unusable source rows, ${b.rejectedRows.recorded} in rejects)`
+                    : ''),
               ],
         ),
       ),

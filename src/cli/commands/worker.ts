@@ -3,7 +3,8 @@ import { loadConfig } from '../../config.js';
 import { onShutdownSignal } from '../../lifecycle/signals.js';
 import { parseQueueList } from '../../queues/queues.js';
 import { Runtime } from '../../runtime/runtime.js';
-import { parsePositiveInt, prepareProcess, startOrClose, startWorkerMetrics, startWorkers } from './roles.js';
+import { prepareProcess, startOrClose, startWorkerMetrics, startWorkers } from '../../roles/roles.js';
+import { parsePositiveInt } from '../options.js';
 
 export function registerWorker(program: Command): void {
   program

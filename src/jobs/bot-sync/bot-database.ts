@@ -2,7 +2,7 @@ import { describeBotDatabaseError, openBotDatabaseFile, type SqliteDb } from '..
 import { PermanentJobError } from '../../errors.js';
 import { ordersMapping, tradesMapping, type TableMapping } from './freqtrade-columns.js';
 import { planColumns, type ColumnPlan } from './column-values.js';
-import { normalizeRow, UnkeyedRowError, type NormalizedRow } from './row-normalizer.js';
+import { normalizeRow, RejectedRowError, type NormalizedRow } from './row-normalizer.js';
 
 /**
  * A bot's FreqTrade database, read-only. Every read is a short statement of its own (a chunk of
@@ -11,6 +11,7 @@ import { normalizeRow, UnkeyedRowError, type NormalizedRow } from './row-normali
 export class BotDatabase {
   readonly trades: ColumnPlan;
   readonly orders: ColumnPlan | undefined;
+  private readonly duplicates = new Map<string, ReadonlySet<number>>();
 
   private constructor(
     private readonly db: SqliteDb,
@@ -56,14 +57,45 @@ export class BotDatabase {
     );
   }
 
-  /** Rows of a table (raw arrays) in key order, from after `afterKey`, at most `limit`: one short read. */
-  chunk(table: string, key: string, afterKey: number, limit: number): unknown[][] {
+  /**
+   * Rows of a table (raw arrays: the columns of `SELECT *`, then the rowid) in rowid order, after
+   * rowid `after`, at most `limit`: one short read. The rowid, unique and an integer whatever
+   * the key column holds, is what makes every read advance.
+   */
+  chunk(table: string, after: bigint, limit: number): unknown[][] {
     return this.guard(() =>
       this.db
-        .prepare<[number, number], unknown[]>(`SELECT * FROM "${table}" WHERE "${key}" > ? ORDER BY "${key}" LIMIT ?`)
+        .prepare<[bigint, number], unknown[]>(`SELECT *, rowid FROM "${table}" WHERE rowid > ? ORDER BY rowid LIMIT ?`)
         .raw(true)
-        .all(afterKey, limit),
+        .all(after, limit),
     );
+  }
+
+  /**
+   * Keys that more than one row of the table holds (a table without a primary key allows it):
+   * the first such row in rowid order is taken, the others are rejected. Empty at once when the
+   * key is the table's INTEGER PRIMARY KEY, which cannot repeat.
+   */
+  duplicateKeys(table: string, key: string): ReadonlySet<number> {
+    const cached = this.duplicates.get(table);
+    if (cached) return cached;
+    const found = this.guard(() => {
+      const pk = this.db
+        .prepare<[], { name: string; type: string; pk: bigint }>(
+          `SELECT name, type, pk FROM pragma_table_info('${table}') WHERE pk > 0`,
+        )
+        .all();
+      if (pk.length === 1 && pk[0]!.name === key && pk[0]!.type.toUpperCase() === 'INTEGER') return new Set<number>();
+      const rows = this.db
+        .prepare<[], unknown[]>(
+          `SELECT "${key}" FROM "${table}" WHERE typeof("${key}") = 'integer' GROUP BY "${key}" HAVING count(*) > 1`,
+        )
+        .raw(true)
+        .all();
+      return new Set(rows.map((r) => Number(r[0])));
+    });
+    this.duplicates.set(table, found);
+    return found;
   }
 
   /** Which of these keys the table has now. */
@@ -80,34 +112,45 @@ export class BotDatabase {
     });
   }
 
-  /** Rows whose key is not an integer (FreqTrade never writes them; a damaged file might). */
-  unkeyedCount(table: string, key: string): number {
-    return this.guard(() => {
-      const row = this.db
-        .prepare<[], { n: bigint }>(`SELECT count(*) AS n FROM "${table}" WHERE typeof("${key}") <> 'integer'`)
-        .get();
-      return Number(row?.n ?? 0);
-    });
-  }
-
   count(table: string): number {
     return this.guard(() =>
       Number(this.db.prepare<[], { n: bigint }>(`SELECT count(*) AS n FROM "${table}"`).get()?.n ?? 0),
     );
   }
 
-  /** Every row in key order, normalized, in one read (for verification: nothing awaits inside). */
-  eachRow(plan: ColumnPlan, visit: (row: NormalizedRow) => void): void {
+  /**
+   * Every row in key order, normalized, in one read (for verification: nothing awaits inside).
+   * Rows the sync rejects (a key that is no usable integer or repeats, a NOT NULL column without
+   * a value) are not visited, by the same rules; returns how many there were.
+   */
+  eachRow(plan: ColumnPlan, visit: (row: NormalizedRow) => void): number {
+    const key = plan.mapping.key.source;
+    const duplicates = this.duplicateKeys(plan.mapping.source, key);
+    const seen = new Set<number>();
+    let rejected = 0;
     this.guard(() => {
-      const sql = `SELECT * FROM "${plan.mapping.source}" ORDER BY "${plan.mapping.key.source}"`;
+      // Key, then rowid: of rows sharing a key, the first in rowid order is the one the sync takes.
+      const sql = `SELECT * FROM "${plan.mapping.source}" ORDER BY "${key}", rowid`;
       for (const row of this.db.prepare<[], Record<string, unknown>>(sql).iterate()) {
+        let normalized: NormalizedRow;
         try {
-          visit(normalizeRow(plan, row));
+          normalized = normalizeRow(plan, row);
         } catch (error) {
-          if (!(error instanceof UnkeyedRowError)) throw error;
+          if (!(error instanceof RejectedRowError)) throw error;
+          rejected += 1;
+          continue;
         }
+        if (duplicates.has(normalized.key)) {
+          if (seen.has(normalized.key)) {
+            rejected += 1;
+            continue;
+          }
+          seen.add(normalized.key);
+        }
+        visit(normalized);
       }
     });
+    return rejected;
   }
 
   private plan(mapping: TableMapping): ColumnPlan {
@@ -116,6 +159,14 @@ export class BotDatabase {
       .all()
       .map((r) => r.name);
     const missing = mapping.required.filter((c) => !columns.includes(c));
+    try {
+      this.db.prepare(`SELECT rowid FROM "${mapping.source}" LIMIT 0`);
+    } catch (error) {
+      throw new PermanentJobError(
+        `bot ${this.bot}: ${this.file}: table ${mapping.source} has no rowid (WITHOUT ROWID): not a FreqTrade table`,
+        { cause: error },
+      );
+    }
     if (missing.length > 0) {
       throw new PermanentJobError(
         `bot ${this.bot}: ${this.file}: table ${mapping.source} lacks column(s) ${missing.join(', ')}; this is not a FreqTrade schema we know`,

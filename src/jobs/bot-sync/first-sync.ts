@@ -3,7 +3,7 @@ import type { JobContext } from '../job.js';
 import type { BotDatabase } from './bot-database.js';
 import { copyLines, quoteIdent } from './copy-lines.js';
 import { ordersMapping, tradesMapping, type TableMapping } from './freqtrade-columns.js';
-import { readLines } from './read-lines.js';
+import { readLines, recordRowRejects, type RowReject } from './read-lines.js';
 import { createRowEncoder, type RowEncoder } from './row-encoder.js';
 import type { BotSyncResult } from './sync-result.js';
 
@@ -32,21 +32,21 @@ export async function firstSync(
   };
   const trades = createRowEncoder(tradesMapping, source.columnsOf(tradesMapping.source));
   const tradeIds = new Set<number>();
+  const rowRejects: RowReject[] = [];
   let lastTrade = Number.MIN_SAFE_INTEGER;
   result.trades.inserted = await copyLines(
     client,
     copySql(tradesMapping, trades),
-    readLines(ctx, source, tradesMapping, trades, progress, {
+    readLines(ctx, source, tradesMapping, trades, progress, rowRejects, {
       prefix: `${botId}\t`,
       keep: (row) => {
-        if (row.key === null) return false;
-        tradeIds.add(row.key);
-        lastTrade = row.key;
+        tradeIds.add(row.key!);
+        // Rows come in rowid order, not key order: the highest key read so far.
+        if (row.key! > lastTrade) lastTrade = row.key!;
         return true;
       },
     }),
   );
-  let unkeyed = source.unkeyedCount(tradesMapping.source, tradesMapping.key.source);
   const orphans: Array<{ order: number; trade: number | null }> = [];
   const later: Array<{ order: number; trade: number }> = [];
   if (source.orders) {
@@ -54,19 +54,17 @@ export async function firstSync(
     result.orders.inserted = await copyLines(
       client,
       copySql(ordersMapping, orders),
-      readLines(ctx, source, ordersMapping, orders, progress, {
+      readLines(ctx, source, ordersMapping, orders, progress, rowRejects, {
         prefix: `${botId}\t`,
         keep: (row) => {
-          if (row.key === null) return false;
           if (row.parent !== null && tradeIds.has(row.parent)) return true;
           // A trade newer than the last one read may have been written during this sync: checked below.
-          if (row.parent !== null && row.parent > lastTrade) later.push({ order: row.key, trade: row.parent });
-          else orphans.push({ order: row.key, trade: row.parent });
+          if (row.parent !== null && row.parent > lastTrade) later.push({ order: row.key!, trade: row.parent });
+          else orphans.push({ order: row.key!, trade: row.parent });
           return false;
         },
       }),
     );
-    unkeyed += source.unkeyedCount(ordersMapping.source, ordersMapping.key.source);
   }
   // Orders of a trade that exists now were written during this sync (the next sync takes them);
   // the others belong to no trade at all.
@@ -77,7 +75,8 @@ export async function firstSync(
   );
   for (const order of later) if (!existing.has(order.trade)) orphans.push(order);
   if (orphans.length > 0) await rejectOrphans(client, `${source.bot}:${source.file}`, orphans);
-  result.rejected = orphans.length + unkeyed;
+  const unusable = await recordRowRejects(client, source.bot, source.file, rowRejects);
+  result.rejected = orphans.length + unusable;
 }
 
 async function rejectOrphans(

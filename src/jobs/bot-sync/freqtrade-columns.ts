@@ -21,7 +21,14 @@ export interface TableMapping {
   readonly targetNames: Readonly<Record<string, string>>;
   /** Columns that must exist in the source for the table to be read at all. */
   readonly required: readonly string[];
+  /** PostgreSQL columns declared VARCHAR(n) (migrations/002): a longer value cannot be kept there. */
+  readonly maxLengths: Readonly<Record<string, number>>;
+  /** PostgreSQL columns declared NOT NULL besides the key: a row without a value for one is rejected. */
+  readonly notNull: readonly string[];
 }
+
+/** The key columns are PostgreSQL INTEGERs: a key outside this range cannot be stored. */
+export const MAX_KEY = 2_147_483_647;
 
 export const tradesMapping: TableMapping = {
   source: 'trades',
@@ -80,6 +87,17 @@ export const tradesMapping: TableMapping = {
   },
   targetNames: {},
   required: ['id', 'pair', 'is_open'],
+  maxLengths: {
+    exchange: 100,
+    pair: 100,
+    base_currency: 50,
+    stake_currency: 50,
+    trading_mode: 20,
+    fee_open_currency: 50,
+    fee_close_currency: 50,
+    strategy: 255,
+  },
+  notNull: ['pair', 'is_open'],
 };
 
 export const ordersMapping: TableMapping = {
@@ -112,4 +130,16 @@ export const ordersMapping: TableMapping = {
   renames: {},
   targetNames: { ft_trade_id: 'trade_id' },
   required: ['id', 'ft_trade_id'],
+  maxLengths: {
+    ft_order_side: 25,
+    ft_pair: 100,
+    order_id: 255,
+    status: 255,
+    symbol: 100,
+    order_type: 50,
+    side: 25,
+    ft_order_tag: 255,
+  },
+  // trade_id is NOT NULL too: an order without its trade is an orphan, rejected as such.
+  notNull: [],
 };

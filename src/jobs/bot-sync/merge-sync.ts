@@ -3,7 +3,7 @@ import type { JobContext } from '../job.js';
 import type { BotDatabase } from './bot-database.js';
 import { ordersMapping, tradesMapping } from './freqtrade-columns.js';
 import { deleteUnstaged, mergeStaged, rejectOrphanOrders } from './merge-staged.js';
-import { readLines } from './read-lines.js';
+import { readLines, recordRowRejects, type RowReject } from './read-lines.js';
 import { createRowEncoder } from './row-encoder.js';
 import { StagingTable } from './staging-table.js';
 import type { BotSyncResult } from './sync-result.js';
@@ -21,7 +21,7 @@ export async function mergeSync(
   result: BotSyncResult,
   beforeWrite?: () => Promise<void>,
 ): Promise<void> {
-  const unkeyed = await stageSource(ctx, client, source);
+  const unusable = await stageSource(ctx, client, source);
   // The staged source is what the guard against a replaced database looks at, before any write.
   await beforeWrite?.();
   const trades = await mergeStaged(client, tradesMapping, 'stage_trades', botId);
@@ -40,7 +40,7 @@ export async function mergeSync(
   const staged = await stagedCounts(client, Boolean(source.orders));
   result.trades.unchanged = staged.trades - result.trades.inserted - result.trades.updated;
   result.orders.unchanged = staged.orders - result.orders.inserted - result.orders.updated;
-  result.rejected = orphans + unkeyed;
+  result.rejected = orphans + unusable;
   await ctx.log(
     `bot ${source.bot}: ${staged.trades} trades, ` +
       (source.orders ? `${staged.orders} orders read` : 'no orders table (older FreqTrade)'),
@@ -49,7 +49,8 @@ export async function mergeSync(
 
 /**
  * Copies the source's orders and trades into temporary tables stage_orders and stage_trades
- * (dropped at commit). Returns the number of rows without a usable key.
+ * (dropped at commit). Rows that cannot be taken (an unusable key, a required value missing)
+ * are recorded in rejects instead; returns how many.
  */
 export async function stageSource(ctx: JobContext, client: PoolClient, source: BotDatabase): Promise<number> {
   // Orders before trades: FreqTrade writes a trade before its orders, so every order read here
@@ -60,17 +61,16 @@ export async function stageSource(ctx: JobContext, client: PoolClient, source: B
   ];
   const progress = { done: 0, total: tables.reduce((n, t) => n + source.count(t.mapping.source), 0) };
   await ctx.progress(progress);
-  let unkeyed = 0;
+  const rejects: RowReject[] = [];
   for (const { mapping, stage } of tables) {
     const staging = await StagingTable.create(
       client,
       stage,
       createRowEncoder(mapping, source.columnsOf(mapping.source)),
     );
-    await staging.copy(client, readLines(ctx, source, mapping, staging.encoder, progress));
-    unkeyed += source.unkeyedCount(mapping.source, mapping.key.source);
+    await staging.copy(client, readLines(ctx, source, mapping, staging.encoder, progress, rejects));
   }
-  return unkeyed;
+  return recordRowRejects(client, source.bot, source.file, rejects);
 }
 
 /** Rows staged with a usable key (orders: whose trade was staged too). */

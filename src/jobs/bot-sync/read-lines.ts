@@ -1,15 +1,29 @@
+import type { PoolClient } from 'pg';
 import type { JobContext } from '../job.js';
 import type { BotDatabase } from './bot-database.js';
+import { jsonSafe } from './column-values.js';
 import type { TableMapping } from './freqtrade-columns.js';
 import type { RowEncoder } from './row-encoder.js';
 
 export type EncodedRow = ReturnType<RowEncoder['encode']>;
 
+/** A source row the sync cannot take, and why; it goes to `rejects`, never silently away. */
+export interface RowReject {
+  table: string;
+  rowid: bigint;
+  reason: string;
+  /** The row as JSON (column -> value), so nothing of it is lost. */
+  raw: string;
+}
+
 /**
- * A FreqTrade table as COPY text, in key order: one short SQLite read per chunk of
+ * A FreqTrade table as COPY text, in rowid order: one short SQLite read per chunk of
  * SYNC_BATCH_SIZE rows (FreqTrade's writer is never kept waiting), cancellation checked between
- * chunks, progress reported. `keep` drops rows (an order of a missing trade, ...); `prefix` goes
- * before every line (the bot's id, for a COPY straight into the bot's tables).
+ * chunks, progress reported. Every read starts after the last rowid read, so the reader always
+ * advances whatever the key column holds. A row whose key is unusable (not an integer, out of
+ * range, NULL, or a repeat of an earlier row's) or that lacks a required value is pushed to
+ * `rejects` instead. `keep` drops rows (an order of a missing trade, ...); `prefix` goes before
+ * every line (the bot's id, for a COPY straight into the bot's tables).
  */
 export async function* readLines(
   ctx: JobContext,
@@ -17,18 +31,46 @@ export async function* readLines(
   mapping: TableMapping,
   encoder: RowEncoder,
   progress: { done: number; total: number },
+  rejects: RowReject[],
   options: { keep?: (row: EncodedRow) => boolean; prefix?: string } = {},
 ): AsyncGenerator<string> {
   const size = ctx.config.SYNC_BATCH_SIZE;
-  let after = Number.MIN_SAFE_INTEGER;
+  const keyColumn = mapping.key.source;
+  const duplicates = source.duplicateKeys(mapping.source, keyColumn);
+  const firstWith = new Map<number, bigint>();
+  const columns = source.columnsOf(mapping.source);
+  const reject = (row: readonly unknown[], rowid: bigint, reason: string): void => {
+    const raw: Record<string, unknown> = {};
+    columns.forEach((name, i) => (raw[name] = jsonSafe(row[i])));
+    rejects.push({ table: mapping.source, rowid, reason, raw: JSON.stringify(raw) });
+  };
+  let after = -(2n ** 63n);
   for (;;) {
     if (ctx.signal.aborted) throw new Error(`bot ${source.bot}: sync aborted`);
-    const rows = source.chunk(mapping.source, mapping.key.source, after, size);
+    const rows = source.chunk(mapping.source, after, size);
     if (rows.length === 0) return;
     let text = '';
     for (const row of rows) {
+      const rowid = row[row.length - 1] as bigint;
+      after = rowid;
       const encoded = encoder.encode(row);
-      if (encoded.key !== null) after = encoded.key;
+      if (encoded.problem !== undefined) {
+        reject(row, rowid, encoded.key === null ? encoded.problem : `${keyColumn} ${encoded.key}: ${encoded.problem}`);
+        continue;
+      }
+      const key = encoded.key!;
+      if (duplicates.has(key)) {
+        const first = firstWith.get(key);
+        if (first !== undefined) {
+          reject(
+            row,
+            rowid,
+            `${keyColumn} ${key} is duplicated: the row at rowid ${first} has it too and is the one taken`,
+          );
+          continue;
+        }
+        firstWith.set(key, rowid);
+      }
       if (options.keep && !options.keep(encoded)) continue;
       text += options.prefix === undefined ? encoded.line : options.prefix + encoded.line;
     }
@@ -37,4 +79,36 @@ export async function* readLines(
     if (text !== '') yield text;
     if (rows.length < size) return;
   }
+}
+
+/**
+ * Records the rows a sync could not take, in its transaction, replacing the bot's earlier such
+ * rejects (a row fixed since is no reject any more). Returns how many were recorded.
+ */
+export async function recordRowRejects(
+  client: PoolClient,
+  bot: string,
+  file: string,
+  rejects: readonly RowReject[],
+): Promise<number> {
+  await client.query(
+    `DELETE FROM rejects WHERE source = 'bot-sync' AND source_ref LIKE $1 || ':%' AND position LIKE 'rowid %'`,
+    [bot],
+  );
+  if (rejects.length === 0) return 0;
+  await client.query(
+    `INSERT INTO rejects (source, collection, source_ref, position, reason, raw)
+     SELECT 'bot-sync', t, $1, 'rowid ' || r, $2 || t || ', rowid ' || r || ': ' || why, raw
+     FROM unnest($3::text[], $4::text[], $5::text[], $6::text[]) AS x(t, r, why, raw)
+     ON CONFLICT (source, collection, source_ref, position) DO UPDATE SET reason = EXCLUDED.reason, raw = EXCLUDED.raw`,
+    [
+      `${bot}:${file}`,
+      `bot ${bot}: ${file}: table `,
+      rejects.map((r) => r.table),
+      rejects.map((r) => r.rowid.toString()),
+      rejects.map((r) => r.reason),
+      rejects.map((r) => r.raw),
+    ],
+  );
+  return rejects.length;
 }

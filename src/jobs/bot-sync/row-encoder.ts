@@ -1,5 +1,5 @@
 import { hash as digest } from 'node:crypto';
-import { converters, INVALID, jsonSafe, planColumns, type Converter } from './column-values.js';
+import { INVALID, jsonSafe, missingRequired, planColumns, readKey, type Converter } from './column-values.js';
 import type { ColumnKind, TableMapping } from './freqtrade-columns.js';
 import { COPY_NULL, copyEscape } from './copy-text.js';
 
@@ -13,8 +13,11 @@ import { COPY_NULL, copyEscape } from './copy-text.js';
 export interface RowEncoder {
   /** Staging columns with their PostgreSQL types, in line order. */
   readonly columns: ReadonlyArray<readonly [string, string]>;
-  /** The COPY line of a row, and its key (null when the key is unusable: such a row is rejected). */
-  encode(row: readonly unknown[]): { key: number | null; line: string; parent: number | null };
+  /**
+   * The COPY line of a row and its key; `problem` says why the row cannot be kept at all (a key
+   * that is no usable integer, a NOT NULL column without a value): such a row goes to rejects.
+   */
+  encode(row: readonly unknown[]): { key: number | null; line: string; parent: number | null; problem?: string };
 }
 
 const PG_TYPES: Record<ColumnKind, string> = {
@@ -36,12 +39,13 @@ function escaped(convert: Converter): Converter {
 export function createRowEncoder(mapping: TableMapping, sourceColumns: readonly string[]): RowEncoder {
   const index = new Map(sourceColumns.map((name, i) => [name, i]));
   const plan = planColumns(mapping, sourceColumns);
-  const fields = plan.fields.map(([name, kind, source]) => ({
-    name,
-    at: source === undefined ? undefined : index.get(source),
+  const fields = plan.fields.map((field) => ({
+    name: field.target,
+    at: field.source === undefined ? undefined : index.get(field.source),
     // Text is the one kind whose values can hold COPY's special characters.
-    convert: kind === 'text' ? escaped(converters.text) : converters[kind],
-    source: source ?? name,
+    convert: field.kind === 'text' ? escaped(field.convert) : field.convert,
+    source: field.source ?? field.target,
+    planned: field,
   }));
   // `"name":` of each extra column, JSON-escaped once; the per-row JSON is then string pieces.
   const extraPrefixes = plan.extraColumns.map((name) => [`${JSON.stringify(name)}:`, index.get(name) ?? -1] as const);
@@ -56,19 +60,24 @@ export function createRowEncoder(mapping: TableMapping, sourceColumns: readonly 
   return {
     columns,
     encode(row) {
-      const rawKey = keyAt === undefined ? undefined : row[keyAt];
-      const key = typeof rawKey === 'bigint' || typeof rawKey === 'number' ? Number(rawKey) : Number.NaN;
-      const parts: string[] = [Number.isSafeInteger(key) ? String(key) : COPY_NULL];
+      const read = readKey(mapping.key.source, keyAt === undefined ? undefined : row[keyAt]);
+      if (typeof read !== 'number') return { key: null, line: '', parent: null, problem: read.problem };
+      const key = read;
+      const parts: string[] = [String(key)];
       let invalid: Record<string, unknown> | undefined;
       let parent: number | null = null;
       for (let f = 0; f < fields.length; f++) {
         const field = fields[f]!;
         const raw = field.at === undefined ? null : row[field.at];
         if (raw === null || raw === undefined) {
+          if (field.planned.notNull)
+            return { key, line: '', parent: null, problem: missingRequired(field.planned, raw) };
           parts.push(COPY_NULL);
           continue;
         }
         const text = field.convert(raw);
+        if (text === INVALID && field.planned.notNull)
+          return { key, line: '', parent: null, problem: missingRequired(field.planned, raw) };
         if (text === INVALID) {
           // A value that does not fit its column (text in a numeric column, ...) is kept, not dropped.
           (invalid ??= {})[`invalid:${field.source}`] = jsonSafe(raw);
@@ -96,7 +105,7 @@ export function createRowEncoder(mapping: TableMapping, sourceColumns: readonly 
       parts.push(copyEscape(`{${json}}`));
       const body = parts.join('\t');
       const hash = digest('md5', body); // one-shot: cheaper than createHash per row
-      return { key: Number.isSafeInteger(key) ? key : null, line: `${body}\t${hash}\n`, parent };
+      return { key, line: `${body}\t${hash}\n`, parent };
     },
   };
 }

@@ -1,4 +1,4 @@
-import { converters, INVALID, jsonSafe, type ColumnPlan } from './column-values.js';
+import { INVALID, jsonSafe, missingRequired, readKey, type ColumnPlan } from './column-values.js';
 
 /** A source row as PostgreSQL should hold it (verify compares the two). */
 export interface NormalizedRow {
@@ -9,19 +9,20 @@ export interface NormalizedRow {
   readonly extra: Record<string, unknown>;
 }
 
-/** Raised for a row whose key is not an integer: such a row cannot be addressed, so it is rejected. */
-export class UnkeyedRowError extends Error {}
+/** Raised for a row the sync rejects (a key that is no usable integer, a NOT NULL column without a value). */
+export class RejectedRowError extends Error {}
 
 export function normalizeRow(plan: ColumnPlan, row: Record<string, unknown>): NormalizedRow {
-  const keyRaw = row[plan.mapping.key.source];
-  const key = typeof keyRaw === 'bigint' || typeof keyRaw === 'number' ? Number(keyRaw) : Number.NaN;
-  if (!Number.isSafeInteger(key))
-    throw new UnkeyedRowError(`${plan.mapping.source}.${plan.mapping.key.source} is ${String(keyRaw)}`);
+  const key = readKey(plan.mapping.key.source, row[plan.mapping.key.source]);
+  if (typeof key !== 'number') throw new RejectedRowError(`${plan.mapping.source}: ${key.problem}`);
   const values: Record<string, string | null> = {};
   const extra: Record<string, unknown> = {};
-  for (const [target, kind, source] of plan.fields) {
+  for (const field of plan.fields) {
+    const { target, source } = field;
     const raw = source === undefined ? null : row[source];
-    const text = raw === null || raw === undefined ? null : converters[kind](raw);
+    const text = raw === null || raw === undefined ? null : field.convert(raw);
+    if (field.notNull && (text === null || text === INVALID))
+      throw new RejectedRowError(`${plan.mapping.source}: ${missingRequired(field, raw)}`);
     if (text === INVALID) {
       values[target] = null;
       extra[`invalid:${source}`] = jsonSafe(raw);

@@ -16,7 +16,7 @@ import { endEpoch, gatherResetEvidence } from './reset-check.js';
 import { emptyCounts, sumCounts, type BotSyncResult } from './sync-result.js';
 import { readSyncState, touchSyncSuccess, writeSyncFailure, writeSyncSuccess } from './sync-state.js';
 
-export type { BotSyncResult, TableCounts } from './sync-result.js';
+export type { BotSyncResult } from './sync-result.js';
 
 export interface SyncOptions {
   /** Compare every row even when the file looks unchanged. */

@@ -8,7 +8,7 @@ import { readSyncConfig, syncConfigPath } from '../turso/sync-config.js';
 import { tursoProvisionContract } from './contract.js';
 
 /** Turso database names: lower-case letters, digits and dashes. */
-export function databaseNameFor(instance: string): string {
+function databaseNameFor(instance: string): string {
   return (
     instance
       .toLowerCase()

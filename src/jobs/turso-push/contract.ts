@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { assertInstanceName, instanceNameSchema, scanBotInstances } from '../../bots/bot-instances.js';
+import { hostedBots } from '../../bots/bot-registry.js';
 import { defineContract } from '../job.js';
 import { tursoPushEnabled } from '../turso/push-enabled.js';
 import { SyncConfigError } from '../turso/sync-config.js';
@@ -38,6 +39,9 @@ export const tursoPushContract = defineContract({
     if (options.bot !== undefined) return [{ instance: assertInstanceName(options.bot), ...flags }];
     if (options.acceptReset) throw new Error('turso-push --accept-reset takes one bot (--bot <instance>), not --all');
     if (!options.all) throw new Error('turso-push needs --bot <instance> or --all');
+    if (env.config.BOT_DISCOVERY === 'hosts') {
+      return (await hostedBots(env.pg)).filter((b) => b.tursoPush).map((b) => ({ instance: b.instance }));
+    }
     const { bots } = await scanBotInstances(env.config);
     const enabled: Array<{ instance: string; dryRun?: boolean }> = [];
     for (const bot of bots) {

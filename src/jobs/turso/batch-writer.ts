@@ -4,7 +4,7 @@ import { valueBytes, type SqlValue } from './sql-values.js';
 import { keyColumns, quoteIdent, type TableSchema } from './table-schema.js';
 
 /** SQLite's (and Turso's) limit on bound parameters in one statement. */
-export const MAX_STATEMENT_PARAMS = 32_766;
+const MAX_STATEMENT_PARAMS = 32_766;
 
 interface OpenStatement {
   table: TableSchema;

@@ -9,7 +9,7 @@ export interface PlatformApi {
   signal?: AbortSignal;
 }
 
-export class PlatformApiError extends Error {
+class PlatformApiError extends Error {
   constructor(
     message: string,
     readonly status: number | undefined,

@@ -59,7 +59,12 @@ export interface PushResult {
 export interface PushOptions {
   config: Pick<
     Config,
-    'BOT_INSTANCES_DIR' | 'BOT_DB_FILENAMES' | 'SQLITE_BUSY_TIMEOUT' | 'TURSO_BATCH_BYTES' | 'DELETE_GUARD_RATIO'
+    | 'BOT_INSTANCES_DIR'
+    | 'BOT_DB_FILENAMES'
+    | 'SQLITE_BUSY_TIMEOUT'
+    | 'TURSO_BATCH_BYTES'
+    | 'DELETE_GUARD_RATIO'
+    | 'TURSO_FILE_DIR'
   >;
   pg: PgPool;
   instance: string;

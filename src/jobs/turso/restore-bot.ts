@@ -19,7 +19,7 @@ export interface RestoreResult {
 }
 
 export interface RestoreOptions {
-  config: Pick<Config, 'BOT_INSTANCES_DIR'>;
+  config: Pick<Config, 'BOT_INSTANCES_DIR' | 'TURSO_FILE_DIR'>;
   instance: string;
   to: string;
   signal: AbortSignal;
@@ -59,7 +59,7 @@ export async function restoreBot(options: RestoreOptions): Promise<RestoreResult
   const started = performance.now();
   const file = path.resolve(options.to);
   await assertWritableDestination(options.instance, file);
-  const target = await openBotTarget(options.config, options.instance);
+  const target = await openBotTarget(options.config, options.instance, 'restore');
   const temp = `${file}.${randomBytes(4).toString('hex')}.restoring`;
   let db: Database.Database | undefined;
   try {

@@ -12,7 +12,7 @@ function blobHex(value: Uint8Array | ArrayBuffer): string {
 }
 
 /** One value as tagged text: the type is part of it, and String(number) round-trips exactly. */
-export function encodeValue(value: SqlValue): string {
+function encodeValue(value: SqlValue): string {
   if (value === null) return 'n';
   if (typeof value === 'bigint') return `i${value}`;
   if (typeof value === 'number') return `r${value}`;
@@ -20,7 +20,7 @@ export function encodeValue(value: SqlValue): string {
   return `b${blobHex(value)}`;
 }
 
-export function decodeValue(text: string): SqlValue {
+function decodeValue(text: string): SqlValue {
   const body = text.slice(1);
   switch (text[0]) {
     case 'n':

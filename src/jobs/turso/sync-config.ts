@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import type { Config } from '../../config.js';
@@ -10,7 +10,13 @@ const syncConfigSchema = z.object({
   tursoUrl: z.string().refine((url) => /^(libsql|https?|wss?|file):/.test(url), {
     message: 'expected a libsql://, https://, wss:// or file: URL',
   }),
-  tursoToken: z.string().optional(),
+  // A line break or other control character can never be sent in an HTTP header: no retry helps.
+  tursoToken: z
+    .string()
+    .refine((token) => ![...token].some((char) => char.charCodeAt(0) < 0x21 || char.charCodeAt(0) === 0x7f), {
+      message: 'holds a line break, space or control character, so no server can accept it (the value is not shown)',
+    })
+    .optional(),
   enabled: z.boolean(),
   lastSync: z.string().nullable().optional(),
 });
@@ -24,6 +30,9 @@ export class SyncConfigError extends PermanentJobError {
   }
 }
 
+/** 64 KiB: a real sync-config.json is a few hundred bytes. */
+export const SYNC_CONFIG_MAX_BYTES = 64 * 1024;
+
 export function syncConfigPath(config: Pick<Config, 'BOT_INSTANCES_DIR'>, instance: string): string {
   return path.join(instanceDir(config, instance), 'sync-config.json');
 }
@@ -36,8 +45,24 @@ export async function readSyncConfig(
   const file = syncConfigPath(config, instance);
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    const handle = await open(file, 'r');
+    try {
+      // The scheduler reads every bot's file on every pass: a huge one is refused, not read whole.
+      const { size } = await handle.stat();
+      if (size > SYNC_CONFIG_MAX_BYTES)
+        throw new SyncConfigError(
+          `bot ${instance}: ${file} is refused: ${size} bytes, above the ${SYNC_CONFIG_MAX_BYTES}-byte limit of a sync-config.json`,
+        );
+      const buffer = Buffer.alloc(SYNC_CONFIG_MAX_BYTES + 1);
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
+      if (bytesRead > SYNC_CONFIG_MAX_BYTES)
+        throw new SyncConfigError(`bot ${instance}: ${file} is refused: above the ${SYNC_CONFIG_MAX_BYTES}-byte limit`);
+      text = buffer.subarray(0, bytesRead).toString('utf8');
+    } finally {
+      await handle.close();
+    }
   } catch (error) {
+    if (error instanceof SyncConfigError) throw error;
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new SyncConfigError(`Cannot read ${file}: ${(error as Error).message}`, { cause: error });
   }

@@ -73,7 +73,7 @@ export function readSourceTables(db: SqliteDb): TableSchema[] {
 }
 
 /** Topological order by foreign keys, otherwise by name; a cycle keeps its name order. */
-export function orderParentsFirst(tables: TableSchema[]): TableSchema[] {
+function orderParentsFirst(tables: TableSchema[]): TableSchema[] {
   const byName = new Map(tables.map((t) => [t.name.toLowerCase(), t]));
   const ordered: TableSchema[] = [];
   const state = new Map<string, 'visiting' | 'done'>();

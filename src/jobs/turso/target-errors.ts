@@ -28,6 +28,29 @@ const PERMANENT_CODES = new Set([
   'SQLITE_AUTH',
 ]);
 
+/**
+ * The message with the reasons under it: fetch says only "fetch failed", its cause says
+ * "connect ECONNREFUSED 127.0.0.1:8080" (an AggregateError of each address tried carries only codes).
+ */
+function reasonChain(error: unknown): string {
+  const parts: string[] = [];
+  const seen = new Set<unknown>();
+  for (let e: unknown = error; e !== undefined && e !== null && !seen.has(e); e = (e as { cause?: unknown }).cause) {
+    seen.add(e);
+    const message = errorMessage(e);
+    const code = (e as { code?: unknown }).code;
+    const text = message !== '' ? message : typeof code === 'string' ? code : '';
+    if (text !== '' && !parts.some((part) => part.includes(text))) parts.push(text);
+    if (e instanceof AggregateError)
+      for (const inner of e.errors) {
+        const innerText = errorMessage(inner);
+        if (innerText !== '' && !parts.includes(innerText)) parts.push(innerText);
+      }
+    if (!(e instanceof Error)) break;
+  }
+  return parts.join(': ');
+}
+
 function httpStatus(error: unknown): number | undefined {
   for (let e: unknown = error; e instanceof Error; e = e.cause) {
     const status = (e as { status?: unknown }).status;
@@ -48,7 +71,7 @@ export function targetError(
   if (error instanceof PermanentJobError && /^bot /.test(error.message)) return error;
   const status = httpStatus(error);
   const code = error instanceof LibsqlError ? error.code : undefined;
-  const detail = redactToken(errorMessage(error), where.token);
+  const detail = redactToken(reasonChain(error), where.token);
   const message = redactToken(
     `bot ${where.instance}: ${where.action} ${displayTarget(where.url)} (from ${where.configFile}) failed: ${detail}` +
       (status === 401 || status === 403 ? ' (the tursoToken was refused: check it)' : ''),

@@ -1,10 +1,10 @@
 import { createHash } from 'node:crypto';
-import type { JobName } from '../../jobs/contracts.js';
 
 /** One schedule the scheduler wants to exist: a job of `queue` with `data`, every `every` ms. */
 export interface DesiredSchedule {
   readonly id: string;
-  readonly queue: JobName;
+  /** The queue's name: the job's own, or a host's (`bot-sync-<host>`). */
+  readonly queue: string;
   readonly name: string;
   readonly every: number;
   /** Where in the interval this schedule fires, so 10,000 bots do not all start at once. */
@@ -13,18 +13,18 @@ export interface DesiredSchedule {
 }
 
 /** Schedule ids say what they schedule: `bot-sync:bot-0007`. */
-export function scheduleId(queue: JobName, subject: string): string {
+function scheduleId(queue: string, subject: string): string {
   return `${queue}:${subject}`;
 }
 
 /** A stable offset within the interval, from the schedule id. */
-export function stableOffset(id: string, every: number): number {
+function stableOffset(id: string, every: number): number {
   const digest = createHash('sha1').update(id).digest();
   return digest.readUInt32BE(0) % every;
 }
 
 export function perBotSchedule(
-  queue: JobName,
+  queue: string,
   bot: string,
   every: number,
   title: string,

@@ -1,5 +1,4 @@
 import type { JobsOptions } from 'bullmq';
-import type { JobName } from '../../jobs/contracts.js';
 import type { Queues } from '../../queues/queues.js';
 import type { DesiredSchedule } from './desired-schedules.js';
 
@@ -18,7 +17,7 @@ export interface ReconcileResult {
  */
 export async function reconcileSchedules(
   queues: Queues,
-  queueNames: readonly JobName[],
+  queueNames: readonly string[],
   desired: readonly DesiredSchedule[],
   template: JobsOptions,
 ): Promise<ReconcileResult> {

@@ -5,7 +5,10 @@ import { errorMessage } from '../../errors.js';
 import { jobContracts, type JobName } from '../../jobs/contracts.js';
 import type { Logger } from '../../logger.js';
 import { defaultJobOptions } from '../../queues/job-options.js';
-import type { Queues } from '../../queues/queues.js';
+import type { Queue } from 'bullmq';
+import { botHosts, hostedBots } from '../../bots/bot-registry.js';
+import { HOST_ROUTED, queueNameFor } from '../../queues/host-routing.js';
+import { closeQueues, createQueues, type Queues } from '../../queues/queues.js';
 import { perBotSchedule, type DesiredSchedule } from './desired-schedules.js';
 import { discoverBots } from './discover-bots.js';
 import { LeaderLock } from './leader-lock.js';
@@ -45,6 +48,7 @@ export class Scheduler {
   private lastPass = 0;
   private stopped = false;
   private leader = false;
+  private readonly hostQueues = new Map<string, Queue>();
 
   constructor(private readonly options: SchedulerOptions) {
     const renew = options.leaseRenewMs ?? 10_000;
@@ -64,6 +68,7 @@ export class Scheduler {
   /** One pass now if this process is (or becomes) the leader. */
   async runOnce(): Promise<SchedulerPass> {
     if (!(await this.lock.acquire())) return { leader: false };
+    if (this.options.config.BOT_DISCOVERY === 'hosts') return this.hostsPass();
     const { config, pg, queues, logger } = this.options;
     const discovery = await discoverBots(config, pg);
     for (const skipped of discovery.skipped) logger.warn('skipped a folder in BOT_INSTANCES_DIR', skipped);
@@ -84,11 +89,73 @@ export class Scheduler {
     return { leader: true, bots: discovery.bots.length, missing: discovery.missing, schedules };
   }
 
+  /**
+   * BOT_DISCOVERY=hosts: each host's workers have recorded their bots in PostgreSQL (this process
+   * cannot see their disks); every bot's schedules go on its host's queues. The single-host
+   * queues' bot schedules, and those of a host that holds no bot any more, are removed.
+   */
+  private async hostsPass(): Promise<SchedulerPass> {
+    const { config, pg, logger } = this.options;
+    const [bots, hosts] = await Promise.all([hostedBots(pg), botHosts(pg)]);
+    const syncTitle = jobContracts['bot-sync'].title;
+    const pushTitle = jobContracts['turso-push'].title;
+    const desired: DesiredSchedule[] = [];
+    for (const { instance, host, tursoPush } of bots) {
+      desired.push(
+        perBotSchedule(
+          queueNameFor('bot-sync', host),
+          instance,
+          config.SYNC_INTERVAL,
+          syncTitle({ bot: instance, full: false }),
+          {
+            bot: instance,
+          },
+        ),
+      );
+      if (tursoPush) {
+        desired.push(
+          perBotSchedule(
+            queueNameFor('turso-push', host),
+            instance,
+            config.TURSO_PUSH_INTERVAL,
+            pushTitle({ instance }),
+            {
+              instance,
+            },
+          ),
+        );
+      }
+    }
+    const perBot: JobName[] = ['bot-sync', 'turso-push'];
+    const owned: string[] = [...perBot, ...hosts.flatMap((host) => perBot.map((job) => queueNameFor(job, host)))];
+    for (const source of this.options.sources ?? []) {
+      if (HOST_ROUTED.includes(source.queue)) continue; // read from the bots table above
+      owned.push(source.queue);
+      desired.push(...(await source.schedules([])));
+    }
+    if (!(await this.lock.holds())) return { leader: false };
+    const schedules = await reconcileSchedules(this.queuesFor(owned), owned, desired, defaultJobOptions(config));
+    if (schedules.created + schedules.updated + schedules.removed > 0) {
+      logger.info('schedules reconciled', { bots: bots.length, hosts, ...schedules });
+    }
+    return { leader: true, bots: bots.length, missing: [], schedules };
+  }
+
+  /** The given queues, opening the hosts' queues on first use (hosts appear as their workers start). */
+  private queuesFor(names: readonly string[]): Queues {
+    for (const name of names) {
+      if (this.options.queues.has(name) || this.hostQueues.has(name)) continue;
+      this.hostQueues.set(name, createQueues(this.options.config, this.options.redis, [name]).get(name)!);
+    }
+    return new Map([...this.options.queues, ...this.hostQueues]);
+  }
+
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
     await this.running.catch(() => undefined);
     await this.lock.release().catch(() => undefined);
+    await closeQueues(this.hostQueues);
   }
 
   private async tick(): Promise<void> {

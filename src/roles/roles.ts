@@ -1,24 +1,25 @@
 import type { Server } from 'node:http';
-import type { Config } from '../../config.js';
 import {
   redisReady,
   redisTarget,
   warnUnlessNoEviction,
   type RedisConnection,
   type RedisRole,
-} from '../../connections/redis.js';
-import { errorMessage } from '../../errors.js';
-import { createHttpApp } from '../../http/http-app.js';
-import type { JobName } from '../../jobs/contracts.js';
-import { migrate } from '../../migrate/migrate.js';
-import { closeQueues, createQueues } from '../../queues/queues.js';
-import type { Runtime } from '../../runtime/runtime.js';
-import { registerBoardMetrics } from '../../monitoring/board-metrics.js';
-import { JobMetrics } from '../../monitoring/job-metrics.js';
-import { WorkerPool } from '../../workers/worker-pool.js';
-import { Scheduler } from '../../producers/scheduler/scheduler.js';
-import { scheduleSources } from '../../producers/scheduler/schedule-sources.js';
-import { createMetricsApp } from '../../http/metrics.js';
+} from '../connections/redis.js';
+import { errorMessage } from '../errors.js';
+import { createHttpApp } from '../http/http-app.js';
+import type { JobName } from '../jobs/contracts.js';
+import { migrate } from '../migrate/migrate.js';
+import { closeQueues, createQueues } from '../queues/queues.js';
+import type { Runtime } from '../runtime/runtime.js';
+import { registerBoardMetrics } from '../monitoring/board-metrics.js';
+import { JobMetrics } from '../monitoring/job-metrics.js';
+import { WorkerPool } from '../workers/worker-pool.js';
+import { HostDiscovery } from '../bots/host-discovery.js';
+import { allQueueNames } from '../queues/host-routing.js';
+import { Scheduler } from '../producers/scheduler/scheduler.js';
+import { scheduleSources } from '../producers/scheduler/schedule-sources.js';
+import { createMetricsApp } from '../http/metrics.js';
 import type { Express } from 'express';
 
 /** The long-running roles, each registering its own closers on the runtime. */
@@ -49,6 +50,13 @@ export async function startWorkers(
 ): Promise<WorkerPool> {
   const connection = runtime.redis('worker');
   await warnUnlessNoEviction(connection, runtime.logger);
+  const host = runtime.config.WORKER_HOST;
+  if (host !== undefined) {
+    // This host's bots are recorded before its workers take jobs, and kept current.
+    const discovery = new HostDiscovery(runtime.config, runtime.pg, host, runtime.logger);
+    await discovery.start();
+    runtime.closers.add('host discovery', () => discovery.stop());
+  }
   const pool = new WorkerPool(runtime, connection, {
     queues,
     concurrency,
@@ -64,7 +72,13 @@ export async function startWorkers(
 
 export async function startBoard(runtime: Runtime, port: number): Promise<Server> {
   const connection = runtime.redis('producer');
-  const queues = createQueues(runtime.config, connection, undefined, runtime.errors.listener('queue'));
+  // With hosts, each host's queues too (the hosts known at start), so a retry reaches its host.
+  const queues = createQueues(
+    runtime.config,
+    connection,
+    await allQueueNames(runtime.config, runtime.pg),
+    runtime.errors.listener('queue'),
+  );
   runtime.closers.add('board queues', () => closeQueues(queues));
   registerBoardMetrics(runtime.metrics, { queues, pg: runtime.pg, logger: runtime.logger });
   const app = createHttpApp({
@@ -137,13 +151,3 @@ function listeningPort(server: Server, fallback: number): number {
   const address = server.address();
   return typeof address === 'object' && address ? address.port : fallback;
 }
-
-export function parsePositiveInt(flag: string) {
-  return (text: string): number => {
-    const value = Number(text);
-    if (!Number.isSafeInteger(value) || value < 0) throw new Error(`${flag} expects a whole number, got "${text}"`);
-    return value;
-  };
-}
-
-export type { Config };

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { isJobName, JOB_NAMES, type JobName } from '../../jobs/contracts.js';
+import { isJobName, JOB_NAMES, type JobName } from '../jobs/contracts.js';
 
 /** The job options shared by `run` and `enqueue`; each job reads the ones it understands. */
 export function withJobOptions(command: Command): Command {
@@ -25,4 +25,13 @@ export function withJobOptions(command: Command): Command {
 export function jobNameArgument(text: string): JobName {
   if (!isJobName(text)) throw new Error(`Unknown job "${text}"; known jobs: ${JOB_NAMES.join(', ')}`);
   return text;
+}
+
+/** A commander parser for a whole-number option (`--port`, `--concurrency`): names the flag when the value is not one. */
+export function parsePositiveInt(flag: string) {
+  return (text: string): number => {
+    const value = Number(text);
+    if (!Number.isSafeInteger(value) || value < 0) throw new Error(`${flag} expects a whole number, got "${text}"`);
+    return value;
+  };
 }
