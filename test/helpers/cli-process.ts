@@ -90,9 +90,9 @@ export async function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ 
 }
 
 /** The port a process logged as listening, in the JSON line whose `msg` is `msg` (fields in any order). */
-export async function listeningPort(process: CliProcess, msg: string): Promise<number> {
+export async function listeningPort(process: CliProcess, msg: string, timeoutMs?: number): Promise<number> {
   const pattern = new RegExp(`^(?=.*"msg":"${msg}")(?=.*"port":(\\d+)).*$`, 'm');
-  await process.waitForOutput(pattern);
+  await process.waitForOutput(pattern, timeoutMs);
   return Number(pattern.exec(process.output())?.[1]);
 }
 

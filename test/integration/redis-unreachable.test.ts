@@ -40,7 +40,8 @@ describe('an unreachable Redis', () => {
   for (const args of [['status'], ['enqueue', 'echo', '--json', '{"message":"hi"}'], ['scheduler', '--once']]) {
     it(`fails \`${args[0]}\` within seconds, naming the Redis it tried (password masked)`, async () => {
       const cli = startCli(args, unreachable);
-      const { code } = await exitedWithin(cli, 15_000);
+      // Generous: the old code never exited; a loaded machine takes seconds to start the CLI.
+      const { code } = await exitedWithin(cli, 60_000);
       assert.equal(code, 1, cli.output());
       assert.match(
         cli.output(),
@@ -52,21 +53,21 @@ describe('an unreachable Redis', () => {
 
   it('a worker warns while it retries, and SIGTERM ends it within SHUTDOWN_TIMEOUT and a little', async () => {
     const worker = startCli(['worker', '--queues', 'echo'], unreachable);
-    await worker.waitForOutput(/redis error: connect ECONNREFUSED/, 10_000);
+    await worker.waitForOutput(/redis error: connect ECONNREFUSED/, 60_000);
     assert.match(worker.output(), new RegExp(`"redis":"redis://\\*\\*\\*@127\\.0\\.0\\.1:${port}"`));
     const signalledAt = Date.now();
     worker.child.kill('SIGTERM');
     const { code } = await exitedWithin(worker, 15_000);
     const shutdownMs = Date.now() - signalledAt;
     assert.equal(code, 0, worker.output());
-    assert.ok(shutdownMs < 1000 + 5000, `SIGTERM to exit took ${shutdownMs} ms:\n${worker.output()}`);
+    assert.ok(shutdownMs < 1000 + 8000, `SIGTERM to exit took ${shutdownMs} ms:\n${worker.output()}`);
     assert.doesNotMatch(worker.output(), /redis-secret/);
   });
 
   it('the board answers /metrics in bounded time, counting the Redis errors it logs only now and then', async () => {
     const board = startCli(['board', '--port', '0'], unreachable);
     try {
-      const boardPort = await listeningPort(board, 'board listening');
+      const boardPort = await listeningPort(board, 'board listening', 60_000);
       const scrape = async () => {
         const response = await fetch(`http://127.0.0.1:${boardPort}/metrics`, { signal: AbortSignal.timeout(8_000) });
         assert.equal(response.status, 200);
@@ -91,7 +92,7 @@ describe('an unreachable Redis', () => {
       board.child.kill('SIGTERM');
       const { code } = await exitedWithin(board, 15_000);
       assert.equal(code, 0, board.output());
-      assert.ok(Date.now() - signalledAt < 1000 + 5000, board.output());
+      assert.ok(Date.now() - signalledAt < 1000 + 8000, board.output());
     } finally {
       board.child.kill('SIGKILL');
     }
