@@ -9,7 +9,7 @@ const load = (path) => import(new URL(path, code).href);
 const { loadConfig } = await load('config.js');
 const { runImport } = await load('import/run-import.js');
 const { openFileSource } = await load('jobs/mongo-import/file-source.js');
-const { openLiveSource } = await load('jobs/mongo-import/live-source.js');
+const { openLiveSource } = await load('import/live-source.js');
 const { snapshotsTarget, usersTarget } = await load('import/targets.js');
 const { Runtime } = await load('runtime/runtime.js');
 const { contextForLocalRun } = await load('workers/job-context.js');

@@ -1,14 +1,31 @@
 #!/usr/bin/env node
 // In a checkout, runs the TypeScript sources through tsx (so `npx ctp-etl` works right after
-// `npm ci` and never runs a stale build); in the container image, which holds no sources, runs
-// the compiled CLI.
+// `npm ci` and never runs a stale build); in the container image, which holds no sources (and no
+// tsx: it is a devDependency), runs the compiled CLI. A checkout installed without its
+// devDependencies runs its build, when there is one.
 import { existsSync } from 'node:fs';
 
 const sources = new URL('../src/cli/main.ts', import.meta.url);
-if (existsSync(sources)) {
-  const { register } = await import('tsx/esm/api');
-  register();
+const built = new URL('../dist/cli/main.js', import.meta.url);
+
+async function loadTsx() {
+  try {
+    return await import('tsx/esm/api');
+  } catch (error) {
+    if (error?.code === 'ERR_MODULE_NOT_FOUND') return undefined;
+    throw error;
+  }
+}
+
+const tsx = existsSync(sources) ? await loadTsx() : undefined;
+if (tsx) {
+  tsx.register();
   await import(sources.href);
+} else if (existsSync(built)) {
+  await import(built.href);
 } else {
-  await import(new URL('../dist/cli/main.js', import.meta.url).href);
+  process.stderr.write(
+    'ctp-etl: no compiled CLI (dist/) and no tsx to run the sources: run `npm install` (tsx is a devDependency) or `npm run build`\n',
+  );
+  process.exit(1);
 }

@@ -215,6 +215,10 @@ const schema = z.object({
   /** A run that would delete more than this share of a bot's rows (a replaced database?) is refused until accepted. */
   DELETE_GUARD_RATIO: ratio(0.2),
   IMPORT_BATCH_SIZE: int(1000, 1, 100_000),
+  /** A queued mongo-import reads export files only inside this folder (`run` may read any). */
+  IMPORT_FILES_DIR: z.string().min(1).default('./data/exports'),
+  /** A queued turso-restore writes only inside this folder (`run` may write anywhere). */
+  RESTORE_DIR: z.string().min(1).default('./data/restores'),
   IMPORT_MAX_REJECT_RATIO: ratio(0.01),
   /** A document above this many bytes is a reject (MongoDB's own limit is 16 MiB). */
   IMPORT_MAX_DOCUMENT_BYTES: int(16 * 1024 * 1024, 2, 256 * 1024 * 1024),

@@ -17,8 +17,12 @@ import { ZERO_COUNTS, type ImportCounts } from './import-types.js';
 export type SourcePosition =
   | { kind: 'file'; offset: number; line: number; format: 'lines' | 'array'; size: number; mtimeMs: number }
   | { kind: 'live'; lastId: string | null }
-  /** user-reconcile: the start of the last run that completed. */
-  | { kind: 'reconcile'; since: string };
+  /**
+   * user-reconcile: `since` is the start of the run (once completed, the watermark the next run
+   * reads from); the run reads users changed at or after `scanFrom` (all when null), in _id
+   * order, resuming after `lastId`. A checkpoint of before `scanFrom` holds only `since`.
+   */
+  | { kind: 'reconcile'; since: string; scanFrom?: string | null; lastId?: string | null };
 
 export interface Checkpoint {
   position: SourcePosition;
@@ -34,7 +38,7 @@ export function fileImportKey(collection: string, absolutePath: string): string 
   return `${collection}:file:${createHash('sha256').update(absolutePath).digest('hex').slice(0, 16)}`;
 }
 
-export async function loadCheckpoint(client: pg.ClientBase, key: string): Promise<Checkpoint | undefined> {
+export async function loadCheckpoint(client: pg.Pool | pg.ClientBase, key: string): Promise<Checkpoint | undefined> {
   const result = await client.query<{ position: SourcePosition; counts: Partial<ImportCounts>; completed: boolean }>(
     'SELECT position, counts, completed_at IS NOT NULL AS completed FROM import_checkpoints WHERE import_key = $1',
     [key],

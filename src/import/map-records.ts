@@ -3,9 +3,6 @@ import type { SourcePosition } from './checkpoint.js';
 import { canonicalEjson, parseEjson } from '../mongo-values/ejson.js';
 import type { SourceRecord } from './import-source.js';
 import type { Item, Reject } from './import-types.js';
-import { mapSnapshot } from '../snapshots/map-snapshot.js';
-import { mapUser } from '../users/map-user.js';
-import type { CollectionKind } from './targets.js';
 
 /** A batch of documents read, mapped, and ready to write: what a checkpoint after it says. */
 export interface MappedBatch<Row> {
@@ -77,8 +74,3 @@ export async function* mapInProcess<Row>(
   }
   if (batch.length > 0) yield mapRecords(collection, map, batch);
 }
-/** Each collection's mapper, by name: what the parse worker, which cannot be handed functions, looks up. */
-export const mappers: Record<CollectionKind, (doc: Document) => unknown> = {
-  users: mapUser,
-  portfoliosnapshots: mapSnapshot,
-};

@@ -22,6 +22,8 @@ export interface ImportResult extends ImportCounts {
 export interface ImportOptions {
   batchSize: number;
   maxRejectRatio: number;
+  /** The job importing, as rejects.source and messages name it (default `mongo-import`). */
+  job?: string;
 }
 
 /** A ratio checked early only past this many documents, so a few bad lines at the top cannot fail a big import. */
@@ -41,16 +43,17 @@ export async function runImport<Row>(
   options: ImportOptions,
 ): Promise<ImportResult> {
   const started = Date.now();
+  const job = options.job ?? 'mongo-import';
   const client = await ctx.pg.connect();
   let failed = false;
   let locked = false;
   try {
     if (!(await tryTakeSessionLock(client, 'import-source', source.key)))
       throw new Error(
-        `mongo-import ${target.collection}: another import of ${source.ref} is running (${source.key}); retrying later`,
+        `${job} ${target.collection}: another import of ${source.ref} is running (${source.key}); retrying later`,
       );
     locked = true;
-    const result = await importLocked(ctx, client, source, target, options, started);
+    const result = await importLocked(ctx, client, source, target, { ...options, job }, started);
     await releaseSessionLock(client, 'import-source', source.key);
     return result;
   } catch (error) {
@@ -71,7 +74,7 @@ async function importLocked<Row>(
   client: pg.PoolClient,
   source: ImportSource,
   target: ImportTarget<Row>,
-  options: ImportOptions,
+  options: ImportOptions & { job: string },
   started: number,
 ): Promise<ImportResult> {
   const saved = await loadCheckpoint(client, source.key);
@@ -85,7 +88,7 @@ async function importLocked<Row>(
     `importing ${target.collection} from ${source.ref}, ${resume ? `resuming ${startedAt} with ${counts.read} documents done` : 'from the start'}`,
   );
   const rejectTarget = {
-    source: 'mongo-import',
+    source: options.job,
     collection: target.collection,
     sourceRef: source.ref,
     jobId: ctx.jobId,
@@ -122,7 +125,7 @@ async function importLocked<Row>(
       lastLog = Date.now();
       await ctx.log(`${target.collection}: ${countsText(counts)}, now ${source.describe(position)}`);
     }
-    if (counts.read >= EARLY_RATIO_SAMPLE) checkRatio(target.collection, source, counts, options.maxRejectRatio);
+    if (counts.read >= EARLY_RATIO_SAMPLE) checkRatio(options, target.collection, source, counts);
   };
 
   // Files are parsed and mapped in a worker thread; live documents here, while the previous batch is written.
@@ -137,7 +140,7 @@ async function importLocked<Row>(
       await inFlight;
       if (ctx.signal.aborted) {
         throw new Error(
-          `mongo-import ${target.collection} from ${source.ref} aborted ${source.describe(position)}; a retry resumes there`,
+          `${options.job} ${target.collection} from ${source.ref} aborted ${source.describe(position)}; a retry resumes there`,
         );
       }
       inFlight = write(batch);
@@ -163,14 +166,20 @@ async function importLocked<Row>(
     startedAt,
   };
   await ctx.log(`imported ${target.collection} from ${source.ref}: ${countsText(counts)} in ${result.ms} ms`);
-  checkRatio(target.collection, source, counts, options.maxRejectRatio);
+  checkRatio(options, target.collection, source, counts);
   return result;
 }
 
-function checkRatio(collection: string, source: ImportSource, counts: ImportCounts, maxRatio: number): void {
+function checkRatio(
+  options: { job: string; maxRejectRatio: number },
+  collection: string,
+  source: ImportSource,
+  counts: ImportCounts,
+): void {
+  const maxRatio = options.maxRejectRatio;
   if (counts.read === 0 || counts.rejected / counts.read <= maxRatio) return;
   throw new PermanentJobError(
-    `mongo-import ${collection} from ${source.ref}: ${counts.rejected} of ${counts.read} documents rejected, ` +
+    `${options.job} ${collection} from ${source.ref}: ${counts.rejected} of ${counts.read} documents rejected, ` +
       `more than IMPORT_MAX_REJECT_RATIO=${maxRatio}; see the rejects table (source_ref ${source.ref})`,
   );
 }

@@ -20,3 +20,12 @@ export const snapshotsTarget: ImportTarget<SnapshotRow> = {
   map: mapSnapshot,
   upsert: upsertSnapshots,
 };
+
+/**
+ * The one registry of collections, by name: the importer takes a target from it, and the parse
+ * worker (which cannot be handed functions) looks its mapper up by the collection's name.
+ */
+export const importTargets: { readonly [K in CollectionKind]: ImportTarget<unknown> } = {
+  users: usersTarget as ImportTarget<unknown>,
+  portfoliosnapshots: snapshotsTarget as ImportTarget<unknown>,
+};

@@ -23,6 +23,11 @@ export interface JobContext {
   /** 1 for the first run, 2 for the first retry, ... */
   readonly attempt: number;
   readonly jobId: string | undefined;
+  /**
+   * True for `ctp-etl run` in the operator's own shell: payload paths may name any file. False in
+   * a worker, whose payloads come from a queue: paths stay inside IMPORT_FILES_DIR / RESTORE_DIR.
+   */
+  readonly operatorShell: boolean;
 }
 
 /**

@@ -24,6 +24,7 @@ export function contextForJob(job: Job, signal: AbortSignal, shared: SharedResou
     signal,
     attempt,
     jobId: job.id,
+    operatorShell: false,
     async log(line) {
       logger.debug(line);
       await job.log(`${new Date().toISOString()} ${line}`);
@@ -34,12 +35,17 @@ export function contextForJob(job: Job, signal: AbortSignal, shared: SharedResou
   };
 }
 
-/** The same ctx for in-process runs (`ctp-etl run`, benchmarks, tests): logs go to the logger. */
+/**
+ * The same ctx for in-process runs (`ctp-etl run`, benchmarks, tests): logs go to the logger, and
+ * payload paths are the operator's own (`operatorShell`), unless a test says otherwise.
+ */
 export function contextForLocalRun(
   shared: SharedResources,
   signal: AbortSignal = new AbortController().signal,
+  { operatorShell = true }: { operatorShell?: boolean } = {},
 ): JobContext {
   return {
+    operatorShell,
     config: shared.config,
     pg: shared.pg,
     mongo: shared.mongo,

@@ -202,7 +202,9 @@ describe('faults during mongo-import: kill -9 of workers', { timeout: 20 * 60_00
       { collection: 'users', file: files.users },
       { collection: 'portfoliosnapshots', file: files.snapshots },
     ];
-    const run = await importUnderKills(env, cliEnv(env.config, workerSettings), payloads, corpus.expected, 20, 2027);
+    // Queued payloads reach only IMPORT_FILES_DIR: the workers get the corpus folder as theirs.
+    const workerEnv = cliEnv(env.config, { ...workerSettings, IMPORT_FILES_DIR: dir.path });
+    const run = await importUnderKills(env, workerEnv, payloads, corpus.expected, 20, 2027);
     assert.ok(run.kills >= 20, `${run.kills} kills`);
     await assertExact(
       env,

@@ -1,26 +1,36 @@
 import type { JobContext } from '../../src/jobs/job.js';
 import type { Runtime } from '../../src/runtime/runtime.js';
+import { contextForLocalRun } from '../../src/workers/job-context.js';
 
 export interface RecordingContext extends JobContext {
   readonly lines: string[];
   readonly progressValues: Array<number | Record<string, number>>;
 }
 
-/** A handler ctx over a test's runtime that keeps the job's log lines and progress to assert on. */
+/**
+ * The one test ctx: the production in-process ctx (`contextForLocalRun`) over a test's runtime,
+ * keeping the job's log lines and progress to assert on. `abortAfterBatches` aborts the job's
+ * signal once that many progress reports came (an import reports after each committed batch),
+ * which is how tests crash a job halfway; `operatorShell: false` makes it a worker's ctx.
+ */
 export function recordingContext(
   runtime: Runtime,
-  options: { signal?: AbortSignal; attempt?: number; onProgress?: () => void } = {},
+  options: {
+    signal?: AbortSignal;
+    attempt?: number;
+    onProgress?: () => void;
+    abortAfterBatches?: number;
+    operatorShell?: boolean;
+  } = {},
 ): RecordingContext {
+  const abort = new AbortController();
+  const signal = options.signal ? AbortSignal.any([options.signal, abort.signal]) : abort.signal;
+  const base = contextForLocalRun(runtime, signal, { operatorShell: options.operatorShell ?? true });
   const lines: string[] = [];
   const progressValues: Array<number | Record<string, number>> = [];
   return {
-    config: runtime.config,
-    pg: runtime.pg,
-    mongo: runtime.mongo,
-    logger: runtime.logger,
-    signal: options.signal ?? new AbortController().signal,
+    ...base,
     attempt: options.attempt ?? 1,
-    jobId: undefined,
     lines,
     progressValues,
     async log(line) {
@@ -29,6 +39,7 @@ export function recordingContext(
     async progress(value) {
       progressValues.push(value);
       options.onProgress?.();
+      if (options.abortAfterBatches !== undefined && progressValues.length >= options.abortAfterBatches) abort.abort();
     },
   };
 }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
+import { PermanentJobError } from '../../src/errors.js';
 import { syncBot } from '../../src/jobs/bot-sync/sync-bot.js';
 import { verifyBots } from '../../src/verify/verify-bots.js';
 import { failureTracker } from '../helpers/failure-tracker.js';
@@ -161,5 +162,30 @@ describe('bot-sync on bad rows: the reader always advances, a bad row never bloc
     );
     const [check] = await verifyBots(env.config, env.runtime.pg, ['bad-values']);
     assert.equal(check?.ok, true, JSON.stringify(check));
+  });
+
+  it('names the bot, file, table and row of a database error that still escapes, and fails for good when no retry can help', async () => {
+    const file = botDbPath(dir.path, 'refused');
+    createFreqtradeDb(file, { trades: 6, ordersPerTrade: 1, seed: 19 });
+    // A rule PostgreSQL enforces that the sync cannot know of, as a later constraint might be.
+    await env.db.pool.query(`CREATE FUNCTION refuse_trade_4() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN IF NEW.trade_id = 4 THEN RAISE EXCEPTION 'trade 4 refused' USING ERRCODE = '22023'; END IF; RETURN NEW; END $$`);
+    await env.db.pool.query(
+      'CREATE TRIGGER refuse_trade_4 BEFORE INSERT ON trades_aggregated FOR EACH ROW EXECUTE FUNCTION refuse_trade_4()',
+    );
+    try {
+      const error = await sync('refused').then(
+        () => assert.fail('expected the sync to fail'),
+        (e: unknown) => e,
+      );
+      assert.ok(error instanceof PermanentJobError, `a retry meets the same refusal: ${String(error)}`);
+      assert.equal(
+        error.message,
+        `bot refused: ${file}: table trades, row id 4: PostgreSQL refused it: trade 4 refused [22023]`,
+      );
+    } finally {
+      await env.db.pool.query('DROP TRIGGER refuse_trade_4 ON trades_aggregated; DROP FUNCTION refuse_trade_4()');
+    }
+    assert.equal((await sync('refused')).trades.inserted, 6);
   });
 });

@@ -172,6 +172,18 @@ describe('mongo-import: ids of different types, bad bytes, emails, huge document
     ]);
   });
 
+  it('resumes a failed reconcile after its last committed _id, through the import pipeline', async () => {
+    await clear();
+    const aborted = importContext(env.runtime, { abortAfterBatches: 1 });
+    await assert.rejects(
+      runJob('user-reconcile', { overlapMs: 0 }, aborted.ctx),
+      /user-reconcile users from mongodb:.* aborted after _id/,
+    );
+    const resumed = (await runJob('user-reconcile', { overlapMs: 0 }, importContext(env.runtime).ctx)) as Result;
+    assert.deepEqual(counts(resumed), { read: 5, inserted: 5, updated: 0, unchanged: 0, rejected: 0 });
+    assert.equal((await users()).length, 5);
+  });
+
   it('dual-writes {"_id": 3} and {"_id": "3"} as two jobs and two users', async () => {
     await clear();
     const queues = createQueues(env.config, env.runtime.redis('producer'), ['user-upsert']);

@@ -3,7 +3,9 @@ import { loadConfig } from '../../config.js';
 import { assertInstanceName } from '../../bots/bot-instances.js';
 import { Runtime } from '../../runtime/runtime.js';
 import { verifyBots, type BotCheck } from '../../verify/verify-bots.js';
+import { activeBots } from '../../bots/bot-registry.js';
 import { verifyCollection, type CollectionCheck } from '../../verify/verify-mongo.js';
+import { verifyTurso, type TursoCheck } from '../../verify/verify-turso.js';
 import { oneLine, textTable } from '../text-table.js';
 
 interface VerifyOptions {
@@ -12,6 +14,7 @@ interface VerifyOptions {
   snapshotsFile?: string;
   bots: boolean;
   mongo: boolean;
+  turso: boolean;
   json?: boolean;
 }
 
@@ -19,6 +22,8 @@ interface VerifyReport {
   ok: boolean;
   bots: BotCheck[];
   mongo: CollectionCheck[];
+  /** Per bot with a Turso backup: its SQLite against the Turso copy, every table. */
+  turso: TursoCheck[];
   /** What was not checked, and why (no MONGO_URL and no export files, ...). */
   skipped: string[];
 }
@@ -27,13 +32,14 @@ export function registerVerify(program: Command): void {
   program
     .command('verify')
     .description(
-      'cutover check: per bot, SQLite trades and orders against PostgreSQL (counts and checksums); Mongo users and snapshots (live or export files) against PostgreSQL minus rejects. Exit 1 on any mismatch',
+      'cutover check: per bot, SQLite trades and orders against PostgreSQL (counts and checksums) and every table against its Turso backup; Mongo users and snapshots (live or export files) against PostgreSQL minus rejects. Exit 1 on any mismatch',
     )
     .option('--bot <instance...>', 'only these bots (default: every registered bot that is not missing)')
     .option('--users-file <path>', 'compare users with this mongoexport file instead of live MongoDB')
     .option('--snapshots-file <path>', 'compare portfolio snapshots with this mongoexport file instead of live MongoDB')
     .option('--no-bots', 'skip the bots')
     .option('--no-mongo', 'skip MongoDB')
+    .option('--no-turso', "skip the bots' Turso backups")
     .option('--json', 'print the report as JSON')
     .action(async (options: VerifyOptions) => {
       const runtime = new Runtime(loadConfig());
@@ -50,8 +56,18 @@ export function registerVerify(program: Command): void {
 async function buildReport(runtime: Runtime, options: VerifyOptions): Promise<VerifyReport> {
   const { config, pg } = runtime;
   const skipped: string[] = [];
-  const bots = options.bots ? await verifyBots(config, pg, options.bot?.map(assertInstanceName)) : [];
+  const only = options.bot?.map(assertInstanceName);
+  const bots = options.bots ? await verifyBots(config, pg, only) : [];
   if (!options.bots) skipped.push('bots (--no-bots)');
+  let turso: TursoCheck[] = [];
+  // The backups are the bots' third store: --no-bots leaves them out too.
+  if (options.bots && options.turso) {
+    const checked = await verifyTurso(config, only && only.length > 0 ? only : await activeBots(pg));
+    turso = checked.checks;
+    skipped.push(...checked.skipped);
+  } else if (options.bots) {
+    skipped.push('Turso backups (--no-turso)');
+  }
   const mongo: CollectionCheck[] = [];
   if (options.mongo) {
     for (const [collection, file] of [
@@ -65,8 +81,8 @@ async function buildReport(runtime: Runtime, options: VerifyOptions): Promise<Ve
   } else {
     skipped.push('MongoDB (--no-mongo)');
   }
-  const ok = bots.every((b) => b.ok) && mongo.every((m) => m.ok);
-  return { ok, bots, mongo, skipped };
+  const ok = bots.every((b) => b.ok) && mongo.every((m) => m.ok) && turso.every((t) => t.ok);
+  return { ok, bots, mongo, turso, skipped };
 }
 
 const mark = (ok: boolean): string => (ok ? 'ok' : 'MISMATCH');
@@ -95,6 +111,26 @@ function render(report: VerifyReport): string {
                     ? ` (${b.rejectedRows.source} unusable source rows, ${b.rejectedRows.recorded} in rejects)`
                     : ''),
               ],
+        ),
+      ),
+    );
+  }
+  if (report.turso.length > 0) {
+    parts.push(
+      textTable(
+        ['bot', 'store', 'table', 'rows sqlite', 'rows turso', 'checksums', 'result'],
+        report.turso.flatMap((t) =>
+          t.error !== undefined
+            ? [[t.bot, `turso ${t.target ?? '-'}`, '-', '-', '-', '-', `ERROR ${oneLine(t.error, 100)}`]]
+            : t.tables.map((table) => [
+                t.bot,
+                `turso ${t.target ?? '-'}`,
+                table.table,
+                String(table.source.count),
+                table.target === undefined ? 'no table' : String(table.target.count),
+                table.target?.checksum === table.source.checksum ? 'equal' : 'differ',
+                mark(table.ok),
+              ]),
         ),
       ),
     );

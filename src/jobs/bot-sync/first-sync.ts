@@ -3,6 +3,7 @@ import type { JobContext } from '../job.js';
 import type { BotDatabase } from './bot-database.js';
 import { copyLines, quoteIdent } from './copy-lines.js';
 import { ordersMapping, tradesMapping, type TableMapping } from './freqtrade-columns.js';
+import { describePgFailure, tableAt } from './pg-failure.js';
 import { readLines, recordRowRejects, type RowReject } from './read-lines.js';
 import { createRowEncoder, type RowEncoder } from './row-encoder.js';
 import type { BotSyncResult } from './sync-result.js';
@@ -34,11 +35,13 @@ export async function firstSync(
   const tradeIds = new Set<number>();
   const rowRejects: RowReject[] = [];
   let lastTrade = Number.MIN_SAFE_INTEGER;
+  const tradeLines: number[] = [];
   result.trades.inserted = await copyLines(
     client,
     copySql(tradesMapping, trades),
     readLines(ctx, source, tradesMapping, trades, progress, rowRejects, {
       prefix: `${botId}\t`,
+      lineKeys: tradeLines,
       keep: (row) => {
         tradeIds.add(row.key!);
         // Rows come in rowid order, not key order: the highest key read so far.
@@ -46,16 +49,20 @@ export async function firstSync(
         return true;
       },
     }),
-  );
+  ).catch((error: unknown) => {
+    throw describePgFailure(tableAt(source, tradesMapping), error, tradeLines);
+  });
   const orphans: Array<{ order: number; trade: number | null }> = [];
   const later: Array<{ order: number; trade: number }> = [];
   if (source.orders) {
     const orders = createRowEncoder(ordersMapping, source.columnsOf(ordersMapping.source));
+    const orderLines: number[] = [];
     result.orders.inserted = await copyLines(
       client,
       copySql(ordersMapping, orders),
       readLines(ctx, source, ordersMapping, orders, progress, rowRejects, {
         prefix: `${botId}\t`,
+        lineKeys: orderLines,
         keep: (row) => {
           if (row.parent !== null && tradeIds.has(row.parent)) return true;
           // A trade newer than the last one read may have been written during this sync: checked below.
@@ -64,7 +71,9 @@ export async function firstSync(
           return false;
         },
       }),
-    );
+    ).catch((error: unknown) => {
+      throw describePgFailure(tableAt(source, ordersMapping), error, orderLines);
+    });
   }
   // Orders of a trade that exists now were written during this sync (the next sync takes them);
   // the others belong to no trade at all.

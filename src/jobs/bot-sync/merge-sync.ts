@@ -1,7 +1,8 @@
 import type { PoolClient } from 'pg';
 import type { JobContext } from '../job.js';
 import type { BotDatabase } from './bot-database.js';
-import { ordersMapping, tradesMapping } from './freqtrade-columns.js';
+import { ordersMapping, tradesMapping, type TableMapping } from './freqtrade-columns.js';
+import { describePgFailure, tableAt } from './pg-failure.js';
 import { deleteUnstaged, mergeStaged, rejectOrphanOrders } from './merge-staged.js';
 import { readLines, recordRowRejects, type RowReject } from './read-lines.js';
 import { createRowEncoder } from './row-encoder.js';
@@ -24,11 +25,18 @@ export async function mergeSync(
   const unusable = await stageSource(ctx, client, source);
   // The staged source is what the guard against a replaced database looks at, before any write.
   await beforeWrite?.();
-  const trades = await mergeStaged(client, tradesMapping, 'stage_trades', botId);
+  const named = <T>(mapping: TableMapping, write: Promise<T>): Promise<T> =>
+    write.catch((error: unknown) => {
+      throw describePgFailure(tableAt(source, mapping), error);
+    });
+  const trades = await named(tradesMapping, mergeStaged(client, tradesMapping, 'stage_trades', botId));
   Object.assign(result.trades, trades);
   let orphans = 0;
   if (source.orders) {
-    Object.assign(result.orders, await mergeStaged(client, ordersMapping, 'stage_orders', botId, 'stage_trades'));
+    Object.assign(
+      result.orders,
+      await named(ordersMapping, mergeStaged(client, ordersMapping, 'stage_orders', botId, 'stage_trades')),
+    );
     orphans = await rejectOrphanOrders(client, 'stage_orders', 'stage_trades', `${source.bot}:${source.file}`);
     // Orders first: deleting a trade cascades to its orders, which would then go uncounted.
     result.orders.deleted += await deleteUnstaged(client, ordersMapping, 'stage_orders', botId, 'stage_trades');
@@ -68,7 +76,12 @@ export async function stageSource(ctx: JobContext, client: PoolClient, source: B
       stage,
       createRowEncoder(mapping, source.columnsOf(mapping.source)),
     );
-    await staging.copy(client, readLines(ctx, source, mapping, staging.encoder, progress, rejects));
+    const lineKeys: number[] = [];
+    await staging
+      .copy(client, readLines(ctx, source, mapping, staging.encoder, progress, rejects, { lineKeys }))
+      .catch((error: unknown) => {
+        throw describePgFailure(tableAt(source, mapping), error, lineKeys);
+      });
   }
   return recordRowRejects(client, source.bot, source.file, rejects);
 }

@@ -23,7 +23,8 @@ export interface RowReject {
  * advances whatever the key column holds. A row whose key is unusable (not an integer, out of
  * range, NULL, or a repeat of an earlier row's) or that lacks a required value is pushed to
  * `rejects` instead. `keep` drops rows (an order of a missing trade, ...); `prefix` goes before
- * every line (the bot's id, for a COPY straight into the bot's tables).
+ * every line (the bot's id, for a COPY straight into the bot's tables); `lineKeys` receives
+ * each line's key, so an error PostgreSQL reports for a COPY line can name its row.
  */
 export async function* readLines(
   ctx: JobContext,
@@ -32,7 +33,7 @@ export async function* readLines(
   encoder: RowEncoder,
   progress: { done: number; total: number },
   rejects: RowReject[],
-  options: { keep?: (row: EncodedRow) => boolean; prefix?: string } = {},
+  options: { keep?: (row: EncodedRow) => boolean; prefix?: string; lineKeys?: number[] } = {},
 ): AsyncGenerator<string> {
   const size = ctx.config.SYNC_BATCH_SIZE;
   const keyColumn = mapping.key.source;
@@ -72,6 +73,7 @@ export async function* readLines(
         firstWith.set(key, rowid);
       }
       if (options.keep && !options.keep(encoded)) continue;
+      options.lineKeys?.push(key);
       text += options.prefix === undefined ? encoded.line : options.prefix + encoded.line;
     }
     progress.done += rows.length;

@@ -1,11 +1,12 @@
 import { PermanentJobError } from '../../errors.js';
+import { confinedPath } from '../../payload-paths.js';
 import { defineHandler, type JobContext } from '../job.js';
 import { mongoImportContract, type MongoImportPayload as Payload } from './contract.js';
 import { openFileSource } from './file-source.js';
 import type { ImportSource } from '../../import/import-source.js';
-import { openLiveSource } from './live-source.js';
+import { openLiveSource } from '../../import/live-source.js';
 import { runImport, type ImportResult } from '../../import/run-import.js';
-import { snapshotsTarget, usersTarget, type CollectionKind } from '../../import/targets.js';
+import { importTargets, type CollectionKind } from '../../import/targets.js';
 
 /**
  * `mongo-import`: MongoDB users or portfoliosnapshots (live, or a mongoexport file) into
@@ -31,9 +32,7 @@ async function importOne(
   const size = batchSize ?? ctx.config.IMPORT_BATCH_SIZE;
   const source = await openSource(ctx, collection, file, size);
   const options = { batchSize: size, maxRejectRatio: ctx.config.IMPORT_MAX_REJECT_RATIO };
-  return collection === 'users'
-    ? runImport(ctx, source, usersTarget, options)
-    : runImport(ctx, source, snapshotsTarget, options);
+  return runImport(ctx, source, importTargets[collection], options);
 }
 
 async function openSource(
@@ -42,7 +41,17 @@ async function openSource(
   file: string | undefined,
   batchSize: number,
 ): Promise<ImportSource> {
-  if (file !== undefined) return openFileSource(collection, file, ctx.config.IMPORT_MAX_DOCUMENT_BYTES);
+  if (file !== undefined) {
+    const allowed = ctx.operatorShell
+      ? file
+      : await confinedPath(
+          `mongo-import ${collection}`,
+          file,
+          { variable: 'IMPORT_FILES_DIR', dir: ctx.config.IMPORT_FILES_DIR },
+          { create: false },
+        );
+    return openFileSource(collection, allowed, ctx.config.IMPORT_MAX_DOCUMENT_BYTES);
+  }
   if (ctx.config.MONGO_URL === undefined) {
     throw new PermanentJobError(
       `mongo-import ${collection}: MONGO_URL is not set; set it to read the live MongoDB, or give --file`,

@@ -3,8 +3,7 @@ import type { SourcePosition } from '../../import/checkpoint.js';
 import { fileRecords, type FileReadSpec } from './export-file.js';
 import type { SourceRecord } from '../../import/import-source.js';
 import { mapRecords } from '../../import/map-records.js';
-import { mappers } from '../../import/map-records.js';
-import type { CollectionKind } from '../../import/targets.js';
+import { importTargets, type CollectionKind } from '../../import/targets.js';
 
 /**
  * Worker thread of a file import: reads the export from the checkpoint, parses and maps each
@@ -33,7 +32,7 @@ export type WorkerMessage = { type: 'batch'; batch: WireBatch } | { type: 'end' 
 
 const port = parentPort!;
 const input = workerData as ParseWorkerInput;
-const map = mappers[input.collection];
+const map = importTargets[input.collection].map;
 let credits = input.ahead;
 let wake: (() => void) | undefined;
 port.on('message', () => {

@@ -1,10 +1,10 @@
 import { EJSON } from 'bson';
 import type { Db, Document, Filter } from 'mongodb';
-import { liveImportKey, type SourcePosition } from '../../import/checkpoint.js';
-import type { ImportSource, SourceRecord } from '../../import/import-source.js';
-import { bsonType } from '../../mongo-values/bson-type.js';
-import { showIdValue } from '../../mongo-values/bson-values.js';
-import { canonicalEjson } from '../../mongo-values/ejson.js';
+import { liveImportKey, type SourcePosition } from './checkpoint.js';
+import type { ImportSource, SourceRecord } from './import-source.js';
+import { bsonType } from '../mongo-values/bson-type.js';
+import { showIdValue } from '../mongo-values/bson-values.js';
+import { canonicalEjson } from '../mongo-values/ejson.js';
 
 /** A live MongoDB collection, read in _id order, as an import source. The checkpoint keeps the last _id as canonical EJSON. */
 export async function openLiveSource(
@@ -35,7 +35,8 @@ export async function openLiveSource(
   };
 }
 
-function lastIdValue(text: string): unknown {
+/** The _id a checkpoint's `lastId` (canonical Extended JSON of `{ id }`) holds. */
+export function lastIdValue(text: string): unknown {
   return (EJSON.parse(text, { relaxed: false, useBigInt64: true }) as { id: unknown }).id;
 }
 
@@ -55,16 +56,17 @@ export interface LiveRecord {
 export async function* readLiveCollection(
   db: Db,
   collection: string,
-  options: { afterId: unknown; batchSize: number },
+  options: { afterId: unknown; batchSize: number; filter?: Filter<Document> },
 ): AsyncGenerator<LiveRecord> {
   // _ids of any BSON type: the driver's Filter type assumes ObjectIds.
-  const filter = (
+  const after = (
     options.afterId === undefined
       ? {}
       : {
           $or: [{ _id: { $gt: options.afterId } }, { _id: { $not: { $type: typesUpTo(options.afterId) } } }],
         }
   ) as Filter<Document>;
+  const filter = options.filter === undefined ? after : { $and: [options.filter, after] };
   const cursor = db
     .collection(collection)
     .find(filter, { sort: { _id: 1 }, batchSize: options.batchSize, useBigInt64: true });
