@@ -20,12 +20,17 @@ async function loadTsx() {
 const tsx = existsSync(sources) ? await loadTsx() : undefined;
 if (tsx) {
   tsx.register();
-  await import(sources.href);
-} else if (existsSync(built)) {
-  await import(built.href);
-} else {
+} else if (!existsSync(built)) {
   process.stderr.write(
     'ctp-etl: no compiled CLI (dist/) and no tsx to run the sources: run `npm install` (tsx is a devDependency) or `npm run build`\n',
   );
   process.exit(1);
 }
+const module = (file) => new URL(tsx ? `../src/${file}.ts` : `../dist/${file}.js`, import.meta.url).href;
+// Traces: started before the program loads pg, whose client the instrumentation patches as it loads.
+if (process.env.OTEL_EXPORTER_OTLP_ENDPOINT) {
+  const { startTracing } = await import(module('telemetry/tracing'));
+  const tracing = await startTracing({ serviceName: `ctp-etl ${process.argv[2] ?? ''}`.trim() });
+  process.once('beforeExit', () => void tracing.shutdown());
+}
+await import(module('cli/main'));

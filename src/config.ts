@@ -251,6 +251,8 @@ const schema = z.object({
   BOARD_PASSWORD: optionalText,
   BOARD_AUTH: flag(true),
   MIGRATE_ON_START: flag(false),
+  /** Where traces go (OTLP over HTTP); unset, tracing is off and none of it is loaded. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: optionalText.pipe(url(['http:', 'https:']).optional()),
   LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info'),
 });
 

@@ -2,6 +2,7 @@ import { Queue } from 'bullmq';
 import type { RedisConnection } from '../connections/redis.js';
 import type { Config } from '../config.js';
 import { JOB_NAMES, type JobName } from '../jobs/contracts.js';
+import { bullmqTelemetry } from '../telemetry/tracing.js';
 import { defaultJobOptions } from './job-options.js';
 
 /** Queues by name: a job's own (`bot-sync`), or a host's for a host-routed job (`bot-sync-<host>`). */
@@ -21,11 +22,18 @@ export function createQueues(
       connection,
       prefix: config.QUEUE_PREFIX,
       defaultJobOptions: defaultJobOptions(config),
+      ...telemetryOption(),
     });
     queue.on('error', onError);
     queues.set(name, queue);
   }
   return queues;
+}
+
+/** BullMQ's telemetry when tracing is on (OTEL_EXPORTER_OTLP_ENDPOINT), for queues and workers alike. */
+export function telemetryOption(): { telemetry?: NonNullable<ReturnType<typeof bullmqTelemetry>> } {
+  const telemetry = bullmqTelemetry();
+  return telemetry ? { telemetry } : {};
 }
 
 export async function closeQueues(queues: Queues): Promise<void> {

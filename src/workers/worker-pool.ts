@@ -4,6 +4,7 @@ import type { JobName } from '../jobs/contracts.js';
 import type { JobMetrics } from '../monitoring/job-metrics.js';
 import { within } from '../lifecycle/deadlines.js';
 import { queueNameFor } from '../queues/host-routing.js';
+import { telemetryOption } from '../queues/queues.js';
 import { contextForJob, type SharedResources } from './job-context.js';
 import { runJob } from './run-job.js';
 
@@ -50,6 +51,7 @@ export class WorkerPool {
           stalledInterval: config.JOB_STALLED_INTERVAL,
           maxStalledCount: config.JOB_MAX_STALLED_COUNT,
           autorun: true,
+          ...telemetryOption(),
         },
       );
       const onError =
