@@ -1,42 +1,40 @@
 /**
- * Sample data for `npm run demo`: the real FreqTrade databases of ../shared/fixtures as bot
- * instances (each with a sync-config.json whose Turso target is a local libSQL file), and
- * mongoexport files of users and portfolio snapshots in Extended JSON. Existing files are kept,
- * so a second demo run continues where the first left off.
+ * Sample data for `npm run demo`, all generated (nothing from outside the repository): FreqTrade
+ * bots of several schema versions, spot and futures, each with a sync-config.json whose Turso
+ * target is a local libSQL file, and mongoexport files of users and portfolio snapshots with a
+ * few bad lines, so the imports have rejects to show. Existing files are kept, so a second demo
+ * run continues where the first left off.
  */
-import { copyFileSync, existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { EJSON, Decimal128, ObjectId } from 'bson';
+import { DEMO_BOTS, demoBotDb } from './demo-bots.js';
+import { createBotDatabase } from './freqtrade/generate-bot-db.js';
+import { SCHEMA_VERSIONS } from './freqtrade/schemas.js';
 
 const root = path.resolve(fileURLToPath(import.meta.url), '../..');
-const fixtures = path.resolve(root, '../shared/fixtures/freqtrade');
 const instances = path.resolve(process.env.BOT_INSTANCES_DIR ?? path.join(root, 'data/bot-instances'));
 const turso = path.join(root, 'data/turso');
 const exports = path.join(root, 'data/exports');
-
-if (!existsSync(fixtures)) {
-  process.stderr.write(
-    `demo: ${fixtures} not found: the demo's bots are the FreqTrade databases of ../shared/fixtures\n`,
-  );
-  process.exit(1);
-}
 for (const dir of [instances, turso, exports]) mkdirSync(dir, { recursive: true });
 
-for (const file of readdirSync(fixtures)
-  .filter((f) => f.endsWith('.sqlite'))
-  .sort()) {
-  // 2024-49cols-th2002.dryrun.sqlite -> bot instance "th2002"
-  const instance = file.split('-')[2]!.split('.')[0]!;
-  const userData = path.join(instances, instance, 'user_data');
-  mkdirSync(userData, { recursive: true });
-  const db = path.join(userData, 'tradesv3.sqlite');
-  if (!existsSync(db)) copyFileSync(path.join(fixtures, file), db);
+for (const [instance, options] of Object.entries(DEMO_BOTS)) {
+  const db = demoBotDb(instances, instance);
+  if (!existsSync(db)) {
+    const made = createBotDatabase(db, options);
+    process.stdout.write(
+      `demo data: ${instance}: FreqTrade ${SCHEMA_VERSIONS[made.version]} (${made.version}), ` +
+        `${Object.entries(made.rows)
+          .map(([table, n]) => `${n} ${table}`)
+          .join(', ')}\n`,
+    );
+  }
   const syncConfig = path.join(instances, instance, 'sync-config.json');
   if (!existsSync(syncConfig)) {
     writeFileSync(
       syncConfig,
-      `${JSON.stringify({ tursoUrl: `file:${path.join(turso, `${instance}.db`)}`, enabled: true, lastSync: null }, null, 2)}\n`,
+      `${JSON.stringify({ tursoUrl: `file:${path.join(turso, `${instance}.db`)}`, enabled: true }, null, 2)}\n`,
     );
   }
 }
@@ -59,6 +57,14 @@ if (!existsSync(usersFile)) {
     };
     return EJSON.stringify(doc, { relaxed: false });
   });
+  // Rejects to look at: a line cut short, and the same email again in other letter case.
+  lines.splice(50, 0, '{"_id":{"$oid":"65a0000000000000000009ff"},"email":"cut@example.com","name":');
+  lines.push(
+    EJSON.stringify(
+      { _id: oid('65a00000', 999), email: 'trader5@example.com', firebaseUid: 'fb-999', name: 'Trader 5 again' },
+      { relaxed: false },
+    ),
+  );
   writeFileSync(usersFile, `${lines.join('\n')}\n`);
 }
 const snapshotsFile = path.join(exports, 'portfoliosnapshots.json');
@@ -78,6 +84,15 @@ if (!existsSync(snapshotsFile)) {
     };
     return EJSON.stringify(doc, { relaxed: false });
   });
+  // Rejects to look at: a snapshot of a user nobody knows, a total that is not a number, a line that is not JSON.
+  const bad = { cashBalance: 1, timeframe: 'hourly', timestamp: new Date(Date.UTC(2024, 8, 1)) };
+  lines.push(
+    EJSON.stringify({ _id: oid('65b00000', 9001), userId: 'fb-nobody', totalValue: 5, ...bad }, { relaxed: false }),
+  );
+  lines.push(
+    EJSON.stringify({ _id: oid('65b00000', 9002), userId: 'fb-3', totalValue: 'a lot', ...bad }, { relaxed: false }),
+  );
+  lines.splice(700, 0, 'not json at all');
   writeFileSync(snapshotsFile, `${lines.join('\n')}\n`);
 }
 process.stdout.write(`demo data: bots in ${instances}, Turso targets in ${turso}, exports in ${exports}\n`);

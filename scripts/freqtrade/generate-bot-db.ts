@@ -2,7 +2,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { NEWEST_SCHEMA, schemaStatements, type SchemaVersion } from './schemas.js';
-import { naiveUtc, planTrade, random, type Cell, type Row } from './trade-plan.js';
+import { exchangeOrderId, naiveUtc, naiveUtcMicros, planTrade, random, type Cell, type Row } from './trade-plan.js';
 
 /**
  * FreqTrade bot databases of any schema version, filled from a seed: the project's own test,
@@ -83,6 +83,20 @@ function inserter(db: Database.Database, table: string): Inserter | null {
 const maxId = (db: Database.Database, table: string): number =>
   (db.prepare(`SELECT coalesce(max(id), 0) AS n FROM "${table}"`).get() as { n: number }).n;
 
+/** What a bot's trades share: spot or futures, the version's names, its strategy and timeframe. */
+function tradeSettings(tradeColumns: readonly string[], tradingMode: 'spot' | 'futures' | undefined) {
+  const futures = tradingMode === 'futures';
+  if (futures && !tradeColumns.includes('leverage'))
+    throw new Error('generator: futures trades need FreqTrade 2022.4 (schema S07) or later');
+  return {
+    futures,
+    legacyNames: !tradeColumns.includes('exit_reason'),
+    timeframe: futures ? 15 : 5,
+    strategy: futures ? 'FuturesTrendV2' : 'SampleStrategy',
+    exchange: futures ? 'binance' : 'kraken',
+  };
+}
+
 export interface AddTradesOptions {
   first: number;
   count: number;
@@ -111,9 +125,6 @@ export function addTrades(db: Database.Database, options: AddTradesOptions): Rec
       .all()
       .map((c) => c.name),
   );
-  const futures = options.tradingMode === 'futures';
-  if (futures && !columns.has('leverage'))
-    throw new Error('generator: futures trades need FreqTrade 2022.4 (schema S07) or later');
   const seed = options.seed ?? 1;
   const openShare = options.openShare ?? 0.05;
   const window = Math.min(options.count, Math.ceil(2 * openShare * options.count));
@@ -134,13 +145,9 @@ export function addTrades(db: Database.Database, options: AddTradesOptions): Rec
         seed,
         openedUs: Math.floor(start + step * spacing + rng() * spacing * 0.5),
         open: id >= openFrom && rng() < openChance,
-        futures,
-        legacyNames: !columns.has('exit_reason'),
+        ...tradeSettings([...columns], options.tradingMode),
         firstOrderId: options.ordersPerTrade === undefined ? orderId : (id - 1) * options.ordersPerTrade + 1,
         ordersPerTrade: options.ordersPerTrade,
-        timeframe: futures ? 15 : 5,
-        strategy: futures ? 'FuturesTrendV2' : 'SampleStrategy',
-        exchange: futures ? 'binance' : 'kraken',
       });
       trades.run(plan.trade);
       added.trades += 1;
@@ -161,6 +168,62 @@ export function addTrades(db: Database.Database, options: AddTradesOptions): Rec
     }
   })();
   return added;
+}
+
+/**
+ * What FreqTrade does when trades end: each open trade of `ids` is closed at `closedUs` (its row
+ * rewritten as the closed trade, its open orders cancelled, its exit orders added), in one
+ * transaction; returns the number of trades closed.
+ */
+export function closeTrades(
+  db: Database.Database,
+  ids: readonly number[],
+  options: { closedUs: number; seed?: number; tradingMode?: 'spot' | 'futures' },
+): number {
+  const columns = db
+    .prepare<[], { name: string }>("SELECT name FROM pragma_table_info('trades')")
+    .all()
+    .map((c) => c.name);
+  const update = db.prepare(
+    `UPDATE trades SET ${columns
+      .filter((c) => c !== 'id')
+      .map((c) => `"${c}" = ?`)
+      .join(', ')} WHERE id = ? AND is_open = 1`,
+  );
+  const orders = inserter(db, 'orders');
+  const cancel = orders
+    ? db.prepare("UPDATE orders SET ft_is_open = 0, status = 'canceled' WHERE ft_trade_id = ? AND ft_is_open = 1")
+    : null;
+  const seed = options.seed ?? 1;
+  const openDate = db.prepare<[number], { open_date: string }>(
+    'SELECT open_date FROM trades WHERE id = ? AND is_open = 1',
+  );
+  let closed = 0;
+  db.transaction(() => {
+    for (const id of ids) {
+      const open = openDate.get(id);
+      if (!open) continue;
+      const firstOrderId = orders ? maxId(db, 'orders') + 1 : 1;
+      const plan = planTrade({
+        ...tradeSettings(columns, options.tradingMode),
+        id,
+        seed,
+        openedUs: naiveUtcMicros(open.open_date),
+        closedUs: options.closedUs,
+        open: false,
+        firstOrderId,
+      });
+      update.run([...columns.filter((c) => c !== 'id').map((c) => plan.trade[c] ?? null), id]);
+      cancel?.run(id);
+      plan.orders
+        .slice(plan.entryOrders)
+        .forEach((row, k) =>
+          orders!.run({ ...row, id: firstOrderId + k, order_id: exchangeOrderId(firstOrderId + k, seed) }),
+        );
+      closed += 1;
+    }
+  })();
+  return closed;
 }
 
 /** Creates `file` (replacing any) as a bot database of the given version and fills every table. */

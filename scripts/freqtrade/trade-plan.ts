@@ -27,6 +27,15 @@ export function naiveUtc(us: number): string {
   return `${new Date(seconds * 1000).toISOString().slice(0, 19).replace('T', ' ')}.${String(micros).padStart(6, '0')}`;
 }
 
+/** Microseconds since the epoch of FreqTrade's naive UTC text (a JS Date keeps milliseconds only). */
+export function naiveUtcMicros(text: string): number {
+  const [seconds = '', fraction = ''] = text.split('.');
+  return Date.parse(`${seconds.replace(' ', 'T')}Z`) * 1000 + Number(fraction.padEnd(6, '0').slice(0, 6));
+}
+
+/** The exchange's id of the order in row `rowId`: unique within a bot, as (ft_pair, order_id) must be. */
+export const exchangeOrderId = (rowId: number, seed: number): string => String(8_000_000_000 + rowId * 7 + (seed % 7));
+
 /** An exchange's timestamps have milliseconds only (`23:24:56.508000`). */
 const exchangeTime = (us: number): string => naiveUtc(Math.floor(us / 1000) * 1000);
 
@@ -69,7 +78,9 @@ export interface PlanInput {
 
 export interface TradePlan {
   trade: Row;
+  /** The entry orders first (`entryOrders` of them), then exits and stoplosses. */
   orders: Row[];
+  entryOrders: number;
   customData: Array<Omit<Row, 'id'>>;
   lock: Omit<Row, 'id'> | null;
 }
@@ -124,7 +135,7 @@ export function planTrade(input: PlanInput): TradePlan {
       ft_amount: o.side === 'entry' ? amountRequested : o.amount,
       ft_price: o.price,
       ft_cancel_reason: o.status === 'canceled' ? 'cancelled due to timeout' : null,
-      order_id: String(8_000_000_000 + orderId * 7 + (input.seed % 7)),
+      order_id: exchangeOrderId(orderId, input.seed),
       status: o.status,
       symbol: pair,
       order_type: o.type ?? 'limit',
@@ -153,6 +164,7 @@ export function planTrade(input: PlanInput): TradePlan {
     order({ side: 'entry', status: 'canceled', amount, price: rate, placedUs: opened - 120_000_000 });
   order({ side: 'entry', status: 'closed', amount, price: rate, placedUs: opened - 300_000 });
 
+  const entryOrders = orders.length;
   const minutes = 5 + Math.floor(r() ** 3 * 2880);
   const closed = input.closedUs ?? opened + minutes * 60_000_000 + Math.floor(r() * 1e6);
   const hours = (closed - opened) / 3.6e9;
@@ -338,5 +350,5 @@ export function planTrade(input: PlanInput): TradePlan {
           active: 1,
         }
       : null;
-  return { trade, orders, customData, lock };
+  return { trade, orders, entryOrders, customData, lock };
 }

@@ -101,6 +101,7 @@ describe('generated bots of every FreqTrade schema version: sync, push, restore,
     root = await mkdtemp(path.join(tmpdir(), 'generated-bots-'));
     env = await createTestEnvironment('generated_bots', {
       BOT_INSTANCES_DIR: path.join(root, 'bots'),
+      TURSO_FILE_DIR: path.join(root, 'targets'),
     });
     ctx = contextForLocalRun(env.runtime);
     for (const [i, version] of ALL_SCHEMA_VERSIONS.entries()) {

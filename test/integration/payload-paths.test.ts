@@ -78,7 +78,7 @@ describe('paths in queued payloads', () => {
   });
 
   it('refuses a restore outside RESTORE_DIR and writes nothing; writes inside it', async () => {
-    const bot = await createTestBot(root, 'restorer', '2022-36cols-jugder.sqlite');
+    const bot = await createTestBot(root, 'restorer', { version: 'S06', trades: 25, seed: 32 });
     await runJob('turso-push', { instance: bot.name }, contextForLocalRun(env.runtime));
     const outside = path.join(root, 'bots', 'restorer', 'user_data', 'overwrite.sqlite');
     await assert.rejects(

@@ -51,7 +51,7 @@ describe('turso targets: where a bot config may write', () => {
     });
     ctx = contextForLocalRun(env.runtime);
     // The victim: a bot with a live database and a backup of its own.
-    await createTestBot(root, 'victim', '2022-36cols-jugder.sqlite');
+    await createTestBot(root, 'victim', { version: 'S06', trades: 25, seed: 32 });
     await push('victim');
   });
 
@@ -62,7 +62,7 @@ describe('turso targets: where a bot config may write', () => {
 
   it('marks a target it creates with its owning bot, relative URLs read against TURSO_FILE_DIR', async () => {
     assert.equal(await ownerOf(path.join(targets, 'victim.db')), 'victim');
-    await createTestBot(root, 'relative', '2022-44cols-arthurahiyarov.sqlite', { tursoUrl: 'file:relative.db' });
+    await createTestBot(root, 'relative', { version: 'S08', trades: 1, seed: 33 }, { tursoUrl: 'file:relative.db' });
     await push('relative');
     assert.equal(await ownerOf(path.join(targets, 'relative.db')), 'relative');
   });
@@ -70,9 +70,14 @@ describe('turso targets: where a bot config may write', () => {
   it("refuses another bot's live database (a relative path up into BOT_INSTANCES_DIR), leaving it untouched", async () => {
     const victimDb = path.join(root, 'bots', 'victim', 'user_data', 'tradesv3.sqlite');
     const before = await readFile(victimDb);
-    await createTestBot(root, 'attacker', '2021-35cols-chaserun.sqlite', {
-      tursoUrl: 'file:../bots/victim/user_data/tradesv3.sqlite',
-    });
+    await createTestBot(
+      root,
+      'attacker',
+      { version: 'S05', trades: 20, seed: 31 },
+      {
+        tursoUrl: 'file:../bots/victim/user_data/tradesv3.sqlite',
+      },
+    );
     await assertRefused('attacker', /victim[/\\]user_data[/\\]tradesv3\.sqlite/, /inside TURSO_FILE_DIR/);
     assert.deepEqual(await readFile(victimDb), before);
   });

@@ -1,0 +1,123 @@
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { after, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { addTrades, closeTrades, createBotDatabase } from '../../scripts/freqtrade/generate-bot-db.js';
+import { ALL_SCHEMA_VERSIONS } from '../../scripts/freqtrade/schemas.js';
+import { tempDir } from '../helpers/temp-dir.js';
+import { sqliteTables } from '../helpers/turso-bots.js';
+
+const NAIVE_UTC = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6}$/;
+
+describe('the FreqTrade database generator', () => {
+  const dir = tempDir('generator');
+  after(() => dir.remove());
+  const file = (name: string): string => path.join(dir.path, `${name}.sqlite`);
+
+  it('makes the same database for the same seed, and another for another seed', () => {
+    createBotDatabase(file('a'), { trades: 50, seed: 1 });
+    createBotDatabase(file('b'), { trades: 50, seed: 1 });
+    createBotDatabase(file('c'), { trades: 50, seed: 2 });
+    assert.deepEqual(sqliteTables(file('a')), sqliteTables(file('b')));
+    assert.notDeepEqual(sqliteTables(file('a')).get('trades'), sqliteTables(file('c')).get('trades'));
+  });
+
+  for (const version of ALL_SCHEMA_VERSIONS) {
+    it(`fills every table of ${version}, in WAL mode, with FreqTrade's dates and sound references`, () => {
+      const made = createBotDatabase(file(version), { version, trades: 300, seed: 5 });
+      const db = new Database(made.file, { readonly: true });
+      const tables = db
+        .prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table'")
+        .all()
+        .map((t) => t.name);
+      for (const table of tables)
+        assert.ok(made.rows[table]! > 0, `${version} ${table} has rows (${JSON.stringify(made.rows)})`);
+      assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
+      assert.deepEqual(db.pragma('foreign_key_check'), []);
+      const dates = db.prepare('SELECT open_date, close_date FROM trades').all() as Array<
+        Record<string, string | null>
+      >;
+      for (const { open_date, close_date } of dates) {
+        assert.match(open_date!, NAIVE_UTC);
+        if (close_date) assert.match(close_date, NAIVE_UTC);
+      }
+      const open = db.prepare('SELECT count(*) AS n FROM trades WHERE is_open = 1').get() as { n: number };
+      assert.ok(open.n > 0 && open.n < 40, `${open.n} open trades of 300`);
+      const meme = db.prepare('SELECT max(amount) AS n FROM trades').get() as { n: number };
+      assert.ok(meme.n > 1e10, `a meme-coin amount above 10^10 (${meme.n})`);
+      if (tables.includes('orders')) {
+        const statuses = db.prepare('SELECT DISTINCT status FROM orders ORDER BY 1').all() as Array<{ status: string }>;
+        assert.deepEqual(
+          statuses.map((s) => s.status),
+          ['canceled', 'closed', 'open'],
+        );
+        const partial = db
+          .prepare(
+            `SELECT count(*) AS n FROM (SELECT o.ft_trade_id FROM orders o JOIN trades t ON t.id = o.ft_trade_id
+             WHERE o.status = 'closed' AND o.side <> CASE WHEN ${version >= 'S07' ? 't.is_short' : '0'} = 1 THEN 'sell' ELSE 'buy' END
+             GROUP BY o.ft_trade_id HAVING count(*) > 1)`,
+          )
+          .get() as { n: number };
+        assert.ok(partial.n > 0, 'trades with partial exits');
+      }
+      db.close();
+    });
+  }
+
+  it('makes futures trades: shorts, leverage up to 50x, liquidation prices, funding fees', () => {
+    const made = createBotDatabase(file('futures'), { version: 'S13', trades: 400, tradingMode: 'futures' });
+    const db = new Database(made.file, { readonly: true });
+    const r = db
+      .prepare(
+        `SELECT sum(is_short) AS shorts, max(leverage) AS lev, count(liquidation_price) AS liq, sum(funding_fees <> 0) AS fees,
+           min(trading_mode) AS mode FROM trades`,
+      )
+      .get() as Record<string, number | string>;
+    db.close();
+    assert.ok(Number(r.shorts) > 50, `shorts: ${r.shorts}`);
+    assert.equal(r.lev, 50);
+    assert.equal(r.liq, 400);
+    assert.ok(Number(r.fees) > 100, `funding fees: ${r.fees}`);
+    assert.equal(r.mode, 'FUTURES');
+    assert.throws(
+      () => createBotDatabase(file('old-futures'), { version: 'S06', trades: 1, tradingMode: 'futures' }),
+      /futures trades need FreqTrade 2022\.4 \(schema S07\) or later/,
+    );
+  });
+
+  it('opens and closes trades the way a running bot does (the demo writer)', () => {
+    const made = createBotDatabase(file('live'), { trades: 100, seed: 9, tradingMode: 'futures' });
+    const db = new Database(made.file);
+    const now = Date.UTC(2026, 0, 1) * 1000;
+    addTrades(db, {
+      first: 101,
+      count: 3,
+      seed: 9,
+      tradingMode: 'futures',
+      openShare: 1,
+      startUs: now,
+      spacingUs: 1000,
+    });
+    const openIds = (
+      db.prepare('SELECT id FROM trades WHERE is_open = 1 ORDER BY id').all() as Array<{ id: number }>
+    ).map((r) => r.id);
+    assert.ok(openIds.includes(101) && openIds.includes(103));
+    assert.equal(closeTrades(db, [101, 102, 1], { closedUs: now + 5e6, seed: 9, tradingMode: 'futures' }), 2);
+    const closed = db.prepare('SELECT is_open, close_date, exit_reason FROM trades WHERE id IN (101, 102)').all();
+    assert.deepEqual(
+      closed.map((r) => (r as Record<string, unknown>).close_date),
+      ['2026-01-01 00:00:05.000000', '2026-01-01 00:00:05.000000'],
+    );
+    const stillOpen = db
+      .prepare('SELECT count(*) AS n FROM orders WHERE ft_trade_id IN (101, 102) AND ft_is_open = 1')
+      .get() as { n: number };
+    assert.equal(stillOpen.n, 0, 'their open orders are cancelled');
+    const exits = db
+      .prepare(
+        "SELECT count(*) AS n FROM orders WHERE ft_trade_id IN (101, 102) AND status = 'closed' AND ft_order_side <> 'stoploss'",
+      )
+      .get() as { n: number };
+    assert.ok(exits.n >= 4, 'an entry and at least one exit each');
+    db.close();
+  });
+});
