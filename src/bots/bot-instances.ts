@@ -1,4 +1,5 @@
-import { readdir, stat } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
+import { lstat, readdir, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import type { Config } from '../config.js';
@@ -36,16 +37,66 @@ export function instanceDir(config: Pick<Config, 'BOT_INSTANCES_DIR'>, name: str
   return path.join(path.resolve(config.BOT_INSTANCES_DIR), assertInstanceName(name));
 }
 
-/** The bot's FreqTrade database: the first of BOT_DB_FILENAMES found in <instance>/user_data/. */
+/**
+ * A bot folder or database file whose real path breaks the rule: real paths stay inside
+ * BOT_INSTANCES_DIR and belong to one bot (its own folder). Permanent: a retry finds the same link.
+ */
+export class BotPathRefusedError extends PermanentJobError {
+  constructor(bot: string, file: string, real: string, rule: string) {
+    super(`bot ${bot}: ${file} is refused: it resolves to ${real}, and ${rule}`);
+    this.name = 'BotPathRefusedError';
+  }
+}
+
+async function existing(file: string): Promise<Stats | undefined> {
+  return lstat(file).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return undefined;
+    throw error;
+  });
+}
+
+/** Which bot folder of BOT_INSTANCES_DIR a real path lies in, or undefined when it lies outside. */
+function owningFolder(realRoot: string, real: string): string | undefined {
+  const relative = path.relative(realRoot, real);
+  if (relative === '' || relative === '..' || relative.startsWith(`..${path.sep}`) || path.isAbsolute(relative))
+    return undefined;
+  return relative.split(path.sep)[0];
+}
+
+/** Checks a real path against the rule, for bot `name`; throws BotPathRefusedError naming what it found. */
+function assertOwnPath(realRoot: string, name: string, file: string, real: string): void {
+  const owner = owningFolder(realRoot, real);
+  if (owner === undefined)
+    throw new BotPathRefusedError(name, file, real, `real paths must stay inside BOT_INSTANCES_DIR (${realRoot})`);
+  if (owner !== name)
+    throw new BotPathRefusedError(name, file, real, `that belongs to bot folder ${owner}, not to ${name}`);
+}
+
+/**
+ * The bot's FreqTrade database: the first of BOT_DB_FILENAMES found in <instance>/user_data/.
+ * Symlinks are followed only where they stay inside the bot's own folder: a bot folder that is a
+ * link elsewhere, or a database linked to another bot's file or outside BOT_INSTANCES_DIR, is
+ * refused (BotPathRefusedError), so no bot is ever imported as another.
+ */
 export async function findBotDatabase(
   config: Pick<Config, 'BOT_INSTANCES_DIR' | 'BOT_DB_FILENAMES'>,
   name: string,
 ): Promise<string | undefined> {
-  const userData = path.join(instanceDir(config, name), 'user_data');
+  const dir = instanceDir(config, name);
+  if ((await existing(dir)) === undefined) return undefined;
+  const realRoot = await realpath(path.resolve(config.BOT_INSTANCES_DIR));
+  const realDir = await realpath(dir);
+  // A bot folder that is a link: to another bot's folder, or out of BOT_INSTANCES_DIR, is refused.
+  assertOwnPath(realRoot, name, dir, realDir);
+  const userData = path.join(dir, 'user_data');
   for (const fileName of config.BOT_DB_FILENAMES) {
     const candidate = path.join(userData, fileName);
-    const info = await stat(candidate).catch(() => undefined);
-    if (info?.isFile()) return candidate;
+    const info = await existing(candidate);
+    if (info === undefined) continue;
+    const real = await realpath(candidate).catch(() => undefined);
+    if (real === undefined) continue; // a link to nothing: no database here
+    assertOwnPath(realRoot, name, candidate, real);
+    if ((await lstat(real)).isFile()) return candidate;
   }
   return undefined;
 }
@@ -58,7 +109,7 @@ export interface BotInstance {
 
 export interface InstanceScan {
   bots: BotInstance[];
-  /** Folders skipped, with why (a name that is not plain, no database file). */
+  /** Folders skipped, with why (a name that is not plain, no database file, a link that breaks the path rule). */
   skipped: Array<{ name: string; reason: string }>;
 }
 
@@ -74,12 +125,19 @@ export async function scanBotInstances(
   const bots: BotInstance[] = [];
   const skipped: InstanceScan['skipped'] = [];
   for (const entry of entries.sort((a, b) => a.name.localeCompare(b.name))) {
-    if (!entry.isDirectory()) continue;
+    if (!entry.isDirectory() && !entry.isSymbolicLink()) continue;
     if (!isInstanceName(entry.name)) {
       skipped.push({ name: entry.name, reason: 'not a plain instance name' });
       continue;
     }
-    const dbPath = await findBotDatabase(config, entry.name);
+    let dbPath: string | undefined;
+    try {
+      dbPath = await findBotDatabase(config, entry.name);
+    } catch (error) {
+      if (!(error instanceof BotPathRefusedError)) throw error;
+      skipped.push({ name: entry.name, reason: error.message });
+      continue;
+    }
     if (dbPath === undefined) {
       skipped.push({ name: entry.name, reason: `no ${config.BOT_DB_FILENAMES.join(' or ')} in user_data/` });
       continue;

@@ -6,16 +6,19 @@ import type { PgPool } from './postgres.js';
  * is rethrown as it was). Given the pool, it checks a client out for the transaction and gives
  * it back, destroying it after a failure (the session may be gone or in an unknown state);
  * given a client, the caller keeps it (session state such as a lock held across transactions).
+ * `commit: false` rolls back even when the work succeeds: a dry run reads what a run would write.
  */
 export async function withTransaction<T>(
   db: PgPool | pg.PoolClient,
   work: (client: pg.PoolClient) => Promise<T>,
+  options: { commit?: boolean } = {},
 ): Promise<T> {
-  if (!(db instanceof pg.Pool)) return inTransaction(db, work);
+  const commit = options.commit ?? true;
+  if (!(db instanceof pg.Pool)) return inTransaction(db, work, commit);
   const client = await db.connect();
   let failure: Error | undefined;
   try {
-    return await inTransaction(client, work);
+    return await inTransaction(client, work, commit);
   } catch (error) {
     failure = error instanceof Error ? error : new Error(String(error));
     throw error;
@@ -24,11 +27,15 @@ export async function withTransaction<T>(
   }
 }
 
-async function inTransaction<T>(client: pg.PoolClient, work: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+async function inTransaction<T>(
+  client: pg.PoolClient,
+  work: (client: pg.PoolClient) => Promise<T>,
+  commit: boolean,
+): Promise<T> {
   await client.query('BEGIN');
   try {
     const result = await work(client);
-    await client.query('COMMIT');
+    await client.query(commit ? 'COMMIT' : 'ROLLBACK');
     return result;
   } catch (error) {
     // A failed ROLLBACK means the session is broken, and the server rolls back when it goes:

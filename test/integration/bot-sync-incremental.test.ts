@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
+import { ADVISORY_LOCKS } from '../../src/connections/advisory-locks.js';
 import { syncBot } from '../../src/jobs/bot-sync/sync-bot.js';
 import { PermanentJobError } from '../../src/errors.js';
 import { failureTracker } from '../helpers/failure-tracker.js';
@@ -156,13 +157,13 @@ describe('bot-sync incremental, exact and one run per bot', () => {
       await holder.query('BEGIN');
       await holder.query(
         `SELECT pg_advisory_xact_lock($1, hashtext(id::text)) FROM bots WHERE instance_id = 'bot-lock'`,
-        [0x5f0b07],
+        [ADVISORY_LOCKS['bot-sync']],
       );
       const second = syncBot(recordingContext(env.runtime), 'bot-lock');
       await waitFor('the second run to wait for the lock', async () => {
         const waiting = await env.db.pool.query(
           `SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND classid = $1 AND NOT granted`,
-          [0x5f0b07],
+          [ADVISORY_LOCKS['bot-sync']],
         );
         return (waiting.rowCount ?? 0) > 0;
       });
@@ -184,7 +185,7 @@ describe('bot-sync incremental, exact and one run per bot', () => {
       await holder.query('BEGIN');
       await holder.query(
         `SELECT pg_advisory_xact_lock($1, hashtext(id::text)) FROM bots WHERE instance_id = 'bot-lock-timeout'`,
-        [0x5f0b07],
+        [ADVISORY_LOCKS['bot-sync']],
       );
       const ctx = { ...recordingContext(env.runtime), config: { ...env.config, SYNC_LOCK_TIMEOUT: 200 } };
       await assert.rejects(syncBot(ctx, 'bot-lock-timeout'), (error: Error) => {

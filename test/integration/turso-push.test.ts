@@ -253,7 +253,7 @@ describe('turso-push', () => {
     };
 
     it('stays exact with two workers alternating through deletes, re-inserts and count-keeping inserts', async () => {
-      const bot = await createTestBot(root, 'alternating', '2022-36cols-jugder.sqlite');
+      const bot = await createTestBot(root, 'alternating', { version: 'S06', trades: 25, seed: 32 });
       const other = new Runtime(env.config);
       const workerB = contextForLocalRun(other);
       try {
@@ -285,8 +285,18 @@ describe('turso-push', () => {
     });
 
     it("stays exact with another bot's state copied in", async () => {
-      const mine = await createTestBot(root, 'copied-into', '2025-51cols-germoso.sqlite');
-      const theirs = await createTestBot(root, 'copied-from', '2025-51cols-germoso.sqlite');
+      const mine = await createTestBot(root, 'copied-into', {
+        version: 'S13',
+        trades: 75,
+        seed: 36,
+        customData: false,
+      });
+      const theirs = await createTestBot(root, 'copied-from', {
+        version: 'S13',
+        trades: 75,
+        seed: 36,
+        customData: false,
+      });
       await push(mine.name);
       await push(theirs.name);
       moveTrade(theirs, tradeIds(theirs)[0]!, '200001');
@@ -302,7 +312,7 @@ describe('turso-push', () => {
     });
 
     it('stays exact when the state is removed between pushes', async () => {
-      const bot = await createTestBot(root, 'forgotten', '2022-36cols-jugder.sqlite');
+      const bot = await createTestBot(root, 'forgotten', { version: 'S06', trades: 25, seed: 32 });
       await push(bot.name);
       await forgetState(bot.name);
       moveTrade(bot, tradeIds(bot)[0]!, '300001');
@@ -313,7 +323,7 @@ describe('turso-push', () => {
     });
 
     it('stays exact after a push killed between the remote batch and the state commit', async () => {
-      const bot = await createTestBot(root, 'killed-late', '2021-35cols-chaserun.sqlite');
+      const bot = await createTestBot(root, 'killed-late', { version: 'S05', trades: 106, seed: 31 });
       await push(bot.name);
       // PostgreSQL refuses to record a new generation: the target has committed it, the records not.
       await pg().query(`CREATE FUNCTION refuse_generation() RETURNS trigger LANGUAGE plpgsql AS
@@ -336,7 +346,7 @@ describe('turso-push', () => {
     });
 
     it('repairs a row deleted in the target behind our back, and one edited there on a full compare', async () => {
-      const bot = await createTestBot(root, 'tampered', '2025-51cols-germoso.sqlite');
+      const bot = await createTestBot(root, 'tampered', { version: 'S13', trades: 75, seed: 36, customData: false });
       await push(bot.name);
       const client = createClient({ url: bot.targetUrl });
       try {
@@ -356,7 +366,7 @@ describe('turso-push', () => {
     });
 
     it('sends Turso nothing it refuses: no journal_mode, busy_timeout or user_version', async () => {
-      const bot = await createTestBot(root, 'statements', '2025-51cols-germoso.sqlite');
+      const bot = await createTestBot(root, 'statements', { version: 'S13', trades: 75, seed: 36, customData: false });
       const sent: string[] = [];
       const stop = onLibsqlStatement((sql) => void sent.push(sql));
       try {
@@ -386,7 +396,7 @@ describe('turso-push', () => {
 
   describe('the reset guard and --dry-run', () => {
     it('shows per table what a push would do, with sample keys, and writes nothing', async () => {
-      const bot = await createTestBot(root, 'dry', '2022-36cols-jugder.sqlite');
+      const bot = await createTestBot(root, 'dry', { version: 'S06', trades: 25, seed: 32 });
       await push(bot.name);
       editSource(
         bot.dbPath,
@@ -412,7 +422,7 @@ describe('turso-push', () => {
     });
 
     it('refuses a replaced database that would delete most of the backup, until --accept-reset', async () => {
-      const bot = await createTestBot(root, 'replaced', '2021-35cols-chaserun.sqlite');
+      const bot = await createTestBot(root, 'replaced', { version: 'S05', trades: 106, seed: 31 });
       await push(bot.name);
       const before = await libsqlTables(bot.targetUrl);
       // A fresh FreqTrade database with a few trades of its own.

@@ -6,6 +6,7 @@ import { BotDatabase } from './bot-database.js';
 import { ordersMapping, tradesMapping, type TableMapping } from './freqtrade-columns.js';
 import { stageSource } from './merge-sync.js';
 import { gatherResetEvidence } from './reset-check.js';
+import { withTransaction } from '../../connections/transaction.js';
 
 /** Keys shown per kind of change: enough to look a few rows up, never the whole table. */
 const SAMPLE_KEYS = 5;
@@ -123,57 +124,52 @@ export async function dryRunBot(ctx: JobContext, instance: string): Promise<BotS
   const started = performance.now();
   const file = await findBotDatabaseFile(ctx.config, instance);
   const identity = await botDatabaseIdentity(file);
-  const client = await ctx.pg.connect();
-  let failure: Error | undefined;
-  try {
-    await client.query('BEGIN');
-    const known = await client.query<{ id: string; source_identity: string | null }>(
-      `SELECT b.id, s.source_identity FROM bots b LEFT JOIN bot_sync_state s ON s.bot_id = b.id WHERE b.instance_id = $1`,
-      [instance],
-    );
-    const botId = known.rows[0]?.id;
-    const before = known.rows[0]?.source_identity ?? undefined;
-    const source = BotDatabase.open(instance, file, ctx.config.SQLITE_BUSY_TIMEOUT);
-    try {
-      const unkeyed = await stageSource(ctx, client, source);
-      const plans = await planSync(client, botId, Boolean(source.orders));
-      const orphans = source.orders ? await countOrphanOrders(client) : 0;
-      const reset =
-        botId === undefined
-          ? { suspected: false, findings: [] }
-          : judgeReset(
-              await gatherResetEvidence(
-                client,
-                botId,
-                Boolean(source.orders),
-                before !== undefined && identity !== undefined ? { before, now: identity } : undefined,
-              ),
-              ctx.config.DELETE_GUARD_RATIO,
-            );
-      const result: BotSyncDryRun = {
-        bot: instance,
-        dryRun: true,
-        file,
-        ...plans,
-        rejected: unkeyed + orphans,
-        reset,
-        ms: Math.round(performance.now() - started),
-      };
-      const line = (name: string, p: TablePlan): string =>
-        `${name} +${p.inserted.count} ~${p.updated.count} -${p.deleted.count} =${p.unchanged}`;
-      await ctx.log(
-        `bot ${instance} (dry run, nothing written): ${line('trades', result.trades)}; ${line('orders', result.orders)}` +
-          (reset.suspected ? `; a sync would be refused: ${reset.findings.join('; ')}` : ''),
+  return withTransaction(
+    ctx.pg,
+    async (client) => {
+      const known = await client.query<{ id: string; source_identity: string | null }>(
+        `SELECT b.id, s.source_identity FROM bots b LEFT JOIN bot_sync_state s ON s.bot_id = b.id WHERE b.instance_id = $1`,
+        [instance],
       );
-      return result;
-    } finally {
-      source.close();
-    }
-  } catch (error) {
-    failure = error instanceof Error ? error : new Error(String(error));
-    throw error;
-  } finally {
-    await client.query('ROLLBACK').catch(() => undefined);
-    client.release(failure);
-  }
+      const botId = known.rows[0]?.id;
+      const before = known.rows[0]?.source_identity ?? undefined;
+      const source = BotDatabase.open(instance, file, ctx.config.SQLITE_BUSY_TIMEOUT);
+      try {
+        const unkeyed = await stageSource(ctx, client, source);
+        const plans = await planSync(client, botId, Boolean(source.orders));
+        const orphans = source.orders ? await countOrphanOrders(client) : 0;
+        const reset =
+          botId === undefined
+            ? { suspected: false, findings: [] }
+            : judgeReset(
+                await gatherResetEvidence(
+                  client,
+                  botId,
+                  Boolean(source.orders),
+                  before !== undefined && identity !== undefined ? { before, now: identity } : undefined,
+                ),
+                ctx.config.DELETE_GUARD_RATIO,
+              );
+        const result: BotSyncDryRun = {
+          bot: instance,
+          dryRun: true,
+          file,
+          ...plans,
+          rejected: unkeyed + orphans,
+          reset,
+          ms: Math.round(performance.now() - started),
+        };
+        const line = (name: string, p: TablePlan): string =>
+          `${name} +${p.inserted.count} ~${p.updated.count} -${p.deleted.count} =${p.unchanged}`;
+        await ctx.log(
+          `bot ${instance} (dry run, nothing written): ${line('trades', result.trades)}; ${line('orders', result.orders)}` +
+            (reset.suspected ? `; a sync would be refused: ${reset.findings.join('; ')}` : ''),
+        );
+        return result;
+      } finally {
+        source.close();
+      }
+    },
+    { commit: false },
+  );
 }

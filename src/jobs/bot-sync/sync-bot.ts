@@ -6,6 +6,8 @@ import {
   fingerprintBotDatabase,
 } from '../../bots/bot-database-file.js';
 import { registerBot } from '../../bots/bot-registry.js';
+import { takeTransactionLock } from '../../connections/advisory-locks.js';
+import { withTransaction } from '../../connections/transaction.js';
 import { judgeReset, resetRefusal, type AcceptReset } from '../../bots/reset-guard.js';
 import { errorMessage } from '../../errors.js';
 import type { JobContext } from '../job.js';
@@ -24,9 +26,6 @@ export interface SyncOptions {
   /** The operator accepts a replaced database: its old rows are archived as an epoch, or deleted. */
   acceptReset?: AcceptReset;
 }
-
-/** First key of pg_advisory_xact_lock(int, int): the bot-sync lock space. */
-const LOCK_SPACE = 0x5f0b07;
 
 /**
  * Syncs one bot's trades and orders into PostgreSQL, in one transaction that also commits the
@@ -64,16 +63,12 @@ async function syncFile(
     orders: emptyCounts(),
     rejected: 0,
   };
-  const client = await ctx.pg.connect();
-  let failure: Error | undefined;
-  try {
-    await client.query('BEGIN');
+  // The log lines follow the COMMIT: what they report is written.
+  const synced = await withTransaction(ctx.pg, async (client): Promise<BotSyncResult> => {
     await lockBot(ctx, client, instance, botId);
     const state = await readSyncState(client, botId);
     if (!options.full && fingerprint !== null && state?.sourceFingerprint === fingerprint) {
       await touchSyncSuccess(client, botId);
-      await client.query('COMMIT');
-      await ctx.log(`bot ${instance}: ${file} unchanged since the last sync; nothing read`);
       result.trades.unchanged = state.tradesCount;
       result.orders.unchanged = state.ordersCount;
       return {
@@ -131,20 +126,15 @@ async function syncFile(
       ordersCount: result.orders.inserted + result.orders.updated + result.orders.unchanged,
       result,
     });
-    await client.query('COMMIT');
-    await ctx.log(
-      `bot ${instance}: trades +${result.trades.inserted} ~${result.trades.updated} -${result.trades.deleted} =${result.trades.unchanged}; ` +
-        `orders +${result.orders.inserted} ~${result.orders.updated} -${result.orders.deleted} =${result.orders.unchanged}; ${result.rejected} rejected; ${result.ms} ms`,
-    );
     return result;
-  } catch (error) {
-    failure = error instanceof Error ? error : new Error(String(error));
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    // A client that failed may have lost its connection: destroy it rather than pool it.
-    client.release(failure);
-  }
+  });
+  await ctx.log(
+    synced.skipped === 'unchanged'
+      ? `bot ${instance}: ${file} unchanged since the last sync; nothing read`
+      : `bot ${instance}: trades +${synced.trades.inserted} ~${synced.trades.updated} -${synced.trades.deleted} =${synced.trades.unchanged}; ` +
+          `orders +${synced.orders.inserted} ~${synced.orders.updated} -${synced.orders.deleted} =${synced.orders.unchanged}; ${synced.rejected} rejected; ${synced.ms} ms`,
+  );
+  return synced;
 }
 
 /**
@@ -157,7 +147,7 @@ async function syncFile(
 async function lockBot(ctx: JobContext, client: PoolClient, instance: string, botId: string): Promise<void> {
   await client.query(`SELECT set_config('lock_timeout', $1, true)`, [`${ctx.config.SYNC_LOCK_TIMEOUT}ms`]);
   try {
-    await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [LOCK_SPACE, botId]);
+    await takeTransactionLock(client, 'bot-sync', botId);
   } catch (error) {
     if ((error as { code?: unknown } | null)?.code !== '55P03') throw error; // lock_not_available
     throw new Error(
