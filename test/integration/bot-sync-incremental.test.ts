@@ -106,7 +106,7 @@ describe('bot-sync incremental, exact and one run per bot', () => {
     const file = botDbPath(dir.path, 'bot-meme');
     createFreqtradeDb(file, { trades: 3, ordersPerTrade: 1, seed: 3 });
     const db = new Database(file);
-    db.prepare('UPDATE trades SET amount = ? WHERE id = 1').run(123456789012.5);
+    db.prepare('UPDATE trades SET amount = ?, open_rate = ? WHERE id = 1').run(123456789012.5, 0.5);
     db.prepare('UPDATE trades SET amount = ?, open_rate = ? WHERE id = 2').run(9.876543210987654e19, 1.5e-12);
     db.close();
     await syncBot(recordingContext(env.runtime), 'bot-meme');
@@ -115,7 +115,7 @@ describe('bot-sync incremental, exact and one run per bot', () => {
        WHERE b.instance_id = 'bot-meme' AND t.trade_id IN (1, 2) ORDER BY t.trade_id`,
     );
     assert.deepEqual(rows, [
-      { trade_id: 1, amount: '123456789012.5', rate: rows[0].rate },
+      { trade_id: 1, amount: '123456789012.5', rate: '0.5' },
       { trade_id: 2, amount: '98765432109876540000', rate: '0.0000000000015' },
     ]);
   });
