@@ -162,6 +162,8 @@ const schema = z.object({
     }
     return seeds;
   }),
+  /** How long a command (`status`, `enqueue`, ...) waits for Redis before it fails naming it. */
+  REDIS_CONNECT_TIMEOUT: duration('5s'),
   QUEUE_PREFIX: z
     .string()
     .default('ctp')

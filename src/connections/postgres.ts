@@ -7,7 +7,10 @@ export type PgPool = pg.Pool;
  * A pool whose sessions run in UTC (FreqTrade's naive dates are UTC) with `search_path`
  * set to PG_SCHEMA, so one database can hold several isolated installs or test runs.
  */
-export function createPgPool(config: Pick<Config, 'DATABASE_URL' | 'PG_SCHEMA' | 'PG_POOL_MAX'>): PgPool {
+export function createPgPool(
+  config: Pick<Config, 'DATABASE_URL' | 'PG_SCHEMA' | 'PG_POOL_MAX'>,
+  onError: (error: unknown) => void = () => undefined,
+): PgPool {
   const pool = new pg.Pool({
     connectionString: config.DATABASE_URL,
     max: config.PG_POOL_MAX,
@@ -18,7 +21,10 @@ export function createPgPool(config: Pick<Config, 'DATABASE_URL' | 'PG_SCHEMA' |
   });
   // A client losing its server must not crash the process: an idle one is dropped by the pool
   // (pool 'error'), a checked-out one fails its queries (client 'error' would otherwise be unhandled).
+  // `onError` gets both (the runtime counts and logs them); without one they are dropped (tests).
+  // Every client error reaches the client's listener; the pool re-emits an idle client's one,
+  // already reported there.
+  pool.on('connect', (client) => client.on('error', onError));
   pool.on('error', () => undefined);
-  pool.on('connect', (client) => client.on('error', () => undefined));
   return pool;
 }

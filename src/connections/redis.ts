@@ -1,6 +1,7 @@
 import { Cluster, Redis } from 'ioredis';
 import type { ClusterSeed, Config } from '../config.js';
 import type { Logger } from '../logger.js';
+import { maskUrlCredentials } from '../secrets.js';
 
 /**
  * Workers block on Redis and must wait out outages (maxRetriesPerRequest: null, as BullMQ requires);
@@ -11,18 +12,23 @@ export type RedisRole = 'worker' | 'producer';
 /** One Redis, or a Redis Cluster when REDIS_CLUSTER_NODES is set; BullMQ takes either. */
 export type RedisConnection = Redis | Cluster;
 
+/**
+ * `onError` gets the connection's `error` events (it reconnects on its own; the errors also surface
+ * on the commands): the runtime counts and logs them. Without one they are dropped (tests, benchmarks).
+ */
 export function createRedis(
   config: Pick<Config, 'REDIS_URL' | 'REDIS_CLUSTER_NODES'>,
   role: RedisRole,
+  onError: (error: unknown) => void = () => undefined,
 ): RedisConnection {
-  if (config.REDIS_CLUSTER_NODES !== undefined) return createCluster(config.REDIS_CLUSTER_NODES, role);
+  if (config.REDIS_CLUSTER_NODES !== undefined) return createCluster(config.REDIS_CLUSTER_NODES, role, onError);
   const redis = new Redis(config.REDIS_URL, {
     maxRetriesPerRequest: role === 'worker' ? null : 1,
     enableOfflineQueue: role === 'worker',
     retryStrategy: (times) => Math.min(times * 200, 5000),
     lazyConnect: false,
   });
-  redis.on('error', () => undefined); // reconnects on its own; errors surface on the commands
+  redis.on('error', onError);
   return redis;
 }
 
@@ -31,7 +37,7 @@ export function createRedis(
  * MOVED for a few seconds: workers retry until the replica has taken over, producers fail fast.
  * Seeds' credentials and TLS apply to every node the cluster reports.
  */
-function createCluster(seeds: readonly ClusterSeed[], role: RedisRole): Cluster {
+function createCluster(seeds: readonly ClusterSeed[], role: RedisRole, onError: (error: unknown) => void): Cluster {
   const [first] = seeds;
   const cluster = new Cluster(
     seeds.map(({ host, port }) => ({ host, port })),
@@ -52,7 +58,7 @@ function createCluster(seeds: readonly ClusterSeed[], role: RedisRole): Cluster 
         : {}),
     },
   );
-  cluster.on('error', () => undefined);
+  cluster.on('error', onError);
   return cluster;
 }
 
@@ -75,18 +81,38 @@ export async function warnUnlessNoEviction(redis: RedisConnection, logger: Logge
   }
 }
 
-/** Resolves once the connection is up; a fail-fast producer connection refuses commands before that. */
-export async function redisReady(redis: RedisConnection, timeoutMs = 10_000): Promise<void> {
+/** The Redis a config points at, for messages: its URL with user info masked, or the cluster's seeds. */
+export function redisTarget(config: Pick<Config, 'REDIS_URL' | 'REDIS_CLUSTER_NODES'>): string {
+  if (config.REDIS_CLUSTER_NODES === undefined) return maskUrlCredentials(config.REDIS_URL);
+  return `Redis Cluster ${config.REDIS_CLUSTER_NODES.map(({ host, port }) => `${host}:${port}`).join(',')}`;
+}
+
+/**
+ * Resolves once the connection is up; a fail-fast producer connection refuses commands before that
+ * (and BullMQ waits for it without end). Rejects after `timeoutMs`, naming `target` and the last
+ * connection error.
+ */
+export async function redisReady(redis: RedisConnection, timeoutMs = 10_000, target = 'Redis'): Promise<void> {
   if (redis.status === 'ready') return;
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => {
-      redis.off('ready', onReady);
-      reject(new Error(`Redis did not answer within ${timeoutMs} ms`));
-    }, timeoutMs);
-    const onReady = (): void => {
-      clearTimeout(timer);
-      resolve();
-    };
-    redis.once('ready', onReady);
-  });
+  let lastError: unknown;
+  const onError = (error: unknown): void => {
+    lastError = error;
+  };
+  redis.on('error', onError);
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        redis.off('ready', onReady);
+        const reason = lastError instanceof Error ? `: ${lastError.message}` : '';
+        reject(new Error(`Cannot reach ${target} within ${timeoutMs} ms${reason}`));
+      }, timeoutMs);
+      const onReady = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      redis.once('ready', onReady);
+    });
+  } finally {
+    redis.off('error', onError);
+  }
 }

@@ -2,6 +2,7 @@ import { once } from 'node:events';
 import type { RedisConnection } from '../connections/redis.js';
 import type { MongoHandle } from '../connections/mongo.js';
 import type { PgPool } from '../connections/postgres.js';
+import { withTimeout } from '../lifecycle/deadlines.js';
 import { errorMessage } from '../errors.js';
 
 export interface DependencyHealth {
@@ -62,12 +63,4 @@ async function pingRedis(redis: RedisConnection): Promise<unknown> {
 
 function elapsed(started: number): number {
   return Math.round((performance.now() - started) * 10) / 10;
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }

@@ -1,4 +1,5 @@
 import { errorMessage } from '../errors.js';
+import { within } from './deadlines.js';
 import type { Logger } from '../logger.js';
 
 /**
@@ -58,20 +59,15 @@ export class Closers {
   }
 
   private async bounded(closer: Closer): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<'late'>((resolve) => {
-      timer = setTimeout(() => resolve('late'), closer.timeoutMs);
-    });
-    try {
-      const outcome = await Promise.race([Promise.resolve(closer.close()).then(() => 'closed' as const), late]);
-      if (outcome === 'late') {
-        this.logger?.warn('did not close in time; shutdown goes on without it', {
-          resource: closer.name,
-          timeoutMs: closer.timeoutMs,
-        });
-      }
-    } finally {
-      clearTimeout(timer);
+    const outcome = await within(
+      Promise.resolve(closer.close()).then(() => 'closed' as const),
+      closer.timeoutMs,
+    );
+    if (outcome === 'late') {
+      this.logger?.warn('did not close in time; shutdown goes on without it', {
+        resource: closer.name,
+        timeoutMs: closer.timeoutMs,
+      });
     }
   }
 }

@@ -1,16 +1,21 @@
 import { Gauge, type Registry } from 'prom-client';
 import type { PgPool } from '../connections/postgres.js';
 import { errorMessage } from '../errors.js';
+import { withTimeout } from '../lifecycle/deadlines.js';
 import type { Logger } from '../logger.js';
 import type { Queues } from '../queues/queues.js';
 import { botSyncLag } from './bot-sync-lag.js';
 import { queueDepths } from './queue-depths.js';
 
+/** How long a scrape waits for Redis or PostgreSQL before it answers without their gauges. */
+export const METRICS_SOURCE_TIMEOUT_MS = 2_000;
+
 /**
  * The shared state behind /metrics, read from Redis and PostgreSQL on each scrape (so every
  * board replica reports the same values): jobs per queue and state, and per-bot sync lag.
  * A source that does not answer leaves its gauge empty for that scrape rather than failing
- * the whole scrape; /health says which one is down.
+ * the whole scrape (and a source that hangs, as BullMQ does while Redis is down, is given up after
+ * METRICS_SOURCE_TIMEOUT_MS); /health says which one is down.
  */
 export function registerBoardMetrics(
   registry: Registry,
@@ -24,7 +29,7 @@ export function registerBoardMetrics(
     async collect() {
       this.reset();
       try {
-        for (const { queue, counts } of await queueDepths(sources.queues)) {
+        for (const { queue, counts } of await withTimeout(queueDepths(sources.queues), METRICS_SOURCE_TIMEOUT_MS)) {
           for (const [state, count] of Object.entries(counts)) this.set({ queue, state }, count);
         }
       } catch (error) {
@@ -40,7 +45,7 @@ export function registerBoardMetrics(
     async collect() {
       this.reset();
       try {
-        for (const bot of await botSyncLag(sources.pg)) {
+        for (const bot of await withTimeout(botSyncLag(sources.pg), METRICS_SOURCE_TIMEOUT_MS)) {
           if (bot.missingSince === null) this.set({ instance: bot.instance }, bot.lagSeconds);
         }
       } catch (error) {

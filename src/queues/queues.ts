@@ -13,6 +13,8 @@ export function createQueues(
   config: Config,
   connection: RedisConnection,
   names: readonly string[] = JOB_NAMES,
+  /** The queues' `error` events (connection errors; they also surface on the calls): the runtime counts and logs them. */
+  onError: (error: unknown) => void = () => undefined,
 ): Queues {
   const queues = new Map<string, Queue>();
   for (const name of names) {
@@ -22,7 +24,7 @@ export function createQueues(
       defaultJobOptions: defaultJobOptions(config),
       ...telemetryOption(),
     });
-    queue.on('error', () => undefined); // connection errors surface on the calls that need Redis
+    queue.on('error', onError);
     queues.set(name, queue);
   }
   return queues;

@@ -1,5 +1,12 @@
 import type { Server } from 'node:http';
-import { redisReady, warnUnlessNoEviction } from '../connections/redis.js';
+import {
+  redisReady,
+  redisTarget,
+  warnUnlessNoEviction,
+  type RedisConnection,
+  type RedisRole,
+} from '../connections/redis.js';
+import { errorMessage } from '../errors.js';
 import { createHttpApp } from '../http/http-app.js';
 import type { JobName } from '../jobs/contracts.js';
 import { migrate } from '../migrate/migrate.js';
@@ -16,6 +23,21 @@ import { createMetricsApp } from '../http/metrics.js';
 import type { Express } from 'express';
 
 /** The long-running roles, each registering its own closers on the runtime. */
+
+/**
+ * Runs a role's start; if any step fails, closes what the earlier steps started (workers hand
+ * their jobs back, schedulers stop, connections close) before the error goes on to exit 1, so no
+ * job is left active to stall.
+ */
+export async function startOrClose(runtime: Runtime, start: () => Promise<void>): Promise<void> {
+  try {
+    await start();
+  } catch (error) {
+    runtime.logger.error('start failed; closing what already started', { err: error });
+    await runtime.close().catch(() => undefined); // each closer logs its own failure
+    throw error;
+  }
+}
 
 export async function prepareProcess(runtime: Runtime): Promise<void> {
   if (runtime.config.MIGRATE_ON_START) await migrate(runtime.pg, runtime.config.PG_SCHEMA);
@@ -35,7 +57,12 @@ export async function startWorkers(
     await discovery.start();
     runtime.closers.add('host discovery', () => discovery.stop());
   }
-  const pool = new WorkerPool(runtime, connection, { queues, concurrency, metrics: new JobMetrics(runtime.metrics) });
+  const pool = new WorkerPool(runtime, connection, {
+    queues,
+    concurrency,
+    metrics: new JobMetrics(runtime.metrics),
+    onError: runtime.errors.listener('worker'),
+  });
   runtime.closers.add('workers', () => pool.stop(), { timeoutMs: pool.stopBoundMs + 1_000 });
   pool.start();
   await pool.ready();
@@ -46,7 +73,12 @@ export async function startWorkers(
 export async function startBoard(runtime: Runtime, port: number): Promise<Server> {
   const connection = runtime.redis('producer');
   // With hosts, each host's queues too (the hosts known at start), so a retry reaches its host.
-  const queues = createQueues(runtime.config, connection, await allQueueNames(runtime.config, runtime.pg));
+  const queues = createQueues(
+    runtime.config,
+    connection,
+    await allQueueNames(runtime.config, runtime.pg),
+    runtime.errors.listener('queue'),
+  );
   runtime.closers.add('board queues', () => closeQueues(queues));
   registerBoardMetrics(runtime.metrics, { queues, pg: runtime.pg, logger: runtime.logger });
   const app = createHttpApp({
@@ -79,10 +111,13 @@ async function serve(runtime: Runtime, app: Express, port: number, what: string)
   return server;
 }
 
-export async function createScheduler(runtime: Runtime): Promise<Scheduler> {
-  const connection = runtime.redis('producer');
-  await redisReady(connection);
-  const queues = createQueues(runtime.config, connection);
+/**
+ * `once`: a command, so an unreachable Redis fails it within REDIS_CONNECT_TIMEOUT; otherwise a
+ * long-running role, which waits for Redis and warns at each REDIS_CONNECT_TIMEOUT that passes.
+ */
+export async function createScheduler(runtime: Runtime, options: { once?: boolean } = {}): Promise<Scheduler> {
+  const connection = options.once ? await runtime.readyRedis('producer') : await waitForRedis(runtime, 'producer');
+  const queues = createQueues(runtime.config, connection, undefined, runtime.errors.listener('queue'));
   const sources = scheduleSources(runtime.config, runtime.logger);
   const scheduler = new Scheduler({
     config: runtime.config,
@@ -96,6 +131,20 @@ export async function createScheduler(runtime: Runtime): Promise<Scheduler> {
   runtime.closers.add('scheduler queues', () => closeQueues(queues));
   runtime.closers.add('scheduler', () => scheduler.stop());
   return scheduler;
+}
+
+async function waitForRedis(runtime: Runtime, role: RedisRole): Promise<RedisConnection> {
+  const connection = runtime.redis(role);
+  const target = redisTarget(runtime.config);
+  for (;;) {
+    try {
+      await redisReady(connection, runtime.config.REDIS_CONNECT_TIMEOUT, target);
+      return connection;
+    } catch (error) {
+      if (connection.status === 'end') throw error; // closed by shutdown
+      runtime.logger.warn(`${errorMessage(error)}; still trying`, { redis: target });
+    }
+  }
 }
 
 function listeningPort(server: Server, fallback: number): number {

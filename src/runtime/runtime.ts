@@ -2,9 +2,10 @@ import { Registry } from 'prom-client';
 import type { Config } from '../config.js';
 import { connectMongo, type MongoHandle } from '../connections/mongo.js';
 import { createPgPool, type PgPool } from '../connections/postgres.js';
-import { createRedis, type RedisConnection, type RedisRole } from '../connections/redis.js';
+import { createRedis, redisReady, redisTarget, type RedisConnection, type RedisRole } from '../connections/redis.js';
 import { Closers } from '../lifecycle/closers.js';
 import { createLogger, type Logger } from '../logger.js';
+import { ErrorEvents } from '../monitoring/error-events.js';
 import type { SharedResources } from '../workers/job-context.js';
 
 /**
@@ -16,6 +17,8 @@ export class Runtime implements SharedResources {
   readonly closers: Closers;
   /** This process's Prometheus metrics: served on /metrics by the board, or WORKER_METRICS_PORT. */
   readonly metrics = new Registry();
+  /** Connection and queue `error` events: counted in /metrics by source, logged rate-limited. */
+  readonly errors: ErrorEvents;
   private pgPool: PgPool | undefined;
   private mongoHandle: Promise<MongoHandle> | undefined;
 
@@ -25,11 +28,12 @@ export class Runtime implements SharedResources {
   ) {
     this.logger = logger ?? createLogger(config.LOG_LEVEL);
     this.closers = new Closers(this.logger);
+    this.errors = new ErrorEvents(this.logger, this.metrics);
   }
 
   get pg(): PgPool {
     if (!this.pgPool) {
-      const pool = createPgPool(this.config);
+      const pool = createPgPool(this.config, this.errors.listener('postgres'));
       this.closers.add('postgres pool', () => pool.end(), { stage: 'connection' });
       this.pgPool = pool;
     }
@@ -58,7 +62,11 @@ export class Runtime implements SharedResources {
   };
 
   redis(role: RedisRole): RedisConnection {
-    const redis = createRedis(this.config, role);
+    const redis = createRedis(
+      this.config,
+      role,
+      this.errors.listener('redis', { redis: redisTarget(this.config), role }),
+    );
     this.closers.add(
       `redis (${role})`,
       async () => {
@@ -69,6 +77,16 @@ export class Runtime implements SharedResources {
       },
       { stage: 'connection' },
     );
+    return redis;
+  }
+
+  /**
+   * A connection for a command that needs Redis now (`status`, `enqueue`, `scheduler --once`): it
+   * fails within REDIS_CONNECT_TIMEOUT naming the Redis it tried, rather than wait without end.
+   */
+  async readyRedis(role: RedisRole): Promise<RedisConnection> {
+    const redis = this.redis(role);
+    await redisReady(redis, this.config.REDIS_CONNECT_TIMEOUT, redisTarget(this.config));
     return redis;
   }
 

@@ -2,6 +2,7 @@ import { WaitingError, Worker, type Job } from 'bullmq';
 import type { RedisConnection } from '../connections/redis.js';
 import type { JobName } from '../jobs/contracts.js';
 import type { JobMetrics } from '../monitoring/job-metrics.js';
+import { within } from '../lifecycle/deadlines.js';
 import { queueNameFor } from '../queues/host-routing.js';
 import { telemetryOption } from '../queues/queues.js';
 import { contextForJob, type SharedResources } from './job-context.js';
@@ -12,6 +13,8 @@ export interface WorkerPoolOptions {
   concurrency: number;
   /** Job durations and rows written, observed as each attempt ends. */
   metrics?: JobMetrics;
+  /** The workers' `error` events (Redis lost, a lock not renewed); logged as `worker error` without one. */
+  onError?: (error: unknown) => void;
 }
 
 /**
@@ -51,7 +54,10 @@ export class WorkerPool {
           ...telemetryOption(),
         },
       );
-      worker.on('error', (error) => this.shared.logger.error('worker error', { queue: queueName, err: error }));
+      const onError =
+        this.options.onError ??
+        ((error: unknown) => this.shared.logger.error('worker error', { queue: queueName, err: error }));
+      worker.on('error', onError);
       worker.on('completed', (job, result: unknown) => {
         this.logOutcome(job, 'completed');
         this.options.metrics?.observe(name, job, 'completed', result);
@@ -166,16 +172,3 @@ interface RunningJob {
 
 /** How long shutdown waits, past SHUTDOWN_TIMEOUT, for running jobs to be handed back and return. */
 const HAND_BACK_GRACE_MS = 1_000;
-
-/** `work`'s outcome, or 'late' once `ms` have passed (`work` goes on; only the wait ends). */
-async function within<T>(work: Promise<T>, ms: number): Promise<T | 'late'> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<'late'>((resolve) => {
-    timer = setTimeout(() => resolve('late'), ms);
-  });
-  try {
-    return await Promise.race([work, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-}

@@ -90,8 +90,23 @@ export async function runCli(args: string[], env: NodeJS.ProcessEnv): Promise<{ 
 }
 
 /** The port a process logged as listening, in the JSON line whose `msg` is `msg` (fields in any order). */
-export async function listeningPort(process: CliProcess, msg: string): Promise<number> {
+export async function listeningPort(process: CliProcess, msg: string, timeoutMs?: number): Promise<number> {
   const pattern = new RegExp(`^(?=.*"msg":"${msg}")(?=.*"port":(\\d+)).*$`, 'm');
-  await process.waitForOutput(pattern);
+  await process.waitForOutput(pattern, timeoutMs);
   return Number(pattern.exec(process.output())?.[1]);
+}
+
+/** The process's exit, or a failure naming what it printed if it still runs after `ms` (it is then killed). */
+export async function exitedWithin(cli: CliProcess, ms: number): Promise<{ code: number | null }> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => {
+    timer = setTimeout(() => resolve('late'), ms);
+  });
+  const outcome = await Promise.race([cli.exited, late]);
+  clearTimeout(timer);
+  if (outcome === 'late') {
+    cli.child.kill('SIGKILL');
+    throw new Error(`ctp-etl still running after ${ms} ms:\n${cli.output()}`);
+  }
+  return outcome;
 }

@@ -3,7 +3,7 @@ import { loadConfig } from '../../config.js';
 import { boardCredentials } from '../../http/http-app.js';
 import { onShutdownSignal } from '../../lifecycle/signals.js';
 import { Runtime } from '../../runtime/runtime.js';
-import { startBoard } from '../../roles/roles.js';
+import { startBoard, startOrClose } from '../../roles/roles.js';
 import { parsePositiveInt } from '../options.js';
 
 export function registerBoard(program: Command): void {
@@ -16,6 +16,8 @@ export function registerBoard(program: Command): void {
       boardCredentials(config); // refuse before opening anything
       const runtime = new Runtime(config);
       onShutdownSignal(runtime.logger, config.SHUTDOWN_TIMEOUT, () => runtime.close());
-      await startBoard(runtime, options.port ?? config.BOARD_PORT);
+      await startOrClose(runtime, async () => {
+        await startBoard(runtime, options.port ?? config.BOARD_PORT);
+      });
     });
 }

@@ -6,7 +6,6 @@ import type { JobName } from '../../jobs/contracts.js';
 import { enqueue } from '../../producers/enqueue.js';
 import { routeJob } from '../../queues/host-routing.js';
 import { closeQueues, createQueues } from '../../queues/queues.js';
-import { redisReady } from '../../connections/redis.js';
 import { Runtime } from '../../runtime/runtime.js';
 import { payloadsFromCli } from '../cli-payloads.js';
 import { jobNameArgument, withJobOptions } from '../options.js';
@@ -29,9 +28,8 @@ export function registerEnqueue(program: Command): void {
           })),
         );
         const queueNames = [...new Set(routed.map((r) => r.queueName))];
-        const producer = runtime.redis('producer');
-        await redisReady(producer);
-        const queues = createQueues(runtime.config, producer, queueNames);
+        const producer = await runtime.readyRedis('producer');
+        const queues = createQueues(runtime.config, producer, queueNames, runtime.errors.listener('queue'));
         runtime.closers.add('queues', () => closeQueues(queues));
         // Listen before adding, so no event of a fast job is missed.
         const followers = new Map<string, JobFollower>();

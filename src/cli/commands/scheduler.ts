@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { loadConfig } from '../../config.js';
 import { onShutdownSignal } from '../../lifecycle/signals.js';
 import { Runtime } from '../../runtime/runtime.js';
-import { createScheduler, prepareProcess } from '../../roles/roles.js';
+import { createScheduler, prepareProcess, startOrClose } from '../../roles/roles.js';
 
 export function registerScheduler(program: Command): void {
   program
@@ -12,11 +12,10 @@ export function registerScheduler(program: Command): void {
     .action(async (options: { once?: boolean }) => {
       const config = loadConfig();
       const runtime = new Runtime(config);
-      await prepareProcess(runtime);
-      const scheduler = await createScheduler(runtime);
       if (options.once) {
         try {
-          const pass = await scheduler.runOnce();
+          await prepareProcess(runtime);
+          const pass = await (await createScheduler(runtime, { once: true })).runOnce();
           process.stdout.write(`${JSON.stringify(pass)}\n`);
         } finally {
           await runtime.close();
@@ -24,7 +23,10 @@ export function registerScheduler(program: Command): void {
         return;
       }
       onShutdownSignal(runtime.logger, config.SHUTDOWN_TIMEOUT, () => runtime.close());
-      scheduler.start();
+      await startOrClose(runtime, async () => {
+        await prepareProcess(runtime);
+        (await createScheduler(runtime)).start();
+      });
       runtime.logger.info('scheduler started', {
         discoveryInterval: config.DISCOVERY_INTERVAL,
         syncInterval: config.SYNC_INTERVAL,

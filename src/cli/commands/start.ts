@@ -4,7 +4,7 @@ import { boardCredentials } from '../../http/http-app.js';
 import { onShutdownSignal } from '../../lifecycle/signals.js';
 import { parseQueueList } from '../../queues/queues.js';
 import { Runtime } from '../../runtime/runtime.js';
-import { createScheduler, prepareProcess, startBoard, startWorkers } from '../../roles/roles.js';
+import { createScheduler, prepareProcess, startBoard, startOrClose, startWorkers } from '../../roles/roles.js';
 import { parsePositiveInt } from '../options.js';
 
 export function registerStart(program: Command): void {
@@ -24,13 +24,16 @@ export function registerStart(program: Command): void {
       boardCredentials(config);
       const runtime = new Runtime(config);
       onShutdownSignal(runtime.logger, config.SHUTDOWN_TIMEOUT, () => runtime.close());
-      await prepareProcess(runtime);
-      await startWorkers(
-        runtime,
-        parseQueueList(config.WORKER_QUEUES),
-        options.concurrency ?? config.WORKER_CONCURRENCY,
-      );
-      await startBoard(runtime, options.port ?? config.BOARD_PORT);
-      (await createScheduler(runtime)).start();
+      await startOrClose(runtime, async () => {
+        await prepareProcess(runtime);
+        // The board first: a port in use then fails the start before any job is taken.
+        await startBoard(runtime, options.port ?? config.BOARD_PORT);
+        await startWorkers(
+          runtime,
+          parseQueueList(config.WORKER_QUEUES),
+          options.concurrency ?? config.WORKER_CONCURRENCY,
+        );
+        (await createScheduler(runtime)).start();
+      });
     });
 }

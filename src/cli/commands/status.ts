@@ -26,10 +26,12 @@ export function registerStatus(program: Command): void {
     .action(async (options: { json?: boolean; failures: number }) => {
       const runtime = new Runtime(loadConfig());
       try {
+        const redis = await runtime.readyRedis('producer');
         const queues = createQueues(
           runtime.config,
-          runtime.redis('producer'),
+          redis,
           await allQueueNames(runtime.config, runtime.pg),
+          runtime.errors.listener('queue'),
         );
         runtime.closers.add('queues', () => closeQueues(queues));
         const [depths, failures, bots] = await Promise.all([

@@ -3,7 +3,7 @@ import { loadConfig } from '../../config.js';
 import { onShutdownSignal } from '../../lifecycle/signals.js';
 import { parseQueueList } from '../../queues/queues.js';
 import { Runtime } from '../../runtime/runtime.js';
-import { prepareProcess, startWorkerMetrics, startWorkers } from '../../roles/roles.js';
+import { prepareProcess, startOrClose, startWorkerMetrics, startWorkers } from '../../roles/roles.js';
 import { parsePositiveInt } from '../options.js';
 
 export function registerWorker(program: Command): void {
@@ -21,8 +21,11 @@ export function registerWorker(program: Command): void {
       const queues = parseQueueList(options.queues ?? config.WORKER_QUEUES);
       const runtime = new Runtime(config);
       onShutdownSignal(runtime.logger, config.SHUTDOWN_TIMEOUT, () => runtime.close());
-      await prepareProcess(runtime);
-      await startWorkers(runtime, queues, options.concurrency ?? config.WORKER_CONCURRENCY);
-      if (config.WORKER_METRICS_PORT !== undefined) await startWorkerMetrics(runtime, config.WORKER_METRICS_PORT);
+      await startOrClose(runtime, async () => {
+        await prepareProcess(runtime);
+        // The metrics port first: a port in use then fails the start before any job is taken.
+        if (config.WORKER_METRICS_PORT !== undefined) await startWorkerMetrics(runtime, config.WORKER_METRICS_PORT);
+        await startWorkers(runtime, queues, options.concurrency ?? config.WORKER_CONCURRENCY);
+      });
     });
 }
