@@ -129,8 +129,12 @@ export async function pushBot(options: PushOptions): Promise<PushResult> {
           client: target.client,
           signal: options.signal,
         };
+        // One read transaction for every pass: all of them see the same snapshot, so a bot writing
+        // during the push cannot hand the target an order whose trade was read before it existed.
+        db.exec('BEGIN');
         return await pushTables(options, target, sides, { record, why, fingerprint, file }, result);
       } finally {
+        if (db.inTransaction) db.exec('COMMIT');
         db.close();
       }
     } catch (error) {
