@@ -29,7 +29,6 @@ describe('workers on several hosts (BOT_DISCOVERY=hosts)', { timeout: 5 * 60_000
       ...common,
       WORKER_HOST: host,
       BOT_INSTANCES_DIR: path.join(roots[host], 'bots'),
-      TURSO_STATE_DIR: path.join(roots[host], 'state'),
       TURSO_FILE_DIR: path.join(roots[host], 'targets'),
     });
   // The scheduler and the operator's CLI see no bot folder at all: they work from PostgreSQL.
