@@ -6,11 +6,32 @@ import { closeQueues, createQueues, type Queues } from '../../src/queues/queues.
 import { seedBotSyncState } from '../helpers/bot-sync-state.js';
 import { cliEnv, listeningPort, startCli } from '../helpers/cli-process.js';
 import { failureTracker } from '../helpers/failure-tracker.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { createTestEnvironment, type TestEnvironment } from '../helpers/test-runtime.js';
 
 function sample(text: string, series: string): number | undefined {
   const line = text.split('\n').find((candidate) => candidate.startsWith(`${series} `));
   return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+/**
+ * The metrics text once `series` reads `value`. A worker observes a job on its own `completed`
+ * event, which may come a moment after QueueEvents has told the test the job finished.
+ */
+async function metricsOnce(port: number, series: string, value: number): Promise<string> {
+  let last = '';
+  try {
+    return await waitFor(
+      `${series} = ${value}`,
+      async () => {
+        last = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+        return sample(last, series) === value ? last : undefined;
+      },
+      5_000,
+    );
+  } catch (error) {
+    throw new Error(`${(error as Error).message}; the last /metrics read:\n${last}`, { cause: error });
+  }
 }
 
 describe('/metrics', () => {
@@ -53,7 +74,8 @@ describe('/metrics', () => {
       const response = await fetch(`http://127.0.0.1:${port}/metrics`);
       assert.equal(response.status, 200);
       assert.match(response.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
-      const text = await response.text();
+      await response.text();
+      const text = await metricsOnce(port, 'ctp_etl_job_duration_seconds_count{job="echo",outcome="completed"}', 2);
       assert.equal(sample(text, 'ctp_etl_queue_jobs{queue="echo",state="completed"}'), 2, text);
       assert.equal(sample(text, 'ctp_etl_queue_jobs{queue="echo",state="failed"}'), 1);
       assert.equal(sample(text, 'ctp_etl_queue_jobs{queue="echo",state="delayed"}'), 1);
@@ -84,8 +106,7 @@ describe('/metrics', () => {
       const port = await listeningPort(worker, 'worker metrics listening');
       const job = await enqueue(queues, 'echo', { message: 'on a worker', failAttempts: 1 });
       await job.waitUntilFinished(events, 15_000);
-      const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-      assert.equal(sample(text, 'ctp_etl_job_duration_seconds_count{job="echo",outcome="completed"}'), 1, text);
+      const text = await metricsOnce(port, 'ctp_etl_job_duration_seconds_count{job="echo",outcome="completed"}', 1);
       assert.equal(
         sample(text, 'ctp_etl_job_duration_seconds_count{job="echo",outcome="failed"}'),
         1,
