@@ -2,21 +2,29 @@ import type { PoolClient } from 'pg';
 import type { AcceptReset, ResetEvidence, TableDeletions } from '../../bots/reset-guard.js';
 
 /** How many of the bot's first trades are compared with the file (a reset renumbers from 1). */
-const FIRST_TRADES = 5;
+export const FIRST_TRADES = 5;
+
+/** The staged tables holding the ids the source has now (the staged rows, or with windows the staged ids). */
+export interface StagedIdTables {
+  trades: string;
+  orders: string;
+}
 
 /**
- * What the staged source (stage_trades, stage_orders) would do to the bot's rows, for the reset
- * guard: the share of rows it would delete, and the bot's first trades it now holds otherwise.
+ * What the staged source would do to the bot's rows, for the reset guard: the share of rows it
+ * would delete (by `ids`), and the bot's first trades it now holds otherwise (stage_trades: a
+ * change window always reads the bot's first FIRST_TRADES trades).
  */
 export async function gatherResetEvidence(
   client: PoolClient,
   botId: string,
   withOrders: boolean,
   identity: ResetEvidence['identity'],
+  ids: StagedIdTables = { trades: 'stage_trades', orders: 'stage_orders' },
 ): Promise<ResetEvidence> {
   const trades = await client.query<{ held: number; deleting: number }>(
     `SELECT count(*)::int AS held,
-       count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM stage_trades s WHERE s.trade_id = t.trade_id))::int AS deleting
+       count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM ${ids.trades} s WHERE s.trade_id = t.trade_id))::int AS deleting
      FROM trades_aggregated t WHERE t.bot_id = $1`,
     [botId],
   );
@@ -24,8 +32,8 @@ export async function gatherResetEvidence(
     withOrders
       ? `SELECT count(*)::int AS held,
            count(*) FILTER (WHERE NOT EXISTS (
-             SELECT 1 FROM stage_orders s WHERE s.order_pk = o.order_pk
-               AND EXISTS (SELECT 1 FROM stage_trades p WHERE p.trade_id = s.trade_id)))::int AS deleting
+             SELECT 1 FROM ${ids.orders} s WHERE s.order_pk = o.order_pk
+               AND EXISTS (SELECT 1 FROM ${ids.trades} p WHERE p.trade_id = s.trade_id)))::int AS deleting
          FROM orders o WHERE o.bot_id = $1`
       : 'SELECT count(*)::int AS held, count(*)::int AS deleting FROM orders o WHERE o.bot_id = $1',
     [botId],
