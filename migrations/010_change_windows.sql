@@ -9,8 +9,10 @@ ALTER TABLE bot_sync_state
   ADD COLUMN full_compare_at TIMESTAMPTZ,   -- the last run that compared every row
   ADD COLUMN source_schema TEXT;            -- the tables' CREATE statements and root pages, hashed
 
--- turso-push: the same, and the keys of the rows that were open (the target copy has no is_open to ask).
+-- turso-push: the same, the file's identity (device:inode), and the ids of the rows that were
+-- open (the recorded rows are keys and hashes: they cannot say which were open).
 ALTER TABLE turso_push_targets
+  ADD COLUMN source_identity TEXT,
   ADD COLUMN window_at TIMESTAMPTZ,
   ADD COLUMN window_high_water TIMESTAMPTZ,
   ADD COLUMN full_compare_at TIMESTAMPTZ,

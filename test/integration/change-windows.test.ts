@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { copyFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { createBotDatabase } from '../../scripts/freqtrade/generate-bot-db.js';
 import { naiveUtc, random } from '../../scripts/freqtrade/trade-plan.js';
@@ -8,19 +9,22 @@ import { ResetSuspectedError } from '../../src/bots/reset-guard.js';
 import type { SchemaVersion } from '../../scripts/freqtrade/schemas.js';
 import { dryRunBot } from '../../src/jobs/bot-sync/dry-run.js';
 import { syncBot } from '../../src/jobs/bot-sync/sync-bot.js';
+import { pushBot, type PushResult } from '../../src/jobs/turso/push-bot.js';
 import { compareBots } from '../helpers/bot-equality.js';
 import { failureTracker } from '../helpers/failure-tracker.js';
 import { botDbPath } from '../helpers/freqtrade-db.js';
 import { FreqtradeMutator, type Mutation } from '../helpers/freqtrade-mutations.js';
 import { recordingContext } from '../helpers/job-context.js';
+import { libsqlTables, sqliteTables } from '../helpers/turso-bots.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { createTestEnvironment, type TestEnvironment } from '../helpers/test-runtime.js';
 
 /**
  * Change windows miss nothing: FreqTrade-like changes applied at random to generated databases of
  * several FreqTrade versions; after each sync PostgreSQL equals the source (a dry run, which
- * compares every row, finds nothing to do), except old closed trades edited in place (outside
- * every window), which are equal after the next full compare.
+ * compares every row, finds nothing to do), and after each push the Turso copy (a libSQL file:
+ * target) equals it table by table, except old closed trades edited in place (outside every
+ * window), which are equal after the next full compare.
  */
 /** S03 has no orders table yet (FreqTrade 2020.5); S06, S09 and S13 differ in their orders' and trades' columns. */
 const VERSIONS: SchemaVersion[] = ['S03', 'S06', 'S09', 'S13'];
@@ -40,10 +44,12 @@ describe('change windows: bot-sync reads only what FreqTrade can have changed, a
   const tracker = failureTracker();
   let env: TestEnvironment;
   const dir = tempDir('change-windows');
+  const bots = () => path.join(dir.path, 'bots');
 
   before(async () => {
     env = await createTestEnvironment('change_windows', {
-      BOT_INSTANCES_DIR: dir.path,
+      BOT_INSTANCES_DIR: bots(),
+      TURSO_FILE_DIR: path.join(dir.path, 'targets'),
       FULL_COMPARE_INTERVAL: '1h',
       SYNC_BATCH_SIZE: '100',
     });
@@ -55,6 +61,46 @@ describe('change windows: bot-sync reads only what FreqTrade can have changed, a
   });
 
   const ctx = () => recordingContext(env.runtime);
+
+  const targetOf = (bot: string) => `file:${path.join(dir.path, 'targets', `${bot}.db`)}`;
+
+  function enablePush(bot: string): void {
+    mkdirSync(path.join(dir.path, 'targets'), { recursive: true });
+    writeFileSync(
+      path.join(bots(), bot, 'sync-config.json'),
+      JSON.stringify({ tursoUrl: targetOf(bot), enabled: true }),
+    );
+  }
+
+  const push = (bot: string, fullCompare = false): Promise<PushResult> =>
+    pushBot({
+      config: env.config,
+      pg: env.runtime.pg,
+      instance: bot,
+      signal: new AbortController().signal,
+      log: async () => undefined,
+      progress: async () => undefined,
+      fullCompare,
+    });
+
+  /** Tables whose rows differ between the source and its Turso copy, old trades edited outside the windows aside. */
+  async function tursoDifferences(bot: string, file: string, outside: ReadonlySet<number>): Promise<string[]> {
+    const source = sqliteTables(file);
+    const target = await libsqlTables(targetOf(bot), source.keys());
+    const differing: string[] = [];
+    for (const [name, table] of source) {
+      const idAt = table.columns.indexOf('id') + 1; // rows start with the rowid
+      const rows = (t: { rows: Array<Array<string | null>> } | undefined) =>
+        (t?.rows ?? [])
+          .filter((r) => !(name === 'trades' && outside.has(Number(String(r[idAt]).slice(1)))))
+          .map((r) => JSON.stringify(r.slice(1)))
+          .sort();
+      const ours = rows(table);
+      const theirs = rows(target.get(name));
+      if (ours.length !== theirs.length || ours.some((r, i) => r !== theirs[i])) differing.push(name);
+    }
+    return differing;
+  }
 
   /** What a full compare would still change: trades updated (their keys), anything else. */
   async function differences(bot: string) {
@@ -73,13 +119,17 @@ describe('change windows: bot-sync reads only what FreqTrade can have changed, a
   for (const [v, version] of VERSIONS.entries()) {
     it(`FreqTrade ${version}: every sync ends equal but for old trades edited in place, equal after a full compare`, async () => {
       const bot = `windows-${version.toLowerCase()}`;
-      const file = botDbPath(dir.path, bot);
+      const file = botDbPath(bots(), bot);
       createBotDatabase(file, { trades: 300, version, seed: 40 + v, openShare: 0.1, wal: v % 2 === 0 });
+      enablePush(bot);
       await syncBot(ctx(), bot);
+      await push(bot);
       const mutator = new FreqtradeMutator(file, 40 + v);
       const rng = random(900 + v);
       const outside = new Set<number>();
       let windowed = 0;
+      let windowedPushes = 0;
+      const outsidePush = new Set<number>();
       try {
         for (let round = 0; round < ROUNDS; round++) {
           const rebuild = round === 6;
@@ -89,8 +139,9 @@ describe('change windows: bot-sync reads only what FreqTrade can have changed, a
             if (done) applied.push(done);
           }
           if (rebuild) applied.push(mutator.apply('rebuild')!);
-          for (const m of applied) if (m.kind === 'edit-old') outside.add(m.trade!);
-          for (const m of applied) if (m.kind === 'delete-trade') outside.delete(m.trade!);
+          for (const m of applied) if (m.kind === 'edit-old') [outside, outsidePush].forEach((s) => s.add(m.trade!));
+          for (const m of applied)
+            if (m.kind === 'delete-trade') [outside, outsidePush].forEach((s) => s.delete(m.trade!));
           const result = await syncBot(ctx(), bot);
           if (rebuild) assert.match(result.fullCompare ?? '', /schema changed/, 'a rebuilt table is compared whole');
           if (result.fullCompare === undefined && result.skipped === undefined) windowed += 1;
@@ -103,13 +154,23 @@ describe('change windows: bot-sync reads only what FreqTrade can have changed, a
             diff.tradesUpdated.count <= outside.size && diff.tradesUpdated.sample.every((id) => outside.has(id)),
             `${what}: trades ${diff.tradesUpdated.sample.join(', ')} differ, edited outside the windows: ${[...outside].join(', ')}`,
           );
+          const pushed = await push(bot);
+          if (pushed.windows !== undefined) windowedPushes += 1;
+          else outsidePush.clear();
+          assert.deepEqual(
+            await tursoDifferences(bot, file, outsidePush),
+            [],
+            `${what}: the Turso copy equals the source`,
+          );
+
           if (version !== 'S03') {
             // Independently of the sync's own compare: the same keys on both sides.
-            const keys = await compareBots(env.db.pool, dir.path, [bot]);
+            const keys = await compareBots(env.db.pool, bots(), [bot]);
             assert.deepEqual([keys.lost, keys.duplicated], [0, 0], `${what}: same keys`);
           }
         }
         assert.ok(windowed >= ROUNDS / 2, `most syncs read change windows (${windowed} of ${ROUNDS})`);
+        assert.ok(windowedPushes >= ROUNDS / 2, `most pushes read change windows (${windowedPushes} of ${ROUNDS})`);
         // An edit outside the windows: found by the next full compare.
         const edited = mutator.apply('edit-old');
         assert.ok(edited, 'an old closed trade to edit');
@@ -119,6 +180,11 @@ describe('change windows: bot-sync reads only what FreqTrade can have changed, a
         const full = await syncBot(ctx(), bot, { full: true });
         assert.equal(full.fullCompare, 'a full compare was asked for');
         assert.deepEqual(await differences(bot), { tradesUpdated: { count: 0, sample: [] }, others: 0 });
+        const windowedPush = await push(bot);
+        assert.ok(windowedPush.windows, 'the push read windows');
+        assert.deepEqual(await tursoDifferences(bot, file, new Set()), ['trades'], 'the push window missed the edit');
+        await push(bot, true);
+        assert.deepEqual(await tursoDifferences(bot, file, new Set()), [], 'a full compare found it');
       } finally {
         mutator.close();
       }
@@ -127,7 +193,7 @@ describe('change windows: bot-sync reads only what FreqTrade can have changed, a
 
   it('the reset guard holds under windows: a fresh database copied over the file in place is refused', async () => {
     const bot = 'windows-reset';
-    const file = botDbPath(dir.path, bot);
+    const file = botDbPath(bots(), bot);
     createBotDatabase(file, { trades: 200, seed: 3, wal: false });
     await syncBot(ctx(), bot);
     // FreqTrade started afresh (ids from 1, more trades than before: nothing to delete; the newest opened now) and the file copied over the old
