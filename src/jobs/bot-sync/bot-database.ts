@@ -14,7 +14,8 @@ export class BotDatabase {
   private readonly duplicates = new Map<string, ReadonlySet<number>>();
 
   private constructor(
-    private readonly db: SqliteDb,
+    /** The open file, for reads of their own (change windows: bots/change-window.ts). */
+    readonly db: SqliteDb,
     readonly bot: string,
     readonly file: string,
   ) {
@@ -60,14 +61,23 @@ export class BotDatabase {
   /**
    * Rows of a table (raw arrays: the columns of `SELECT *`, then the rowid) in rowid order, after
    * rowid `after`, at most `limit`: one short read. The rowid, unique and an integer whatever
-   * the key column holds, is what makes every read advance.
+   * the key column holds, is what makes every read advance. `where`: only the rows of a change
+   * window (bots/change-window.ts).
    */
-  chunk(table: string, after: bigint, limit: number): unknown[][] {
+  chunk(
+    table: string,
+    after: bigint,
+    limit: number,
+    where?: { where: string; params: readonly unknown[] },
+  ): unknown[][] {
+    const filter = where === undefined ? '' : ` AND (${where.where})`;
     return this.guard(() =>
       this.db
-        .prepare<[bigint, number], unknown[]>(`SELECT *, rowid FROM "${table}" WHERE rowid > ? ORDER BY rowid LIMIT ?`)
+        .prepare<unknown[], unknown[]>(
+          `SELECT *, rowid FROM "${table}" WHERE rowid > ?${filter} ORDER BY rowid LIMIT ?`,
+        )
         .raw(true)
-        .all(after, limit),
+        .all(after, ...(where?.params ?? []), limit),
     );
   }
 
@@ -175,7 +185,8 @@ export class BotDatabase {
     return planColumns(mapping, columns);
   }
 
-  private guard<T>(read: () => T): T {
+  /** Runs a read of the file; its SQLite errors become errors naming the bot and the file. */
+  guard<T>(read: () => T): T {
     try {
       return read();
     } catch (error) {
