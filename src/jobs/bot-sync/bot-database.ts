@@ -72,6 +72,35 @@ export class BotDatabase {
   }
 
   /**
+   * The rows `chunk` would return, handed to `visit` one at a time as SQLite steps through them
+   * (still one short read: nothing awaits inside), so each row is garbage once visited instead of
+   * a whole chunk held at once. Returns how many rows there were.
+   */
+  eachInChunk(table: string, after: bigint, limit: number, visit: (row: unknown[]) => void): number {
+    // The visitor's own errors pass through as they are; only SQLite's are described as the file's.
+    let visitorError: { error: unknown } | undefined;
+    const count = this.guard(() => {
+      let seen = 0;
+      const rows = this.db
+        .prepare<[bigint, number], unknown[]>(`SELECT *, rowid FROM "${table}" WHERE rowid > ? ORDER BY rowid LIMIT ?`)
+        .raw(true)
+        .iterate(after, limit);
+      for (const row of rows) {
+        seen += 1;
+        try {
+          visit(row);
+        } catch (error) {
+          visitorError = { error };
+          break; // leaving the loop ends the statement
+        }
+      }
+      return seen;
+    });
+    if (visitorError !== undefined) throw visitorError.error;
+    return count;
+  }
+
+  /**
    * Keys that more than one row of the table holds (a table without a primary key allows it):
    * the first such row in rowid order is taken, the others are rejected. Empty at once when the
    * key is the table's INTEGER PRIMARY KEY, which cannot repeat.
