@@ -1,3 +1,4 @@
+import { loadavg } from 'node:os';
 import Database from 'better-sqlite3';
 import { syncBot, type BotSyncResult } from '../src/jobs/bot-sync/sync-bot.js';
 import { contextForLocalRun } from '../src/workers/job-context.js';
@@ -77,6 +78,7 @@ for (const bot of bots) {
 }
 const onePercent = await syncAll();
 
+const seconds = (ms: number): string => (ms / 1000).toFixed(1);
 const line = (name: string, r: { ms: number; written: number }): string =>
   `| ${name} | ${(r.ms / 1000).toFixed(2)} s | ${r.written} | ${r.written === 0 ? '-' : Math.round(r.written / (r.ms / 1000))} |`;
 process.stdout.write(
@@ -91,6 +93,11 @@ process.stdout.write(
     line('1% of trades changed', onePercent),
     `full sync / COPY floor: ${(full.ms / floor.ms).toFixed(2)}x; no-change re-sync of ${BOTS} bots: ${unchanged.ms} ms; ` +
       `1% change wrote ${onePercent.written} rows; peak RSS ${peakRssMb()} MB`,
+    `CPU time, this process / its PostgreSQL backends: first sync ${seconds(first.nodeCpuMs)} / ${seconds(first.pgCpuMs)} s, ` +
+      `COPY floor ${seconds(floor.nodeCpuMs)} / ${seconds(floor.pgCpuMs)} s (PostgreSQL alone: ${(first.pgCpuMs / floor.pgCpuMs).toFixed(2)}x); ` +
+      `load average ${loadavg()
+        .map((l) => l.toFixed(2))
+        .join(' ')}`,
     '',
   ].join('\n'),
 );
