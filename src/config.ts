@@ -199,6 +199,12 @@ const schema = z.object({
   SYNC_INTERVAL: duration('5m'),
   DISCOVERY_INTERVAL: duration('1m'),
   TURSO_PUSH_INTERVAL: duration('15m'),
+  /** The change watcher (`watch`, and `start`): file events, stat polling where events do not work, or off. */
+  WATCH_MODE: z.enum(['events', 'poll', 'off']).default('events'),
+  /** Quiet time after a bot's last write before its sync is enqueued (a burst waits at most 2 s, or this when longer). */
+  WATCH_DEBOUNCE: duration('500ms').refine((ms) => ms >= 1 && ms <= 60_000, 'expected a duration from 1ms to 60s'),
+  /** WATCH_MODE=poll: how often each watched file and folder is stat()ed. */
+  WATCH_POLL_INTERVAL: duration('2s').refine((ms) => ms >= 10 && ms <= 600_000, 'expected a duration from 10ms to 10m'),
   /** The only folder where `file:` Turso targets may live (a bot's config never reaches other files). */
   TURSO_FILE_DIR: z.string().min(1).default('./data/turso'),
   /** Upper bound of the values sent in one libSQL batch (one atomic request). */

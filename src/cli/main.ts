@@ -8,6 +8,7 @@ import { registerRun } from './commands/run.js';
 import { registerScheduler } from './commands/scheduler.js';
 import { registerStart } from './commands/start.js';
 import { registerVerify } from './commands/verify.js';
+import { registerWatch } from './commands/watch.js';
 import { registerStatus } from './commands/status.js';
 import { registerWorker } from './commands/worker.js';
 
@@ -19,6 +20,7 @@ const program = new Command('ctp-etl')
 registerMigrate(program);
 registerStart(program);
 registerScheduler(program);
+registerWatch(program);
 registerVerify(program);
 registerWorker(program);
 registerBoard(program);

@@ -1,4 +1,4 @@
-import { createClient, type Client, type InStatement, type Transaction, type TransactionMode } from '@libsql/client';
+import { createClient, type Client, type InStatement, type Transaction } from '@libsql/client';
 
 type StatementListener = (sql: string) => void;
 const listeners = new Set<StatementListener>();
@@ -13,57 +13,32 @@ export function onLibsqlStatement(listener: StatementListener): () => void {
   return () => listeners.delete(listener);
 }
 
-function report(statement: InStatement): void {
-  const sql = typeof statement === 'string' ? statement : statement.sql;
-  for (const listener of listeners) listener(sql);
-}
+/** The statements each method of a client or transaction sends, read from its first argument. */
+const SENT: Record<string, (first: unknown) => readonly InStatement[]> = {
+  execute: (statement) => [statement as InStatement],
+  batch: (statements) => statements as InStatement[],
+  migrate: (statements) => statements as InStatement[],
+  executeMultiple: (sql) => [sql as string],
+};
 
-function observedTransaction(tx: Transaction): Transaction {
-  return new Proxy(tx, {
-    get(target, property, receiver) {
-      if (property === 'execute')
-        return (statement: InStatement) => {
-          report(statement);
-          return target.execute(statement);
-        };
-      if (property === 'batch')
-        return (statements: InStatement[]) => {
-          statements.forEach(report);
-          return target.batch(statements);
-        };
-      const value: unknown = Reflect.get(target, property, receiver);
-      return typeof value === 'function' ? value.bind(target) : value;
-    },
-  });
-}
-
-function observed(client: Client): Client {
-  return new Proxy(client, {
-    get(target, property, receiver) {
-      if (property === 'execute')
-        return (statement: InStatement) => {
-          report(statement);
-          return target.execute(statement);
-        };
-      if (property === 'batch')
-        return (statements: InStatement[], mode?: Parameters<Client['batch']>[1]) => {
-          statements.forEach(report);
-          return target.batch(statements, mode);
-        };
-      if (property === 'executeMultiple')
-        return (sql: string) => {
-          report(sql);
-          return target.executeMultiple(sql);
-        };
-      if (property === 'migrate')
-        return (statements: InStatement[]) => {
-          statements.forEach(report);
-          return target.migrate(statements);
-        };
+/** `target` with every statement it sends reported first; a transaction it opens is observed too. */
+function observed<T extends Client | Transaction>(target: T): T {
+  return new Proxy(target, {
+    get(object, property, receiver) {
+      const value: unknown = Reflect.get(object, property, receiver);
+      if (typeof value !== 'function') return value;
+      const method = value as (...args: unknown[]) => unknown;
       if (property === 'transaction')
-        return async (mode?: TransactionMode) => observedTransaction(await target.transaction(mode));
-      const value: unknown = Reflect.get(target, property, receiver);
-      return typeof value === 'function' ? value.bind(target) : value;
+        return async (...args: unknown[]) => observed((await method.apply(object, args)) as Transaction);
+      const sent = typeof property === 'string' ? SENT[property] : undefined;
+      if (sent === undefined) return method.bind(object);
+      return (...args: unknown[]) => {
+        for (const statement of sent(args[0])) {
+          const sql = typeof statement === 'string' ? statement : statement.sql;
+          for (const listener of listeners) listener(sql);
+        }
+        return method.apply(object, args);
+      };
     },
   });
 }

@@ -3,7 +3,7 @@ import { errorMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
 
 /** Where an `error` event came from: the label of `ctp_etl_error_events_total`. */
-export type ErrorSource = 'redis' | 'postgres' | 'queue' | 'worker';
+export type ErrorSource = 'redis' | 'postgres' | 'queue' | 'worker' | 'watcher';
 
 /** How often one source may log an error event; the ones in between are counted, not logged. */
 export const ERROR_LOG_INTERVAL_MS = 10_000;
@@ -26,7 +26,7 @@ export class ErrorEvents {
   ) {
     this.counter = new Counter({
       name: 'ctp_etl_error_events_total',
-      help: 'error events from connections and queues (Redis, PostgreSQL, BullMQ queues and workers), by source',
+      help: 'error events from connections and queues (Redis, PostgreSQL, BullMQ queues and workers) and the change watcher, by source',
       labelNames: ['source'],
       registers: [registry],
     });

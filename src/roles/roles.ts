@@ -21,6 +21,8 @@ import { Scheduler } from '../producers/scheduler/scheduler.js';
 import { scheduleSources } from '../producers/scheduler/schedule-sources.js';
 import { createMetricsApp } from '../http/metrics.js';
 import type { Express } from 'express';
+import { ChangeWatcher } from '../producers/watcher/change-watcher.js';
+import { queueNameFor } from '../queues/host-routing.js';
 
 /** The long-running roles, each registering its own closers on the runtime. */
 
@@ -150,4 +152,47 @@ async function waitForRedis(runtime: Runtime, role: RedisRole): Promise<RedisCon
 function listeningPort(server: Server, fallback: number): number {
   const address = server.address();
   return typeof address === 'object' && address ? address.port : fallback;
+}
+
+/** Why this process has no change watcher to run, or undefined when it has one. */
+export function watcherUnavailable(config: Runtime['config']): string | undefined {
+  if (config.WATCH_MODE === 'off') return 'WATCH_MODE=off';
+  if (config.BOT_DISCOVERY === 'hosts' && config.WORKER_HOST === undefined) {
+    return "BOT_DISCOVERY=hosts and no WORKER_HOST: the watcher runs on a host that mounts the bot folders and enqueues on that host's queues; set WORKER_HOST to the host's name (as its workers have it)";
+  }
+  return undefined;
+}
+
+/**
+ * The change watcher: its bot folders' writes become deduplicated bot-sync and turso-push jobs,
+ * on this host's queues with WORKER_HOST. Resolves once every bot is watched.
+ */
+export async function startWatcher(runtime: Runtime): Promise<ChangeWatcher> {
+  const { config, logger } = runtime;
+  const unavailable = watcherUnavailable(config);
+  if (unavailable !== undefined) throw new Error(`the change watcher cannot run: ${unavailable}`);
+  const host = config.WORKER_HOST;
+  const queues = createQueues(
+    config,
+    runtime.redis('producer'),
+    [queueNameFor('bot-sync', host), queueNameFor('turso-push', host)],
+    runtime.errors.listener('queue'),
+  );
+  const watcher = new ChangeWatcher({ config, queues, logger, onError: runtime.errors.listener('watcher') });
+  // Closers run in reverse: the watcher stops (and enqueues what it saw) before its queues close.
+  runtime.closers.add('watcher queues', () => closeQueues(queues));
+  runtime.closers.add('watcher', async () => {
+    await watcher.stop();
+    logger.info('watcher stopped', { ...watcher.counts });
+  });
+  const { bots, unreadable } = await watcher.start();
+  logger.info('watcher ready', {
+    bots,
+    unreadable,
+    mode: config.WATCH_MODE,
+    debounceMs: config.WATCH_DEBOUNCE,
+    ...(config.WATCH_MODE === 'poll' ? { pollIntervalMs: config.WATCH_POLL_INTERVAL } : {}),
+    ...(host !== undefined ? { host } : {}),
+  });
+  return watcher;
 }

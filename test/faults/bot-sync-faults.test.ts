@@ -5,6 +5,7 @@ import { createQueues } from '../../src/queues/queues.js';
 import Database from 'better-sqlite3';
 import type { Config } from '../../src/config.js';
 import { createRedis } from '../../src/connections/redis.js';
+import { parseDuration } from '../../src/duration.js';
 import { verifyBots } from '../../src/verify/verify-bots.js';
 import { compareBots } from '../helpers/bot-equality.js';
 import { cliEnv, startCli } from '../helpers/cli-process.js';
@@ -14,6 +15,7 @@ import { PrivateRedis } from '../helpers/private-redis.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { createTestEnvironment, type TestEnvironment } from '../helpers/test-runtime.js';
+import { waitFor } from '../helpers/wait-for.js';
 import { WorkerFleet } from '../helpers/worker-fleet.js';
 import { reliability } from './reliability-report.js';
 import { faultWorkerSettings } from './worker-settings.js';
@@ -105,6 +107,24 @@ describe('faults during bot-sync: kill -9, Redis restart, PostgreSQL outage', { 
     await Promise.all(jobs.map((job) => job.waitUntilFinished(events, timeoutMs)));
   }
 
+  /** Waits until some of `jobs` are running and some not finished yet: the moment to strike. */
+  async function midRun(queue: Queue, jobs: Job[]): Promise<void> {
+    await waitFor(
+      'jobs running in the middle of the run',
+      async () => {
+        const states = await Promise.all(jobs.map((job) => queue.getJobState(job.id!)));
+        return states.includes('active') && states.some((state) => state !== 'completed');
+      },
+      120_000,
+    );
+  }
+
+  /** Stalls and retries the jobs went through: proof that a fault hit them while they ran. */
+  async function interruptions(queue: Queue, jobs: Job[]): Promise<number> {
+    const finished = await Promise.all(jobs.map((job) => queue.getJob(job.id!)));
+    return finished.reduce((n, job) => n + (job?.stalledCounter ?? 0) + Math.max(0, (job?.attemptsMade ?? 1) - 1), 0);
+  }
+
   async function assertExact(fault: string, runs: number, recoveryMs: number): Promise<void> {
     const equality = await compareBots(env.db.pool, dir.path, bots);
     const checks = await verifyBots(env.config, env.db.pool, bots);
@@ -179,13 +199,16 @@ describe('faults during bot-sync: kill -9, Redis restart, PostgreSQL outage', { 
       mutateSources();
       await wipe(bots);
       const jobs = await enqueueAll(queue, 'redis restart');
-      await new Promise((resolve) => setTimeout(resolve, 1500));
-      await redis.restart(2000);
+      await midRun(queue, jobs);
+      // Down for longer than a job's lock: every running job loses it and must stall or retry.
+      const downMs = parseDuration(workerSettings.JOB_LOCK_DURATION)! + 1000;
+      await redis.restart(downMs);
       const restarted = Date.now();
       await settle(jobs, events, 300_000);
       const recoveryMs = Date.now() - restarted;
       assert.equal(await queue.getJobCountByTypes('failed'), 0);
-      await assertExact('Redis restart (AOF, 2 s down)', jobs.length, recoveryMs);
+      assert.ok((await interruptions(queue, jobs)) > 0, 'the restart hit running jobs: a stall or a retry');
+      await assertExact(`Redis restart (AOF, ${downMs / 1000} s down)`, jobs.length, recoveryMs);
     } finally {
       await fleet.stop();
       await close();
@@ -208,18 +231,15 @@ describe('faults during bot-sync: kill -9, Redis restart, PostgreSQL outage', { 
       mutateSources();
       await wipe(bots);
       const jobs = await enqueueAll(queue, 'pg outage');
-      await new Promise((resolve) => setTimeout(resolve, 1000));
+      await midRun(queue, jobs);
       await proxy.stop();
-      await new Promise((resolve) => setTimeout(resolve, 30_000));
+      await new Promise((resolve) => setTimeout(resolve, 30_000)); // the outage itself
       await proxy.start();
       const restored = Date.now();
       await settle(jobs, events, 300_000);
       const recoveryMs = Date.now() - restored;
       assert.equal(await queue.getJobCountByTypes('failed'), 0);
-      const retried = (await Promise.all(jobs.map((j) => queue.getJob(j.id!)))).filter(
-        (j) => (j?.attemptsMade ?? 0) > 1,
-      ).length;
-      assert.ok(retried > 0, 'the outage made jobs retry');
+      assert.ok((await interruptions(queue, jobs)) > 0, 'the outage hit running jobs: a retry');
       await assertExact('PostgreSQL unreachable for 30 s', jobs.length, recoveryMs);
     } finally {
       await fleet.stop();
@@ -241,17 +261,29 @@ describe('faults during bot-sync: kill -9, Redis restart, PostgreSQL outage', { 
     try {
       await Promise.all(schedulers.map((s) => s.waitForOutput(/scheduler started/, 60_000)));
       await fleet.start(2);
-      mutateSources();
       const started = Date.now();
-      // Long enough for several scheduled runs per bot.
-      await new Promise((resolve) => setTimeout(resolve, 15_000));
+      mutateSources();
+      const mutated = new Date();
+      // Each bot synced by a run that began after the change: last_success_at is the start of
+      // the sync's transaction, which looks at the file only after it began.
+      await waitFor(
+        'a scheduled sync of every bot begun after the change',
+        async () => {
+          const synced = await env.db.pool.query<{ n: number }>(
+            `SELECT count(*)::int AS n FROM bot_sync_state s JOIN bots b ON b.id = s.bot_id
+             WHERE b.instance_id = ANY($1) AND s.last_success_at > $2`,
+            [bots, mutated],
+          );
+          return synced.rows[0]!.n === BOTS;
+        },
+        240_000,
+        500,
+      );
       const schedules = await queue.getJobSchedulers(0, -1, true);
       assert.deepEqual(
         schedules.map((s) => s.key).sort(),
         bots.map((b) => `bot-sync:${b}`),
       );
-      // Let the runs that picked up the last change finish, then compare.
-      await new Promise((resolve) => setTimeout(resolve, 6_000));
       await Promise.all(
         schedulers.map(async (s) => {
           s.child.kill('SIGTERM');

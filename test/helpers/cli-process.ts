@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../../src/config.js';
@@ -34,9 +34,13 @@ export interface CliProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Starts `ctp-etl <args>` as a real process. */
-export function startCli(args: string[], env: NodeJS.ProcessEnv): CliProcess {
-  const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Starts `ctp-etl <args>` as a real process (`options`: e.g. another uid, for a permission test). */
+export function startCli(
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  options: Pick<SpawnOptions, 'uid' | 'gid'> = {},
+): CliProcess {
+  const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'], ...options });
   let text = '';
   const listeners = new Set<() => void>();
   const append = (chunk: Buffer) => {

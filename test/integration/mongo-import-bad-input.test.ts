@@ -8,7 +8,7 @@ import { enqueueUserUpsert } from '../../src/index.js';
 import { closeQueues, createQueues } from '../../src/queues/queues.js';
 import { runJob } from '../../src/workers/run-job.js';
 import { failureTracker } from '../helpers/failure-tracker.js';
-import { importContext } from '../helpers/import-context.js';
+import { recordingContext } from '../helpers/job-context.js';
 import { writeExport } from '../helpers/mongo-docs.js';
 import { createTestMongo, type TestMongo } from '../helpers/test-mongo.js';
 import { createTestEnvironment, type TestEnvironment } from '../helpers/test-runtime.js';
@@ -48,7 +48,7 @@ describe('mongo-import: ids of different types, bad bytes, emails, huge document
   const query = async <T extends object>(sql: string, params: unknown[] = []) =>
     (await env.db.pool.query<T>(sql, params)).rows;
   const importFile = async (collection: string, file: string, target = env) =>
-    (await runJob('mongo-import', { collection, file }, importContext(target.runtime).ctx)) as Result;
+    (await runJob('mongo-import', { collection, file }, recordingContext(target.runtime))) as Result;
   const clear = () => env.db.pool.query('TRUNCATE users, portfolio_snapshots, rejects, import_checkpoints CASCADE');
   const users = () =>
     query<{ mongo_id: string; mongo_id_type: string; email: string }>(
@@ -147,9 +147,9 @@ describe('mongo-import: ids of different types, bad bytes, emails, huge document
       { _id: 'a', email: 'a@example.com', createdAt: created },
     ]);
     // Batches of 2: the first holds _ids 1 and 3 (numbers); the retry must go on with "3", "a" and the ObjectId.
-    const aborted = importContext(env.runtime, { abortAfterBatches: 1 });
-    await assert.rejects(runJob('mongo-import', { collection: 'users' }, aborted.ctx), /aborted after _id/);
-    const resumed = (await runJob('mongo-import', { collection: 'users' }, importContext(env.runtime).ctx)) as Result;
+    const aborted = recordingContext(env.runtime, { abortAfterBatches: 1 });
+    await assert.rejects(runJob('mongo-import', { collection: 'users' }, aborted), /aborted after _id/);
+    const resumed = (await runJob('mongo-import', { collection: 'users' }, recordingContext(env.runtime))) as Result;
     assert.deepEqual(counts(resumed), { read: 5, inserted: 5, updated: 0, unchanged: 0, rejected: 0 });
     assert.deepEqual(
       (await users()).map((u) => `${u.mongo_id_type}:${u.mongo_id}`),
@@ -159,7 +159,7 @@ describe('mongo-import: ids of different types, bad bytes, emails, huge document
 
   it('reconciles users 3 and "3" as two users', async () => {
     await clear();
-    const result = (await runJob('user-reconcile', { overlapMs: 0 }, importContext(env.runtime).ctx)) as Result;
+    const result = (await runJob('user-reconcile', { overlapMs: 0 }, recordingContext(env.runtime))) as Result;
     assert.equal(result.read, 5);
     assert.equal(result.inserted, 5);
     assert.equal(result.rejected, 0);
@@ -174,12 +174,12 @@ describe('mongo-import: ids of different types, bad bytes, emails, huge document
 
   it('resumes a failed reconcile after its last committed _id, through the import pipeline', async () => {
     await clear();
-    const aborted = importContext(env.runtime, { abortAfterBatches: 1 });
+    const aborted = recordingContext(env.runtime, { abortAfterBatches: 1 });
     await assert.rejects(
-      runJob('user-reconcile', { overlapMs: 0 }, aborted.ctx),
+      runJob('user-reconcile', { overlapMs: 0 }, aborted),
       /user-reconcile users from mongodb:.* aborted after _id/,
     );
-    const resumed = (await runJob('user-reconcile', { overlapMs: 0 }, importContext(env.runtime).ctx)) as Result;
+    const resumed = (await runJob('user-reconcile', { overlapMs: 0 }, recordingContext(env.runtime))) as Result;
     assert.deepEqual(counts(resumed), { read: 5, inserted: 5, updated: 0, unchanged: 0, rejected: 0 });
     assert.equal((await users()).length, 5);
   });
@@ -193,7 +193,7 @@ describe('mongo-import: ids of different types, bad bytes, emails, huge document
       const string = await enqueueUserUpsert({ _id: '3', email: 's@example.com', updatedAt }, { queues });
       assert.notEqual(number.id, string.id);
       for (const job of [number, string]) {
-        await runJob('user-upsert', job.data as Record<string, unknown>, importContext(env.runtime).ctx);
+        await runJob('user-upsert', job.data as Record<string, unknown>, recordingContext(env.runtime));
       }
     } finally {
       await closeQueues(queues);
@@ -308,7 +308,7 @@ describe('mongo-import: email uniqueness whatever IMPORT_BATCH_SIZE', () => {
       const result = (await runJob(
         'mongo-import',
         { collection: 'users', file },
-        importContext(env.runtime).ctx,
+        recordingContext(env.runtime),
       )) as Result;
       const kept = await env.db.pool.query<{ mongo_id: string; email: string }>(
         'SELECT mongo_id, email FROM users ORDER BY mongo_id',

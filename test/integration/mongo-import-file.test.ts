@@ -9,7 +9,7 @@ import { PermanentJobError } from '../../src/errors.js';
 import { cliEnv, runCli } from '../helpers/cli-process.js';
 import { runJob } from '../../src/workers/run-job.js';
 import { failureTracker } from '../helpers/failure-tracker.js';
-import { importContext } from '../helpers/import-context.js';
+import { recordingContext } from '../helpers/job-context.js';
 import { oid, snapshotDoc, userDoc, writeExport } from '../helpers/mongo-docs.js';
 import { createTestEnvironment, type TestEnvironment } from '../helpers/test-runtime.js';
 
@@ -30,7 +30,8 @@ describe('mongo-import from mongoexport files', () => {
   let dir: string;
 
   const importFile = async (collection: string, file: string, options: { abortAfterBatches?: number } = {}) => {
-    const { ctx, logs } = importContext(env.runtime, options);
+    const ctx = recordingContext(env.runtime, options);
+    const logs = ctx.lines;
     const result = (await runJob('mongo-import', { collection, file }, ctx)) as Result;
     return { result, logs };
   };

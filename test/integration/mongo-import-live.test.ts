@@ -7,7 +7,7 @@ import { closeQueues, createQueues, type Queues } from '../../src/queues/queues.
 import { WorkerPool } from '../../src/workers/worker-pool.js';
 import { runJob } from '../../src/workers/run-job.js';
 import { failureTracker } from '../helpers/failure-tracker.js';
-import { importContext } from '../helpers/import-context.js';
+import { recordingContext } from '../helpers/job-context.js';
 import { oid, snapshotDoc, userDoc } from '../helpers/mongo-docs.js';
 import { createTestMongo, withoutDecimal128, type TestMongo } from '../helpers/test-mongo.js';
 import { createTestEnvironment, type TestEnvironment } from '../helpers/test-runtime.js';
@@ -40,7 +40,7 @@ describe('mongo-import from a live MongoDB (FerretDB)', () => {
   const query = async <T extends object>(sql: string, params: unknown[] = []) =>
     (await env.db.pool.query<T>(sql, params)).rows;
   const importLive = async (collection: string, options: { abortAfterBatches?: number } = {}) => {
-    const { ctx } = importContext(env.runtime, options);
+    const ctx = recordingContext(env.runtime, options);
     return (await runJob('mongo-import', { collection }, ctx)) as Result;
   };
 

@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import type { Document } from 'mongodb';
 import { runJob } from '../../src/workers/run-job.js';
 import { failureTracker } from '../helpers/failure-tracker.js';
-import { importContext } from '../helpers/import-context.js';
+import { recordingContext } from '../helpers/job-context.js';
 import { oid, userDoc } from '../helpers/mongo-docs.js';
 import { createTestMongo, withoutDecimal128, type TestMongo } from '../helpers/test-mongo.js';
 import { createTestEnvironment, type TestEnvironment } from '../helpers/test-runtime.js';
@@ -22,7 +22,7 @@ describe('user-reconcile: re-import users changed since the last run', () => {
   let env: TestEnvironment;
   let mongo: TestMongo;
   const reconcile = async () =>
-    (await runJob('user-reconcile', { overlapMs: 0 }, importContext(env.runtime).ctx)) as Result;
+    (await runJob('user-reconcile', { overlapMs: 0 }, recordingContext(env.runtime))) as Result;
 
   before(async () => {
     mongo = await createTestMongo('user_reconcile');

@@ -150,3 +150,28 @@ describe('durations', () => {
     assert.equal(formatDuration(1500), '1500ms');
   });
 });
+
+describe('change watcher variables', () => {
+  it('defaults to file events, a 500 ms debounce and a 2 s poll', () => {
+    const config = loadConfig({});
+    assert.equal(config.WATCH_MODE, 'events');
+    assert.equal(config.WATCH_DEBOUNCE, 500);
+    assert.equal(config.WATCH_POLL_INTERVAL, 2000);
+    const poll = loadConfig({ WATCH_MODE: 'poll', WATCH_DEBOUNCE: '200ms', WATCH_POLL_INTERVAL: '5s' });
+    assert.deepEqual([poll.WATCH_MODE, poll.WATCH_DEBOUNCE, poll.WATCH_POLL_INTERVAL], ['poll', 200, 5000]);
+  });
+
+  it('names each bad watcher variable', () => {
+    assert.throws(
+      () => loadConfig({ WATCH_MODE: 'inotify', WATCH_DEBOUNCE: 'soon', WATCH_POLL_INTERVAL: '1ms' }),
+      (error: unknown) => {
+        assert.ok(error instanceof ConfigError);
+        assert.match(error.message, /WATCH_MODE: .*"events"\|"poll"\|"off" \(given: "inotify"\)/);
+        assert.match(error.message, /WATCH_DEBOUNCE: expected a duration/);
+        assert.match(error.message, /WATCH_POLL_INTERVAL: expected a duration from 10ms to 10m \(given: "1ms"\)/);
+        return true;
+      },
+    );
+    assert.throws(() => loadConfig({ WATCH_DEBOUNCE: '2m' }), /WATCH_DEBOUNCE: expected a duration from 1ms to 60s/);
+  });
+});

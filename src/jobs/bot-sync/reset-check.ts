@@ -14,19 +14,20 @@ export async function gatherResetEvidence(
   withOrders: boolean,
   identity: ResetEvidence['identity'],
 ): Promise<ResetEvidence> {
+  // Counted as NOT EXISTS in a WHERE (a hash anti join): inside an aggregate's FILTER it would be
+  // a subquery run per row over an unindexed staging table, minutes for a big bot.
   const trades = await client.query<{ held: number; deleting: number }>(
-    `SELECT count(*)::int AS held,
-       count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM stage_trades s WHERE s.trade_id = t.trade_id))::int AS deleting
-     FROM trades_aggregated t WHERE t.bot_id = $1`,
+    `SELECT (SELECT count(*) FROM trades_aggregated WHERE bot_id = $1)::int AS held,
+       (SELECT count(*) FROM trades_aggregated t WHERE t.bot_id = $1
+          AND NOT EXISTS (SELECT 1 FROM stage_trades s WHERE s.trade_id = t.trade_id))::int AS deleting`,
     [botId],
   );
   const orders = await client.query<{ held: number; deleting: number }>(
     withOrders
-      ? `SELECT count(*)::int AS held,
-           count(*) FILTER (WHERE NOT EXISTS (
-             SELECT 1 FROM stage_orders s WHERE s.order_pk = o.order_pk
-               AND EXISTS (SELECT 1 FROM stage_trades p WHERE p.trade_id = s.trade_id)))::int AS deleting
-         FROM orders o WHERE o.bot_id = $1`
+      ? `SELECT (SELECT count(*) FROM orders WHERE bot_id = $1)::int AS held,
+           (SELECT count(*) FROM orders o WHERE o.bot_id = $1
+              AND NOT EXISTS (SELECT 1 FROM stage_orders s JOIN stage_trades p ON p.trade_id = s.trade_id
+                              WHERE s.order_pk = o.order_pk))::int AS deleting`
       : 'SELECT count(*)::int AS held, count(*)::int AS deleting FROM orders o WHERE o.bot_id = $1',
     [botId],
   );

@@ -50,10 +50,6 @@ async function syncFile(
   options: SyncOptions,
   started: number,
 ): Promise<BotSyncResult> {
-  const fingerprint = await sourceFingerprint(file).catch((error: unknown) => {
-    throw describeBotDatabaseError(instance, file, error);
-  });
-  const identity = await botDatabaseIdentity(file);
   const botId = await registerBot(ctx.pg, instance, file);
   const result: BotSyncResult = {
     bot: instance,
@@ -66,6 +62,12 @@ async function syncFile(
   // The log lines follow the COMMIT: what they report is written.
   const synced = await withTransaction(ctx.pg, async (client): Promise<BotSyncResult> => {
     await lockBot(ctx, client, instance, botId);
+    // Looked at inside the transaction: its start time is what last_success_at records (lag,
+    // freshness), so a sync never claims a moment later than the one it saw the file at.
+    const fingerprint = await sourceFingerprint(file).catch((error: unknown) => {
+      throw describeBotDatabaseError(instance, file, error);
+    });
+    const identity = await botDatabaseIdentity(file);
     const state = await readSyncState(client, botId);
     if (!options.full && fingerprint !== null && state?.sourceFingerprint === fingerprint) {
       await touchSyncSuccess(client, botId);
