@@ -7,6 +7,21 @@ export class ConfigError extends Error {
   override readonly name = 'ConfigError';
 }
 
+/** A duration where `0` is allowed too (it means "every time"). */
+const durationOrZero = (fallback: string) =>
+  z
+    .string()
+    .default(fallback)
+    .transform((text, ctx) => {
+      if (/^\s*0+\s*(ms|s|m|h|d)?\s*$/.test(text)) return 0;
+      const ms = parseDuration(text);
+      if (ms === undefined) {
+        ctx.addIssue({ code: 'custom', message: `expected 0 or a duration such as 30s, 5m or 1h` });
+        return z.NEVER;
+      }
+      return ms;
+    });
+
 const duration = (fallback: string) =>
   z
     .string()
@@ -220,6 +235,10 @@ const schema = z.object({
   SYNC_LOCK_TIMEOUT: duration('60s'),
   /** A run that would delete more than this share of a bot's rows (a replaced database?) is refused until accepted. */
   DELETE_GUARD_RATIO: ratio(0.2),
+  /** bot-sync and turso-push compare every row at least this often (0: every run); between, they read change windows. */
+  FULL_COMPARE_INTERVAL: durationOrZero('1h'),
+  /** How far before the last run a change window starts: commit delays and small clock differences. */
+  SYNC_WINDOW_MARGIN: duration('5m'),
   IMPORT_BATCH_SIZE: int(1000, 1, 100_000),
   /** A queued mongo-import reads export files only inside this folder (`run` may read any). */
   IMPORT_FILES_DIR: z.string().min(1).default('./data/exports'),

@@ -215,11 +215,13 @@ export function closeTrades(
       });
       update.run([...columns.filter((c) => c !== 'id').map((c) => plan.trade[c] ?? null), id]);
       cancel?.run(id);
-      plan.orders
-        .slice(plan.entryOrders)
-        .forEach((row, k) =>
-          orders!.run({ ...row, id: firstOrderId + k, order_id: exchangeOrderId(firstOrderId + k, seed) }),
-        );
+      // A version without an orders table (before 2021) has only the trade's row to rewrite.
+      if (orders)
+        plan.orders
+          .slice(plan.entryOrders)
+          .forEach((row, k) =>
+            orders.run({ ...row, id: firstOrderId + k, order_id: exchangeOrderId(firstOrderId + k, seed) }),
+          );
       closed += 1;
     }
   })();

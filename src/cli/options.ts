@@ -18,7 +18,10 @@ export function withJobOptions(command: Command): Command {
       '--accept-reset [archive|delete]',
       'accept a replaced bot database: keep the old rows as an archived epoch (archive, the default) or delete them (bot-sync, turso-push)',
     )
-    .option('--full-compare', "compare every row with the target's, whatever the recorded state says (turso-push)")
+    .option(
+      '--full-compare',
+      "compare every row, reading no change windows (bot-sync); with the target's, whatever the recorded state says (turso-push)",
+    )
     .option('--json <payload>', 'the payload as JSON, for jobs without options of their own');
 }
 

@@ -10,4 +10,7 @@ export const faultWorkerSettings = {
   JOB_STALLED_INTERVAL: '2s',
   JOB_MAX_STALLED_COUNT: '20',
   LOG_LEVEL: 'info',
+  // These runs edit old closed trades at random and expect the next sync to catch them: every
+  // sync compares every row (change windows leave such edits to the next full compare).
+  FULL_COMPARE_INTERVAL: '0',
 } as const;

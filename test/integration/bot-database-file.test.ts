@@ -20,7 +20,12 @@ describe("a bot's database file: fingerprint and errors, as bot-sync and verify 
   const dir = tempDir('bot-db-file');
 
   before(async () => {
-    env = await createTestEnvironment('bot_db_file', { BOT_INSTANCES_DIR: dir.path, SQLITE_BUSY_TIMEOUT: '200ms' });
+    // Every row compared: these rewrite old rows in place to test the fingerprint, not change windows.
+    env = await createTestEnvironment('bot_db_file', {
+      BOT_INSTANCES_DIR: dir.path,
+      SQLITE_BUSY_TIMEOUT: '200ms',
+      FULL_COMPARE_INTERVAL: '0',
+    });
   });
 
   after(async () => {

@@ -68,6 +68,8 @@ describe('turso-push', () => {
       BOT_INSTANCES_DIR: path.join(root, 'bots'),
       TURSO_FILE_DIR: path.join(root, 'targets'),
       TURSO_BATCH_BYTES: '20000',
+      // Every push compares every row: these edit old rows in place (change-windows.test.ts covers windows).
+      FULL_COMPARE_INTERVAL: '0',
     });
     ctx = contextForLocalRun(env.runtime);
   });

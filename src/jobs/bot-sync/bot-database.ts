@@ -14,7 +14,8 @@ export class BotDatabase {
   private readonly duplicates = new Map<string, ReadonlySet<number>>();
 
   private constructor(
-    private readonly db: SqliteDb,
+    /** The open file, for reads of their own (change windows: bots/change-window.ts). */
+    readonly db: SqliteDb,
     readonly bot: string,
     readonly file: string,
   ) {
@@ -60,31 +61,29 @@ export class BotDatabase {
   /**
    * Rows of a table (raw arrays: the columns of `SELECT *`, then the rowid) in rowid order, after
    * rowid `after`, at most `limit`: one short read. The rowid, unique and an integer whatever
-   * the key column holds, is what makes every read advance.
+   * the key column holds, is what makes every read advance. `where`: only the rows of a change
+   * window (bots/change-window.ts). Each row goes to `visit` as SQLite steps to it (nothing
+   * awaits inside), so it is garbage once visited instead of a whole chunk held at once.
+   * Returns how many rows there were.
    */
-  chunk(table: string, after: bigint, limit: number): unknown[][] {
-    return this.guard(() =>
-      this.db
-        .prepare<[bigint, number], unknown[]>(`SELECT *, rowid FROM "${table}" WHERE rowid > ? ORDER BY rowid LIMIT ?`)
-        .raw(true)
-        .all(after, limit),
-    );
-  }
-
-  /**
-   * The rows `chunk` would return, handed to `visit` one at a time as SQLite steps through them
-   * (still one short read: nothing awaits inside), so each row is garbage once visited instead of
-   * a whole chunk held at once. Returns how many rows there were.
-   */
-  eachInChunk(table: string, after: bigint, limit: number, visit: (row: unknown[]) => void): number {
+  eachInChunk(
+    table: string,
+    after: bigint,
+    limit: number,
+    where: { where: string; params: readonly unknown[] } | undefined,
+    visit: (row: unknown[]) => void,
+  ): number {
+    const filter = where === undefined ? '' : ` AND (${where.where})`;
     // The visitor's own errors pass through as they are; only SQLite's are described as the file's.
     let visitorError: { error: unknown } | undefined;
     const count = this.guard(() => {
       let seen = 0;
       const rows = this.db
-        .prepare<[bigint, number], unknown[]>(`SELECT *, rowid FROM "${table}" WHERE rowid > ? ORDER BY rowid LIMIT ?`)
+        .prepare<unknown[], unknown[]>(
+          `SELECT *, rowid FROM "${table}" WHERE rowid > ?${filter} ORDER BY rowid LIMIT ?`,
+        )
         .raw(true)
-        .iterate(after, limit);
+        .iterate(after, ...(where?.params ?? []), limit);
       for (const row of rows) {
         seen += 1;
         try {
@@ -204,7 +203,8 @@ export class BotDatabase {
     return planColumns(mapping, columns);
   }
 
-  private guard<T>(read: () => T): T {
+  /** Runs a read of the file; its SQLite errors become errors naming the bot and the file. */
+  guard<T>(read: () => T): T {
     try {
       return read();
     } catch (error) {

@@ -9,7 +9,7 @@ export const botSyncContract = defineContract({
   name: 'bot-sync',
   payload: z.object({
     bot: instanceNameSchema,
-    /** Compare every row even when the database file looks unchanged. */
+    /** Compare every row (no change windows), even when the database file looks unchanged. */
     full: z.boolean().default(false),
     /** Report per table what a sync would insert, update and delete; write nothing. */
     dryRun: z.boolean().optional(),
@@ -21,17 +21,19 @@ export const botSyncContract = defineContract({
   async fromCli(options, env) {
     const acceptReset = acceptResetFromCli(options.acceptReset);
     const dryRun = options.dryRun ?? false;
+    // --full-compare: every row compared, no change windows.
+    const full = options.fullCompare === true ? { full: true } : {};
     if (options.all) {
       // Accepting resets is a decision about one bot, never a sweep over all of them.
       if (acceptReset !== undefined) throw new Error('bot-sync --accept-reset needs --bot <instance>, not --all');
       // Bots on several hosts: the ones their hosts' discovery recorded (this machine may hold none).
       if (env.config.BOT_DISCOVERY === 'hosts') {
-        return (await hostedBots(env.pg)).map((b) => ({ bot: b.instance, dryRun }));
+        return (await hostedBots(env.pg)).map((b) => ({ bot: b.instance, dryRun, ...full }));
       }
       const scan = await scanBotInstances(env.config);
-      return scan.bots.map((bot) => ({ bot: bot.name, dryRun }));
+      return scan.bots.map((bot) => ({ bot: bot.name, dryRun, ...full }));
     }
     if (options.bot === undefined) throw new Error('bot-sync needs --bot <instance> or --all');
-    return [{ bot: assertInstanceName(options.bot), dryRun, ...(acceptReset ? { acceptReset } : {}) }];
+    return [{ bot: assertInstanceName(options.bot), dryRun, ...full, ...(acceptReset ? { acceptReset } : {}) }];
   },
 });

@@ -1,4 +1,5 @@
 import type { PoolClient } from 'pg';
+import type { TableWindow } from '../../bots/change-window.js';
 import type { JobContext } from '../job.js';
 import type { BotDatabase } from './bot-database.js';
 import { ordersMapping, tradesMapping, type TableMapping } from './freqtrade-columns.js';
@@ -6,12 +7,26 @@ import { describePgFailure, tableAt } from './pg-failure.js';
 import { readLines, recordRowRejects, type RowReject } from './read-lines.js';
 import { createRowEncoder, type RowEncoder } from './row-encoder.js';
 import { copyLines, quoteIdent } from './pg-copy.js';
+import type { StagedIdTables as StagedIds } from './reset-check.js';
 import type { BotSyncResult } from './sync-result.js';
 
 /**
- * A bot PostgreSQL already holds: every source row is staged by COPY into temporary tables,
- * then merged in one statement per table. Rows whose hash is unchanged are not written, rows
- * the source lost are deleted, so after k changes about k rows are written.
+ * The rows of a change window (bots/change-window.ts): per table, the WHERE of the window and the
+ * ids it selects. Every id of both tables is staged too (stage_trade_ids, stage_order_ids), so
+ * deletions are found without reading the rows.
+ */
+export interface SyncWindows {
+  trades: TableWindow;
+  tradeIds: readonly number[];
+  orders: TableWindow | undefined;
+  orderIds: readonly number[];
+}
+
+/**
+ * A bot PostgreSQL already holds: the source's rows (every row, or those of `windows`) are staged
+ * by COPY into temporary tables, then merged in one statement per table. Rows whose hash is
+ * unchanged are not written, rows the source lost are deleted, so after k changes about k rows
+ * are written.
  */
 export async function mergeSync(
   ctx: JobContext,
@@ -19,11 +34,15 @@ export async function mergeSync(
   source: BotDatabase,
   botId: string,
   result: BotSyncResult,
-  beforeWrite?: () => Promise<void>,
+  beforeWrite?: (ids: StagedIds) => Promise<void>,
+  windows?: SyncWindows,
 ): Promise<void> {
-  const unusable = await stageSource(ctx, client, source);
+  const unusable = await stageSource(ctx, client, source, windows);
+  const ids: StagedIds = windows
+    ? { trades: 'stage_trade_ids', orders: 'stage_order_ids' }
+    : { trades: 'stage_trades', orders: 'stage_orders' };
   // The staged source is what the guard against a replaced database looks at, before any write.
-  await beforeWrite?.();
+  await beforeWrite?.(ids);
   const named = <T>(mapping: TableMapping, write: Promise<T>): Promise<T> =>
     write.catch((error: unknown) => {
       throw describePgFailure(tableAt(source, mapping), error);
@@ -32,44 +51,66 @@ export async function mergeSync(
   Object.assign(result.trades, trades);
   let orphans = 0;
   if (source.orders) {
+    // An order is taken when its trade is in the source; with windows, that trade may be one
+    // PostgreSQL holds already rather than one read now.
+    const parent = stagedParent(windows ? await stageParents(client, botId) : 'stage_trades');
     Object.assign(
       result.orders,
-      await named(ordersMapping, mergeStaged(client, ordersMapping, 'stage_orders', botId, 'stage_trades')),
+      await named(ordersMapping, mergeStaged(client, ordersMapping, 'stage_orders', botId, parent)),
     );
-    orphans = await rejectOrphanOrders(client, 'stage_orders', 'stage_trades', `${source.bot}:${source.file}`);
+    orphans = await rejectOrphanOrders(client, 'stage_orders', parent, `${source.bot}:${source.file}`);
     // Orders first: deleting a trade cascades to its orders, which would then go uncounted.
-    result.orders.deleted += await deleteUnstaged(client, ordersMapping, 'stage_orders', botId, 'stage_trades');
+    result.orders.deleted += await deleteUnstaged(client, ordersMapping, ids.orders, botId, stagedParent(ids.trades));
   } else {
     // No orders table in this FreqTrade version: PostgreSQL keeps none for the bot either.
     result.orders.deleted += (await client.query('DELETE FROM orders WHERE bot_id = $1', [botId])).rowCount ?? 0;
   }
-  result.trades.deleted += await deleteUnstaged(client, tradesMapping, 'stage_trades', botId);
+  result.trades.deleted += await deleteUnstaged(client, tradesMapping, ids.trades, botId);
   const staged = await stagedCounts(client, Boolean(source.orders));
-  result.trades.unchanged = staged.trades - result.trades.inserted - result.trades.updated;
-  result.orders.unchanged = staged.orders - result.orders.inserted - result.orders.updated;
+  if (windows) {
+    // Rows outside the window are unchanged by definition: what PostgreSQL holds now, less what was written.
+    const held = await heldCounts(client, botId);
+    result.trades.unchanged = held.trades - result.trades.inserted - result.trades.updated;
+    result.orders.unchanged = held.orders - result.orders.inserted - result.orders.updated;
+  } else {
+    result.trades.unchanged = staged.trades - result.trades.inserted - result.trades.updated;
+    result.orders.unchanged = staged.orders - result.orders.inserted - result.orders.updated;
+  }
   result.rejected = orphans + unusable;
   await ctx.log(
     `bot ${source.bot}: ${staged.trades} trades, ` +
-      (source.orders ? `${staged.orders} orders read` : 'no orders table (older FreqTrade)'),
+      (source.orders ? `${staged.orders} orders read` : 'no orders table (older FreqTrade)') +
+      (windows ? ' (change windows)' : ''),
   );
 }
 
 /**
- * Copies the source's orders and trades into temporary tables stage_orders and stage_trades
- * (dropped at commit). Rows that cannot be taken (an unusable key, a required value missing)
+ * Copies the source's orders and trades (all, or those of `windows`) into temporary tables
+ * stage_orders and stage_trades (dropped at commit); with windows, every id into stage_order_ids
+ * and stage_trade_ids too. Rows that cannot be taken (an unusable key, a required value missing)
  * are recorded in rejects instead; returns how many.
  */
-export async function stageSource(ctx: JobContext, client: PoolClient, source: BotDatabase): Promise<number> {
+export async function stageSource(
+  ctx: JobContext,
+  client: PoolClient,
+  source: BotDatabase,
+  windows?: SyncWindows,
+): Promise<number> {
   // Orders before trades: FreqTrade writes a trade before its orders, so every order read here
   // finds its trade when the trades are read next, even while the bot keeps writing.
   const tables = [
-    ...(source.orders ? [{ mapping: ordersMapping, stage: 'stage_orders' }] : []),
-    { mapping: tradesMapping, stage: 'stage_trades' },
+    ...(source.orders ? [{ mapping: ordersMapping, stage: 'stage_orders', window: windows?.orders }] : []),
+    { mapping: tradesMapping, stage: 'stage_trades', window: windows?.trades },
   ];
-  const progress = { done: 0, total: tables.reduce((n, t) => n + source.count(t.mapping.source), 0) };
+  const progress = {
+    done: 0,
+    total: windows
+      ? windows.tradeIds.length + windows.orderIds.length
+      : tables.reduce((n, t) => n + source.count(t.mapping.source), 0),
+  };
   await ctx.progress(progress);
   const rejects: RowReject[] = [];
-  for (const { mapping, stage } of tables) {
+  for (const { mapping, stage, window } of tables) {
     const staging = await StagingTable.create(
       client,
       stage,
@@ -77,12 +118,96 @@ export async function stageSource(ctx: JobContext, client: PoolClient, source: B
     );
     const lineKeys: number[] = [];
     await staging
-      .copy(client, readLines(ctx, source, mapping, staging.encoder, progress, rejects, { lineKeys }))
+      .copy(client, readLines(ctx, source, mapping, staging.encoder, progress, rejects, { lineKeys, window }))
       .catch((error: unknown) => {
         throw describePgFailure(tableAt(source, mapping), error, lineKeys);
       });
   }
-  return recordRowRejects(client, source.bot, source.file, rejects);
+  if (windows === undefined) return recordRowRejects(client, source.bot, source.file, rejects);
+  await stageIds(client, source, rejects);
+  return recordRowRejects(client, source.bot, source.file, rejects, [
+    { table: tradesMapping.source, rowids: windows.tradeIds },
+    { table: ordersMapping.source, rowids: windows.orderIds },
+  ]);
+}
+
+/**
+ * Every id of the source's trades and orders (index only, no row read), less the rows the window
+ * read and rejected: what PostgreSQL keeps of the bot, as a full compare would find it.
+ */
+async function stageIds(client: PoolClient, source: BotDatabase, rejects: readonly RowReject[]): Promise<void> {
+  const rejected = (table: string) => new Set(rejects.filter((r) => r.table === table).map((r) => Number(r.rowid)));
+  const read = <T>(step: () => T): T => source.guard(step);
+  await client.query('CREATE TEMP TABLE stage_trade_ids (trade_id bigint PRIMARY KEY) ON COMMIT DROP');
+  const skipTrades = rejected(tradesMapping.source);
+  await copyLines(
+    client,
+    'COPY stage_trade_ids FROM STDIN',
+    idLines(read, () => source.db.prepare<[], unknown[]>('SELECT rowid FROM trades').raw(true).iterate(), skipTrades),
+  );
+  await client.query('CREATE TEMP TABLE stage_order_ids (order_pk bigint PRIMARY KEY, trade_id bigint) ON COMMIT DROP');
+  if (source.orders) {
+    const skipOrders = rejected(ordersMapping.source);
+    await copyLines(
+      client,
+      'COPY stage_order_ids FROM STDIN',
+      idLines(
+        read,
+        () => source.db.prepare<[], unknown[]>('SELECT rowid, ft_trade_id FROM orders').raw(true).iterate(),
+        skipOrders,
+      ),
+    );
+  }
+}
+
+/** COPY lines of id rows (an integer id, then maybe a parent id), in chunks; `read` guards the file's reads. */
+async function* idLines(
+  read: <T>(step: () => T) => T,
+  rows: () => Iterator<unknown[]>,
+  skip: ReadonlySet<number>,
+): AsyncGenerator<string> {
+  let text = '';
+  let n = 0;
+  const iterator = read(rows);
+  try {
+    for (;;) {
+      const next = read(() => iterator.next());
+      if (next.done === true) break;
+      const row = next.value;
+      if (skip.has(Number(row[0]))) continue;
+      text += row.map((v) => (typeof v === 'bigint' || typeof v === 'number' ? String(v) : '\\N')).join('\t') + '\n';
+      if (++n % 10_000 === 0) {
+        yield text;
+        text = '';
+      }
+    }
+  } finally {
+    iterator.return?.();
+  }
+  if (text !== '') yield text;
+}
+
+/**
+ * Windows: the trades an order may belong to, those in the source that PostgreSQL holds after
+ * the trades' merge (a trade the window did not read is one PostgreSQL has already).
+ */
+async function stageParents(client: PoolClient, botId: string): Promise<string> {
+  await client.query(
+    `CREATE TEMP TABLE stage_parents ON COMMIT DROP AS
+     SELECT p.trade_id FROM stage_trade_ids p JOIN trades_aggregated t ON t.bot_id = $1 AND t.trade_id = p.trade_id`,
+    [botId],
+  );
+  return 'stage_parents';
+}
+
+/** Rows PostgreSQL holds for the bot. */
+async function heldCounts(client: PoolClient, botId: string): Promise<{ trades: number; orders: number }> {
+  const { rows } = await client.query<{ trades: number; orders: number }>(
+    `SELECT (SELECT count(*) FROM trades_aggregated WHERE bot_id = $1)::int AS trades,
+            (SELECT count(*) FROM orders WHERE bot_id = $1)::int AS orders`,
+    [botId],
+  );
+  return rows[0]!;
 }
 
 /** Rows staged with a usable key (orders: whose trade was staged too). */
@@ -119,11 +244,18 @@ class StagingTable {
   }
 }
 
-/** Staged rows whose key is usable and, for orders, whose trade was staged too. */
-function usable(mapping: TableMapping, stage: string, parentStage: string | undefined): string {
+/** For orders: the condition on the order `s` that its trade is there. */
+type ParentCheck = string;
+
+/** The trade is staged (a full compare), or its id is (windows). */
+function stagedParent(stage: string): ParentCheck {
+  return `EXISTS (SELECT 1 FROM ${quoteIdent(stage)} p WHERE p.trade_id = s.trade_id)`;
+}
+
+/** Staged rows whose key is usable and, for orders, whose trade is there. */
+function usable(mapping: TableMapping, parent: ParentCheck | undefined): string {
   const key = `s.${quoteIdent(mapping.key.target)} IS NOT NULL`;
-  if (parentStage === undefined) return key;
-  return `${key} AND EXISTS (SELECT 1 FROM ${quoteIdent(parentStage)} p WHERE p.trade_id = s.trade_id)`;
+  return parent === undefined ? key : `${key} AND ${parent}`;
 }
 
 /**
@@ -135,7 +267,7 @@ async function mergeStaged(
   mapping: TableMapping,
   stage: string,
   botId: string,
-  parentStage?: string,
+  parent?: ParentCheck,
 ): Promise<{ inserted: number; updated: number }> {
   const columns = Object.entries(mapping.columns);
   const key = quoteIdent(mapping.key.target);
@@ -152,7 +284,7 @@ async function mergeStaged(
     `WITH changed AS (
        SELECT s.* FROM ${quoteIdent(stage)} s
        LEFT JOIN ${quoteIdent(mapping.target)} t ON t.bot_id = $1::uuid AND t.${key} = s.${key}
-       WHERE ${usable(mapping, stage, parentStage)} AND t.row_hash IS DISTINCT FROM s.row_hash),
+       WHERE ${usable(mapping, parent)} AND t.row_hash IS DISTINCT FROM s.row_hash),
      written AS (
        INSERT INTO ${quoteIdent(mapping.target)} (${targetColumns.join(', ')})
        SELECT $1::uuid, s.${key}, ${selected.join(', ')}, s.extra, s.row_hash FROM changed s
@@ -172,12 +304,12 @@ async function deleteUnstaged(
   mapping: TableMapping,
   stage: string,
   botId: string,
-  parentStage?: string,
+  parent?: ParentCheck,
 ): Promise<number> {
   const key = quoteIdent(mapping.key.target);
   const result = await client.query(
     `DELETE FROM ${quoteIdent(mapping.target)} t WHERE t.bot_id = $1
-     AND NOT EXISTS (SELECT 1 FROM ${quoteIdent(stage)} s WHERE s.${key} = t.${key} AND ${usable(mapping, stage, parentStage)})`,
+     AND NOT EXISTS (SELECT 1 FROM ${quoteIdent(stage)} s WHERE s.${key} = t.${key} AND ${usable(mapping, parent)})`,
     [botId],
   );
   return result.rowCount ?? 0;
@@ -191,7 +323,7 @@ async function deleteUnstaged(
 async function rejectOrphanOrders(
   client: PoolClient,
   ordersStage: string,
-  tradesStage: string,
+  parent: ParentCheck,
   sourceRef: string,
 ): Promise<number> {
   const result = await client.query(
@@ -200,7 +332,7 @@ async function rejectOrphanOrders(
             'order ' || s.order_pk || ' belongs to trade ' || s.trade_id || ', which is not in the trades table'
      FROM ${quoteIdent(ordersStage)} s
      WHERE s.order_pk IS NOT NULL
-       AND NOT EXISTS (SELECT 1 FROM ${quoteIdent(tradesStage)} p WHERE p.trade_id = s.trade_id)
+       AND NOT (${parent})
      ON CONFLICT (source, collection, source_ref, position) DO UPDATE SET reason = EXCLUDED.reason`,
     [sourceRef],
   );

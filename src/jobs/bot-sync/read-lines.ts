@@ -33,7 +33,13 @@ export async function* readLines(
   encoder: RowEncoder,
   progress: { done: number; total: number },
   rejects: RowReject[],
-  options: { keep?: (row: EncodedRow) => boolean; prefix?: string; lineKeys?: { push(key: number): void } } = {},
+  options: {
+    keep?: (row: EncodedRow) => boolean;
+    prefix?: string;
+    lineKeys?: { push(key: number): void };
+    /** Only the rows of a change window. */
+    window?: { where: string; params: readonly unknown[] };
+  } = {},
 ): AsyncGenerator<Buffer> {
   const size = ctx.config.SYNC_BATCH_SIZE;
   const keyColumn = mapping.key.source;
@@ -52,7 +58,7 @@ export async function* readLines(
     // Rows are visited as SQLite returns them and become garbage at once; their lines go
     // straight into the chunk's buffer (outside the JavaScript heap), so what a chunk leaves
     // behind for the garbage collector is small.
-    const read = source.eachInChunk(mapping.source, after, size, (row) => {
+    const read = source.eachInChunk(mapping.source, after, size, options.window, (row) => {
       const rowid = row[row.length - 1] as bigint;
       after = rowid;
       const encoded = encoder.encode(row);
@@ -117,18 +123,28 @@ class CopyChunk {
 
 /**
  * Records the rows a sync could not take, in its transaction, replacing the bot's earlier such
- * rejects (a row fixed since is no reject any more). Returns how many were recorded.
+ * rejects (a row fixed since is no reject any more): all of them, or with `reread` (a change
+ * window) those of the rows read again. Returns how many were recorded.
  */
 export async function recordRowRejects(
   client: PoolClient,
   bot: string,
   file: string,
   rejects: readonly RowReject[],
+  reread?: ReadonlyArray<{ table: string; rowids: readonly number[] }>,
 ): Promise<number> {
-  await client.query(
-    `DELETE FROM rejects WHERE source = 'bot-sync' AND source_ref LIKE $1 || ':%' AND position LIKE 'rowid %'`,
-    [bot],
-  );
+  if (reread === undefined)
+    await client.query(
+      `DELETE FROM rejects WHERE source = 'bot-sync' AND source_ref LIKE $1 || ':%' AND position LIKE 'rowid %'`,
+      [bot],
+    );
+  else
+    for (const { table, rowids } of reread)
+      await client.query(
+        `DELETE FROM rejects WHERE source = 'bot-sync' AND source_ref LIKE $1 || ':%' AND collection = $2
+         AND position = ANY(SELECT 'rowid ' || r FROM unnest($3::bigint[]) AS r)`,
+        [bot, table, rowids],
+      );
   if (rejects.length === 0) return 0;
   await client.query(
     `INSERT INTO rejects (source, collection, source_ref, position, reason, raw)

@@ -2,31 +2,39 @@ import type { PoolClient } from 'pg';
 import type { AcceptReset, ResetEvidence, TableDeletions } from '../../bots/reset-guard.js';
 
 /** How many of the bot's first trades are compared with the file (a reset renumbers from 1). */
-const FIRST_TRADES = 5;
+export const FIRST_TRADES = 5;
+
+/** The staged tables holding the ids the source has now (the staged rows, or with windows the staged ids). */
+export interface StagedIdTables {
+  trades: string;
+  orders: string;
+}
 
 /**
- * What the staged source (stage_trades, stage_orders) would do to the bot's rows, for the reset
- * guard: the share of rows it would delete, and the bot's first trades it now holds otherwise.
+ * What the staged source would do to the bot's rows, for the reset guard: the share of rows it
+ * would delete (by `ids`), and the bot's first trades it now holds otherwise (stage_trades: a
+ * change window always reads the bot's first FIRST_TRADES trades).
  */
 export async function gatherResetEvidence(
   client: PoolClient,
   botId: string,
   withOrders: boolean,
   identity: ResetEvidence['identity'],
+  ids: StagedIdTables = { trades: 'stage_trades', orders: 'stage_orders' },
 ): Promise<ResetEvidence> {
   // Counted as NOT EXISTS in a WHERE (a hash anti join): inside an aggregate's FILTER it would be
   // a subquery run per row over an unindexed staging table, minutes for a big bot.
   const trades = await client.query<{ held: number; deleting: number }>(
     `SELECT (SELECT count(*) FROM trades_aggregated WHERE bot_id = $1)::int AS held,
        (SELECT count(*) FROM trades_aggregated t WHERE t.bot_id = $1
-          AND NOT EXISTS (SELECT 1 FROM stage_trades s WHERE s.trade_id = t.trade_id))::int AS deleting`,
+          AND NOT EXISTS (SELECT 1 FROM ${ids.trades} s WHERE s.trade_id = t.trade_id))::int AS deleting`,
     [botId],
   );
   const orders = await client.query<{ held: number; deleting: number }>(
     withOrders
       ? `SELECT (SELECT count(*) FROM orders WHERE bot_id = $1)::int AS held,
            (SELECT count(*) FROM orders o WHERE o.bot_id = $1
-              AND NOT EXISTS (SELECT 1 FROM stage_orders s JOIN stage_trades p ON p.trade_id = s.trade_id
+              AND NOT EXISTS (SELECT 1 FROM ${ids.orders} s JOIN ${ids.trades} p ON p.trade_id = s.trade_id
                               WHERE s.order_pk = o.order_pk))::int AS deleting`
       : 'SELECT count(*)::int AS held, count(*)::int AS deleting FROM orders o WHERE o.bot_id = $1',
     [botId],

@@ -6,6 +6,14 @@ import {
   fingerprintBotDatabase,
 } from '../../bots/bot-database-file.js';
 import { registerBot } from '../../bots/bot-registry.js';
+import {
+  fullCompareDue,
+  fullCompareReason,
+  highWater,
+  sourceSchema,
+  windowStart,
+  type WindowMemory,
+} from '../../bots/change-window.js';
 import { takeTransactionLock } from '../../connections/advisory-locks.js';
 import { withTransaction } from '../../connections/transaction.js';
 import { judgeReset, resetRefusal, type AcceptReset } from '../../bots/reset-guard.js';
@@ -17,11 +25,12 @@ import { mergeSync } from './merge-sync.js';
 import { endEpoch, gatherResetEvidence } from './reset-check.js';
 import { emptyCounts, sumCounts, type BotSyncResult } from './sync-result.js';
 import { readSyncState, touchSyncSuccess, writeSyncFailure, writeSyncSuccess } from './sync-state.js';
+import { planSyncWindows } from './sync-window.js';
 
 export type { BotSyncResult } from './sync-result.js';
 
 export interface SyncOptions {
-  /** Compare every row even when the file looks unchanged. */
+  /** Compare every row (no change windows), even when the file looks unchanged. */
   full?: boolean;
   /** The operator accepts a replaced database: its old rows are archived as an epoch, or deleted. */
   acceptReset?: AcceptReset;
@@ -69,7 +78,14 @@ async function syncFile(
     });
     const identity = await botDatabaseIdentity(file);
     const state = await readSyncState(client, botId);
-    if (!options.full && fingerprint !== null && state?.sourceFingerprint === fingerprint) {
+    // This host's clock before the file is read: the next run's window starts here (less the margin).
+    const now = new Date();
+    if (
+      !options.full &&
+      fingerprint !== null &&
+      state?.sourceFingerprint === fingerprint &&
+      !fullCompareDue(state.window, now, ctx.config.FULL_COMPARE_INTERVAL)
+    ) {
       await touchSyncSuccess(client, botId);
       result.trades.unchanged = state.tradesCount;
       result.orders.unchanged = state.ordersCount;
@@ -81,36 +97,77 @@ async function syncFile(
       };
     }
     const source = BotDatabase.open(instance, file, ctx.config.SQLITE_BUSY_TIMEOUT);
+    let window: WindowMemory;
     try {
-      // A bot PostgreSQL holds nothing of yet is copied straight in; any other is merged.
+      // A bot PostgreSQL holds nothing of yet is copied straight in; any other is merged, by
+      // change windows when they can be trusted, else comparing every row.
       const held = await client.query('SELECT 1 FROM trades_aggregated WHERE bot_id = $1 LIMIT 1', [botId]);
+      // One snapshot for the window's reads: its ids, rows and latest date agree.
+      const { schema, water } = source.guard(() => {
+        source.db.exec('BEGIN');
+        return { schema: sourceSchema(source.db), water: highWater(source.db, ['trades', 'orders']) };
+      });
+      const before = state?.sourceIdentity ?? undefined;
+      const identityPair = before !== undefined && identity !== undefined ? { before, now: identity } : undefined;
+      let why =
+        held.rowCount === 0
+          ? 'first sync'
+          : fullCompareReason({
+              memory: state?.window,
+              now,
+              schema,
+              highWater: water,
+              replaced: identityPair !== undefined && identityPair.before !== identityPair.now,
+              asked: options.full === true,
+              interval: ctx.config.FULL_COMPARE_INTERVAL,
+              margin: ctx.config.SYNC_WINDOW_MARGIN,
+            });
+      const since = why === undefined ? windowStart(state!.window, ctx.config.SYNC_WINDOW_MARGIN) : undefined;
+      const windows = since === undefined ? undefined : await planSyncWindows(client, source, botId, since);
+      if (typeof windows === 'string') why = `the file cannot be read by windows: ${windows}`;
+      // A full read is chunks of short reads, never one long snapshot (it would hold the WAL back).
+      if (why !== undefined) source.db.exec('COMMIT');
+      else await ctx.log(`bot ${instance}: reading the change windows since ${since!.toISOString()}`);
+      if (why !== undefined && held.rowCount !== 0) {
+        result.fullCompare = why;
+        await ctx.log(`bot ${instance}: comparing every row: ${why}`);
+      }
+      window = { at: now, highWater: water, fullAt: why === undefined ? state!.window.fullAt : now, schema };
       if (held.rowCount === 0) await firstSync(ctx, client, source, botId, result);
       else
-        await mergeSync(ctx, client, source, botId, result, async () => {
-          // Before any write: a replaced database must not wipe the bot's history.
-          const before = state?.sourceIdentity ?? undefined;
-          const evidence = await gatherResetEvidence(
-            client,
-            botId,
-            Boolean(source.orders),
-            before !== undefined && identity !== undefined ? { before, now: identity } : undefined,
-          );
-          const verdict = judgeReset(evidence, ctx.config.DELETE_GUARD_RATIO);
-          if (!verdict.suspected) return;
-          if (options.acceptReset === undefined) {
-            throw resetRefusal({ bot: instance, file, job: 'bot-sync', verdict, choices: ACCEPT_CHOICES });
-          }
-          const ended = await endEpoch(client, { botId, kept: options.acceptReset, findings: verdict.findings, file });
-          result.reset = ended;
-          if (ended.kept === 'delete') {
-            result.trades.deleted += ended.trades;
-            result.orders.deleted += ended.orders;
-          }
-          await ctx.log(
-            `bot ${instance}: reset accepted (${verdict.findings.join('; ')}): epoch ${ended.epoch} ` +
-              `(${ended.trades} trades, ${ended.orders} orders) ${ended.kept === 'archive' ? 'archived' : 'deleted'}`,
-          );
-        });
+        await mergeSync(
+          ctx,
+          client,
+          source,
+          botId,
+          result,
+          async (ids) => {
+            // Before any write: a replaced database must not wipe the bot's history.
+            const evidence = await gatherResetEvidence(client, botId, Boolean(source.orders), identityPair, ids);
+            const verdict = judgeReset(evidence, ctx.config.DELETE_GUARD_RATIO);
+            if (!verdict.suspected) return;
+            if (options.acceptReset === undefined) {
+              throw resetRefusal({ bot: instance, file, job: 'bot-sync', verdict, choices: ACCEPT_CHOICES });
+            }
+            const ended = await endEpoch(client, {
+              botId,
+              kept: options.acceptReset,
+              findings: verdict.findings,
+              file,
+            });
+            result.reset = ended;
+            if (ended.kept === 'delete') {
+              result.trades.deleted += ended.trades;
+              result.orders.deleted += ended.orders;
+            }
+            await ctx.log(
+              `bot ${instance}: reset accepted (${verdict.findings.join('; ')}): epoch ${ended.epoch} ` +
+                `(${ended.trades} trades, ${ended.orders} orders) ${ended.kept === 'archive' ? 'archived' : 'deleted'}`,
+            );
+          },
+          typeof windows === 'object' ? windows : undefined,
+        );
+      if (source.db.inTransaction) source.db.exec('COMMIT');
       if (options.acceptReset !== undefined && result.reset === undefined)
         await ctx.log(
           `bot ${instance}: --accept-reset given, but the database does not look replaced; synced as usual`,
@@ -127,6 +184,7 @@ async function syncFile(
       tradesCount: result.trades.inserted + result.trades.updated + result.trades.unchanged,
       ordersCount: result.orders.inserted + result.orders.updated + result.orders.unchanged,
       result,
+      window,
     });
     return result;
   });

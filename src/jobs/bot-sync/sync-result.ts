@@ -14,6 +14,8 @@ export interface BotSyncResult extends TableCounts {
   rejected: number;
   /** Set when an accepted reset ended the bot's epoch: its old rows archived or deleted. */
   reset?: { kept: 'archive' | 'delete'; epoch: number; trades: number; orders: number };
+  /** Why every row was compared; absent for a first sync, a skip, and a sync by change windows. */
+  fullCompare?: string;
   /** Set when nothing was read: the source was unchanged since the last sync. */
   skipped?: 'unchanged';
 }

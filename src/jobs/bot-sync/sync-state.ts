@@ -1,4 +1,5 @@
 import type { Pool, PoolClient } from 'pg';
+import type { WindowMemory } from '../../bots/change-window.js';
 
 export interface StoredSyncState {
   sourceFingerprint: string | null;
@@ -6,6 +7,8 @@ export interface StoredSyncState {
   sourceIdentity: string | null;
   tradesCount: number;
   ordersCount: number;
+  /** What the next run's change window starts from (migration 010). */
+  window: WindowMemory;
 }
 
 export async function readSyncState(client: PoolClient, botId: string): Promise<StoredSyncState | undefined> {
@@ -14,9 +17,15 @@ export async function readSyncState(client: PoolClient, botId: string): Promise<
     source_identity: string | null;
     trades_count: number;
     orders_count: number;
-  }>('SELECT source_fingerprint, source_identity, trades_count, orders_count FROM bot_sync_state WHERE bot_id = $1', [
-    botId,
-  ]);
+    window_at: Date | null;
+    window_high_water: Date | null;
+    full_compare_at: Date | null;
+    source_schema: string | null;
+  }>(
+    `SELECT source_fingerprint, source_identity, trades_count, orders_count, window_at, window_high_water, full_compare_at, source_schema
+     FROM bot_sync_state WHERE bot_id = $1`,
+    [botId],
+  );
   const row = result.rows[0];
   return row
     ? {
@@ -24,6 +33,12 @@ export async function readSyncState(client: PoolClient, botId: string): Promise<
         sourceIdentity: row.source_identity,
         tradesCount: row.trades_count,
         ordersCount: row.orders_count,
+        window: {
+          at: row.window_at,
+          highWater: row.window_high_water,
+          fullAt: row.full_compare_at,
+          schema: row.source_schema,
+        },
       }
     : undefined;
 }
@@ -38,15 +53,30 @@ export async function writeSyncSuccess(
     tradesCount: number;
     ordersCount: number;
     result: object;
+    window: WindowMemory;
   },
 ): Promise<void> {
+  const w = state.window;
   await client.query(
-    `INSERT INTO bot_sync_state (bot_id, source_fingerprint, source_identity, trades_count, orders_count, last_success_at, last_result, last_error, last_error_at, updated_at)
-     VALUES ($1, $2, $6, $3, $4, now(), $5, NULL, NULL, now())
+    `INSERT INTO bot_sync_state (bot_id, source_fingerprint, source_identity, trades_count, orders_count, last_success_at, last_result, last_error, last_error_at, updated_at,
+       window_at, window_high_water, full_compare_at, source_schema)
+     VALUES ($1, $2, $6, $3, $4, now(), $5, NULL, NULL, now(), $7, $8, $9, $10)
      ON CONFLICT (bot_id) DO UPDATE SET source_fingerprint = EXCLUDED.source_fingerprint, source_identity = EXCLUDED.source_identity, trades_count = EXCLUDED.trades_count,
        orders_count = EXCLUDED.orders_count, last_success_at = now(), last_result = EXCLUDED.last_result,
-       last_error = NULL, last_error_at = NULL, updated_at = now()`,
-    [botId, state.fingerprint, state.tradesCount, state.ordersCount, JSON.stringify(state.result), state.identity],
+       last_error = NULL, last_error_at = NULL, updated_at = now(), window_at = EXCLUDED.window_at,
+       window_high_water = EXCLUDED.window_high_water, full_compare_at = EXCLUDED.full_compare_at, source_schema = EXCLUDED.source_schema`,
+    [
+      botId,
+      state.fingerprint,
+      state.tradesCount,
+      state.ordersCount,
+      JSON.stringify(state.result),
+      state.identity,
+      w.at,
+      w.highWater,
+      w.fullAt,
+      w.schema,
+    ],
   );
 }
 

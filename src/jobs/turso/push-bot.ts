@@ -1,11 +1,20 @@
 import type { Client } from '@libsql/client';
 import type { Config } from '../../config.js';
 import {
+  botDatabaseIdentity,
   BotDatabaseLockedError,
   findBotDatabaseFile,
   fingerprintBotDatabase,
   openBotDatabaseFile,
 } from '../../bots/bot-database-file.js';
+import {
+  fullCompareDue,
+  fullCompareReason,
+  highWater,
+  sourceSchema,
+  WINDOW_RULES,
+  windowStart,
+} from '../../bots/change-window.js';
 import type { PgPool } from '../../connections/postgres.js';
 import { PermanentJobError } from '../../errors.js';
 import { BatchWriter } from './batch-writer.js';
@@ -32,8 +41,10 @@ import {
   recordedCounts,
   recordFingerprint,
   recordRows,
+  recordWindow,
   type PushRecord,
 } from './push-state.js';
+import { openKeys, planPushWindows } from './push-window.js';
 import { decodeSortKey } from './row-keys.js';
 import { mergeRows } from './row-streams.js';
 import { quoteIdent, readSourceTables, type TableSchema } from './table-schema.js';
@@ -50,6 +61,8 @@ export interface PushResult {
   target: string;
   /** True when some table was compared with the target's rows (its records were not trusted). */
   fullCompare: boolean;
+  /** Set when trades, orders and wallet_history were read by change window: the ids read per table. */
+  windows?: Record<string, number>;
   /** Set when nothing was attempted, with why (the bot's sync-config.json disables pushes). */
   skipped?: string;
   /** --dry-run: what the push would do, per table; nothing was written. */
@@ -65,6 +78,8 @@ export interface PushOptions {
     | 'TURSO_BATCH_BYTES'
     | 'DELETE_GUARD_RATIO'
     | 'TURSO_FILE_DIR'
+    | 'FULL_COMPARE_INTERVAL'
+    | 'SYNC_WINDOW_MARGIN'
   >;
   pg: PgPool;
   instance: string;
@@ -102,7 +117,10 @@ export async function pushBot(options: PushOptions): Promise<PushResult> {
     const file = await findBotDatabaseFile(options.config, options.instance);
     try {
       const fingerprint = await fingerprintBotDatabase(file);
+      const identity = await botDatabaseIdentity(file);
       const record = await loadPushRecord(options.pg, options.instance);
+      // This host's clock before the file is read: the next push's windows start here (less the margin).
+      const now = new Date();
       const why = options.fullCompare
         ? 'a full compare was asked for'
         : distrust(record, target.display, await readTargetGeneration(target.client));
@@ -110,7 +128,8 @@ export async function pushBot(options: PushOptions): Promise<PushResult> {
         why === undefined &&
         !options.dryRun &&
         fingerprint !== undefined &&
-        record?.sourceFingerprint === fingerprint
+        record?.sourceFingerprint === fingerprint &&
+        !fullCompareDue(record.window, now, options.config.FULL_COMPARE_INTERVAL)
       ) {
         const rows = await unchangedRowCount(options.pg, options.instance, target.client);
         if (rows !== undefined) {
@@ -132,7 +151,7 @@ export async function pushBot(options: PushOptions): Promise<PushResult> {
         // One read transaction for every pass: all of them see the same snapshot, so a bot writing
         // during the push cannot hand the target an order whose trade was read before it existed.
         db.exec('BEGIN');
-        return await pushTables(options, target, sides, { record, why, fingerprint, file }, result);
+        return await pushTables(options, target, sides, { record, why, fingerprint, file, now, identity }, result);
       } finally {
         if (db.inTransaction) db.exec('COMMIT');
         db.close();
@@ -179,6 +198,9 @@ interface Trust {
   fingerprint: string | undefined;
   /** The bot's database file, for messages. */
   file: string;
+  /** This host's clock before the file was read. */
+  now: Date;
+  identity: string | undefined;
 }
 
 async function pushTables(
@@ -213,6 +235,36 @@ async function pushTables(
   }
   const rebuilt = tables.filter((t) => previous.get(t.name) !== 'records').map((t) => t.name);
 
+  // Change windows for the tables compared with trusted records, unless every row must be compared.
+  const schemaHash = sourceSchema(sides.source);
+  const water = highWater(sides.source, Object.keys(WINDOW_RULES));
+  const memory = trust.record?.window;
+  const everyRow =
+    trust.why ??
+    (dryRun ? 'a dry run compares every row' : undefined) ??
+    fullCompareReason({
+      memory,
+      now: trust.now,
+      schema: schemaHash,
+      highWater: water,
+      replaced:
+        trust.record?.sourceIdentity != null &&
+        trust.identity !== undefined &&
+        trust.record.sourceIdentity !== trust.identity,
+      asked: options.fullCompare === true,
+      interval: options.config.FULL_COMPARE_INTERVAL,
+      margin: options.config.SYNC_WINDOW_MARGIN,
+    });
+  if (everyRow === undefined) {
+    const since = windowStart(memory!, options.config.SYNC_WINDOW_MARGIN);
+    const windowed = tables.filter((t) => previous.get(t.name) === 'records');
+    sides.windows = await planPushWindows(pg, instance, sides.source, windowed, since, trust.record!.openKeys);
+    await log(
+      `change windows since ${since.toISOString()}: ` +
+        ([...sides.windows].map(([name, ids]) => `${name} ${ids.length} rows`).join(', ') || 'no windowed table'),
+    );
+  } else if (trust.why === undefined) await log(`every row compared with the records: ${everyRow}`);
+
   // Nothing is written, to the target or to the records, before the records are marked pending.
   let pending = false;
   const ensurePending = async () => {
@@ -231,7 +283,11 @@ async function pushTables(
     const kind = previous.get(table.name)!;
     plans.push(await planTable(sides, table, kind, dryRun || kind === 'records' ? undefined : record));
   }
-  for (const plan of plans) await log(describePlan(plan));
+  for (const plan of plans) {
+    // A windowed table's other rows are unchanged by definition: all the records hold, less what changes.
+    if (sides.windows?.has(plan.table)) plan.unchanged = (counts?.get(plan.table) ?? 0) - plan.deletes - plan.updates;
+    await log(describePlan(plan));
+  }
   const unchanged = plans.reduce((sum, p) => sum + p.unchanged, 0);
   const fullCompare = plans.some((p) => p.comparedWith === 'target');
   if (dryRun) return result({ tables: tables.length, unchanged, fullCompare, plan: plans });
@@ -272,7 +328,27 @@ async function pushTables(
   } else if (trust.record?.sourceFingerprint !== (trust.fingerprint ?? null)) {
     await recordFingerprint(pg, instance, trust.fingerprint);
   }
-  const fields = { tables: tables.length, pushed: stats.pushed, deleted: stats.deleted, unchanged, fullCompare };
+  // After the generation: a push that dies before this leaves the older, wider windows.
+  await recordWindow(pg, instance, {
+    window: {
+      at: trust.now,
+      highWater: water,
+      fullAt: everyRow === undefined ? (memory?.fullAt ?? null) : trust.now,
+      schema: schemaHash,
+    },
+    openKeys: openKeys(sides.source, tables),
+    identity: trust.identity,
+  });
+  const fields = {
+    tables: tables.length,
+    pushed: stats.pushed,
+    deleted: stats.deleted,
+    unchanged,
+    fullCompare,
+    ...(sides.windows
+      ? { windows: Object.fromEntries([...sides.windows].map(([name, ids]) => [name, ids.length])) }
+      : {}),
+  };
   const done = result({ ...fields, bytes: stats.bytes });
   await log(
     `pushed ${stats.pushed} rows, deleted ${stats.deleted}, ${unchanged} unchanged, ${stats.batches} batches, ${stats.bytes} bytes to ${target.display} in ${done.ms} ms`,
@@ -291,7 +367,7 @@ async function writeChanges(
   writer: BatchWriter,
   kind: 'delete' | 'upsert',
 ): Promise<void> {
-  for await (const change of mergeRows(sourceCursor(sides, table), previousCursor(sides, table, previous))) {
+  for await (const change of mergeRows(sourceCursor(sides, table, previous), previousCursor(sides, table, previous))) {
     if (kind === 'delete' && change.kind === 'delete')
       await writer.delete(table, decodeSortKey(change.key), { table: table.name, key: change.key, hash: undefined });
     else if (kind === 'upsert' && (change.kind === 'insert' || change.kind === 'update'))

@@ -3,6 +3,7 @@ import type { PgPool } from '../../connections/postgres.js';
 import type { SqliteDb } from '../../bots/bot-database-file.js';
 import { judgeReset, resetRefusal } from '../../bots/reset-guard.js';
 import type { RecordOp } from './push-state.js';
+import { windowRecordedPager, windowSourcePager, type PushWindows } from './push-window.js';
 import { decodeSortKey, displayKey } from './row-keys.js';
 import {
   mergeRows,
@@ -40,19 +41,30 @@ export interface PlanSides {
   source: SqliteDb;
   client: Client;
   signal: AbortSignal;
+  /** Tables read by change window (compared with the records only): the ids to read. */
+  windows?: PushWindows;
 }
 
 /** The cursor over what the target holds of a table, by the way it is compared. */
 export function previousCursor(sides: PlanSides, table: TableSchema, previous: Previous): RowReader<HashedRow> {
   if (previous === 'target')
     return new RowCursor(targetPager(sides.client, table), `target of ${table.name}`, sides.signal);
+  const window = previous === 'records' ? sides.windows?.get(table.name) : undefined;
   const pager: Pager<HashedRow> =
-    previous === 'records' ? recordedPager(sides.pg, sides.instance, table.name) : async () => [];
+    window !== undefined
+      ? windowRecordedPager(sides.pg, sides.instance, table.name, window)
+      : previous === 'records'
+        ? recordedPager(sides.pg, sides.instance, table.name)
+        : async () => [];
   return new RowCursor(pager, `recorded rows of ${table.name}`, sides.signal);
 }
 
-export function sourceCursor(sides: PlanSides, table: TableSchema): RowCursor<KeyedRow> {
-  return new RowCursor(sourcePager(sides.source, table), `source table ${table.name}`, sides.signal);
+/** The cursor over the source's table: every row, or (`previous` the records) a change window's. */
+export function sourceCursor(sides: PlanSides, table: TableSchema, previous: Previous): RowCursor<KeyedRow> {
+  const window = previous === 'records' ? sides.windows?.get(table.name) : undefined;
+  const pager =
+    window !== undefined ? windowSourcePager(sides.source, table, window) : sourcePager(sides.source, table);
+  return new RowCursor(pager, `source table ${table.name}`, sides.signal);
 }
 
 /**
@@ -76,7 +88,7 @@ export async function planTable(
     samples: { insert: [], update: [], delete: [] },
   };
   const pending: RecordOp[] = [];
-  for await (const change of mergeRows(sourceCursor(sides, table), previousCursor(sides, table, previous))) {
+  for await (const change of mergeRows(sourceCursor(sides, table, previous), previousCursor(sides, table, previous))) {
     if (change.kind === 'same') {
       plan.unchanged += 1;
       if (record) {

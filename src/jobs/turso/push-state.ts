@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Client, InStatement } from '@libsql/client';
+import type { WindowMemory } from '../../bots/change-window.js';
 import type { PgPool } from '../../connections/postgres.js';
 
 /**
@@ -20,6 +21,12 @@ export interface PushRecord {
   /** Null while a push may have written without recording it. */
   generation: string | null;
   sourceFingerprint: string | null;
+  /** The file's identity (device and inode) at the last push. */
+  sourceIdentity: string | null;
+  /** What the next push's change windows start from (bots/change-window.ts). */
+  window: WindowMemory;
+  /** Per windowed table, the ids of the rows open at the last push. */
+  openKeys: Record<string, number[]>;
 }
 
 /** One recorded row: its key (row-keys.ts sortKey) and the MD5 of its values. */
@@ -64,12 +71,79 @@ export async function readTargetGeneration(client: Client): Promise<string | und
 }
 
 export async function loadPushRecord(pg: PgPool, instance: string): Promise<PushRecord | undefined> {
-  const { rows } = await pg.query<{ target: string; generation: string | null; source_fingerprint: string | null }>(
-    'SELECT target, generation, source_fingerprint FROM turso_push_targets WHERE instance = $1',
+  const { rows } = await pg.query<{
+    target: string;
+    generation: string | null;
+    source_fingerprint: string | null;
+    source_identity: string | null;
+    window_at: Date | null;
+    window_high_water: Date | null;
+    full_compare_at: Date | null;
+    source_schema: string | null;
+    open_keys: Record<string, number[]> | null;
+  }>(
+    `SELECT target, generation, source_fingerprint, source_identity, window_at, window_high_water, full_compare_at,
+       source_schema, open_keys FROM turso_push_targets WHERE instance = $1`,
     [instance],
   );
   const row = rows[0];
-  return row && { target: row.target, generation: row.generation, sourceFingerprint: row.source_fingerprint };
+  return (
+    row && {
+      target: row.target,
+      generation: row.generation,
+      sourceFingerprint: row.source_fingerprint,
+      sourceIdentity: row.source_identity,
+      window: {
+        at: row.window_at,
+        highWater: row.window_high_water,
+        fullAt: row.full_compare_at,
+        schema: row.source_schema,
+      },
+      openKeys: row.open_keys ?? {},
+    }
+  );
+}
+
+/**
+ * After a push that ended with the target and the records agreeing: where the next push's windows
+ * start. Written after the generation: a push that dies before leaves the older, wider window.
+ */
+export async function recordWindow(
+  pg: PgPool,
+  instance: string,
+  state: { window: WindowMemory; openKeys: Record<string, number[]>; identity: string | undefined },
+): Promise<void> {
+  const w = state.window;
+  await pg.query(
+    `UPDATE turso_push_targets SET window_at = $2, window_high_water = $3, full_compare_at = $4, source_schema = $5,
+       open_keys = $6, source_identity = $7 WHERE instance = $1`,
+    [instance, w.at, w.highWater, w.fullAt, w.schema, JSON.stringify(state.openKeys), state.identity ?? null],
+  );
+}
+
+/** Recorded keys of one table, as integer ids (a windowed table's key is its INTEGER PRIMARY KEY). */
+export async function recordedMaxKey(pg: PgPool, instance: string, table: string): Promise<Buffer | undefined> {
+  const { rows } = await pg.query<{ row_key: Buffer }>(
+    'SELECT row_key FROM turso_push_rows WHERE instance = $1 AND table_name = $2 ORDER BY row_key DESC LIMIT 1',
+    [instance, table],
+  );
+  return rows[0]?.row_key;
+}
+
+/** The recorded rows of a table with these keys, in key order. */
+export async function recordedRowsOf(
+  pg: PgPool,
+  instance: string,
+  table: string,
+  keys: readonly Buffer[],
+): Promise<RecordedRow[]> {
+  if (keys.length === 0) return [];
+  const { rows } = await pg.query<{ row_key: Buffer; row_hash: Buffer }>(
+    `SELECT row_key, row_hash FROM turso_push_rows WHERE instance = $1 AND table_name = $2 AND row_key = ANY($3::bytea[])
+     ORDER BY row_key`,
+    [instance, table, keys],
+  );
+  return rows.map((row) => ({ key: row.row_key, hash: row.row_hash }));
 }
 
 /** Why the recorded rows cannot be trusted for this target, or undefined when they can. */

@@ -47,7 +47,8 @@ export function pageSql(table: TableSchema, after: boolean): string {
   return `SELECT ${[...keys, ...table.columns.map(quoteIdent)].join(', ')} FROM ${quoteIdent(table.name)}${where} ORDER BY ${ordered.join(', ')} LIMIT ${PAGE_ROWS}`;
 }
 
-function keyed(table: TableSchema, raw: SqlValue[]): KeyedRow {
+/** A row read as key values then values (pageSql's columns), keyed and hashed. */
+export function keyed(table: TableSchema, raw: SqlValue[]): KeyedRow {
   const width = keyColumns(table).length;
   const keyValues = raw.slice(0, width);
   const values = raw.slice(width);

@@ -1,0 +1,218 @@
+import { createHash } from 'node:crypto';
+import { formatDuration } from '../duration.js';
+import type { SqliteDb } from './bot-database-file.js';
+
+/**
+ * Change windows: which rows of a bot's FreqTrade database can have changed since the last run
+ * (bot-sync or turso-push), from FreqTrade's own behaviour. FreqTrade's `trades` has no
+ * updated-at column: a trade changes while it is open and when it closes (close_date); an order
+ * changes while it is open and when it is updated (order_update_date, order_filled_date);
+ * wallet_history grows by time. So a run of a changed bot reads, besides every id (to find
+ * deletions): rows above the highest id the copy holds, rows open now or open in the copy, and
+ * rows whose dates fall after the window's start (the last run, less SYNC_WINDOW_MARGIN).
+ * An edit outside these (an old closed trade edited by hand) is found by the next full compare:
+ * at least every FULL_COMPARE_INTERVAL, and whenever the window cannot be trusted.
+ */
+
+interface TableRule {
+  /** Column that is non-zero while FreqTrade may still change the row. */
+  open?: string;
+  /** Columns FreqTrade sets to "now" when it writes the row (naive UTC text). */
+  dates: readonly string[];
+  /** Rows of the parent's window come along (the orders of a trade that changed). */
+  parent?: { column: string; table: string };
+}
+
+export const WINDOW_RULES: Readonly<Record<string, TableRule>> = {
+  trades: { open: 'is_open', dates: ['open_date', 'close_date'] },
+  orders: {
+    open: 'ft_is_open',
+    dates: ['order_date', 'order_update_date', 'order_filled_date'],
+    parent: { column: 'ft_trade_id', table: 'trades' },
+  },
+  wallet_history: { dates: ['timestamp'] },
+};
+
+/** What the last run left for the next one's window. */
+export interface WindowMemory {
+  /** This host's clock when the last run read the file. */
+  at: Date | null;
+  /** The latest date the file held then (the bot's clock). */
+  highWater: Date | null;
+  /** The last run that compared every row. */
+  fullAt: Date | null;
+  /** sourceSchema() at the last run. */
+  schema: string | null;
+}
+
+/**
+ * The tables' CREATE statements and root pages, hashed: a FreqTrade upgrade changes the first,
+ * a table rebuilt by its migrations (renamed away, created again, rows copied back) the second.
+ */
+export function sourceSchema(db: SqliteDb): string {
+  const rows = db
+    .prepare<[], { name: string; rootpage: number | bigint; sql: string | null }>(
+      "SELECT name, rootpage, sql FROM sqlite_master WHERE type = 'table' ORDER BY name",
+    )
+    .all();
+  const text = rows.map((r) => `${r.name}\u0000${r.rootpage}\u0000${r.sql ?? ''}`).join('\u0001');
+  return createHash('md5').update(text).digest('hex');
+}
+
+function columnsOf(db: SqliteDb, table: string): Set<string> {
+  return new Set(
+    db
+      .prepare<[string], { name: string }>('SELECT name FROM pragma_table_info(?)')
+      .all(table)
+      .map((c) => c.name),
+  );
+}
+
+/**
+ * Whether the table can be read by window: it has a rule, and its id is an INTEGER PRIMARY KEY
+ * (the rowid itself, which the window reads by and new rows grow).
+ */
+export function windowable(db: SqliteDb, table: string): boolean {
+  if (WINDOW_RULES[table] === undefined) return false;
+  const pk = db
+    .prepare<[string], { name: string; type: string }>('SELECT name, type FROM pragma_table_info(?) WHERE pk > 0')
+    .all(table);
+  return pk.length === 1 && pk[0]!.name === 'id' && pk[0]!.type.toUpperCase() === 'INTEGER';
+}
+
+const quote = (name: string): string => `"${name.replaceAll('"', '""')}"`;
+
+/** julianday() to a Date; null stays null. */
+function fromJulian(day: number | null | undefined): Date | null {
+  return day === null || day === undefined ? null : new Date(Math.round((day - 2440587.5) * 86_400_000));
+}
+
+/** FreqTrade's naive UTC text of a Date, as julianday() reads it. */
+function naiveUtc(date: Date): string {
+  return date.toISOString().replace('T', ' ').replace('Z', '');
+}
+
+/** The latest date these tables hold (the bot's clock), null when none. */
+export function highWater(db: SqliteDb, tables: readonly string[]): Date | null {
+  let latest: number | null = null;
+  for (const table of tables) {
+    const rule = WINDOW_RULES[table];
+    if (rule === undefined) continue;
+    const have = columnsOf(db, table);
+    const dates = rule.dates.filter((c) => have.has(c));
+    if (dates.length === 0) continue;
+    const row = db
+      .prepare<[], unknown[]>(
+        `SELECT ${dates.map((c) => `max(julianday(${quote(c)}))`).join(', ')} FROM ${quote(table)}`,
+      )
+      .raw(true)
+      .get();
+    for (const value of row ?? []) if (typeof value === 'number' && (latest === null || value > latest)) latest = value;
+  }
+  return fromJulian(latest);
+}
+
+export interface FullCompareInput {
+  memory: WindowMemory | undefined;
+  /** This host's clock now. */
+  now: Date;
+  schema: string;
+  highWater: Date | null;
+  /** The file is another file (device and inode) than at the last run. */
+  replaced: boolean;
+  /** `--full` / `--full-compare`. */
+  asked: boolean;
+  interval: number;
+  margin: number;
+}
+
+/** Why this run must compare every row; undefined when the window can be trusted. */
+export function fullCompareReason(input: FullCompareInput): string | undefined {
+  const { memory, now, interval } = input;
+  if (input.asked) return 'a full compare was asked for';
+  if (interval === 0) return 'FULL_COMPARE_INTERVAL is 0';
+  if (memory?.at == null || memory.fullAt === null || memory.schema === null) return 'no change window recorded yet';
+  if (memory.schema !== input.schema)
+    return 'the schema changed (a FreqTrade upgrade, or a table rebuilt by its migrations)';
+  if (input.replaced) return 'the file is another file than at the last run';
+  if (now < memory.at || now < memory.fullAt) return "this host's clock went back since the last run";
+  if (input.highWater !== null && memory.highWater !== null && input.highWater < memory.highWater)
+    return "the bot's latest date went back since the last run (its clock, or its newest rows deleted)";
+  if (input.highWater !== null && input.highWater.getTime() > now.getTime() + input.margin)
+    return "the bot's dates run ahead of this host's clock by more than SYNC_WINDOW_MARGIN";
+  if (now.getTime() - memory.fullAt.getTime() >= interval)
+    return `FULL_COMPARE_INTERVAL (${formatDuration(interval)}) has passed since the last full compare`;
+  return undefined;
+}
+
+/**
+ * Whether a full compare is due although the file looks unchanged: runs since the last full
+ * compare read windows only, and FULL_COMPARE_INTERVAL has passed since it.
+ */
+export function fullCompareDue(memory: WindowMemory | undefined, now: Date, interval: number): boolean {
+  if (memory?.at == null) return false;
+  const windowedSince = memory.fullAt === null || memory.at > memory.fullAt;
+  return windowedSince && (memory.fullAt === null || now.getTime() - memory.fullAt.getTime() >= interval);
+}
+
+/** Where the window starts: the earlier of the last run's clock and the bot's, less the margin. */
+export function windowStart(memory: WindowMemory, margin: number): Date {
+  const at = memory.at!.getTime();
+  const bot = memory.highWater?.getTime() ?? at;
+  return new Date(Math.min(at, bot) - margin);
+}
+
+/** What the copy holds of a table: its highest id, and the ids that must be read again whatever their dates. */
+export interface HeldRows {
+  maxId: number;
+  /** Rows open in the copy (they may have closed since, with a date of the exchange's). */
+  openIds: readonly number[];
+  /** More rows to read (the reset guard's first trades). */
+  extraIds?: readonly number[];
+}
+
+/** A table's window as a WHERE clause over the table's rowid (= id) and its parameters. */
+export interface TableWindow {
+  table: string;
+  where: string;
+  params: Array<string | bigint>;
+}
+
+/** The window of one table; `parentIds`: the ids of the parent table's window (orders of changed trades). */
+export function tableWindow(
+  db: SqliteDb,
+  table: string,
+  since: Date,
+  held: HeldRows,
+  parentIds: readonly number[] = [],
+): TableWindow {
+  const rule = WINDOW_RULES[table]!;
+  const have = columnsOf(db, table);
+  const terms = ['rowid > ?', 'rowid IN (SELECT value FROM json_each(?))'];
+  const params: Array<string | bigint> = [
+    BigInt(held.maxId),
+    JSON.stringify([...held.openIds, ...(held.extraIds ?? [])]),
+  ];
+  if (rule.open !== undefined && have.has(rule.open)) terms.push(`${quote(rule.open)} IS NOT 0`);
+  for (const column of rule.dates.filter((c) => have.has(c))) {
+    // A date julianday() cannot read is read too, rather than never.
+    terms.push(
+      `(julianday(${quote(column)}) >= julianday(?) OR (${quote(column)} IS NOT NULL AND julianday(${quote(column)}) IS NULL))`,
+    );
+    params.push(naiveUtc(since));
+  }
+  if (rule.parent !== undefined && have.has(rule.parent.column) && parentIds.length > 0) {
+    terms.push(`${quote(rule.parent.column)} IN (SELECT value FROM json_each(?))`);
+    params.push(JSON.stringify(parentIds));
+  }
+  return { table, where: terms.join(' OR '), params };
+}
+
+/** The ids (rowids) a window selects, in order. */
+export function windowIds(db: SqliteDb, window: TableWindow): number[] {
+  return db
+    .prepare<unknown[], unknown[]>(`SELECT rowid FROM ${quote(window.table)} WHERE ${window.where} ORDER BY rowid`)
+    .raw(true)
+    .all(...window.params)
+    .map((r) => Number(r[0]));
+}

@@ -1,0 +1,52 @@
+import type { PoolClient } from 'pg';
+import { tableWindow, windowable, windowIds, type HeldRows } from '../../bots/change-window.js';
+import type { BotDatabase } from './bot-database.js';
+import type { SyncWindows } from './merge-sync.js';
+import { FIRST_TRADES } from './reset-check.js';
+
+/**
+ * bot-sync's change windows (bots/change-window.ts) for a bot PostgreSQL holds: its highest ids
+ * and open rows are PostgreSQL's own, and the bot's first trades are always read (the reset guard
+ * compares them with the file). A string says why the file cannot be read by windows.
+ */
+export async function planSyncWindows(
+  client: PoolClient,
+  source: BotDatabase,
+  botId: string,
+  since: Date,
+): Promise<SyncWindows | string> {
+  const keyed = source.guard(() => ({
+    trades: windowable(source.db, 'trades'),
+    orders: source.orders === undefined || windowable(source.db, 'orders'),
+  }));
+  if (!keyed.trades) return 'its trades table is not keyed by an INTEGER PRIMARY KEY id';
+  if (!keyed.orders) return 'its orders table is not keyed by an INTEGER PRIMARY KEY id';
+  const { rows } = await client.query<{
+    max_trade: number | null;
+    open_trades: number[] | null;
+    first_trades: number[] | null;
+    max_order: number | null;
+    open_orders: number[] | null;
+  }>(
+    `SELECT (SELECT max(trade_id) FROM trades_aggregated WHERE bot_id = $1) AS max_trade,
+       (SELECT array_agg(trade_id) FROM trades_aggregated WHERE bot_id = $1 AND is_open) AS open_trades,
+       (SELECT array_agg(trade_id) FROM (SELECT trade_id FROM trades_aggregated WHERE bot_id = $1 ORDER BY trade_id LIMIT ${FIRST_TRADES}) f) AS first_trades,
+       (SELECT max(order_pk) FROM orders WHERE bot_id = $1) AS max_order,
+       (SELECT array_agg(order_pk) FROM orders WHERE bot_id = $1 AND ft_is_open IS NOT FALSE) AS open_orders`,
+    [botId],
+  );
+  const pg = rows[0]!;
+  const tradesHeld: HeldRows = {
+    maxId: pg.max_trade ?? Number.MIN_SAFE_INTEGER,
+    openIds: pg.open_trades ?? [],
+    extraIds: pg.first_trades ?? [],
+  };
+  const ordersHeld: HeldRows = { maxId: pg.max_order ?? Number.MIN_SAFE_INTEGER, openIds: pg.open_orders ?? [] };
+  return source.guard(() => {
+    const trades = tableWindow(source.db, 'trades', since, tradesHeld);
+    const tradeIds = windowIds(source.db, trades);
+    if (!source.orders) return { trades, tradeIds, orders: undefined, orderIds: [] };
+    const orders = tableWindow(source.db, 'orders', since, ordersHeld, tradeIds);
+    return { trades, tradeIds, orders, orderIds: windowIds(source.db, orders) };
+  });
+}

@@ -1,0 +1,211 @@
+import Database from 'better-sqlite3';
+import { addTrades, closeTrades } from '../../scripts/freqtrade/generate-bot-db.js';
+import { naiveUtc, naiveUtcMicros, random } from '../../scripts/freqtrade/trade-plan.js';
+
+/**
+ * What a running FreqTrade does to its database, one change at a time, with its own clock (naive
+ * UTC text of now), on a database of any version the generator makes: open a trade, exit part of
+ * it, close it, cancel an order, delete a trade; and what FreqTrade never does by itself but
+ * happens: an old closed trade edited, and a table rebuilt as FreqTrade's migrations do.
+ */
+export type Mutation = 'open' | 'partial-exit' | 'close' | 'cancel-order' | 'delete-trade' | 'edit-old' | 'rebuild';
+
+export interface MutationResult {
+  kind: Mutation;
+  /** The trade changed, when one was. */
+  trade?: number;
+}
+
+const nowUs = (): number => Date.now() * 1000;
+
+function columns(db: Database.Database, table: string): string[] {
+  return db
+    .prepare<[string], { name: string }>('SELECT name FROM pragma_table_info(?)')
+    .all(table)
+    .map((c) => c.name);
+}
+
+function ids(db: Database.Database, sql: string): number[] {
+  return db
+    .prepare<[], { id: number }>(sql)
+    .all()
+    .map((r) => r.id);
+}
+
+export class FreqtradeMutator {
+  private readonly db: Database.Database;
+  private readonly rng: () => number;
+  private readonly hasOrders: boolean;
+
+  constructor(
+    file: string,
+    private readonly seed: number,
+  ) {
+    this.db = new Database(file);
+    // FreqTrade (SQLAlchemy) leaves SQLite's foreign keys off.
+    this.db.pragma('foreign_keys = OFF');
+    this.rng = random(seed * 31 + 7);
+    this.hasOrders = columns(this.db, 'orders').length > 0;
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  private pick<T>(items: readonly T[]): T | undefined {
+    return items.length === 0 ? undefined : items[Math.floor(this.rng() * items.length)];
+  }
+
+  apply(kind: Mutation): MutationResult | undefined {
+    switch (kind) {
+      case 'open':
+        return this.open();
+      case 'partial-exit':
+        return this.partialExit();
+      case 'close':
+        return this.closeOne();
+      case 'cancel-order':
+        return this.cancelOrder();
+      case 'delete-trade':
+        return this.deleteTrade();
+      case 'edit-old':
+        return this.editOld();
+      case 'rebuild':
+        return this.rebuild();
+    }
+  }
+
+  private open(): MutationResult {
+    const first = ids(this.db, 'SELECT coalesce(max(id), 0) + 1 AS id FROM trades')[0]!;
+    addTrades(this.db, { first, count: 1, seed: this.seed, openShare: 1, startUs: nowUs(), spacingUs: 1000 });
+    // The generator plans an open trade's later orders ahead of time; a bot has written only the past.
+    if (this.hasOrders) {
+      const now = naiveUtc(nowUs());
+      const dates = ['order_date', 'order_update_date', 'order_filled_date'].filter((c) =>
+        columns(this.db, 'orders').includes(c),
+      );
+      this.db
+        .prepare(`UPDATE orders SET ${dates.map((c) => `${c} = min(${c}, ?)`).join(', ')} WHERE ft_trade_id = ?`)
+        .run(...dates.map(() => now), first);
+    }
+    return { kind: 'open', trade: first };
+  }
+
+  private partialExit(): MutationResult | undefined {
+    const trade = this.pick(ids(this.db, 'SELECT id FROM trades WHERE is_open = 1'));
+    if (trade === undefined) return undefined;
+    const now = naiveUtc(nowUs());
+    const tradeColumns = new Set(columns(this.db, 'trades'));
+    const sets = ['amount = amount * 0.5'];
+    if (tradeColumns.has('realized_profit')) sets.push('realized_profit = coalesce(realized_profit, 0) + 1.25');
+    if (tradeColumns.has('stake_amount')) sets.push('stake_amount = stake_amount * 0.5');
+    this.db.prepare(`UPDATE trades SET ${sets.join(', ')} WHERE id = ?`).run(trade);
+    if (this.hasOrders) {
+      const entry = ids(this.db, `SELECT id FROM orders WHERE ft_trade_id = ${trade} ORDER BY id LIMIT 1`)[0];
+      if (entry !== undefined) {
+        const id = ids(this.db, 'SELECT max(id) + 1 AS id FROM orders')[0]!;
+        const overrides: Record<string, string> = {
+          id: String(id),
+          order_id: `'partial-${id}'`,
+          ft_is_open: '0',
+          status: "'closed'",
+          side: "CASE side WHEN 'buy' THEN 'sell' ELSE 'buy' END",
+          ft_order_side: "CASE ft_order_side WHEN 'buy' THEN 'sell' WHEN 'sell' THEN 'buy' ELSE 'exit' END",
+          amount: 'amount * 0.5',
+          filled: 'amount * 0.5',
+          remaining: '0',
+          order_date: `'${now}'`,
+          order_update_date: `'${now}'`,
+          order_filled_date: `'${now}'`,
+        };
+        const cols = columns(this.db, 'orders');
+        this.db
+          .prepare(
+            `INSERT INTO orders (${cols.map((c) => `"${c}"`).join(', ')}) SELECT ${cols.map((c) => overrides[c] ?? `"${c}"`).join(', ')} FROM orders WHERE id = ?`,
+          )
+          .run(entry);
+      }
+    }
+    return { kind: 'partial-exit', trade };
+  }
+
+  private closeOne(): MutationResult | undefined {
+    const trade = this.pick(ids(this.db, 'SELECT id FROM trades WHERE is_open = 1'));
+    if (trade === undefined) return undefined;
+    // Half the time the exit filled hours ago (the bot was down): FreqTrade dates the close by
+    // the exchange's fill, so only "open at the last run" brings this trade into the window.
+    const opened = naiveUtcMicros(
+      this.db.prepare<[number], { open_date: string }>('SELECT open_date FROM trades WHERE id = ?').get(trade)!
+        .open_date,
+    );
+    const closedUs = this.rng() < 0.5 ? nowUs() : Math.max(opened + 1_000_000, nowUs() - 3 * 3600e6);
+    closeTrades(this.db, [trade], { closedUs, seed: this.seed });
+    return { kind: 'close', trade };
+  }
+
+  private cancelOrder(): MutationResult | undefined {
+    if (!this.hasOrders) return undefined;
+    const order = this.pick(ids(this.db, 'SELECT id FROM orders WHERE ft_is_open = 1'));
+    if (order === undefined) return undefined;
+    const update = columns(this.db, 'orders').includes('order_update_date') ? ', order_update_date = ?' : '';
+    const args = update === '' ? [order] : [naiveUtc(nowUs()), order];
+    this.db.prepare(`UPDATE orders SET status = 'canceled', ft_is_open = 0${update} WHERE id = ?`).run(...args);
+    return { kind: 'cancel-order' };
+  }
+
+  /** FreqTrade deletes a trade whose entry was cancelled unfilled (an open one), or an operator any. */
+  private deleteTrade(): MutationResult | undefined {
+    const open = this.rng() < 0.7;
+    const trade = this.pick(ids(this.db, `SELECT id FROM trades WHERE is_open = ${open ? 1 : 0} AND id > 10`));
+    if (trade === undefined) return undefined;
+    this.db.transaction(() => {
+      if (this.hasOrders) this.db.prepare('DELETE FROM orders WHERE ft_trade_id = ?').run(trade);
+      if (columns(this.db, 'trade_custom_data').length > 0)
+        this.db.prepare('DELETE FROM trade_custom_data WHERE ft_trade_id = ?').run(trade);
+      this.db.prepare('DELETE FROM trades WHERE id = ?').run(trade);
+    })();
+    return { kind: 'delete-trade', trade };
+  }
+
+  /** An old closed trade edited in place: outside every window, found by the next full compare. */
+  private editOld(): MutationResult | undefined {
+    const trade = this.pick(
+      ids(this.db, "SELECT id FROM trades WHERE is_open = 0 AND id > 10 AND close_date < datetime('now', '-1 day')"),
+    );
+    if (trade === undefined) return undefined;
+    this.db.prepare('UPDATE trades SET close_profit_abs = coalesce(close_profit_abs, 0) + 1 WHERE id = ?').run(trade);
+    return { kind: 'edit-old', trade };
+  }
+
+  /**
+   * FreqTrade's migrations (persistence/migrations.py): the table renamed to a backup, its indexes
+   * dropped, created again, the rows copied back with ids kept, here rewriting an old value too.
+   */
+  private rebuild(): MutationResult {
+    const table = this.hasOrders && this.rng() < 0.5 ? 'orders' : 'trades';
+    const backup = `${table}_bak${Math.floor(this.rng() * 1e6)}`;
+    const master = this.db
+      .prepare<[string], { type: string; name: string; sql: string | null }>(
+        'SELECT type, name, sql FROM sqlite_master WHERE tbl_name = ? AND sql IS NOT NULL ORDER BY type DESC',
+      )
+      .all(table);
+    const cols = columns(this.db, table).map((c) => `"${c}"`);
+    const edited =
+      table === 'trades'
+        ? ids(this.db, 'SELECT id FROM trades WHERE is_open = 0 AND id > 10 ORDER BY id LIMIT 1')[0]
+        : undefined;
+    this.db.pragma('legacy_alter_table = ON');
+    this.db.transaction(() => {
+      this.db.exec(`ALTER TABLE "${table}" RENAME TO "${backup}"`);
+      for (const m of master) if (m.type === 'index') this.db.exec(`DROP INDEX "${m.name}"`);
+      for (const m of master) this.db.exec(m.sql!);
+      this.db.exec(`INSERT INTO "${table}" (${cols.join(', ')}) SELECT ${cols.join(', ')} FROM "${backup}"`);
+      if (edited !== undefined)
+        this.db
+          .prepare('UPDATE trades SET close_profit_abs = coalesce(close_profit_abs, 0) + 2 WHERE id = ?')
+          .run(edited);
+    })();
+    this.db.pragma('legacy_alter_table = OFF');
+    return { kind: 'rebuild', trade: edited };
+  }
+}

@@ -1,0 +1,219 @@
+import assert from 'node:assert/strict';
+import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { createBotDatabase } from '../../scripts/freqtrade/generate-bot-db.js';
+import { naiveUtc, random } from '../../scripts/freqtrade/trade-plan.js';
+import Database from 'better-sqlite3';
+import { ResetSuspectedError } from '../../src/bots/reset-guard.js';
+import type { SchemaVersion } from '../../scripts/freqtrade/schemas.js';
+import { dryRunBot } from '../../src/jobs/bot-sync/dry-run.js';
+import { syncBot } from '../../src/jobs/bot-sync/sync-bot.js';
+import { pushBot, type PushResult } from '../../src/jobs/turso/push-bot.js';
+import { compareBots } from '../helpers/bot-equality.js';
+import { failureTracker } from '../helpers/failure-tracker.js';
+import { botDbPath } from '../helpers/freqtrade-db.js';
+import { FreqtradeMutator, type Mutation } from '../helpers/freqtrade-mutations.js';
+import { recordingContext } from '../helpers/job-context.js';
+import { libsqlTables, sqliteTables } from '../helpers/turso-bots.js';
+import { tempDir } from '../helpers/temp-dir.js';
+import { createTestEnvironment, type TestEnvironment } from '../helpers/test-runtime.js';
+
+/**
+ * Change windows miss nothing: FreqTrade-like changes applied at random to generated databases of
+ * several FreqTrade versions; after each sync PostgreSQL equals the source (a dry run, which
+ * compares every row, finds nothing to do), and after each push the Turso copy (a libSQL file:
+ * target) equals it table by table, except old closed trades edited in place (outside every
+ * window), which are equal after the next full compare.
+ */
+/** S03 has no orders table yet (FreqTrade 2020.5); S06, S09 and S13 differ in their orders' and trades' columns. */
+const VERSIONS: SchemaVersion[] = ['S03', 'S06', 'S09', 'S13'];
+const ROUNDS = 10;
+const MUTATIONS: Mutation[] = [
+  'open',
+  'open',
+  'partial-exit',
+  'close',
+  'close',
+  'cancel-order',
+  'delete-trade',
+  'edit-old',
+];
+
+describe('change windows: bot-sync reads only what FreqTrade can have changed, and misses nothing', () => {
+  const tracker = failureTracker();
+  let env: TestEnvironment;
+  const dir = tempDir('change-windows');
+  const bots = () => path.join(dir.path, 'bots');
+
+  before(async () => {
+    env = await createTestEnvironment('change_windows', {
+      BOT_INSTANCES_DIR: bots(),
+      TURSO_FILE_DIR: path.join(dir.path, 'targets'),
+      FULL_COMPARE_INTERVAL: '1h',
+      SYNC_BATCH_SIZE: '100',
+    });
+  });
+
+  after(async () => {
+    await env.cleanup({ keep: tracker.failed });
+    if (!tracker.failed) dir.remove();
+  });
+
+  const ctx = () => recordingContext(env.runtime);
+
+  const targetOf = (bot: string) => `file:${path.join(dir.path, 'targets', `${bot}.db`)}`;
+
+  function enablePush(bot: string): void {
+    mkdirSync(path.join(dir.path, 'targets'), { recursive: true });
+    writeFileSync(
+      path.join(bots(), bot, 'sync-config.json'),
+      JSON.stringify({ tursoUrl: targetOf(bot), enabled: true }),
+    );
+  }
+
+  const push = (bot: string, fullCompare = false): Promise<PushResult> =>
+    pushBot({
+      config: env.config,
+      pg: env.runtime.pg,
+      instance: bot,
+      signal: new AbortController().signal,
+      log: async () => undefined,
+      progress: async () => undefined,
+      fullCompare,
+    });
+
+  /** Tables whose rows differ between the source and its Turso copy, old trades edited outside the windows aside. */
+  async function tursoDifferences(bot: string, file: string, outside: ReadonlySet<number>): Promise<string[]> {
+    const source = sqliteTables(file);
+    const target = await libsqlTables(targetOf(bot), source.keys());
+    const differing: string[] = [];
+    for (const [name, table] of source) {
+      const idAt = table.columns.indexOf('id') + 1; // rows start with the rowid
+      const rows = (t: { rows: Array<Array<string | null>> } | undefined) =>
+        (t?.rows ?? [])
+          .filter((r) => !(name === 'trades' && outside.has(Number(String(r[idAt]).slice(1)))))
+          .map((r) => JSON.stringify(r.slice(1)))
+          .sort();
+      const ours = rows(table);
+      const theirs = rows(target.get(name));
+      if (ours.length !== theirs.length || ours.some((r, i) => r !== theirs[i])) differing.push(name);
+    }
+    return differing;
+  }
+
+  /** What a full compare would still change: trades updated (their keys), anything else. */
+  async function differences(bot: string) {
+    const plan = await dryRunBot(ctx(), bot);
+    return {
+      tradesUpdated: plan.trades.updated,
+      others:
+        plan.trades.inserted.count +
+        plan.trades.deleted.count +
+        plan.orders.inserted.count +
+        plan.orders.updated.count +
+        plan.orders.deleted.count,
+    };
+  }
+
+  for (const [v, version] of VERSIONS.entries()) {
+    it(`FreqTrade ${version}: every sync ends equal but for old trades edited in place, equal after a full compare`, async () => {
+      const bot = `windows-${version.toLowerCase()}`;
+      const file = botDbPath(bots(), bot);
+      createBotDatabase(file, { trades: 300, version, seed: 40 + v, openShare: 0.1, wal: v % 2 === 0 });
+      enablePush(bot);
+      await syncBot(ctx(), bot);
+      await push(bot);
+      const mutator = new FreqtradeMutator(file, 40 + v);
+      const rng = random(900 + v);
+      const outside = new Set<number>();
+      let windowed = 0;
+      let windowedPushes = 0;
+      const outsidePush = new Set<number>();
+      try {
+        for (let round = 0; round < ROUNDS; round++) {
+          const rebuild = round === 6;
+          const applied = [];
+          for (let k = 0; k < 1 + Math.floor(rng() * 5); k++) {
+            const done = mutator.apply(MUTATIONS[Math.floor(rng() * MUTATIONS.length)]!);
+            if (done) applied.push(done);
+          }
+          if (rebuild) applied.push(mutator.apply('rebuild')!);
+          for (const m of applied) if (m.kind === 'edit-old') [outside, outsidePush].forEach((s) => s.add(m.trade!));
+          for (const m of applied)
+            if (m.kind === 'delete-trade') [outside, outsidePush].forEach((s) => s.delete(m.trade!));
+          const result = await syncBot(ctx(), bot);
+          if (rebuild) assert.match(result.fullCompare ?? '', /schema changed/, 'a rebuilt table is compared whole');
+          if (result.fullCompare === undefined && result.skipped === undefined) windowed += 1;
+          else outside.clear(); // a full compare found them
+
+          const diff = await differences(bot);
+          const what = `${version} round ${round} (${applied.map((m) => m.kind).join(', ')})`;
+          assert.equal(diff.others, 0, `${what}: nothing but old edited trades differs`);
+          assert.ok(
+            diff.tradesUpdated.count <= outside.size && diff.tradesUpdated.sample.every((id) => outside.has(id)),
+            `${what}: trades ${diff.tradesUpdated.sample.join(', ')} differ, edited outside the windows: ${[...outside].join(', ')}`,
+          );
+          const pushed = await push(bot);
+          if (pushed.windows !== undefined) windowedPushes += 1;
+          else outsidePush.clear();
+          assert.deepEqual(
+            await tursoDifferences(bot, file, outsidePush),
+            [],
+            `${what}: the Turso copy equals the source`,
+          );
+
+          if (version !== 'S03') {
+            // Independently of the sync's own compare: the same keys on both sides.
+            const keys = await compareBots(env.db.pool, bots(), [bot]);
+            assert.deepEqual([keys.lost, keys.duplicated], [0, 0], `${what}: same keys`);
+          }
+        }
+        assert.ok(windowed >= ROUNDS / 2, `most syncs read change windows (${windowed} of ${ROUNDS})`);
+        assert.ok(windowedPushes >= ROUNDS / 2, `most pushes read change windows (${windowedPushes} of ${ROUNDS})`);
+        // An edit outside the windows: found by the next full compare.
+        const edited = mutator.apply('edit-old');
+        assert.ok(edited, 'an old closed trade to edit');
+        const windowedSync = await syncBot(ctx(), bot);
+        assert.equal(windowedSync.fullCompare, undefined);
+        assert.ok((await differences(bot)).tradesUpdated.sample.includes(edited.trade!), 'the window missed the edit');
+        const full = await syncBot(ctx(), bot, { full: true });
+        assert.equal(full.fullCompare, 'a full compare was asked for');
+        assert.deepEqual(await differences(bot), { tradesUpdated: { count: 0, sample: [] }, others: 0 });
+        const windowedPush = await push(bot);
+        assert.ok(windowedPush.windows, 'the push read windows');
+        assert.deepEqual(await tursoDifferences(bot, file, new Set()), ['trades'], 'the push window missed the edit');
+        await push(bot, true);
+        assert.deepEqual(await tursoDifferences(bot, file, new Set()), [], 'a full compare found it');
+      } finally {
+        mutator.close();
+      }
+    });
+  }
+
+  it('the reset guard holds under windows: a fresh database copied over the file in place is refused', async () => {
+    const bot = 'windows-reset';
+    const file = botDbPath(bots(), bot);
+    createBotDatabase(file, { trades: 200, seed: 3, wal: false });
+    await syncBot(ctx(), bot);
+    // FreqTrade started afresh (ids from 1, more trades than before: nothing to delete; the newest opened now) and the file copied over the old
+    // one: same file (inode), same schema, dates ahead of the last run, so the window is read.
+    const fresh = `${file}.fresh`;
+    createBotDatabase(fresh, { trades: 250, seed: 9, wal: false });
+    const db = new Database(fresh);
+    db.prepare('UPDATE trades SET open_date = ? WHERE id > 240').run(naiveUtc(Date.now() * 1000));
+    db.close();
+    copyFileSync(fresh, file);
+    const context = ctx();
+    await assert.rejects(syncBot(context, bot), ResetSuspectedError);
+    assert.ok(
+      context.lines.some((line) => line.includes('reading the change windows')),
+      `the refused sync read windows: ${context.lines.join(' | ')}`,
+    );
+    const { rows } = await env.db.pool.query(
+      `SELECT count(*)::int AS n FROM trades_aggregated t JOIN bots b ON b.id = t.bot_id WHERE b.instance_id = $1`,
+      [bot],
+    );
+    assert.equal(rows[0].n, 200, 'the history is kept');
+  });
+});
