@@ -82,9 +82,18 @@ export async function findBotDatabase(
   config: Pick<Config, 'BOT_INSTANCES_DIR' | 'BOT_DB_FILENAMES'>,
   name: string,
 ): Promise<string | undefined> {
+  if ((await existing(instanceDir(config, name))) === undefined) return undefined;
+  return findDatabaseUnder(config, await realpath(path.resolve(config.BOT_INSTANCES_DIR)), name);
+}
+
+/** findBotDatabase with BOT_INSTANCES_DIR's real path already resolved (once per scan, not per bot). */
+async function findDatabaseUnder(
+  config: Pick<Config, 'BOT_INSTANCES_DIR' | 'BOT_DB_FILENAMES'>,
+  realRoot: string,
+  name: string,
+): Promise<string | undefined> {
   const dir = instanceDir(config, name);
   if ((await existing(dir)) === undefined) return undefined;
-  const realRoot = await realpath(path.resolve(config.BOT_INSTANCES_DIR));
   const realDir = await realpath(dir);
   // A bot folder that is a link: to another bot's folder, or out of BOT_INSTANCES_DIR, is refused.
   assertOwnPath(realRoot, name, dir, realDir);
@@ -117,32 +126,53 @@ export interface InstanceScan {
 export async function scanBotInstances(
   config: Pick<Config, 'BOT_INSTANCES_DIR' | 'BOT_DB_FILENAMES'>,
 ): Promise<InstanceScan> {
+  const scan: InstanceScan = { bots: [], skipped: [] };
+  for await (const batch of scanBotInstanceBatches(config)) {
+    scan.bots.push(...batch.bots);
+    scan.skipped.push(...batch.skipped);
+  }
+  return scan;
+}
+
+/**
+ * The same scan, `batchSize` folders at a time, in name order: a caller that registers each batch
+ * and keeps only the names never holds every bot's paths at once (the scheduler, every pass).
+ */
+export async function* scanBotInstanceBatches(
+  config: Pick<Config, 'BOT_INSTANCES_DIR' | 'BOT_DB_FILENAMES'>,
+  batchSize = 500,
+): AsyncGenerator<InstanceScan> {
   const root = path.resolve(config.BOT_INSTANCES_DIR);
   const entries = await readdir(root, { withFileTypes: true }).catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT') throw new Error(`BOT_INSTANCES_DIR ${root} does not exist`, { cause: error });
     throw error;
   });
-  const bots: BotInstance[] = [];
-  const skipped: InstanceScan['skipped'] = [];
-  for (const entry of entries.sort((a, b) => a.name.localeCompare(b.name))) {
-    if (!entry.isDirectory() && !entry.isSymbolicLink()) continue;
-    if (!isInstanceName(entry.name)) {
-      skipped.push({ name: entry.name, reason: 'not a plain instance name' });
-      continue;
+  const names = entries
+    .filter((entry) => entry.isDirectory() || entry.isSymbolicLink())
+    .map((entry) => entry.name)
+    .sort((a, b) => a.localeCompare(b));
+  const realRoot = await realpath(root);
+  for (let start = 0; start < names.length; start += batchSize) {
+    const batch: InstanceScan = { bots: [], skipped: [] };
+    for (const name of names.slice(start, start + batchSize)) {
+      if (!isInstanceName(name)) {
+        batch.skipped.push({ name, reason: 'not a plain instance name' });
+        continue;
+      }
+      let dbPath: string | undefined;
+      try {
+        dbPath = await findDatabaseUnder(config, realRoot, name);
+      } catch (error) {
+        if (!(error instanceof BotPathRefusedError)) throw error;
+        batch.skipped.push({ name, reason: error.message });
+        continue;
+      }
+      if (dbPath === undefined) {
+        batch.skipped.push({ name, reason: `no ${config.BOT_DB_FILENAMES.join(' or ')} in user_data/` });
+        continue;
+      }
+      batch.bots.push({ name, dir: path.join(root, name), dbPath });
     }
-    let dbPath: string | undefined;
-    try {
-      dbPath = await findBotDatabase(config, entry.name);
-    } catch (error) {
-      if (!(error instanceof BotPathRefusedError)) throw error;
-      skipped.push({ name: entry.name, reason: error.message });
-      continue;
-    }
-    if (dbPath === undefined) {
-      skipped.push({ name: entry.name, reason: `no ${config.BOT_DB_FILENAMES.join(' or ')} in user_data/` });
-      continue;
-    }
-    bots.push({ name: entry.name, dir: path.join(root, entry.name), dbPath });
+    yield batch;
   }
-  return { bots, skipped };
 }

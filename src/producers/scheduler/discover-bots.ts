@@ -1,6 +1,6 @@
 import type { Config } from '../../config.js';
 import type { PgPool } from '../../connections/postgres.js';
-import { scanBotInstances } from '../../bots/bot-instances.js';
+import { scanBotInstanceBatches } from '../../bots/bot-instances.js';
 import { markMissingBots, registerBots } from '../../bots/bot-registry.js';
 
 export interface Discovery {
@@ -12,11 +12,16 @@ export interface Discovery {
   skipped: Array<{ name: string; reason: string }>;
 }
 
-/** Scans BOT_INSTANCES_DIR, registers what it finds, and marks the registered bots that are gone. */
+/** Scans BOT_INSTANCES_DIR, registers what it finds (a batch at a time), and marks the registered bots that are gone. */
 export async function discoverBots(config: Config, pg: PgPool): Promise<Discovery> {
-  const scan = await scanBotInstances(config);
-  await registerBots(pg, scan.bots);
-  const names = scan.bots.map((b) => b.name);
+  const names: string[] = [];
+  const skipped: Discovery['skipped'] = [];
+  // Registered a batch at a time: only the names outlive a batch, not every bot's paths.
+  for await (const batch of scanBotInstanceBatches(config)) {
+    await registerBots(pg, batch.bots);
+    for (const bot of batch.bots) names.push(bot.name);
+    skipped.push(...batch.skipped);
+  }
   const missing = await markMissingBots(pg, names);
-  return { bots: names, missing, skipped: scan.skipped };
+  return { bots: names, missing, skipped };
 }

@@ -9,7 +9,7 @@ import type { Queue } from 'bullmq';
 import { botHosts, hostedBots } from '../../bots/bot-registry.js';
 import { HOST_ROUTED, queueNameFor } from '../../queues/host-routing.js';
 import { closeQueues, createQueues, type Queues } from '../../queues/queues.js';
-import { perBotSchedule, type DesiredSchedule } from './desired-schedules.js';
+import { PerBotSchedules, type DesiredSchedule } from './desired-schedules.js';
 import { discoverBots } from './discover-bots.js';
 import { LeaderLock } from './leader-lock.js';
 import { reconcileSchedules, type ReconcileResult } from './reconcile-schedules.js';
@@ -49,6 +49,7 @@ export class Scheduler {
   private stopped = false;
   private leader = false;
   private readonly hostQueues = new Map<string, Queue>();
+  private readonly perBot = new PerBotSchedules();
 
   constructor(private readonly options: SchedulerOptions) {
     const renew = options.leaseRenewMs ?? 10_000;
@@ -73,8 +74,9 @@ export class Scheduler {
     const discovery = await discoverBots(config, pg);
     for (const skipped of discovery.skipped) logger.warn('skipped a folder in BOT_INSTANCES_DIR', skipped);
     const desired: DesiredSchedule[] = discovery.bots.map((bot) =>
-      perBotSchedule('bot-sync', bot, config.SYNC_INTERVAL, jobContracts['bot-sync'].title({ bot, full: false })),
+      this.perBot.get('bot-sync', bot, config.SYNC_INTERVAL, jobContracts['bot-sync'].title({ bot, full: false })),
     );
+    this.perBot.endPass();
     const owned: JobName[] = ['bot-sync'];
     for (const source of this.options.sources ?? []) {
       owned.push(source.queue);
@@ -102,7 +104,7 @@ export class Scheduler {
     const desired: DesiredSchedule[] = [];
     for (const { instance, host, tursoPush } of bots) {
       desired.push(
-        perBotSchedule(
+        this.perBot.get(
           queueNameFor('bot-sync', host),
           instance,
           config.SYNC_INTERVAL,
@@ -114,7 +116,7 @@ export class Scheduler {
       );
       if (tursoPush) {
         desired.push(
-          perBotSchedule(
+          this.perBot.get(
             queueNameFor('turso-push', host),
             instance,
             config.TURSO_PUSH_INTERVAL,
@@ -126,8 +128,12 @@ export class Scheduler {
         );
       }
     }
-    const perBot: JobName[] = ['bot-sync', 'turso-push'];
-    const owned: string[] = [...perBot, ...hosts.flatMap((host) => perBot.map((job) => queueNameFor(job, host)))];
+    this.perBot.endPass();
+    const perBotJobs: JobName[] = ['bot-sync', 'turso-push'];
+    const owned: string[] = [
+      ...perBotJobs,
+      ...hosts.flatMap((host) => perBotJobs.map((job) => queueNameFor(job, host))),
+    ];
     for (const source of this.options.sources ?? []) {
       if (HOST_ROUTED.includes(source.queue)) continue; // read from the bots table above
       owned.push(source.queue);
