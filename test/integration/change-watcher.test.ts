@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, beforeEach, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
@@ -9,7 +9,7 @@ import { ChangeWatcher, WatchFolderError } from '../../src/producers/watcher/cha
 import { closeQueues, createQueues, type Queues } from '../../src/queues/queues.js';
 import { cliEnv, exitedWithin, runCli, startCli } from '../helpers/cli-process.js';
 import { failureTracker } from '../helpers/failure-tracker.js';
-import { botDbPath, createFreqtradeDb } from '../helpers/freqtrade-db.js';
+import { botDbPath, createFreqtradeDb, insertTrades } from '../helpers/freqtrade-db.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { testConfig } from '../helpers/test-config.js';
 import { createTestEnvironment, type TestEnvironment } from '../helpers/test-runtime.js';
@@ -190,6 +190,67 @@ describe('change watcher', { timeout: 180_000 }, () => {
     } finally {
       watch.child.kill('SIGKILL');
       chmodSync(path.join(root, 'locked'), 0o755);
+    }
+  });
+
+  it('`ctp-etl start` runs the watcher: a new trade reaches PostgreSQL and Turso without waiting for the schedule', async () => {
+    const root = botsFolder(['live']);
+    const targets = path.join(dir.path, 'targets');
+    mkdirSync(targets, { recursive: true });
+    const app = startCli(
+      ['start', '--port', '0', '--concurrency', '1'],
+      // Schedules an hour apart: only the watcher can bring the trade over within this test.
+      cliEnv(env.config, {
+        BOT_INSTANCES_DIR: root,
+        TURSO_FILE_DIR: targets,
+        SYNC_INTERVAL: '1h',
+        TURSO_PUSH_INTERVAL: '1h',
+        WATCH_DEBOUNCE: '300ms',
+        MIGRATE_ON_START: 'true',
+      }),
+    );
+    try {
+      await app.waitForOutput(/"msg":"watcher ready"/, 60_000);
+      const writer = new Database(botDbPath(root, 'live'));
+      insertTrades(writer, 6, 1, 2, 7);
+      writer.close();
+      const synced = await waitFor(
+        'trade 6 of bot live in PostgreSQL',
+        async () => {
+          const { rows } = await env.db.pool.query<{ trade_id: number }>(
+            `SELECT t.trade_id FROM trades_aggregated t JOIN bots b ON b.id = t.bot_id
+             WHERE b.instance_id = 'live' ORDER BY t.trade_id`,
+          );
+          return rows.length === 6 && rows.map((r) => r.trade_id);
+        },
+        60_000,
+        100,
+      );
+      assert.deepEqual(synced, [1, 2, 3, 4, 5, 6]);
+      const pushed = await waitFor(
+        'trade 6 in the Turso copy',
+        () => {
+          const file = path.join(targets, 'live.db');
+          if (!existsSync(file)) return false;
+          const copy = new Database(file, { readonly: true });
+          try {
+            const ids = copy.prepare<[], { id: number }>('SELECT id FROM trades ORDER BY id').all();
+            return ids.length === 6 && ids.map((r) => r.id);
+          } catch {
+            return false; // the first push has not created the table yet
+          } finally {
+            copy.close();
+          }
+        },
+        60_000,
+        100,
+      );
+      assert.deepEqual(pushed, [1, 2, 3, 4, 5, 6]);
+      app.child.kill('SIGTERM');
+      assert.equal((await exitedWithin(app, 30_000)).code, 0, app.output());
+      assert.match(app.output(), /^(?=.*"msg":"watcher stopped")(?=.*"syncs":[1-9]).*$/m, 'the watcher enqueued it');
+    } finally {
+      app.child.kill('SIGKILL');
     }
   });
 });

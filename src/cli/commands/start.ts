@@ -4,7 +4,16 @@ import { boardCredentials } from '../../http/http-app.js';
 import { onShutdownSignal } from '../../lifecycle/signals.js';
 import { parseQueueList } from '../../queues/queues.js';
 import { Runtime } from '../../runtime/runtime.js';
-import { createScheduler, prepareProcess, startBoard, startOrClose, startWorkers } from '../../roles/roles.js';
+import {
+  createScheduler,
+  prepareProcess,
+  startBoard,
+  startOrClose,
+  startWatcher,
+  startWorkers,
+  watcherUnavailable,
+} from '../../roles/roles.js';
+import { errorMessage } from '../../errors.js';
 import { parsePositiveInt } from '../options.js';
 
 export function registerStart(program: Command): void {
@@ -33,7 +42,25 @@ export function registerStart(program: Command): void {
           parseQueueList(config.WORKER_QUEUES),
           options.concurrency ?? config.WORKER_CONCURRENCY,
         );
+        await startWatcherIfAny(runtime);
         (await createScheduler(runtime)).start();
       });
     });
+}
+
+/**
+ * `start` watches its bot folders too, unless it cannot (WATCH_MODE=off, no folder of bots here):
+ * then it runs on without, its bots synced by the schedules alone, and says why.
+ */
+async function startWatcherIfAny(runtime: Runtime): Promise<void> {
+  const unavailable = watcherUnavailable(runtime.config);
+  if (unavailable !== undefined) {
+    runtime.logger.info('watcher not started; bots are synced on their schedules only', { reason: unavailable });
+    return;
+  }
+  try {
+    await startWatcher(runtime);
+  } catch (error) {
+    runtime.logger.error(`watcher not started; bots are synced on their schedules only: ${errorMessage(error)}`);
+  }
 }

@@ -239,7 +239,7 @@ class StagingTable {
 
   // No ANALYZE after the copy: the planner estimates a never-analysed table's rows from its
   // size, which is all the hash joins of the merge need, and ANALYZE costs more than it saves.
-  async copy(client: PoolClient, chunks: AsyncIterable<string>): Promise<void> {
+  async copy(client: PoolClient, chunks: AsyncIterable<string | Buffer>): Promise<void> {
     await copyLines(client, `COPY ${quoteIdent(this.name)} FROM STDIN`, chunks);
   }
 }
