@@ -4,16 +4,7 @@
 // tsx: it is a devDependency), runs the compiled CLI. A checkout installed without its
 // devDependencies runs its build, when there is one.
 import { existsSync } from 'node:fs';
-import { setFlagsFromString } from 'node:v8';
-
-// V8 lets a small heap's old generation grow to up to four times what its last full collection
-// kept before collecting again; a worker's jobs leave garbage there (BullMQ's per-job state that
-// outlives two young collections), so RSS rose by 50 MB between collections. Collecting once it
-// has grown by a fifth keeps RSS flat at no measured cost in jobs/s (BENCHMARKS.md, "Memory over
-// time"). A --heap-growing-percent given to node itself wins.
-if (!process.execArgv.some((flag) => flag.startsWith('--heap-growing-percent'))) {
-  setFlagsFromString('--heap-growing-percent=20');
-}
+import './v8-defaults.js';
 
 const sources = new URL('../src/cli/main.ts', import.meta.url);
 const built = new URL('../dist/cli/main.js', import.meta.url);
