@@ -90,7 +90,7 @@ function fromJulian(day: number | null | undefined): Date | null {
   return day === null || day === undefined ? null : new Date(Math.round((day - 2440587.5) * 86_400_000));
 }
 
-/** FreqTrade's naive UTC text of a Date, as julianday() reads it. */
+/** FreqTrade's naive UTC text of a Date. */
 function naiveUtc(date: Date): string {
   return date.toISOString().replace('T', ' ').replace('Z', '');
 }
@@ -198,10 +198,10 @@ export function tableWindow(
   ];
   if (rule.open !== undefined && have.has(rule.open)) terms.push(`${quote(rule.open)} IS NOT 0`);
   for (const column of rule.dates.filter((c) => have.has(c))) {
-    // A date julianday() cannot read is read too, rather than never.
-    terms.push(
-      `(julianday(${quote(column)}) >= julianday(?) OR (${quote(column)} IS NOT NULL AND julianday(${quote(column)}) IS NULL))`,
-    );
+    // FreqTrade's text (YYYY-MM-DD HH:MM:SS.ffffff) sorts as its time, so a text comparison (no
+    // date parsing per row) tells; a form with a T or a zone sorts later on its day (read, rather
+    // than missed), and a value that is no text at all is read too.
+    terms.push(`(${quote(column)} >= ? OR typeof(${quote(column)}) NOT IN ('text', 'null'))`);
     params.push(naiveUtc(since));
   }
   if (rule.parent !== undefined && have.has(rule.parent.column) && parentIds.length > 0) {

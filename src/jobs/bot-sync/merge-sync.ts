@@ -126,17 +126,23 @@ async function windowMerge(
     { table: 'orders', held: orders.held, deleting: goneOrders.length },
   ]);
   // Orders first, with those of the trades deleted, so that every deletion is counted.
-  result.orders.deleted +=
-    (
-      await client.query('DELETE FROM orders WHERE bot_id = $1 AND (order_pk = ANY($2) OR trade_id = ANY($3))', [
-        botId,
-        goneOrders,
-        goneTrades,
-      ])
-    ).rowCount ?? 0;
-  result.trades.deleted +=
-    (await client.query('DELETE FROM trades_aggregated WHERE bot_id = $1 AND trade_id = ANY($2)', [botId, goneTrades]))
-      .rowCount ?? 0;
+  if (goneOrders.length + goneTrades.length > 0)
+    result.orders.deleted +=
+      (
+        await client.query('DELETE FROM orders WHERE bot_id = $1 AND (order_pk = ANY($2) OR trade_id = ANY($3))', [
+          botId,
+          goneOrders,
+          goneTrades,
+        ])
+      ).rowCount ?? 0;
+  if (goneTrades.length > 0)
+    result.trades.deleted +=
+      (
+        await client.query('DELETE FROM trades_aggregated WHERE bot_id = $1 AND trade_id = ANY($2)', [
+          botId,
+          goneTrades,
+        ])
+      ).rowCount ?? 0;
   const named = <T>(mapping: TableMapping, write: Promise<T>): Promise<T> =>
     write.catch((error: unknown) => {
       throw describePgFailure(tableAt(source, mapping), error);

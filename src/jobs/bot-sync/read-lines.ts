@@ -139,12 +139,11 @@ export async function recordRowRejects(
       [bot],
     );
   else
-    for (const { table, rowids } of reread)
-      await client.query(
-        `DELETE FROM rejects WHERE source = 'bot-sync' AND source_ref LIKE $1 || ':%' AND collection = $2
-         AND position = ANY(SELECT 'rowid ' || r FROM unnest($3::bigint[]) AS r)`,
-        [bot, table, rowids],
-      );
+    await client.query(
+      `DELETE FROM rejects WHERE source = 'bot-sync' AND source_ref LIKE $1 || ':%'
+       AND (collection, position) IN (SELECT t, 'rowid ' || r FROM unnest($2::text[], $3::bigint[]) AS x(t, r))`,
+      [bot, reread.flatMap(({ table, rowids }) => rowids.map(() => table)), reread.flatMap(({ rowids }) => rowids)],
+    );
   if (rejects.length === 0) return 0;
   await client.query(
     `INSERT INTO rejects (source, collection, source_ref, position, reason, raw)
