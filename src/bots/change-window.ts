@@ -92,7 +92,7 @@ function naiveUtc(date: Date): string {
   return date.toISOString().replace('T', ' ').replace('Z', '');
 }
 
-/** The latest date these tables hold (the bot's clock), null when none. */
+/** The latest date these tables hold (the bot's clock), null when none; FreqTrade's text sorts as its time. */
 export function highWater(db: SqliteDb, tables: readonly string[]): Date | null {
   let latest: number | null = null;
   for (const table of tables) {
@@ -103,7 +103,7 @@ export function highWater(db: SqliteDb, tables: readonly string[]): Date | null 
     if (dates.length === 0) continue;
     const row = db
       .prepare<[], unknown[]>(
-        `SELECT ${dates.map((c) => `max(julianday(${quote(c)}))`).join(', ')} FROM ${quote(table)}`,
+        `SELECT ${dates.map((c) => `julianday(max(${quote(c)}))`).join(', ')} FROM ${quote(table)}`,
       )
       .raw(true)
       .get();
