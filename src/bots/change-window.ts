@@ -7,7 +7,7 @@ import type { SqliteDb } from './bot-database-file.js';
  * (bot-sync or turso-push), from FreqTrade's own behaviour. FreqTrade's `trades` has no
  * updated-at column: a trade changes while it is open and when it closes (close_date); an order
  * changes while it is open and when it is updated (order_update_date, order_filled_date);
- * wallet_history grows by time. So a run of a changed bot reads, besides every id (to find
+ * wallet_history grows by time; custom data is stamped when set, a pair lock changes while active. So a run of a changed bot reads, besides every id (to find
  * deletions): rows above the highest id the copy holds, rows open now or open in the copy, and
  * rows whose dates fall after the window's start (the last run, less SYNC_WINDOW_MARGIN).
  * An edit outside these (an old closed trade edited by hand) is found by the next full compare:
@@ -31,6 +31,9 @@ export const WINDOW_RULES: Readonly<Record<string, TableRule>> = {
     parent: { column: 'ft_trade_id', table: 'trades' },
   },
   wallet_history: { dates: ['timestamp'] },
+  // FreqTrade's set_custom_data stamps updated_at; a lock changes only while active (until unlocked).
+  trade_custom_data: { dates: ['created_at', 'updated_at'], parent: { column: 'ft_trade_id', table: 'trades' } },
+  pairlocks: { open: 'active', dates: ['lock_time'] },
 };
 
 /** What the last run left for the next one's window. */
