@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
 import { loadConfig, type Config } from '../src/config.js';
@@ -59,4 +59,45 @@ export async function timed<T>(run: () => Promise<T>): Promise<{ ms: number; val
   const started = performance.now();
   const value = await run();
   return { ms: Math.round(performance.now() - started), value };
+}
+
+/**
+ * CPU time (ms) the PostgreSQL backends of a pool's connections have used, read from /proc (the
+ * benchmarks run PostgreSQL on the same machine): on a shared machine, CPU time says what a run
+ * cost where wall time also says how busy the machine was. Call before the pool connects.
+ */
+export function trackPgBackendCpu(pool: {
+  on(event: 'connect', listener: (client: object) => void): unknown;
+}): () => number {
+  const pids = new Set<number>();
+  pool.on('connect', (client) => {
+    const pid = (client as { processID?: number | null }).processID;
+    if (typeof pid === 'number') pids.add(pid);
+  });
+  return () => {
+    let ticks = 0;
+    for (const pid of pids) ticks += cpuTicks(`/proc/${pid}/stat`);
+    return ticks * (1000 / CLOCK_TICKS);
+  };
+}
+
+/** This process's CPU time (user + system), ms. */
+export function processCpuMs(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+}
+
+/** Linux's USER_HZ, the unit of /proc/<pid>/stat's times. */
+const CLOCK_TICKS = 100;
+
+function cpuTicks(statFile: string): number {
+  let stat: string;
+  try {
+    stat = readFileSync(statFile, 'utf8');
+  } catch {
+    return 0; // the backend has gone (its connection closed): its time is no longer counted
+  }
+  // Fields after the command name (which may hold spaces, in parentheses): utime is the 14th field, stime the 15th.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return Number(fields[11]) + Number(fields[12]);
 }

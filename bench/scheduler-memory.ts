@@ -1,3 +1,4 @@
+import '../bin/v8-defaults.js';
 import { linkSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { setFlagsFromString, writeHeapSnapshot } from 'node:v8';
@@ -15,6 +16,8 @@ import { heapGrowth } from './_heap-diff.js';
  * heap after each pass as the process has them (BENCH_GC=1: after a full GC), and, with
  * BENCH_HEAP_SNAPSHOTS=1, heap snapshots after the warm-up and at the end, compared by
  * constructor (writing a snapshot itself raises RSS by about 100 MB: judge RSS without them).
+ * The V8 defaults of bin/ctp-etl.js apply, as in `ctp-etl scheduler` (`node
+ * --heap-growing-percent=0 --import tsx bench/scheduler-memory.ts` measures without them).
  */
 const BOTS = Math.max(100, Math.round(10_000 * SCALE));
 const PASSES = Number(process.env.BENCH_PASSES ?? '50');

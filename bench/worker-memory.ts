@@ -8,7 +8,8 @@ import { benchEnv, machine, SCALE } from './_bench-env.js';
 /**
  * One worker process's RSS over 100,000 echo jobs (BENCH_SCALE scales it): sampled as every
  * tenth of the jobs completes. Jobs are added in batches as the queue drains, as a scheduler
- * would, so Redis holds at most a few thousand waiting jobs.
+ * would, so Redis holds at most a few thousand waiting jobs. BENCH_WORKER_NODE_FLAGS: node flags for
+ * the worker (`--heap-growing-percent=0` measures it without the default bin/ctp-etl.js sets).
  */
 const JOBS = Math.max(1000, Math.round(100_000 * SCALE));
 const BATCH = 1000;
@@ -17,7 +18,8 @@ const CLI = fileURLToPath(new URL('../bin/ctp-etl.js', import.meta.url));
 const env = await benchEnv('worker_memory', { KEEP_COMPLETED_COUNT: '1000' });
 const redis = createRedis(env.config, 'worker');
 const queue = createQueues(env.config, redis, ['echo']).get('echo')!;
-const child = spawn(process.execPath, [CLI, 'worker', '--queues', 'echo', '--concurrency', '8'], {
+const nodeFlags = (process.env.BENCH_WORKER_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+const child = spawn(process.execPath, [...nodeFlags, CLI, 'worker', '--queues', 'echo', '--concurrency', '8'], {
   env: {
     ...process.env,
     DATABASE_URL: env.config.DATABASE_URL,
@@ -66,7 +68,7 @@ const min = Math.min(...after);
 const max = Math.max(...after);
 process.stdout.write(
   [
-    `worker memory: ${JOBS} echo jobs, 1 worker process x concurrency 8; ${machine()}`,
+    `worker memory: ${JOBS} echo jobs, 1 worker process x concurrency 8, node flags: ${nodeFlags.join(' ') || 'none'}; ${machine()}`,
     `| jobs done | ${samples.map((s) => s.done).join(' | ')} |`,
     `| worker RSS MB | ${samples.map((s) => s.rss).join(' | ')} |`,
     `after warm-up (from ${samples[2]?.done} jobs): RSS ${min}-${max} MB (${(((max - min) / min) * 100).toFixed(1)}%); ${Math.round(JOBS / seconds)} jobs/s`,

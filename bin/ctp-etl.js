@@ -4,6 +4,7 @@
 // tsx: it is a devDependency), runs the compiled CLI. A checkout installed without its
 // devDependencies runs its build, when there is one.
 import { existsSync } from 'node:fs';
+import './v8-defaults.js';
 
 const sources = new URL('../src/cli/main.ts', import.meta.url);
 const built = new URL('../dist/cli/main.js', import.meta.url);

@@ -7,7 +7,7 @@ import type { SqliteDb } from './bot-database-file.js';
  * (bot-sync or turso-push), from FreqTrade's own behaviour. FreqTrade's `trades` has no
  * updated-at column: a trade changes while it is open and when it closes (close_date); an order
  * changes while it is open and when it is updated (order_update_date, order_filled_date);
- * wallet_history grows by time. So a run of a changed bot reads, besides every id (to find
+ * wallet_history grows by time; custom data is stamped when set, a pair lock changes while active. So a run of a changed bot reads, besides every id (to find
  * deletions): rows above the highest id the copy holds, rows open now or open in the copy, and
  * rows whose dates fall after the window's start (the last run, less SYNC_WINDOW_MARGIN).
  * An edit outside these (an old closed trade edited by hand) is found by the next full compare:
@@ -31,6 +31,9 @@ export const WINDOW_RULES: Readonly<Record<string, TableRule>> = {
     parent: { column: 'ft_trade_id', table: 'trades' },
   },
   wallet_history: { dates: ['timestamp'] },
+  // FreqTrade's set_custom_data stamps updated_at; a lock changes only while active (until unlocked).
+  trade_custom_data: { dates: ['created_at', 'updated_at'], parent: { column: 'ft_trade_id', table: 'trades' } },
+  pairlocks: { open: 'active', dates: ['lock_time'] },
 };
 
 /** What the last run left for the next one's window. */
@@ -87,12 +90,12 @@ function fromJulian(day: number | null | undefined): Date | null {
   return day === null || day === undefined ? null : new Date(Math.round((day - 2440587.5) * 86_400_000));
 }
 
-/** FreqTrade's naive UTC text of a Date, as julianday() reads it. */
+/** FreqTrade's naive UTC text of a Date. */
 function naiveUtc(date: Date): string {
   return date.toISOString().replace('T', ' ').replace('Z', '');
 }
 
-/** The latest date these tables hold (the bot's clock), null when none. */
+/** The latest date these tables hold (the bot's clock), null when none; FreqTrade's text sorts as its time. */
 export function highWater(db: SqliteDb, tables: readonly string[]): Date | null {
   let latest: number | null = null;
   for (const table of tables) {
@@ -103,7 +106,7 @@ export function highWater(db: SqliteDb, tables: readonly string[]): Date | null 
     if (dates.length === 0) continue;
     const row = db
       .prepare<[], unknown[]>(
-        `SELECT ${dates.map((c) => `max(julianday(${quote(c)}))`).join(', ')} FROM ${quote(table)}`,
+        `SELECT ${dates.map((c) => `julianday(max(${quote(c)}))`).join(', ')} FROM ${quote(table)}`,
       )
       .raw(true)
       .get();
@@ -195,10 +198,10 @@ export function tableWindow(
   ];
   if (rule.open !== undefined && have.has(rule.open)) terms.push(`${quote(rule.open)} IS NOT 0`);
   for (const column of rule.dates.filter((c) => have.has(c))) {
-    // A date julianday() cannot read is read too, rather than never.
-    terms.push(
-      `(julianday(${quote(column)}) >= julianday(?) OR (${quote(column)} IS NOT NULL AND julianday(${quote(column)}) IS NULL))`,
-    );
+    // FreqTrade's text (YYYY-MM-DD HH:MM:SS.ffffff) sorts as its time, so a text comparison (no
+    // date parsing per row) tells; a form with a T or a zone sorts later on its day (read, rather
+    // than missed), and a value that is no text at all is read too.
+    terms.push(`(${quote(column)} >= ? OR typeof(${quote(column)}) NOT IN ('text', 'null'))`);
     params.push(naiveUtc(since));
   }
   if (rule.parent !== undefined && have.has(rule.parent.column) && parentIds.length > 0) {

@@ -8,7 +8,8 @@ import { naiveUtc, naiveUtcMicros, random } from '../../scripts/freqtrade/trade-
  * it, close it, cancel an order, delete a trade; and what FreqTrade never does by itself but
  * happens: an old closed trade edited, and a table rebuilt as FreqTrade's migrations do.
  */
-export type Mutation = 'open' | 'partial-exit' | 'close' | 'cancel-order' | 'delete-trade' | 'edit-old' | 'rebuild';
+export type Mutation =
+  'open' | 'partial-exit' | 'close' | 'cancel-order' | 'delete-trade' | 'custom-data' | 'lock' | 'edit-old' | 'rebuild';
 
 export interface MutationResult {
   kind: Mutation;
@@ -68,6 +69,10 @@ export class FreqtradeMutator {
         return this.cancelOrder();
       case 'delete-trade':
         return this.deleteTrade();
+      case 'custom-data':
+        return this.customData();
+      case 'lock':
+        return this.lock();
       case 'edit-old':
         return this.editOld();
       case 'rebuild':
@@ -165,6 +170,41 @@ export class FreqtradeMutator {
       this.db.prepare('DELETE FROM trades WHERE id = ?').run(trade);
     })();
     return { kind: 'delete-trade', trade };
+  }
+
+  /** A strategy's set_custom_data on an open trade: the row inserted or updated, stamped now. */
+  private customData(): MutationResult | undefined {
+    if (columns(this.db, 'trade_custom_data').length === 0) return undefined;
+    const trade = this.pick(ids(this.db, 'SELECT id FROM trades WHERE is_open = 1'));
+    if (trade === undefined) return undefined;
+    const now = naiveUtc(nowUs());
+    this.db
+      .prepare(
+        `INSERT INTO trade_custom_data (ft_trade_id, cd_key, cd_type, cd_value, created_at, updated_at)
+         VALUES (?, 'entry_signal', 'str', ?, ?, NULL)
+         ON CONFLICT (ft_trade_id, cd_key) DO UPDATE SET cd_value = excluded.cd_value, updated_at = ?`,
+      )
+      .run(trade, `v${Math.floor(this.rng() * 1e6)}`, now, now);
+    return { kind: 'custom-data', trade };
+  }
+
+  /** A pair locked now, or an active lock released (FreqTrade flips `active`, no date changes). */
+  private lock(): MutationResult | undefined {
+    if (columns(this.db, 'pairlocks').length === 0) return undefined;
+    const active = ids(this.db, 'SELECT id FROM pairlocks WHERE active = 1');
+    if (active.length > 0 && this.rng() < 0.5) {
+      this.db.prepare('UPDATE pairlocks SET active = 0 WHERE id = ?').run(this.pick(active)!);
+      return { kind: 'lock' };
+    }
+    const now = nowUs();
+    const lockColumns = columns(this.db, 'pairlocks');
+    const side = lockColumns.includes('side') ? ', side' : '';
+    this.db
+      .prepare(
+        `INSERT INTO pairlocks (pair${side}, reason, lock_time, lock_end_time, active) VALUES (?${side === '' ? '' : ", '*'"}, 'cooldown', ?, ?, 1)`,
+      )
+      .run('BTC/USDT', naiveUtc(now), naiveUtc(now + 3600e6));
+    return { kind: 'lock' };
   }
 
   /** An old closed trade edited in place: outside every window, found by the next full compare. */

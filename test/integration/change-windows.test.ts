@@ -30,6 +30,8 @@ import { createTestEnvironment, type TestEnvironment } from '../helpers/test-run
 const VERSIONS: SchemaVersion[] = ['S03', 'S06', 'S09', 'S13'];
 const ROUNDS = 10;
 const MUTATIONS: Mutation[] = [
+  'custom-data',
+  'lock',
   'open',
   'open',
   'partial-exit',

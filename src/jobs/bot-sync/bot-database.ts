@@ -62,23 +62,41 @@ export class BotDatabase {
    * Rows of a table (raw arrays: the columns of `SELECT *`, then the rowid) in rowid order, after
    * rowid `after`, at most `limit`: one short read. The rowid, unique and an integer whatever
    * the key column holds, is what makes every read advance. `where`: only the rows of a change
-   * window (bots/change-window.ts).
+   * window (bots/change-window.ts). Each row goes to `visit` as SQLite steps to it (nothing
+   * awaits inside), so it is garbage once visited instead of a whole chunk held at once.
+   * Returns how many rows there were.
    */
-  chunk(
+  eachInChunk(
     table: string,
     after: bigint,
     limit: number,
-    where?: { where: string; params: readonly unknown[] },
-  ): unknown[][] {
+    where: { where: string; params: readonly unknown[] } | undefined,
+    visit: (row: unknown[]) => void,
+  ): number {
     const filter = where === undefined ? '' : ` AND (${where.where})`;
-    return this.guard(() =>
-      this.db
+    // The visitor's own errors pass through as they are; only SQLite's are described as the file's.
+    let visitorError: { error: unknown } | undefined;
+    const count = this.guard(() => {
+      let seen = 0;
+      const rows = this.db
         .prepare<unknown[], unknown[]>(
           `SELECT *, rowid FROM "${table}" WHERE rowid > ?${filter} ORDER BY rowid LIMIT ?`,
         )
         .raw(true)
-        .all(after, ...(where?.params ?? []), limit),
-    );
+        .iterate(after, ...(where?.params ?? []), limit);
+      for (const row of rows) {
+        seen += 1;
+        try {
+          visit(row);
+        } catch (error) {
+          visitorError = { error };
+          break; // leaving the loop ends the statement
+        }
+      }
+      return seen;
+    });
+    if (visitorError !== undefined) throw visitorError.error;
+    return count;
   }
 
   /**

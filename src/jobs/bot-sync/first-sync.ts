@@ -5,6 +5,7 @@ import { copyLines, quoteIdent } from './pg-copy.js';
 import { ordersMapping, tradesMapping, type TableMapping } from './freqtrade-columns.js';
 import { describePgFailure, tableAt } from './pg-failure.js';
 import { readLines, recordRowRejects, type RowReject } from './read-lines.js';
+import { KeyList } from './key-list.js';
 import { createRowEncoder, type RowEncoder } from './row-encoder.js';
 import type { BotSyncResult } from './sync-result.js';
 
@@ -32,10 +33,10 @@ export async function firstSync(
     total: source.count(tradesMapping.source) + (source.orders ? source.count(ordersMapping.source) : 0),
   };
   const trades = createRowEncoder(tradesMapping, source.columnsOf(tradesMapping.source));
-  const tradeIds = new Set<number>();
   const rowRejects: RowReject[] = [];
   let lastTrade = Number.MIN_SAFE_INTEGER;
-  const tradeLines: number[] = [];
+  // Every trade copied, line by line: names a line PostgreSQL refuses, then tells the orders whose trade was copied.
+  const tradeLines = new KeyList();
   result.trades.inserted = await copyLines(
     client,
     copySql(tradesMapping, trades),
@@ -43,7 +44,6 @@ export async function firstSync(
       prefix: `${botId}\t`,
       lineKeys: tradeLines,
       keep: (row) => {
-        tradeIds.add(row.key!);
         // Rows come in rowid order, not key order: the highest key read so far.
         if (row.key! > lastTrade) lastTrade = row.key!;
         return true;
@@ -55,8 +55,9 @@ export async function firstSync(
   const orphans: Array<{ order: number; trade: number | null }> = [];
   const later: Array<{ order: number; trade: number }> = [];
   if (source.orders) {
+    const tradeIds = tradeLines.toSet();
     const orders = createRowEncoder(ordersMapping, source.columnsOf(ordersMapping.source));
-    const orderLines: number[] = [];
+    const orderLines = new KeyList();
     result.orders.inserted = await copyLines(
       client,
       copySql(ordersMapping, orders),

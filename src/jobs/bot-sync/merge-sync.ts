@@ -8,19 +8,25 @@ import { readLines, recordRowRejects, type RowReject } from './read-lines.js';
 import { createRowEncoder, type RowEncoder } from './row-encoder.js';
 import { copyLines, quoteIdent } from './pg-copy.js';
 import type { StagedIdTables as StagedIds } from './reset-check.js';
+import type { TableDeletions } from '../../bots/reset-guard.js';
 import type { BotSyncResult } from './sync-result.js';
 
 /**
- * The rows of a change window (bots/change-window.ts): per table, the WHERE of the window and the
- * ids it selects. Every id of both tables is staged too (stage_trade_ids, stage_order_ids), so
- * deletions are found without reading the rows.
+ * The rows of a change window (bots/change-window.ts): per table, the ids it selects, read by id.
+ * Deletions are found from the ids alone: every id of the source (index only) against every id
+ * PostgreSQL holds for the bot.
  */
 export interface SyncWindows {
   trades: TableWindow;
   tradeIds: readonly number[];
   orders: TableWindow | undefined;
   orderIds: readonly number[];
+  /** What PostgreSQL held per table after the last sync (its rows, its highest id). */
+  held: Record<'trades' | 'orders', { count: number; maxId: number }>;
 }
+
+/** What the reset guard is given: the staged tables to count deletions against, or (windows) the counts. */
+export type DeletionsSeen = StagedIds | readonly TableDeletions[];
 
 /**
  * A bot PostgreSQL already holds: the source's rows (every row, or those of `windows`) are staged
@@ -34,15 +40,13 @@ export async function mergeSync(
   source: BotDatabase,
   botId: string,
   result: BotSyncResult,
-  beforeWrite?: (ids: StagedIds) => Promise<void>,
+  beforeWrite?: (deletions: DeletionsSeen) => Promise<void>,
   windows?: SyncWindows,
 ): Promise<void> {
-  const unusable = await stageSource(ctx, client, source, windows);
-  const ids: StagedIds = windows
-    ? { trades: 'stage_trade_ids', orders: 'stage_order_ids' }
-    : { trades: 'stage_trades', orders: 'stage_orders' };
+  if (windows !== undefined) return windowMerge(ctx, client, source, botId, result, windows, beforeWrite);
+  const unusable = await stageSource(ctx, client, source);
   // The staged source is what the guard against a replaced database looks at, before any write.
-  await beforeWrite?.(ids);
+  await beforeWrite?.({ trades: 'stage_trades', orders: 'stage_orders' });
   const named = <T>(mapping: TableMapping, write: Promise<T>): Promise<T> =>
     write.catch((error: unknown) => {
       throw describePgFailure(tableAt(source, mapping), error);
@@ -51,56 +55,166 @@ export async function mergeSync(
   Object.assign(result.trades, trades);
   let orphans = 0;
   if (source.orders) {
-    // An order is taken when its trade is in the source; with windows, that trade may be one
-    // PostgreSQL holds already rather than one read now.
-    const parent = stagedParent(windows ? await stageParents(client, botId) : 'stage_trades');
+    const parent = stagedParent('stage_trades');
     Object.assign(
       result.orders,
       await named(ordersMapping, mergeStaged(client, ordersMapping, 'stage_orders', botId, parent)),
     );
     orphans = await rejectOrphanOrders(client, 'stage_orders', parent, `${source.bot}:${source.file}`);
     // Orders first: deleting a trade cascades to its orders, which would then go uncounted.
-    result.orders.deleted += await deleteUnstaged(client, ordersMapping, ids.orders, botId, stagedParent(ids.trades));
+    result.orders.deleted += await deleteUnstaged(client, ordersMapping, 'stage_orders', botId, parent);
   } else {
     // No orders table in this FreqTrade version: PostgreSQL keeps none for the bot either.
     result.orders.deleted += (await client.query('DELETE FROM orders WHERE bot_id = $1', [botId])).rowCount ?? 0;
   }
-  result.trades.deleted += await deleteUnstaged(client, tradesMapping, ids.trades, botId);
+  result.trades.deleted += await deleteUnstaged(client, tradesMapping, 'stage_trades', botId);
   const staged = await stagedCounts(client, Boolean(source.orders));
-  if (windows) {
-    // Rows outside the window are unchanged by definition: what PostgreSQL holds now, less what was written.
-    const held = await heldCounts(client, botId);
-    result.trades.unchanged = held.trades - result.trades.inserted - result.trades.updated;
-    result.orders.unchanged = held.orders - result.orders.inserted - result.orders.updated;
-  } else {
-    result.trades.unchanged = staged.trades - result.trades.inserted - result.trades.updated;
-    result.orders.unchanged = staged.orders - result.orders.inserted - result.orders.updated;
-  }
+  result.trades.unchanged = staged.trades - result.trades.inserted - result.trades.updated;
+  result.orders.unchanged = staged.orders - result.orders.inserted - result.orders.updated;
   result.rejected = orphans + unusable;
   await ctx.log(
     `bot ${source.bot}: ${staged.trades} trades, ` +
-      (source.orders ? `${staged.orders} orders read` : 'no orders table (older FreqTrade)') +
-      (windows ? ' (change windows)' : ''),
+      (source.orders ? `${staged.orders} orders read` : 'no orders table (older FreqTrade)'),
   );
 }
 
 /**
+ * The merge by change windows: the window's rows are staged and merged as above; deletions are
+ * the ids PostgreSQL holds that the source lacks (or that the window read and rejected), deleted
+ * by id before the merge; an order is taken when PostgreSQL then holds its trade.
+ */
+async function windowMerge(
+  ctx: JobContext,
+  client: PoolClient,
+  source: BotDatabase,
+  botId: string,
+  result: BotSyncResult,
+  windows: SyncWindows,
+  beforeWrite?: (deletions: DeletionsSeen) => Promise<void>,
+): Promise<void> {
+  const rejects: RowReject[] = [];
+  const unusable = await stageSource(ctx, client, source, windows, rejects);
+  const rejected = (table: string) => new Set(rejects.filter((r) => r.table === table).map((r) => Number(r.rowid)));
+  const deletions = async (table: 'trades' | 'orders', sql: string) => {
+    // The source's ids are PostgreSQL's less the deleted plus the window's new ones: when the
+    // counts say nothing was deleted (and the window rejected nothing), no id list is read.
+    const held = windows.held[table];
+    const ids = table === 'trades' ? windows.tradeIds : windows.orderIds;
+    const lost = rejected(table);
+    const count = source.guard(() => source.count(table));
+    if (lost.size === 0 && count === held.count + ids.filter((id) => id > held.maxId).length)
+      return { held: held.count, gone: [] };
+    const all = await heldIds(client, sql, botId);
+    return {
+      held: all.length,
+      gone: gone(
+        all,
+        source.guard(() => sourceIds(source, table)),
+        lost,
+      ),
+    };
+  };
+  const trades = await deletions('trades', 'SELECT trade_id AS id FROM trades_aggregated WHERE bot_id = $1');
+  const ordersSql = 'SELECT order_pk AS id FROM orders WHERE bot_id = $1';
+  const orders = source.orders
+    ? await deletions('orders', ordersSql)
+    : { held: windows.held.orders.count, gone: await heldIds(client, ordersSql, botId) };
+  const goneTrades = trades.gone;
+  const goneOrders = orders.gone;
+  await beforeWrite?.([
+    { table: 'trades', held: trades.held, deleting: goneTrades.length },
+    { table: 'orders', held: orders.held, deleting: goneOrders.length },
+  ]);
+  // Orders first, with those of the trades deleted, so that every deletion is counted.
+  if (goneOrders.length + goneTrades.length > 0)
+    result.orders.deleted +=
+      (
+        await client.query('DELETE FROM orders WHERE bot_id = $1 AND (order_pk = ANY($2) OR trade_id = ANY($3))', [
+          botId,
+          goneOrders,
+          goneTrades,
+        ])
+      ).rowCount ?? 0;
+  if (goneTrades.length > 0)
+    result.trades.deleted +=
+      (
+        await client.query('DELETE FROM trades_aggregated WHERE bot_id = $1 AND trade_id = ANY($2)', [
+          botId,
+          goneTrades,
+        ])
+      ).rowCount ?? 0;
+  const named = <T>(mapping: TableMapping, write: Promise<T>): Promise<T> =>
+    write.catch((error: unknown) => {
+      throw describePgFailure(tableAt(source, mapping), error);
+    });
+  Object.assign(result.trades, await named(tradesMapping, mergeStaged(client, tradesMapping, 'stage_trades', botId)));
+  let orphans = 0;
+  if (source.orders) {
+    Object.assign(
+      result.orders,
+      await named(ordersMapping, mergeStaged(client, ordersMapping, 'stage_orders', botId, heldParent('$1'))),
+    );
+    orphans = await rejectOrphanOrders(client, 'stage_orders', heldParent('$2'), `${source.bot}:${source.file}`, botId);
+  }
+  // Rows outside the window are unchanged by definition: what PostgreSQL held, less the deletions.
+  result.trades.unchanged = trades.held - result.trades.deleted - result.trades.updated;
+  result.orders.unchanged = orders.held - result.orders.deleted - result.orders.updated;
+  result.rejected = orphans + unusable;
+  await ctx.log(
+    `bot ${source.bot}: ${windows.tradeIds.length} trades, ${windows.orderIds.length} orders read (change windows)`,
+  );
+}
+
+/** Ids PostgreSQL holds for the bot, sorted. */
+async function heldIds(client: PoolClient, sql: string, botId: string): Promise<number[]> {
+  const { rows } = await client.query<{ id: number }>(`${sql} ORDER BY 1`, [botId]);
+  return rows.map((r) => r.id);
+}
+
+/** The table's ids (rowids: windows need an INTEGER PRIMARY KEY id), sorted, from an index. */
+function sourceIds(source: BotDatabase, table: string): number[] {
+  return source.db
+    .prepare<[], unknown[]>(`SELECT rowid FROM "${table}" ORDER BY rowid`)
+    .raw(true)
+    .all()
+    .map((r) => Number(r[0]));
+}
+
+/** Held ids the source lacks (both sorted), or whose row the window rejected. */
+function gone(held: readonly number[], present: readonly number[], rejected: ReadonlySet<number>): number[] {
+  const out: number[] = [];
+  let j = 0;
+  for (const id of held) {
+    while (j < present.length && present[j]! < id) j++;
+    if (j >= present.length || present[j] !== id || rejected.has(id)) out.push(id);
+  }
+  return out;
+}
+
+/**
  * Copies the source's orders and trades (all, or those of `windows`) into temporary tables
- * stage_orders and stage_trades (dropped at commit); with windows, every id into stage_order_ids
- * and stage_trade_ids too. Rows that cannot be taken (an unusable key, a required value missing)
- * are recorded in rejects instead; returns how many.
+ * stage_orders and stage_trades (dropped at commit). Rows that cannot be taken (an unusable key,
+ * a required value missing) are recorded in rejects instead (with windows: replacing those of the
+ * rows read only); returns how many.
  */
 export async function stageSource(
   ctx: JobContext,
   client: PoolClient,
   source: BotDatabase,
   windows?: SyncWindows,
+  rejects: RowReject[] = [],
 ): Promise<number> {
   // Orders before trades: FreqTrade writes a trade before its orders, so every order read here
   // finds its trade when the trades are read next, even while the bot keeps writing.
+  const byIds = (ids: readonly number[]) => ({
+    where: 'rowid IN (SELECT value FROM json_each(?))',
+    params: [JSON.stringify(ids)],
+  });
   const tables = [
-    ...(source.orders ? [{ mapping: ordersMapping, stage: 'stage_orders', window: windows?.orders }] : []),
-    { mapping: tradesMapping, stage: 'stage_trades', window: windows?.trades },
+    ...(source.orders
+      ? [{ mapping: ordersMapping, stage: 'stage_orders', window: windows && byIds(windows.orderIds) }]
+      : []),
+    { mapping: tradesMapping, stage: 'stage_trades', window: windows && byIds(windows.tradeIds) },
   ];
   const progress = {
     done: 0,
@@ -109,7 +223,6 @@ export async function stageSource(
       : tables.reduce((n, t) => n + source.count(t.mapping.source), 0),
   };
   await ctx.progress(progress);
-  const rejects: RowReject[] = [];
   for (const { mapping, stage, window } of tables) {
     const staging = await StagingTable.create(
       client,
@@ -124,90 +237,10 @@ export async function stageSource(
       });
   }
   if (windows === undefined) return recordRowRejects(client, source.bot, source.file, rejects);
-  await stageIds(client, source, rejects);
   return recordRowRejects(client, source.bot, source.file, rejects, [
     { table: tradesMapping.source, rowids: windows.tradeIds },
     { table: ordersMapping.source, rowids: windows.orderIds },
   ]);
-}
-
-/**
- * Every id of the source's trades and orders (index only, no row read), less the rows the window
- * read and rejected: what PostgreSQL keeps of the bot, as a full compare would find it.
- */
-async function stageIds(client: PoolClient, source: BotDatabase, rejects: readonly RowReject[]): Promise<void> {
-  const rejected = (table: string) => new Set(rejects.filter((r) => r.table === table).map((r) => Number(r.rowid)));
-  const read = <T>(step: () => T): T => source.guard(step);
-  await client.query('CREATE TEMP TABLE stage_trade_ids (trade_id bigint PRIMARY KEY) ON COMMIT DROP');
-  const skipTrades = rejected(tradesMapping.source);
-  await copyLines(
-    client,
-    'COPY stage_trade_ids FROM STDIN',
-    idLines(read, () => source.db.prepare<[], unknown[]>('SELECT rowid FROM trades').raw(true).iterate(), skipTrades),
-  );
-  await client.query('CREATE TEMP TABLE stage_order_ids (order_pk bigint PRIMARY KEY, trade_id bigint) ON COMMIT DROP');
-  if (source.orders) {
-    const skipOrders = rejected(ordersMapping.source);
-    await copyLines(
-      client,
-      'COPY stage_order_ids FROM STDIN',
-      idLines(
-        read,
-        () => source.db.prepare<[], unknown[]>('SELECT rowid, ft_trade_id FROM orders').raw(true).iterate(),
-        skipOrders,
-      ),
-    );
-  }
-}
-
-/** COPY lines of id rows (an integer id, then maybe a parent id), in chunks; `read` guards the file's reads. */
-async function* idLines(
-  read: <T>(step: () => T) => T,
-  rows: () => Iterator<unknown[]>,
-  skip: ReadonlySet<number>,
-): AsyncGenerator<string> {
-  let text = '';
-  let n = 0;
-  const iterator = read(rows);
-  try {
-    for (;;) {
-      const next = read(() => iterator.next());
-      if (next.done === true) break;
-      const row = next.value;
-      if (skip.has(Number(row[0]))) continue;
-      text += row.map((v) => (typeof v === 'bigint' || typeof v === 'number' ? String(v) : '\\N')).join('\t') + '\n';
-      if (++n % 10_000 === 0) {
-        yield text;
-        text = '';
-      }
-    }
-  } finally {
-    iterator.return?.();
-  }
-  if (text !== '') yield text;
-}
-
-/**
- * Windows: the trades an order may belong to, those in the source that PostgreSQL holds after
- * the trades' merge (a trade the window did not read is one PostgreSQL has already).
- */
-async function stageParents(client: PoolClient, botId: string): Promise<string> {
-  await client.query(
-    `CREATE TEMP TABLE stage_parents ON COMMIT DROP AS
-     SELECT p.trade_id FROM stage_trade_ids p JOIN trades_aggregated t ON t.bot_id = $1 AND t.trade_id = p.trade_id`,
-    [botId],
-  );
-  return 'stage_parents';
-}
-
-/** Rows PostgreSQL holds for the bot. */
-async function heldCounts(client: PoolClient, botId: string): Promise<{ trades: number; orders: number }> {
-  const { rows } = await client.query<{ trades: number; orders: number }>(
-    `SELECT (SELECT count(*) FROM trades_aggregated WHERE bot_id = $1)::int AS trades,
-            (SELECT count(*) FROM orders WHERE bot_id = $1)::int AS orders`,
-    [botId],
-  );
-  return rows[0]!;
 }
 
 /** Rows staged with a usable key (orders: whose trade was staged too). */
@@ -239,7 +272,7 @@ class StagingTable {
 
   // No ANALYZE after the copy: the planner estimates a never-analysed table's rows from its
   // size, which is all the hash joins of the merge need, and ANALYZE costs more than it saves.
-  async copy(client: PoolClient, chunks: AsyncIterable<string>): Promise<void> {
+  async copy(client: PoolClient, chunks: AsyncIterable<string | Buffer>): Promise<void> {
     await copyLines(client, `COPY ${quoteIdent(this.name)} FROM STDIN`, chunks);
   }
 }
@@ -247,9 +280,14 @@ class StagingTable {
 /** For orders: the condition on the order `s` that its trade is there. */
 type ParentCheck = string;
 
-/** The trade is staged (a full compare), or its id is (windows). */
+/** The trade is staged too. */
 function stagedParent(stage: string): ParentCheck {
   return `EXISTS (SELECT 1 FROM ${quoteIdent(stage)} p WHERE p.trade_id = s.trade_id)`;
+}
+
+/** Windows: PostgreSQL holds the trade (after the deletions and the trades' merge); `bot` is the bot's parameter. */
+function heldParent(bot: string): ParentCheck {
+  return `EXISTS (SELECT 1 FROM trades_aggregated pt WHERE pt.bot_id = ${bot}::uuid AND pt.trade_id = s.trade_id)`;
 }
 
 /** Staged rows whose key is usable and, for orders, whose trade is there. */
@@ -325,6 +363,8 @@ async function rejectOrphanOrders(
   ordersStage: string,
   parent: ParentCheck,
   sourceRef: string,
+  /** $2 of `parent`, when it names the bot. */
+  botId?: string,
 ): Promise<number> {
   const result = await client.query(
     `INSERT INTO rejects (source, collection, source_ref, position, reason)
@@ -334,7 +374,7 @@ async function rejectOrphanOrders(
      WHERE s.order_pk IS NOT NULL
        AND NOT (${parent})
      ON CONFLICT (source, collection, source_ref, position) DO UPDATE SET reason = EXCLUDED.reason`,
-    [sourceRef],
+    botId === undefined ? [sourceRef] : [sourceRef, botId],
   );
   return result.rowCount ?? 0;
 }

@@ -7,7 +7,11 @@ import { from as copyFrom } from 'pg-copy-streams';
  * Streams COPY text into PostgreSQL; the next chunk is produced while PostgreSQL takes the
  * previous one. Returns the number of rows copied.
  */
-export async function copyLines(client: PoolClient, copySql: string, chunks: AsyncIterable<string>): Promise<number> {
+export async function copyLines(
+  client: PoolClient,
+  copySql: string,
+  chunks: AsyncIterable<string | Buffer>,
+): Promise<number> {
   const stream = client.query(copyFrom(copySql));
   const done = finished(stream);
   try {

@@ -20,7 +20,7 @@ function field(error: unknown, name: string): string | undefined {
 export function describePgFailure(
   at: { bot: string; file: string; table: string; keyColumn: string },
   error: unknown,
-  lineKeys: readonly number[] = [],
+  lineKeys: { at(index: number): number | undefined } = [],
 ): Error {
   if (error instanceof PermanentJobError) return error;
   const code = field(error, 'code') ?? '';
@@ -29,7 +29,7 @@ export function describePgFailure(
   // "COPY <table>, line N[, column C]" (a trigger's own "line 1 at RAISE" may come before it).
   const copyAt = /COPY \S+, line (\d+)(?:, column (\w+))?/.exec(where);
   const line = copyAt?.[1];
-  const key = line === undefined ? undefined : lineKeys[Number(line) - 1];
+  const key = line === undefined ? undefined : lineKeys.at(Number(line) - 1);
   const column = copyAt?.[2];
   const row = key === undefined ? '' : `, row ${at.keyColumn} ${key}${column ? `, column ${column}` : ''}`;
   const detail = field(error, 'detail');

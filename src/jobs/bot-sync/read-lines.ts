@@ -36,11 +36,11 @@ export async function* readLines(
   options: {
     keep?: (row: EncodedRow) => boolean;
     prefix?: string;
-    lineKeys?: number[];
+    lineKeys?: { push(key: number): void };
     /** Only the rows of a change window. */
     window?: { where: string; params: readonly unknown[] };
   } = {},
-): AsyncGenerator<string> {
+): AsyncGenerator<Buffer> {
   const size = ctx.config.SYNC_BATCH_SIZE;
   const keyColumn = mapping.key.source;
   const duplicates = source.duplicateKeys(mapping.source, keyColumn);
@@ -52,18 +52,19 @@ export async function* readLines(
     rejects.push({ table: mapping.source, rowid, reason, raw: JSON.stringify(raw) });
   };
   let after = -(2n ** 63n);
+  let chunk = new CopyChunk(64 * 1024);
   for (;;) {
     if (ctx.signal.aborted) throw new Error(`bot ${source.bot}: sync aborted`);
-    const rows = source.chunk(mapping.source, after, size, options.window);
-    if (rows.length === 0) return;
-    let text = '';
-    for (const row of rows) {
+    // Rows are visited as SQLite returns them and become garbage at once; their lines go
+    // straight into the chunk's buffer (outside the JavaScript heap), so what a chunk leaves
+    // behind for the garbage collector is small.
+    const read = source.eachInChunk(mapping.source, after, size, options.window, (row) => {
       const rowid = row[row.length - 1] as bigint;
       after = rowid;
       const encoded = encoder.encode(row);
       if (encoded.problem !== undefined) {
         reject(row, rowid, encoded.key === null ? encoded.problem : `${keyColumn} ${encoded.key}: ${encoded.problem}`);
-        continue;
+        return;
       }
       const key = encoded.key!;
       if (duplicates.has(key)) {
@@ -74,18 +75,49 @@ export async function* readLines(
             rowid,
             `${keyColumn} ${key} is duplicated: the row at rowid ${first} has it too and is the one taken`,
           );
-          continue;
+          return;
         }
         firstWith.set(key, rowid);
       }
-      if (options.keep && !options.keep(encoded)) continue;
+      if (options.keep && !options.keep(encoded)) return;
       options.lineKeys?.push(key);
-      text += options.prefix === undefined ? encoded.line : options.prefix + encoded.line;
-    }
-    progress.done += rows.length;
+      if (options.prefix !== undefined) chunk.append(options.prefix);
+      chunk.append(encoded.line);
+    });
+    if (read === 0) return;
+    progress.done += read;
     await ctx.progress({ ...progress });
-    if (text !== '') yield text;
-    if (rows.length < size) return;
+    if (chunk.size > 0) {
+      yield chunk.bytes();
+      // The next chunk's buffer starts at about this one's size: one allocation per chunk.
+      chunk = new CopyChunk(Math.ceil(chunk.size * 1.1));
+    }
+    if (read < size) return;
+  }
+}
+
+/** COPY text gathered as UTF-8 bytes in one buffer that grows as lines come. */
+class CopyChunk {
+  private buffer: Buffer;
+  size = 0;
+
+  constructor(capacity: number) {
+    this.buffer = Buffer.allocUnsafe(capacity);
+  }
+
+  append(text: string): void {
+    // UTF-8 takes at most 3 bytes per UTF-16 code unit.
+    const needed = this.size + text.length * 3;
+    if (needed > this.buffer.length) {
+      const grown = Buffer.allocUnsafe(Math.max(this.buffer.length * 2, needed));
+      this.buffer.copy(grown, 0, 0, this.size);
+      this.buffer = grown;
+    }
+    this.size += this.buffer.write(text, this.size);
+  }
+
+  bytes(): Buffer {
+    return this.buffer.subarray(0, this.size);
   }
 }
 
@@ -107,12 +139,11 @@ export async function recordRowRejects(
       [bot],
     );
   else
-    for (const { table, rowids } of reread)
-      await client.query(
-        `DELETE FROM rejects WHERE source = 'bot-sync' AND source_ref LIKE $1 || ':%' AND collection = $2
-         AND position = ANY(SELECT 'rowid ' || r FROM unnest($3::bigint[]) AS r)`,
-        [bot, table, rowids],
-      );
+    await client.query(
+      `DELETE FROM rejects WHERE source = 'bot-sync' AND source_ref LIKE $1 || ':%'
+       AND (collection, position) IN (SELECT t, 'rowid ' || r FROM unnest($2::text[], $3::bigint[]) AS x(t, r))`,
+      [bot, reread.flatMap(({ table, rowids }) => rowids.map(() => table)), reread.flatMap(({ rowids }) => rowids)],
+    );
   if (rejects.length === 0) return 0;
   await client.query(
     `INSERT INTO rejects (source, collection, source_ref, position, reason, raw)

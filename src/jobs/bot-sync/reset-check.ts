@@ -20,7 +20,19 @@ export async function gatherResetEvidence(
   botId: string,
   withOrders: boolean,
   identity: ResetEvidence['identity'],
-  ids: StagedIdTables = { trades: 'stage_trades', orders: 'stage_orders' },
+  ids: StagedIdTables | readonly TableDeletions[] = { trades: 'stage_trades', orders: 'stage_orders' },
+): Promise<ResetEvidence> {
+  // Change windows count their deletions from the id lists themselves.
+  if (Array.isArray(ids)) return { identity, firstTradesChanged: await firstTradesChanged(client, botId), tables: ids };
+  return countedEvidence(client, botId, withOrders, identity, ids as StagedIdTables);
+}
+
+async function countedEvidence(
+  client: PoolClient,
+  botId: string,
+  withOrders: boolean,
+  identity: ResetEvidence['identity'],
+  ids: StagedIdTables,
 ): Promise<ResetEvidence> {
   // Counted as NOT EXISTS in a WHERE (a hash anti join): inside an aggregate's FILTER it would be
   // a subquery run per row over an unindexed staging table, minutes for a big bot.
@@ -39,6 +51,15 @@ export async function gatherResetEvidence(
       : 'SELECT count(*)::int AS held, count(*)::int AS deleting FROM orders o WHERE o.bot_id = $1',
     [botId],
   );
+  const tables: TableDeletions[] = [
+    { table: 'trades', ...trades.rows[0]! },
+    { table: 'orders', ...orders.rows[0]! },
+  ];
+  return { identity, firstTradesChanged: await firstTradesChanged(client, botId), tables };
+}
+
+/** The bot's first FIRST_TRADES trades that stage_trades holds with another pair or opening time, described. */
+async function firstTradesChanged(client: PoolClient, botId: string): Promise<string[]> {
   const changed = await client.query<{
     trade_id: number;
     pair: string;
@@ -54,17 +75,9 @@ export async function gatherResetEvidence(
      ORDER BY t.trade_id`,
     [botId],
   );
-  const tables: TableDeletions[] = [
-    { table: 'trades', ...trades.rows[0]! },
-    { table: 'orders', ...orders.rows[0]! },
-  ];
-  return {
-    identity,
-    firstTradesChanged: changed.rows.map(
-      (r) => `trade ${r.trade_id} was ${r.pair} opened ${r.opened}, is now ${r.now_pair} opened ${r.now_opened}`,
-    ),
-    tables,
-  };
+  return changed.rows.map(
+    (r) => `trade ${r.trade_id} was ${r.pair} opened ${r.opened}, is now ${r.now_pair} opened ${r.now_opened}`,
+  );
 }
 
 export interface EndedEpoch {

@@ -123,7 +123,13 @@ async function syncFile(
               margin: ctx.config.SYNC_WINDOW_MARGIN,
             });
       const since = why === undefined ? windowStart(state!.window, ctx.config.SYNC_WINDOW_MARGIN) : undefined;
-      const windows = since === undefined ? undefined : await planSyncWindows(client, source, botId, since);
+      const windows =
+        since === undefined
+          ? undefined
+          : await planSyncWindows(client, source, botId, since, {
+              trades: state!.tradesCount,
+              orders: state!.ordersCount,
+            });
       if (typeof windows === 'string') why = `the file cannot be read by windows: ${windows}`;
       // A full read is chunks of short reads, never one long snapshot (it would hold the WAL back).
       if (why !== undefined) source.db.exec('COMMIT');

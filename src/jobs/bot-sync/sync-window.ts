@@ -14,6 +14,8 @@ export async function planSyncWindows(
   source: BotDatabase,
   botId: string,
   since: Date,
+  /** Rows PostgreSQL held after the last sync (bot_sync_state). */
+  counts: { trades: number; orders: number },
 ): Promise<SyncWindows | string> {
   const keyed = source.guard(() => ({
     trades: windowable(source.db, 'trades'),
@@ -26,13 +28,11 @@ export async function planSyncWindows(
     open_trades: number[] | null;
     first_trades: number[] | null;
     max_order: number | null;
-    open_orders: number[] | null;
   }>(
     `SELECT (SELECT max(trade_id) FROM trades_aggregated WHERE bot_id = $1) AS max_trade,
        (SELECT array_agg(trade_id) FROM trades_aggregated WHERE bot_id = $1 AND is_open) AS open_trades,
        (SELECT array_agg(trade_id) FROM (SELECT trade_id FROM trades_aggregated WHERE bot_id = $1 ORDER BY trade_id LIMIT ${FIRST_TRADES}) f) AS first_trades,
-       (SELECT max(order_pk) FROM orders WHERE bot_id = $1) AS max_order,
-       (SELECT array_agg(order_pk) FROM orders WHERE bot_id = $1 AND ft_is_open IS NOT FALSE) AS open_orders`,
+       (SELECT max(order_pk) FROM orders WHERE bot_id = $1) AS max_order`,
     [botId],
   );
   const pg = rows[0]!;
@@ -41,12 +41,17 @@ export async function planSyncWindows(
     openIds: pg.open_trades ?? [],
     extraIds: pg.first_trades ?? [],
   };
-  const ordersHeld: HeldRows = { maxId: pg.max_order ?? Number.MIN_SAFE_INTEGER, openIds: pg.open_orders ?? [] };
+  // The orders open in PostgreSQL are those of its open trades, which come along with their trades.
+  const ordersHeld: HeldRows = { maxId: pg.max_order ?? Number.MIN_SAFE_INTEGER, openIds: [] };
+  const held = {
+    trades: { count: counts.trades, maxId: tradesHeld.maxId },
+    orders: { count: counts.orders, maxId: ordersHeld.maxId },
+  };
   return source.guard(() => {
     const trades = tableWindow(source.db, 'trades', since, tradesHeld);
     const tradeIds = windowIds(source.db, trades);
-    if (!source.orders) return { trades, tradeIds, orders: undefined, orderIds: [] };
+    if (!source.orders) return { trades, tradeIds, orders: undefined, orderIds: [], held };
     const orders = tableWindow(source.db, 'orders', since, ordersHeld, tradeIds);
-    return { trades, tradeIds, orders, orderIds: windowIds(source.db, orders) };
+    return { trades, tradeIds, orders, orderIds: windowIds(source.db, orders), held };
   });
 }

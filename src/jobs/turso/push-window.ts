@@ -9,7 +9,7 @@ import { quoteIdent, type TableSchema } from './table-schema.js';
 
 /**
  * turso-push's change windows (bots/change-window.ts) for the tables FreqTrade changes by known
- * rules (trades, orders, wallet_history): per table, the sorted ids whose rows the push reads,
+ * rules (trades, orders, wallet_history, trade_custom_data, pairlocks): per table, the sorted ids whose rows the push reads,
  * hashes and compares with the records. They are the window's rows and the ids only one side
  * has (new rows, deletions), found by merging every source id (index only) with the recorded
  * keys; every other row is taken as unchanged. Other tables are hashed whole.
