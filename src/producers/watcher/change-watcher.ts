@@ -51,6 +51,8 @@ export class ChangeWatcher {
   private watcher: FSWatcher | undefined;
   private readonly enqueues = new Set<Promise<void>>();
   private readonly configProblems = new Map<string, string>();
+  /** Size and modification time (ns) of each database and WAL when last seen. */
+  private readonly stamps = new Map<string, string>();
   private stopping: Promise<void> | undefined;
 
   constructor(private readonly options: ChangeWatcherOptions) {
@@ -77,7 +79,7 @@ export class ChangeWatcher {
     });
     this.watcher = watcher;
     // Raw events are every write the platform reports, never throttled: the last write of a burst counts too.
-    watcher.on('raw', (event, file, details) => this.onRaw(event, file, details));
+    watcher.on('raw', (_event, file, details) => this.onRaw(file, details));
     watcher.on('add', (file) => this.onWrite(file)); // a new database (a new bot, or a file put in place)
     watcher.on('error', (error) => this.options.onError(error));
     await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
@@ -157,32 +159,40 @@ export class ChangeWatcher {
     return relative.split(path.sep);
   }
 
-  private onRaw(event: string, file: string, details: unknown): void {
-    // fs.watch names the entry relative to the watched path; polling gives the full path and its stats.
+  private onRaw(file: string, details: unknown): void {
+    // fs.watch names the entry relative to the watched path; polling gives the full path.
     const record = typeof details === 'object' && details !== null ? (details as Record<string, unknown>) : {};
     const watchedPath = typeof record.watchedPath === 'string' ? record.watchedPath : undefined;
     let full = file;
     if (watchedPath !== undefined) {
       full = !file || path.basename(watchedPath) === file ? watchedPath : path.join(watchedPath, file);
     }
-    const current = record.curr as Stats | undefined;
-    // A WAL created empty (a reader opened the database) holds no write.
-    if (current !== undefined && current.size === 0 && full.endsWith('-wal')) return;
-    if (event === 'rename' && full.endsWith('-wal')) {
-      void stat(full).then(
-        (info) => info.size > 0 && this.onWrite(full),
-        () => undefined, // gone: the WAL was checkpointed into the database, whose own event counts
-      );
-      return;
-    }
-    this.onWrite(full);
+    if (this.botOf(full) === undefined) return;
+    // Opening the database to read it (our own syncs, as root) changes the WAL's attributes, not
+    // its contents: only a new size or modification time is a write, or every sync would start another.
+    void stat(full, { bigint: true }).then(
+      (info) => {
+        const stamp = `${info.size}:${info.mtimeNs}`;
+        if (this.stamps.get(full) === stamp) return;
+        this.stamps.set(full, stamp);
+        // A WAL created empty (a reader opened a checkpointed database) holds no write.
+        if (info.size === 0n && full.endsWith('-wal')) return;
+        this.onWrite(full);
+      },
+      () => this.stamps.delete(full), // gone: a checkpointed WAL, whose database's own event counts
+    );
+  }
+
+  /** The bot whose database or WAL `file` is, or undefined for any other file. */
+  private botOf(file: string): string | undefined {
+    const parts = this.partsOf(file);
+    if (parts?.length !== 3 || parts[1] !== 'user_data' || !this.databaseNames.has(parts[2]!)) return undefined;
+    return isInstanceName(parts[0]!) ? parts[0] : undefined;
   }
 
   private onWrite(file: string): void {
-    const parts = this.partsOf(file);
-    if (parts?.length !== 3 || parts[1] !== 'user_data' || !this.databaseNames.has(parts[2]!)) return;
-    const bot = parts[0]!;
-    if (!isInstanceName(bot) || this.stopping) return;
+    const bot = this.botOf(file);
+    if (bot === undefined || this.stopping) return;
     this.counts.writes += 1;
     this.debouncer.touch(bot);
   }
