@@ -66,6 +66,7 @@ export class ChangeWatcher {
   async start(): Promise<{ bots: number; unreadable: string[] }> {
     const { config, logger } = this.options;
     const { bots, unreadable } = await this.checkFolders();
+    await this.recordStamps(bots);
     if (config.WATCH_MODE === 'events') {
       checkInotifyWatchLimit(bots.length, await readInotifyWatchLimit(), (message) => logger.warn(message));
     }
@@ -138,6 +139,17 @@ export class ChangeWatcher {
       }
     }
     return { bots: bots.map((b) => b.name), unreadable };
+  }
+
+  /** Each database and WAL as it is now, so that only a later write is taken for one (not a first read). */
+  private async recordStamps(bots: readonly string[]): Promise<void> {
+    for (const bot of bots) {
+      for (const name of this.databaseNames) {
+        const file = path.join(this.root, bot, 'user_data', name);
+        const info = await stat(file, { bigint: true }).catch(() => undefined);
+        if (info !== undefined) this.stamps.set(file, `${info.size}:${info.mtimeNs}`);
+      }
+    }
   }
 
   /** What is watched: the root, bot folders, their user_data, and in it the database and its WAL. */
