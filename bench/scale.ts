@@ -1,7 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { linkSync, mkdirSync, readFileSync } from 'node:fs';
+import { linkSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { QueueEvents } from 'bullmq';
 import Database from 'better-sqlite3';
 import { createRedis } from '../src/connections/redis.js';
@@ -12,6 +10,7 @@ import { contextForLocalRun } from '../src/workers/job-context.js';
 import { createBotDatabase } from '../scripts/freqtrade/generate-bot-db.js';
 import { botDbPath } from '../test/helpers/freqtrade-db.js';
 import { benchEnv, machine, peakRssMb, SCALE, timed } from './_bench-env.js';
+import { sampleRss, startWorkers, stopWorkers } from './_bench-workers.js';
 
 /**
  * 10,000 registered bots: time to discover and schedule them all, queue overhead per job, and
@@ -22,7 +21,6 @@ import { benchEnv, machine, peakRssMb, SCALE, timed } from './_bench-env.js';
 const BOTS = Math.max(100, Math.round(10_000 * SCALE));
 const TRADES = 1000;
 const INTERVAL_S = 300;
-const CLI = fileURLToPath(new URL('../bin/ctp-etl.js', import.meta.url));
 
 const env = await benchEnv('scale', { SYNC_INTERVAL: '5m', PG_POOL_MAX: '10' });
 const ctx = contextForLocalRun(env.runtime);
@@ -58,63 +56,6 @@ await env.runtime.pg.query(
   [bots[0]],
 );
 
-function sampleRss(children: ChildProcess[]): { stop: () => number[][] } {
-  const samples: number[][] = children.map(() => []);
-  const timer = setInterval(() => {
-    children.forEach((child, i) => {
-      try {
-        const status = readFileSync(`/proc/${child.pid}/status`, 'utf8');
-        const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-        samples[i]!.push(Math.round(kb / 1024));
-      } catch {
-        // the process is gone
-      }
-    });
-  }, 500);
-  return { stop: () => (clearInterval(timer), samples) };
-}
-
-async function startWorkers(queue: string, concurrency: number): Promise<ChildProcess[]> {
-  const workerEnv = {
-    ...process.env,
-    DATABASE_URL: env.config.DATABASE_URL,
-    REDIS_URL: env.config.REDIS_URL,
-    PG_SCHEMA: env.config.PG_SCHEMA,
-    QUEUE_PREFIX: env.config.QUEUE_PREFIX,
-    BOT_INSTANCES_DIR: env.config.BOT_INSTANCES_DIR,
-    LOG_LEVEL: 'warn',
-    KEEP_COMPLETED_COUNT: '100',
-  };
-  const children = [0, 1].map(() =>
-    spawn(process.execPath, [CLI, 'worker', '--queues', queue, '--concurrency', String(concurrency)], {
-      env: { ...workerEnv, LOG_LEVEL: 'info' },
-      stdio: ['ignore', 'ignore', 'pipe'],
-    }),
-  );
-  await Promise.all(
-    children.map(
-      (child) =>
-        new Promise<void>((resolve, reject) => {
-          let text = '';
-          child.stderr?.on('data', (chunk: Buffer) => {
-            text += chunk.toString();
-            if (text.includes('workers ready')) resolve();
-          });
-          child.once('exit', (code) => reject(new Error(`worker exited ${code}: ${text}`)));
-        }),
-    ),
-  );
-  return children;
-}
-
-async function stopWorkers(children: ChildProcess[]): Promise<void> {
-  await Promise.all(
-    children.map(
-      (child) => new Promise<void>((resolve) => (child.once('exit', () => resolve()), child.kill('SIGTERM'))),
-    ),
-  );
-}
-
 async function runAll(
   queueName: 'bot-sync' | 'echo',
   concurrency: number,
@@ -138,7 +79,11 @@ async function runAll(
     });
   });
   const queue = queues.get(queueName)!;
-  const children = await startWorkers(queueName, concurrency);
+  const children = await startWorkers(env.config, queueName, {
+    processes: 2,
+    concurrency,
+    env: { KEEP_COMPLETED_COUNT: '100' },
+  });
   const rss = sampleRss(children);
   const result = await timed(async () => {
     for (let i = 0; i < bots.length; i += 1000) {
