@@ -13,6 +13,8 @@ export interface SourceRecord {
   error?: string;
   /** The checkpoint that resumes just after this document. */
   after: SourcePosition;
+  /** Bytes of the source read by then, when the source counts them (files: as stored), for progress. */
+  sourceBytes?: number;
 }
 
 /** A place documents come from: a mongoexport file or a live collection. */
@@ -33,6 +35,6 @@ export interface ImportSource {
   batches?(from: SourcePosition, collection: CollectionKind, batchSize: number): AsyncIterable<MappedBatch<unknown>>;
   /** Words for the job log, e.g. `at line 1200`. */
   describe(position: SourcePosition): string;
-  /** Estimated number of documents in the whole source, for progress. */
-  estimateTotal(read: number): number | undefined;
+  /** Estimated number of documents in the whole source, for progress, from what is read so far. */
+  estimateTotal(read: number, sourceBytes: number | undefined): number | undefined;
 }

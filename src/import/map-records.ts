@@ -12,6 +12,8 @@ export interface MappedBatch<Row> {
   rejects: Reject[];
   /** The checkpoint that resumes just after the batch. */
   after: SourcePosition;
+  /** Bytes of the source read by the end of the batch, when the source counts them (SourceRecord). */
+  sourceBytes?: number;
 }
 
 /** Parses (text) and maps each record; a record that cannot be parsed or mapped becomes a reject naming its position. */
@@ -45,7 +47,8 @@ export function mapRecords<Row>(
       rejects.push({ position: record.position, reason: `${collection} document: ${messageOf(error)}`, raw: raw() });
     }
   }
-  return { read: records.length, items, rejects, after: records[records.length - 1]!.after };
+  const last = records[records.length - 1]!;
+  return { read: records.length, items, rejects, after: last.after, sourceBytes: last.sourceBytes };
 }
 
 /** errors.ts's errorMessage, not imported: that module loads BullMQ, which the parse worker does without. */

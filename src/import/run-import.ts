@@ -95,7 +95,7 @@ async function importLocked<Row>(
   };
   let lastLog = Date.now();
 
-  const write = async ({ read, items, rejects, after }: MappedBatch<Row>) => {
+  const write = async ({ read, items, rejects, after, sourceBytes }: MappedBatch<Row>) => {
     counts = await withTransaction(client, async (tx) => {
       // Safe to lose on a server crash: the checkpoint is lost with the data, and the retry redoes both.
       await tx.query('SET LOCAL synchronous_commit = off');
@@ -120,7 +120,7 @@ async function importLocked<Row>(
       return next;
     });
     position = after;
-    await ctx.progress({ done: counts.read, total: source.estimateTotal(counts.read) ?? counts.read });
+    await ctx.progress({ done: counts.read, total: source.estimateTotal(counts.read, sourceBytes) ?? counts.read });
     if (Date.now() - lastLog >= LOG_EVERY_MS) {
       lastLog = Date.now();
       await ctx.log(`${target.collection}: ${countsText(counts)}, now ${source.describe(position)}`);

@@ -7,7 +7,16 @@ import type { SourcePosition } from '../../import/checkpoint.js';
 import type { SourceRecord } from '../../import/import-source.js';
 
 /** One document's text in a mongoexport file and where it is (bytes of the decompressed text). */
-export interface FileRecord {
+export interface FileRecord extends SplitDocument {
+  /**
+   * Bytes of the file as stored (compressed, for gzip) read when the document was split: with
+   * the file's size, how much of the file is done.
+   */
+  fileBytesRead: number;
+}
+
+/** A document as a splitter cuts it out of the text. */
+interface SplitDocument {
   text: string;
   /** 1-based line where the document starts. */
   line: number;
@@ -26,8 +35,6 @@ export interface FilePosition {
   offset: number;
   line: number;
 }
-
-export const FILE_START: FilePosition = { offset: 0, line: 1 };
 
 /** MongoDB's own limit on a document, the default of IMPORT_MAX_DOCUMENT_BYTES. */
 export const DEFAULT_MAX_DOCUMENT_BYTES = 16 * 1024 * 1024;
@@ -73,10 +80,11 @@ export async function* readExportFile(
     format: ExportFormat;
     start: FilePosition;
     maxDocumentBytes?: number;
-    onRawBytes?: (bytes: number) => void;
   },
 ): AsyncGenerator<FileRecord> {
-  const { stream, file } = openText(path, options.gzip, options.gzip ? 0 : options.start.offset);
+  // A plain file is read from `start`; a gzip one from its first byte.
+  const fileStart = options.gzip ? 0 : options.start.offset;
+  const { stream, file } = openText(path, options.gzip, fileStart);
   const max = options.maxDocumentBytes ?? DEFAULT_MAX_DOCUMENT_BYTES;
   const splitter =
     options.format === 'array' ? new ArraySplitter(options.start, max) : new LineSplitter(options.start, max);
@@ -92,10 +100,10 @@ export async function* readExportFile(
         chunk = chunk.subarray(skip);
         skip = 0;
       }
-      options.onRawBytes?.((options.gzip ? 0 : options.start.offset) + file.bytesRead);
-      yield* splitter.push(chunk);
+      const fileBytesRead = fileStart + file.bytesRead;
+      for (const document of splitter.push(chunk)) yield { ...document, fileBytesRead };
     }
-    yield* splitter.finish();
+    for (const document of splitter.finish()) yield { ...document, fileBytesRead: fileStart + file.bytesRead };
   } finally {
     stream.destroy();
     file.destroy();
@@ -121,18 +129,13 @@ export interface FileReadSpec {
 }
 
 /** The documents of a mongoexport file from `from`, as import records (text, position, checkpoint after each). */
-export async function* fileRecords(
-  spec: FileReadSpec,
-  from: SourcePosition,
-  onRawBytes: (bytes: number) => void,
-): AsyncGenerator<SourceRecord> {
+export async function* fileRecords(spec: FileReadSpec, from: SourcePosition): AsyncGenerator<SourceRecord> {
   const start = from.kind === 'file' ? { offset: from.offset, line: from.line } : { offset: 0, line: 1 };
   const records = readExportFile(spec.path, {
     gzip: spec.gzip,
     format: spec.format,
     start,
     maxDocumentBytes: spec.maxDocumentBytes,
-    onRawBytes,
   });
   for await (const record of records) {
     yield {
@@ -140,6 +143,7 @@ export async function* fileRecords(
       text: record.text,
       ...(record.error === undefined ? {} : { error: record.error }),
       after: { ...spec.initial, offset: record.end, line: record.nextLine },
+      sourceBytes: record.fileBytesRead,
     };
   }
 }
@@ -186,12 +190,12 @@ class DocumentBytes {
   }
 }
 
-/** The FileRecord of one document's bytes: its text, or a reason it cannot be taken. */
-function fileRecord(
+/** One document's bytes as split: its text, or a reason it cannot be taken. */
+function splitDocument(
   taken: { bytes: Buffer } | { size: number; head: Buffer },
   at: { line: number; offset: number; end: number; nextLine: number },
   max: number,
-): FileRecord | undefined {
+): SplitDocument | undefined {
   if (!('bytes' in taken)) {
     return {
       ...at,
@@ -215,7 +219,7 @@ function fileRecord(
 }
 
 /** Index of the first byte that breaks UTF-8 (RFC 3629: no overlongs, surrogates or code points past U+10FFFF). */
-export function firstInvalidUtf8(bytes: Buffer): number {
+function firstInvalidUtf8(bytes: Buffer): number {
   let i = 0;
   while (i < bytes.length) {
     const b = bytes[i]!;
@@ -251,7 +255,7 @@ export function firstInvalidUtf8(bytes: Buffer): number {
 }
 
 /** Splits on newlines; a blank line is skipped but counted. */
-export class LineSplitter {
+class LineSplitter {
   private readonly document: DocumentBytes;
   /** Byte offset where the current line starts. */
   private offset: number;
@@ -266,7 +270,7 @@ export class LineSplitter {
     this.document = new DocumentBytes(max);
   }
 
-  *push(chunk: Buffer): Generator<FileRecord> {
+  *push(chunk: Buffer): Generator<SplitDocument> {
     let from = 0;
     for (let newline = chunk.indexOf(0x0a, from); newline !== -1; newline = chunk.indexOf(0x0a, from)) {
       const record = this.end(chunk.subarray(from, newline), 1);
@@ -276,13 +280,13 @@ export class LineSplitter {
     this.document.add(chunk.subarray(from));
   }
 
-  *finish(): Generator<FileRecord> {
+  *finish(): Generator<SplitDocument> {
     const record = this.end(Buffer.alloc(0), 0);
     if (record) yield record;
   }
 
   /** Ends the current line with `last` (its bytes in this chunk) and `newline` bytes after it. */
-  private end(last: Buffer, newline: number): FileRecord | undefined {
+  private end(last: Buffer, newline: number): SplitDocument | undefined {
     const taken = this.document.take(last);
     const size = 'bytes' in taken ? taken.bytes.length : taken.size;
     const at = {
@@ -295,7 +299,7 @@ export class LineSplitter {
     this.line = at.nextLine;
     if ('bytes' in taken && taken.bytes.at(-1) === 0x0d) taken.bytes = taken.bytes.subarray(0, -1);
     if (size === 0) return undefined;
-    return fileRecord(taken, at, this.max);
+    return splitDocument(taken, at, this.max);
   }
 }
 
@@ -303,7 +307,7 @@ export class LineSplitter {
  * Splits a `--jsonArray` export into its elements by scanning bytes (braces, brackets, strings
  * and escapes; UTF-8 continuation bytes never look like ASCII), whatever its line breaks.
  */
-export class ArraySplitter {
+class ArraySplitter {
   private readonly document: DocumentBytes;
   /** Byte offset of the next chunk's first byte. */
   private chunkOffset: number;
@@ -324,7 +328,7 @@ export class ArraySplitter {
     this.document = new DocumentBytes(max);
   }
 
-  *push(chunk: Buffer): Generator<FileRecord> {
+  *push(chunk: Buffer): Generator<SplitDocument> {
     let elementStart = 0;
     for (let i = 0; i < chunk.length; i++) {
       const byte = chunk[i]!;
@@ -374,17 +378,17 @@ export class ArraySplitter {
     this.chunkOffset += chunk.length;
   }
 
-  *finish(): Generator<FileRecord> {
+  *finish(): Generator<SplitDocument> {
     if (!this.inElement) return;
     const record = this.emit(Buffer.alloc(0), this.chunkOffset);
     if (record) yield record;
   }
 
-  private emit(last: Buffer, end: number): FileRecord | undefined {
+  private emit(last: Buffer, end: number): SplitDocument | undefined {
     this.inElement = false;
     this.inString = false;
     this.escaped = false;
     const at = { line: this.elementLine, offset: this.elementOffset, end, nextLine: this.line };
-    return fileRecord(this.document.take(last), at, this.max);
+    return splitDocument(this.document.take(last), at, this.max);
   }
 }

@@ -2,7 +2,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { SourcePosition } from '../../import/checkpoint.js';
 import { fileRecords, type FileReadSpec } from './export-file.js';
 import type { SourceRecord } from '../../import/import-source.js';
-import { mapRecords } from '../../import/map-records.js';
+import { mapRecords, type MappedBatch } from '../../import/map-records.js';
 import { importTargets, type CollectionKind } from '../../import/targets.js';
 
 /**
@@ -20,12 +20,8 @@ export interface ParseWorkerInput {
 }
 
 /** A batch as posted: items carry their raw text, not a function. */
-export interface WireBatch {
-  read: number;
+interface WireBatch extends Omit<MappedBatch<unknown>, 'items'> {
   items: { row: unknown; position: string; raw: string }[];
-  rejects: { position: string; reason: string; raw: string | null }[];
-  after: SourcePosition;
-  rawBytes: number;
 }
 
 export type WorkerMessage = { type: 'batch'; batch: WireBatch } | { type: 'end' } | { type: 'error'; message: string };
@@ -40,24 +36,20 @@ port.on('message', () => {
   wake?.();
 });
 
-let rawBytes = 0;
 const post = async (records: SourceRecord[]) => {
-  const { read, items, rejects, after } = mapRecords(input.collection, map, records);
+  const mapped = mapRecords(input.collection, map, records);
   while (credits === 0) await new Promise<void>((resolve) => (wake = resolve));
   credits -= 1;
   const batch: WireBatch = {
-    read,
-    items: items.map((item) => ({ row: item.row, position: item.position, raw: item.raw() })),
-    rejects,
-    after,
-    rawBytes,
+    ...mapped,
+    items: mapped.items.map((item) => ({ row: item.row, position: item.position, raw: item.raw() })),
   };
   port.postMessage({ type: 'batch', batch } satisfies WorkerMessage);
 };
 
 try {
   let records: SourceRecord[] = [];
-  for await (const record of fileRecords(input.spec, input.from, (bytes) => (rawBytes = bytes))) {
+  for await (const record of fileRecords(input.spec, input.from)) {
     records.push(record);
     if (records.length >= input.batchSize) {
       await post(records);
