@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { gzipSync } from 'node:zlib';
 import { Decimal128 as EsmDecimal128, ObjectId as EsmObjectId } from 'bson';
 import { Decimal128 as DriverDecimal128, Long as DriverLong, ObjectId as DriverObjectId } from 'mongodb';
 import { decimalText, mongoId } from '../../src/mongo-values/bson-values.js';
@@ -76,6 +77,43 @@ describe('mongo-import values', () => {
       }))
         rest.push(record.text);
       assert.deepEqual(rest, ['{"b": [1, {"c": 2}]}', '{"d":3}']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('says with each document how many bytes of the file it has read: compressed ones for gzip, from the offset it resumed at', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ctp-bytes-'));
+    try {
+      // Above one read (256 KiB), so the count grows while the file is read.
+      const text = Array.from({ length: 5000 }, (_, i) => `{"_id":${i},"pad":"${'x'.repeat(80)}"}\n`).join('');
+      const plain = join(dir, 'users.json');
+      const gzip = join(dir, 'users.json.gz');
+      writeFileSync(plain, text);
+      writeFileSync(gzip, gzipSync(text));
+      const counts = async (file: string, isGzip: boolean, start = { offset: 0, line: 1 }) => {
+        const seen: number[] = [];
+        for await (const record of readExportFile(file, { gzip: isGzip, format: 'lines', start }))
+          seen.push(record.fileBytesRead);
+        return seen;
+      };
+      const plainCounts = await counts(plain, false);
+      assert.equal(plainCounts.length, 5000);
+      assert.ok(plainCounts[0]! > 0 && plainCounts[0]! < statSync(plain).size, `first count ${plainCounts[0]}`);
+      assert.ok(
+        plainCounts.every((n, i) => i === 0 || n >= plainCounts[i - 1]!),
+        'counts never go back',
+      );
+      assert.equal(plainCounts.at(-1), statSync(plain).size);
+      const gzipCounts = await counts(gzip, true);
+      assert.equal(gzipCounts.length, 5000);
+      assert.equal(gzipCounts.at(-1), statSync(gzip).size);
+      // Where line 2501 starts (ASCII: characters are bytes).
+      const offset = text.split('\n').slice(0, 2500).join('\n').length + 1;
+      const resumed = await counts(plain, false, { offset, line: 2501 });
+      assert.equal(resumed.length, 2500);
+      assert.ok(resumed[0]! > offset, `first count ${resumed[0]} after resuming at byte ${offset}`);
+      assert.equal(resumed.at(-1), statSync(plain).size);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
