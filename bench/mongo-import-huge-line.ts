@@ -4,7 +4,7 @@ import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readExportFile } from '../src/jobs/mongo-import/export-file.js';
+import { readExportFile } from '../src/import/export-file.js';
 
 /**
  * Reading an export file that holds a huge line: a user, one document of BENCH_HUGE_MB

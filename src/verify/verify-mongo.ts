@@ -2,7 +2,7 @@ import type { Config } from '../config.js';
 import type { MongoHandle } from '../connections/mongo.js';
 import type { PgPool } from '../connections/postgres.js';
 import { errorMessage } from '../errors.js';
-import { openFileSource } from '../jobs/mongo-import/file-source.js';
+import { openFileSource } from '../import/file-source.js';
 import type { CollectionKind } from '../import/targets.js';
 
 export interface CollectionCheck {

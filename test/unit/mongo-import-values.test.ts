@@ -8,7 +8,7 @@ import { Decimal128 as EsmDecimal128, ObjectId as EsmObjectId } from 'bson';
 import { Decimal128 as DriverDecimal128, Long as DriverLong, ObjectId as DriverObjectId } from 'mongodb';
 import { decimalText, mongoId } from '../../src/mongo-values/bson-values.js';
 import { parseEjson } from '../../src/mongo-values/ejson.js';
-import { readExportFile } from '../../src/jobs/mongo-import/export-file.js';
+import { readExportFile } from '../../src/import/export-file.js';
 import { jsonDataText } from '../../src/mongo-values/json-data.js';
 import { mapUser } from '../../src/users/map-user.js';
 

@@ -2,7 +2,7 @@ import { PermanentJobError } from '../../errors.js';
 import { confinedPath } from '../../payload-paths.js';
 import { defineHandler, type JobContext } from '../job.js';
 import { mongoImportContract, type MongoImportPayload as Payload } from './contract.js';
-import { openFileSource } from './file-source.js';
+import { openFileSource } from '../../import/file-source.js';
 import type { ImportSource } from '../../import/import-source.js';
 import { openLiveSource } from '../../import/live-source.js';
 import { runImport, type ImportResult } from '../../import/run-import.js';

@@ -1,11 +1,11 @@
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { PermanentJobError, errorMessage } from '../../errors.js';
-import { fileImportKey, type SourcePosition } from '../../import/checkpoint.js';
-import type { ImportSource } from '../../import/import-source.js';
-import type { MappedBatch } from '../../import/map-records.js';
-import type { CollectionKind } from '../../import/targets.js';
+import { PermanentJobError, errorMessage } from '../errors.js';
+import { fileImportKey, type SourcePosition } from './checkpoint.js';
+import type { ImportSource } from './import-source.js';
+import type { MappedBatch } from './map-records.js';
+import type { CollectionKind } from './targets.js';
 import { DEFAULT_MAX_DOCUMENT_BYTES, detectFormat, fileRecords, isGzip, type FileReadSpec } from './export-file.js';
 import type { ParseWorkerInput, WorkerMessage } from './parse-worker.js';
 

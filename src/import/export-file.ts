@@ -3,8 +3,8 @@ import { createReadStream, type ReadStream } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import type { SourcePosition } from '../../import/checkpoint.js';
-import type { SourceRecord } from '../../import/import-source.js';
+import type { SourcePosition } from './checkpoint.js';
+import type { SourceRecord } from './import-source.js';
 
 /** One document's text in a mongoexport file and where it is (bytes of the decompressed text). */
 export interface FileRecord extends SplitDocument {

@@ -1,9 +1,9 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import type { SourcePosition } from '../../import/checkpoint.js';
+import type { SourcePosition } from './checkpoint.js';
 import { fileRecords, type FileReadSpec } from './export-file.js';
-import type { SourceRecord } from '../../import/import-source.js';
-import { mapRecords, type MappedBatch } from '../../import/map-records.js';
-import { importTargets, type CollectionKind } from '../../import/targets.js';
+import type { SourceRecord } from './import-source.js';
+import { mapRecords, type MappedBatch } from './map-records.js';
+import { importTargets, type CollectionKind } from './targets.js';
 
 /**
  * Worker thread of a file import: reads the export from the checkpoint, parses and maps each
