@@ -97,21 +97,33 @@ function naiveUtc(date: Date): string {
 
 /** The latest date these tables hold (the bot's clock), null when none; FreqTrade's text sorts as its time. */
 export function highWater(db: SqliteDb, tables: readonly string[]): Date | null {
-  let latest: number | null = null;
+  let latest: Date | null = null;
   for (const table of tables) {
     const rule = WINDOW_RULES[table];
     if (rule === undefined) continue;
-    const have = columnsOf(db, table);
-    const dates = rule.dates.filter((c) => have.has(c));
+    const dates = rule.dates.filter((c) => columnsOf(db, table).has(c));
     if (dates.length === 0) continue;
     const row = db
-      .prepare<[], unknown[]>(
-        `SELECT ${dates.map((c) => `julianday(max(${quote(c)}))`).join(', ')} FROM ${quote(table)}`,
-      )
+      .prepare<[], unknown[]>(`SELECT ${dates.map(latestDate).join(', ')} FROM ${quote(table)}`)
       .raw(true)
       .get();
-    for (const value of row ?? []) if (typeof value === 'number' && (latest === null || value > latest)) latest = value;
+    latest = laterOf(latest, latestOf(row ?? []));
   }
+  return latest;
+}
+
+/** The later of two latest dates (null: none). */
+export function laterOf(a: Date | null, b: Date | null): Date | null {
+  return a === null || (b !== null && b > a) ? b : a;
+}
+
+function latestDate(column: string): string {
+  return `julianday(max(${quote(column)}))`;
+}
+
+function latestOf(days: readonly unknown[]): Date | null {
+  let latest: number | null = null;
+  for (const value of days) if (typeof value === 'number' && (latest === null || value > latest)) latest = value;
   return fromJulian(latest);
 }
 
@@ -120,16 +132,18 @@ export interface FullCompareInput {
   /** This host's clock now. */
   now: Date;
   schema: string;
-  highWater: Date | null;
   /** The file is another file (device and inode) than at the last run. */
   replaced: boolean;
   /** `--full` / `--full-compare`. */
   asked: boolean;
   interval: number;
-  margin: number;
 }
 
-/** Why this run must compare every row; undefined when the window can be trusted. */
+/**
+ * Why this run must compare every row, from what is known before any row is read; undefined
+ * when the window can be trusted so far (the file's latest date is judged next, by
+ * untrustedHighWater, from the same scan that reads the window).
+ */
 export function fullCompareReason(input: FullCompareInput): string | undefined {
   const { memory, now, interval } = input;
   if (input.asked) return 'a full compare was asked for';
@@ -139,12 +153,22 @@ export function fullCompareReason(input: FullCompareInput): string | undefined {
     return 'the schema changed (a FreqTrade upgrade, or a table rebuilt by its migrations)';
   if (input.replaced) return 'the file is another file than at the last run';
   if (now < memory.at || now < memory.fullAt) return "this host's clock went back since the last run";
-  if (input.highWater !== null && memory.highWater !== null && input.highWater < memory.highWater)
-    return "the bot's latest date went back since the last run (its clock, or its newest rows deleted)";
-  if (input.highWater !== null && input.highWater.getTime() > now.getTime() + input.margin)
-    return "the bot's dates run ahead of this host's clock by more than SYNC_WINDOW_MARGIN";
   if (now.getTime() - memory.fullAt.getTime() >= interval)
     return `FULL_COMPARE_INTERVAL (${formatDuration(interval)}) has passed since the last full compare`;
+  return undefined;
+}
+
+/** Why the file's latest date (the bot's clock) makes the window untrustworthy; undefined when it does not. */
+export function untrustedHighWater(
+  memory: WindowMemory,
+  highWater: Date | null,
+  now: Date,
+  margin: number,
+): string | undefined {
+  if (highWater !== null && memory.highWater !== null && highWater < memory.highWater)
+    return "the bot's latest date went back since the last run (its clock, or its newest rows deleted)";
+  if (highWater !== null && highWater.getTime() > now.getTime() + margin)
+    return "the bot's dates run ahead of this host's clock by more than SYNC_WINDOW_MARGIN";
   return undefined;
 }
 
@@ -211,11 +235,49 @@ export function tableWindow(
   return { table, where: terms.join(' OR '), params };
 }
 
-/** The ids (rowids) a window selects, in order. */
-export function windowIds(db: SqliteDb, window: TableWindow): number[] {
-  return db
-    .prepare<unknown[], unknown[]>(`SELECT rowid FROM ${quote(window.table)} WHERE ${window.where} ORDER BY rowid`)
+/** A table's window as read by scanWindow. */
+export interface WindowScan {
+  window: TableWindow;
+  /** The rowids the window selects, in order. */
+  ids: number[];
+  /** The latest date of the rule's columns (the bot's clock), null when none. */
+  highWater: Date | null;
+  /** The table's rows. */
+  count: number;
+  /** The rowids of the rows open now (the rule's open column), in order; empty without one. */
+  openIds: number[];
+}
+
+/**
+ * tableWindow, its ids, the table's latest date, row count and open rows in one scan of the
+ * table (the dates have no index: each of these alone would be a scan of its own).
+ */
+export function scanWindow(
+  db: SqliteDb,
+  table: string,
+  since: Date,
+  held: HeldRows,
+  parentIds: readonly number[] = [],
+): WindowScan {
+  const rule = WINDOW_RULES[table]!;
+  const have = columnsOf(db, table);
+  const window = tableWindow(db, table, since, held, parentIds);
+  const open = rule.open !== undefined && have.has(rule.open) ? `${quote(rule.open)} IS NOT 0` : '0';
+  const dates = rule.dates.filter((c) => have.has(c)).map(latestDate);
+  const row = db
+    .prepare<unknown[], unknown[]>(
+      `SELECT count(*), json_group_array(rowid) FILTER (WHERE ${window.where}),
+         json_group_array(rowid) FILTER (WHERE ${open})${dates.map((d) => `, ${d}`).join('')}
+       FROM ${quote(table)}`,
+    )
     .raw(true)
-    .all(...window.params)
-    .map((r) => Number(r[0]));
+    .get(...window.params)!;
+  const rowids = (json: unknown) => (JSON.parse(String(json)) as number[]).sort((a, b) => a - b);
+  return {
+    window,
+    ids: rowids(row[1]),
+    highWater: latestOf(row.slice(3)),
+    count: Number(row[0]),
+    openIds: rowids(row[2]),
+  };
 }

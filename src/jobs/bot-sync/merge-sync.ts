@@ -23,6 +23,10 @@ export interface SyncWindows {
   orderIds: readonly number[];
   /** What PostgreSQL held per table after the last sync (its rows, its highest id). */
   held: Record<'trades' | 'orders', { count: number; maxId: number }>;
+  /** The source's rows per table, in the window's snapshot. */
+  counts: Record<'trades' | 'orders', number>;
+  /** The latest date of trades and orders (the bot's clock), null when none. */
+  highWater: Date | null;
 }
 
 /** What the reset guard is given: the staged tables to count deletions against, or (windows) the counts. */
@@ -101,8 +105,7 @@ async function windowMerge(
     const held = windows.held[table];
     const ids = table === 'trades' ? windows.tradeIds : windows.orderIds;
     const lost = rejected(table);
-    const count = source.guard(() => source.count(table));
-    if (lost.size === 0 && count === held.count + ids.filter((id) => id > held.maxId).length)
+    if (lost.size === 0 && windows.counts[table] === held.count + ids.filter((id) => id > held.maxId).length)
       return { held: held.count, gone: [] };
     const all = await heldIds(client, sql, botId);
     return {

@@ -11,6 +11,7 @@ import {
   fullCompareReason,
   highWater,
   sourceSchema,
+  untrustedHighWater,
   windowStart,
   type WindowMemory,
 } from '../../bots/change-window.js';
@@ -21,7 +22,7 @@ import { errorMessage } from '../../errors.js';
 import type { JobContext } from '../job.js';
 import { BotDatabase } from './bot-database.js';
 import { firstSync } from './first-sync.js';
-import { mergeSync } from './merge-sync.js';
+import { mergeSync, type SyncWindows } from './merge-sync.js';
 import { endEpoch, gatherResetEvidence } from './reset-check.js';
 import { emptyCounts, sumCounts, type BotSyncResult } from './sync-result.js';
 import { readSyncState, touchSyncSuccess, writeSyncFailure, writeSyncSuccess } from './sync-state.js';
@@ -103,9 +104,9 @@ async function syncFile(
       // change windows when they can be trusted, else comparing every row.
       const held = await client.query('SELECT 1 FROM trades_aggregated WHERE bot_id = $1 LIMIT 1', [botId]);
       // One snapshot for the window's reads: its ids, rows and latest date agree.
-      const { schema, water } = source.guard(() => {
+      const schema = source.guard(() => {
         source.db.exec('BEGIN');
-        return { schema: sourceSchema(source.db), water: highWater(source.db, ['trades', 'orders']) };
+        return sourceSchema(source.db);
       });
       const before = state?.sourceIdentity ?? undefined;
       const identityPair = before !== undefined && identity !== undefined ? { before, now: identity } : undefined;
@@ -116,21 +117,29 @@ async function syncFile(
               memory: state?.window,
               now,
               schema,
-              highWater: water,
               replaced: identityPair !== undefined && identityPair.before !== identityPair.now,
               asked: options.full === true,
               interval: ctx.config.FULL_COMPARE_INTERVAL,
-              margin: ctx.config.SYNC_WINDOW_MARGIN,
             });
       const since = why === undefined ? windowStart(state!.window, ctx.config.SYNC_WINDOW_MARGIN) : undefined;
-      const windows =
+      const planned =
         since === undefined
           ? undefined
           : await planSyncWindows(client, source, botId, since, {
               trades: state!.tradesCount,
               orders: state!.ordersCount,
             });
-      if (typeof windows === 'string') why = `the file cannot be read by windows: ${windows}`;
+      let windows: SyncWindows | undefined;
+      if (typeof planned === 'string') why = `the file cannot be read by windows: ${planned}`;
+      else if (planned !== undefined) {
+        why = untrustedHighWater(state!.window, planned.highWater, now, ctx.config.SYNC_WINDOW_MARGIN);
+        if (why === undefined) windows = planned;
+      }
+      // The latest date came with the windows' scans; without them it is a scan of its own.
+      const water =
+        typeof planned === 'object'
+          ? planned.highWater
+          : source.guard(() => highWater(source.db, ['trades', 'orders']));
       // A full read is chunks of short reads, never one long snapshot (it would hold the WAL back).
       if (why !== undefined) source.db.exec('COMMIT');
       else await ctx.log(`bot ${instance}: reading the change windows since ${since!.toISOString()}`);
@@ -171,7 +180,7 @@ async function syncFile(
                 `(${ended.trades} trades, ${ended.orders} orders) ${ended.kept === 'archive' ? 'archived' : 'deleted'}`,
             );
           },
-          typeof windows === 'object' ? windows : undefined,
+          windows,
         );
       if (source.db.inTransaction) source.db.exec('COMMIT');
       if (options.acceptReset !== undefined && result.reset === undefined)

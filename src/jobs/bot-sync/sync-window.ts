@@ -1,5 +1,5 @@
 import type { PoolClient } from 'pg';
-import { tableWindow, windowable, windowIds, type HeldRows } from '../../bots/change-window.js';
+import { laterOf, scanWindow, windowable, type HeldRows } from '../../bots/change-window.js';
 import type { BotDatabase } from './bot-database.js';
 import type { SyncWindows } from './merge-sync.js';
 import { FIRST_TRADES } from './reset-check.js';
@@ -7,7 +7,8 @@ import { FIRST_TRADES } from './reset-check.js';
 /**
  * bot-sync's change windows (bots/change-window.ts) for a bot PostgreSQL holds: its highest ids
  * and open rows are PostgreSQL's own, and the bot's first trades are always read (the reset guard
- * compares them with the file). A string says why the file cannot be read by windows.
+ * compares them with the file). Each table is scanned once, for its window, its latest date and
+ * its row count. A string says why the file cannot be read by windows.
  */
 export async function planSyncWindows(
   client: PoolClient,
@@ -48,10 +49,16 @@ export async function planSyncWindows(
     orders: { count: counts.orders, maxId: ordersHeld.maxId },
   };
   return source.guard(() => {
-    const trades = tableWindow(source.db, 'trades', since, tradesHeld);
-    const tradeIds = windowIds(source.db, trades);
-    if (!source.orders) return { trades, tradeIds, orders: undefined, orderIds: [], held };
-    const orders = tableWindow(source.db, 'orders', since, ordersHeld, tradeIds);
-    return { trades, tradeIds, orders, orderIds: windowIds(source.db, orders), held };
+    const trades = scanWindow(source.db, 'trades', since, tradesHeld);
+    const orders = source.orders ? scanWindow(source.db, 'orders', since, ordersHeld, trades.ids) : undefined;
+    return {
+      trades: trades.window,
+      tradeIds: trades.ids,
+      orders: orders?.window,
+      orderIds: orders?.ids ?? [],
+      held,
+      counts: { trades: trades.count, orders: orders?.count ?? 0 },
+      highWater: laterOf(trades.highWater, orders?.highWater ?? null),
+    };
   });
 }

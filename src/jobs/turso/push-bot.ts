@@ -11,7 +11,9 @@ import {
   fullCompareDue,
   fullCompareReason,
   highWater,
+  laterOf,
   sourceSchema,
+  untrustedHighWater,
   WINDOW_RULES,
   windowStart,
 } from '../../bots/change-window.js';
@@ -237,30 +239,42 @@ async function pushTables(
 
   // Change windows for the tables compared with trusted records, unless every row must be compared.
   const schemaHash = sourceSchema(sides.source);
-  const water = highWater(sides.source, Object.keys(WINDOW_RULES));
   const memory = trust.record?.window;
-  const everyRow =
+  let everyRow =
     trust.why ??
     (dryRun ? 'a dry run compares every row' : undefined) ??
     fullCompareReason({
       memory,
       now: trust.now,
       schema: schemaHash,
-      highWater: water,
       replaced:
         trust.record?.sourceIdentity != null &&
         trust.identity !== undefined &&
         trust.record.sourceIdentity !== trust.identity,
       asked: options.fullCompare === true,
       interval: options.config.FULL_COMPARE_INTERVAL,
-      margin: options.config.SYNC_WINDOW_MARGIN,
     });
+  const since = everyRow === undefined ? windowStart(memory!, options.config.SYNC_WINDOW_MARGIN) : undefined;
+  const planned =
+    since === undefined
+      ? undefined
+      : await planPushWindows(
+          pg,
+          instance,
+          sides.source,
+          tables.filter((t) => previous.get(t.name) === 'records'),
+          since,
+          trust.record!.openKeys,
+          counts!,
+        );
+  // The windows' scans saw their tables' latest dates; the other tables' are a scan of their own.
+  const unscanned = Object.keys(WINDOW_RULES).filter((name) => !planned?.windows.has(name));
+  const water = laterOf(planned?.highWater ?? null, highWater(sides.source, unscanned));
+  everyRow ??= untrustedHighWater(memory!, water, trust.now, options.config.SYNC_WINDOW_MARGIN);
   if (everyRow === undefined) {
-    const since = windowStart(memory!, options.config.SYNC_WINDOW_MARGIN);
-    const windowed = tables.filter((t) => previous.get(t.name) === 'records');
-    sides.windows = await planPushWindows(pg, instance, sides.source, windowed, since, trust.record!.openKeys);
+    sides.windows = planned!.windows;
     await log(
-      `change windows since ${since.toISOString()}: ` +
+      `change windows since ${since!.toISOString()}: ` +
         ([...sides.windows].map(([name, ids]) => `${name} ${ids.length} rows`).join(', ') || 'no windowed table'),
     );
   } else if (trust.why === undefined) await log(`every row compared with the records: ${everyRow}`);
@@ -336,7 +350,7 @@ async function pushTables(
       fullAt: everyRow === undefined ? (memory?.fullAt ?? null) : trust.now,
       schema: schemaHash,
     },
-    openKeys: openKeys(sides.source, tables),
+    openKeys: openKeys(sides.source, tables, planned?.openIds),
     identity: trust.identity,
   });
   const fields = {

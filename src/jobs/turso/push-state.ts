@@ -121,13 +121,20 @@ export async function recordWindow(
   );
 }
 
-/** Recorded keys of one table, as integer ids (a windowed table's key is its INTEGER PRIMARY KEY). */
-export async function recordedMaxKey(pg: PgPool, instance: string, table: string): Promise<Buffer | undefined> {
-  const { rows } = await pg.query<{ row_key: Buffer }>(
-    'SELECT row_key FROM turso_push_rows WHERE instance = $1 AND table_name = $2 ORDER BY row_key DESC LIMIT 1',
-    [instance, table],
+/** The highest recorded key of each of these tables (absent: none recorded), in one query. */
+export async function recordedMaxKeys(
+  pg: PgPool,
+  instance: string,
+  tables: readonly string[],
+): Promise<Map<string, Buffer>> {
+  if (tables.length === 0) return new Map();
+  const { rows } = await pg.query<{ table_name: string; row_key: Buffer | null }>(
+    `SELECT t.table_name, (SELECT row_key FROM turso_push_rows r WHERE r.instance = $1 AND r.table_name = t.table_name
+       ORDER BY row_key DESC LIMIT 1) AS row_key
+     FROM unnest($2::text[]) AS t(table_name)`,
+    [instance, tables],
   );
-  return rows[0]?.row_key;
+  return new Map(rows.filter((r) => r.row_key !== null).map((r) => [r.table_name, r.row_key!]));
 }
 
 /** The recorded rows of a table with these keys, in key order. */

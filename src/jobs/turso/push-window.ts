@@ -1,7 +1,7 @@
 import type { SqliteDb } from '../../bots/bot-database-file.js';
-import { tableWindow, windowable, windowIds, WINDOW_RULES } from '../../bots/change-window.js';
+import { laterOf, scanWindow, windowable, WINDOW_RULES } from '../../bots/change-window.js';
 import type { PgPool } from '../../connections/postgres.js';
-import { recordedMaxKey, recordedPage, recordedRowsOf } from './push-state.js';
+import { recordedMaxKeys, recordedPage, recordedRowsOf } from './push-state.js';
 import { decodeSortKey, sortKey } from './row-keys.js';
 import { keyed, PAGE_ROWS, RowCursor, type HashedRow, type KeyedRow, type Pager } from './row-streams.js';
 import type { SqlValue } from './sql-values.js';
@@ -11,12 +11,26 @@ import { quoteIdent, type TableSchema } from './table-schema.js';
  * turso-push's change windows (bots/change-window.ts) for the tables FreqTrade changes by known
  * rules (trades, orders, wallet_history, trade_custom_data, pairlocks): per table, the sorted ids whose rows the push reads,
  * hashes and compares with the records. They are the window's rows and the ids only one side
- * has (new rows, deletions), found by merging every source id (index only) with the recorded
- * keys; every other row is taken as unchanged. Other tables are hashed whole.
+ * has (new rows, deletions: see planPushWindows); every other row is taken as unchanged. Other
+ * tables are hashed whole.
  */
 export type PushWindows = Map<string, number[]>;
 
-/** Windows of these tables (trades before orders: an order comes along with its trade). */
+/** What planPushWindows read: the windows, and what their scans saw of the source on the way. */
+export interface PlannedPushWindows {
+  windows: PushWindows;
+  /** The latest date of the tables in `windows` (the bot's clock), null when none. */
+  highWater: Date | null;
+  /** Per table in `windows` with an open column: the ids of the rows open now. */
+  openIds: Record<string, number[]>;
+}
+
+/**
+ * Windows of these tables (trades before orders: an order comes along with its trade), one scan
+ * of each. The ids only one side has are the new ones (above the highest recorded id, in the
+ * window already) unless the source's row count says some were deleted (or inserted below
+ * that id): only then are every source id and recorded key merged.
+ */
 export async function planPushWindows(
   pg: PgPool,
   instance: string,
@@ -24,24 +38,30 @@ export async function planPushWindows(
   tables: readonly TableSchema[],
   since: Date,
   openKeys: Record<string, number[]>,
-): Promise<PushWindows> {
-  const windows: PushWindows = new Map();
+  /** The recorded rows per table. */
+  recorded: ReadonlyMap<string, number>,
+): Promise<PlannedPushWindows> {
+  const planned: PlannedPushWindows = { windows: new Map(), highWater: null, openIds: {} };
+  const names = Object.keys(WINDOW_RULES).filter((name) => tables.some((t) => t.name === name) && windowable(db, name));
+  const maxKeys = await recordedMaxKeys(pg, instance, names);
   let tradeIds: number[] = [];
-  for (const name of Object.keys(WINDOW_RULES)) {
-    const table = tables.find((t) => t.name === name);
-    if (table === undefined || !windowable(db, name)) continue;
-    const max = await recordedMaxKey(pg, instance, name);
+  for (const name of names) {
+    const table = tables.find((t) => t.name === name)!;
+    const max = maxKeys.get(name);
     const maxId = max === undefined ? Number.MIN_SAFE_INTEGER : Number(decodeSortKey(max)[0]);
-    const window = tableWindow(db, name, since, { maxId, openIds: openKeys[name] ?? [] }, tradeIds);
-    const ids = windowIds(db, window);
-    if (name === 'trades') tradeIds = ids;
-    const keys = new Set([...ids, ...(await oneSidedIds(pg, instance, db, table))]);
-    windows.set(
+    const scan = scanWindow(db, name, since, { maxId, openIds: openKeys[name] ?? [] }, tradeIds);
+    if (name === 'trades') tradeIds = scan.ids;
+    planned.highWater = laterOf(planned.highWater, scan.highWater);
+    if (WINDOW_RULES[name]!.open !== undefined && table.columns.includes(WINDOW_RULES[name]!.open!))
+      planned.openIds[name] = scan.openIds;
+    const onlyNew = scan.count === (recorded.get(name) ?? 0) + scan.ids.filter((id) => id > maxId).length;
+    const keys = new Set([...scan.ids, ...(onlyNew ? [] : await oneSidedIds(pg, instance, db, table))]);
+    planned.windows.set(
       name,
       [...keys].sort((a, b) => a - b),
     );
   }
-  return windows;
+  return planned;
 }
 
 /** The ids of rows only the source or only the records have: a merge of both in key order, no row read. */
@@ -119,17 +139,26 @@ export function windowRecordedPager(
   };
 }
 
-/** The ids of the rows open now, per windowed table that has an open column: the next window reads them. */
-export function openKeys(db: SqliteDb, tables: readonly TableSchema[]): Record<string, number[]> {
+/**
+ * The ids of the rows open now, per windowed table that has an open column: the next window reads
+ * them. `known`: those a window's scan saw already (in the same snapshot).
+ */
+export function openKeys(
+  db: SqliteDb,
+  tables: readonly TableSchema[],
+  known: Record<string, number[]> = {},
+): Record<string, number[]> {
   const open: Record<string, number[]> = {};
   for (const table of tables) {
     const column = WINDOW_RULES[table.name]?.open;
     if (column === undefined || !table.columns.includes(column) || !windowable(db, table.name)) continue;
-    open[table.name] = db
-      .prepare<[], unknown[]>(`SELECT rowid FROM ${quoteIdent(table.name)} WHERE ${quoteIdent(column)} IS NOT 0`)
-      .raw(true)
-      .all()
-      .map((r) => Number(r[0]));
+    open[table.name] =
+      known[table.name] ??
+      db
+        .prepare<[], unknown[]>(`SELECT rowid FROM ${quoteIdent(table.name)} WHERE ${quoteIdent(column)} IS NOT 0`)
+        .raw(true)
+        .all()
+        .map((r) => Number(r[0]));
   }
   return open;
 }
