@@ -7,6 +7,7 @@ import { describePgFailure, tableAt } from './pg-failure.js';
 import { readLines, recordRowRejects, type RowReject } from './read-lines.js';
 import { createRowEncoder, type RowEncoder } from './row-encoder.js';
 import { copyLines, quoteIdent } from './pg-copy.js';
+import { stagedJson, stagedTable, type StagedRows } from './staged-rows.js';
 import type { StagedIdTables as StagedIds } from './reset-check.js';
 import type { TableDeletions } from '../../bots/reset-guard.js';
 import type { BotSyncResult } from './sync-result.js';
@@ -29,8 +30,11 @@ export interface SyncWindows {
   highWater: Date | null;
 }
 
-/** What the reset guard is given: the staged tables to count deletions against, or (windows) the counts. */
-export type DeletionsSeen = StagedIds | readonly TableDeletions[];
+/**
+ * What the reset guard is given: the staged tables to count deletions against, or (windows) the
+ * counts, and the window's staged trades (which always hold the bot's first trades).
+ */
+export type DeletionsSeen = StagedIds | { deletions: readonly TableDeletions[]; trades: StagedRows };
 
 /**
  * A bot PostgreSQL already holds: the source's rows (every row, or those of `windows`) are staged
@@ -55,16 +59,16 @@ export async function mergeSync(
     write.catch((error: unknown) => {
       throw describePgFailure(tableAt(source, mapping), error);
     });
-  const trades = await named(tradesMapping, mergeStaged(client, tradesMapping, 'stage_trades', botId));
+  const trades = await named(tradesMapping, mergeStaged(client, tradesMapping, stagedTable('stage_trades'), botId));
   Object.assign(result.trades, trades);
   let orphans = 0;
   if (source.orders) {
     const parent = stagedParent('stage_trades');
     Object.assign(
       result.orders,
-      await named(ordersMapping, mergeStaged(client, ordersMapping, 'stage_orders', botId, parent)),
+      await named(ordersMapping, mergeStaged(client, ordersMapping, stagedTable('stage_orders'), botId, parent)),
     );
-    orphans = await rejectOrphanOrders(client, 'stage_orders', parent, `${source.bot}:${source.file}`);
+    orphans = await rejectOrphanOrders(client, stagedTable('stage_orders'), parent, `${source.bot}:${source.file}`);
     // Orders first: deleting a trade cascades to its orders, which would then go uncounted.
     result.orders.deleted += await deleteUnstaged(client, ordersMapping, 'stage_orders', botId, parent);
   } else {
@@ -97,7 +101,7 @@ async function windowMerge(
   beforeWrite?: (deletions: DeletionsSeen) => Promise<void>,
 ): Promise<void> {
   const rejects: RowReject[] = [];
-  const unusable = await stageSource(ctx, client, source, windows, rejects);
+  const staged = await stageTables(ctx, client, source, windows, rejects, true);
   const rejected = (table: string) => new Set(rejects.filter((r) => r.table === table).map((r) => Number(r.rowid)));
   const deletions = async (table: 'trades' | 'orders', sql: string) => {
     // The source's ids are PostgreSQL's less the deleted plus the window's new ones: when the
@@ -124,10 +128,13 @@ async function windowMerge(
     : { held: windows.held.orders.count, gone: await heldIds(client, ordersSql, botId) };
   const goneTrades = trades.gone;
   const goneOrders = orders.gone;
-  await beforeWrite?.([
-    { table: 'trades', held: trades.held, deleting: goneTrades.length },
-    { table: 'orders', held: orders.held, deleting: goneOrders.length },
-  ]);
+  await beforeWrite?.({
+    deletions: [
+      { table: 'trades', held: trades.held, deleting: goneTrades.length },
+      { table: 'orders', held: orders.held, deleting: goneOrders.length },
+    ],
+    trades: staged.trades,
+  });
   // Orders first, with those of the trades deleted, so that every deletion is counted.
   if (goneOrders.length + goneTrades.length > 0)
     result.orders.deleted +=
@@ -150,19 +157,19 @@ async function windowMerge(
     write.catch((error: unknown) => {
       throw describePgFailure(tableAt(source, mapping), error);
     });
-  Object.assign(result.trades, await named(tradesMapping, mergeStaged(client, tradesMapping, 'stage_trades', botId)));
+  Object.assign(result.trades, await named(tradesMapping, mergeStaged(client, tradesMapping, staged.trades, botId)));
   let orphans = 0;
-  if (source.orders) {
+  if (staged.orders) {
     Object.assign(
       result.orders,
-      await named(ordersMapping, mergeStaged(client, ordersMapping, 'stage_orders', botId, heldParent('$1'))),
+      await named(ordersMapping, mergeStaged(client, ordersMapping, staged.orders, botId, heldParent('$1'))),
     );
-    orphans = await rejectOrphanOrders(client, 'stage_orders', heldParent('$2'), `${source.bot}:${source.file}`, botId);
+    orphans = await rejectOrphanOrders(client, staged.orders, heldParent('$2'), `${source.bot}:${source.file}`, botId);
   }
   // Rows outside the window are unchanged by definition: what PostgreSQL held, less the deletions.
   result.trades.unchanged = trades.held - result.trades.deleted - result.trades.updated;
   result.orders.unchanged = orders.held - result.orders.deleted - result.orders.updated;
-  result.rejected = orphans + unusable;
+  result.rejected = orphans + staged.unusable;
   await ctx.log(
     `bot ${source.bot}: ${windows.tradeIds.length} trades, ${windows.orderIds.length} orders read (change windows)`,
   );
@@ -207,17 +214,52 @@ export async function stageSource(
   windows?: SyncWindows,
   rejects: RowReject[] = [],
 ): Promise<number> {
-  // Orders before trades: FreqTrade writes a trade before its orders, so every order read here
-  // finds its trade when the trades are read next, even while the bot keeps writing.
+  return (await stageTables(ctx, client, source, windows, rejects, false)).unusable;
+}
+
+/** What a sync by change windows merges from: the window's rows of each table, staged. */
+interface StagedWindow {
+  trades: StagedRows;
+  orders: StagedRows | undefined;
+  /** Rows that cannot be taken, recorded in rejects. */
+  unusable: number;
+}
+
+/**
+ * Stages the source's orders and trades (before trades: FreqTrade writes a trade before its
+ * orders, so every order read here finds its trade when the trades are read next, even while the
+ * bot keeps writing). `inline`: a window's table of at most SYNC_BATCH_SIZE rows is not copied
+ * into a temporary table but given to the statements as a parameter (staged-rows.ts).
+ */
+async function stageTables(
+  ctx: JobContext,
+  client: PoolClient,
+  source: BotDatabase,
+  windows: SyncWindows | undefined,
+  rejects: RowReject[],
+  inline: boolean,
+): Promise<StagedWindow> {
   const byIds = (ids: readonly number[]) => ({
     where: 'rowid IN (SELECT value FROM json_each(?))',
     params: [JSON.stringify(ids)],
   });
   const tables = [
     ...(source.orders
-      ? [{ mapping: ordersMapping, stage: 'stage_orders', window: windows && byIds(windows.orderIds) }]
+      ? [
+          {
+            mapping: ordersMapping,
+            stage: 'stage_orders',
+            ids: windows?.orderIds,
+            window: windows && byIds(windows.orderIds),
+          },
+        ]
       : []),
-    { mapping: tradesMapping, stage: 'stage_trades', window: windows && byIds(windows.tradeIds) },
+    {
+      mapping: tradesMapping,
+      stage: 'stage_trades',
+      ids: windows?.tradeIds,
+      window: windows && byIds(windows.tradeIds),
+    },
   ];
   const progress = {
     done: 0,
@@ -226,24 +268,31 @@ export async function stageSource(
       : tables.reduce((n, t) => n + source.count(t.mapping.source), 0),
   };
   await ctx.progress(progress);
-  for (const { mapping, stage, window } of tables) {
-    const staging = await StagingTable.create(
-      client,
-      stage,
-      createRowEncoder(mapping, source.columnsOf(mapping.source)),
-    );
+  const staged = new Map<string, StagedRows>();
+  for (const { mapping, stage, ids, window } of tables) {
+    const encoder = createRowEncoder(mapping, source.columnsOf(mapping.source));
     const lineKeys: number[] = [];
-    await staging
-      .copy(client, readLines(ctx, source, mapping, staging.encoder, progress, rejects, { lineKeys, window }))
-      .catch((error: unknown) => {
-        throw describePgFailure(tableAt(source, mapping), error, lineKeys);
-      });
+    const lines = readLines(ctx, source, mapping, encoder, progress, rejects, { lineKeys, window });
+    if (inline && ids !== undefined && ids.length <= ctx.config.SYNC_BATCH_SIZE) {
+      const chunks: Buffer[] = [];
+      for await (const chunk of lines) chunks.push(chunk);
+      staged.set(mapping.source, stagedJson(encoder, Buffer.concat(chunks).toString()));
+      continue;
+    }
+    const staging = await StagingTable.create(client, stage, encoder);
+    await staging.copy(client, lines).catch((error: unknown) => {
+      throw describePgFailure(tableAt(source, mapping), error, lineKeys);
+    });
+    staged.set(mapping.source, stagedTable(stage));
   }
-  if (windows === undefined) return recordRowRejects(client, source.bot, source.file, rejects);
-  return recordRowRejects(client, source.bot, source.file, rejects, [
-    { table: tradesMapping.source, rowids: windows.tradeIds },
-    { table: ordersMapping.source, rowids: windows.orderIds },
-  ]);
+  const unusable =
+    windows === undefined
+      ? await recordRowRejects(client, source.bot, source.file, rejects)
+      : await recordRowRejects(client, source.bot, source.file, rejects, [
+          { table: tradesMapping.source, rowids: windows.tradeIds },
+          { table: ordersMapping.source, rowids: windows.orderIds },
+        ]);
+  return { trades: staged.get(tradesMapping.source)!, orders: staged.get(ordersMapping.source), unusable };
 }
 
 /** Rows staged with a usable key (orders: whose trade was staged too). */
@@ -306,7 +355,7 @@ function usable(mapping: TableMapping, parent: ParentCheck | undefined): string 
 async function mergeStaged(
   client: PoolClient,
   mapping: TableMapping,
-  stage: string,
+  stage: StagedRows,
   botId: string,
   parent?: ParentCheck,
 ): Promise<{ inserted: number; updated: number }> {
@@ -323,7 +372,7 @@ async function mergeStaged(
   // the bot's rows), so an unchanged row costs a comparison, not a conflict check.
   const result = await client.query<{ inserted: string; updated: string }>(
     `WITH changed AS (
-       SELECT s.* FROM ${quoteIdent(stage)} s
+       SELECT s.* FROM ${stage.from(2)} s
        LEFT JOIN ${quoteIdent(mapping.target)} t ON t.bot_id = $1::uuid AND t.${key} = s.${key}
        WHERE ${usable(mapping, parent)} AND t.row_hash IS DISTINCT FROM s.row_hash),
      written AS (
@@ -333,7 +382,7 @@ async function mergeStaged(
        WHERE ${quoteIdent(mapping.target)}.row_hash IS DISTINCT FROM EXCLUDED.row_hash
        RETURNING (xmax = 0) AS inserted)
      SELECT count(*) FILTER (WHERE inserted) AS inserted, count(*) FILTER (WHERE NOT inserted) AS updated FROM written`,
-    [botId],
+    [botId, ...stage.params],
   );
   const row = result.rows[0];
   return { inserted: Number(row?.inserted ?? 0), updated: Number(row?.updated ?? 0) };
@@ -363,7 +412,7 @@ async function deleteUnstaged(
  */
 async function rejectOrphanOrders(
   client: PoolClient,
-  ordersStage: string,
+  ordersStage: StagedRows,
   parent: ParentCheck,
   sourceRef: string,
   /** $2 of `parent`, when it names the bot. */
@@ -373,11 +422,11 @@ async function rejectOrphanOrders(
     `INSERT INTO rejects (source, collection, source_ref, position, reason)
      SELECT 'bot-sync', 'orders', $1, 'id ' || s.order_pk,
             'order ' || s.order_pk || ' belongs to trade ' || s.trade_id || ', which is not in the trades table'
-     FROM ${quoteIdent(ordersStage)} s
+     FROM ${ordersStage.from(botId === undefined ? 2 : 3)} s
      WHERE s.order_pk IS NOT NULL
        AND NOT (${parent})
      ON CONFLICT (source, collection, source_ref, position) DO UPDATE SET reason = EXCLUDED.reason`,
-    botId === undefined ? [sourceRef] : [sourceRef, botId],
+    [sourceRef, ...(botId === undefined ? [] : [botId]), ...ordersStage.params],
   );
   return result.rowCount ?? 0;
 }

@@ -1,5 +1,6 @@
 import type { PoolClient } from 'pg';
 import type { AcceptReset, ResetEvidence, TableDeletions } from '../../bots/reset-guard.js';
+import { stagedTable, type StagedRows } from './staged-rows.js';
 
 /** How many of the bot's first trades are compared with the file (a reset renumbers from 1). */
 export const FIRST_TRADES = 5;
@@ -20,11 +21,15 @@ export async function gatherResetEvidence(
   botId: string,
   withOrders: boolean,
   identity: ResetEvidence['identity'],
-  ids: StagedIdTables | readonly TableDeletions[] = { trades: 'stage_trades', orders: 'stage_orders' },
+  ids: StagedIdTables | { deletions: readonly TableDeletions[]; trades: StagedRows } = {
+    trades: 'stage_trades',
+    orders: 'stage_orders',
+  },
 ): Promise<ResetEvidence> {
   // Change windows count their deletions from the id lists themselves.
-  if (Array.isArray(ids)) return { identity, firstTradesChanged: await firstTradesChanged(client, botId), tables: ids };
-  return countedEvidence(client, botId, withOrders, identity, ids as StagedIdTables);
+  if ('deletions' in ids)
+    return { identity, firstTradesChanged: await firstTradesChanged(client, botId, ids.trades), tables: ids.deletions };
+  return countedEvidence(client, botId, withOrders, identity, ids);
 }
 
 async function countedEvidence(
@@ -55,11 +60,11 @@ async function countedEvidence(
     { table: 'trades', ...trades.rows[0]! },
     { table: 'orders', ...orders.rows[0]! },
   ];
-  return { identity, firstTradesChanged: await firstTradesChanged(client, botId), tables };
+  return { identity, firstTradesChanged: await firstTradesChanged(client, botId, stagedTable(ids.trades)), tables };
 }
 
-/** The bot's first FIRST_TRADES trades that stage_trades holds with another pair or opening time, described. */
-async function firstTradesChanged(client: PoolClient, botId: string): Promise<string[]> {
+/** The bot's first FIRST_TRADES trades that the staged trades hold with another pair or opening time, described. */
+async function firstTradesChanged(client: PoolClient, botId: string, staged: StagedRows): Promise<string[]> {
   const changed = await client.query<{
     trade_id: number;
     pair: string;
@@ -70,10 +75,10 @@ async function firstTradesChanged(client: PoolClient, botId: string): Promise<st
     `SELECT t.trade_id, t.pair, coalesce(to_char(t.open_date AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'), '?') AS opened,
        coalesce(s.pair, '?') AS now_pair, coalesce(to_char(s.open_date, 'YYYY-MM-DD HH24:MI:SS'), '?') AS now_opened
      FROM (SELECT trade_id, pair, open_date FROM trades_aggregated WHERE bot_id = $1 ORDER BY trade_id LIMIT ${FIRST_TRADES}) t
-     JOIN stage_trades s ON s.trade_id = t.trade_id
+     JOIN ${staged.from(2)} s ON s.trade_id = t.trade_id
      WHERE s.pair IS DISTINCT FROM t.pair OR (s.open_date AT TIME ZONE 'UTC') IS DISTINCT FROM t.open_date
      ORDER BY t.trade_id`,
-    [botId],
+    [botId, ...staged.params],
   );
   return changed.rows.map(
     (r) => `trade ${r.trade_id} was ${r.pair} opened ${r.opened}, is now ${r.now_pair} opened ${r.now_opened}`,
