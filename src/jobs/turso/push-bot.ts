@@ -48,7 +48,7 @@ import {
 } from './push-state.js';
 import { openKeys, planPushWindows } from './push-window.js';
 import { decodeSortKey } from './row-keys.js';
-import { mergeRows } from './row-streams.js';
+import { mergeRows, type Change } from './row-streams.js';
 import { quoteIdent, readSourceTables, type TableSchema } from './table-schema.js';
 import { ensureTargetSchema } from './target-schema.js';
 
@@ -293,9 +293,14 @@ async function pushTables(
   };
 
   const plans: TablePlan[] = [];
+  // A change window's changes are few: kept from the plan, they are written without merging again.
+  const kept = new Map<string, Change[]>();
   for (const table of tables) {
     const kind = previous.get(table.name)!;
-    plans.push(await planTable(sides, table, kind, dryRun || kind === 'records' ? undefined : record));
+    const window = sides.windows?.get(table.name);
+    const changes = !dryRun && window !== undefined && window.length <= KEPT_WINDOW_ROWS ? [] : undefined;
+    plans.push(await planTable(sides, table, kind, dryRun || kind === 'records' ? undefined : record, changes));
+    if (changes !== undefined) kept.set(table.name, changes);
   }
   for (const plan of plans) {
     // A windowed table's other rows are unchanged by definition: all the records hold, less what changes.
@@ -328,11 +333,12 @@ async function pushTables(
   // unique key a deleted row shares with a new one) accepts both.
   for (const table of [...tables].reverse()) {
     if (byName.get(table.name)!.deletes > 0)
-      await writeChanges(sides, table, previous.get(table.name)!, writer, 'delete');
+      await writeChanges(sides, table, previous.get(table.name)!, writer, 'delete', kept.get(table.name));
   }
   for (const table of tables) {
     const plan = byName.get(table.name)!;
-    if (plan.inserts + plan.updates > 0) await writeChanges(sides, table, previous.get(table.name)!, writer, 'upsert');
+    if (plan.inserts + plan.updates > 0)
+      await writeChanges(sides, table, previous.get(table.name)!, writer, 'upsert', kept.get(table.name));
   }
   if (total > 0 || pending || trust.why !== undefined || rebuilt.length > 0) {
     // The generation goes with the last rows, in one atomic batch; then PostgreSQL records it.
@@ -373,6 +379,7 @@ async function pushTables(
 /**
  * Merges the table again (the source may have moved since the plan) and sends one kind of
  * change: rows the merge finds otherwise are left to the next push, which sees them again.
+ * `kept`: the plan's own changes (a change window's, read in the same snapshot), sent as they are.
  */
 async function writeChanges(
   sides: PlanSides,
@@ -380,8 +387,10 @@ async function writeChanges(
   previous: Previous,
   writer: BatchWriter,
   kind: 'delete' | 'upsert',
+  kept?: readonly Change[],
 ): Promise<void> {
-  for await (const change of mergeRows(sourceCursor(sides, table, previous), previousCursor(sides, table, previous))) {
+  const changes = kept ?? mergeRows(sourceCursor(sides, table, previous), previousCursor(sides, table, previous));
+  for await (const change of changes) {
     if (kind === 'delete' && change.kind === 'delete')
       await writer.delete(table, decodeSortKey(change.key), { table: table.name, key: change.key, hash: undefined });
     else if (kind === 'upsert' && (change.kind === 'insert' || change.kind === 'update'))
@@ -392,6 +401,9 @@ async function writeChanges(
       });
   }
 }
+
+/** A change window of at most this many rows keeps its changes from the plan to the write. */
+const KEPT_WINDOW_ROWS = 10_000;
 
 async function targetCounts(
   client: Client,

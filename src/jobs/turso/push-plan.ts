@@ -11,6 +11,7 @@ import {
   RowCursor,
   sourcePager,
   targetPager,
+  type Change,
   type HashedRow,
   type KeyedRow,
   type Pager,
@@ -69,7 +70,7 @@ export function sourceCursor(sides: PlanSides, table: TableSchema, previous: Pre
 
 /**
  * Merges one table of the source with what the target holds, counting inserts, updates and
- * deletes and writing nothing. When the table's records are being rebuilt (`record`), the rows
+ * deletes (and keeping them in `changes`, if given) and writing nothing. When the table's records are being rebuilt (`record`), the rows
  * found equal in the target are recorded as it goes, a chunk at a time.
  */
 export async function planTable(
@@ -77,6 +78,8 @@ export async function planTable(
   table: TableSchema,
   previous: Previous,
   record?: (ops: RecordOp[]) => Promise<void>,
+  /** Receives the changes found (a change window's few), so writing them needs no second merge. */
+  changes?: Change[],
 ): Promise<TablePlan> {
   const plan: TablePlan = {
     table: table.name,
@@ -97,6 +100,7 @@ export async function planTable(
       }
       continue;
     }
+    changes?.push(change);
     const kind = change.kind;
     plan[kind === 'insert' ? 'inserts' : kind === 'update' ? 'updates' : 'deletes'] += 1;
     const samples = plan.samples[kind];
