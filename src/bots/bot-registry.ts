@@ -4,16 +4,23 @@ type Queryable = Pool | PoolClient;
 
 /**
  * Registers a bot (or refreshes where its database is) and returns its id. An upsert on
- * instance_id, so a bot is never registered twice and trades never get a NULL bot.
+ * instance_id, so a bot is never registered twice and trades never get a NULL bot. A bot
+ * registered as it is is not written again (but once an hour, for last_seen_at): every sync
+ * calls this, and a write here would be a commit of its own.
  */
 export async function registerBot(db: Queryable, instance: string, dbPath: string): Promise<string> {
   const result = await db.query<{ id: string }>(
-    `INSERT INTO bots (instance_id, name, db_path, discovered_at, last_seen_at)
-     VALUES ($1, $1, $2, now(), now())
-     ON CONFLICT (instance_id) DO UPDATE
-       SET db_path = EXCLUDED.db_path, last_seen_at = now(), missing_since = NULL,
-           updated_at = CASE WHEN bots.db_path IS DISTINCT FROM EXCLUDED.db_path OR bots.missing_since IS NOT NULL THEN now() ELSE bots.updated_at END
-     RETURNING id`,
+    `WITH current AS (
+       SELECT id FROM bots WHERE instance_id = $1 AND db_path = $2 AND missing_since IS NULL
+         AND last_seen_at >= now() - interval '1 hour'),
+     registered AS (
+       INSERT INTO bots (instance_id, name, db_path, discovered_at, last_seen_at)
+       SELECT $1, $1, $2, now(), now() WHERE NOT EXISTS (SELECT 1 FROM current)
+       ON CONFLICT (instance_id) DO UPDATE
+         SET db_path = EXCLUDED.db_path, last_seen_at = now(), missing_since = NULL,
+             updated_at = CASE WHEN bots.db_path IS DISTINCT FROM EXCLUDED.db_path OR bots.missing_since IS NOT NULL THEN now() ELSE bots.updated_at END
+       RETURNING id)
+     SELECT id FROM current UNION ALL SELECT id FROM registered`,
     [instance, dbPath],
   );
   const row = result.rows[0];
