@@ -17,7 +17,9 @@ import {
   WINDOW_RULES,
   windowStart,
 } from '../../bots/change-window.js';
+import type { PoolClient } from 'pg';
 import type { PgPool } from '../../connections/postgres.js';
+import { withTransaction } from '../../connections/transaction.js';
 import { PermanentJobError } from '../../errors.js';
 import { BatchWriter } from './batch-writer.js';
 import { openBotTarget, type BotTarget } from './bot-target.js';
@@ -314,11 +316,19 @@ async function pushTables(
 
   const total = plans.reduce((sum, p) => sum + p.inserts + p.updates + p.deletes, 0);
   const stats = { done: 0, pushed: 0, deleted: 0, bytes: 0, batches: 0 };
+  // Set for the last batch: what PostgreSQL records with its rows, in the same transaction.
+  let finish: ((client: PoolClient) => Promise<void>) | undefined;
   const writer = new BatchWriter(
     target.client,
     options.config.TURSO_BATCH_BYTES,
     async (ops, bytes) => {
-      await recordRows(pg, instance, ops);
+      const then = finish;
+      if (then === undefined) await recordRows(pg, instance, ops);
+      else
+        await withTransaction(pg, async (client) => {
+          await recordRows(client, instance, ops);
+          await then(client);
+        });
       stats.batches += 1;
       stats.bytes += bytes;
       stats.done += ops.length;
@@ -340,16 +350,7 @@ async function pushTables(
     if (plan.inserts + plan.updates > 0)
       await writeChanges(sides, table, previous.get(table.name)!, writer, 'upsert', kept.get(table.name));
   }
-  if (total > 0 || pending || trust.why !== undefined || rebuilt.length > 0) {
-    // The generation goes with the last rows, in one atomic batch; then PostgreSQL records it.
-    const generation = newGeneration();
-    await writer.flush([generationStatement(generation)]);
-    await commitGeneration(pg, instance, target.display, generation, trust.fingerprint);
-  } else if (trust.record?.sourceFingerprint !== (trust.fingerprint ?? null)) {
-    await recordFingerprint(pg, instance, trust.fingerprint);
-  }
-  // After the generation: a push that dies before this leaves the older, wider windows.
-  await recordWindow(pg, instance, {
+  const next = {
     window: {
       at: trust.now,
       highWater: water,
@@ -358,7 +359,24 @@ async function pushTables(
     },
     openKeys: openKeys(sides.source, tables, planned?.openIds),
     identity: trust.identity,
-  });
+  };
+  if (total > 0 || pending || trust.why !== undefined || rebuilt.length > 0) {
+    // The generation goes with the last rows, in one atomic batch; then PostgreSQL records those
+    // rows, the generation and where the next windows start, in one transaction (a push that
+    // dies before it leaves the records untrusted, so the next one compares with the target).
+    const generation = newGeneration();
+    finish = async (client) => {
+      await commitGeneration(client, instance, target.display, generation, trust.fingerprint);
+      await recordWindow(client, instance, next);
+    };
+    await writer.flush([generationStatement(generation)]);
+  } else {
+    await withTransaction(pg, async (client) => {
+      if (trust.record?.sourceFingerprint !== (trust.fingerprint ?? null))
+        await recordFingerprint(client, instance, trust.fingerprint);
+      await recordWindow(client, instance, next);
+    });
+  }
   const fields = {
     tables: tables.length,
     pushed: stats.pushed,

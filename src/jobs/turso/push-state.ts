@@ -1,7 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { Client, InStatement } from '@libsql/client';
 import type { WindowMemory } from '../../bots/change-window.js';
+import pgLib, { type PoolClient } from 'pg';
 import type { PgPool } from '../../connections/postgres.js';
+import { withTransaction } from '../../connections/transaction.js';
+
+/** The pool, or a client inside a transaction of several of these writes. */
+type Queryable = PgPool | PoolClient;
 
 /**
  * turso-push's state lives in PostgreSQL (every worker sees it) and is trusted only while the
@@ -106,10 +111,11 @@ export async function loadPushRecord(pg: PgPool, instance: string): Promise<Push
 
 /**
  * After a push that ended with the target and the records agreeing: where the next push's windows
- * start. Written after the generation: a push that dies before leaves the older, wider window.
+ * start. Written in the transaction that commits the generation: a push that dies before leaves
+ * the older, wider window (and untrusted records).
  */
 export async function recordWindow(
-  pg: PgPool,
+  pg: Queryable,
   instance: string,
   state: { window: WindowMemory; openKeys: Record<string, number[]>; identity: string | undefined },
 ): Promise<void> {
@@ -182,18 +188,20 @@ export async function forgetRecordedRows(pg: PgPool, instance: string, tables?: 
     ]);
 }
 
-/** Applies row changes the target committed (or rows a compare found equal) to the records. */
-export async function recordRows(pg: PgPool, instance: string, ops: readonly RecordOp[]): Promise<void> {
+/** Applies row changes the target committed (or rows a compare found equal) to the records, in one commit. */
+export async function recordRows(db: Queryable, instance: string, ops: readonly RecordOp[]): Promise<void> {
   const upserts = ops.filter((op) => op.hash !== undefined);
   const deletes = ops.filter((op) => op.hash === undefined);
+  if (deletes.length > 0 && upserts.length > 0 && db instanceof pgLib.Pool)
+    return withTransaction(db, (client) => recordRows(client, instance, ops));
   if (deletes.length > 0)
-    await pg.query(
+    await db.query(
       `DELETE FROM turso_push_rows r USING unnest($2::text[], $3::bytea[]) AS d(table_name, row_key)
        WHERE r.instance = $1 AND r.table_name = d.table_name AND r.row_key = d.row_key`,
       [instance, deletes.map((op) => op.table), deletes.map((op) => op.key)],
     );
   if (upserts.length > 0)
-    await pg.query(
+    await db.query(
       `INSERT INTO turso_push_rows (instance, table_name, row_key, row_hash)
        SELECT $1, * FROM unnest($2::text[], $3::bytea[], $4::bytea[])
        ON CONFLICT (instance, table_name, row_key) DO UPDATE SET row_hash = excluded.row_hash`,
@@ -227,7 +235,7 @@ export async function recordedCounts(pg: PgPool, instance: string): Promise<Map<
 
 /** After the target committed `generation` with the last rows: the records are trusted again. */
 export async function commitGeneration(
-  pg: PgPool,
+  pg: Queryable,
   instance: string,
   target: string,
   generation: string,
@@ -243,7 +251,11 @@ export async function commitGeneration(
 }
 
 /** A push that wrote nothing still learns the source file's new fingerprint. */
-export async function recordFingerprint(pg: PgPool, instance: string, fingerprint: string | undefined): Promise<void> {
+export async function recordFingerprint(
+  pg: Queryable,
+  instance: string,
+  fingerprint: string | undefined,
+): Promise<void> {
   await pg.query('UPDATE turso_push_targets SET source_fingerprint = $2 WHERE instance = $1', [
     instance,
     fingerprint ?? null,
