@@ -60,15 +60,16 @@ export async function mergeSync(
       throw describePgFailure(tableAt(source, mapping), error);
     });
   const trades = await named(tradesMapping, mergeStaged(client, tradesMapping, stagedTable('stage_trades'), botId));
-  Object.assign(result.trades, trades);
+  Object.assign(result.trades, { inserted: trades.inserted, updated: trades.updated });
   let orphans = 0;
   if (source.orders) {
     const parent = stagedParent('stage_trades');
-    Object.assign(
-      result.orders,
-      await named(ordersMapping, mergeStaged(client, ordersMapping, stagedTable('stage_orders'), botId, parent)),
+    const merged = await named(
+      ordersMapping,
+      mergeStaged(client, ordersMapping, stagedTable('stage_orders'), botId, parent, `${source.bot}:${source.file}`),
     );
-    orphans = await rejectOrphanOrders(client, stagedTable('stage_orders'), parent, `${source.bot}:${source.file}`);
+    Object.assign(result.orders, { inserted: merged.inserted, updated: merged.updated });
+    orphans = merged.orphans;
     // Orders first: deleting a trade cascades to its orders, which would then go uncounted.
     result.orders.deleted += await deleteUnstaged(client, ordersMapping, 'stage_orders', botId, parent);
   } else {
@@ -157,14 +158,16 @@ async function windowMerge(
     write.catch((error: unknown) => {
       throw describePgFailure(tableAt(source, mapping), error);
     });
-  Object.assign(result.trades, await named(tradesMapping, mergeStaged(client, tradesMapping, staged.trades, botId)));
+  const merged = await named(tradesMapping, mergeStaged(client, tradesMapping, staged.trades, botId));
+  Object.assign(result.trades, { inserted: merged.inserted, updated: merged.updated });
   let orphans = 0;
   if (staged.orders) {
-    Object.assign(
-      result.orders,
-      await named(ordersMapping, mergeStaged(client, ordersMapping, staged.orders, botId, heldParent('$1'))),
+    const mergedOrders = await named(
+      ordersMapping,
+      mergeStaged(client, ordersMapping, staged.orders, botId, heldParent('$1'), `${source.bot}:${source.file}`),
     );
-    orphans = await rejectOrphanOrders(client, staged.orders, heldParent('$2'), `${source.bot}:${source.file}`, botId);
+    Object.assign(result.orders, { inserted: mergedOrders.inserted, updated: mergedOrders.updated });
+    orphans = mergedOrders.orphans;
   }
   // Rows outside the window are unchanged by definition: what PostgreSQL held, less the deletions.
   result.trades.unchanged = trades.held - result.trades.deleted - result.trades.updated;
@@ -350,7 +353,10 @@ function usable(mapping: TableMapping, parent: ParentCheck | undefined): string 
 
 /**
  * Upserts the staged rows into the real table in one statement; a row whose hash is unchanged
- * is not written at all.
+ * is not written at all. Orders (`parent` given) whose trade is not there go to rejects in the
+ * same statement, under `sourceRef`. (Orders are read before trades, and FreqTrade writes a
+ * trade before its orders, so an order read here always finds its trade unless the source
+ * really lacks it.)
  */
 async function mergeStaged(
   client: PoolClient,
@@ -358,7 +364,8 @@ async function mergeStaged(
   stage: StagedRows,
   botId: string,
   parent?: ParentCheck,
-): Promise<{ inserted: number; updated: number }> {
+  sourceRef?: string,
+): Promise<{ inserted: number; updated: number; orphans: number }> {
   const columns = Object.entries(mapping.columns);
   const key = quoteIdent(mapping.key.target);
   const selected = columns.map(([c, k]) =>
@@ -368,11 +375,26 @@ async function mergeStaged(
   const updates = [...columns.map(([c]) => c), 'extra', 'row_hash'].map(
     (c) => `${quoteIdent(c)} = EXCLUDED.${quoteIdent(c)}`,
   );
+  const params: unknown[] = [botId, ...stage.params];
+  // Rows given as a parameter are read once for both uses; a staging table is read as it is.
+  const inline = stage.params.length > 0;
+  const rows = inline ? 'staged' : stage.from(2);
+  const orphaned =
+    parent === undefined || sourceRef === undefined
+      ? ''
+      : `, orphaned AS (
+       INSERT INTO rejects (source, collection, source_ref, position, reason)
+       SELECT 'bot-sync', 'orders', $${params.push(sourceRef)}, 'id ' || s.order_pk,
+              'order ' || s.order_pk || ' belongs to trade ' || s.trade_id || ', which is not in the trades table'
+       FROM ${rows} s WHERE s.order_pk IS NOT NULL AND NOT (${parent})
+       ON CONFLICT (source, collection, source_ref, position) DO UPDATE SET reason = EXCLUDED.reason
+       RETURNING 1)`;
   // Only rows whose hash differs from what PostgreSQL holds reach the upsert (a hash join over
   // the bot's rows), so an unchanged row costs a comparison, not a conflict check.
-  const result = await client.query<{ inserted: string; updated: string }>(
-    `WITH changed AS (
-       SELECT s.* FROM ${stage.from(2)} s
+  const result = await client.query<{ inserted: string; updated: string; orphans: string }>(
+    `WITH ${inline ? `staged AS (SELECT * FROM ${stage.from(2)} s),` : ''}
+     changed AS (
+       SELECT s.* FROM ${rows} s
        LEFT JOIN ${quoteIdent(mapping.target)} t ON t.bot_id = $1::uuid AND t.${key} = s.${key}
        WHERE ${usable(mapping, parent)} AND t.row_hash IS DISTINCT FROM s.row_hash),
      written AS (
@@ -380,12 +402,17 @@ async function mergeStaged(
        SELECT $1::uuid, s.${key}, ${selected.join(', ')}, s.extra, s.row_hash FROM changed s
        ON CONFLICT (bot_id, ${key}) DO UPDATE SET ${updates.join(', ')}, synced_at = now()
        WHERE ${quoteIdent(mapping.target)}.row_hash IS DISTINCT FROM EXCLUDED.row_hash
-       RETURNING (xmax = 0) AS inserted)
-     SELECT count(*) FILTER (WHERE inserted) AS inserted, count(*) FILTER (WHERE NOT inserted) AS updated FROM written`,
-    [botId, ...stage.params],
+       RETURNING (xmax = 0) AS inserted)${orphaned}
+     SELECT count(*) FILTER (WHERE inserted) AS inserted, count(*) FILTER (WHERE NOT inserted) AS updated,
+       ${orphaned === '' ? '0' : '(SELECT count(*) FROM orphaned)'} AS orphans FROM written`,
+    params,
   );
   const row = result.rows[0];
-  return { inserted: Number(row?.inserted ?? 0), updated: Number(row?.updated ?? 0) };
+  return {
+    inserted: Number(row?.inserted ?? 0),
+    updated: Number(row?.updated ?? 0),
+    orphans: Number(row?.orphans ?? 0),
+  };
 }
 
 /** Deletes the bot's rows that the source no longer has (deleted in FreqTrade). */
@@ -401,32 +428,6 @@ async function deleteUnstaged(
     `DELETE FROM ${quoteIdent(mapping.target)} t WHERE t.bot_id = $1
      AND NOT EXISTS (SELECT 1 FROM ${quoteIdent(stage)} s WHERE s.${key} = t.${key} AND ${usable(mapping, parent)})`,
     [botId],
-  );
-  return result.rowCount ?? 0;
-}
-
-/**
- * Orders of a trade the source does not have go to rejects. (Orders are read before trades, and
- * FreqTrade writes a trade before its orders, so an order read here always finds its trade
- * unless the source really lacks it.)
- */
-async function rejectOrphanOrders(
-  client: PoolClient,
-  ordersStage: StagedRows,
-  parent: ParentCheck,
-  sourceRef: string,
-  /** $2 of `parent`, when it names the bot. */
-  botId?: string,
-): Promise<number> {
-  const result = await client.query(
-    `INSERT INTO rejects (source, collection, source_ref, position, reason)
-     SELECT 'bot-sync', 'orders', $1, 'id ' || s.order_pk,
-            'order ' || s.order_pk || ' belongs to trade ' || s.trade_id || ', which is not in the trades table'
-     FROM ${ordersStage.from(botId === undefined ? 2 : 3)} s
-     WHERE s.order_pk IS NOT NULL
-       AND NOT (${parent})
-     ON CONFLICT (source, collection, source_ref, position) DO UPDATE SET reason = EXCLUDED.reason`,
-    [sourceRef, ...(botId === undefined ? [] : [botId]), ...ordersStage.params],
   );
   return result.rowCount ?? 0;
 }
