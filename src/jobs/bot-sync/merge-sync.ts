@@ -342,7 +342,9 @@ function stagedParent(stage: string): ParentCheck {
 
 /** Windows: PostgreSQL holds the trade (after the deletions and the trades' merge); `bot` is the bot's parameter. */
 function heldParent(bot: string): ParentCheck {
-  return `EXISTS (SELECT 1 FROM trades_aggregated pt WHERE pt.bot_id = ${bot}::uuid AND pt.trade_id = s.trade_id)`;
+  // A lookup per order (a subquery PostgreSQL cannot turn into a join): as a join it may hash
+  // every trade of the bot for a window of a few orders.
+  return `(SELECT 1 FROM trades_aggregated pt WHERE pt.bot_id = ${bot}::uuid AND pt.trade_id = s.trade_id LIMIT 1) IS NOT NULL`;
 }
 
 /** Staged rows whose key is usable and, for orders, whose trade is there. */
@@ -389,13 +391,19 @@ async function mergeStaged(
        FROM ${rows} s WHERE s.order_pk IS NOT NULL AND NOT (${parent})
        ON CONFLICT (source, collection, source_ref, position) DO UPDATE SET reason = EXCLUDED.reason
        RETURNING 1)`;
-  // Only rows whose hash differs from what PostgreSQL holds reach the upsert (a hash join over
-  // the bot's rows), so an unchanged row costs a comparison, not a conflict check.
+  // Only rows whose hash differs from what PostgreSQL holds reach the upsert, so an unchanged row
+  // costs a comparison, not a conflict check: for a staging table a hash join over the bot's
+  // rows; for a window's few rows given as a parameter a lookup each (OFFSET 0 keeps PostgreSQL
+  // from making it a join, which, misjudging the bot's rows, it may do by hashing all of them).
+  const lookup = `SELECT t.row_hash FROM ${quoteIdent(mapping.target)} t WHERE t.bot_id = $1::uuid AND t.${key} = s.${key}`;
+  const held = inline
+    ? `LATERAL (${lookup} OFFSET 0) t ON true`
+    : `${quoteIdent(mapping.target)} t ON t.bot_id = $1::uuid AND t.${key} = s.${key}`;
   const result = await client.query<{ inserted: string; updated: string; orphans: string }>(
     `WITH ${inline ? `staged AS (SELECT * FROM ${stage.from(2)} s),` : ''}
      changed AS (
        SELECT s.* FROM ${rows} s
-       LEFT JOIN ${quoteIdent(mapping.target)} t ON t.bot_id = $1::uuid AND t.${key} = s.${key}
+       LEFT JOIN ${held}
        WHERE ${usable(mapping, parent)} AND t.row_hash IS DISTINCT FROM s.row_hash),
      written AS (
        INSERT INTO ${quoteIdent(mapping.target)} (${targetColumns.join(', ')})

@@ -151,9 +151,13 @@ export async function recordedRowsOf(
   keys: readonly Buffer[],
 ): Promise<RecordedRow[]> {
   if (keys.length === 0) return [];
+  // One index lookup per key (OFFSET 0 keeps the lookup from becoming a join): as a join, or as
+  // `row_key = ANY(...)` in key order, PostgreSQL may read every recorded row of the table.
   const { rows } = await pg.query<{ row_key: Buffer; row_hash: Buffer }>(
-    `SELECT row_key, row_hash FROM turso_push_rows WHERE instance = $1 AND table_name = $2 AND row_key = ANY($3::bytea[])
-     ORDER BY row_key`,
+    `SELECT r.row_key, r.row_hash FROM unnest($3::bytea[]) AS k(row_key)
+     CROSS JOIN LATERAL (SELECT row_key, row_hash FROM turso_push_rows WHERE instance = $1 AND table_name = $2
+       AND row_key = k.row_key OFFSET 0) r
+     ORDER BY r.row_key`,
     [instance, table, keys],
   );
   return rows.map((row) => ({ key: row.row_key, hash: row.row_hash }));
