@@ -2,7 +2,7 @@ import { mkdir, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { createBotDatabase } from '../scripts/freqtrade/generate-bot-db.js';
-import { pushBot, type PushResult } from '../src/jobs/turso/push-bot.js';
+import { pushBot, type PushResult } from '../src/turso/push-bot.js';
 import { benchEnv, machine, peakRssMb, type BenchEnv } from './_bench-env.js';
 
 /**

@@ -2,10 +2,10 @@ import { createHash } from 'node:crypto';
 import type { Config } from '../config.js';
 import { findBotDatabaseFile, openBotDatabaseFile } from '../bots/bot-database-file.js';
 import { errorMessage } from '../errors.js';
-import { openBotTarget } from '../jobs/turso/bot-target.js';
-import { RowCursor, sourcePager, targetPager, type KeyedRow, type Pager } from '../jobs/turso/row-streams.js';
-import { readSyncConfig } from '../jobs/turso/sync-config.js';
-import { readSourceTables } from '../jobs/turso/table-schema.js';
+import { openBotTarget } from '../turso/bot-target.js';
+import { RowCursor, sourcePager, targetPager, type KeyedRow, type Pager } from '../turso/row-streams.js';
+import { readSyncConfig } from '../turso/sync-config.js';
+import { readSourceTables } from '../turso/table-schema.js';
 
 /** Count and checksum of one table: MD5 over every row's key and values, in key order. */
 export interface TursoTableSide {

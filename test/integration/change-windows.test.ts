@@ -9,7 +9,7 @@ import { ResetSuspectedError } from '../../src/bots/reset-guard.js';
 import type { SchemaVersion } from '../../scripts/freqtrade/schemas.js';
 import { dryRunBot } from '../../src/jobs/bot-sync/dry-run.js';
 import { syncBot } from '../../src/jobs/bot-sync/sync-bot.js';
-import { pushBot, type PushResult } from '../../src/jobs/turso/push-bot.js';
+import { pushBot, type PushResult } from '../../src/turso/push-bot.js';
 import { compareBots } from '../helpers/bot-equality.js';
 import { failureTracker } from '../helpers/failure-tracker.js';
 import { botDbPath } from '../helpers/freqtrade-db.js';

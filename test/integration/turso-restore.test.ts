@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { PermanentJobError } from '../../src/errors.js';
 import type { JobContext } from '../../src/jobs/job.js';
-import type { RestoreResult } from '../../src/jobs/turso/restore-bot.js';
+import type { RestoreResult } from '../../src/turso/restore-bot.js';
 import { contextForLocalRun } from '../../src/workers/job-context.js';
 import { runJob } from '../../src/workers/run-job.js';
 import { cliEnv, runCli } from '../helpers/cli-process.js';

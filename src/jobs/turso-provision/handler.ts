@@ -3,8 +3,8 @@ import { rename, rm, stat, writeFile } from 'node:fs/promises';
 import { instanceDir } from '../../bots/bot-instances.js';
 import { PermanentJobError } from '../../errors.js';
 import { defineHandler } from '../job.js';
-import { createDatabaseToken, ensureDatabase } from '../turso/platform-api.js';
-import { readSyncConfig, syncConfigPath } from '../turso/sync-config.js';
+import { createDatabaseToken, ensureDatabase } from '../../turso/platform-api.js';
+import { readSyncConfig, syncConfigPath } from '../../turso/sync-config.js';
 import { tursoProvisionContract } from './contract.js';
 
 /** Turso database names: lower-case letters, digits and dashes. */

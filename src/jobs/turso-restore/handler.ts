@@ -1,6 +1,6 @@
 import { confinedPath } from '../../payload-paths.js';
 import { defineHandler } from '../job.js';
-import { restoreBot } from '../turso/restore-bot.js';
+import { restoreBot } from '../../turso/restore-bot.js';
 import { tursoRestoreContract } from './contract.js';
 
 export const tursoRestoreHandler = defineHandler({

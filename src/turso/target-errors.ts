@@ -1,5 +1,5 @@
 import { LibsqlError } from '@libsql/client';
-import { PermanentJobError, errorMessage } from '../../errors.js';
+import { PermanentJobError, errorMessage } from '../errors.js';
 
 /** A target URL fit for logs, results and metadata: no query string (authToken=...), no user info. */
 export function displayTarget(url: string): string {

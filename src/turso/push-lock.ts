@@ -1,5 +1,5 @@
-import { releaseSessionLock, tryTakeSessionLock } from '../../connections/advisory-locks.js';
-import type { PgPool } from '../../connections/postgres.js';
+import { releaseSessionLock, tryTakeSessionLock } from '../connections/advisory-locks.js';
+import type { PgPool } from '../connections/postgres.js';
 
 export class PushLockedError extends Error {
   constructor(instance: string) {

@@ -1,6 +1,6 @@
-import type { SqliteDb } from '../../bots/bot-database-file.js';
-import { laterOf, scanWindow, windowable, WINDOW_RULES } from '../../bots/change-window.js';
-import type { PgPool } from '../../connections/postgres.js';
+import type { SqliteDb } from '../bots/bot-database-file.js';
+import { laterOf, scanWindow, windowable, WINDOW_RULES } from '../bots/change-window.js';
+import type { PgPool } from '../connections/postgres.js';
 import { recordedMaxKeys, recordedPage, recordedRowsOf } from './push-state.js';
 import { decodeSortKey, sortKey } from './row-keys.js';
 import { keyed, PAGE_ROWS, RowCursor, type HashedRow, type KeyedRow, type Pager } from './row-streams.js';

@@ -1,7 +1,7 @@
 import type { Client } from '@libsql/client';
-import type { Config } from '../../config.js';
-import { createLibsqlClient } from '../../connections/libsql.js';
-import { PermanentJobError } from '../../errors.js';
+import type { Config } from '../config.js';
+import { createLibsqlClient } from '../connections/libsql.js';
+import { PermanentJobError } from '../errors.js';
 import { readSyncConfig, syncConfigPath, type SyncConfig } from './sync-config.js';
 import { displayTarget, targetError } from './target-errors.js';
 import { resolveTargetLocation, TargetRefusedError } from './target-location.js';

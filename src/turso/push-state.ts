@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Client, InStatement } from '@libsql/client';
-import type { WindowMemory } from '../../bots/change-window.js';
+import type { WindowMemory } from '../bots/change-window.js';
 import pgLib, { type PoolClient } from 'pg';
-import type { PgPool } from '../../connections/postgres.js';
-import { withTransaction } from '../../connections/transaction.js';
+import type { PgPool } from '../connections/postgres.js';
+import { withTransaction } from '../connections/transaction.js';
 
 /** The pool, or a client inside a transaction of several of these writes. */
 type Queryable = PgPool | PoolClient;

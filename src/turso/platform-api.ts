@@ -1,4 +1,4 @@
-import { PermanentJobError } from '../../errors.js';
+import { PermanentJobError } from '../errors.js';
 import { redactToken } from './target-errors.js';
 
 /** The few Turso Platform API calls provisioning needs (documented at docs.turso.tech/api-reference). */

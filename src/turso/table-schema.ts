@@ -1,4 +1,4 @@
-import type { SqliteDb } from '../../bots/bot-database-file.js';
+import type { SqliteDb } from '../bots/bot-database-file.js';
 
 /** What a push needs to know about one table of a bot's database. */
 export interface TableSchema {

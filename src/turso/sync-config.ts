@@ -1,9 +1,9 @@
 import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
-import type { Config } from '../../config.js';
-import { instanceDir } from '../../bots/bot-instances.js';
-import { PermanentJobError } from '../../errors.js';
+import type { Config } from '../config.js';
+import { instanceDir } from '../bots/bot-instances.js';
+import { PermanentJobError } from '../errors.js';
 
 /** <instance>/sync-config.json, as the playbook defines it. The token never leaves the worker. */
 const syncConfigSchema = z.object({

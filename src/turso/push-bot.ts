@@ -1,12 +1,12 @@
 import type { Client } from '@libsql/client';
-import type { Config } from '../../config.js';
+import type { Config } from '../config.js';
 import {
   botDatabaseIdentity,
   BotDatabaseLockedError,
   findBotDatabaseFile,
   fingerprintBotDatabase,
   openBotDatabaseFile,
-} from '../../bots/bot-database-file.js';
+} from '../bots/bot-database-file.js';
 import {
   fullCompareDue,
   fullCompareReason,
@@ -16,11 +16,11 @@ import {
   untrustedHighWater,
   WINDOW_RULES,
   windowStart,
-} from '../../bots/change-window.js';
+} from '../bots/change-window.js';
 import type { PoolClient } from 'pg';
-import type { PgPool } from '../../connections/postgres.js';
-import { withTransaction } from '../../connections/transaction.js';
-import { PermanentJobError } from '../../errors.js';
+import type { PgPool } from '../connections/postgres.js';
+import { withTransaction } from '../connections/transaction.js';
+import { PermanentJobError } from '../errors.js';
 import { BatchWriter } from './batch-writer.js';
 import { openBotTarget, type BotTarget } from './bot-target.js';
 import {

@@ -2,8 +2,8 @@ import { lstat, mkdir, realpath } from 'node:fs/promises';
 import { isIP } from 'node:net';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { Config } from '../../config.js';
-import { PermanentJobError } from '../../errors.js';
+import type { Config } from '../config.js';
+import { PermanentJobError } from '../errors.js';
 
 /**
  * Where a bot's sync-config.json may send its backup. A bot's config is input that a bot's owner

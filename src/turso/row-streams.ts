@@ -1,6 +1,6 @@
 import type { Client } from '@libsql/client';
-import type { SqliteDb } from '../../bots/bot-database-file.js';
-import type { PgPool } from '../../connections/postgres.js';
+import type { SqliteDb } from '../bots/bot-database-file.js';
+import type { PgPool } from '../connections/postgres.js';
 import { recordedPage } from './push-state.js';
 import { sortKey } from './row-keys.js';
 import { rowDigest, type SqlValue } from './sql-values.js';

@@ -1,7 +1,7 @@
 import type { Client } from '@libsql/client';
-import type { PgPool } from '../../connections/postgres.js';
-import type { SqliteDb } from '../../bots/bot-database-file.js';
-import { judgeReset, resetRefusal } from '../../bots/reset-guard.js';
+import type { PgPool } from '../connections/postgres.js';
+import type { SqliteDb } from '../bots/bot-database-file.js';
+import { judgeReset, resetRefusal } from '../bots/reset-guard.js';
 import type { RecordOp } from './push-state.js';
 import { windowRecordedPager, windowSourcePager, type PushWindows } from './push-window.js';
 import { decodeSortKey, displayKey } from './row-keys.js';
