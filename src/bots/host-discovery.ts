@@ -1,7 +1,7 @@
 import type { Config } from '../config.js';
 import type { PgPool } from '../connections/postgres.js';
 import { errorMessage } from '../errors.js';
-import { tursoPushEnabled } from '../turso/push-enabled.js';
+import { tursoPushEnabled } from '../turso/sync-config.js';
 import type { Logger } from '../logger.js';
 import { scanBotInstances } from './bot-instances.js';
 import { registerHostBots } from './bot-registry.js';

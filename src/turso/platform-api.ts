@@ -1,5 +1,5 @@
 import { PermanentJobError } from '../errors.js';
-import { redactToken } from './target-errors.js';
+import { redactToken } from './target.js';
 
 /** The few Turso Platform API calls provisioning needs (documented at docs.turso.tech/api-reference). */
 export interface PlatformApi {

@@ -22,7 +22,7 @@ import type { PgPool } from '../connections/postgres.js';
 import { withTransaction } from '../connections/transaction.js';
 import { PermanentJobError } from '../errors.js';
 import { BatchWriter } from './batch-writer.js';
-import { openBotTarget, type BotTarget } from './bot-target.js';
+import { openBotTarget, type BotTarget } from './target.js';
 import {
   assertNoReset,
   describePlan,
@@ -51,8 +51,7 @@ import {
 import { openKeys, planPushWindows } from './push-window.js';
 import { decodeSortKey } from './row-keys.js';
 import { mergeRows, type Change } from './row-streams.js';
-import { quoteIdent, readSourceTables, type TableSchema } from './table-schema.js';
-import { ensureTargetSchema } from './target-schema.js';
+import { ensureTargetSchema, quoteIdent, readSourceTables, type TableSchema } from './table-schema.js';
 
 export interface PushResult {
   tables: number;

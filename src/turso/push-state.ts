@@ -2,8 +2,10 @@ import { randomUUID } from 'node:crypto';
 import type { Client, InStatement } from '@libsql/client';
 import type { WindowMemory } from '../bots/change-window.js';
 import pgLib, { type PoolClient } from 'pg';
+import { releaseSessionLock, tryTakeSessionLock } from '../connections/advisory-locks.js';
 import type { PgPool } from '../connections/postgres.js';
 import { withTransaction } from '../connections/transaction.js';
+import { readTargetMeta, TARGET_META_TABLE } from './target.js';
 
 /** The pool, or a client inside a transaction of several of these writes. */
 type Queryable = PgPool | PoolClient;
@@ -17,8 +19,6 @@ type Queryable = PgPool | PoolClient;
  * target, never a skipped row.
  */
 
-/** The target's metadata table; "paths" keeps the owning bot under key `instance` there. */
-export const TARGET_META_TABLE = '_ctp_etl_target';
 const GENERATION_KEY = 'turso_push_generation';
 
 export interface PushRecord {
@@ -51,8 +51,6 @@ export function newGeneration(): string {
   return randomUUID();
 }
 
-export const createMetaTableSql = `CREATE TABLE IF NOT EXISTS ${TARGET_META_TABLE} (key TEXT PRIMARY KEY, value TEXT)`;
-
 export function generationStatement(generation: string): InStatement {
   return {
     sql: `INSERT INTO ${TARGET_META_TABLE} (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value`,
@@ -62,17 +60,7 @@ export function generationStatement(generation: string): InStatement {
 
 /** The generation the target holds, undefined when it has none (new, foreign or older target). */
 export async function readTargetGeneration(client: Client): Promise<string | undefined> {
-  const tables = await client.execute({
-    sql: "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?",
-    args: [TARGET_META_TABLE],
-  });
-  if (tables.rows.length === 0) return undefined;
-  const result = await client.execute({
-    sql: `SELECT value FROM ${TARGET_META_TABLE} WHERE key = ?`,
-    args: [GENERATION_KEY],
-  });
-  const value = result.rows[0]?.[0];
-  return typeof value === 'string' ? value : undefined;
+  return readTargetMeta(client, GENERATION_KEY);
 }
 
 export async function loadPushRecord(pg: PgPool, instance: string): Promise<PushRecord | undefined> {
@@ -264,4 +252,30 @@ export async function recordFingerprint(
     instance,
     fingerprint ?? null,
   ]);
+}
+
+export class PushLockedError extends Error {
+  constructor(instance: string) {
+    super(`bot ${instance}: another turso-push of this bot is running; this one will retry`);
+    this.name = 'PushLockedError';
+  }
+}
+
+/**
+ * Runs `work` holding a PostgreSQL session advisory lock for the bot, so two pushes of one bot
+ * never interleave, even on different workers; a crashed worker's session releases it.
+ * Busy means a transient failure: the job retries with backoff.
+ */
+export async function withPushLock<T>(pool: PgPool, instance: string, work: () => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  try {
+    if (!(await tryTakeSessionLock(client, 'turso-push', instance))) throw new PushLockedError(instance);
+    try {
+      return await work();
+    } finally {
+      await releaseSessionLock(client, 'turso-push', instance);
+    }
+  } finally {
+    client.release();
+  }
 }

@@ -5,8 +5,7 @@ import Database from 'better-sqlite3';
 import type { Client, ResultSet } from '@libsql/client';
 import type { Config } from '../config.js';
 import { PermanentJobError, errorMessage } from '../errors.js';
-import { openBotTarget } from './bot-target.js';
-import { TARGET_META_TABLE } from './push-state.js';
+import { openBotTarget, TARGET_META_TABLE } from './target.js';
 import type { SqlValue } from './sql-values.js';
 import { quoteIdent } from './table-schema.js';
 

@@ -31,7 +31,7 @@ export class SyncConfigError extends PermanentJobError {
 }
 
 /** 64 KiB: a real sync-config.json is a few hundred bytes. */
-export const SYNC_CONFIG_MAX_BYTES = 64 * 1024;
+const SYNC_CONFIG_MAX_BYTES = 64 * 1024;
 
 export function syncConfigPath(config: Pick<Config, 'BOT_INSTANCES_DIR'>, instance: string): string {
   return path.join(instanceDir(config, instance), 'sync-config.json');
@@ -78,4 +78,13 @@ export async function readSyncConfig(
     throw new SyncConfigError(`${file} is invalid: ${problems.join('; ')}`);
   }
   return parsed.data;
+}
+
+/**
+ * For the scheduler: whether the bot's sync-config.json exists and enables Turso pushes.
+ * A malformed file throws SyncConfigError (naming the file), so the scheduler can report it.
+ */
+export async function tursoPushEnabled(config: Pick<Config, 'BOT_INSTANCES_DIR'>, instance: string): Promise<boolean> {
+  const sync = await readSyncConfig(config, instance);
+  return sync?.enabled === true;
 }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Config } from '../config.js';
 import { findBotDatabaseFile, openBotDatabaseFile } from '../bots/bot-database-file.js';
 import { errorMessage } from '../errors.js';
-import { openBotTarget } from '../turso/bot-target.js';
+import { openBotTarget } from '../turso/target.js';
 import { RowCursor, sourcePager, targetPager, type KeyedRow, type Pager } from '../turso/row-streams.js';
 import { readSyncConfig } from '../turso/sync-config.js';
 import { readSourceTables } from '../turso/table-schema.js';

@@ -2,8 +2,7 @@ import { z } from 'zod';
 import { assertInstanceName, instanceNameSchema, scanBotInstances } from '../../bots/bot-instances.js';
 import { hostedBots } from '../../bots/bot-registry.js';
 import { defineContract } from '../job.js';
-import { tursoPushEnabled } from '../../turso/push-enabled.js';
-import { SyncConfigError } from '../../turso/sync-config.js';
+import { SyncConfigError, tursoPushEnabled } from '../../turso/sync-config.js';
 
 /** `--accept-reset` or `--accept-reset=delete`: a backup keeps no archived epoch of the old rows. */
 function acceptReset(value: string | boolean | undefined): boolean {

@@ -1,6 +1,6 @@
 import { defineHandler } from '../job.js';
 import { pushBot } from '../../turso/push-bot.js';
-import { withPushLock } from '../../turso/push-lock.js';
+import { withPushLock } from '../../turso/push-state.js';
 import { tursoPushContract } from './contract.js';
 
 export const tursoPushHandler = defineHandler({

@@ -1,7 +1,7 @@
 import type { Config } from '../../config.js';
 import { errorMessage } from '../../errors.js';
 import { jobContracts, type JobName } from '../../jobs/contracts.js';
-import { tursoPushEnabled } from '../../turso/push-enabled.js';
+import { tursoPushEnabled } from '../../turso/sync-config.js';
 import type { Logger } from '../../logger.js';
 import { perBotSchedule } from './desired-schedules.js';
 import type { ScheduleSource } from './scheduler.js';

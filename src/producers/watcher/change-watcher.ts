@@ -5,7 +5,7 @@ import { watch, type FSWatcher } from 'chokidar';
 import type { Config } from '../../config.js';
 import { instanceNameSchema } from '../../bots/bot-instances.js';
 import { errorMessage } from '../../errors.js';
-import { tursoPushEnabled } from '../../turso/push-enabled.js';
+import { tursoPushEnabled } from '../../turso/sync-config.js';
 import type { Logger } from '../../logger.js';
 import { queueNameFor } from '../../queues/host-routing.js';
 import type { Queues } from '../../queues/queues.js';
