@@ -2,7 +2,7 @@ import { PermanentJobError } from '../errors.js';
 import { redactToken } from './target.js';
 
 /** The few Turso Platform API calls provisioning needs (documented at docs.turso.tech/api-reference). */
-export interface PlatformApi {
+interface PlatformApi {
   baseUrl: string;
   org: string;
   token: string;

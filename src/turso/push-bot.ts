@@ -21,11 +21,13 @@ import type { PoolClient } from 'pg';
 import type { PgPool } from '../connections/postgres.js';
 import { withTransaction } from '../connections/transaction.js';
 import { PermanentJobError } from '../errors.js';
-import { BatchWriter } from './batch-writer.js';
+import { BatchWriter } from './push-writer.js';
 import { openBotTarget, type BotTarget } from './target.js';
 import {
   assertNoReset,
   describePlan,
+  openKeys,
+  planPushWindows,
   planTable,
   previousCursor,
   sourceCursor,
@@ -48,9 +50,8 @@ import {
   recordWindow,
   type PushRecord,
 } from './push-state.js';
-import { openKeys, planPushWindows } from './push-window.js';
-import { decodeSortKey } from './row-keys.js';
-import { mergeRows, type Change } from './row-streams.js';
+import { decodeSortKey } from './row-values.js';
+import { mergeRows, type Change } from './row-readers.js';
 import { ensureTargetSchema, quoteIdent, readSourceTables, type TableSchema } from './table-schema.js';
 
 export interface PushResult {
@@ -72,7 +73,7 @@ export interface PushResult {
   plan?: TablePlan[];
 }
 
-export interface PushOptions {
+interface PushOptions {
   config: Pick<
     Config,
     | 'BOT_INSTANCES_DIR'

@@ -34,8 +34,8 @@ export interface PushRecord {
   openKeys: Record<string, number[]>;
 }
 
-/** One recorded row: its key (row-keys.ts sortKey) and the MD5 of its values. */
-export interface RecordedRow {
+/** One recorded row: its key (row-values.ts sortKey) and the MD5 of its values. */
+interface RecordedRow {
   key: Buffer;
   hash: Buffer;
 }

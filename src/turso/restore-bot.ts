@@ -6,7 +6,7 @@ import type { Client, ResultSet } from '@libsql/client';
 import type { Config } from '../config.js';
 import { PermanentJobError, errorMessage } from '../errors.js';
 import { openBotTarget, TARGET_META_TABLE } from './target.js';
-import type { SqlValue } from './sql-values.js';
+import type { SqlValue } from './row-values.js';
 import { quoteIdent } from './table-schema.js';
 
 export interface RestoreResult {
@@ -17,7 +17,7 @@ export interface RestoreResult {
   source: string;
 }
 
-export interface RestoreOptions {
+interface RestoreOptions {
   config: Pick<Config, 'BOT_INSTANCES_DIR' | 'TURSO_FILE_DIR'>;
   instance: string;
   to: string;

@@ -3,7 +3,7 @@ import type { Config } from '../config.js';
 import { findBotDatabaseFile, openBotDatabaseFile } from '../bots/bot-database-file.js';
 import { errorMessage } from '../errors.js';
 import { openBotTarget } from '../turso/target.js';
-import { RowCursor, sourcePager, targetPager, type KeyedRow, type Pager } from '../turso/row-streams.js';
+import { RowCursor, sourcePager, targetPager, type KeyedRow, type Pager } from '../turso/row-readers.js';
 import { readSyncConfig } from '../turso/sync-config.js';
 import { readSourceTables } from '../turso/table-schema.js';
 

@@ -1,13 +1,12 @@
 import type { Client } from '@libsql/client';
 import type { SqliteDb } from '../bots/bot-database-file.js';
 import type { PgPool } from '../connections/postgres.js';
-import { recordedPage } from './push-state.js';
-import { sortKey } from './row-keys.js';
-import { rowDigest, type SqlValue } from './sql-values.js';
+import { recordedPage, recordedRowsOf } from './push-state.js';
+import { rowDigest, sortKey, type SqlValue } from './row-values.js';
 import { keyColumns, quoteIdent, type TableSchema } from './table-schema.js';
 
 /**
- * The three sides of a push, each read a page at a time in key order (row-keys.ts): the bot's
+ * The three sides of a push, each read a page at a time in key order (row-values.ts sortKey): the bot's
  * SQLite, the target, and the rows PostgreSQL records the target holds. A merge of two of them
  * finds what to insert, update and delete holding only a page of each in memory.
  */
@@ -40,7 +39,7 @@ function keyedByRowid(table: TableSchema): boolean {
  * page costs the same wherever it is and concurrent inserts never shift it. Text keys are
  * compared and ordered in BINARY collation, the order of sortKey's bytes.
  */
-export function pageSql(table: TableSchema, after: boolean): string {
+function pageSql(table: TableSchema, after: boolean): string {
   const keys = keyColumns(table);
   const ordered = keyedByRowid(table) ? keys : keys.map((k) => `${k} COLLATE BINARY`);
   const where = after ? ` WHERE (${ordered.join(', ')}) > (${keys.map(() => '?').join(', ')})` : '';
@@ -79,6 +78,52 @@ export function targetPager(client: Client, table: TableSchema): Pager<KeyedRow>
 /** Pages of what PostgreSQL records the target holds of the table. */
 export function recordedPager(pg: PgPool, instance: string, table: string): Pager<HashedRow> {
   return (after) => recordedPage(pg, instance, table, after?.key, PAGE_ROWS);
+}
+
+/**
+ * Pages of rows looked up by these ids (sorted), a chunk of ids at a time; a page is filled across
+ * ids a side no longer has, so a short page means the end.
+ */
+function idPager<T>(ids: readonly number[], rowsOf: (chunk: number[]) => Promise<T[]>): Pager<T> {
+  let at = 0;
+  return async () => {
+    const rows: T[] = [];
+    while (rows.length < PAGE_ROWS && at < ids.length) {
+      const chunk = ids.slice(at, at + PAGE_ROWS);
+      at += chunk.length;
+      rows.push(...(await rowsOf(chunk)));
+    }
+    return rows;
+  };
+}
+
+/** Pages of the source rows with these ids (a change window's), in key order. */
+export function windowSourcePager(db: SqliteDb, table: TableSchema, ids: readonly number[]): Pager<KeyedRow> {
+  const key = quoteIdent(table.primaryKey[0]!);
+  const statement = db
+    .prepare<[string], SqlValue[]>(
+      `SELECT ${key}, ${table.columns.map(quoteIdent).join(', ')} FROM ${quoteIdent(table.name)}
+       WHERE ${key} IN (SELECT value FROM json_each(?)) ORDER BY ${key}`,
+    )
+    .raw(true);
+  return idPager(ids, async (chunk) => statement.all(JSON.stringify(chunk)).map((raw) => keyed(table, raw)));
+}
+
+/** Pages of the recorded rows with these ids (a change window's), in key order. */
+export function windowRecordedPager(
+  pg: PgPool,
+  instance: string,
+  table: string,
+  ids: readonly number[],
+): Pager<HashedRow> {
+  return idPager(ids, (chunk) =>
+    recordedRowsOf(
+      pg,
+      instance,
+      table,
+      chunk.map((id) => sortKey([BigInt(id)])),
+    ),
+  );
 }
 
 /** Reads a pager row by row, checking that keys strictly increase (the merge relies on it). */

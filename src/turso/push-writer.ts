@@ -1,6 +1,6 @@
 import type { Client, InStatement, InValue } from '@libsql/client';
 import type { RecordOp } from './push-state.js';
-import { valueBytes, type SqlValue } from './sql-values.js';
+import { valueBytes, type SqlValue } from './row-values.js';
 import { keyColumns, quoteIdent, type TableSchema } from './table-schema.js';
 
 /** SQLite's (and Turso's) limit on bound parameters in one statement. */

@@ -1,4 +1,45 @@
-import type { SqlValue } from './sql-values.js';
+import { createHash } from 'node:crypto';
+
+/**
+ * A SQLite value as both sides read it: better-sqlite3 with safe integers (Buffer for blobs) and
+ * @libsql/client with intMode "bigint" (ArrayBuffer for blobs). Integers are always bigint, so a
+ * 64-bit id never loses a digit and 5 (INTEGER) never equals 5.0 (REAL).
+ */
+export type SqlValue = null | bigint | number | string | Uint8Array | ArrayBuffer;
+
+function blobHex(value: Uint8Array | ArrayBuffer): string {
+  return Buffer.from(value instanceof ArrayBuffer ? new Uint8Array(value) : value).toString('hex');
+}
+
+/** One value as tagged text: the type is part of it, and String(number) round-trips exactly. */
+function encodeValue(value: SqlValue): string {
+  if (value === null) return 'n';
+  if (typeof value === 'bigint') return `i${value}`;
+  if (typeof value === 'number') return `r${value}`;
+  if (typeof value === 'string') return `t${value}`;
+  return `b${blobHex(value)}`;
+}
+
+/**
+ * MD5 of a row's values, in column order. Each value carries its type and text values their
+ * length, so no two different rows share an input.
+ */
+export function rowDigest(values: readonly SqlValue[]): Buffer {
+  let text = '';
+  for (const value of values) {
+    const encoded = encodeValue(value);
+    text += `${encoded.length}:${encoded}`;
+  }
+  return createHash('md5').update(text, 'utf8').digest();
+}
+
+/** Roughly how many bytes a value takes on the wire; batches are sized by it. */
+export function valueBytes(value: SqlValue): number {
+  if (value === null) return 4;
+  if (typeof value === 'string') return value.length * 3 > 64 ? Buffer.byteLength(value) + 16 : value.length * 3 + 16;
+  if (typeof value === 'bigint' || typeof value === 'number') return 24;
+  return value.byteLength * 2 + 16;
+}
 
 /**
  * A row's key as bytes whose memcmp order is SQLite's BINARY order of the key values (NULL <
