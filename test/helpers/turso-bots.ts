@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { chmod, copyFile, mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -106,11 +107,17 @@ export function sqliteTables(file: string): Map<string, { columns: string[]; row
   }
 }
 
-/** The same view of a libSQL database, read through @libsql/client (intMode bigint). */
+/**
+ * The same view of a libSQL database, read through @libsql/client (intMode bigint). A file: target
+ * that does not exist yet is an error, not created: a client would create it empty, and a push
+ * refuses a file target it did not create, so a test polling before the first push would break it.
+ */
 export async function libsqlTables(
   url: string,
   only?: Iterable<string>,
 ): Promise<Map<string, { columns: string[]; rows: Cell[][] }>> {
+  const file = url.startsWith('file:') ? decodeURIComponent(url.slice('file:'.length).replace(/^\/\//, '')) : undefined;
+  if (file !== undefined && !existsSync(file)) throw new Error(`${url} does not exist (yet)`);
   const client: Client = createClient({ url, intMode: 'bigint' });
   try {
     const names = only
