@@ -14,7 +14,7 @@ describe('reconcileSchedules: schedules read and compared a page at a time', () 
   const PAGE = 3;
   const EVERY = 60_000;
   const desiredFor = (bots: readonly string[], every = EVERY) =>
-    bots.map((bot) => perBotSchedule('bot-sync', bot, every, `sync ${bot}`));
+    bots.map((bot) => perBotSchedule({ queue: 'bot-sync', bot, every, title: `sync ${bot}` }));
   const bots = (from: number, to: number) =>
     Array.from({ length: to - from }, (_, i) => `bot-${String(from + i).padStart(2, '0')}`);
 

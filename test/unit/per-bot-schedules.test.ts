@@ -5,23 +5,29 @@ import { PerBotSchedules, perBotSchedule } from '../../src/producers/scheduler/d
 describe('per-bot schedules kept from pass to pass', () => {
   it('gives an unchanged schedule back as is and builds a changed one anew', () => {
     const schedules = new PerBotSchedules();
-    const first = schedules.get('bot-sync', 'bot-a', 60_000, 'sync bot-a');
+    const first = schedules.get({ queue: 'bot-sync', bot: 'bot-a', every: 60_000, title: 'sync bot-a' });
     schedules.endPass();
-    assert.equal(schedules.get('bot-sync', 'bot-a', 60_000, 'sync bot-a'), first);
+    assert.equal(schedules.get({ queue: 'bot-sync', bot: 'bot-a', every: 60_000, title: 'sync bot-a' }), first);
     schedules.endPass();
-    const slower = schedules.get('bot-sync', 'bot-a', 120_000, 'sync bot-a');
-    assert.deepEqual(slower, perBotSchedule('bot-sync', 'bot-a', 120_000, 'sync bot-a'));
+    const slower = schedules.get({ queue: 'bot-sync', bot: 'bot-a', every: 120_000, title: 'sync bot-a' });
+    assert.deepEqual(slower, perBotSchedule({ queue: 'bot-sync', bot: 'bot-a', every: 120_000, title: 'sync bot-a' }));
     schedules.endPass();
-    const otherData = schedules.get('bot-sync', 'bot-a', 120_000, 'sync bot-a', { bot: 'bot-a', full: true });
+    const otherData = schedules.get({
+      queue: 'bot-sync',
+      bot: 'bot-a',
+      every: 120_000,
+      title: 'sync bot-a',
+      data: { bot: 'bot-a', full: true },
+    });
     assert.deepEqual(otherData.data, { bot: 'bot-a', full: true });
   });
 
   it('forgets a bot not asked for in a pass', () => {
     const schedules = new PerBotSchedules();
-    const first = schedules.get('bot-sync', 'bot-a', 60_000, 'sync bot-a');
+    const first = schedules.get({ queue: 'bot-sync', bot: 'bot-a', every: 60_000, title: 'sync bot-a' });
     schedules.endPass();
     schedules.endPass();
-    const again = schedules.get('bot-sync', 'bot-a', 60_000, 'sync bot-a');
+    const again = schedules.get({ queue: 'bot-sync', bot: 'bot-a', every: 60_000, title: 'sync bot-a' });
     assert.notEqual(again, first);
     assert.deepEqual(again, first);
   });

@@ -23,15 +23,23 @@ function stableOffset(id: string, every: number): number {
   return digest.readUInt32BE(0) % every;
 }
 
-export function perBotSchedule(
-  queue: string,
-  bot: string,
-  every: number,
-  title: string,
-  data: Record<string, unknown> = { bot },
-): DesiredSchedule {
-  const id = scheduleId(queue, bot);
-  return { id, queue, name: title, every, offset: stableOffset(id, every), data };
+/** A schedule of one bot: a job of `queue` titled `title` every `every` ms, with `data` (default `{ bot }`). */
+export interface PerBotScheduleSpec {
+  readonly queue: string;
+  readonly bot: string;
+  readonly every: number;
+  readonly title: string;
+  readonly data?: Record<string, unknown>;
+}
+
+export function perBotSchedule(spec: PerBotScheduleSpec): DesiredSchedule {
+  const id = scheduleId(spec.queue, spec.bot);
+  const { queue, every } = spec;
+  return { id, queue, name: spec.title, every, offset: stableOffset(id, every), data: dataOf(spec) };
+}
+
+function dataOf(spec: PerBotScheduleSpec): Record<string, unknown> {
+  return spec.data ?? { bot: spec.bot };
 }
 
 function sameData(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
@@ -48,19 +56,16 @@ export class PerBotSchedules {
   private previous = new Map<string, DesiredSchedule>();
   private current = new Map<string, DesiredSchedule>();
 
-  get(
-    queue: string,
-    bot: string,
-    every: number,
-    title: string,
-    data: Record<string, unknown> = { bot },
-  ): DesiredSchedule {
-    const id = scheduleId(queue, bot);
+  get(spec: PerBotScheduleSpec): DesiredSchedule {
+    const id = scheduleId(spec.queue, spec.bot);
     const known = this.current.get(id) ?? this.previous.get(id);
     const schedule =
-      known !== undefined && known.every === every && known.name === title && sameData(known.data, data)
+      known !== undefined &&
+      known.every === spec.every &&
+      known.name === spec.title &&
+      sameData(known.data, dataOf(spec))
         ? known
-        : perBotSchedule(queue, bot, every, title, data);
+        : perBotSchedule(spec);
     this.current.set(id, schedule);
     return schedule;
   }

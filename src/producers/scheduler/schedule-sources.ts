@@ -23,7 +23,13 @@ export function scheduleSources(config: Config, logger: Logger): Array<{ queue: 
     }
     const title = jobContracts['turso-push'].title;
     return enabled.map((bot) =>
-      perBotSchedule('turso-push', bot, config.TURSO_PUSH_INTERVAL, title({ instance: bot }), { instance: bot }),
+      perBotSchedule({
+        queue: 'turso-push',
+        bot,
+        every: config.TURSO_PUSH_INTERVAL,
+        title: title({ instance: bot }),
+        data: { instance: bot },
+      }),
     );
   };
   // The dual-write's safety net, when USER_RECONCILE_INTERVAL is set (unset: its schedule is removed).

@@ -74,7 +74,12 @@ export class Scheduler {
     const discovery = await discoverBots(config, pg);
     for (const skipped of discovery.skipped) logger.warn('skipped a folder in BOT_INSTANCES_DIR', skipped);
     const desired: DesiredSchedule[] = discovery.bots.map((bot) =>
-      this.perBot.get('bot-sync', bot, config.SYNC_INTERVAL, jobContracts['bot-sync'].title({ bot, full: false })),
+      this.perBot.get({
+        queue: 'bot-sync',
+        bot,
+        every: config.SYNC_INTERVAL,
+        title: jobContracts['bot-sync'].title({ bot, full: false }),
+      }),
     );
     this.perBot.endPass();
     const owned: JobName[] = ['bot-sync'];
@@ -104,27 +109,22 @@ export class Scheduler {
     const desired: DesiredSchedule[] = [];
     for (const { instance, host, tursoPush } of bots) {
       desired.push(
-        this.perBot.get(
-          queueNameFor('bot-sync', host),
-          instance,
-          config.SYNC_INTERVAL,
-          syncTitle({ bot: instance, full: false }),
-          {
-            bot: instance,
-          },
-        ),
+        this.perBot.get({
+          queue: queueNameFor('bot-sync', host),
+          bot: instance,
+          every: config.SYNC_INTERVAL,
+          title: syncTitle({ bot: instance, full: false }),
+        }),
       );
       if (tursoPush) {
         desired.push(
-          this.perBot.get(
-            queueNameFor('turso-push', host),
-            instance,
-            config.TURSO_PUSH_INTERVAL,
-            pushTitle({ instance }),
-            {
-              instance,
-            },
-          ),
+          this.perBot.get({
+            queue: queueNameFor('turso-push', host),
+            bot: instance,
+            every: config.TURSO_PUSH_INTERVAL,
+            title: pushTitle({ instance }),
+            data: { instance },
+          }),
         );
       }
     }
