@@ -4,6 +4,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
 import { loadConfig, type Config } from '../src/config.js';
 import { createPgPool } from '../src/connections/postgres.js';
+import { pushBot, type PushResult } from '../src/turso/push-bot.js';
 import { migrate } from '../src/migrate/migrate.js';
 import { Runtime } from '../src/runtime/runtime.js';
 
@@ -44,6 +45,22 @@ export async function benchEnv(label: string, overrides: Record<string, string> 
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** One bot's turso-push in this process, quiet (no job log, no progress). */
+export function pushOneBot(
+  env: BenchEnv,
+  instance: string,
+  signal = new AbortController().signal,
+): Promise<PushResult> {
+  return pushBot({
+    config: env.config,
+    pg: env.runtime.pg,
+    instance,
+    signal,
+    log: async () => undefined,
+    progress: async () => undefined,
+  });
 }
 
 export function machine(): string {

@@ -2,10 +2,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createBotDatabase } from '../scripts/freqtrade/generate-bot-db.js';
 import { syncBot } from '../src/jobs/bot-sync/sync-bot.js';
-import { pushBot } from '../src/turso/push-bot.js';
 import { contextForLocalRun } from '../src/workers/job-context.js';
 import { botDbPath } from '../test/helpers/freqtrade-db.js';
-import { benchEnv, machine, timed } from './_bench-env.js';
+import { benchEnv, machine, pushOneBot, timed } from './_bench-env.js';
 import { changeOnePercent } from './_freqtrade-change.js';
 
 /**
@@ -23,16 +22,7 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 
 const env = await benchEnv('windows');
 const ctx = contextForLocalRun(env.runtime);
-const signal = new AbortController().signal;
-const push = (instance: string) =>
-  pushBot({
-    config: env.config,
-    pg: env.runtime.pg,
-    instance,
-    signal,
-    log: async () => undefined,
-    progress: async () => undefined,
-  });
+const push = (instance: string) => pushOneBot(env, instance);
 
 function bot(name: string, trades: number, seed: number): string {
   const file = botDbPath(env.config.BOT_INSTANCES_DIR, name);

@@ -9,6 +9,7 @@ import { Queue } from 'bullmq';
 import { createBotDatabase } from '../scripts/freqtrade/generate-bot-db.js';
 import { createRedis } from '../src/connections/redis.js';
 import { benchEnv, machine, SCALE } from './_bench-env.js';
+import { childEnv } from './_bench-workers.js';
 
 /**
  * Freshness: BOTS bots (TRADES trades each) under `ctp-etl start` (shipped defaults: the watcher,
@@ -50,18 +51,11 @@ for (const [i, bot] of bots.entries()) {
 }
 
 const app = spawn(process.execPath, [CLI, 'start', '--port', '0'], {
-  env: {
-    ...process.env,
-    DATABASE_URL: env.config.DATABASE_URL,
-    REDIS_URL: env.config.REDIS_URL,
-    PG_SCHEMA: env.config.PG_SCHEMA,
-    QUEUE_PREFIX: env.config.QUEUE_PREFIX,
-    BOT_INSTANCES_DIR: root,
-    TURSO_FILE_DIR: targets,
+  env: childEnv(env.config, {
     BOARD_AUTH: 'false',
     LOG_LEVEL: 'info',
     KEEP_COMPLETED_COUNT: '100000',
-  },
+  }),
   stdio: ['ignore', 'ignore', 'pipe'],
 });
 let appLog = '';

@@ -2,8 +2,8 @@ import { mkdir, utimes, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { createBotDatabase } from '../scripts/freqtrade/generate-bot-db.js';
-import { pushBot, type PushResult } from '../src/turso/push-bot.js';
-import { benchEnv, machine, peakRssMb, type BenchEnv } from './_bench-env.js';
+import type { PushResult } from '../src/turso/push-bot.js';
+import { benchEnv, machine, peakRssMb, pushOneBot, type BenchEnv } from './_bench-env.js';
 
 /**
  * turso-push: BOTS generated bots x TRADES trades (2 orders each, every table of FreqTrade's newest schema), pushed to
@@ -29,19 +29,7 @@ function createBotDatabaseFile(file: string, trades: number): number {
 async function pushAll(env: BenchEnv, names: string[]): Promise<{ ms: number; results: PushResult[] }> {
   const started = performance.now();
   const results: PushResult[] = [];
-  const signal = new AbortController().signal;
-  for (const instance of names) {
-    results.push(
-      await pushBot({
-        config: env.config,
-        pg: env.runtime.pg,
-        instance,
-        signal,
-        log: async () => undefined,
-        progress: async () => undefined,
-      }),
-    );
-  }
+  for (const instance of names) results.push(await pushOneBot(env, instance));
   return { ms: performance.now() - started, results };
 }
 

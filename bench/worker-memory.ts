@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { createRedis } from '../src/connections/redis.js';
 import { closeQueues, createQueues } from '../src/queues/queues.js';
 import { benchEnv, machine, SCALE } from './_bench-env.js';
+import { childEnv } from './_bench-workers.js';
 
 /**
  * One worker process's RSS over 100,000 echo jobs (BENCH_SCALE scales it): sampled as every
@@ -20,15 +21,7 @@ const redis = createRedis(env.config, 'worker');
 const queue = createQueues(env.config, redis, ['echo']).get('echo')!;
 const nodeFlags = (process.env.BENCH_WORKER_NODE_FLAGS ?? '').split(' ').filter(Boolean);
 const child = spawn(process.execPath, [...nodeFlags, CLI, 'worker', '--queues', 'echo', '--concurrency', '8'], {
-  env: {
-    ...process.env,
-    DATABASE_URL: env.config.DATABASE_URL,
-    REDIS_URL: env.config.REDIS_URL,
-    PG_SCHEMA: env.config.PG_SCHEMA,
-    QUEUE_PREFIX: env.config.QUEUE_PREFIX,
-    KEEP_COMPLETED_COUNT: '1000',
-    LOG_LEVEL: 'warn',
-  },
+  env: childEnv(env.config, { KEEP_COMPLETED_COUNT: '1000' }),
   stdio: ['ignore', 'ignore', 'inherit'],
 });
 const rssMb = (): number => {
