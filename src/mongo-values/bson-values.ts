@@ -87,6 +87,13 @@ export function mongoId(field: string, value: unknown): MongoId | undefined {
   throw new FieldError(`${field} is not an id (${describe(value)})`);
 }
 
+/** A document's `_id`, which every mapped row needs: a FieldError when it has none. */
+export function documentId(doc: { _id?: unknown }): MongoId {
+  const id = mongoId('_id', doc._id);
+  if (id === undefined) throw new FieldError('no _id');
+  return id;
+}
+
 /** One string per typed id, for maps and job ids: `objectId:65a...`, `string:3`, `number:3`. */
 export function idKey(id: MongoId): string {
   return `${id.type}:${id.text}`;

@@ -2,6 +2,7 @@ import type { Document } from 'bson';
 import {
   dateText,
   decimalText,
+  documentId,
   FieldError,
   firstOf,
   mongoId,
@@ -30,8 +31,7 @@ export interface SnapshotRow {
  * `timestamp` or `createdAt`. The whole document is kept as JSON in `data`.
  */
 export function mapSnapshot(doc: Document): SnapshotRow {
-  const id = mongoId('_id', doc._id);
-  if (id === undefined) throw new FieldError('no _id');
+  const id = documentId(doc);
   const owner = firstOf(doc, ['userId', 'user_id', 'firebaseUid', 'firebase_uid', 'user']);
   const userRef = mongoId(owner.name, owner.value);
   if (userRef === undefined) throw new FieldError('no userId');

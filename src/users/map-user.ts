@@ -2,9 +2,9 @@ import type { Document } from 'bson';
 import {
   dateText,
   decimalText,
+  documentId,
   FieldError,
   firstOf,
-  mongoId,
   objectIdTime,
   text,
   type MongoId,
@@ -32,8 +32,7 @@ const DEFAULT_PAPER_BALANCE = '10000';
  * Throws FieldError when the document cannot be a user (no _id, no email, wrong types).
  */
 export function mapUser(doc: Document): UserRow {
-  const id = mongoId('_id', doc._id);
-  if (id === undefined) throw new FieldError('no _id');
+  const id = documentId(doc);
   const email = text('email', firstOf(doc, ['email', 'emailAddress']).value, 320);
   if (email === undefined) throw new FieldError('no email');
   if (!email.includes('@')) throw new FieldError(`email "${email.slice(0, 80)}" has no @`);
