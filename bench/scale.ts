@@ -36,7 +36,14 @@ for (const bot of bots) {
 // 1. Discovery and schedules, then the same again (nothing to change), watching the scheduler's memory.
 const redis = createRedis(env.config, 'worker');
 const queues = createQueues(env.config, redis, ['bot-sync', 'turso-push', 'user-reconcile', 'echo']);
-const scheduler = new Scheduler({ config: env.config, pg: env.runtime.pg, redis, queues, logger: env.runtime.logger });
+const scheduler = new Scheduler({
+  config: env.config,
+  pg: env.runtime.pg,
+  redis,
+  queues,
+  logger: env.runtime.logger,
+  onQueueError: env.runtime.errors.listener('queue'),
+});
 const firstPass = await timed(() => scheduler.runOnce());
 const rssAfterFirst = process.memoryUsage().rss;
 const laterPasses: number[] = [];

@@ -35,7 +35,14 @@ for (let i = 0; i < BOTS; i++) {
 }
 const redis = createRedis(env.config, 'worker');
 const queues = createQueues(env.config, redis);
-const scheduler = new Scheduler({ config: env.config, pg: env.runtime.pg, redis, queues, logger: env.runtime.logger });
+const scheduler = new Scheduler({
+  config: env.config,
+  pg: env.runtime.pg,
+  redis,
+  queues,
+  logger: env.runtime.logger,
+  onQueueError: env.runtime.errors.listener('queue'),
+});
 
 const samples: Array<{ pass: number; ms: number; rssMb: number; heapMb: number }> = [];
 const snapshots: string[] = [];

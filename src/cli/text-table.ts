@@ -1,5 +1,9 @@
-/** A plain, left-aligned text table for terminals (and logs: no colours, no box drawing). */
-export function textTable(headers: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
+/**
+ * A plain, left-aligned text table for terminals (and logs: no colours, no box drawing); with
+ * `empty`, that line instead of a table without rows.
+ */
+export function textTable(headers: readonly string[], rows: ReadonlyArray<readonly string[]>, empty?: string): string {
+  if (empty !== undefined && rows.length === 0) return empty;
   const widths = headers.map((header, column) =>
     Math.max(header.length, ...rows.map((row) => (row[column] ?? '').length)),
   );

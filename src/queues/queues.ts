@@ -2,6 +2,7 @@ import { Queue } from 'bullmq';
 import type { RedisConnection } from '../connections/redis.js';
 import type { Config } from '../config.js';
 import { JOB_NAMES, type JobName } from '../jobs/contracts.js';
+import type { Runtime } from '../runtime/runtime.js';
 import { bullmqTelemetry } from '../telemetry/tracing.js';
 import { defaultJobOptions } from './job-options.js';
 
@@ -27,6 +28,21 @@ export function createQueues(
     queue.on('error', onError);
     queues.set(name, queue);
   }
+  return queues;
+}
+
+/**
+ * The queues of a role or command: their `error` events counted and logged by the runtime, and
+ * closed with it (registered now: what starts after them, and uses them, closes first).
+ */
+export function openQueues(
+  runtime: Pick<Runtime, 'config' | 'errors' | 'closers'>,
+  connection: RedisConnection,
+  names: readonly string[],
+  closerName: string,
+): Queues {
+  const queues = createQueues(runtime.config, connection, names, runtime.errors.listener('queue'));
+  runtime.closers.add(closerName, () => closeQueues(queues));
   return queues;
 }
 

@@ -8,21 +8,20 @@ import {
 } from '../connections/redis.js';
 import { errorMessage } from '../errors.js';
 import { createHttpApp } from '../http/http-app.js';
-import type { JobName } from '../jobs/contracts.js';
+import { JOB_NAMES, type JobName } from '../jobs/contracts.js';
 import { migrate } from '../migrate/migrate.js';
-import { closeQueues, createQueues } from '../queues/queues.js';
+import { openQueues } from '../queues/queues.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { registerBoardMetrics } from '../monitoring/board-metrics.js';
 import { JobMetrics } from '../monitoring/job-metrics.js';
 import { WorkerPool } from '../workers/worker-pool.js';
 import { HostDiscovery } from '../bots/host-discovery.js';
-import { allQueueNames } from '../queues/host-routing.js';
 import { Scheduler } from '../producers/scheduler/scheduler.js';
 import { scheduleSources } from '../producers/scheduler/schedule-sources.js';
 import { createMetricsApp } from '../http/metrics.js';
 import type { Express } from 'express';
 import { ChangeWatcher } from '../producers/watcher/change-watcher.js';
-import { queueNameFor } from '../queues/host-routing.js';
+import { allQueueNames, queueNameFor } from '../queues/host-routing.js';
 
 /** The long-running roles, each registering its own closers on the runtime. */
 
@@ -75,13 +74,7 @@ export async function startWorkers(
 export async function startBoard(runtime: Runtime, port: number): Promise<Server> {
   const connection = runtime.redis('producer');
   // With hosts, each host's queues too (the hosts known at start), so a retry reaches its host.
-  const queues = createQueues(
-    runtime.config,
-    connection,
-    await allQueueNames(runtime.config, runtime.pg),
-    runtime.errors.listener('queue'),
-  );
-  runtime.closers.add('board queues', () => closeQueues(queues));
+  const queues = openQueues(runtime, connection, await allQueueNames(runtime.config, runtime.pg), 'board queues');
   registerBoardMetrics(runtime.metrics, { queues, pg: runtime.pg, logger: runtime.logger });
   const app = createHttpApp({
     config: runtime.config,
@@ -119,7 +112,8 @@ async function serve(runtime: Runtime, app: Express, port: number, what: string)
  */
 export async function createScheduler(runtime: Runtime, options: { once?: boolean } = {}): Promise<Scheduler> {
   const connection = options.once ? await runtime.readyRedis('producer') : await waitForRedis(runtime, 'producer');
-  const queues = createQueues(runtime.config, connection, undefined, runtime.errors.listener('queue'));
+  // Closers run in reverse: the scheduler stops before its queues close.
+  const queues = openQueues(runtime, connection, JOB_NAMES, 'scheduler queues');
   const sources = scheduleSources(runtime.config, runtime.logger);
   const scheduler = new Scheduler({
     config: runtime.config,
@@ -127,10 +121,9 @@ export async function createScheduler(runtime: Runtime, options: { once?: boolea
     redis: connection,
     queues,
     logger: runtime.logger,
+    onQueueError: runtime.errors.listener('queue'),
     sources,
   });
-  // Closers run in reverse: the scheduler stops before its queues close.
-  runtime.closers.add('scheduler queues', () => closeQueues(queues));
   runtime.closers.add('scheduler', () => scheduler.stop());
   return scheduler;
 }
@@ -172,15 +165,14 @@ export async function startWatcher(runtime: Runtime): Promise<ChangeWatcher> {
   const unavailable = watcherUnavailable(config);
   if (unavailable !== undefined) throw new Error(`the change watcher cannot run: ${unavailable}`);
   const host = config.WORKER_HOST;
-  const queues = createQueues(
-    config,
+  // Closers run in reverse: the watcher stops (and enqueues what it saw) before its queues close.
+  const queues = openQueues(
+    runtime,
     runtime.redis('producer'),
     [queueNameFor('bot-sync', host), queueNameFor('turso-push', host)],
-    runtime.errors.listener('queue'),
+    'watcher queues',
   );
   const watcher = new ChangeWatcher({ config, queues, logger, onError: runtime.errors.listener('watcher') });
-  // Closers run in reverse: the watcher stops (and enqueues what it saw) before its queues close.
-  runtime.closers.add('watcher queues', () => closeQueues(queues));
   runtime.closers.add('watcher', async () => {
     await watcher.stop();
     logger.info('watcher stopped', { ...watcher.counts });

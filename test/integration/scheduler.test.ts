@@ -48,6 +48,7 @@ describe('scheduler: bot discovery and one schedule per bot, whatever the number
       redis,
       queues,
       logger: env.runtime.logger,
+      onQueueError: env.runtime.errors.listener('queue'),
       leaseRenewMs,
       sources,
     });

@@ -5,7 +5,7 @@ import type { CliJobOptions } from '../../jobs/job.js';
 import type { JobName } from '../../jobs/contracts.js';
 import { enqueue } from '../../producers/enqueue.js';
 import { routeJob } from '../../queues/host-routing.js';
-import { closeQueues, createQueues } from '../../queues/queues.js';
+import { openQueues } from '../../queues/queues.js';
 import { Runtime } from '../../runtime/runtime.js';
 import { payloadsFromCli } from '../cli-payloads.js';
 import { jobNameArgument, withJobOptions } from '../options.js';
@@ -29,8 +29,7 @@ export function registerEnqueue(program: Command): void {
         );
         const queueNames = [...new Set(routed.map((r) => r.queueName))];
         const producer = await runtime.readyRedis('producer');
-        const queues = createQueues(runtime.config, producer, queueNames, runtime.errors.listener('queue'));
-        runtime.closers.add('queues', () => closeQueues(queues));
+        const queues = openQueues(runtime, producer, queueNames, 'queues');
         // Listen before adding, so no event of a fast job is missed.
         const followers = new Map<string, JobFollower>();
         if (options.wait) {

@@ -6,7 +6,7 @@ import { botSyncLag, type BotSyncLag } from '../../monitoring/bot-sync-lag.js';
 import { queueDepths, type QueueDepth } from '../../monitoring/queue-depths.js';
 import { recentFailures, type RecentFailure } from '../../monitoring/recent-failures.js';
 import { allQueueNames } from '../../queues/host-routing.js';
-import { closeQueues, createQueues } from '../../queues/queues.js';
+import { openQueues } from '../../queues/queues.js';
 import { Runtime } from '../../runtime/runtime.js';
 import { formatSeconds, oneLine, textTable } from '../text-table.js';
 import { parsePositiveInt } from '../options.js';
@@ -27,13 +27,7 @@ export function registerStatus(program: Command): void {
       const runtime = new Runtime(loadConfig());
       try {
         const redis = await runtime.readyRedis('producer');
-        const queues = createQueues(
-          runtime.config,
-          redis,
-          await allQueueNames(runtime.config, runtime.pg),
-          runtime.errors.listener('queue'),
-        );
-        runtime.closers.add('queues', () => closeQueues(queues));
+        const queues = openQueues(runtime, redis, await allQueueNames(runtime.config, runtime.pg), 'queues');
         const [depths, failures, bots] = await Promise.all([
           queueDepths(queues),
           recentFailures(queues, options.failures),
@@ -73,33 +67,29 @@ function renderStatus(report: StatusReport): string {
       String(counts.completed),
     ]),
   );
-  const failures =
-    report.recentFailures.length === 0
-      ? 'none'
-      : textTable(
-          ['failed at', 'queue', 'job', 'attempts', 'reason'],
-          report.recentFailures.map((failure) => [
-            failure.failedAt?.toISOString() ?? '-',
-            failure.queue,
-            `${oneLine(failure.name, 40)} (#${failure.jobId ?? '?'})`,
-            String(failure.attempts),
-            oneLine(failure.failedReason),
-          ]),
-        );
-  const bots =
-    report.bots.length === 0
-      ? 'no bots registered yet'
-      : textTable(
-          ['bot', 'lag', 'last success', 'last error'],
-          report.bots.map((bot) => [
-            bot.missingSince ? `${bot.instance} (missing)` : bot.instance,
-            formatSeconds(bot.lagSeconds),
-            bot.lastSuccessAt?.toISOString() ?? 'never',
-            failingSinceSuccess(bot)
-              ? `${bot.lastErrorAt?.toISOString() ?? ''} ${oneLine(bot.lastError ?? '', 60)}`.trim()
-              : '',
-          ]),
-        );
+  const failures = textTable(
+    ['failed at', 'queue', 'job', 'attempts', 'reason'],
+    report.recentFailures.map((failure) => [
+      failure.failedAt?.toISOString() ?? '-',
+      failure.queue,
+      `${oneLine(failure.name, 40)} (#${failure.jobId ?? '?'})`,
+      String(failure.attempts),
+      oneLine(failure.failedReason),
+    ]),
+    'none',
+  );
+  const bots = textTable(
+    ['bot', 'lag', 'last success', 'last error'],
+    report.bots.map((bot) => [
+      bot.missingSince ? `${bot.instance} (missing)` : bot.instance,
+      formatSeconds(bot.lagSeconds),
+      bot.lastSuccessAt?.toISOString() ?? 'never',
+      failingSinceSuccess(bot)
+        ? `${bot.lastErrorAt?.toISOString() ?? ''} ${oneLine(bot.lastError ?? '', 60)}`.trim()
+        : '',
+    ]),
+    'no bots registered yet',
+  );
   return `Queues\n${queues}\n\nRecent failures\n${failures}\n\nBot sync lag\n${bots}`;
 }
 

@@ -23,6 +23,8 @@ export interface SchedulerOptions {
   redis: RedisConnection;
   queues: Queues;
   logger: Logger;
+  /** The `error` events of the hosts' queues it opens itself (the runtime's counts and log). */
+  onQueueError: (error: unknown) => void;
   /** Queues whose schedulers this process owns, with what to schedule on them. */
   sources?: ReadonlyArray<{ queue: JobName; schedules: ScheduleSource }>;
   /** How often leadership is renewed (or tried for); the lock lives three times that. */
@@ -151,7 +153,10 @@ export class Scheduler {
   private queuesFor(names: readonly string[]): Queues {
     for (const name of names) {
       if (this.options.queues.has(name) || this.hostQueues.has(name)) continue;
-      this.hostQueues.set(name, createQueues(this.options.config, this.options.redis, [name]).get(name)!);
+      this.hostQueues.set(
+        name,
+        createQueues(this.options.config, this.options.redis, [name], this.options.onQueueError).get(name)!,
+      );
     }
     return new Map([...this.options.queues, ...this.hostQueues]);
   }
