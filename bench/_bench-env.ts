@@ -4,8 +4,11 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
 import { loadConfig, type Config } from '../src/config.js';
 import { createPgPool } from '../src/connections/postgres.js';
+import { createRedis, type RedisConnection } from '../src/connections/redis.js';
 import { pushBot, type PushResult } from '../src/turso/push-bot.js';
 import { migrate } from '../src/migrate/migrate.js';
+import { Scheduler } from '../src/producers/scheduler/scheduler.js';
+import { createQueues, type Queues } from '../src/queues/queues.js';
 import { Runtime } from '../src/runtime/runtime.js';
 
 /** Size multiplier for a quick run (BENCH_SCALE=0.1); 1 is the size the targets are stated for. */
@@ -45,6 +48,19 @@ export async function benchEnv(label: string, overrides: Record<string, string> 
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** A scheduler as `ctp-etl scheduler` has it, on a Redis connection and queues of its own. */
+export function benchScheduler(
+  env: BenchEnv,
+  names?: readonly string[],
+): { scheduler: Scheduler; queues: Queues; redis: RedisConnection } {
+  const redis = createRedis(env.config, 'worker');
+  const onQueueError = env.runtime.errors.listener('queue');
+  const queues = createQueues(env.config, redis, names, onQueueError);
+  const { config, runtime } = env;
+  const scheduler = new Scheduler({ config, pg: runtime.pg, redis, queues, logger: runtime.logger, onQueueError });
+  return { scheduler, queues, redis };
 }
 
 /** One bot's turso-push in this process, quiet (no job log, no progress). */

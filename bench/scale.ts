@@ -4,12 +4,11 @@ import { QueueEvents } from 'bullmq';
 import Database from 'better-sqlite3';
 import { createRedis } from '../src/connections/redis.js';
 import { syncBot } from '../src/jobs/bot-sync/sync-bot.js';
-import { Scheduler } from '../src/producers/scheduler/scheduler.js';
-import { closeQueues, createQueues } from '../src/queues/queues.js';
+import { closeQueues } from '../src/queues/queues.js';
 import { contextForLocalRun } from '../src/workers/job-context.js';
 import { createBotDatabase } from '../scripts/freqtrade/generate-bot-db.js';
 import { botDbPath } from '../test/helpers/freqtrade-db.js';
-import { benchEnv, machine, peakRssMb, SCALE, timed } from './_bench-env.js';
+import { benchEnv, benchScheduler, machine, peakRssMb, SCALE, timed } from './_bench-env.js';
 import { sampleRss, startWorkers, stopWorkers } from './_bench-workers.js';
 
 /**
@@ -34,16 +33,7 @@ for (const bot of bots) {
 }
 
 // 1. Discovery and schedules, then the same again (nothing to change), watching the scheduler's memory.
-const redis = createRedis(env.config, 'worker');
-const queues = createQueues(env.config, redis, ['bot-sync', 'turso-push', 'user-reconcile', 'echo']);
-const scheduler = new Scheduler({
-  config: env.config,
-  pg: env.runtime.pg,
-  redis,
-  queues,
-  logger: env.runtime.logger,
-  onQueueError: env.runtime.errors.listener('queue'),
-});
+const { scheduler, queues, redis } = benchScheduler(env, ['bot-sync', 'turso-push', 'user-reconcile', 'echo']);
 const firstPass = await timed(() => scheduler.runOnce());
 const rssAfterFirst = process.memoryUsage().rss;
 const laterPasses: number[] = [];

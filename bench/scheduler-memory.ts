@@ -3,12 +3,10 @@ import { linkSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { setFlagsFromString, writeHeapSnapshot } from 'node:v8';
 import { runInNewContext } from 'node:vm';
-import { createRedis } from '../src/connections/redis.js';
-import { Scheduler } from '../src/producers/scheduler/scheduler.js';
-import { closeQueues, createQueues } from '../src/queues/queues.js';
+import { closeQueues } from '../src/queues/queues.js';
 import { createBotDatabase } from '../scripts/freqtrade/generate-bot-db.js';
 import { botDbPath } from '../test/helpers/freqtrade-db.js';
-import { benchEnv, machine, SCALE } from './_bench-env.js';
+import { benchEnv, benchScheduler, machine, SCALE } from './_bench-env.js';
 import { heapGrowth } from './_heap-diff.js';
 
 /**
@@ -33,16 +31,7 @@ for (let i = 0; i < BOTS; i++) {
   mkdirSync(path.dirname(file), { recursive: true });
   linkSync(shared, file);
 }
-const redis = createRedis(env.config, 'worker');
-const queues = createQueues(env.config, redis);
-const scheduler = new Scheduler({
-  config: env.config,
-  pg: env.runtime.pg,
-  redis,
-  queues,
-  logger: env.runtime.logger,
-  onQueueError: env.runtime.errors.listener('queue'),
-});
+const { scheduler, queues, redis } = benchScheduler(env);
 
 const samples: Array<{ pass: number; ms: number; rssMb: number; heapMb: number }> = [];
 const snapshots: string[] = [];
