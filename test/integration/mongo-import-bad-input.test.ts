@@ -10,24 +10,9 @@ import { runJob } from '../../src/workers/run-job.js';
 import { failureTracker } from '../helpers/failure-tracker.js';
 import { recordingContext } from '../helpers/job-context.js';
 import { writeExport } from '../helpers/mongo-docs.js';
-import { createTestMongo, type TestMongo } from '../helpers/test-mongo.js';
+import { createMongoTestEnvironment, importCounts as counts, type ImportResult } from '../helpers/mongo-import.js';
+import type { TestMongo } from '../helpers/test-mongo.js';
 import { createTestEnvironment, type TestEnvironment } from '../helpers/test-runtime.js';
-
-interface Result {
-  read: number;
-  inserted: number;
-  updated: number;
-  unchanged: number;
-  rejected: number;
-}
-
-const counts = (r: Result) => ({
-  read: r.read,
-  inserted: r.inserted,
-  updated: r.updated,
-  unchanged: r.unchanged,
-  rejected: r.rejected,
-});
 
 const HEX = '65d000000000000000000001';
 const created = new Date('2024-01-01T00:00:00Z');
@@ -48,7 +33,7 @@ describe('mongo-import: ids of different types, bad bytes, emails, huge document
   const query = async <T extends object>(sql: string, params: unknown[] = []) =>
     (await env.db.pool.query<T>(sql, params)).rows;
   const importFile = async (collection: string, file: string, target = env) =>
-    (await runJob('mongo-import', { collection, file }, recordingContext(target.runtime))) as Result;
+    (await runJob('mongo-import', { collection, file }, recordingContext(target.runtime))) as ImportResult;
   const clear = () => env.db.pool.query('TRUNCATE users, portfolio_snapshots, rejects, import_checkpoints CASCADE');
   const users = () =>
     query<{ mongo_id: string; mongo_id_type: string; email: string }>(
@@ -56,13 +41,11 @@ describe('mongo-import: ids of different types, bad bytes, emails, huge document
     );
 
   before(async () => {
-    mongo = await createTestMongo('mongo_bad_input');
-    env = await createTestEnvironment('mongo_bad_input', {
-      MONGO_URL: mongo.url,
+    ({ env, mongo } = await createMongoTestEnvironment('mongo_bad_input', {
       IMPORT_BATCH_SIZE: '2',
       IMPORT_MAX_REJECT_RATIO: '0.9',
       IMPORT_MAX_DOCUMENT_BYTES: '4096',
-    });
+    }));
     dir = mkdtempSync(join(tmpdir(), 'ctp-mongo-bad-'));
   });
 
@@ -149,7 +132,11 @@ describe('mongo-import: ids of different types, bad bytes, emails, huge document
     // Batches of 2: the first holds _ids 1 and 3 (numbers); the retry must go on with "3", "a" and the ObjectId.
     const aborted = recordingContext(env.runtime, { abortAfterBatches: 1 });
     await assert.rejects(runJob('mongo-import', { collection: 'users' }, aborted), /aborted after _id/);
-    const resumed = (await runJob('mongo-import', { collection: 'users' }, recordingContext(env.runtime))) as Result;
+    const resumed = (await runJob(
+      'mongo-import',
+      { collection: 'users' },
+      recordingContext(env.runtime),
+    )) as ImportResult;
     assert.deepEqual(counts(resumed), { read: 5, inserted: 5, updated: 0, unchanged: 0, rejected: 0 });
     assert.deepEqual(
       (await users()).map((u) => `${u.mongo_id_type}:${u.mongo_id}`),
@@ -159,7 +146,7 @@ describe('mongo-import: ids of different types, bad bytes, emails, huge document
 
   it('reconciles users 3 and "3" as two users', async () => {
     await clear();
-    const result = (await runJob('user-reconcile', { overlapMs: 0 }, recordingContext(env.runtime))) as Result;
+    const result = (await runJob('user-reconcile', { overlapMs: 0 }, recordingContext(env.runtime))) as ImportResult;
     assert.equal(result.read, 5);
     assert.equal(result.inserted, 5);
     assert.equal(result.rejected, 0);
@@ -179,7 +166,7 @@ describe('mongo-import: ids of different types, bad bytes, emails, huge document
       runJob('user-reconcile', { overlapMs: 0 }, aborted),
       /user-reconcile users from mongodb:.* aborted after _id/,
     );
-    const resumed = (await runJob('user-reconcile', { overlapMs: 0 }, recordingContext(env.runtime))) as Result;
+    const resumed = (await runJob('user-reconcile', { overlapMs: 0 }, recordingContext(env.runtime))) as ImportResult;
     assert.deepEqual(counts(resumed), { read: 5, inserted: 5, updated: 0, unchanged: 0, rejected: 0 });
     assert.equal((await users()).length, 5);
   });
@@ -309,7 +296,7 @@ describe('mongo-import: email uniqueness whatever IMPORT_BATCH_SIZE', () => {
         'mongo-import',
         { collection: 'users', file },
         recordingContext(env.runtime),
-      )) as Result;
+      )) as ImportResult;
       const kept = await env.db.pool.query<{ mongo_id: string; email: string }>(
         'SELECT mongo_id, email FROM users ORDER BY mongo_id',
       );

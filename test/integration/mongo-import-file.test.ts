@@ -11,18 +11,8 @@ import { runJob } from '../../src/workers/run-job.js';
 import { failureTracker } from '../helpers/failure-tracker.js';
 import { recordingContext } from '../helpers/job-context.js';
 import { oid, snapshotDoc, userDoc, writeExport } from '../helpers/mongo-docs.js';
+import { range, type ImportResult } from '../helpers/mongo-import.js';
 import { createTestEnvironment, type TestEnvironment } from '../helpers/test-runtime.js';
-
-interface Result {
-  read: number;
-  inserted: number;
-  updated: number;
-  unchanged: number;
-  rejected: number;
-  startedAt: string;
-}
-
-const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
 describe('mongo-import from mongoexport files', () => {
   const tracker = failureTracker();
@@ -32,7 +22,7 @@ describe('mongo-import from mongoexport files', () => {
   const importFile = async (collection: string, file: string, options: { abortAfterBatches?: number } = {}) => {
     const ctx = recordingContext(env.runtime, options);
     const logs = ctx.lines;
-    const result = (await runJob('mongo-import', { collection, file }, ctx)) as Result;
+    const result = (await runJob('mongo-import', { collection, file }, ctx)) as ImportResult;
     return { result, logs };
   };
   const query = async <T extends object>(sql: string, params: unknown[] = []) =>
@@ -349,7 +339,7 @@ describe('mongo-import from mongoexport files', () => {
     );
     assert.equal(code, 0, output);
     const line = output.split('\n').find((text) => text.startsWith('{"job":"mongo-import"'));
-    const printed = JSON.parse(line ?? '{}') as { result?: Result };
+    const printed = JSON.parse(line ?? '{}') as { result?: ImportResult };
     assert.deepEqual(printed.result && { read: printed.result.read, inserted: printed.result.inserted }, {
       read: 2,
       inserted: 2,

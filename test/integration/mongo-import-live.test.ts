@@ -9,26 +9,14 @@ import { runJob } from '../../src/workers/run-job.js';
 import { failureTracker } from '../helpers/failure-tracker.js';
 import { recordingContext } from '../helpers/job-context.js';
 import { oid, snapshotDoc, userDoc } from '../helpers/mongo-docs.js';
-import { createTestMongo, withoutDecimal128, type TestMongo } from '../helpers/test-mongo.js';
-import { createTestEnvironment, type TestEnvironment } from '../helpers/test-runtime.js';
-
-interface Result {
-  read: number;
-  inserted: number;
-  updated: number;
-  unchanged: number;
-  rejected: number;
-  startedAt: string;
-}
-
-const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
-const counts = (r: Result) => ({
-  read: r.read,
-  inserted: r.inserted,
-  updated: r.updated,
-  unchanged: r.unchanged,
-  rejected: r.rejected,
-});
+import {
+  createMongoTestEnvironment,
+  importCounts as counts,
+  range,
+  type ImportResult,
+} from '../helpers/mongo-import.js';
+import { withoutDecimal128, type TestMongo } from '../helpers/test-mongo.js';
+import type { TestEnvironment } from '../helpers/test-runtime.js';
 
 describe('mongo-import from a live MongoDB (FerretDB)', () => {
   const tracker = failureTracker();
@@ -41,17 +29,15 @@ describe('mongo-import from a live MongoDB (FerretDB)', () => {
     (await env.db.pool.query<T>(sql, params)).rows;
   const importLive = async (collection: string, options: { abortAfterBatches?: number } = {}) => {
     const ctx = recordingContext(env.runtime, options);
-    return (await runJob('mongo-import', { collection }, ctx)) as Result;
+    return (await runJob('mongo-import', { collection }, ctx)) as ImportResult;
   };
 
   before(async () => {
-    mongo = await createTestMongo('mongo_import_live');
-    env = await createTestEnvironment('mongo_import_live', {
-      MONGO_URL: mongo.url,
+    ({ env, mongo } = await createMongoTestEnvironment('mongo_import_live', {
       IMPORT_BATCH_SIZE: '10',
       IMPORT_MAX_REJECT_RATIO: '0.1',
       MONGO_SNAPSHOTS_COLLECTION: 'portfolioSnapshots',
-    });
+    }));
     await insert('users', range(1, 20).map(userDoc));
     await insert(
       'portfolioSnapshots',
@@ -76,7 +62,10 @@ describe('mongo-import from a live MongoDB (FerretDB)', () => {
       pool.start();
       await pool.ready();
       const job = await enqueue(queues, 'mongo-import', { collection: 'all' });
-      const result = (await job.waitUntilFinished(events, 60_000)) as { users: Result; portfoliosnapshots: Result };
+      const result = (await job.waitUntilFinished(events, 60_000)) as {
+        users: ImportResult;
+        portfoliosnapshots: ImportResult;
+      };
       assert.deepEqual(counts(result.users), { read: 20, inserted: 20, updated: 0, unchanged: 0, rejected: 0 });
       assert.deepEqual(counts(result.portfoliosnapshots), {
         read: 55,

@@ -5,28 +5,19 @@ import { runJob } from '../../src/workers/run-job.js';
 import { failureTracker } from '../helpers/failure-tracker.js';
 import { recordingContext } from '../helpers/job-context.js';
 import { oid, userDoc } from '../helpers/mongo-docs.js';
-import { createTestMongo, withoutDecimal128, type TestMongo } from '../helpers/test-mongo.js';
-import { createTestEnvironment, type TestEnvironment } from '../helpers/test-runtime.js';
-
-interface Result {
-  read: number;
-  inserted: number;
-  updated: number;
-  unchanged: number;
-  rejected: number;
-  since: string | null;
-}
+import { createMongoTestEnvironment, type UserReconcileResult } from '../helpers/mongo-import.js';
+import { withoutDecimal128, type TestMongo } from '../helpers/test-mongo.js';
+import type { TestEnvironment } from '../helpers/test-runtime.js';
 
 describe('user-reconcile: re-import users changed since the last run', () => {
   const tracker = failureTracker();
   let env: TestEnvironment;
   let mongo: TestMongo;
   const reconcile = async () =>
-    (await runJob('user-reconcile', { overlapMs: 0 }, recordingContext(env.runtime))) as Result;
+    (await runJob('user-reconcile', { overlapMs: 0 }, recordingContext(env.runtime))) as UserReconcileResult;
 
   before(async () => {
-    mongo = await createTestMongo('user_reconcile');
-    env = await createTestEnvironment('user_reconcile', { MONGO_URL: mongo.url });
+    ({ env, mongo } = await createMongoTestEnvironment('user_reconcile'));
     await mongo.db.collection('users').insertMany([1, 2, 3].map((n) => withoutDecimal128(userDoc(n)) as Document));
   });
 
