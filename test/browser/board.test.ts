@@ -2,14 +2,15 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { QueueEvents } from 'bullmq';
+import type { QueueEvents } from 'bullmq';
 import { chromium, type Browser } from 'playwright-core';
 import { createHttpApp } from '../../src/http/http-app.js';
 import { enqueue } from '../../src/producers/enqueue.js';
-import { closeQueues, createQueues, type Queues } from '../../src/queues/queues.js';
-import { WorkerPool } from '../../src/workers/worker-pool.js';
+import { JOB_NAMES } from '../../src/jobs/contracts.js';
+import type { Queues } from '../../src/queues/queues.js';
 import { failureTracker } from '../helpers/failure-tracker.js';
 import { listen, type TestServer } from '../helpers/http-server.js';
+import { startQueueHarness, type QueueHarness } from '../helpers/queue-harness.js';
 import { createTestEnvironment, type TestEnvironment } from '../helpers/test-runtime.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -20,9 +21,9 @@ const PASSWORD = 'browser-secret-4c1d';
 describe('Bull Board in a real browser', () => {
   const tracker = failureTracker();
   let env: TestEnvironment;
+  let harness: QueueHarness | undefined;
   let queues: Queues;
   let events: QueueEvents;
-  let pool: WorkerPool;
   let server: TestServer;
   let browser: Browser;
 
@@ -38,14 +39,10 @@ describe('Bull Board in a real browser', () => {
       BOARD_PASSWORD: PASSWORD,
       JOB_ATTEMPTS: '1',
     });
-    const redis = env.runtime.redis('producer');
-    queues = createQueues(env.config, redis);
-    events = new QueueEvents('echo', { connection: env.runtime.redis('worker'), prefix: env.config.QUEUE_PREFIX });
-    await events.waitUntilReady();
-    pool = new WorkerPool(env.runtime, env.runtime.redis('worker'), { queues: ['echo'], concurrency: 1 });
-    pool.start();
-    await pool.ready();
-    server = await listen(createHttpApp({ config: env.config, queues, health: { pg: env.runtime.pg, redis } }));
+    harness = await startQueueHarness(env.runtime, 'echo', { concurrency: 1, open: JOB_NAMES });
+    ({ queues, events } = harness);
+    const health = { pg: env.runtime.pg, redis: env.runtime.redis('producer') };
+    server = await listen(createHttpApp({ config: env.config, queues, health }));
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
@@ -56,9 +53,7 @@ describe('Bull Board in a real browser', () => {
   after(async () => {
     await browser?.close();
     await server?.close();
-    await pool?.stop();
-    await events?.close();
-    if (queues) await closeQueues(queues);
+    await harness?.stop();
     await env?.cleanup({ keep: tracker.failed });
   });
 

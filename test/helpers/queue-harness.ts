@@ -14,15 +14,16 @@ export interface QueueHarness {
 /**
  * Producers, events and a started worker pool on a test's queue, through real Redis. The
  * worker may run on another runtime than the producer (a worker that reaches PostgreSQL through
- * a proxy, say).
+ * a proxy, say). `open`: the queues the producer opens, when more than the worker's (a board
+ * shows them all).
  */
 export async function startQueueHarness(
   producer: Runtime,
   queue: JobName,
-  options: { worker?: Runtime; concurrency?: number } = {},
+  options: { worker?: Runtime; concurrency?: number; open?: readonly string[] } = {},
 ): Promise<QueueHarness> {
   const worker = options.worker ?? producer;
-  const queues = createQueues(producer.config, producer.redis('producer'), [queue]);
+  const queues = createQueues(producer.config, producer.redis('producer'), options.open ?? [queue]);
   const events = new QueueEvents(queue, { connection: producer.redis('worker'), prefix: producer.config.QUEUE_PREFIX });
   await events.waitUntilReady();
   const pool = new WorkerPool(worker, worker.redis('worker'), {

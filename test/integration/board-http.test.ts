@@ -1,13 +1,14 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { QueueEvents } from 'bullmq';
+import type { QueueEvents } from 'bullmq';
 import { boardCredentials, createHttpApp } from '../../src/http/http-app.js';
 import { enqueue } from '../../src/producers/enqueue.js';
-import { closeQueues, createQueues, type Queues } from '../../src/queues/queues.js';
-import { WorkerPool } from '../../src/workers/worker-pool.js';
+import { JOB_NAMES } from '../../src/jobs/contracts.js';
+import type { Queues } from '../../src/queues/queues.js';
 import { cliEnv, runCli } from '../helpers/cli-process.js';
 import { failureTracker } from '../helpers/failure-tracker.js';
 import { basicAuthHeader, listen, type TestServer } from '../helpers/http-server.js';
+import { startQueueHarness, type QueueHarness } from '../helpers/queue-harness.js';
 import { testConfig } from '../helpers/test-config.js';
 import { createTestEnvironment, type TestEnvironment } from '../helpers/test-runtime.js';
 
@@ -28,9 +29,9 @@ interface BoardQueues {
 describe('Bull Board over HTTP', () => {
   const tracker = failureTracker();
   let env: TestEnvironment;
+  let harness: QueueHarness;
   let queues: Queues;
   let events: QueueEvents;
-  let pool: WorkerPool;
   let server: TestServer;
 
   before(async () => {
@@ -40,21 +41,15 @@ describe('Bull Board over HTTP', () => {
       BOARD_PASSWORD: PASSWORD,
       JOB_ATTEMPTS: '2',
     });
-    const redis = env.runtime.redis('producer');
-    queues = createQueues(env.config, redis);
-    events = new QueueEvents('echo', { connection: env.runtime.redis('worker'), prefix: env.config.QUEUE_PREFIX });
-    await events.waitUntilReady();
-    pool = new WorkerPool(env.runtime, env.runtime.redis('worker'), { queues: ['echo'], concurrency: 1 });
-    pool.start();
-    await pool.ready();
-    server = await listen(createHttpApp({ config: env.config, queues, health: { pg: env.runtime.pg, redis } }));
+    harness = await startQueueHarness(env.runtime, 'echo', { concurrency: 1, open: JOB_NAMES });
+    ({ queues, events } = harness);
+    const health = { pg: env.runtime.pg, redis: env.runtime.redis('producer') };
+    server = await listen(createHttpApp({ config: env.config, queues, health }));
   });
 
   after(async () => {
     await server.close();
-    await pool.stop();
-    await events.close();
-    await closeQueues(queues);
+    await harness.stop();
     await env.cleanup({ keep: tracker.failed });
   });
 
