@@ -4,14 +4,11 @@ import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { QueueEvents } from 'bullmq';
 import { chromium, type Browser } from 'playwright-core';
-import { createHttpApp } from '../../src/http/http-app.js';
 import { enqueue } from '../../src/producers/enqueue.js';
-import { JOB_NAMES } from '../../src/jobs/contracts.js';
 import type { Queues } from '../../src/queues/queues.js';
 import { failureTracker } from '../helpers/failure-tracker.js';
-import { listen, type TestServer } from '../helpers/http-server.js';
-import { startQueueHarness, type QueueHarness } from '../helpers/queue-harness.js';
-import { createTestEnvironment, type TestEnvironment } from '../helpers/test-runtime.js';
+import type { TestServer } from '../helpers/http-server.js';
+import { startBoardServer, type BoardServer } from '../helpers/board-server.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
@@ -20,8 +17,7 @@ const PASSWORD = 'browser-secret-4c1d';
 
 describe('Bull Board in a real browser', () => {
   const tracker = failureTracker();
-  let env: TestEnvironment;
-  let harness: QueueHarness | undefined;
+  let board: BoardServer | undefined;
   let queues: Queues;
   let events: QueueEvents;
   let server: TestServer;
@@ -33,16 +29,8 @@ describe('Bull Board in a real browser', () => {
       `${CHROMIUM} is missing: run scripts/install-browser.sh (apt-get install chromium)`,
     );
     // One attempt per run, so a failed job stays failed until an operator retries it.
-    env = await createTestEnvironment('board_browser', {
-      BOARD_AUTH: 'true',
-      BOARD_USER: USER,
-      BOARD_PASSWORD: PASSWORD,
-      JOB_ATTEMPTS: '1',
-    });
-    harness = await startQueueHarness(env.runtime, 'echo', { concurrency: 1, open: JOB_NAMES });
-    ({ queues, events } = harness);
-    const health = { pg: env.runtime.pg, redis: env.runtime.redis('producer') };
-    server = await listen(createHttpApp({ config: env.config, queues, health }));
+    board = await startBoardServer('board_browser', { user: USER, password: PASSWORD, jobAttempts: 1 });
+    ({ queues, events, server } = board);
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
@@ -52,9 +40,7 @@ describe('Bull Board in a real browser', () => {
 
   after(async () => {
     await browser?.close();
-    await server?.close();
-    await harness?.stop();
-    await env?.cleanup({ keep: tracker.failed });
+    await board?.stop({ keep: tracker.failed });
   });
 
   it('refuses the board without login', async () => {

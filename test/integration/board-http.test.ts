@@ -1,16 +1,15 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { QueueEvents } from 'bullmq';
-import { boardCredentials, createHttpApp } from '../../src/http/http-app.js';
+import { boardCredentials } from '../../src/http/http-app.js';
 import { enqueue } from '../../src/producers/enqueue.js';
-import { JOB_NAMES } from '../../src/jobs/contracts.js';
 import type { Queues } from '../../src/queues/queues.js';
 import { cliEnv, runCli } from '../helpers/cli-process.js';
 import { failureTracker } from '../helpers/failure-tracker.js';
-import { basicAuthHeader, listen, type TestServer } from '../helpers/http-server.js';
-import { startQueueHarness, type QueueHarness } from '../helpers/queue-harness.js';
+import { basicAuthHeader, type TestServer } from '../helpers/http-server.js';
+import { startBoardServer, type BoardServer } from '../helpers/board-server.js';
 import { testConfig } from '../helpers/test-config.js';
-import { createTestEnvironment, type TestEnvironment } from '../helpers/test-runtime.js';
+import type { TestEnvironment } from '../helpers/test-runtime.js';
 
 const USER = 'operator';
 const PASSWORD = 'board-secret-7f3a';
@@ -29,28 +28,18 @@ interface BoardQueues {
 describe('Bull Board over HTTP', () => {
   const tracker = failureTracker();
   let env: TestEnvironment;
-  let harness: QueueHarness;
+  let board: BoardServer;
   let queues: Queues;
   let events: QueueEvents;
   let server: TestServer;
 
   before(async () => {
-    env = await createTestEnvironment('board_http', {
-      BOARD_AUTH: 'true',
-      BOARD_USER: USER,
-      BOARD_PASSWORD: PASSWORD,
-      JOB_ATTEMPTS: '2',
-    });
-    harness = await startQueueHarness(env.runtime, 'echo', { concurrency: 1, open: JOB_NAMES });
-    ({ queues, events } = harness);
-    const health = { pg: env.runtime.pg, redis: env.runtime.redis('producer') };
-    server = await listen(createHttpApp({ config: env.config, queues, health }));
+    board = await startBoardServer('board_http', { user: USER, password: PASSWORD, jobAttempts: 2 });
+    ({ env, queues, events, server } = board);
   });
 
   after(async () => {
-    await server.close();
-    await harness.stop();
-    await env.cleanup({ keep: tracker.failed });
+    await board.stop({ keep: tracker.failed });
   });
 
   const get = (path: string, authorization?: string) =>
