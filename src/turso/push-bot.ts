@@ -21,7 +21,7 @@ import type { PoolClient } from 'pg';
 import type { PgPool } from '../connections/postgres.js';
 import { withTransaction } from '../connections/transaction.js';
 import { PermanentJobError } from '../errors.js';
-import { BatchWriter } from './push-writer.js';
+import { BatchWriter, writeChanges } from './push-writer.js';
 import { openBotTarget, type BotTarget } from './target.js';
 import {
   assertNoReset,
@@ -29,8 +29,6 @@ import {
   openKeys,
   planPushWindows,
   planTable,
-  previousCursor,
-  sourceCursor,
   type PlanSides,
   type Previous,
   type TablePlan,
@@ -50,8 +48,7 @@ import {
   recordWindow,
   type PushRecord,
 } from './push-state.js';
-import { decodeSortKey } from './row-values.js';
-import { mergeRows, type Change } from './row-readers.js';
+import type { Change } from './row-readers.js';
 import { ensureTargetSchema, quoteIdent, readSourceTables, type TableSchema } from './table-schema.js';
 
 export interface PushResult {
@@ -392,32 +389,6 @@ async function pushTables(
     `pushed ${stats.pushed} rows, deleted ${stats.deleted}, ${unchanged} unchanged, ${stats.batches} batches, ${stats.bytes} bytes to ${target.display} in ${done.ms} ms`,
   );
   return done;
-}
-
-/**
- * Merges the table again (the source may have moved since the plan) and sends one kind of
- * change: rows the merge finds otherwise are left to the next push, which sees them again.
- * `kept`: the plan's own changes (a change window's, read in the same snapshot), sent as they are.
- */
-async function writeChanges(
-  sides: PlanSides,
-  table: TableSchema,
-  previous: Previous,
-  writer: BatchWriter,
-  kind: 'delete' | 'upsert',
-  kept?: readonly Change[],
-): Promise<void> {
-  const changes = kept ?? mergeRows(sourceCursor(sides, table, previous), previousCursor(sides, table, previous));
-  for await (const change of changes) {
-    if (kind === 'delete' && change.kind === 'delete')
-      await writer.delete(table, decodeSortKey(change.key), { table: table.name, key: change.key, hash: undefined });
-    else if (kind === 'upsert' && (change.kind === 'insert' || change.kind === 'update'))
-      await writer.upsert(table, change.row.keyValues, change.row.values, {
-        table: table.name,
-        key: change.row.key,
-        hash: change.row.hash,
-      });
-  }
 }
 
 /** A change window of at most this many rows keeps its changes from the plan to the write. */

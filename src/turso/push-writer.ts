@@ -1,6 +1,8 @@
 import type { Client, InStatement, InValue } from '@libsql/client';
+import { previousCursor, sourceCursor, type PlanSides, type Previous } from './push-plan.js';
 import type { RecordOp } from './push-state.js';
-import { valueBytes, type SqlValue } from './row-values.js';
+import { mergeRows, type Change } from './row-readers.js';
+import { decodeSortKey, valueBytes, type SqlValue } from './row-values.js';
 import { keyColumns, quoteIdent, type TableSchema } from './table-schema.js';
 
 /** SQLite's (and Turso's) limit on bound parameters in one statement. */
@@ -112,5 +114,31 @@ export class BatchWriter {
     this.bytes = 0;
     await this.client.batch(statements, 'write');
     await this.onCommit(ops, bytes);
+  }
+}
+
+/**
+ * Merges the table again (the source may have moved since the plan) and sends one kind of
+ * change: rows the merge finds otherwise are left to the next push, which sees them again.
+ * `kept`: the plan's own changes (a change window's, read in the same snapshot), sent as they are.
+ */
+export async function writeChanges(
+  sides: PlanSides,
+  table: TableSchema,
+  previous: Previous,
+  writer: BatchWriter,
+  kind: 'delete' | 'upsert',
+  kept?: readonly Change[],
+): Promise<void> {
+  const changes = kept ?? mergeRows(sourceCursor(sides, table, previous), previousCursor(sides, table, previous));
+  for await (const change of changes) {
+    if (kind === 'delete' && change.kind === 'delete')
+      await writer.delete(table, decodeSortKey(change.key), { table: table.name, key: change.key, hash: undefined });
+    else if (kind === 'upsert' && (change.kind === 'insert' || change.kind === 'update'))
+      await writer.upsert(table, change.row.keyValues, change.row.values, {
+        table: table.name,
+        key: change.row.key,
+        hash: change.row.hash,
+      });
   }
 }
