@@ -15,7 +15,7 @@ export interface Logger {
 
 /** Field paths whose values never reach a log line, however a call site names them. */
 const SECRET_KEYS = ['password', 'token', 'tursoToken', 'authToken', 'apiKey', 'secret', 'authorization', 'cookie'];
-export const REDACTED_PATHS = [
+const REDACTED_PATHS = [
   ...SECRET_KEYS,
   ...SECRET_KEYS.map((key) => `*.${key}`),
   'headers.authorization',

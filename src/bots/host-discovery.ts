@@ -17,12 +17,7 @@ export interface HostDiscoveryPass {
  * and record in PostgreSQL that this host holds those bots, so the scheduler, which cannot see
  * this host's disk, schedules them on this host's queues.
  */
-export async function discoverHostBots(
-  config: Config,
-  pg: PgPool,
-  host: string,
-  logger: Logger,
-): Promise<HostDiscoveryPass> {
+async function discoverHostBots(config: Config, pg: PgPool, host: string, logger: Logger): Promise<HostDiscoveryPass> {
   const scan = await scanBotInstances(config);
   for (const skipped of scan.skipped) logger.warn('skipped a folder in BOT_INSTANCES_DIR', skipped);
   const bots = [];

@@ -129,7 +129,7 @@ function typeAlias(id: unknown): string {
 }
 
 /** The collection's size as the server estimates it, for progress; undefined if it cannot say. */
-export async function estimateCount(db: Db, collection: string): Promise<number | undefined> {
+async function estimateCount(db: Db, collection: string): Promise<number | undefined> {
   try {
     return await db.collection(collection).estimatedDocumentCount();
   } catch {

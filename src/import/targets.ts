@@ -15,7 +15,7 @@ export interface ImportTarget<Row> {
 }
 
 export const usersTarget: ImportTarget<UserRow> = { collection: 'users', map: mapUser, upsert: upsertUsers };
-export const snapshotsTarget: ImportTarget<SnapshotRow> = {
+const snapshotsTarget: ImportTarget<SnapshotRow> = {
   collection: 'portfoliosnapshots',
   map: mapSnapshot,
   upsert: upsertSnapshots,

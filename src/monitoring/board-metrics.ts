@@ -8,7 +8,7 @@ import { botSyncLag } from './bot-sync-lag.js';
 import { queueDepths } from './queue-depths.js';
 
 /** How long a scrape waits for Redis or PostgreSQL before it answers without their gauges. */
-export const METRICS_SOURCE_TIMEOUT_MS = 2_000;
+const METRICS_SOURCE_TIMEOUT_MS = 2_000;
 
 /**
  * The shared state behind /metrics, read from Redis and PostgreSQL on each scrape (so every

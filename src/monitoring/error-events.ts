@@ -6,7 +6,7 @@ import type { Logger } from '../logger.js';
 export type ErrorSource = 'redis' | 'postgres' | 'queue' | 'worker' | 'watcher';
 
 /** How often one source may log an error event; the ones in between are counted, not logged. */
-export const ERROR_LOG_INTERVAL_MS = 10_000;
+const ERROR_LOG_INTERVAL_MS = 10_000;
 
 /**
  * The one listener for `error` events of connections and queues (ioredis reconnecting, an idle

@@ -17,7 +17,7 @@ export function queueNameFor(job: JobName, host: string | undefined): string {
 }
 
 /** The bot a host-routed payload is about. */
-export function botOfPayload(job: JobName, payload: unknown): string | undefined {
+function botOfPayload(job: JobName, payload: unknown): string | undefined {
   if (!HOST_ROUTED.includes(job) || typeof payload !== 'object' || payload === null) return undefined;
   const record = payload as Record<string, unknown>;
   const bot = job === 'bot-sync' ? record.bot : record.instance;

@@ -14,7 +14,7 @@ export interface ReconcileResult {
  * the next is read, so a pass over 10,000 schedules never holds them all: their objects die young
  * instead of filling the old generation pass after pass.
  */
-export const SCHEDULER_PAGE_SIZE = 500;
+const SCHEDULER_PAGE_SIZE = 500;
 
 function sameSchedule(current: JobSchedulerJson, schedule: DesiredSchedule): boolean {
   return (

@@ -1,10 +1,10 @@
 import { readFile } from 'node:fs/promises';
 
 /** Where Linux keeps the per-user limit of inotify watches. */
-export const INOTIFY_WATCHES_FILE = '/proc/sys/fs/inotify/max_user_watches';
+const INOTIFY_WATCHES_FILE = '/proc/sys/fs/inotify/max_user_watches';
 
 /** What one bot costs in file events: its folder, its user_data folder, its database and its WAL. */
-export const WATCHES_PER_BOT = 4;
+const WATCHES_PER_BOT = 4;
 
 /** Thrown when the platform's limit cannot hold the watches the bots need; says what to raise. */
 export class InotifyLimitError extends Error {

@@ -1,5 +1,5 @@
 /** However long writes go on, a bot's sync starts at most this long after the first write of a burst. */
-export const BURST_MAX_WAIT_MS = 2_000;
+const BURST_MAX_WAIT_MS = 2_000;
 
 interface Pending {
   firstAt: number;
