@@ -7,7 +7,7 @@ import { describePgFailure, tableAt } from './pg-failure.js';
 import { readLines, recordRowRejects, type RowReject } from './read-lines.js';
 import { KeyList } from './key-list.js';
 import { createRowEncoder, type RowEncoder } from './row-encoder.js';
-import type { BotSyncResult } from './sync-result.js';
+import { emptyCounts, type ReadCounts } from './sync-result.js';
 
 function copySql(mapping: TableMapping, encoder: RowEncoder): string {
   const columns = ['bot_id', ...encoder.columns.map(([name]) => name)].map(quoteIdent).join(', ');
@@ -24,8 +24,8 @@ export async function firstSync(
   client: PoolClient,
   source: BotDatabase,
   botId: string,
-  result: BotSyncResult,
-): Promise<void> {
+): Promise<ReadCounts> {
+  const result = { trades: emptyCounts(), orders: emptyCounts(), rejected: 0 };
   // COPY reads FreqTrade's naive dates in the session's zone: make it UTC, whatever the pool says.
   await client.query("SET LOCAL TimeZone = 'UTC'");
   const progress = {
@@ -87,6 +87,7 @@ export async function firstSync(
   if (orphans.length > 0) await rejectOrphans(client, `${source.bot}:${source.file}`, orphans);
   const unusable = await recordRowRejects(client, source.bot, source.file, rowRejects);
   result.rejected = orphans.length + unusable;
+  return result;
 }
 
 async function rejectOrphans(

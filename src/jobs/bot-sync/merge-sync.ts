@@ -10,7 +10,7 @@ import { copyLines, quoteIdent } from './pg-copy.js';
 import { stagedJson, stagedTable, type StagedRows } from './staged-rows.js';
 import type { StagedIdTables as StagedIds } from './reset-check.js';
 import type { TableDeletions } from '../../bots/reset-guard.js';
-import type { BotSyncResult } from './sync-result.js';
+import { emptyCounts, type ReadCounts } from './sync-result.js';
 
 /**
  * The rows of a change window (bots/change-window.ts): per table, the ids it selects, read by id.
@@ -47,14 +47,13 @@ export async function mergeSync(
   client: PoolClient,
   source: BotDatabase,
   botId: string,
-  result: BotSyncResult,
-  beforeWrite?: (deletions: DeletionsSeen) => Promise<void>,
+  beforeWrite?: BeforeWrite,
   windows?: SyncWindows,
-): Promise<void> {
-  if (windows !== undefined) return windowMerge(ctx, client, source, botId, result, windows, beforeWrite);
+): Promise<ReadCounts> {
+  if (windows !== undefined) return windowMerge(ctx, client, source, botId, windows, beforeWrite);
   const unusable = await stageSource(ctx, client, source);
   // The staged source is what the guard against a replaced database looks at, before any write.
-  await beforeWrite?.({ trades: 'stage_trades', orders: 'stage_orders' });
+  const result = countsAfter(await beforeWrite?.({ trades: 'stage_trades', orders: 'stage_orders' }));
   const named = <T>(mapping: TableMapping, write: Promise<T>): Promise<T> =>
     write.catch((error: unknown) => {
       throw describePgFailure(tableAt(source, mapping), error);
@@ -85,6 +84,20 @@ export async function mergeSync(
     `bot ${source.bot}: ${staged.trades} trades, ` +
       (source.orders ? `${staged.orders} orders read` : 'no orders table (older FreqTrade)'),
   );
+  return result;
+}
+
+/**
+ * Called once the source is staged, before any write (the guard against a replaced database);
+ * returns the rows it deleted itself (an accepted reset that deletes), counted with the merge's.
+ */
+export type BeforeWrite = (deletions: DeletionsSeen) => Promise<{ trades: number; orders: number } | undefined>;
+
+function countsAfter(deleted: { trades: number; orders: number } | undefined): ReadCounts {
+  const result = { trades: emptyCounts(), orders: emptyCounts(), rejected: 0 };
+  result.trades.deleted = deleted?.trades ?? 0;
+  result.orders.deleted = deleted?.orders ?? 0;
+  return result;
 }
 
 /**
@@ -97,10 +110,9 @@ async function windowMerge(
   client: PoolClient,
   source: BotDatabase,
   botId: string,
-  result: BotSyncResult,
   windows: SyncWindows,
-  beforeWrite?: (deletions: DeletionsSeen) => Promise<void>,
-): Promise<void> {
+  beforeWrite?: BeforeWrite,
+): Promise<ReadCounts> {
   const rejects: RowReject[] = [];
   const staged = await stageTables(ctx, client, source, windows, rejects, true);
   const rejected = (table: string) => new Set(rejects.filter((r) => r.table === table).map((r) => Number(r.rowid)));
@@ -129,13 +141,14 @@ async function windowMerge(
     : { held: windows.held.orders.count, gone: await heldIds(client, ordersSql, botId) };
   const goneTrades = trades.gone;
   const goneOrders = orders.gone;
-  await beforeWrite?.({
+  const deletedFirst = await beforeWrite?.({
     deletions: [
       { table: 'trades', held: trades.held, deleting: goneTrades.length },
       { table: 'orders', held: orders.held, deleting: goneOrders.length },
     ],
     trades: staged.trades,
   });
+  const result = countsAfter(deletedFirst);
   // Orders first, with those of the trades deleted, so that every deletion is counted.
   if (goneOrders.length + goneTrades.length > 0)
     result.orders.deleted +=
@@ -176,6 +189,7 @@ async function windowMerge(
   await ctx.log(
     `bot ${source.bot}: ${windows.tradeIds.length} trades, ${windows.orderIds.length} orders read (change windows)`,
   );
+  return result;
 }
 
 /** Ids PostgreSQL holds for the bot, sorted. */

@@ -23,8 +23,8 @@ import type { JobContext } from '../job.js';
 import { BotDatabase } from './bot-database.js';
 import { firstSync } from './first-sync.js';
 import { mergeSync, type SyncWindows } from './merge-sync.js';
-import { endEpoch, gatherResetEvidence } from './reset-check.js';
-import { emptyCounts, sumCounts, type BotSyncResult } from './sync-result.js';
+import { endEpoch, gatherResetEvidence, type EndedEpoch } from './reset-check.js';
+import { emptyCounts, sumCounts, type BotSyncResult, type ReadCounts } from './sync-result.js';
 import { readSyncState, touchSyncSuccess, writeSyncFailure, writeSyncSuccess } from './sync-state.js';
 import { planSyncWindows } from './sync-window.js';
 
@@ -61,14 +61,6 @@ async function syncFile(
   started: number,
 ): Promise<BotSyncResult> {
   const botId = await registerBot(ctx.pg, instance, file);
-  const result: BotSyncResult = {
-    bot: instance,
-    ...emptyCounts(),
-    ms: 0,
-    trades: emptyCounts(),
-    orders: emptyCounts(),
-    rejected: 0,
-  };
   // The log lines follow the COMMIT: what they report is written.
   const synced = await withTransaction(ctx.pg, async (client): Promise<BotSyncResult> => {
     await lockBot(ctx, client, instance, botId);
@@ -88,17 +80,23 @@ async function syncFile(
       !fullCompareDue(state.window, now, ctx.config.FULL_COMPARE_INTERVAL)
     ) {
       await touchSyncSuccess(client, botId);
-      result.trades.unchanged = state.tradesCount;
-      result.orders.unchanged = state.ordersCount;
+      const trades = { ...emptyCounts(), unchanged: state.tradesCount };
+      const orders = { ...emptyCounts(), unchanged: state.ordersCount };
       return {
-        ...result,
-        unchanged: state.tradesCount + state.ordersCount,
-        skipped: 'unchanged',
+        bot: instance,
+        ...sumCounts(trades, orders),
         ms: elapsed(started),
+        trades,
+        orders,
+        rejected: 0,
+        skipped: 'unchanged',
       };
     }
     const source = BotDatabase.open(instance, file, ctx.config.SQLITE_BUSY_TIMEOUT);
     let window: WindowMemory;
+    let fullCompare: string | undefined;
+    let reset: EndedEpoch | undefined;
+    let written: ReadCounts;
     try {
       // A bot PostgreSQL holds nothing of yet is copied straight in; any other is merged, by
       // change windows when they can be trusted, else comparing every row.
@@ -144,55 +142,58 @@ async function syncFile(
       if (why !== undefined) source.db.exec('COMMIT');
       else await ctx.log(`bot ${instance}: reading the change windows since ${since!.toISOString()}`);
       if (why !== undefined && held.rowCount !== 0) {
-        result.fullCompare = why;
+        fullCompare = why;
         await ctx.log(`bot ${instance}: comparing every row: ${why}`);
       }
       window = { at: now, highWater: water, fullAt: why === undefined ? state!.window.fullAt : now, schema };
-      if (held.rowCount === 0) await firstSync(ctx, client, source, botId, result);
-      else
-        await mergeSync(
-          ctx,
-          client,
-          source,
-          botId,
-          result,
-          async (ids) => {
-            // Before any write: a replaced database must not wipe the bot's history.
-            const evidence = await gatherResetEvidence(client, botId, Boolean(source.orders), identityPair, ids);
-            const verdict = judgeReset(evidence, ctx.config.DELETE_GUARD_RATIO);
-            if (!verdict.suspected) return;
-            if (options.acceptReset === undefined) {
-              throw resetRefusal({ bot: instance, file, job: 'bot-sync', verdict, choices: ACCEPT_CHOICES });
-            }
-            const ended = await endEpoch(client, {
+      written =
+        held.rowCount === 0
+          ? await firstSync(ctx, client, source, botId)
+          : await mergeSync(
+              ctx,
+              client,
+              source,
               botId,
-              kept: options.acceptReset,
-              findings: verdict.findings,
-              file,
-            });
-            result.reset = ended;
-            if (ended.kept === 'delete') {
-              result.trades.deleted += ended.trades;
-              result.orders.deleted += ended.orders;
-            }
-            await ctx.log(
-              `bot ${instance}: reset accepted (${verdict.findings.join('; ')}): epoch ${ended.epoch} ` +
-                `(${ended.trades} trades, ${ended.orders} orders) ${ended.kept === 'archive' ? 'archived' : 'deleted'}`,
+              async (ids) => {
+                // Before any write: a replaced database must not wipe the bot's history.
+                const evidence = await gatherResetEvidence(client, botId, Boolean(source.orders), identityPair, ids);
+                const verdict = judgeReset(evidence, ctx.config.DELETE_GUARD_RATIO);
+                if (!verdict.suspected) return undefined;
+                if (options.acceptReset === undefined) {
+                  throw resetRefusal({ bot: instance, file, job: 'bot-sync', verdict, choices: ACCEPT_CHOICES });
+                }
+                const ended = await endEpoch(client, {
+                  botId,
+                  kept: options.acceptReset,
+                  findings: verdict.findings,
+                  file,
+                });
+                reset = ended;
+                await ctx.log(
+                  `bot ${instance}: reset accepted (${verdict.findings.join('; ')}): epoch ${ended.epoch} ` +
+                    `(${ended.trades} trades, ${ended.orders} orders) ${ended.kept === 'archive' ? 'archived' : 'deleted'}`,
+                );
+                return ended.kept === 'delete' ? { trades: ended.trades, orders: ended.orders } : undefined;
+              },
+              windows,
             );
-          },
-          windows,
-        );
       if (source.db.inTransaction) source.db.exec('COMMIT');
-      if (options.acceptReset !== undefined && result.reset === undefined)
+      if (options.acceptReset !== undefined && reset === undefined)
         await ctx.log(
           `bot ${instance}: --accept-reset given, but the database does not look replaced; synced as usual`,
         );
-      sumCounts(result);
-      if (result.trades.inserted + result.trades.updated > 0) await refreshStrategy(client, botId);
+      if (written.trades.inserted + written.trades.updated > 0) await refreshStrategy(client, botId);
     } finally {
       source.close();
     }
-    result.ms = elapsed(started);
+    const result: BotSyncResult = {
+      bot: instance,
+      ...sumCounts(written.trades, written.orders),
+      ms: elapsed(started),
+      ...written,
+      ...(reset === undefined ? {} : { reset }),
+      ...(fullCompare === undefined ? {} : { fullCompare }),
+    };
     await writeSyncSuccess(client, botId, {
       fingerprint,
       identity: identity ?? null,

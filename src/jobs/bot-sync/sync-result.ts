@@ -20,10 +20,21 @@ export interface BotSyncResult extends TableCounts {
   skipped?: 'unchanged';
 }
 
+/** What a first sync or a merge wrote, per table, and the rows it rejected. */
+export interface ReadCounts {
+  trades: TableCounts;
+  orders: TableCounts;
+  rejected: number;
+}
+
 export const emptyCounts = (): TableCounts => ({ inserted: 0, updated: 0, deleted: 0, unchanged: 0 });
 
 /** Top-level counts are trades and orders together. */
-export function sumCounts(result: BotSyncResult): void {
-  for (const key of ['inserted', 'updated', 'deleted', 'unchanged'] as const)
-    result[key] = result.trades[key] + result.orders[key];
+export function sumCounts(trades: TableCounts, orders: TableCounts): TableCounts {
+  return {
+    inserted: trades.inserted + orders.inserted,
+    updated: trades.updated + orders.updated,
+    deleted: trades.deleted + orders.deleted,
+    unchanged: trades.unchanged + orders.unchanged,
+  };
 }
