@@ -4,12 +4,13 @@
  *
  *   const config = loadConfig();
  *   const runtime = new Runtime(config);
- *   const queues = createQueues(config, runtime.redis('producer'), ['user-upsert']);
+ *   // the queues' connection errors are counted and logged by the runtime; it closes them
+ *   const queues = openQueues(runtime, runtime.redis('producer'), ['user-upsert'], 'user-upsert queue');
  *   await enqueueUserUpsert(userDocument, { queues });
  */
 export { loadConfig, type Config } from './config.js';
 export { Runtime } from './runtime/runtime.js';
-export { createQueues, closeQueues, type Queues } from './queues/queues.js';
+export { createQueues, openQueues, closeQueues, type Queues } from './queues/queues.js';
 export { enqueue } from './producers/enqueue.js';
 export { enqueueUserUpsert, type UserUpsertOptions } from './producers/user-upsert.js';
 export type { UserUpsertResult } from './jobs/user-upsert/handler.js';

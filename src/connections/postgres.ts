@@ -1,5 +1,6 @@
 import pg from 'pg';
 import type { Config } from '../config.js';
+import { unobservedErrors } from '../monitoring/error-events.js';
 
 export type PgPool = pg.Pool;
 
@@ -9,7 +10,7 @@ export type PgPool = pg.Pool;
  */
 export function createPgPool(
   config: Pick<Config, 'DATABASE_URL' | 'PG_SCHEMA' | 'PG_POOL_MAX'>,
-  onError: (error: unknown) => void = () => undefined,
+  onError: (error: unknown) => void = unobservedErrors('postgres'),
 ): PgPool {
   const pool = new pg.Pool({
     connectionString: config.DATABASE_URL,
@@ -21,7 +22,7 @@ export function createPgPool(
   });
   // A client losing its server must not crash the process: an idle one is dropped by the pool
   // (pool 'error'), a checked-out one fails its queries (client 'error' would otherwise be unhandled).
-  // `onError` gets both (the runtime counts and logs them); without one they are dropped (tests).
+  // `onError` gets both (the runtime counts and logs them); without one they go to stderr, rate-limited.
   // Every client error reaches the client's listener; the pool re-emits an idle client's one,
   // already reported there.
   pool.on('connect', (client) => client.on('error', onError));

@@ -1,6 +1,7 @@
 import { Cluster, Redis } from 'ioredis';
 import type { ClusterSeed, Config } from '../config.js';
 import type { Logger } from '../logger.js';
+import { unobservedErrors } from '../monitoring/error-events.js';
 import { maskUrlCredentials } from '../secrets.js';
 
 /**
@@ -14,12 +15,12 @@ export type RedisConnection = Redis | Cluster;
 
 /**
  * `onError` gets the connection's `error` events (it reconnects on its own; the errors also surface
- * on the commands): the runtime counts and logs them. Without one they are dropped (tests, benchmarks).
+ * on the commands): the runtime counts and logs them. Without one they go to stderr, rate-limited.
  */
 export function createRedis(
   config: Pick<Config, 'REDIS_URL' | 'REDIS_CLUSTER_NODES'>,
   role: RedisRole,
-  onError: (error: unknown) => void = () => undefined,
+  onError: (error: unknown) => void = unobservedErrors('redis'),
 ): RedisConnection {
   if (config.REDIS_CLUSTER_NODES !== undefined) return createCluster(config.REDIS_CLUSTER_NODES, role, onError);
   const redis = new Redis(config.REDIS_URL, {

@@ -4,6 +4,7 @@ import type { Config } from '../config.js';
 import { JOB_NAMES, type JobName } from '../jobs/contracts.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { bullmqTelemetry } from '../telemetry/tracing.js';
+import { unobservedErrors } from '../monitoring/error-events.js';
 import { defaultJobOptions } from './job-options.js';
 
 /** Queues by name: a job's own (`bot-sync`), or a host's for a host-routed job (`bot-sync-<host>`). */
@@ -15,7 +16,7 @@ export function createQueues(
   connection: RedisConnection,
   names: readonly string[] = JOB_NAMES,
   /** The queues' `error` events (connection errors; they also surface on the calls): the runtime counts and logs them. */
-  onError: (error: unknown) => void = () => undefined,
+  onError: (error: unknown) => void = unobservedErrors('queue'),
 ): Queues {
   const queues = new Map<string, Queue>();
   for (const name of names) {

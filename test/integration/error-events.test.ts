@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { startOrClose, startWorkers } from '../../src/roles/roles.js';
+import { createRedis } from '../../src/connections/redis.js';
 import { enqueue } from '../../src/producers/enqueue.js';
 import { closeQueues, createQueues, type Queues } from '../../src/queues/queues.js';
 import { Runtime } from '../../src/runtime/runtime.js';
@@ -27,6 +28,27 @@ describe('error events and failed starts', () => {
   after(async () => {
     await closeQueues(queues);
     await env.cleanup({ keep: tracker.failed });
+  });
+
+  it('reports a connection made without the runtime to stderr, once per interval, instead of dropping its errors', async () => {
+    const lines: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
+      lines.push(String(chunk));
+      return write(chunk, ...rest);
+    }) as typeof process.stderr.write;
+    // A port nothing listens on: ioredis reports each failed connect as an error event and retries.
+    const unreachable = createRedis({ ...env.config, REDIS_URL: 'redis://127.0.0.1:1' }, 'worker');
+    try {
+      await waitFor('the error on stderr', async () => lines.some((l) => l.startsWith('ctp-etl: redis error:')));
+      await new Promise((resolve) => setTimeout(resolve, 1500)); // ioredis retries every 200-400 ms meanwhile
+      const reported = lines.filter((l) => l.startsWith('ctp-etl: redis error:'));
+      assert.equal(reported.length, 1, reported.join(''));
+      assert.match(reported[0]!, /ECONNREFUSED/);
+    } finally {
+      process.stderr.write = write;
+      unreachable.disconnect();
+    }
   });
 
   it('counts an idle PostgreSQL client that loses its server, without crashing', async () => {
