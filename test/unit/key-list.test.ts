@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { KeyList } from '../../src/jobs/bot-sync/key-list.js';
+import { KeyList } from '../../src/jobs/bot-sync/source-lines.js';
 import { MAX_KEY } from '../../src/jobs/bot-sync/freqtrade-columns.js';
 
 describe('key list', () => {

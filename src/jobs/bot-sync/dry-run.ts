@@ -5,7 +5,7 @@ import type { JobContext } from '../job.js';
 import { BotDatabase } from './bot-database.js';
 import { ordersMapping, tradesMapping, type TableMapping } from './freqtrade-columns.js';
 import { stageSource } from './merge-sync.js';
-import { quoteIdent } from './pg-copy.js';
+import { quoteIdent } from './pg-writer.js';
 import { gatherResetEvidence } from './reset-check.js';
 import { withTransaction } from '../../connections/transaction.js';
 

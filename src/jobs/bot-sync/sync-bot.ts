@@ -21,14 +21,22 @@ import { judgeReset, resetRefusal, type AcceptReset } from '../../bots/reset-gua
 import { errorMessage } from '../../errors.js';
 import type { JobContext } from '../job.js';
 import { BotDatabase } from './bot-database.js';
-import { firstSync } from './first-sync.js';
+import { firstSync } from './pg-writer.js';
 import { mergeSync, type SyncWindows } from './merge-sync.js';
 import { endEpoch, gatherResetEvidence, type EndedEpoch } from './reset-check.js';
-import { emptyCounts, sumCounts, type BotSyncResult, type ReadCounts } from './sync-result.js';
-import { readSyncState, touchSyncSuccess, writeSyncFailure, writeSyncSuccess } from './sync-state.js';
-import { planSyncWindows } from './sync-window.js';
+import {
+  emptyCounts,
+  planSyncWindows,
+  readSyncState,
+  sumCounts,
+  touchSyncSuccess,
+  writeSyncFailure,
+  writeSyncSuccess,
+  type BotSyncResult,
+  type ReadCounts,
+} from './sync-state.js';
 
-export type { BotSyncResult } from './sync-result.js';
+export type { BotSyncResult } from './sync-state.js';
 
 export interface SyncOptions {
   /** Compare every row (no change windows), even when the file looks unchanged. */

@@ -1,5 +1,8 @@
 import type { Pool, PoolClient } from 'pg';
-import type { WindowMemory } from '../../bots/change-window.js';
+import { type WindowMemory, laterOf, scanWindow, windowable, type HeldRows } from '../../bots/change-window.js';
+import type { BotDatabase } from './bot-database.js';
+import type { SyncWindows } from './merge-sync.js';
+import { FIRST_TRADES } from './reset-check.js';
 
 export interface StoredSyncState {
   sourceFingerprint: string | null;
@@ -96,4 +99,104 @@ export async function writeSyncFailure(pool: Pool, instance: string, message: st
      ON CONFLICT (bot_id) DO UPDATE SET last_error = EXCLUDED.last_error, last_error_at = now(), updated_at = now()`,
     [instance, message.slice(0, 2000)],
   );
+}
+
+export interface TableCounts {
+  inserted: number;
+  updated: number;
+  deleted: number;
+  unchanged: number;
+}
+
+export interface BotSyncResult extends TableCounts {
+  bot: string;
+  ms: number;
+  trades: TableCounts;
+  orders: TableCounts;
+  /** Rows that could not be taken (an order of a trade that does not exist, a row without an id); see `rejects`. */
+  rejected: number;
+  /** Set when an accepted reset ended the bot's epoch: its old rows archived or deleted. */
+  reset?: { kept: 'archive' | 'delete'; epoch: number; trades: number; orders: number };
+  /** Why every row was compared; absent for a first sync, a skip, and a sync by change windows. */
+  fullCompare?: string;
+  /** Set when nothing was read: the source was unchanged since the last sync. */
+  skipped?: 'unchanged';
+}
+
+/** What a first sync or a merge wrote, per table, and the rows it rejected. */
+export interface ReadCounts {
+  trades: TableCounts;
+  orders: TableCounts;
+  rejected: number;
+}
+
+export const emptyCounts = (): TableCounts => ({ inserted: 0, updated: 0, deleted: 0, unchanged: 0 });
+
+/** Top-level counts are trades and orders together. */
+export function sumCounts(trades: TableCounts, orders: TableCounts): TableCounts {
+  return {
+    inserted: trades.inserted + orders.inserted,
+    updated: trades.updated + orders.updated,
+    deleted: trades.deleted + orders.deleted,
+    unchanged: trades.unchanged + orders.unchanged,
+  };
+}
+
+/**
+ * bot-sync's change windows (bots/change-window.ts) for a bot PostgreSQL holds: its highest ids
+ * and open rows are PostgreSQL's own, and the bot's first trades are always read (the reset guard
+ * compares them with the file). Each table is scanned once, for its window, its latest date and
+ * its row count. A string says why the file cannot be read by windows.
+ */
+export async function planSyncWindows(
+  client: PoolClient,
+  source: BotDatabase,
+  botId: string,
+  since: Date,
+  /** Rows PostgreSQL held after the last sync (bot_sync_state). */
+  counts: { trades: number; orders: number },
+): Promise<SyncWindows | string> {
+  const keyed = source.guard(() => ({
+    trades: windowable(source.db, 'trades'),
+    orders: source.orders === undefined || windowable(source.db, 'orders'),
+  }));
+  if (!keyed.trades) return 'its trades table is not keyed by an INTEGER PRIMARY KEY id';
+  if (!keyed.orders) return 'its orders table is not keyed by an INTEGER PRIMARY KEY id';
+  const { rows } = await client.query<{
+    max_trade: number | null;
+    open_trades: number[] | null;
+    first_trades: number[] | null;
+    max_order: number | null;
+  }>(
+    `SELECT (SELECT max(trade_id) FROM trades_aggregated WHERE bot_id = $1) AS max_trade,
+       (SELECT array_agg(trade_id) FROM trades_aggregated WHERE bot_id = $1 AND is_open) AS open_trades,
+       (SELECT array_agg(trade_id) FROM (SELECT trade_id FROM trades_aggregated WHERE bot_id = $1 ORDER BY trade_id LIMIT ${FIRST_TRADES}) f) AS first_trades,
+       (SELECT max(order_pk) FROM orders WHERE bot_id = $1) AS max_order`,
+    [botId],
+  );
+  const pg = rows[0]!;
+  const tradesHeld: HeldRows = {
+    maxId: pg.max_trade ?? Number.MIN_SAFE_INTEGER,
+    openIds: pg.open_trades ?? [],
+    extraIds: pg.first_trades ?? [],
+  };
+  // The orders open in PostgreSQL are those of its open trades, which come along with their trades.
+  const ordersHeld: HeldRows = { maxId: pg.max_order ?? Number.MIN_SAFE_INTEGER, openIds: [] };
+  const held = {
+    trades: { count: counts.trades, maxId: tradesHeld.maxId },
+    orders: { count: counts.orders, maxId: ordersHeld.maxId },
+  };
+  return source.guard(() => {
+    const trades = scanWindow(source.db, 'trades', since, tradesHeld);
+    const orders = source.orders ? scanWindow(source.db, 'orders', since, ordersHeld, trades.ids) : undefined;
+    return {
+      trades: trades.window,
+      tradeIds: trades.ids,
+      orders: orders?.window,
+      orderIds: orders?.ids ?? [],
+      held,
+      counts: { trades: trades.count, orders: orders?.count ?? 0 },
+      highWater: laterOf(trades.highWater, orders?.highWater ?? null),
+    };
+  });
 }
