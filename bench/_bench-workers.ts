@@ -2,17 +2,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../src/config.js';
+import { connectionEnv } from '../test/helpers/cli-process.js';
 
 const CLI = fileURLToPath(new URL('../bin/ctp-etl.js', import.meta.url));
 
 /** The environment a `ctp-etl` child process needs to work in a benchmark's schema, queues and folders. */
 export function childEnv(config: Config, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return {
-    ...process.env,
-    DATABASE_URL: config.DATABASE_URL,
-    REDIS_URL: config.REDIS_URL,
-    PG_SCHEMA: config.PG_SCHEMA,
-    QUEUE_PREFIX: config.QUEUE_PREFIX,
+    ...connectionEnv(config),
     BOT_INSTANCES_DIR: config.BOT_INSTANCES_DIR,
     TURSO_FILE_DIR: config.TURSO_FILE_DIR,
     LOG_LEVEL: 'warn',

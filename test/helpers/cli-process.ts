@@ -5,23 +5,30 @@ import type { Config } from '../../src/config.js';
 
 export const CLI = fileURLToPath(new URL('../../bin/ctp-etl.js', import.meta.url));
 
-/** The environment that points a CLI process at a test's own schema and queue prefix. */
-export function cliEnv(config: Config, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+/** The environment that points a child `ctp-etl` process at a run's own schema, queue prefix and services. */
+export function connectionEnv(config: Config): NodeJS.ProcessEnv {
   return {
     ...process.env,
     DATABASE_URL: config.DATABASE_URL,
     REDIS_URL: config.REDIS_URL,
     PG_SCHEMA: config.PG_SCHEMA,
     QUEUE_PREFIX: config.QUEUE_PREFIX,
+    ...(config.MONGO_URL ? { MONGO_URL: config.MONGO_URL } : {}),
+    ...(config.REDIS_CLUSTER_NODES
+      ? { REDIS_CLUSTER_NODES: config.REDIS_CLUSTER_NODES.map(({ host, port }) => `${host}:${port}`).join(',') }
+      : {}),
+  };
+}
+
+/** A test's CLI process: its own schema and queues, with the tests' short retry and lock timings. */
+export function cliEnv(config: Config, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  return {
+    ...connectionEnv(config),
     LOG_LEVEL: 'info',
     BOARD_AUTH: 'false',
     JOB_BACKOFF: '100ms',
     JOB_LOCK_DURATION: '5s',
     JOB_STALLED_INTERVAL: '5s',
-    ...(config.MONGO_URL ? { MONGO_URL: config.MONGO_URL } : {}),
-    ...(config.REDIS_CLUSTER_NODES
-      ? { REDIS_CLUSTER_NODES: config.REDIS_CLUSTER_NODES.map(({ host, port }) => `${host}:${port}`).join(',') }
-      : {}),
     ...extra,
   };
 }
