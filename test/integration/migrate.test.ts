@@ -82,6 +82,26 @@ describe('migrate', () => {
     );
   });
 
+  it('refuses an order whose bot has no such trade, and deleting a bot removes its orders through its trades', async () => {
+    const {
+      rows: [bot],
+    } = await db.pool.query<{ id: string }>("INSERT INTO bots (instance_id) VALUES ('b-orders') RETURNING id");
+    const order = (trade: number) =>
+      db.pool.query("INSERT INTO orders (bot_id, order_pk, trade_id, row_hash) VALUES ($1, $2, $2, 'h')", [
+        bot!.id,
+        trade,
+      ]);
+    await assert.rejects(order(7), /violates foreign key constraint/);
+    await db.pool.query(
+      "INSERT INTO trades_aggregated (bot_id, trade_id, pair, is_open, row_hash) VALUES ($1, 7, 'X/Y', true, 'h')",
+      [bot!.id],
+    );
+    await order(7);
+    await db.pool.query('DELETE FROM bots WHERE id = $1', [bot!.id]);
+    const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM orders WHERE bot_id = $1', [bot!.id]);
+    assert.deepEqual(rows[0], { n: 0 });
+  });
+
   it('stops when a landed migration was edited, and rolls back a failing one', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'ctp-migrations-'));
     const schema = uniqueName('migrate_edit');
