@@ -205,8 +205,13 @@ export interface TableWindow {
   params: Array<string | bigint>;
 }
 
+/** The rule's open-row condition on this table's columns, when it has one. */
+function openCondition(rule: TableRule, have: Set<string>): string | undefined {
+  return rule.open !== undefined && have.has(rule.open) ? `${quote(rule.open)} IS NOT 0` : undefined;
+}
+
 /** The window of one table; `parentIds`: the ids of the parent table's window (orders of changed trades). */
-export function tableWindow(
+function tableWindow(
   db: SqliteDb,
   table: string,
   since: Date,
@@ -220,7 +225,8 @@ export function tableWindow(
     BigInt(held.maxId),
     JSON.stringify([...held.openIds, ...(held.extraIds ?? [])]),
   ];
-  if (rule.open !== undefined && have.has(rule.open)) terms.push(`${quote(rule.open)} IS NOT 0`);
+  const open = openCondition(rule, have);
+  if (open !== undefined) terms.push(open);
   for (const column of rule.dates.filter((c) => have.has(c))) {
     // FreqTrade's text (YYYY-MM-DD HH:MM:SS.ffffff) sorts as its time, so a text comparison (no
     // date parsing per row) tells; a form with a T or a zone sorts later on its day (read, rather
@@ -262,7 +268,7 @@ export function scanWindow(
   const rule = WINDOW_RULES[table]!;
   const have = columnsOf(db, table);
   const window = tableWindow(db, table, since, held, parentIds);
-  const open = rule.open !== undefined && have.has(rule.open) ? `${quote(rule.open)} IS NOT 0` : '0';
+  const open = openCondition(rule, have) ?? '0';
   const dates = rule.dates.filter((c) => have.has(c)).map(latestDate);
   const row = db
     .prepare<unknown[], unknown[]>(
