@@ -6,6 +6,7 @@ import { basicAuth } from './basic-auth.js';
 import { BOARD_PATH, boardRouter } from './board.js';
 import { checkHealth, type HealthDependencies } from './health.js';
 import { metricsHandler } from './metrics.js';
+import { refuseCrossOriginWrites } from './same-origin.js';
 
 export interface HttpAppOptions {
   config: Config;
@@ -25,11 +26,13 @@ export function boardCredentials(config: Config): { user: string; password: stri
   return { user: config.BOARD_USER, password: config.BOARD_PASSWORD };
 }
 
-/** Bull Board at /admin/queues (behind auth); /health for probes and /metrics for Prometheus, unauthenticated like most scrape targets. */
+/** Bull Board at /admin/queues (behind auth, refusing state changes from other origins); /health for probes and /metrics for Prometheus, unauthenticated like most scrape targets. */
 export function createHttpApp(options: HttpAppOptions): Express {
   const credentials = boardCredentials(options.config);
   const app = express();
   app.disable('x-powered-by');
+  // Before everything (the board, its login, any page added later): no other origin changes anything.
+  app.use(refuseCrossOriginWrites());
 
   app.get('/health', async (_req, res) => {
     const report = await checkHealth(options.health);

@@ -3,11 +3,12 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { QueueEvents } from 'bullmq';
+import express from 'express';
 import { chromium, type Browser } from 'playwright-core';
 import { enqueue } from '../../src/producers/enqueue.js';
 import type { Queues } from '../../src/queues/queues.js';
 import { failureTracker } from '../helpers/failure-tracker.js';
-import type { TestServer } from '../helpers/http-server.js';
+import { listen, type TestServer } from '../helpers/http-server.js';
 import { startBoardServer, type BoardServer } from '../helpers/board-server.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -111,6 +112,68 @@ describe('Bull Board in a real browser', () => {
       assert.equal(await (await queues.get('echo')!.getJob(job.id!))?.getState(), 'completed');
     } finally {
       await context.close();
+    }
+  });
+
+  it("refuses a job added by another origin's page while the login is cached; the board's own page still adds one", async () => {
+    // user-reconcile has no worker here (an empty payload is a valid job): a job added stays waiting.
+    const queue = queues.get('user-reconcile')!;
+    const before = await queue.getWaitingCount();
+    const addUrl = `${server.url}/admin/queues/api/queues/user-reconcile/add`;
+    // Pages of another origin, as any site the operator visits could serve them.
+    const foreign = express();
+    foreign.get('/form', (_req, res) => {
+      res
+        .type('html')
+        .send(
+          `<form id="f" method="POST" enctype="text/plain" action="${addUrl}"><input name="a" value="b"></form>` +
+            `<script>document.getElementById('f').submit()</script>`,
+        );
+    });
+    foreign.get('/fetch', (_req, res) => {
+      res
+        .type('html')
+        .send(
+          `<script>fetch(${JSON.stringify(addUrl)}, { method: 'POST', mode: 'no-cors', credentials: 'include', body: '' })</script>`,
+        );
+    });
+    const site = await listen(foreign);
+    const context = await browser.newContext({ httpCredentials: { username: USER, password: PASSWORD } });
+    try {
+      const page = await context.newPage();
+      // The operator logs in to the board: the browser caches the credentials.
+      assert.equal((await page.goto(`${server.url}/admin/queues`))?.status(), 200);
+
+      const sitePort = new URL(site.url).port;
+      // Another host (cross-site), then another port of the same host (same site, another origin).
+      const attacks = [`http://localhost:${sitePort}/form`, `http://127.0.0.1:${sitePort}/fetch`];
+      const answers: Record<string, number> = {};
+      for (const attack of attacks) {
+        const answered = page.waitForResponse((r) => r.url() === addUrl && r.request().method() === 'POST', {
+          timeout: 15_000,
+        });
+        await page.goto(attack);
+        answers[attack] = (await answered).status();
+      }
+      assert.deepEqual(answers, Object.fromEntries(attacks.map((attack) => [attack, 403])), 'the board refused both');
+      assert.equal(await queue.getWaitingCount(), before, 'no job added by another origin');
+
+      // The board's own page adds a job as its UI does (JSON, same origin, through the browser).
+      await page.goto(`${server.url}/admin/queues/queue/user-reconcile`);
+      const status = await page.evaluate(async (url) => {
+        const response = await fetch(url, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ name: 'user-reconcile', data: {}, options: {} }),
+        });
+        return response.status;
+      }, addUrl);
+      assert.equal(status, 200);
+      assert.equal(await queue.getWaitingCount(), before + 1, "the board's own page added its job");
+    } finally {
+      await context.close();
+      await site.close();
+      await queue.drain();
     }
   });
 });

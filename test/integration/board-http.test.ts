@@ -129,6 +129,77 @@ describe('Bull Board over HTTP', () => {
     assert.equal(await queues.get('echo')!.getJob(delayed.id!), undefined);
   });
 
+  it('refuses a state change sent from another origin with 403, adding no job; its own origin and non-browser clients pass', async () => {
+    // user-reconcile has no worker here, so a job added stays in the queue to count.
+    const queue = queues.get('user-reconcile')!;
+    const waiting = () => queue.getWaitingCount();
+    const add = (headers: Record<string, string>, body = '') =>
+      fetch(`${server.url}/admin/queues/api/queues/user-reconcile/add`, {
+        method: 'POST',
+        headers: { authorization: basicAuthHeader(USER, PASSWORD), 'content-type': 'text/plain', ...headers },
+        body,
+      });
+    const port = new URL(server.url).port;
+    const foreign: Array<Record<string, string>> = [
+      { origin: 'https://evil.example' },
+      { origin: 'https://evil.example', 'sec-fetch-site': 'cross-site' },
+      { 'sec-fetch-site': 'cross-site' },
+      // Another port of the same host: same site, another origin.
+      { origin: `http://127.0.0.1:${Number(port) + 1}`, 'sec-fetch-site': 'same-site' },
+      { origin: `http://127.0.0.1:${Number(port) + 1}` },
+      { origin: `http://localhost:${port}` },
+      // A sandboxed frame or a data: URL.
+      { origin: 'null' },
+    ];
+    const before = await waiting();
+    for (const headers of foreign) {
+      const response = await add(headers);
+      assert.equal(response.status, 403, JSON.stringify(headers));
+      const body = await response.text();
+      assert.match(
+        body,
+        /^Forbidden: POST \/admin\/queues\/api\/queues\/user-reconcile\/add comes from another origin/,
+      );
+      assert.match(body, headers['sec-fetch-site'] ? /Sec-Fetch-Site: / : /Origin: /);
+    }
+    // PUT and DELETE too, without credentials: refused before the login is even asked for.
+    for (const method of ['PUT', 'DELETE']) {
+      const response = await fetch(`${server.url}/admin/queues/api/queues/echo/pause`, {
+        method,
+        headers: { origin: 'https://evil.example' },
+      });
+      assert.equal(response.status, 403, method);
+    }
+    assert.equal(await waiting(), before, 'no job added from another origin');
+    assert.equal(await queue.isPaused(), false);
+    const echo = queues.get('echo')!;
+    assert.equal(await echo.isPaused(), false);
+
+    // Reads are not refused: another origin's page cannot read the answer anyway (no CORS).
+    const read = await fetch(`${server.url}/admin/queues/api/queues`, {
+      headers: { authorization: basicAuthHeader(USER, PASSWORD), origin: 'https://evil.example' },
+    });
+    assert.equal(read.status, 200);
+
+    // The board's own page (as its UI sends it: JSON, same origin), and clients that are no browser.
+    const json = { 'content-type': 'application/json' };
+    const own = [
+      { ...json, origin: server.url, 'sec-fetch-site': 'same-origin' },
+      { ...json, origin: server.url },
+      { ...json, 'sec-fetch-site': 'same-origin' },
+      // Behind a proxy that rewrites Host: the browser's verdict, or the Host it sent.
+      { ...json, origin: 'https://board.example', 'sec-fetch-site': 'same-origin' },
+      { ...json, origin: 'https://board.example', 'x-forwarded-host': 'board.example' },
+      json,
+    ];
+    for (const headers of own) {
+      const response = await add(headers, JSON.stringify({ name: 'user-reconcile', data: {}, options: {} }));
+      assert.equal(response.status, 200, JSON.stringify(headers));
+    }
+    assert.equal(await waiting(), before + own.length, 'a job added per same-origin request');
+    await queue.drain();
+  });
+
   it('refuses to build the board without credentials unless BOARD_AUTH=false', () => {
     assert.throws(
       () => boardCredentials(testConfig('x', { BOARD_AUTH: 'true' })),
