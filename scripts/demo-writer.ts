@@ -1,7 +1,9 @@
 /**
  * A stand-in for a running FreqTrade in `npm run demo`: keeps trading in one bot's SQLite (WAL,
  * as FreqTrade has it), each step one write transaction that opens a trade or two and another
- * that closes the oldest open ones, so the scheduled syncs and pushes find changes. Stops after
+ * that closes the oldest open ones, so the scheduled syncs and pushes find changes. Nothing is
+ * dated after the moment it is written (a trade's later orders have happened by then): bot-sync
+ * trusts its change windows only while a bot's dates do not run ahead of the clock. Stops after
  * its current step on SIGTERM or SIGINT.
  *
  *   node --import tsx scripts/demo-writer.ts [interval ms]   (BOT_INSTANCES_DIR as the demo has it)
@@ -33,10 +35,11 @@ function step(): void {
     openShare: 1,
     startUs: nowUs,
     spacingUs: 1000,
+    notAfterUs: nowUs,
   });
   opened += count;
   const ids = oldestOpen.all(steps % 3 === 0 ? 1 : 2).map((r) => r.id);
-  closed += closeTrades(db, ids, { closedUs: nowUs + 500, seed, tradingMode: mode });
+  closed += closeTrades(db, ids, { closedUs: nowUs, seed, tradingMode: mode, notAfterUs: nowUs });
   steps += 1;
   if (steps % 10 === 0) process.stdout.write(`demo-writer: ${opened} trades opened, ${closed} closed in ${file}\n`);
 }

@@ -27,6 +27,8 @@ export interface BotDbOptions {
   customData?: boolean;
   /** WAL mode, as a running FreqTrade has it; default true. */
   wal?: boolean;
+  /** The clock no date may pass (default this host's): a version's era that would run past it starts earlier. */
+  now?: Date;
 }
 
 export interface GeneratedBot {
@@ -38,7 +40,11 @@ export interface GeneratedBot {
   rows: Record<string, number>;
 }
 
-/** Where each version's trades begin: in its own era, so dates look like that version's bots. */
+/**
+ * Where each version's trades begin: in its own era, so dates look like that version's bots;
+ * earlier when the era's trades would end after the host's clock (bot-sync distrusts a bot whose
+ * dates run ahead of it, and would compare every row at every sync).
+ */
 const ERA: Record<SchemaVersion, string> = {
   S01: '2019-04-01',
   S02: '2020-03-10',
@@ -53,6 +59,10 @@ const ERA: Record<SchemaVersion, string> = {
   S12: '2024-08-10',
   S13: '2025-06-01',
 };
+
+const DAY_US = 86_400e6;
+/** After the last trade's open: its close (a trade lasts up to about 2 days), orders and KeyValueStore's startup_time. */
+const TAIL_US = 3 * DAY_US;
 
 interface Inserter {
   run(row: Row): void;
@@ -108,6 +118,8 @@ export interface AddTradesOptions {
   /** When trade `first` opens (microseconds since the epoch), and the time between trades. */
   startUs?: number;
   spacingUs?: number;
+  /** No date after this (PlanInput.notAfterUs): the moment a running bot writes the trades. */
+  notAfterUs?: number;
 }
 
 /**
@@ -148,6 +160,7 @@ export function addTrades(db: Database.Database, options: AddTradesOptions): Rec
         ...tradeSettings([...columns], options.tradingMode),
         firstOrderId: options.ordersPerTrade === undefined ? orderId : (id - 1) * options.ordersPerTrade + 1,
         ordersPerTrade: options.ordersPerTrade,
+        notAfterUs: options.notAfterUs,
       });
       trades.run(plan.trade);
       added.trades += 1;
@@ -178,7 +191,7 @@ export function addTrades(db: Database.Database, options: AddTradesOptions): Rec
 export function closeTrades(
   db: Database.Database,
   ids: readonly number[],
-  options: { closedUs: number; seed?: number; tradingMode?: 'spot' | 'futures' },
+  options: { closedUs: number; seed?: number; tradingMode?: 'spot' | 'futures'; notAfterUs?: number },
 ): number {
   const columns = db
     .prepare<[], { name: string }>("SELECT name FROM pragma_table_info('trades')")
@@ -212,6 +225,7 @@ export function closeTrades(
         closedUs: options.closedUs,
         open: false,
         firstOrderId,
+        notAfterUs: options.notAfterUs,
       });
       update.run([...columns.filter((c) => c !== 'id').map((c) => plan.trade[c] ?? null), id]);
       cancel?.run(id);
@@ -241,8 +255,11 @@ export function createBotDatabase(file: string, options: BotDbOptions): Generate
     db.pragma('synchronous = OFF');
     const ddl = schemaStatements(version);
     for (const sql of ddl.tables) db.exec(sql);
-    const startUs = Date.parse(`${ERA[version]}T00:00:00Z`) * 1000;
+    const nowUs = (options.now ?? new Date()).getTime() * 1000;
     const spacingUs = Math.min(4 * 3.6e9, Math.max(20e6, Math.floor((180 * 24 * 3.6e9) / Math.max(1, options.trades))));
+    // Rounded down to a day, so the same seed gives the same file all day.
+    const latestStartUs = Math.floor((nowUs - options.trades * spacingUs - TAIL_US) / DAY_US) * DAY_US;
+    const startUs = Math.min(Date.parse(`${ERA[version]}T00:00:00Z`) * 1000, latestStartUs);
     const rows: Record<string, number> = addTrades(db, {
       first: 1,
       count: options.trades,
@@ -253,12 +270,13 @@ export function createBotDatabase(file: string, options: BotDbOptions): Generate
       customData: options.customData,
       startUs,
       spacingUs,
+      notAfterUs: nowUs,
     });
     const endUs = startUs + options.trades * spacingUs;
     db.transaction(() => {
       rows.KeyValueStore = fillKeyValueStore(db, startUs, endUs, options.tradingMode === 'futures');
       rows.wallet_history = fillWalletHistory(db, startUs, endUs, seed);
-      rows.__diesel_schema_migrations = fillDieselMigrations(db);
+      rows.__diesel_schema_migrations = fillDieselMigrations(db, startUs);
       for (const [backup, table] of [
         ['trades_bak0', 'trades'],
         ['orders_bak0', 'orders'],
@@ -341,11 +359,13 @@ function fillWalletHistory(db: Database.Database, startUs: number, endUs: number
   return id - 1;
 }
 
-function fillDieselMigrations(db: Database.Database): number {
+/** Run when the bot first started (KeyValueStore's bot_start_time), in diesel's seconds-only text. */
+function fillDieselMigrations(db: Database.Database, startUs: number): number {
   if (!inserter(db, '__diesel_schema_migrations')) return 0;
   const insert = db.prepare('INSERT INTO __diesel_schema_migrations (version, run_on) VALUES (?, ?)');
-  insert.run('00000000000000', '2024-08-12 09:14:03');
-  insert.run('20240801120000', '2024-08-12 09:14:03');
+  const runOn = naiveUtc(startUs - 3 * DAY_US + 186_204).slice(0, 19);
+  insert.run('00000000000000', runOn);
+  insert.run('20240801120000', runOn);
   return 2;
 }
 

@@ -71,6 +71,12 @@ export interface PlanInput {
   ordersPerTrade?: number;
   /** Close at this time instead of after a drawn duration. */
   closedUs?: number;
+  /**
+   * The moment the rows are written: every date of the plan falls at or before it (a pair lock's
+   * end aside, which FreqTrade sets ahead), as a bot writes only what has happened. A plan that
+   * would run past it happens earlier: the whole trade, or only its close when the close is given.
+   */
+  notAfterUs?: number;
   timeframe: number;
   strategy: string;
   exchange: string;
@@ -86,6 +92,37 @@ export interface TradePlan {
 }
 
 export function planTrade(input: PlanInput): TradePlan {
+  const plan = drawTrade(input);
+  const notAfterUs = input.notAfterUs;
+  if (notAfterUs === undefined || latestDateUs(plan) <= notAfterUs) return plan;
+  // The same draws (the seed is the trade's), dated earlier by whole milliseconds, so the
+  // exchange's millisecond dates move exactly as far as the others. A given close moves twice
+  // as far: a partial exit, halfway between open and close, moves half as far as the close.
+  const earlierUs = Math.ceil((latestDateUs(plan) - notAfterUs) / 1000) * 1000;
+  const closedUs = input.closedUs === undefined ? undefined : input.closedUs - 2 * earlierUs;
+  const earlier = drawTrade(
+    closedUs === undefined ? { ...input, openedUs: input.openedUs - earlierUs } : { ...input, closedUs },
+  );
+  if ((closedUs !== undefined && closedUs < input.openedUs) || latestDateUs(earlier) > notAfterUs)
+    throw new Error(
+      `generator: trade ${input.id}, opened ${naiveUtc(input.openedUs)}, cannot have closed by ${naiveUtc(notAfterUs)}`,
+    );
+  return earlier;
+}
+
+const NAIVE_UTC = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6}$/;
+
+/** The latest date of a plan's rows, a pair lock's end (ahead by design) aside. */
+function latestDateUs(plan: TradePlan): number {
+  let latest = -Infinity;
+  for (const row of [plan.trade, ...plan.orders, ...plan.customData, ...(plan.lock ? [plan.lock] : [])])
+    for (const [column, value] of Object.entries(row))
+      if (column !== 'lock_end_time' && typeof value === 'string' && NAIVE_UTC.test(value))
+        latest = Math.max(latest, naiveUtcMicros(value));
+  return latest;
+}
+
+function drawTrade(input: PlanInput): TradePlan {
   const r = random(Math.imul(input.seed, 1_000_003) + input.id);
   const [base, around, priceStep, amountStep] = MARKETS[Math.floor(r() * MARKETS.length)]!;
   const pair = input.futures ? `${base}/USDT:USDT` : `${base}/USDT`;

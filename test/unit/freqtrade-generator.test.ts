@@ -4,10 +4,31 @@ import { after, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { addTrades, closeTrades, createBotDatabase } from '../../scripts/freqtrade/generate-bot-db.js';
 import { ALL_SCHEMA_VERSIONS } from '../../scripts/freqtrade/schemas.js';
+import { naiveUtc, naiveUtcMicros } from '../../scripts/freqtrade/trade-plan.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { sqliteTables } from '../helpers/turso-bots.js';
 
 const NAIVE_UTC = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6}$/;
+const DAY_MS = 86_400_000;
+
+/**
+ * Every date of a file later than `clock` (FreqTrade's text sorts as its time), as table.column=date;
+ * a pair lock's end aside, which FreqTrade sets ahead on purpose.
+ */
+function datesAfter(file: string, clock: Date): string[] {
+  const limit = naiveUtc(clock.getTime() * 1000);
+  const late: string[] = [];
+  for (const [table, { columns, rows }] of sqliteTables(file))
+    for (const row of rows)
+      columns.forEach((column, i) => {
+        const value = row[i + 1]; // rows start with the rowid; text cells start with "t"
+        if (column === 'lock_end_time' || !value?.startsWith('t')) return;
+        const text = value.slice(1);
+        if (/^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}/.test(text) && text > limit)
+          late.push(`${table}.${column}=${text}`);
+      });
+  return late;
+}
 
 describe('the FreqTrade database generator', () => {
   const dir = tempDir('generator');
@@ -63,6 +84,81 @@ describe('the FreqTrade database generator', () => {
       db.close();
     });
   }
+
+  for (const version of ALL_SCHEMA_VERSIONS) {
+    it(`${version}: no date after the host's clock, whether it is past the version's era, in it, or trading now`, () => {
+      const tradingMode = version >= 'S07' ? 'futures' : 'spot';
+      const now = new Date();
+      const made = createBotDatabase(file(`now-${version}`), { version, trades: 300, seed: 7, tradingMode });
+      assert.deepEqual(datesAfter(made.file, now), []);
+
+      // A host whose clock is 20 days into the version's era: the same trades, dated earlier.
+      const opens = (f: string) => {
+        const db = new Database(f, { readonly: true });
+        const row = db.prepare('SELECT min(open_date) AS first, max(open_date) AS last FROM trades').get() as {
+          first: string;
+          last: string;
+        };
+        db.close();
+        return { first: naiveUtcMicros(row.first) / 1000, last: naiveUtcMicros(row.last) / 1000 };
+      };
+      const era = opens(made.file);
+      const clock = new Date(era.first + 20 * DAY_MS);
+      const behind = createBotDatabase(file(`behind-${version}`), {
+        version,
+        trades: 300,
+        seed: 7,
+        tradingMode,
+        now: clock,
+      });
+      assert.deepEqual(datesAfter(behind.file, clock), []);
+      assert.equal(behind.trades, 300);
+      const moved = opens(behind.file);
+      assert.ok(moved.first < era.first, 'the trades start before the era');
+      assert.ok(
+        Math.abs(moved.last - moved.first - (era.last - era.first)) < DAY_MS,
+        'spread over as long as in the era',
+      );
+
+      // Trading at this moment, as scripts/demo-writer.ts does: trades opened, older open ones closed.
+      const db = new Database(made.file);
+      const nowUs = Date.now() * 1000;
+      addTrades(db, {
+        first: 301,
+        count: 40,
+        seed: 7,
+        tradingMode,
+        openShare: 1,
+        startUs: nowUs,
+        spacingUs: 1000,
+        notAfterUs: nowUs,
+      });
+      const open = db
+        .prepare('SELECT id FROM trades WHERE is_open = 1 AND id <= 300 ORDER BY id LIMIT 30')
+        .all() as Array<{
+        id: number;
+      }>;
+      const ids = open.map((r) => r.id);
+      assert.equal(closeTrades(db, ids, { closedUs: nowUs, seed: 7, tradingMode, notAfterUs: nowUs }), ids.length);
+      db.close();
+      assert.deepEqual(datesAfter(made.file, new Date(nowUs / 1000)), []);
+    });
+  }
+
+  it('refuses to close a trade before it opened, naming the trade', () => {
+    const made = createBotDatabase(file('too-early'), { trades: 20, seed: 3, openShare: 0.5 });
+    const db = new Database(made.file);
+    const open = db.prepare('SELECT id, open_date FROM trades WHERE is_open = 1 ORDER BY id LIMIT 1').get() as {
+      id: number;
+      open_date: string;
+    };
+    const openedUs = naiveUtcMicros(open.open_date);
+    assert.throws(
+      () => closeTrades(db, [open.id], { closedUs: openedUs + 1e6, seed: 3, notAfterUs: openedUs - 1e6 }),
+      new RegExp(`^Error: generator: trade ${open.id}, opened ${open.open_date}, cannot have closed by `),
+    );
+    db.close();
+  });
 
   it('makes futures trades: shorts, leverage up to 50x, liquidation prices, funding fees', () => {
     const made = createBotDatabase(file('futures'), { version: 'S13', trades: 400, tradingMode: 'futures' });
