@@ -82,17 +82,17 @@ export class FreqtradeMutator {
 
   private open(): MutationResult {
     const first = ids(this.db, 'SELECT coalesce(max(id), 0) + 1 AS id FROM trades')[0]!;
-    addTrades(this.db, { first, count: 1, seed: this.seed, openShare: 1, startUs: nowUs(), spacingUs: 1000 });
-    // The generator plans an open trade's later orders ahead of time; a bot has written only the past.
-    if (this.hasOrders) {
-      const now = naiveUtc(nowUs());
-      const dates = ['order_date', 'order_update_date', 'order_filled_date'].filter((c) =>
-        columns(this.db, 'orders').includes(c),
-      );
-      this.db
-        .prepare(`UPDATE orders SET ${dates.map((c) => `${c} = min(${c}, ?)`).join(', ')} WHERE ft_trade_id = ?`)
-        .run(...dates.map(() => now), first);
-    }
+    // A bot has written only the past: the trade's later orders are dated by now.
+    const at = nowUs();
+    addTrades(this.db, {
+      first,
+      count: 1,
+      seed: this.seed,
+      openShare: 1,
+      startUs: at,
+      spacingUs: 1000,
+      notAfterUs: at,
+    });
     return { kind: 'open', trade: first };
   }
 
