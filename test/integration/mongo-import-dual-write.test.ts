@@ -126,4 +126,33 @@ describe('dual-write: user-upsert jobs', () => {
     assert.match(output, /completed: \{"mongoId":"65c000000000000000000004","outcome":"inserted"\}/);
     assert.equal((await row('65c000000000000000000004'))?.paper_balance, '9007199254740993');
   });
+  it('moves an address: B signs up with a@ before A’s move off it lands, and B lands with that move', async () => {
+    const [a, b] = ['65c000000000000000000011', '65c000000000000000000012'];
+    const write = async (hex: string, email: string, at: string) =>
+      enqueueUserUpsert(user(hex, { email, updatedAt: new Date(at) }), { queues });
+    await (await write(a, 'a@example.com', '2024-06-01T00:00:00Z')).waitUntilFinished(events, 15_000);
+    await assert.rejects(
+      (await write(b, 'a@example.com', '2024-06-02T00:00:00Z')).waitUntilFinished(events, 15_000),
+      new RegExp(`email a@example.com is already used by user _id ${a}, so user _id ${b} cannot have it`),
+    );
+    const move = await write(a, 'a.new@example.com', '2024-06-02T00:00:01Z');
+    assert.deepEqual(await move.waitUntilFinished(events, 15_000), { mongoId: a, outcome: 'updated' });
+    assert.deepEqual([(await row(a))?.email, (await row(b))?.email], ['a.new@example.com', 'a@example.com']);
+  });
+
+  it('swaps the addresses of two users, one job each', async () => {
+    const [c, d] = ['65c000000000000000000013', '65c000000000000000000014'];
+    const write = async (hex: string, email: string, at: string) =>
+      enqueueUserUpsert(user(hex, { email, updatedAt: new Date(at) }), { queues });
+    await (await write(c, 'c@example.com', '2024-07-01T00:00:00Z')).waitUntilFinished(events, 15_000);
+    await (await write(d, 'd@example.com', '2024-07-01T00:00:00Z')).waitUntilFinished(events, 15_000);
+    // C's job comes while D still holds d@: C waits for it, and D's move off d@ brings C along.
+    await assert.rejects(
+      (await write(c, 'd@example.com', '2024-07-02T00:00:00Z')).waitUntilFinished(events, 15_000),
+      new RegExp(`email d@example.com is already used by user _id ${d}, so user _id ${c} cannot have it`),
+    );
+    const swap = await write(d, 'c@example.com', '2024-07-02T00:00:00Z');
+    assert.deepEqual(await swap.waitUntilFinished(events, 15_000), { mongoId: d, outcome: 'updated' });
+    assert.deepEqual([(await row(c))?.email, (await row(d))?.email], ['d@example.com', 'c@example.com']);
+  });
 });
