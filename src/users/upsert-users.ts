@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { takeTransactionLocks } from '../connections/advisory-locks.js';
 import type { Item, Reject, UpsertOutcome } from '../import/import-types.js';
 import { idKey, showId, type MongoId } from '../mongo-values/bson-values.js';
 import type { UserRow } from './map-user.js';
@@ -124,9 +125,35 @@ interface Claim {
  * _ids are keys with their type: `3` and `"3"` are two users.
  */
 export async function upsertUsers(client: pg.ClientBase, items: readonly Item<UserRow>[]): Promise<UpsertOutcome> {
-  const candidates = new Map<string, Candidate>();
-  for (const item of items) candidates.set(idKey(item.row.id), { row: item.row, item, raw: item.raw }); // a later copy of one _id wins
+  const batch = new Map<string, Candidate>();
+  for (const item of items) batch.set(idKey(item.row.id), { row: item.row, item, raw: item.raw }); // a later copy of one _id wins
 
+  // A batch that moves or contests addresses decides under their locks, taken before the
+  // decision is made again: two concurrent writes of a swap (each seeing the other's old
+  // address, each parking itself) would otherwise leave both parked. Batches that only write
+  // their users' own addresses take no lock; a concurrent claim of one address fails the later
+  // statement (unique), and writeBatch retries its rows one by one, seeing the earlier commit.
+  const locked = new Set<string>();
+  for (;;) {
+    const plan = await planBatch(client, batch);
+    const unlocked = [...plan.involved].filter((address) => !locked.has(address));
+    if (unlocked.length === 0) return writePlan(client, plan);
+    await takeTransactionLocks(client, 'user-address', unlocked);
+    for (const address of unlocked) locked.add(address);
+  }
+}
+
+interface Plan {
+  candidates: Map<string, Candidate>;
+  stored: StoredUsers;
+  accepted: Set<string>;
+  reasons: Map<string, string>;
+  /** Addresses (`email:<key>`, `uid:<uid>`) moved or contested: held, wanted or freed by a mover or a reject. */
+  involved: Set<string>;
+}
+
+async function planBatch(client: pg.ClientBase, batch: ReadonlyMap<string, Candidate>): Promise<Plan> {
+  const candidates = new Map(batch);
   // Parked users waiting for an address the batch frees join it, and may free others in turn.
   let stored = await findStored(client, [...candidates.values()]);
   for (;;) {
@@ -137,8 +164,30 @@ export async function upsertUsers(client: pg.ClientBase, items: readonly Item<Us
     for (const candidate of waiting) candidates.set(idKey(candidate.row.id), candidate);
     stored = await findStored(client, [...candidates.values()]);
   }
-
   const { accepted, reasons } = resolveAddresses(candidates, stored);
+  const involved = new Set<string>();
+  for (const [key, { row }] of candidates) {
+    const held = stored.byId.get(key);
+    const moves =
+      held !== undefined &&
+      !stored.stale.has(key) &&
+      (held.emailKey !== row.emailKey || (held.firebaseUid !== null && held.firebaseUid !== row.firebaseUid));
+    if (!moves && !reasons.has(key) && batch.has(key)) continue;
+    for (const address of [
+      `email:${row.emailKey}`,
+      row.firebaseUid === null ? undefined : `uid:${row.firebaseUid}`,
+      held === undefined ? undefined : `email:${held.emailKey}`,
+      held?.firebaseUid == null ? undefined : `uid:${held.firebaseUid}`,
+    ])
+      if (address !== undefined) involved.add(address);
+  }
+  return { candidates, stored, accepted, reasons, involved };
+}
+
+async function writePlan(
+  client: pg.ClientBase,
+  { candidates, stored, accepted, reasons }: Plan,
+): Promise<UpsertOutcome> {
   const written = new Map<string, boolean>(); // idKey -> inserted (else updated)
   const acceptedRows = [...accepted].map((key) => candidates.get(key)!.row);
   for (const [sql, rows] of [
