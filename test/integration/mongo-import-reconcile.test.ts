@@ -186,4 +186,19 @@ describe('user-reconcile: a platform clock behind this host', () => {
       assert.equal(await name(), renamed);
     }
   });
+  it('does not let a date far ahead of this host move where the next run starts', async () => {
+    const users = mongo.db.collection('users');
+    await users.insertOne({
+      _id: oid('user', 3),
+      email: 'u3@example.com',
+      updatedAt: new Date('2099-01-01T00:00:00Z'),
+    });
+    assert.equal((await reconcile()).inserted, 1);
+    await users.updateOne({ _id: oid('user', 1) }, { $set: { name: 'Renamed', updatedAt: new Date(behind + 4000) } });
+    const result = await reconcile();
+    assert.deepEqual(
+      { updated: result.updated, since: result.since },
+      { updated: 1, since: new Date(behind + 3000).toISOString() },
+    );
+  });
 });
