@@ -15,6 +15,8 @@ export const ADVISORY_LOCKS = {
   'import-source': 0x696d_7074, // "impt"
   /** Migrating one schema (session lock; resource: the schema name). Concurrent starts take turns. */
   migrations: 0x6d69_6772, // "migr"
+  /** An email or firebase uid a users batch moves or contests (transaction lock; resource: `email:<key>`, `uid:<uid>`). */
+  'user-address': 0x7573_6164, // "usad"
 } as const;
 
 export type AdvisoryLock = keyof typeof ADVISORY_LOCKS;
@@ -27,6 +29,23 @@ function keys(lock: AdvisoryLock, resource: string): [number, string] {
 /** Waits for the lock, held until this transaction ends (the client must be in one). */
 export async function takeTransactionLock(client: pg.ClientBase, lock: AdvisoryLock, resource: string): Promise<void> {
   await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', keys(lock, resource));
+}
+
+/**
+ * Waits for several locks of one class, held until this transaction ends, taken in one order
+ * (of their hashed keys) so two transactions locking overlapping sets cannot wait for each other.
+ */
+export async function takeTransactionLocks(
+  client: pg.ClientBase,
+  lock: AdvisoryLock,
+  resources: readonly string[],
+): Promise<void> {
+  if (resources.length === 0) return;
+  await client.query(
+    `SELECT pg_advisory_xact_lock($1, h)
+       FROM (SELECT DISTINCT hashtext(r) AS h FROM unnest($2::text[]) AS r ORDER BY h) ordered`,
+    [ADVISORY_LOCKS[lock], resources],
+  );
 }
 
 /** Waits for the lock, held by this session until released (or the session ends). */

@@ -18,11 +18,13 @@ export type SourcePosition =
   | { kind: 'file'; offset: number; line: number; format: 'lines' | 'array'; size: number; mtimeMs: number }
   | { kind: 'live'; lastId: string | null }
   /**
-   * user-reconcile: `since` is the start of the run (once completed, the watermark the next run
-   * reads from); the run reads users changed at or after `scanFrom` (all when null), in _id
-   * order, resuming after `lastId`. A checkpoint of before `scanFrom` holds only `since`.
+   * user-reconcile: the run reads users changed at or after `scanFrom` (all when null) and the
+   * parked ones, in _id order, resuming after `lastId`. `highest` is the latest updatedAt read
+   * so far (MongoDB's dates, never this host's clock), kept from run to run: once completed,
+   * the next run reads from it less a margin. Checkpoints of older versions hold `since` (their
+   * host's clock at the run's start) instead, taken once as the watermark.
    */
-  | { kind: 'reconcile'; since: string; scanFrom?: string | null; lastId?: string | null };
+  | { kind: 'reconcile'; scanFrom?: string | null; lastId?: string | null; highest?: string | null; since?: string };
 
 export interface Checkpoint {
   position: SourcePosition;

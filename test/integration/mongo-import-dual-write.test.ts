@@ -3,6 +3,8 @@ import { after, before, describe, it } from 'node:test';
 import type { QueueEvents } from 'bullmq';
 import { Decimal128, ObjectId } from 'mongodb';
 import { enqueueUserUpsert } from '../../src/index.js';
+import { mapUser } from '../../src/users/map-user.js';
+import { upsertUsers } from '../../src/users/upsert-users.js';
 import type { Queues } from '../../src/queues/queues.js';
 import { Runtime } from '../../src/runtime/runtime.js';
 import { cliEnv, runCli } from '../helpers/cli-process.js';
@@ -125,5 +127,71 @@ describe('dual-write: user-upsert jobs', () => {
     assert.equal(code, 0, output);
     assert.match(output, /completed: \{"mongoId":"65c000000000000000000004","outcome":"inserted"\}/);
     assert.equal((await row('65c000000000000000000004'))?.paper_balance, '9007199254740993');
+  });
+  it('moves an address: B signs up with a@ before A’s move off it lands, and B lands with that move', async () => {
+    const [a, b] = ['65c000000000000000000011', '65c000000000000000000012'];
+    const write = async (hex: string, email: string, at: string) =>
+      enqueueUserUpsert(user(hex, { email, updatedAt: new Date(at) }), { queues });
+    await (await write(a, 'a@example.com', '2024-06-01T00:00:00Z')).waitUntilFinished(events, 15_000);
+    await assert.rejects(
+      (await write(b, 'a@example.com', '2024-06-02T00:00:00Z')).waitUntilFinished(events, 15_000),
+      new RegExp(`email a@example.com is already used by user _id ${a}, so user _id ${b} cannot have it`),
+    );
+    const move = await write(a, 'a.new@example.com', '2024-06-02T00:00:01Z');
+    assert.deepEqual(await move.waitUntilFinished(events, 15_000), { mongoId: a, outcome: 'updated' });
+    assert.deepEqual([(await row(a))?.email, (await row(b))?.email], ['a.new@example.com', 'a@example.com']);
+  });
+
+  it('swaps the addresses of two users, one job each', async () => {
+    const [c, d] = ['65c000000000000000000013', '65c000000000000000000014'];
+    const write = async (hex: string, email: string, at: string) =>
+      enqueueUserUpsert(user(hex, { email, updatedAt: new Date(at) }), { queues });
+    await (await write(c, 'c@example.com', '2024-07-01T00:00:00Z')).waitUntilFinished(events, 15_000);
+    await (await write(d, 'd@example.com', '2024-07-01T00:00:00Z')).waitUntilFinished(events, 15_000);
+    // C's job comes while D still holds d@: C waits for it, and D's move off d@ brings C along.
+    await assert.rejects(
+      (await write(c, 'd@example.com', '2024-07-02T00:00:00Z')).waitUntilFinished(events, 15_000),
+      new RegExp(`email d@example.com is already used by user _id ${d}, so user _id ${c} cannot have it`),
+    );
+    const swap = await write(d, 'c@example.com', '2024-07-02T00:00:00Z');
+    assert.deepEqual(await swap.waitUntilFinished(events, 15_000), { mongoId: d, outcome: 'updated' });
+    assert.deepEqual([(await row(c))?.email, (await row(d))?.email], ['d@example.com', 'c@example.com']);
+  });
+  it('swaps two users in two transactions at once: the second waits for the first and brings it along', async () => {
+    const [e, f] = ['65c000000000000000000015', '65c000000000000000000016'];
+    const write = async (hex: string, email: string, at: string) =>
+      enqueueUserUpsert(user(hex, { email, updatedAt: new Date(at) }), { queues });
+    await (await write(e, 'e@example.com', '2024-08-01T00:00:00Z')).waitUntilFinished(events, 15_000);
+    await (await write(f, 'f@example.com', '2024-08-01T00:00:00Z')).waitUntilFinished(events, 15_000);
+    const item = (hex: string, email: string) => {
+      const row = mapUser(user(hex, { email, updatedAt: new Date('2024-08-02T00:00:00Z') }));
+      return [{ row, position: `_id ${hex}`, raw: () => hex }];
+    };
+    const [first, second] = [await env.db.pool.connect(), await env.db.pool.connect()];
+    try {
+      await first.query('BEGIN');
+      await second.query('BEGIN');
+      // E's write is decided first (F still holds f@: E is parked), and not committed yet.
+      const parked = await upsertUsers(first, item(e, 'f@example.com'));
+      assert.equal(parked.rejects.length, 1);
+      const secondPid = (await second.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+      let settled = false;
+      const swapping = upsertUsers(second, item(f, 'e@example.com')).finally(() => (settled = true));
+      await waitFor('the second write to wait for a lock or to be done', async () => {
+        const { rows } = await env.db.pool.query<{ wait: string | null }>(
+          'SELECT wait_event_type AS wait FROM pg_stat_activity WHERE pid = $1',
+          [secondPid],
+        );
+        return settled || rows[0]?.wait === 'Lock';
+      });
+      await first.query('COMMIT');
+      const swapped = await swapping;
+      await second.query('COMMIT');
+      assert.deepEqual({ updated: swapped.updated, rejects: swapped.rejects }, { updated: 1, rejects: [] });
+    } finally {
+      first.release();
+      second.release();
+    }
+    assert.deepEqual([(await row(e))?.email, (await row(f))?.email], ['f@example.com', 'e@example.com']);
   });
 });

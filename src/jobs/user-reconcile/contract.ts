@@ -5,7 +5,10 @@ import { defineContract } from '../job.js';
 export const userReconcileContract = defineContract({
   name: 'user-reconcile',
   payload: z.object({
-    /** Re-read users changed this long before the last run's start too (clock skew between hosts). */
+    /**
+     * Re-read users changed this long before the latest updatedAt already read too: writes
+     * committed after later-dated ones, and the spread between the platform's writers' clocks.
+     */
     overlapMs: z.number().int().min(0).max(86_400_000).default(60_000),
   }),
   title: () => 'user-reconcile',

@@ -1,74 +1,118 @@
-import type { Db, Document, Filter } from 'mongodb';
+import { ObjectId, type Db, type Document, type Filter } from 'mongodb';
 import type { PgPool } from '../../connections/postgres.js';
 import { loadCheckpoint, type SourcePosition } from '../../import/checkpoint.js';
 import type { ImportSource, SourceRecord } from '../../import/import-source.js';
 import { lastIdValue, readLiveCollection } from '../../import/live-source.js';
-import { showIdValue } from '../../mongo-values/bson-values.js';
+import { showIdValue, type MongoId } from '../../mongo-values/bson-values.js';
 import { canonicalEjson } from '../../mongo-values/ejson.js';
 
 type ReconcilePosition = Extract<SourcePosition, { kind: 'reconcile' }>;
 
-/** The reconcile source as opened, and the time its scan reads from (null: every user). */
+/** The reconcile source as opened, the time its scan reads from (null: every user), and how many parked users it reads again. */
 export interface ReconcileSource {
   source: ImportSource;
   scanFrom: string | null;
+  parked: number;
 }
 
 /**
- * The users of a live collection changed at or after the start of the last completed reconcile
- * (less `overlapMs`), in _id order, as an import source run by runImport like any import. Its
- * checkpoint (key `users:reconcile:<db>.<collection>`) says where the run is; once completed, its
- * `since` (this run's start) is the next run's watermark. A failed run resumes after its last
- * committed _id with the same scan, and keeps the older watermark, so no change is missed.
+ * The users of a live collection changed at or after the last run's watermark less `marginMs`,
+ * and the users parked for an address another user held (user_conflicts, upsert-users.ts), in
+ * _id order, as an import source run by runImport like any import. Its checkpoint (key
+ * `users:reconcile:<db>.<collection>`) says where the run is and carries the watermark: the
+ * latest updatedAt read (MongoDB's dates: the platform's clock, never this host's), so a
+ * platform whose clock is behind this host's loses no change. The margin re-reads writes
+ * committed after later-dated ones and covers the spread between the platform's writers' clocks;
+ * a date ahead of this host by more than the margin is read but does not move the watermark (one
+ * wrong date cannot hide every change before it). A document with no Date updatedAt is read only
+ * by a full run (the first). A failed run resumes after its last committed _id with the same scan.
  */
 export async function openReconcileSource(
   pg: PgPool,
   db: Db,
   collection: string,
-  options: { overlapMs: number; batchSize: number },
+  options: { marginMs: number; batchSize: number },
 ): Promise<ReconcileSource> {
   const key = `users:reconcile:${db.databaseName}.${collection}`;
   const saved = await loadCheckpoint(pg, key);
-  const watermark = saved?.position.kind === 'reconcile' ? saved.position.since : undefined;
-  const resuming = saved !== undefined && !saved.completed && saved.position.kind === 'reconcile';
-  const initial: ReconcilePosition =
-    resuming && saved.position.kind === 'reconcile'
-      ? { ...saved.position, lastId: null }
-      : {
-          kind: 'reconcile',
-          since: new Date().toISOString(),
-          scanFrom: watermark === undefined ? null : new Date(Date.parse(watermark) - options.overlapMs).toISOString(),
-          lastId: null,
-        };
+  const last = saved?.position.kind === 'reconcile' ? saved.position : undefined;
+  let initial: ReconcilePosition;
+  if (saved !== undefined && !saved.completed && last !== undefined) {
+    initial = { ...last, lastId: null };
+  } else {
+    const watermark = last?.highest ?? last?.since ?? null;
+    initial = {
+      kind: 'reconcile',
+      scanFrom: watermark === null ? null : new Date(Date.parse(watermark) - options.marginMs).toISOString(),
+      lastId: null,
+      highest: watermark,
+    };
+  }
   const scanFrom = initial.scanFrom ?? null;
+  const parked = await parkedIds(pg);
   const filter = (
     scanFrom === null
       ? undefined
-      : { $or: [{ updatedAt: { $gte: new Date(scanFrom) } }, { updated_at: { $gte: new Date(scanFrom) } }] }
+      : {
+          $or: [
+            { updatedAt: { $gte: new Date(scanFrom) } },
+            { updated_at: { $gte: new Date(scanFrom) } },
+            ...(parked.length === 0 ? [] : [{ _id: { $in: parked } }]),
+          ],
+        }
   ) as Filter<Document> | undefined;
   const source: ImportSource = {
     key,
     ref: `mongodb:${db.databaseName}.${collection}`,
     initial,
-    canResume: (position) => position.kind === 'reconcile' && position.since === initial.since,
+    canResume: (position) => position.kind === 'reconcile' && (position.scanFrom ?? null) === scanFrom,
     describe: (position) =>
       position.kind === 'reconcile' && position.lastId ? `after _id ${position.lastId}` : 'start',
     estimateTotal: () => undefined,
     async *records(from: SourcePosition): AsyncGenerator<SourceRecord> {
       const at = from.kind === 'reconcile' ? from : initial;
       const afterId = at.lastId ? lastIdValue(at.lastId) : undefined;
+      const ceiling = Date.now() + options.marginMs;
+      let highest = at.highest ?? null;
       for await (const { doc } of readLiveCollection(db, collection, {
         afterId,
         batchSize: options.batchSize,
         filter,
       })) {
+        const changed = changedAt(doc);
+        if (changed !== undefined && changed <= ceiling && (highest === null || changed > Date.parse(highest)))
+          highest = new Date(changed).toISOString();
         yield {
           position: `_id ${showIdValue(doc._id)}`,
           doc,
-          after: { ...initial, lastId: canonicalEjson({ id: doc._id }) },
+          after: { ...initial, lastId: canonicalEjson({ id: doc._id }), highest },
         };
       }
     },
   };
-  return { source, scanFrom };
+  return { source, scanFrom, parked: parked.length };
+}
+
+/** The document's latest updatedAt (either spelling) in ms, of those that are dates: what the scan's filter compares. */
+function changedAt(doc: Document): number | undefined {
+  const times = [doc.updatedAt, doc.updated_at].flatMap((value: unknown) =>
+    value instanceof Date && !Number.isNaN(value.getTime()) ? [value.getTime()] : [],
+  );
+  return times.length === 0 ? undefined : Math.max(...times);
+}
+
+/** The _ids of the parked users, as MongoDB holds them. */
+async function parkedIds(pg: PgPool): Promise<unknown[]> {
+  const { rows } = await pg.query<{ mongo_id: string; mongo_id_type: MongoId['type'] }>(
+    'SELECT mongo_id, mongo_id_type FROM user_conflicts ORDER BY mongo_id_type, mongo_id',
+  );
+  return rows.map(({ mongo_id: text, mongo_id_type: type }) => idValue({ text, type }));
+}
+
+/** A typed _id's BSON value: MongoDB matches numbers by value whatever their BSON type. */
+function idValue(id: MongoId): unknown {
+  if (id.type === 'objectId') return new ObjectId(id.text);
+  if (id.type === 'string') return id.text;
+  const value = Number(id.text);
+  return /^-?\d+$/.test(id.text) && !Number.isSafeInteger(value) ? BigInt(id.text) : value;
 }

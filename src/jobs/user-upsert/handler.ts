@@ -20,8 +20,10 @@ export interface UserUpsertResult {
  * `user-upsert`: the dual-write. The platform writes a user to MongoDB, then enqueues this job;
  * it upserts the user by Mongo _id with the import's mapper and SQL, and retries (with backoff)
  * while PostgreSQL is unreachable instead of dropping the write. A document that cannot be
- * mapped, or whose email another user holds, lands in rejects and fails the job permanently.
- * An update older than the row (updatedAt) changes nothing, so retries and reorderings are safe.
+ * mapped, or whose email another user holds, lands in rejects and fails the job permanently;
+ * the latter is also parked (upsert-users.ts) and lands with the job that frees its address (a
+ * move or a swap whose jobs came in the other order). An update older than the row (updatedAt)
+ * changes nothing, so retries and reorderings are safe.
  */
 export const userUpsertHandler = defineHandler({
   contract: userUpsertContract,
