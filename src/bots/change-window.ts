@@ -7,8 +7,8 @@ import type { SqliteDb } from './bot-database-file.js';
  * (bot-sync or turso-push), from FreqTrade's own behaviour. FreqTrade's `trades` has no
  * updated-at column: a trade changes while it is open and when it closes (close_date); an order
  * changes while it is open and when it is updated (order_update_date, order_filled_date);
- * wallet_history grows by time; custom data is stamped when set, a pair lock changes while active. So a run of a changed bot reads, besides every id (to find
- * deletions): rows above the highest id the copy holds, rows open now or open in the copy, and
+ * wallet_history grows by time; custom data is stamped when set, a pair lock changes while
+ * active. So a run of a changed bot reads, besides every id (to find deletions): rows above the highest id the copy holds, rows open now or open in the copy, and
  * rows whose dates fall after the window's start (the last run, less SYNC_WINDOW_MARGIN).
  *
  * FreqTrade's writes to an existing row that set no date of the window (read in FreqTrade
@@ -21,7 +21,8 @@ import type { SqliteDb } from './bot-database-file.js';
  *   on a closed trade's order: the fee (trade_model.py update_fee), close_rate and profit
  *   (close, recalc_trade_from_orders) of the trade change, its close_date is kept. The order's
  *   update (Order.update_from_ccxt_object) stamps order_update_date, or the order is new: the
- *   trades of the window's orders come along (`parentFollows`).
+ *   trades of the window's orders come along (`parentFollows`). So does the trade of an order
+ *   open in the copy that startup_update_open_orders cancels (handle_cancel_order) at start.
  * - freqtradebot.py startup_backpopulate_precision (every start): precision_mode, precision
  *   and contract_size of every trade, closed too, whose contract_size is NULL. Such a row is
  *   read by every window while its contract_size is NULL (`unfilled`), the copy's too.
