@@ -309,29 +309,28 @@ export function scanWindow(
   const window = tableWindow(db, table, since, held, parentIds);
   const open = openCondition(rule, have) ?? '0';
   const follows = rule.parentFollows === true && rule.parent !== undefined && have.has(rule.parent.column);
-  const parents = follows
-    ? `json_group_array(DISTINCT ${quote(rule.parent!.column)}) FILTER (WHERE ${window.where})`
-    : "'[]'";
+  // With the parent: pairs [rowid, parent id], so the window's condition is evaluated once a row.
+  const selected = follows ? `json_array(rowid, ${quote(rule.parent!.column)})` : 'rowid';
   const dates = rule.dates.filter((c) => have.has(c)).map(latestDate);
   const row = db
     .prepare<unknown[], unknown[]>(
-      `SELECT count(*), json_group_array(rowid) FILTER (WHERE ${window.where}),
-         json_group_array(rowid) FILTER (WHERE ${open}), ${parents}${dates.map((d) => `, ${d}`).join('')}
+      `SELECT count(*), json_group_array(${selected}) FILTER (WHERE ${window.where}),
+         json_group_array(rowid) FILTER (WHERE ${open})${dates.map((d) => `, ${d}`).join('')}
        FROM ${quote(table)}`,
     )
     .raw(true)
-    .get(...window.params, ...(follows ? window.params : []))!;
-  const rowids = (json: unknown) =>
-    (JSON.parse(String(json)) as unknown[])
-      .filter((id): id is number => Number.isSafeInteger(id))
-      .sort((a, b) => a - b);
+    .get(...window.params)!;
+  // A value that is no integer (a parent id of text) has no row to read.
+  const sorted = (ids: unknown[]) => ids.filter((id): id is number => Number.isSafeInteger(id)).sort((a, b) => a - b);
+  const rows = JSON.parse(String(row[1])) as unknown[];
+  const pairs = follows ? (rows as Array<[unknown, unknown]>) : [];
   return {
     window,
-    ids: rowids(row[1]),
-    highWater: latestOf(row.slice(4)),
+    ids: sorted(follows ? pairs.map((p) => p[0]) : rows),
+    highWater: latestOf(row.slice(3)),
     count: Number(row[0]),
-    openIds: rowids(row[2]),
-    parentIds: rowids(row[3]), // a parent id that is no integer has no row to read
+    openIds: sorted(JSON.parse(String(row[2])) as unknown[]),
+    parentIds: [...new Set(sorted(pairs.map((p) => p[1])))],
   };
 }
 
