@@ -8,8 +8,9 @@ import type { SqliteDb } from './bot-database-file.js';
  * updated-at column: a trade changes while it is open and when it closes (close_date); an order
  * changes while it is open and when it is updated (order_update_date, order_filled_date);
  * wallet_history grows by time; custom data is stamped when set, a pair lock changes while
- * active. So a run of a changed bot reads, besides every id (to find deletions): rows above the highest id the copy holds, rows open now or open in the copy, and
- * rows whose dates fall after the window's start (the last run, less SYNC_WINDOW_MARGIN).
+ * active. So a run of a changed bot reads, besides every id (to find deletions): rows above the
+ * highest id the copy holds, rows open now or open in the copy, and rows whose dates fall after
+ * the window's start (the last run, less SYNC_WINDOW_MARGIN).
  *
  * FreqTrade's writes to an existing row that set no date of the window (read in FreqTrade
  * 2024.10's freqtradebot.py, persistence/trade_model.py, migrations.py, pairlock_middleware.py,
