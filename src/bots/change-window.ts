@@ -7,33 +7,64 @@ import type { SqliteDb } from './bot-database-file.js';
  * (bot-sync or turso-push), from FreqTrade's own behaviour. FreqTrade's `trades` has no
  * updated-at column: a trade changes while it is open and when it closes (close_date); an order
  * changes while it is open and when it is updated (order_update_date, order_filled_date);
- * wallet_history grows by time; custom data is stamped when set, a pair lock changes while active. So a run of a changed bot reads, besides every id (to find
- * deletions): rows above the highest id the copy holds, rows open now or open in the copy, and
- * rows whose dates fall after the window's start (the last run, less SYNC_WINDOW_MARGIN).
- * An edit outside these (an old closed trade edited by hand) is found by the next full compare:
- * at least every FULL_COMPARE_INTERVAL, and whenever the window cannot be trusted.
+ * wallet_history grows by time; custom data is stamped when set, a pair lock changes while
+ * active. So a run of a changed bot reads, besides every id (to find deletions): rows above the
+ * highest id the copy holds, rows open now or open in the copy, and rows whose dates fall after
+ * the window's start (the last run, less SYNC_WINDOW_MARGIN).
+ *
+ * FreqTrade's writes to an existing row that set no date of the window (read in FreqTrade
+ * 2024.10's freqtradebot.py, persistence/trade_model.py, migrations.py, pairlock_middleware.py,
+ * rpc/rpc.py), and what brings each row into the window:
+ * - migrations.py fix_old_dry_orders (every start): ft_is_open 1 -> 0 on dry-run orders of
+ *   closed trades and on open dry-run stoploss orders. The order is open in the copy.
+ * - freqtradebot.py update_trades_without_assigned_fees (every loop, live), and
+ *   handle_onexchange_order (rpc.py _rpc_reload_trade_from_exchange, any trade): update_trade_state
+ *   on a closed trade's order: the fee (trade_model.py update_fee), close_rate and profit
+ *   (close, recalc_trade_from_orders) of the trade change, its close_date is kept. The order's
+ *   update (Order.update_from_ccxt_object) stamps order_update_date, or the order is new: the
+ *   trades of the window's orders come along (`parentFollows`). So does the trade of an order
+ *   open in the copy that startup_update_open_orders cancels (handle_cancel_order) at start.
+ * - freqtradebot.py startup_backpopulate_precision (every start): precision_mode, precision
+ *   and contract_size of every trade, closed too, whose contract_size is NULL. Such a row is
+ *   read by every window while its contract_size is NULL (`unfilled`), the copy's too.
+ * - rpc.py _rpc_delete_lock (by id): active = 0 and lock_end_time = now, also on a lock no longer
+ *   active: lock_end_time is a window date (`laterDates`).
+ * - Every other write is to an open trade (funding fees, stop loss and is_stop_loss_trailing,
+ *   min/max rates, liquidation price, stoploss_reinitialization, handle_insufficient_funds,
+ *   startup_update_open_orders, order cancels and replacements) or to an open order or lock,
+ *   dated (Order.update_from_ccxt_object, set_custom_data, a close), a new row, or a deletion.
+ * What nothing in the data can tell (an old closed trade edited by hand or by another tool) is
+ * found by the next full compare: at least every FULL_COMPARE_INTERVAL, and whenever the window
+ * cannot be trusted.
  */
 
 interface TableRule {
   /** Column that is non-zero while FreqTrade may still change the row. */
   open?: string;
+  /** Columns FreqTrade fills in any row, closed too, while they are NULL (at its next start), setting no date. */
+  unfilled?: readonly string[];
   /** Columns FreqTrade sets to "now" when it writes the row (naive UTC text). */
   dates: readonly string[];
+  /** Columns FreqTrade sets to "now" in some writes, ahead of now in others: windowed by, not the bot's clock. */
+  laterDates?: readonly string[];
   /** Rows of the parent's window come along (the orders of a trade that changed). */
   parent?: { column: string; table: string };
+  /** FreqTrade writes the parent row when it writes this one: the parents of the window's rows come along. */
+  parentFollows?: boolean;
 }
 
 export const WINDOW_RULES: Readonly<Record<string, TableRule>> = {
-  trades: { open: 'is_open', dates: ['open_date', 'close_date'] },
+  trades: { open: 'is_open', unfilled: ['contract_size'], dates: ['open_date', 'close_date'] },
   orders: {
     open: 'ft_is_open',
     dates: ['order_date', 'order_update_date', 'order_filled_date'],
     parent: { column: 'ft_trade_id', table: 'trades' },
+    parentFollows: true,
   },
   wallet_history: { dates: ['timestamp'] },
   // FreqTrade's set_custom_data stamps updated_at; a lock changes only while active (until unlocked).
   trade_custom_data: { dates: ['created_at', 'updated_at'], parent: { column: 'ft_trade_id', table: 'trades' } },
-  pairlocks: { open: 'active', dates: ['lock_time'] },
+  pairlocks: { open: 'active', dates: ['lock_time'], laterDates: ['lock_end_time'] },
 };
 
 /** What the last run left for the next one's window. */
@@ -205,9 +236,16 @@ export interface TableWindow {
   params: Array<string | bigint>;
 }
 
-/** The rule's open-row condition on this table's columns, when it has one. */
+/**
+ * The rule's condition for the rows FreqTrade may still change whatever their dates (open, or a
+ * column it fills later still NULL) on this table's columns, when it has one.
+ */
 function openCondition(rule: TableRule, have: Set<string>): string | undefined {
-  return rule.open !== undefined && have.has(rule.open) ? `${quote(rule.open)} IS NOT 0` : undefined;
+  const terms = [
+    ...(rule.open !== undefined && have.has(rule.open) ? [`${quote(rule.open)} IS NOT 0`] : []),
+    ...(rule.unfilled ?? []).filter((c) => have.has(c)).map((c) => `${quote(c)} IS NULL`),
+  ];
+  return terms.length === 0 ? undefined : terms.join(' OR ');
 }
 
 /** The window of one table; `parentIds`: the ids of the parent table's window (orders of changed trades). */
@@ -227,7 +265,7 @@ function tableWindow(
   ];
   const open = openCondition(rule, have);
   if (open !== undefined) terms.push(open);
-  for (const column of rule.dates.filter((c) => have.has(c))) {
+  for (const column of [...rule.dates, ...(rule.laterDates ?? [])].filter((c) => have.has(c))) {
     // FreqTrade's text (YYYY-MM-DD HH:MM:SS.ffffff) sorts as its time, so a text comparison (no
     // date parsing per row) tells; a form with a T or a zone sorts later on its day (read, rather
     // than missed), and a value that is no text at all is read too.
@@ -250,8 +288,10 @@ export interface WindowScan {
   highWater: Date | null;
   /** The table's rows. */
   count: number;
-  /** The rowids of the rows open now (the rule's open column), in order; empty without one. */
+  /** The rowids of the rows open now (openCondition), in order; empty without one. */
   openIds: number[];
+  /** The parent ids of the window's rows, in order, when FreqTrade writes the parent with them (parentFollows); else empty. */
+  parentIds: number[];
 }
 
 /**
@@ -269,21 +309,45 @@ export function scanWindow(
   const have = columnsOf(db, table);
   const window = tableWindow(db, table, since, held, parentIds);
   const open = openCondition(rule, have) ?? '0';
+  const follows = rule.parentFollows === true && rule.parent !== undefined && have.has(rule.parent.column);
+  // With the parent: pairs [rowid, parent id], so the window's condition is evaluated once a row.
+  const selected = follows ? `json_array(rowid, ${quote(rule.parent!.column)})` : 'rowid';
   const dates = rule.dates.filter((c) => have.has(c)).map(latestDate);
   const row = db
     .prepare<unknown[], unknown[]>(
-      `SELECT count(*), json_group_array(rowid) FILTER (WHERE ${window.where}),
+      `SELECT count(*), json_group_array(${selected}) FILTER (WHERE ${window.where}),
          json_group_array(rowid) FILTER (WHERE ${open})${dates.map((d) => `, ${d}`).join('')}
        FROM ${quote(table)}`,
     )
     .raw(true)
     .get(...window.params)!;
-  const rowids = (json: unknown) => (JSON.parse(String(json)) as number[]).sort((a, b) => a - b);
+  // A value that is no integer (a parent id of text) has no row to read.
+  const sorted = (ids: unknown[]) => ids.filter((id): id is number => Number.isSafeInteger(id)).sort((a, b) => a - b);
+  const rows = JSON.parse(String(row[1])) as unknown[];
+  const pairs = follows ? (rows as Array<[unknown, unknown]>) : [];
   return {
     window,
-    ids: rowids(row[1]),
+    ids: sorted(follows ? pairs.map((p) => p[0]) : rows),
     highWater: latestOf(row.slice(3)),
     count: Number(row[0]),
-    openIds: rowids(row[2]),
+    openIds: sorted(JSON.parse(String(row[2])) as unknown[]),
+    parentIds: [...new Set(sorted(pairs.map((p) => p[1])))],
   };
+}
+
+/** The rowids of the table's rows open now (openCondition), in order; undefined when its rule has no such condition. */
+export function openRowIds(db: SqliteDb, table: string): number[] | undefined {
+  const rule = WINDOW_RULES[table];
+  const open = rule === undefined ? undefined : openCondition(rule, columnsOf(db, table));
+  if (open === undefined) return undefined;
+  return db
+    .prepare<[], unknown[]>(`SELECT rowid FROM ${quote(table)} WHERE ${open} ORDER BY rowid`)
+    .raw(true)
+    .all()
+    .map((r) => Number(r[0]));
+}
+
+/** Sorted ids and more ids, sorted, each once (a window's rows and the parents its children bring along). */
+export function unionIds(ids: readonly number[], more: readonly number[]): number[] {
+  return more.length === 0 ? [...ids] : [...new Set([...ids, ...more])].sort((a, b) => a - b);
 }

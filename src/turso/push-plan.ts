@@ -1,6 +1,6 @@
 import type { Client } from '@libsql/client';
 import type { SqliteDb } from '../bots/bot-database-file.js';
-import { laterOf, scanWindow, windowable, WINDOW_RULES } from '../bots/change-window.js';
+import { laterOf, openRowIds, scanWindow, unionIds, windowable, WINDOW_RULES } from '../bots/change-window.js';
 import { judgeReset, resetRefusal } from '../bots/reset-guard.js';
 import type { PgPool } from '../connections/postgres.js';
 import { recordedMaxKeys, type RecordOp } from './push-state.js';
@@ -202,11 +202,11 @@ export async function planPushWindows(
     if (WINDOW_RULES[name]!.open !== undefined && table.columns.includes(WINDOW_RULES[name]!.open!))
       planned.openIds[name] = scan.openIds;
     const onlyNew = scan.count === (recorded.get(name) ?? 0) + scan.ids.filter((id) => id > maxId).length;
-    const keys = new Set([...scan.ids, ...(onlyNew ? [] : await oneSidedIds(pg, instance, db, table))]);
-    planned.windows.set(
-      name,
-      [...keys].sort((a, b) => a - b),
-    );
+    planned.windows.set(name, unionIds(scan.ids, onlyNew ? [] : await oneSidedIds(pg, instance, db, table)));
+    // The trades FreqTrade wrote with the window's orders (a fee, a profit), their dates kept.
+    const parent = WINDOW_RULES[name]!.parent?.table;
+    if (parent !== undefined && planned.windows.has(parent) && scan.parentIds.length > 0)
+      planned.windows.set(parent, unionIds(planned.windows.get(parent)!, scan.parentIds));
   }
   return planned;
 }
@@ -246,13 +246,8 @@ export function openKeys(
   for (const table of tables) {
     const column = WINDOW_RULES[table.name]?.open;
     if (column === undefined || !table.columns.includes(column) || !windowable(db, table.name)) continue;
-    open[table.name] =
-      known[table.name] ??
-      db
-        .prepare<[], unknown[]>(`SELECT rowid FROM ${quoteIdent(table.name)} WHERE ${quoteIdent(column)} IS NOT 0`)
-        .raw(true)
-        .all()
-        .map((r) => Number(r[0]));
+    const ids = known[table.name] ?? openRowIds(db, table.name);
+    if (ids !== undefined) open[table.name] = ids;
   }
   return open;
 }

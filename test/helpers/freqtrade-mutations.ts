@@ -5,11 +5,27 @@ import { naiveUtc, naiveUtcMicros, random } from '../../scripts/freqtrade/trade-
 /**
  * What a running FreqTrade does to its database, one change at a time, with its own clock (naive
  * UTC text of now), on a database of any version the generator makes: open a trade, exit part of
- * it, close it, cancel an order, delete a trade; and what FreqTrade never does by itself but
- * happens: an old closed trade edited, and a table rebuilt as FreqTrade's migrations do.
+ * it, close it, cancel an order, delete a trade; FreqTrade's writes that change an old row and
+ * set no date of it (src/bots/change-window.ts lists them): fix_old_dry_orders, a fee fetched
+ * after the close, precision backfilled at start, a lock deleted through the API; and what
+ * FreqTrade never does by itself but happens: an old closed trade edited, and a table rebuilt as
+ * FreqTrade's migrations do.
  */
 export type Mutation =
-  'open' | 'partial-exit' | 'close' | 'cancel-order' | 'delete-trade' | 'custom-data' | 'lock' | 'edit-old' | 'rebuild';
+  | 'open'
+  | 'partial-exit'
+  | 'close'
+  | 'cancel-order'
+  | 'delete-trade'
+  | 'custom-data'
+  | 'lock'
+  | 'dry-order-left-open'
+  | 'fix-dry-orders'
+  | 'fee-after-close'
+  | 'backfill-precision'
+  | 'delete-lock'
+  | 'edit-old'
+  | 'rebuild';
 
 export interface MutationResult {
   kind: Mutation;
@@ -73,6 +89,16 @@ export class FreqtradeMutator {
         return this.customData();
       case 'lock':
         return this.lock();
+      case 'dry-order-left-open':
+        return this.dryOrderLeftOpen();
+      case 'fix-dry-orders':
+        return this.fixDryOrders();
+      case 'fee-after-close':
+        return this.feeAfterClose();
+      case 'backfill-precision':
+        return this.backfillPrecision();
+      case 'delete-lock':
+        return this.deleteLock();
       case 'edit-old':
         return this.editOld();
       case 'rebuild':
@@ -205,6 +231,119 @@ export class FreqtradeMutator {
       )
       .run('BTC/USDT', naiveUtc(now), naiveUtc(now + 3600e6));
     return { kind: 'lock' };
+  }
+
+  /**
+   * A dry-run trade closed while one of its orders stayed open (what older FreqTrade versions
+   * left behind, and fix_old_dry_orders cleans up at the next start): a change in the window,
+   * the trade being open at the last run.
+   */
+  private dryOrderLeftOpen(): MutationResult | undefined {
+    if (!this.hasOrders) return undefined;
+    const closed = this.closeOne();
+    if (closed === undefined) return undefined;
+    this.leaveOrderOpen(closed.trade!);
+    return { kind: 'dry-order-left-open', trade: closed.trade };
+  }
+
+  /** One order of the trade made a dry-run order still open (its dates untouched); returns its id. */
+  leaveOrderOpen(trade: number): number | undefined {
+    const order = ids(this.db, `SELECT id FROM orders WHERE ft_trade_id = ${trade} ORDER BY id DESC LIMIT 1`)[0];
+    if (order === undefined) return undefined;
+    this.db.prepare("UPDATE orders SET ft_is_open = 1, order_id = 'dry_run_' || id WHERE id = ?").run(order);
+    return order;
+  }
+
+  /** FreqTrade's fix_old_dry_orders (persistence/migrations.py), run at every start: no date changes. */
+  private fixDryOrders(): MutationResult | undefined {
+    if (!this.hasOrders) return undefined;
+    const fixed = this.db.transaction(
+      () =>
+        this.db
+          .prepare(
+            "UPDATE orders SET ft_is_open = 0 WHERE ft_is_open = 1 AND ft_order_side = 'stoploss' AND order_id LIKE 'dry%'",
+          )
+          .run().changes +
+        this.db
+          .prepare(
+            `UPDATE orders SET ft_is_open = 0 WHERE ft_is_open = 1 AND ft_trade_id NOT IN (SELECT id FROM trades WHERE is_open = 1)
+             AND ft_order_side != 'stoploss' AND order_id LIKE 'dry%'`,
+          )
+          .run().changes,
+    )();
+    return fixed === 0 ? undefined : { kind: 'fix-dry-orders' };
+  }
+
+  /**
+   * FreqTrade's update_trades_without_assigned_fees (freqtradebot.py): a closed trade's exit
+   * order fetched again (Order.update_from_ccxt_object stamps order_update_date), its fee set on
+   * the trade (update_fee) and its profit recomputed; the trade's close_date is kept.
+   */
+  private feeAfterClose(): MutationResult | undefined {
+    if (!this.hasOrders) return undefined;
+    const tradeColumns = new Set(columns(this.db, 'trades'));
+    if (!tradeColumns.has('fee_close_cost')) return undefined;
+    const trade = this.pick(
+      ids(
+        this.db,
+        `SELECT id FROM trades t WHERE is_open = 0 AND close_date < datetime('now', '-1 day')
+         AND EXISTS (SELECT 1 FROM orders o WHERE o.ft_trade_id = t.id)`,
+      ),
+    );
+    if (trade === undefined) return undefined;
+    const order = ids(this.db, `SELECT id FROM orders WHERE ft_trade_id = ${trade} ORDER BY id DESC LIMIT 1`)[0]!;
+    const fee = Math.round(this.rng() * 1e6) / 1e8;
+    this.db.transaction(() => {
+      this.db.prepare('UPDATE orders SET order_update_date = ? WHERE id = ?').run(naiveUtc(nowUs()), order);
+      const profit = tradeColumns.has('close_profit_abs')
+        ? ', close_profit_abs = coalesce(close_profit_abs, 0) - ?'
+        : '';
+      this.db
+        .prepare(`UPDATE trades SET fee_close_cost = ?, fee_close_currency = 'USDT'${profit} WHERE id = ?`)
+        .run(...(profit === '' ? [fee, trade] : [fee, fee, trade]));
+    })();
+    return { kind: 'fee-after-close', trade };
+  }
+
+  /** Old trades without precision, as FreqTrade's migration copies them (test setup: before the first sync). */
+  unfillPrecision(count: number): number[] {
+    if (!columns(this.db, 'trades').includes('contract_size')) return [];
+    const chosen = ids(this.db, `SELECT id FROM trades WHERE is_open = 0 AND id > 10 ORDER BY id LIMIT ${count}`);
+    const sets = ['contract_size', 'precision_mode', 'amount_precision', 'price_precision']
+      .filter((c) => columns(this.db, 'trades').includes(c))
+      .map((c) => `${c} = NULL`);
+    this.db
+      .prepare(`UPDATE trades SET ${sets.join(', ')} WHERE id IN (SELECT value FROM json_each(?))`)
+      .run(JSON.stringify(chosen));
+    return chosen;
+  }
+
+  /** FreqTrade's startup_backpopulate_precision (freqtradebot.py), at every start: trades open or closed, no date. */
+  private backfillPrecision(): MutationResult | undefined {
+    const tradeColumns = new Set(columns(this.db, 'trades'));
+    if (!tradeColumns.has('contract_size')) return undefined;
+    const sets = [
+      ['precision_mode', '4'],
+      ['amount_precision', '0.001'],
+      ['price_precision', '0.01'],
+      ['precision_mode_price', '4'],
+      ['contract_size', '1.0'],
+    ].filter(([c]) => tradeColumns.has(c!));
+    const filled = this.db
+      .prepare(`UPDATE trades SET ${sets.map(([c, v]) => `${c} = ${v}`).join(', ')} WHERE contract_size IS NULL`)
+      .run().changes;
+    return filled === 0 ? undefined : { kind: 'backfill-precision' };
+  }
+
+  /** FreqTrade's API deleting a lock by id (rpc.py _rpc_delete_lock): active = 0, lock_end_time = now, even on a lock no longer active. */
+  private deleteLock(): MutationResult | undefined {
+    const lockColumns = columns(this.db, 'pairlocks');
+    if (!lockColumns.includes('lock_end_time')) return undefined;
+    const inactive = ids(this.db, 'SELECT id FROM pairlocks WHERE active = 0');
+    const lock = this.pick(inactive.length > 0 ? inactive : ids(this.db, 'SELECT id FROM pairlocks'));
+    if (lock === undefined) return undefined;
+    this.db.prepare('UPDATE pairlocks SET active = 0, lock_end_time = ? WHERE id = ?').run(naiveUtc(nowUs()), lock);
+    return { kind: 'delete-lock' };
   }
 
   /** An old closed trade edited in place: outside every window, found by the next full compare. */

@@ -39,6 +39,11 @@ const MUTATIONS: Mutation[] = [
   'close',
   'cancel-order',
   'delete-trade',
+  'dry-order-left-open',
+  'fix-dry-orders',
+  'fee-after-close',
+  'backfill-precision',
+  'delete-lock',
   'edit-old',
 ];
 
@@ -124,9 +129,10 @@ describe('change windows: bot-sync reads only what FreqTrade can have changed, a
       const file = botDbPath(bots(), bot);
       createBotDatabase(file, { trades: 300, version, seed: 40 + v, openShare: 0.1, wal: v % 2 === 0 });
       enablePush(bot);
+      const mutator = new FreqtradeMutator(file, 40 + v);
+      mutator.unfillPrecision(5); // as a FreqTrade upgrade leaves them, until its next start fills them
       await syncBot(ctx(), bot);
       await push(bot);
-      const mutator = new FreqtradeMutator(file, 40 + v);
       const rng = random(900 + v);
       const outside = new Set<number>();
       let windowed = 0;
@@ -187,6 +193,80 @@ describe('change windows: bot-sync reads only what FreqTrade can have changed, a
         assert.deepEqual(await tursoDifferences(bot, file, new Set()), ['trades'], 'the push window missed the edit');
         await push(bot, true);
         assert.deepEqual(await tursoDifferences(bot, file, new Set()), [], 'a full compare found it');
+      } finally {
+        mutator.close();
+      }
+    });
+  }
+
+  /**
+   * FreqTrade's writes that change an old row and set no date of it (src/bots/change-window.ts
+   * lists them, with where FreqTrade makes them): the first windowed sync and push after each
+   * leave PostgreSQL and the Turso copy equal to the source.
+   */
+  const UNDATED: Array<{ write: Mutation; before?: (db: Database.Database, mutator: FreqtradeMutator) => void }> = [
+    {
+      // A closed trade's dry-run order still open, synced so; FreqTrade's next start closes it.
+      write: 'fix-dry-orders',
+      before: (db, mutator) => {
+        const trade = db
+          .prepare<[], { id: number }>('SELECT id FROM trades WHERE is_open = 0 AND id > 10 LIMIT 1')
+          .get()!;
+        assert.ok(mutator.leaveOrderOpen(trade.id) !== undefined, 'an order to leave open');
+      },
+    },
+    { write: 'fee-after-close' },
+    { write: 'backfill-precision', before: (_db, mutator) => assert.equal(mutator.unfillPrecision(3).length, 3) },
+    {
+      write: 'delete-lock',
+      before: (db) => {
+        db.prepare('UPDATE pairlocks SET active = 0').run();
+        db.prepare(
+          `INSERT INTO pairlocks (pair, side, reason, lock_time, lock_end_time, active)
+           VALUES ('ETH/USDT', '*', 'cooldown', '2025-06-01 00:00:00.000000', '2025-06-01 01:00:00.000000', 0)`,
+        ).run();
+      },
+    },
+  ];
+
+  for (const { write, before: setUp } of UNDATED) {
+    it(`FreqTrade's ${write}, which sets no date of the row: the next windowed sync and push take it`, async () => {
+      const bot = `undated-${write}`;
+      const file = botDbPath(bots(), bot);
+      createBotDatabase(file, { trades: 120, version: 'S13', seed: 77, openShare: 0.1, wal: false });
+      enablePush(bot);
+      const mutator = new FreqtradeMutator(file, 77);
+      try {
+        const db = new Database(file);
+        try {
+          setUp?.(db, mutator);
+        } finally {
+          db.close();
+        }
+        /** ft_is_open in PostgreSQL of the dry-run orders left open. */
+        const dryOrders = async () =>
+          (
+            await env.db.pool.query<{ ft_is_open: boolean }>(
+              `SELECT o.ft_is_open FROM orders o JOIN bots b ON b.id = o.bot_id
+               WHERE b.instance_id = $1 AND o.order_id LIKE 'dry_run_%'`,
+              [bot],
+            )
+          ).rows.map((r) => r.ft_is_open);
+        await syncBot(ctx(), bot);
+        await push(bot);
+        if (write === 'fix-dry-orders') assert.deepEqual(await dryOrders(), [true], 'synced open');
+        assert.ok(mutator.apply(write), `${write} changed a row`);
+        const synced = await syncBot(ctx(), bot);
+        assert.deepEqual([synced.fullCompare, synced.skipped], [undefined, undefined], 'the sync read windows');
+        assert.deepEqual(
+          await differences(bot),
+          { tradesUpdated: { count: 0, sample: [] }, others: 0 },
+          'PostgreSQL equals the source',
+        );
+        if (write === 'fix-dry-orders') assert.deepEqual(await dryOrders(), [false], 'closed in PostgreSQL too');
+        const pushed = await push(bot);
+        assert.ok(pushed.windows, 'the push read windows');
+        assert.deepEqual(await tursoDifferences(bot, file, new Set()), [], 'the Turso copy equals the source');
       } finally {
         mutator.close();
       }

@@ -1,5 +1,13 @@
 import type { Pool, PoolClient } from 'pg';
-import { type WindowMemory, laterOf, scanWindow, windowable, type HeldRows } from '../../bots/change-window.js';
+import {
+  type WindowMemory,
+  laterOf,
+  scanWindow,
+  unionIds,
+  windowable,
+  WINDOW_RULES,
+  type HeldRows,
+} from '../../bots/change-window.js';
 import type { BotDatabase } from './bot-database.js';
 import type { SyncWindows } from './merge-sync.js';
 import { FIRST_TRADES } from './reset-check.js';
@@ -143,10 +151,23 @@ export function sumCounts(trades: TableCounts, orders: TableCounts): TableCounts
 }
 
 /**
+ * The rows FreqTrade may still change whatever their dates, as PostgreSQL holds them (the rule's
+ * open column and its unfilled columns, which land in `extra`): the same conditions as
+ * migration 015's partial indexes, which list them for a bot without reading its other rows.
+ */
+const HELD_OPEN_TRADES = [
+  'is_open',
+  ...(WINDOW_RULES.trades!.unfilled ?? []).map((c) => `extra @> '${JSON.stringify({ [c]: null })}'::jsonb`),
+].join(' OR ');
+const HELD_OPEN_ORDERS = 'ft_is_open IS NOT FALSE';
+
+/**
  * bot-sync's change windows (bots/change-window.ts) for a bot PostgreSQL holds: its highest ids
- * and open rows are PostgreSQL's own, and the bot's first trades are always read (the reset guard
- * compares them with the file). Each table is scanned once, for its window, its latest date and
- * its row count. A string says why the file cannot be read by windows.
+ * and open rows are PostgreSQL's own (an order open there may have been closed by FreqTrade
+ * without a date: fix_old_dry_orders), and the bot's first trades are always read (the reset
+ * guard compares them with the file). Each table is scanned once, for its window, its latest
+ * date and its row count; the trades of the window's orders come along. A string says why the
+ * file cannot be read by windows.
  */
 export async function planSyncWindows(
   client: PoolClient,
@@ -167,11 +188,13 @@ export async function planSyncWindows(
     open_trades: number[] | null;
     first_trades: number[] | null;
     max_order: number | null;
+    open_orders: number[] | null;
   }>(
     `SELECT (SELECT max(trade_id) FROM trades_aggregated WHERE bot_id = $1) AS max_trade,
-       (SELECT array_agg(trade_id) FROM trades_aggregated WHERE bot_id = $1 AND is_open) AS open_trades,
+       (SELECT array_agg(trade_id) FROM trades_aggregated WHERE bot_id = $1 AND (${HELD_OPEN_TRADES})) AS open_trades,
        (SELECT array_agg(trade_id) FROM (SELECT trade_id FROM trades_aggregated WHERE bot_id = $1 ORDER BY trade_id LIMIT ${FIRST_TRADES}) f) AS first_trades,
-       (SELECT max(order_pk) FROM orders WHERE bot_id = $1) AS max_order`,
+       (SELECT max(order_pk) FROM orders WHERE bot_id = $1) AS max_order,
+       (SELECT array_agg(order_pk) FROM orders WHERE bot_id = $1 AND ${HELD_OPEN_ORDERS}) AS open_orders`,
     [botId],
   );
   const pg = rows[0]!;
@@ -180,8 +203,7 @@ export async function planSyncWindows(
     openIds: pg.open_trades ?? [],
     extraIds: pg.first_trades ?? [],
   };
-  // The orders open in PostgreSQL are those of its open trades, which come along with their trades.
-  const ordersHeld: HeldRows = { maxId: pg.max_order ?? Number.MIN_SAFE_INTEGER, openIds: [] };
+  const ordersHeld: HeldRows = { maxId: pg.max_order ?? Number.MIN_SAFE_INTEGER, openIds: pg.open_orders ?? [] };
   const held = {
     trades: { count: counts.trades, maxId: tradesHeld.maxId },
     orders: { count: counts.orders, maxId: ordersHeld.maxId },
@@ -191,7 +213,7 @@ export async function planSyncWindows(
     const orders = source.orders ? scanWindow(source.db, 'orders', since, ordersHeld, trades.ids) : undefined;
     return {
       trades: trades.window,
-      tradeIds: trades.ids,
+      tradeIds: unionIds(trades.ids, orders?.parentIds ?? []),
       orders: orders?.window,
       orderIds: orders?.ids ?? [],
       held,
