@@ -19,6 +19,14 @@ for arg in "$@"; do
   esac
 done
 
+# The Node package.json's engines asks for: an older one fails later and less clearly.
+if ! node -e 'const need = Number(/\d+/.exec(require("./package.json").engines.node)[0]);
+  process.exit(Number(process.versions.node.split(".")[0]) < need ? 1 : 0)'; then
+  echo "demo: Node $(node --version) is older than package.json's engines ($(node -p 'require("./package.json").engines.node')):" \
+    "put Node 24 first on PATH (eval \"\$(bash scripts/use-node.sh)\" does it in this shell), then npm ci and npm run demo again" >&2
+  exit 1
+fi
+
 export PG_SCHEMA=${PG_SCHEMA:-demo}
 export QUEUE_PREFIX=${QUEUE_PREFIX:-demo}
 export BOT_INSTANCES_DIR=${BOT_INSTANCES_DIR:-./data/bot-instances}

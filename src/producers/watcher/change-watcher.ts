@@ -73,9 +73,9 @@ export class ChangeWatcher {
     const watcher = watch(this.root, {
       ignoreInitial: true,
       depth: 2,
-      usePolling: config.WATCH_MODE === 'poll',
-      interval: config.WATCH_POLL_INTERVAL,
-      binaryInterval: config.WATCH_POLL_INTERVAL,
+      backend: config.WATCH_MODE === 'poll' ? 'polling' : 'native',
+      pollingInterval: config.WATCH_POLL_INTERVAL,
+      pollingBinaryInterval: config.WATCH_POLL_INTERVAL,
       ignored: (file: string, stats?: Stats) => !this.watched(file, stats),
     });
     this.watcher = watcher;
@@ -171,15 +171,15 @@ export class ChangeWatcher {
     return relative.split(path.sep);
   }
 
-  private onRaw(file: string, details: unknown): void {
-    // fs.watch names the entry relative to the watched path; polling gives the full path.
+  private onRaw(file: string | null, details: unknown): void {
+    // fs.watch names the entry relative to the watched path (or not at all: null); polling gives the full path.
     const record = typeof details === 'object' && details !== null ? (details as Record<string, unknown>) : {};
     const watchedPath = typeof record.watchedPath === 'string' ? record.watchedPath : undefined;
     let full = file;
     if (watchedPath !== undefined) {
       full = !file || path.basename(watchedPath) === file ? watchedPath : path.join(watchedPath, file);
     }
-    if (this.botOf(full) === undefined) return;
+    if (full === null || this.botOf(full) === undefined) return;
     // Opening the database to read it (our own syncs, as root) changes the WAL's attributes, not
     // its contents: only a new size or modification time is a write, or every sync would start another.
     void stat(full, { bigint: true }).then(
