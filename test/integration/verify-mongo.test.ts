@@ -345,3 +345,50 @@ for (const mode of ['live', 'file'] as const) {
     }
   });
 }
+
+describe('verify against an export file that holds a document twice', () => {
+  const tracker = failureTracker();
+  const dir = tempDir('verify-mongo-copies');
+  const file = join(dir.path, 'users.json');
+  let env: TestEnvironment;
+
+  before(async () => {
+    // Batches of two: each second copy lands in a later batch than its first. User 2's second
+    // copy is newer (the import takes it); user 3's is older (the import keeps the first).
+    writeExport(file, [
+      userDoc(1),
+      userDoc(2),
+      userDoc(3),
+      { ...userDoc(2), name: 'User 2 again', updatedAt: new Date('2024-09-01T00:00:00Z') },
+      { ...userDoc(3), name: 'User 3 before', updatedAt: new Date('2024-03-01T00:00:00Z') },
+    ]);
+    env = await createTestEnvironment('verify_mongo_copies', { IMPORT_BATCH_SIZE: '2' });
+    await runJob('mongo-import', { collection: 'users', file }, recordingContext(env.runtime));
+  });
+
+  after(async () => {
+    await env.cleanup({ keep: tracker.failed });
+    if (!tracker.failed) dir.remove();
+  });
+
+  const verifyFile = () => verifyCollection(env.config, env.db.pool, 'users', { file });
+
+  it('takes a stored row equal to one of its copies, whichever the import kept', async () => {
+    const names = await env.db.pool.query<{ name: string }>('SELECT name FROM users ORDER BY mongo_id');
+    assert.deepEqual(
+      names.rows.map((r) => r.name),
+      ['User 1', 'User 2 again', 'User 3'],
+    );
+    const check = await verifyFile();
+    assert.deepEqual([check.sourceCount, check.target, check.differenceTotal, check.ok], [5, 3, 0, true]);
+  });
+
+  it('names a row equal to none of its copies, against the last copy', async () => {
+    // User 2's first name with the second copy's updatedAt: neither copy.
+    await env.db.pool.query(`UPDATE users SET name = 'User 2' WHERE mongo_id = $1`, [oid('user', 2).toHexString()]);
+    const check = await verifyFile();
+    assert.deepEqual(check.differences, [
+      { table: 'users', key: USER_2, column: 'name', source: 'User 2 again', stored: 'User 2' },
+    ]);
+  });
+});
