@@ -29,6 +29,9 @@ export function canonicalJson(text: string): string {
   return value;
 }
 
+/** A JSON number literal where the reader stands (sticky). */
+const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+
 class JsonReader {
   private at = 0;
 
@@ -46,7 +49,8 @@ class JsonReader {
         return literal;
       }
     }
-    const number = /^-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/.exec(this.text.slice(this.at, this.at + 4096));
+    NUMBER.lastIndex = this.at;
+    const number = NUMBER.exec(this.text);
     if (!number) throw this.error('a value');
     this.at += number[0].length;
     return canonicalDecimal(number[0]);
@@ -103,10 +107,20 @@ class JsonReader {
   private string(): string {
     const start = this.at;
     this.at += 1;
-    while (this.at < this.text.length && this.text[this.at] !== '"') this.at += this.text[this.at] === '\\' ? 2 : 1;
-    if (this.at >= this.text.length) throw this.error('the end of a string');
+    let escaped = false;
+    for (;;) {
+      const c = this.text.charCodeAt(this.at);
+      if (Number.isNaN(c)) throw this.error('the end of a string');
+      if (c === 0x22) break; // '"'
+      if (c === 0x5c) {
+        escaped = true; // '\\': skip the escaped character
+        this.at += 1;
+      }
+      this.at += 1;
+    }
     this.at += 1;
-    return JSON.parse(this.text.slice(start, this.at)) as string;
+    // Without escapes the text between the quotes is the string; otherwise JSON.parse decodes them exactly.
+    return escaped ? (JSON.parse(this.text.slice(start, this.at)) as string) : this.text.slice(start + 1, this.at - 1);
   }
 
   private expect(char: string): void {
@@ -116,7 +130,11 @@ class JsonReader {
   }
 
   private space(): void {
-    while (/\s/.test(this.text[this.at] ?? '')) this.at += 1;
+    for (;;) {
+      const c = this.text.charCodeAt(this.at);
+      if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) return;
+      this.at += 1;
+    }
   }
 
   private error(wanted: string): Error {
