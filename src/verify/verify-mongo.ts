@@ -53,6 +53,14 @@ const REJECTING_JOBS = ['mongo-import', 'user-reconcile'];
  * updatedAt (users: an older copy never overwrites a newer row). So a stored row is right when
  * it equals one of its copies, and a missing row when every copy was rejected; otherwise the
  * differences from the last copy are reported.
+ *
+ * Which of two users with one email keeps it depends on order (_id or file order, or who was in
+ * PostgreSQL first: upsert-users.ts); the import records the other as a reject naming both. So
+ * verify does not re-decide: the recorded rejects say what the import decided, a rejected
+ * document is expected absent, and every other document must have a row equal to it. Rejects
+ * only excuse absence: a rejected document whose row is there is compared like any other.
+ * Every row of the table is expected to come from the source verified (as the count check
+ * before): users only the dual-write wrote are "(row)" differences against an older export file.
  */
 export async function verifyCollection(
   config: Config,
