@@ -6,10 +6,13 @@ import { canonicalDecimal } from './canonical-decimal.js';
  * verify reads from PostgreSQL (`to_char(... 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`, already canonical).
  */
 export function canonicalTimestamp(text: string): string {
-  const match = /^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,6}))?Z$/.exec(text);
-  if (match) return `${match[1]}.${(match[2] ?? '').padEnd(6, '0')}Z`;
+  // JavaScript writes years past 9999 as +010000, PostgreSQL as 10000.
+  const match = /^\+?0*(\d{4,})-(\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,6}))?Z$/.exec(text);
+  if (match) return `${match[1]}-${match[2]}.${(match[3] ?? '').padEnd(6, '0')}Z`;
   const date = new Date(text);
-  return Number.isNaN(date.getTime()) ? text : canonicalTimestamp(date.toISOString());
+  if (Number.isNaN(date.getTime())) return text;
+  const iso = date.toISOString();
+  return iso === text ? text : canonicalTimestamp(iso); // years before 1 stay as JavaScript writes them
 }
 
 /** The PostgreSQL expression whose text canonicalTimestamp leaves as it is. */

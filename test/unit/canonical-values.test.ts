@@ -19,5 +19,8 @@ describe('canonical values: one spelling per value, so verify compares text', ()
     assert.equal(canonicalTimestamp('2024-06-01T00:02:00.000001Z'), '2024-06-01T00:02:00.000001Z');
     assert.equal(canonicalTimestamp('2024-06-01T00:02:00Z'), '2024-06-01T00:02:00.000000Z');
     assert.equal(canonicalTimestamp('2024-06-01T02:02:00+02:00'), '2024-06-01T00:02:00.000000Z');
+    assert.equal(canonicalTimestamp('+010000-01-01T00:00:00.000Z'), '10000-01-01T00:00:00.000000Z');
+    assert.equal(canonicalTimestamp('10000-01-01T00:00:00.000001Z'), '10000-01-01T00:00:00.000001Z');
+    assert.equal(canonicalTimestamp('-000001-01-01T00:00:00.000Z'), '-000001-01-01T00:00:00.000Z');
   });
 });
