@@ -4,9 +4,9 @@ import type { MongoHandle } from '../connections/mongo.js';
 import type { PgPool } from '../connections/postgres.js';
 import { errorMessage } from '../errors.js';
 import { openFileSource } from '../import/file-source.js';
-import type { ImportSource, SourceRecord } from '../import/import-source.js';
+import type { ImportSource } from '../import/import-source.js';
 import { openLiveSource } from '../import/live-source.js';
-import { mapRecords } from '../import/map-records.js';
+import { mapInProcess } from '../import/map-records.js';
 import { importTargets, type CollectionKind } from '../import/targets.js';
 import { showId, type MongoIdType } from '../mongo-values/bson-values.js';
 import { DEFAULT_SHOWN_DIFFERENCES, DifferenceLog, type ValueDifference } from './differences.js';
@@ -34,8 +34,8 @@ const REJECTING_JOBS = ['mongo-import', 'user-reconcile'];
 
 /**
  * One Mongo collection (live, or an export file) against its PostgreSQL table, field by field.
- * Every document is parsed and mapped by the import's own code (the source's records,
- * mapRecords, the target's mapper), and each mapped column is compared, canonically, with the
+ * Every document is read, parsed and mapped by the import's own code (the source's batches,
+ * or mapInProcess with the target's mapper, as runImport takes them), and each mapped column is compared, canonically, with the
  * stored row: a document whose mapping fails, or that has no row, must be a recorded reject.
  *
  * Design, for bounded memory whatever the sizes. The source is read once in batches in its own
@@ -133,14 +133,19 @@ async function compareCollection(
   differenceTotal: number;
 }> {
   const check = rowChecks[collection];
-  const map = importTargets[collection].map;
   await client.query(CREATE_SEEN);
   let sourceCount = 0;
   let rejected = 0;
-  for await (const records of inBatches(source.records(source.initial), batchSize)) {
-    const recorded = await recordedRejects(client, collection, source.ref, records);
-    const mapped = mapRecords(collection, map, records);
-    const order = new Map(records.map((r, n) => [r.position, sourceCount + n]));
+  // Read and mapped as the import reads and maps them (files: in its parse worker), the next
+  // batch while PostgreSQL compares this one.
+  const batches =
+    source.batches?.(source.initial, collection, batchSize) ??
+    mapInProcess(source.records(source.initial), collection, importTargets[collection].map, batchSize);
+  for await (const mapped of readAhead(batches)) {
+    // Source order, except that within a batch the documents that cannot be mapped come last.
+    const positions = [...mapped.items, ...mapped.rejects].map((r) => r.position);
+    const order = new Map(positions.map((position, n) => [position, sourceCount + n]));
+    const recorded = await recordedRejects(client, collection, source.ref, positions);
     const outcomes = new Map<string, KeyOutcome>();
     const add = (outcome: KeyOutcome) => {
       const id = `${outcome.key.type}:${outcome.key.text}`;
@@ -186,7 +191,7 @@ async function compareCollection(
       });
     });
     await saveOutcomes(client, [...outcomes.values()]);
-    sourceCount += records.length;
+    sourceCount += mapped.read;
   }
   await client.query(`ANALYZE ${SEEN}`);
   const log = new DifferenceLog(shownDifferences);
@@ -299,24 +304,29 @@ async function recordedRejects(
   client: pg.ClientBase,
   collection: CollectionKind,
   ref: string,
-  records: readonly SourceRecord[],
+  positions: readonly string[],
 ): Promise<Set<string>> {
   const { rows } = await client.query<{ position: string }>(
     `SELECT DISTINCT position FROM rejects
      WHERE source = ANY($1::text[]) AND collection = $2 AND source_ref = $3 AND position = ANY($4::text[])`,
-    [REJECTING_JOBS, collection, ref, records.map((r) => r.position)],
+    [REJECTING_JOBS, collection, ref, positions],
   );
   return new Set(rows.map((r) => r.position));
 }
 
-async function* inBatches<T>(items: AsyncIterable<T>, size: number): AsyncGenerator<T[]> {
-  let batch: T[] = [];
-  for await (const item of items) {
-    batch.push(item);
-    if (batch.length >= size) {
-      yield batch;
-      batch = [];
+/** One item read ahead: the next batch is read and mapped while PostgreSQL compares this one. */
+async function* readAhead<T>(items: AsyncIterable<T>): AsyncGenerator<T> {
+  const iterator = items[Symbol.asyncIterator]();
+  try {
+    let next = iterator.next();
+    for (;;) {
+      const current = await next;
+      if (current.done === true) return;
+      next = iterator.next();
+      next.catch(() => undefined); // awaited on the next turn; not an unhandled rejection meanwhile
+      yield current.value;
     }
+  } finally {
+    await iterator.return?.();
   }
-  if (batch.length > 0) yield batch;
 }
