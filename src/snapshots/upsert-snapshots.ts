@@ -19,6 +19,14 @@ TRUNCATE ${INPUT};
 SET LOCAL jit = off`;
 
 /**
+ * The users.id a snapshot's owner reference names: the user with that firebase uid (a string
+ * reference), else the user whose Mongo _id it is, of its own type. Verify resolves owners with it too.
+ */
+export const snapshotOwnerSql = (ref: string, refType: string): string =>
+  `coalesce((SELECT id FROM users WHERE firebase_uid = ${ref} AND ${refType} = 'string'),
+      (SELECT id FROM users WHERE mongo_id = ${ref} AND mongo_id_type = ${refType}))`;
+
+/**
  * One statement per batch: resolve each snapshot's user (by firebase uid, else by the user's
  * Mongo _id), insert the new snapshots and update those whose values differ, and name the
  * snapshots whose user is unknown (they become rejects, never rows with a NULL user).
@@ -30,8 +38,7 @@ SET LOCAL jit = off`;
  */
 const UPSERT_SNAPSHOTS = `
 WITH resolved AS MATERIALIZED (
-  SELECT i.*, coalesce((SELECT id FROM users WHERE firebase_uid = i.user_ref AND i.user_ref_type = 'string'),
-      (SELECT id FROM users WHERE mongo_id = i.user_ref AND mongo_id_type = i.user_ref_type)) AS user_id,
+  SELECT i.*, ${snapshotOwnerSql('i.user_ref', 'i.user_ref_type')} AS user_id,
     (SELECT true FROM portfolio_snapshots s WHERE s.mongo_id = i.mongo_id AND s.mongo_id_type = i.mongo_id_type) IS NOT NULL AS existed
   FROM ${INPUT} i
 ),

@@ -7,6 +7,7 @@ import { activeBots } from '../../bots/bot-registry.js';
 import { verifyCollection, type CollectionCheck } from '../../verify/verify-mongo.js';
 import { verifyTurso, type TursoCheck } from '../../verify/verify-turso.js';
 import { oneLine, textTable } from '../text-table.js';
+import { describeDifference, type ValueDifference } from '../../verify/differences.js';
 
 interface VerifyOptions {
   bot?: string[];
@@ -87,6 +88,13 @@ async function buildReport(runtime: Runtime, options: VerifyOptions): Promise<Ve
 
 const mark = (ok: boolean): string => (ok ? 'ok' : 'MISMATCH');
 
+/** One line per difference shown, then how many there are in all when some are not shown. */
+function differenceLines(label: string, shown: readonly ValueDifference[] = [], total = 0): string[] {
+  const lines = shown.map((d) => `${label}: ${describeDifference(d)}`);
+  if (total > shown.length) lines.push(`${label}: ${total} differences in all, ${total - shown.length} not shown`);
+  return lines;
+}
+
 function render(report: VerifyReport): string {
   const parts: string[] = [];
   if (report.bots.length > 0) {
@@ -146,6 +154,8 @@ function render(report: VerifyReport): string {
         ),
       ),
     );
+    const differences = report.mongo.flatMap((m) => differenceLines(m.collection, m.differences, m.differenceTotal));
+    if (differences.length > 0) parts.push(differences.join('\n'));
   }
   if (report.skipped.length > 0) parts.push(`not checked: ${report.skipped.join('; ')}`);
   parts.push(report.ok ? 'verify: everything matches' : 'verify: MISMATCH (see above)');
