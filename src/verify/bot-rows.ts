@@ -89,6 +89,8 @@ export async function compareTable(
         add(to.key, '(row)', null, 'present');
       } else if (from !== undefined && to !== undefined) {
         for (let i = 1; i < kinds.length; i++) {
+          // The same text is the same value; only texts that differ are spelled canonically.
+          if (from.fields[i] === to.fields[i]) continue;
           const a = canonical(kinds[i]!, from.fields[i]!);
           const b = canonical(kinds[i]!, to.fields[i]!);
           if (a !== b) add(from.key, names[i]!, a, b);
