@@ -234,6 +234,7 @@ function compareExtra(
     if (x !== y) differ('extra', x, y);
     return;
   }
+  if (a.size === b.size && [...a].every(([key, value]) => b.get(key) === value)) return;
   for (const key of [...new Set([...a.keys(), ...b.keys()])].sort()) {
     const [x, y] = [a.get(key) ?? null, b.get(key) ?? null];
     if (x !== y) differ(`extra.${key}`, x, y);
@@ -244,7 +245,7 @@ function compareExtra(
 function jsonMembers(text: string | null): Map<string, string> | undefined {
   if (text === null) return undefined;
   const reader = new CanonicalJson(text);
-  return reader.peek() === '{' ? reader.members() : undefined;
+  return reader.peek() === OPEN_BRACE ? reader.members() : undefined;
 }
 
 /** JSON in one spelling: object keys sorted, numbers as exact decimals, strings re-encoded. */
@@ -252,54 +253,74 @@ export function canonicalJson(text: string | null): string | null {
   return text === null ? null : new CanonicalJson(text).value();
 }
 
-/** A small JSON reader that keeps numbers as their digits (JSON.parse would round them to doubles). */
+const code = (c: string): number => c.charCodeAt(0);
+const [OPEN_BRACE, CLOSE_BRACE, OPEN_BRACKET, CLOSE_BRACKET] = [code('{'), code('}'), code('['), code(']')];
+const [QUOTE, BACKSLASH, COMMA, COLON_CODE] = [code('"'), code('\\'), code(','), code(':')];
+const LITERAL_OR_NUMBER = /true|false|null|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+/** A number already in canonicalDecimal's spelling (the usual case): no exponent, no needless zero. */
+const PLAIN_NUMBER = /^-?(?:0|[1-9]\d*)(?:\.\d*[1-9])?$/;
+
+/**
+ * A small JSON reader that keeps numbers as their digits (JSON.parse would round them to
+ * doubles). It runs for every row's `extra` on both sides, so it scans character codes.
+ */
 class CanonicalJson {
   private at = 0;
   constructor(private readonly text: string) {}
 
-  peek(): string {
-    while (/\s/.test(this.text[this.at] ?? '')) this.at += 1;
-    return this.text[this.at] ?? '';
+  /** The next character code after white space (NaN at the end). */
+  peek(): number {
+    let c = this.text.charCodeAt(this.at);
+    while (c === 32 || c === 10 || c === 13 || c === 9) c = this.text.charCodeAt(++this.at);
+    return c;
   }
 
   value(): string {
     const c = this.peek();
-    if (c === '{') {
+    if (c === OPEN_BRACE) {
       const members = this.members();
       const sorted = [...members.keys()].sort();
       return `{${sorted.map((k) => `${JSON.stringify(k)}:${members.get(k)!}`).join(',')}}`;
     }
-    if (c === '[') {
+    if (c === OPEN_BRACKET) {
       this.at += 1;
       const items: string[] = [];
-      if (this.peek() === ']') this.at += 1;
+      if (this.peek() === CLOSE_BRACKET) this.at += 1;
       else
         for (;;) {
           items.push(this.value());
-          if (this.expect(',]') === ']') break;
+          if (this.expect(COMMA, CLOSE_BRACKET) === CLOSE_BRACKET) break;
         }
       return `[${items.join(',')}]`;
     }
-    if (c === '"') return JSON.stringify(JSON.parse(this.string()) as string);
-    const token = /^(true|false|null|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)/.exec(this.text.slice(this.at))?.[0];
+    if (c === QUOTE) {
+      const token = this.string();
+      // Without an escape the token is already JSON.stringify's spelling of its text.
+      return token.includes('\\') ? JSON.stringify(JSON.parse(token) as string) : token;
+    }
+    LITERAL_OR_NUMBER.lastIndex = this.at;
+    const token = LITERAL_OR_NUMBER.exec(this.text)?.[0];
     if (token === undefined) throw new Error(`not JSON at ${this.at}: ${this.text.slice(this.at, this.at + 20)}`);
     this.at += token.length;
-    return /^[-\d]/.test(token) ? canonicalDecimal(token) : token;
+    const first = token.charCodeAt(0);
+    if (first !== 45 && (first < 48 || first > 57)) return token; // true, false, null
+    return PLAIN_NUMBER.test(token) && token !== '-0' ? token : canonicalDecimal(token);
   }
 
   members(): Map<string, string> {
     const members = new Map<string, string>();
-    this.expect('{');
-    if (this.peek() === '}') {
+    this.expect(OPEN_BRACE, OPEN_BRACE);
+    if (this.peek() === CLOSE_BRACE) {
       this.at += 1;
       return members;
     }
     for (;;) {
       this.peek();
-      const key = JSON.parse(this.string()) as string;
-      this.expect(':');
+      const token = this.string();
+      const key = token.includes('\\') ? (JSON.parse(token) as string) : token.slice(1, -1);
+      this.expect(COLON_CODE, COLON_CODE);
       members.set(key, this.value());
-      if (this.expect(',}') === '}') return members;
+      if (this.expect(COMMA, CLOSE_BRACE) === CLOSE_BRACE) return members;
     }
   }
 
@@ -307,14 +328,16 @@ class CanonicalJson {
   private string(): string {
     const start = this.at;
     let i = start + 1;
-    while (i < this.text.length && this.text[i] !== '"') i += this.text[i] === '\\' ? 2 : 1;
+    for (let c = this.text.charCodeAt(i); c !== QUOTE && i < this.text.length; c = this.text.charCodeAt(i))
+      i += c === BACKSLASH ? 2 : 1;
     this.at = i + 1;
     return this.text.slice(start, i + 1);
   }
 
-  private expect(one: string): string {
+  private expect(one: number, other: number): number {
     const c = this.peek();
-    if (!one.includes(c) || c === '') throw new Error(`not JSON at ${this.at}: expected one of ${one}`);
+    if (c !== one && c !== other)
+      throw new Error(`not JSON at ${this.at}: expected ${String.fromCharCode(one)} or ${String.fromCharCode(other)}`);
     this.at += 1;
     return c;
   }

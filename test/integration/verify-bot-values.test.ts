@@ -6,6 +6,7 @@ import { ALL_SCHEMA_VERSIONS, SCHEMA_VERSIONS, type SchemaVersion } from '../../
 import { createBotDatabase } from '../../scripts/freqtrade/generate-bot-db.js';
 import { ordersMapping, tradesMapping, type TableMapping } from '../../src/jobs/bot-sync/freqtrade-columns.js';
 import { syncBot } from '../../src/jobs/bot-sync/sync-bot.js';
+import { canonicalDate } from '../../src/verify/bot-rows.js';
 import { canonicalDecimal } from '../../src/verify/canonical-decimal.js';
 import { verifyBots, type BotCheck } from '../../src/verify/verify-bots.js';
 import { failureTracker } from '../helpers/failure-tracker.js';
@@ -207,6 +208,30 @@ describe('verify compares every value bot-sync writes, on every FreqTrade schema
       assert.equal((await verifyOne(bot)).ok, true, `${bot} restored`);
     });
   }
+
+  it("spells a FreqTrade date as PostgreSQL stores it: rounded to microseconds as PostgreSQL's input rounds", async () => {
+    const dates = [
+      '2024-01-02 03:04:05',
+      '2024-01-02T03:04:05.1',
+      '2024-01-02 03:04:05.123456',
+      '2024-01-02 03:04:05.1234565',
+      '2024-01-02 03:04:05.1234575',
+      '2024-01-02 03:04:05.0000005',
+      '2024-01-02 03:04:05.0000015',
+      '2024-01-02 03:04:05.123456789',
+      '2024-02-28 23:59:59.9999995',
+      '2024-12-31 23:59:59.9999996',
+      '0999-12-31 23:59:59.99999951',
+    ];
+    const { rows } = await client.query<{ stored: string }>(
+      `SELECT to_char(d::timestamp, 'YYYY-MM-DD HH24:MI:SS.US') AS stored FROM unnest($1::text[]) WITH ORDINALITY AS x(d, n) ORDER BY n`,
+      [dates],
+    );
+    assert.deepEqual(
+      dates.map(canonicalDate),
+      rows.map((r) => r.stored),
+    );
+  });
 
   it('names a row deleted in PostgreSQL and a row PostgreSQL has that the source has not', async () => {
     const bot = botOf('S13');
