@@ -6,7 +6,7 @@ import { contextForLocalRun } from '../src/workers/job-context.js';
 import { createBotDatabase } from '../scripts/freqtrade/generate-bot-db.js';
 import { connectionEnv } from '../test/helpers/cli-process.js';
 import { botDbPath } from '../test/helpers/freqtrade-db.js';
-import { benchEnv, machine, SCALE, timed } from './_bench-env.js';
+import { benchEnv, machine, processCpuMs, SCALE, timed, trackPgBackendCpu } from './_bench-env.js';
 
 /**
  * W1 (20 bots x 10,000 generated trades with their orders, newest FreqTrade schema), synced once;
@@ -19,6 +19,7 @@ const BOTS = 20;
 const TRADES = Math.max(100, Math.round(10_000 * SCALE));
 
 const env = await benchEnv('verifybots');
+const pgCpuMs = trackPgBackendCpu(env.runtime.pg);
 const ctx = contextForLocalRun(env.runtime);
 const bots = Array.from({ length: BOTS }, (_, i) => `bot-${String(i).padStart(4, '0')}`);
 let sourceRows = 0;
@@ -28,9 +29,11 @@ for (const [i, bot] of bots.entries()) {
   await syncBot(ctx, bot);
 }
 
+const [nodeCpu, pgCpu] = [processCpuMs(), pgCpuMs()];
 const compared = await timed(async () => {
   for (const bot of bots) await syncBot(ctx, bot, { full: true });
 });
+const comparedCpu = { nodeMs: Math.round(processCpuMs() - nodeCpu), pgMs: Math.round(pgCpuMs() - pgCpu) };
 
 const child = spawnSync(
   process.execPath,
@@ -41,17 +44,25 @@ const child = spawnSync(
   },
 );
 if (child.status !== 0) throw new Error(`verify child failed: ${child.stderr}`);
-const verified = JSON.parse(child.stdout) as { ms: number; peakRssMb: number; ok: boolean; differences: number };
+const verified = JSON.parse(child.stdout) as {
+  ms: number;
+  cpu: { nodeMs: number; pgMs: number };
+  peakRssMb: number;
+  ok: boolean;
+  differences: number;
+};
 if (!verified.ok || verified.differences !== 0) throw new Error(`verify of unchanged bots not ok: ${child.stdout}`);
 
+const seconds = (ms: number): string => (ms / 1000).toFixed(2);
 process.stdout.write(
   [
     `verify-bots: ${BOTS} bots x ${TRADES} trades with their orders (${sourceRows} source rows); ${machine()}`,
-    '| run | wall time |',
-    '| --- | --- |',
-    `| forced full-compare sync of the ${BOTS} unchanged bots | ${(compared.ms / 1000).toFixed(2)} s |`,
-    `| verify of the ${BOTS} bots, every value of every trade and order | ${(verified.ms / 1000).toFixed(2)} s |`,
-    `verify / full compare: ${(verified.ms / compared.ms).toFixed(2)}x (target at most 2x); verify's peak RSS ${verified.peakRssMb} MB; ` +
+    '| run | wall time | CPU: node | CPU: PostgreSQL backends |',
+    '| --- | --- | --- | --- |',
+    `| forced full-compare sync of the ${BOTS} unchanged bots | ${seconds(compared.ms)} s | ${seconds(comparedCpu.nodeMs)} s | ${seconds(comparedCpu.pgMs)} s |`,
+    `| verify of the ${BOTS} bots, every value of every trade and order | ${seconds(verified.ms)} s | ${seconds(verified.cpu.nodeMs)} s | ${seconds(verified.cpu.pgMs)} s |`,
+    `verify / full compare: ${(verified.ms / compared.ms).toFixed(2)}x wall time (target at most 2x), ` +
+      `${((verified.cpu.nodeMs + verified.cpu.pgMs) / (comparedCpu.nodeMs + comparedCpu.pgMs)).toFixed(2)}x CPU time; verify's peak RSS ${verified.peakRssMb} MB; ` +
       `load average ${loadavg()
         .map((l) => l.toFixed(2))
         .join(' ')}`,
