@@ -3,7 +3,7 @@ import { to as copyTo } from 'pg-copy-streams';
 import type { PgPool } from '../connections/postgres.js';
 import type { BotDatabase } from '../jobs/bot-sync/bot-database.js';
 import type { ColumnKind, TableMapping } from '../jobs/bot-sync/freqtrade-columns.js';
-import { createRowEncoder, KeyList, type EncodedRow } from '../jobs/bot-sync/source-lines.js';
+import { createRowEncoder, KeyList, type EncodedRow, type RowEncoder } from '../jobs/bot-sync/source-lines.js';
 import { canonicalDecimal } from './canonical-decimal.js';
 import type { DifferenceLog } from './differences.js';
 
@@ -116,7 +116,7 @@ export async function compareTable(
 function* readSourceRows(
   source: BotDatabase,
   mapping: TableMapping,
-  encoder: ReturnType<typeof createRowEncoder>,
+  encoder: RowEncoder,
   chunkSize: number,
   counts: TableComparison,
   keep: ((row: EncodedRow) => boolean) | undefined,
