@@ -3,11 +3,16 @@ import type { PgPool } from '../connections/postgres.js';
 import { findBotDatabaseFile } from '../bots/bot-database-file.js';
 import { activeBots } from '../bots/bot-registry.js';
 import { errorMessage } from '../errors.js';
-import { recordedRowRejects, sourceChecksums, targetChecksums, type TableSide } from './bot-checksums.js';
+import { BotDatabase } from '../jobs/bot-sync/bot-database.js';
+import { ordersMapping, tradesMapping } from '../jobs/bot-sync/freqtrade-columns.js';
+import { botIdOf, compareTable, recordedRowRejects, type TableComparison, type TableSide } from './bot-rows.js';
+import { DEFAULT_SHOWN_DIFFERENCES, DifferenceLog, type ValueDifference } from './differences.js';
 
 export interface TableCheck {
   source: TableSide;
   target: TableSide;
+  /** Values (and rows) that differ. */
+  differences: number;
   ok: boolean;
 }
 
@@ -16,6 +21,8 @@ export interface BotCheck {
   ok: boolean;
   trades?: TableCheck;
   orders?: TableCheck;
+  /** The first values that differ (trades, then orders) and how many differ in all. */
+  differences?: { total: number; first: ValueDifference[] };
   /** Orders of a trade that does not exist: recorded in rejects by the sync, not expected in PostgreSQL. */
   rejectedOrders?: number;
   /**
@@ -26,30 +33,57 @@ export interface BotCheck {
   error?: string;
 }
 
-const compare = (source: TableSide, target: TableSide): TableCheck => ({
-  source,
-  target,
-  ok: source.count === target.count && source.checksum === target.checksum,
+const tableCheck = (compared: TableComparison): TableCheck => ({
+  source: compared.source,
+  target: compared.target,
+  differences: compared.differences,
+  ok: compared.differences === 0,
 });
 
-/** Per bot: SQLite vs PostgreSQL counts and checksums of trades and orders. */
-export async function verifyBots(config: Config, pg: PgPool, only?: readonly string[]): Promise<BotCheck[]> {
+/**
+ * Per bot: every value bot-sync writes of every trade and order, SQLite against PostgreSQL.
+ * `showDifferences`: how many differing values each bot's check keeps to show (all are counted).
+ */
+export async function verifyBots(
+  config: Config,
+  pg: PgPool,
+  only?: readonly string[],
+  showDifferences: number = DEFAULT_SHOWN_DIFFERENCES,
+): Promise<BotCheck[]> {
   const bots = only && only.length > 0 ? only : await activeBots(pg);
   const checks: BotCheck[] = [];
   for (const bot of bots) {
     try {
       const file = await findBotDatabaseFile(config, bot);
-      const source = sourceChecksums(bot, file, config.SQLITE_BUSY_TIMEOUT);
-      const target = await targetChecksums(pg, bot);
-      const trades = compare(source.trades, target.trades);
-      const orders = compare(source.orders, target.orders);
-      const rejectedRows = { source: source.rejectedRows, recorded: await recordedRowRejects(pg, bot) };
+      const botId = await botIdOf(pg, bot);
+      const log = new DifferenceLog(showDifferences);
+      const source = BotDatabase.open(bot, file, config.SQLITE_BUSY_TIMEOUT);
+      let trades: TableComparison;
+      let orders: TableComparison | undefined;
+      try {
+        const chunk = config.SYNC_BATCH_SIZE;
+        trades = await compareTable(source, pg, botId, tradesMapping, chunk, log);
+        const tradeKeys = trades.keys.toSet();
+        orders = source.orders
+          ? await compareTable(source, pg, botId, ordersMapping, chunk, log, (row) =>
+              row.parent === null ? false : tradeKeys.has(row.parent),
+            )
+          : undefined;
+      } finally {
+        source.close();
+      }
+      const ordersCheck = orders ? tableCheck(orders) : await ordersWithoutSource(pg, botId, log);
+      const rejectedRows = {
+        source: trades.rejectedRows + (orders?.rejectedRows ?? 0),
+        recorded: await recordedRowRejects(pg, bot),
+      };
       checks.push({
         bot,
-        ok: trades.ok && orders.ok && rejectedRows.source === rejectedRows.recorded,
-        trades,
-        orders,
-        rejectedOrders: source.orphanOrders,
+        ok: log.empty && rejectedRows.source === rejectedRows.recorded,
+        trades: tableCheck(trades),
+        orders: ordersCheck,
+        differences: { total: log.total, first: log.first },
+        rejectedOrders: orders?.orphans ?? 0,
         rejectedRows,
       });
     } catch (error) {
@@ -57,4 +91,17 @@ export async function verifyBots(config: Config, pg: PgPool, only?: readonly str
     }
   }
   return checks;
+}
+
+/** A FreqTrade database without an orders table (the oldest schemas): PostgreSQL should hold none of the bot's. */
+async function ordersWithoutSource(pg: PgPool, botId: string | undefined, log: DifferenceLog): Promise<TableCheck> {
+  const { rows } =
+    botId === undefined
+      ? { rows: [] }
+      : await pg.query<{ order_pk: number }>('SELECT order_pk FROM orders WHERE bot_id = $1 ORDER BY order_pk', [
+          botId,
+        ]);
+  for (const row of rows)
+    log.add({ table: 'orders', key: `order_pk=${row.order_pk}`, column: '(row)', source: null, stored: 'present' });
+  return { source: { count: 0 }, target: { count: rows.length }, differences: rows.length, ok: rows.length === 0 };
 }

@@ -46,7 +46,7 @@ describe('verify: bot trades and orders, SQLite against PostgreSQL', () => {
     if (!tracker.failed) dir.remove();
   });
 
-  it('finds every synced bot equal, counts and checksums', async () => {
+  it('finds every synced bot equal, value by value', async () => {
     const checks = await verifyBots(env.config, env.runtime.pg);
     assert.deepEqual(
       checks.map((c) => [c.bot, c.ok, c.error]),
@@ -56,7 +56,7 @@ describe('verify: bot trades and orders, SQLite against PostgreSQL', () => {
     assert.deepEqual([newest.trades?.target.count, newest.orders?.target.count], [75, newestOrders]);
   });
 
-  it('reports a changed value in PostgreSQL as a checksum mismatch', async () => {
+  it('names a changed value in PostgreSQL by table, key and column', async () => {
     await env.db.pool.query(
       `UPDATE trades_aggregated SET close_profit_abs = close_profit_abs + 0.00000001
        WHERE trade_id = 3 AND bot_id = (SELECT id FROM bots WHERE instance_id = 'v2021')`,
@@ -64,8 +64,13 @@ describe('verify: bot trades and orders, SQLite against PostgreSQL', () => {
     const [check] = await verifyBots(env.config, env.runtime.pg, ['v2021']);
     assert.equal(check?.ok, false);
     assert.equal(check?.trades?.source.count, check?.trades?.target.count, 'same count');
-    assert.notEqual(check?.trades?.source.checksum, check?.trades?.target.checksum);
+    assert.equal(check?.trades?.differences, 1);
     assert.equal(check?.orders?.ok, true);
+    const [difference] = check?.differences?.first ?? [];
+    assert.deepEqual(
+      [difference?.table, difference?.key, difference?.column],
+      ['trades_aggregated', 'trade_id=3', 'close_profit_abs'],
+    );
   });
 
   it('reports a missing order and an unsynced source change, and is equal again after a sync', async () => {
@@ -91,7 +96,7 @@ describe('verify: bot trades and orders, SQLite against PostgreSQL', () => {
   });
 
   it(
-    'finds the real FreqTrade databases of ../shared/fixtures equal once synced',
+    'finds the real FreqTrade databases of ../shared/fixtures equal once synced, and names a changed value',
     { skip: FIXTURES_SKIP },
     async () => {
       const names = Object.keys(FIXTURE_FILES) as FixtureName[];
@@ -105,6 +110,17 @@ describe('verify: bot trades and orders, SQLite against PostgreSQL', () => {
         names.map((n) => `real-${n}`),
       );
       assert.deepEqual(checks.map((c) => [c.bot, c.ok]).sort(), names.map((n) => [`real-${n}`, true]).sort());
+      // One value changed behind the sync's back is named.
+      await env.db.pool.query(
+        `UPDATE orders SET ft_is_open = NOT ft_is_open WHERE order_pk = 1
+         AND bot_id = (SELECT id FROM bots WHERE instance_id = 'real-germoso')`,
+      );
+      const [changed] = await verifyBots(env.config, env.runtime.pg, ['real-germoso']);
+      assert.equal(changed?.ok, false);
+      assert.deepEqual(
+        changed?.differences?.first.map((d) => [d.table, d.key, d.column, d.source === d.stored]),
+        [['orders', 'order_pk=1', 'ft_is_open', false]],
+      );
     },
   );
 });

@@ -3,6 +3,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Document } from 'mongodb';
+import { canonicalDecimal } from '../../src/verify/canonical-decimal.js';
 import { cliEnv, runCli } from '../helpers/cli-process.js';
 import { failureTracker } from '../helpers/failure-tracker.js';
 import { createBotDatabase } from '../../scripts/freqtrade/generate-bot-db.js';
@@ -84,6 +85,62 @@ describe('ctp-etl verify: the cutover checklist as a command', () => {
     const table = await runCli(['verify'], cli);
     assert.match(table.output, new RegExp(`bot-one\\s+75\\s+75\\s+${botOneOrders}\\s+${botOneOrders}\\s+equal\\s+ok`));
     assert.match(table.output, /verify: everything matches/);
+  });
+
+  it('names each differing value below the bots table, at most --show-differences of them, and exits 1', async () => {
+    const bot = `(SELECT id FROM bots WHERE instance_id = 'bot-one')`;
+    const saved = await env.db.pool.query<{ stop_loss: string; ft_is_open: boolean; extra: string }>(
+      `SELECT t.stop_loss::text AS stop_loss, o.ft_is_open, o.extra::text AS extra
+       FROM trades_aggregated t, orders o WHERE t.bot_id = ${bot} AND t.trade_id = 3 AND o.bot_id = ${bot} AND o.order_pk = 5`,
+    );
+    const before = saved.rows[0]!;
+    await env.db.pool.query(
+      `UPDATE trades_aggregated SET stop_loss = stop_loss + 0.5 WHERE bot_id = ${bot} AND trade_id = 3`,
+    );
+    await env.db.pool.query(
+      `UPDATE orders SET ft_is_open = NOT ft_is_open, extra = extra || '{"note": 1}' WHERE bot_id = ${bot} AND order_pk = 5`,
+    );
+    try {
+      const run = await runCli(
+        ['verify', '--no-mongo', '--no-turso', '--bot', 'bot-one', '--show-differences', '2'],
+        cli,
+      );
+      assert.equal(run.code, 1, run.output);
+      const stopLoss = canonicalDecimal(before.stop_loss);
+      const moved = canonicalDecimal((Number(before.stop_loss) + 0.5).toString());
+      assert.match(run.output, /bot-one\s+75\s+75\s+\d+\s+\d+\s+3 differ\s+MISMATCH/);
+      const lines = run.output.split('\n').filter((line) => line.startsWith('bot bot-one: '));
+      assert.deepEqual(lines, [
+        `bot bot-one: trades_aggregated trade_id=3 stop_loss: source "${stopLoss}", stored "${moved}"`,
+        `bot bot-one: orders order_pk=5 ft_is_open: source "${before.ft_is_open ? 't' : 'f'}", stored "${before.ft_is_open ? 'f' : 't'}"`,
+      ]);
+      assert.match(run.output, /3 value\(s\) differ \(first 2 shown; --show-differences N for more\)/);
+      const json = await runCli(['verify', '--no-mongo', '--no-turso', '--bot', 'bot-one', '--json'], cli);
+      assert.equal(json.code, 1);
+      const report = JSON.parse(json.output) as {
+        differences: { total: number; first: Array<Record<string, unknown>> };
+      };
+      assert.equal(report.differences.total, 3);
+      assert.deepEqual(report.differences.first[2], {
+        bot: 'bot-one',
+        table: 'orders',
+        key: 'order_pk=5',
+        column: 'extra.note',
+        source: null,
+        stored: '1',
+      });
+      const bad = await runCli(['verify', '--show-differences', 'many'], cli);
+      assert.notEqual(bad.code, 0);
+      assert.match(bad.output, /--show-differences: many is not a count/);
+    } finally {
+      await env.db.pool.query(`UPDATE trades_aggregated SET stop_loss = $1 WHERE bot_id = ${bot} AND trade_id = 3`, [
+        before.stop_loss,
+      ]);
+      await env.db.pool.query(`UPDATE orders SET ft_is_open = $1, extra = $2 WHERE bot_id = ${bot} AND order_pk = 5`, [
+        before.ft_is_open,
+        before.extra,
+      ]);
+    }
   });
 
   it('exits 1 and names the mismatch when PostgreSQL lost rows', async () => {

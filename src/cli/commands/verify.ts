@@ -1,4 +1,4 @@
-import type { Command } from 'commander';
+import { InvalidArgumentError, type Command } from 'commander';
 import { loadConfig } from '../../config.js';
 import { assertInstanceName } from '../../bots/bot-instances.js';
 import { Runtime } from '../../runtime/runtime.js';
@@ -6,8 +6,15 @@ import { verifyBots, type BotCheck } from '../../verify/verify-bots.js';
 import { activeBots } from '../../bots/bot-registry.js';
 import { verifyCollection, type CollectionCheck } from '../../verify/verify-mongo.js';
 import { verifyTurso, type TursoCheck } from '../../verify/verify-turso.js';
+import { DEFAULT_SHOWN_DIFFERENCES, describeDifference, type ValueDifference } from '../../verify/differences.js';
 import { oneLine, textTable } from '../text-table.js';
-import { describeDifference, type ValueDifference } from '../../verify/differences.js';
+
+function parseCount(text: string): number {
+  const n = Number(text);
+  if (!Number.isInteger(n) || n < 0)
+    throw new InvalidArgumentError(`--show-differences: ${text} is not a count (0, 1, 2, ...)`);
+  return n;
+}
 
 interface VerifyOptions {
   bot?: string[];
@@ -17,6 +24,7 @@ interface VerifyOptions {
   mongo: boolean;
   turso: boolean;
   json?: boolean;
+  showDifferences: number;
 }
 
 interface VerifyReport {
@@ -25,6 +33,8 @@ interface VerifyReport {
   mongo: CollectionCheck[];
   /** Per bot with a Turso backup: its SQLite against the Turso copy, every table. */
   turso: TursoCheck[];
+  /** The first differing values over all bots (bot, table, key, column, both values) and how many in all. */
+  differences: { total: number; first: Array<ValueDifference & { bot: string }> };
   /** What was not checked, and why (no MONGO_URL and no export files, ...). */
   skipped: string[];
 }
@@ -33,7 +43,7 @@ export function registerVerify(program: Command): void {
   program
     .command('verify')
     .description(
-      'cutover check: per bot, SQLite trades and orders against PostgreSQL (counts and checksums) and every table against its Turso backup; Mongo users and snapshots (live or export files) against PostgreSQL minus rejects. Exit 1 on any mismatch',
+      'cutover check: per bot, every value of SQLite trades and orders against PostgreSQL, and every table against its Turso backup; Mongo users and snapshots (live or export files) against PostgreSQL field by field mapped as the import maps them. Exit 1 on any mismatch',
     )
     .option('--bot <instance...>', 'only these bots (default: every registered bot that is not missing)')
     .option('--users-file <path>', 'compare users with this mongoexport file instead of live MongoDB')
@@ -42,6 +52,12 @@ export function registerVerify(program: Command): void {
     .option('--no-mongo', 'skip MongoDB')
     .option('--no-turso', "skip the bots' Turso backups")
     .option('--json', 'print the report as JSON')
+    .option(
+      '--show-differences <n>',
+      `how many differing values to name (all are counted; default ${DEFAULT_SHOWN_DIFFERENCES})`,
+      parseCount,
+      DEFAULT_SHOWN_DIFFERENCES,
+    )
     .action(async (options: VerifyOptions) => {
       const runtime = new Runtime(loadConfig());
       try {
@@ -58,7 +74,7 @@ async function buildReport(runtime: Runtime, options: VerifyOptions): Promise<Ve
   const { config, pg } = runtime;
   const skipped: string[] = [];
   const only = options.bot?.map(assertInstanceName);
-  const bots = options.bots ? await verifyBots(config, pg, only) : [];
+  const bots = options.bots ? await verifyBots(config, pg, only, options.showDifferences) : [];
   if (!options.bots) skipped.push('bots (--no-bots)');
   let turso: TursoCheck[] = [];
   // The backups are the bots' third store: --no-bots leaves them out too.
@@ -75,15 +91,23 @@ async function buildReport(runtime: Runtime, options: VerifyOptions): Promise<Ve
       ['users', options.usersFile],
       ['portfoliosnapshots', options.snapshotsFile],
     ] as const) {
-      if (file !== undefined) mongo.push(await verifyCollection(config, pg, collection, { file }));
-      else if (config.MONGO_URL) mongo.push(await verifyCollection(config, pg, collection, { mongo: runtime.mongo }));
+      if (file !== undefined)
+        mongo.push(await verifyCollection(config, pg, collection, { file }, options.showDifferences));
+      else if (config.MONGO_URL)
+        mongo.push(await verifyCollection(config, pg, collection, { mongo: runtime.mongo }, options.showDifferences));
       else skipped.push(`${collection} (no MONGO_URL and no --${collection === 'users' ? 'users' : 'snapshots'}-file)`);
     }
   } else {
     skipped.push('MongoDB (--no-mongo)');
   }
   const ok = bots.every((b) => b.ok) && mongo.every((m) => m.ok) && turso.every((t) => t.ok);
-  return { ok, bots, mongo, turso, skipped };
+  const differences = {
+    total: bots.reduce((sum, b) => sum + (b.differences?.total ?? 0), 0),
+    first: bots
+      .flatMap((b) => (b.differences?.first ?? []).map((d) => ({ bot: b.bot, ...d })))
+      .slice(0, options.showDifferences),
+  };
+  return { ok, bots, differences, mongo, turso, skipped };
 }
 
 const mark = (ok: boolean): string => (ok ? 'ok' : 'MISMATCH');
@@ -100,7 +124,7 @@ function render(report: VerifyReport): string {
   if (report.bots.length > 0) {
     parts.push(
       textTable(
-        ['bot', 'trades sqlite', 'trades pg', 'orders sqlite', 'orders pg', 'checksums', 'result'],
+        ['bot', 'trades sqlite', 'trades pg', 'orders sqlite', 'orders pg', 'values', 'result'],
         report.bots.map((b) =>
           b.error !== undefined
             ? [b.bot, '-', '-', '-', '-', '-', `ERROR ${oneLine(b.error, 100)}`]
@@ -110,10 +134,7 @@ function render(report: VerifyReport): string {
                 String(b.trades?.target.count),
                 String(b.orders?.source.count) + (b.rejectedOrders ? ` (+${b.rejectedOrders} rejected)` : ''),
                 String(b.orders?.target.count),
-                b.trades?.source.checksum === b.trades?.target.checksum &&
-                b.orders?.source.checksum === b.orders?.target.checksum
-                  ? 'equal'
-                  : 'differ',
+                b.differences?.total ? `${b.differences.total} differ` : 'equal',
                 mark(b.ok) +
                   (b.rejectedRows && (b.rejectedRows.source > 0 || b.rejectedRows.recorded > 0)
                     ? ` (${b.rejectedRows.source} unusable source rows, ${b.rejectedRows.recorded} in rejects)`
@@ -121,6 +142,15 @@ function render(report: VerifyReport): string {
               ],
         ),
       ),
+    );
+  }
+  if (report.differences.total > 0) {
+    const { first, total } = report.differences;
+    parts.push(
+      [
+        ...first.map((d) => `bot ${d.bot}: ${describeDifference(d)}`),
+        `${total} value(s) differ${total > first.length ? ` (first ${first.length} shown; --show-differences N for more)` : ''}`,
+      ].join('\n'),
     );
   }
   if (report.turso.length > 0) {

@@ -1,7 +1,7 @@
 import { describeBotDatabaseError, openBotDatabaseFile, type SqliteDb } from '../../bots/bot-database-file.js';
 import { PermanentJobError } from '../../errors.js';
 import { ordersMapping, tradesMapping, type TableMapping } from './freqtrade-columns.js';
-import { planColumns, type ColumnPlan, INVALID, jsonSafe, missingRequired, readKey } from './column-values.js';
+import { planColumns, type ColumnPlan } from './column-values.js';
 
 /**
  * A bot's FreqTrade database, read-only. Every read is a short statement of its own (a chunk of
@@ -146,38 +146,48 @@ export class BotDatabase {
   }
 
   /**
-   * Every row in key order, normalized, in one read (for verification: nothing awaits inside).
-   * Rows the sync rejects (a key that is no usable integer or repeats, a NOT NULL column without
-   * a value) are not visited, by the same rules; returns how many there were.
+   * For verify: rows of a table whose key is a number (raw arrays: the columns of `SELECT *`,
+   * then the rowid) in key order, then rowid order, after `after`, at most `limit`: one short read,
+   * as `eachInChunk`. Of rows sharing a key, the first in rowid order is the one the sync takes.
+   * Returns how many rows there were.
    */
-  eachRow(plan: ColumnPlan, visit: (row: NormalizedRow) => void): number {
-    const key = plan.mapping.key.source;
-    const duplicates = this.duplicateKeys(plan.mapping.source, key);
-    const seen = new Set<number>();
-    let rejected = 0;
-    this.guard(() => {
-      // Key, then rowid: of rows sharing a key, the first in rowid order is the one the sync takes.
-      const sql = `SELECT * FROM "${plan.mapping.source}" ORDER BY "${key}", rowid`;
-      for (const row of this.db.prepare<[], Record<string, unknown>>(sql).iterate()) {
-        let normalized: NormalizedRow;
-        try {
-          normalized = normalizeRow(plan, row);
-        } catch (error) {
-          if (!(error instanceof RejectedRowError)) throw error;
-          rejected += 1;
-          continue;
-        }
-        if (duplicates.has(normalized.key)) {
-          if (seen.has(normalized.key)) {
-            rejected += 1;
-            continue;
-          }
-          seen.add(normalized.key);
-        }
-        visit(normalized);
+  eachInKeyOrder(
+    table: string,
+    key: string,
+    after: { key: unknown; rowid: bigint } | undefined,
+    limit: number,
+    visit: (row: unknown[]) => void,
+  ): number {
+    const numeric = `typeof("${key}") IN ('integer', 'real')`;
+    const sql =
+      after === undefined
+        ? `SELECT *, rowid FROM "${table}" WHERE ${numeric} ORDER BY "${key}", rowid LIMIT ?`
+        : `SELECT *, rowid FROM "${table}" WHERE ${numeric} AND ("${key}", rowid) > (?, ?) ORDER BY "${key}", rowid LIMIT ?`;
+    const params = after === undefined ? [limit] : [after.key, after.rowid, limit];
+    return this.guard(() => {
+      let seen = 0;
+      for (const row of this.db
+        .prepare<unknown[], unknown[]>(sql)
+        .raw(true)
+        .iterate(...params)) {
+        seen += 1;
+        visit(row);
       }
+      return seen;
     });
-    return rejected;
+  }
+
+  /** Rows whose key is no number (NULL, text, a blob): the sync rejects every one of them. */
+  countNonNumericKeys(table: string, key: string): number {
+    return this.guard(() =>
+      Number(
+        this.db
+          .prepare<[], { n: bigint }>(
+            `SELECT count(*) AS n FROM "${table}" WHERE typeof("${key}") NOT IN ('integer', 'real')`,
+          )
+          .get()?.n ?? 0,
+      ),
+    );
   }
 
   private plan(mapping: TableMapping): ColumnPlan {
@@ -210,38 +220,4 @@ export class BotDatabase {
       throw describeBotDatabaseError(this.bot, this.file, error);
     }
   }
-}
-
-/** A source row as PostgreSQL should hold it (verify compares the two). */
-export interface NormalizedRow {
-  readonly key: number;
-  /** PostgreSQL column -> its input text (numbers exact, booleans t/f), or null. */
-  readonly values: Record<string, string | null>;
-  /** Source columns the schema does not name, plus values that did not fit their column. */
-  readonly extra: Record<string, unknown>;
-}
-
-/** Raised for a row the sync rejects (a key that is no usable integer, a NOT NULL column without a value). */
-class RejectedRowError extends Error {}
-
-function normalizeRow(plan: ColumnPlan, row: Record<string, unknown>): NormalizedRow {
-  const key = readKey(plan.mapping.key.source, row[plan.mapping.key.source]);
-  if (typeof key !== 'number') throw new RejectedRowError(`${plan.mapping.source}: ${key.problem}`);
-  const values: Record<string, string | null> = {};
-  const extra: Record<string, unknown> = {};
-  for (const field of plan.fields) {
-    const { target, source } = field;
-    const raw = source === undefined ? null : row[source];
-    const text = raw === null || raw === undefined ? null : field.convert(raw);
-    if (field.notNull && (text === null || text === INVALID))
-      throw new RejectedRowError(`${plan.mapping.source}: ${missingRequired(field, raw)}`);
-    if (text === INVALID) {
-      values[target] = null;
-      extra[`invalid:${source}`] = jsonSafe(raw);
-    } else {
-      values[target] = text;
-    }
-  }
-  for (const column of plan.extraColumns) extra[column] = jsonSafe(row[column]);
-  return { key, values, extra };
 }
