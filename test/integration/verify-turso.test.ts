@@ -18,6 +18,7 @@ interface Report {
     target: string;
     ok: boolean;
     tables: Array<{ table: string; source: { count: number }; target?: { count: number }; ok: boolean }>;
+    differences?: { total: number; first: Array<{ table: string; key: string; column: string }> };
   }>;
   skipped: string[];
 }
@@ -89,7 +90,11 @@ describe('ctp-etl verify: the bots Turso backups, the third store', () => {
 
   it('exits 1 naming bot, store and table when a row was deleted or edited in the backup', async () => {
     const client = createClient({ url: targetUrl('bot-backed') });
+    let edited: { tradeId: string; pair: string; orderId: string };
     try {
+      const trade = (await client.execute('SELECT id, pair FROM trades ORDER BY id LIMIT 1')).rows[0]!;
+      const order = (await client.execute('SELECT max(id) AS id FROM orders')).rows[0]!;
+      edited = { tradeId: String(trade.id), pair: String(trade.pair), orderId: String(order.id) };
       await client.execute('DELETE FROM orders WHERE id = (SELECT max(id) FROM orders)');
       await client.execute("UPDATE trades SET pair = 'EDITED/USDT' WHERE id = (SELECT min(id) FROM trades)");
     } finally {
@@ -101,6 +106,20 @@ describe('ctp-etl verify: the bots Turso backups, the third store', () => {
     assert.match(output, /bot-backed\s+turso file:\S+bot-backed\.db\s+trades\s+40\s+40\s+differ\s+MISMATCH/);
     assert.match(output, /bot-other\s+turso \S+\s+trades\s+40\s+40\s+equal\s+ok/);
     assert.match(output, /verify: MISMATCH/);
+    // Each difference named down to its key and column, with both values.
+    assert.ok(
+      output.includes(
+        `turso bot-backed: trades id=${edited.tradeId} pair: source ${JSON.stringify(edited.pair)}, stored "EDITED/USDT"`,
+      ),
+      output,
+    );
+    assert.ok(
+      output.includes(`turso bot-backed: orders id=${edited.orderId} (row): source "present", stored NULL`),
+      output,
+    );
+    const json = await verify('--json', '--bot', 'bot-backed');
+    const named = json.report!.turso[0]!.differences!;
+    assert.equal(named.total, 2, JSON.stringify(named));
 
     const skipping = await verify('--no-turso', '--json');
     assert.equal(skipping.code, 0, skipping.output);

@@ -79,7 +79,11 @@ async function buildReport(runtime: Runtime, options: VerifyOptions): Promise<Ve
   let turso: TursoCheck[] = [];
   // The backups are the bots' third store: --no-bots leaves them out too.
   if (options.bots && options.turso) {
-    const checked = await verifyTurso(config, only && only.length > 0 ? only : await activeBots(pg));
+    const checked = await verifyTurso(
+      config,
+      only && only.length > 0 ? only : await activeBots(pg),
+      options.showDifferences,
+    );
     turso = checked.checks;
     skipped.push(...checked.skipped);
   } else if (options.bots) {
@@ -172,6 +176,10 @@ function render(report: VerifyReport): string {
         ),
       ),
     );
+    const differences = report.turso.flatMap((t) =>
+      differenceLines(`turso ${t.bot}`, t.differences?.first, t.differences?.total),
+    );
+    if (differences.length > 0) parts.push(differences.join('\n'));
   }
   if (report.mongo.length > 0) {
     parts.push(
