@@ -5,7 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { Redis } from 'ioredis';
 import { closeQueues, createQueues, type Queues } from '../../src/queues/queues.js';
-import { cliEnv, exitedWithin, runCli, startCli, type CliProcess } from '../helpers/cli-process.js';
+import { cliEnv, exitedWithin, listeningPort, runCli, startCli, type CliProcess } from '../helpers/cli-process.js';
 import { failureTracker } from '../helpers/failure-tracker.js';
 import { botDbPath, createFreqtradeDb } from '../helpers/freqtrade-db.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -27,6 +27,7 @@ describe('a held bot: refused once, not on every write', { timeout: 5 * 60_000 }
   const targets = path.join(dir.path, 'targets');
   let env: TestEnvironment;
   let app: CliProcess;
+  let boardPort: number;
   let queues: Queues;
   let redis: Redis;
   const settings = {
@@ -103,6 +104,7 @@ describe('a held bot: refused once, not on every write', { timeout: 5 * 60_000 }
       ['start', '--port', '0', '--concurrency', '2'],
       cliEnv(env.config, { ...settings, LOG_LEVEL: 'info' }),
     );
+    boardPort = await listeningPort(app, 'board listening', 60_000);
     await app.waitForOutput(/watcher ready/, 60_000);
     await waitFor('resetter synced', async () => (await trades('resetter')) === 40, 60_000, 200);
   });
@@ -157,6 +159,9 @@ describe('a held bot: refused once, not on every write', { timeout: 5 * 60_000 }
       ['resetter bot-sync reset', 'resetter turso-push reset'],
     );
     assert.match(held[0]!.message, /looks replaced/);
+    const metrics = await (await fetch(`http://127.0.0.1:${boardPort}/metrics`)).text();
+    for (const job of ['bot-sync', 'turso-push'])
+      assert.ok(metrics.includes(`ctp_etl_held_bots{instance="resetter",job="${job}",reason="reset"} 1`), metrics);
   });
 
   it('accepting the reset releases the bot: its next write is synced again', async () => {
