@@ -200,11 +200,11 @@ export async function guardBotJob<T>(
 
 /**
  * The jobs of a bot the watcher of this host must not enqueue: its held ones (a changed file
- * releases them), and both when, with hosts, another host (or, in a conflict, no host) holds it.
+ * releases them), and both when, with hosts, another host holds it or it is conflicted.
  */
 export async function heldJobsOf(
   db: Queryable,
-  config: Pick<Config, 'BOT_DISCOVERY' | 'WORKER_HOST'>,
+  config: Pick<Config, 'BOT_DISCOVERY' | 'WORKER_HOST' | 'DISCOVERY_INTERVAL'>,
   instance: string,
 ): Promise<ReadonlySet<HeldJob>> {
   if (config.BOT_DISCOVERY === 'hosts') {
@@ -212,8 +212,12 @@ export async function heldJobsOf(
       'SELECT host FROM bots WHERE instance_id = $1 AND missing_since IS NULL',
       [instance],
     );
-    if (rows[0] !== undefined && rows[0].host !== (config.WORKER_HOST ?? null))
-      return new Set(['bot-sync', 'turso-push']);
+    const host = rows[0]?.host ?? null;
+    const elsewhere = host !== null && host !== (config.WORKER_HOST ?? null);
+    // No host yet: a conflict, or a bot this host found before its discovery pass settled it.
+    const conflicted =
+      host === null && (await botConflicts(db, discoveryFreshnessSeconds(config), instance)).length > 0;
+    if (elsewhere || conflicted) return new Set(['bot-sync', 'turso-push']);
   }
   return (await heldJobs(db, [instance])).get(instance) ?? new Set();
 }

@@ -21,7 +21,7 @@ export function discoveryFreshnessSeconds(config: Pick<Config, 'DISCOVERY_INTERV
 }
 
 /**
- * The claims that count ($1: freshness in seconds): with an assignment only the assigned host's;
+ * The claims that count ($1: freshness in seconds; $2: one bot's, or null for all): with an assignment only the assigned host's;
  * of several, only those of hosts whose last pass is fresh.
  */
 const COUNTED_CLAIMS = `
@@ -31,7 +31,7 @@ const COUNTED_CLAIMS = `
            count(*) OVER (PARTITION BY c.instance_id) AS claims
     FROM bot_host_claims c JOIN discovery_hosts d ON d.host = c.host
     LEFT JOIN bot_assignments a ON a.instance_id = c.instance_id
-    WHERE a.host IS NULL OR a.host = c.host),
+    WHERE (a.host IS NULL OR a.host = c.host) AND ($2::text IS NULL OR c.instance_id = $2)),
   live AS (SELECT * FROM counted WHERE claims = 1 OR fresh),
   conflicted AS (
     SELECT DISTINCT x.instance_id FROM live x JOIN live y
@@ -87,7 +87,7 @@ export async function settleHosts(db: Queryable, freshnessSeconds: number): Prom
        WHERE bots.db_path IS DISTINCT FROM EXCLUDED.db_path OR bots.host IS DISTINCT FROM EXCLUDED.host
           OR bots.turso_push IS DISTINCT FROM EXCLUDED.turso_push OR bots.missing_since IS NOT NULL
           OR bots.last_seen_at IS NULL OR bots.last_seen_at < now() - interval '1 hour'`,
-    [freshnessSeconds],
+    [freshnessSeconds, null],
   );
   const missing = await db.query<{ instance_id: string }>(
     `UPDATE bots SET missing_since = now(), updated_at = now()
@@ -109,7 +109,6 @@ export async function botConflicts(db: Queryable, freshnessSeconds: number, inst
   const result = await db.query<{ instance_id: string; host: string; db_path: string }>(
     `WITH ${COUNTED_CLAIMS}
      SELECT l.instance_id, l.host, l.db_path FROM live l JOIN conflicted k ON k.instance_id = l.instance_id
-     WHERE $2::text IS NULL OR l.instance_id = $2
      ORDER BY l.instance_id, l.host`,
     [freshnessSeconds, instance ?? null],
   );
@@ -141,8 +140,8 @@ export class BotConflictError extends PermanentJobError {
 
 /**
  * A worker's check before it reads a bot's folder (BOT_DISCOVERY=hosts): this host must be the
- * one the bots table says holds the bot. Otherwise the job is refused, naming why: a conflict
- * (both hosts and folders), an assignment to another host, or another host holding it now.
+ * one the bots table says holds the bot (or none yet). Otherwise the job is refused, naming why:
+ * a conflict (both hosts and folders), an assignment to another host, or another host holding it now.
  */
 export async function assertHostHoldsBot(
   db: Queryable,
@@ -164,8 +163,10 @@ export async function assertHostHoldsBot(
       `bot ${instance} is assigned to host ${row.assigned} (\`ctp-etl bots assign\`): the copy on host ${here ?? '-'} is ignored`,
     );
   }
+  // Not settled yet (found by this host's watcher before its discovery pass): this host has it.
+  if (row?.host == null) return;
   throw new BotConflictError(
-    `bot ${instance} is held by ${row?.host == null ? 'no host' : `host ${row.host}`}, not by this host (${here ?? '-'}); nothing done`,
+    `bot ${instance} is held by host ${row.host}, not by this host (${here ?? '-'}); nothing done`,
   );
 }
 

@@ -103,11 +103,31 @@ describe('a bot two hosts claim (BOT_DISCOVERY=hosts)', { timeout: 5 * 60_000 },
       assert.match(refused.output, /bot twin is claimed by several hosts/);
       for (const host of ['host-a', 'host-b'] as const) assert.ok(refused.output.includes(bots.twin![host]!.dbPath));
     }
-    // A job already on a host's queue (enqueued before the conflict showed) fails for good, naming both.
     const connection = createRedis(env.config, 'producer');
     const names = ['bot-sync-host-a', 'bot-sync-host-b', 'turso-push-host-a', 'turso-push-host-b'];
     const queues = createQueues(env.config, connection, names);
+    const watcher = startCli(['watch'], { ...hostEnv('host-a'), WATCH_DEBOUNCE: '100ms' });
     try {
+      // The old copy written to on host-a: its watcher enqueues nothing for a conflicted bot.
+      await watcher.waitForOutput(/watcher ready/, 60_000);
+      editSource(bots.twin!['host-a']!.dbPath, 'UPDATE trades SET stop_loss = stop_loss + 1 WHERE id = 1');
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      for (const name of names) {
+        const twinJobs = (await queues.get(name)!.getJobs()).filter((j) => j.name.endsWith(' twin'));
+        assert.deepEqual(
+          twinJobs.map((j) => j.name),
+          [],
+          `no twin job on ${name}`,
+        );
+      }
+      watcher.child.kill('SIGTERM');
+      await watcher.exited;
+      assert.match(
+        watcher.output(),
+        /^(?=.*"msg":"watcher stopped")(?=.*"syncs":0)(?=.*"held":[1-9]).*$/m,
+        'the watcher saw the write and held it',
+      );
+      // A job already on a host's queue (enqueued before the conflict showed) fails for good, naming both.
       const stale = await queues.get('bot-sync-host-a')!.add('bot-sync twin', { bot: 'twin' });
       const failed = await waitFor('the stale job to fail', async () => {
         const job = await queues.get('bot-sync-host-a')!.getJob(stale.id!);
@@ -135,6 +155,8 @@ describe('a bot two hosts claim (BOT_DISCOVERY=hosts)', { timeout: 5 * 60_000 },
         assert.equal(pushed?.get('trades')?.rows.length ?? 0, 0, `no push of twin from ${host}`);
       }
     } finally {
+      watcher.child.kill('SIGTERM');
+      await watcher.exited;
       await closeQueues(queues);
       connection.disconnect();
     }
