@@ -2,6 +2,7 @@ import { stat } from 'node:fs/promises';
 import type { Pool, PoolClient } from 'pg';
 import type { Config } from '../config.js';
 import { errorMessage } from '../errors.js';
+import type { Logger } from '../logger.js';
 import { syncConfigPath, SyncConfigError } from '../turso/sync-config.js';
 import { BotDatabaseFileError, botDatabaseIdentity } from './bot-database-file.js';
 import { findBotDatabase } from './bot-instances.js';
@@ -175,26 +176,33 @@ export async function heldBots(
  * refusal that holds the bot is recorded, and a success releases it. A dry run holds nothing.
  */
 export async function guardBotJob<T>(
-  db: Pool,
-  config: Pick<
-    Config,
-    'BOT_INSTANCES_DIR' | 'BOT_DB_FILENAMES' | 'BOT_DISCOVERY' | 'DISCOVERY_INTERVAL' | 'WORKER_HOST'
-  >,
+  ctx: {
+    pg: Pool;
+    config: Pick<
+      Config,
+      'BOT_INSTANCES_DIR' | 'BOT_DB_FILENAMES' | 'BOT_DISCOVERY' | 'DISCOVERY_INTERVAL' | 'WORKER_HOST'
+    >;
+    logger: Logger;
+  },
   target: { job: HeldJob; instance: string; dryRun?: boolean },
   run: () => Promise<T>,
 ): Promise<T> {
+  const { pg, config, logger } = ctx;
   const { job, instance } = target;
   if (config.BOT_DISCOVERY === 'hosts' && config.WORKER_HOST !== undefined)
-    await assertHostHoldsBot(db, config, instance);
+    await assertHostHoldsBot(pg, config, instance);
   if (target.dryRun) return run();
+  // The hold is bookkeeping around the job's own outcome: failing to record it never changes that outcome.
+  const bookkeeping = (what: string) => (error: unknown) =>
+    logger.warn(`could not ${what} a held bot`, { bot: instance, job, error: errorMessage(error) });
   let result: T;
   try {
     result = await run();
   } catch (error) {
-    await holdIfRefused(db, config, instance, job, error);
+    await holdIfRefused(pg, config, instance, job, error).catch(bookkeeping('record'));
     throw error;
   }
-  await releaseHold(db, instance, job);
+  await releaseHold(pg, instance, job).catch(bookkeeping('release'));
   return result;
 }
 

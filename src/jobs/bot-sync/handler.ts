@@ -7,10 +7,7 @@ import { botSyncContract } from './contract.js';
 export const botSyncHandler = defineHandler({
   contract: botSyncContract,
   handle: (p, ctx): Promise<BotSyncResult | BotSyncDryRun> =>
-    guardBotJob<BotSyncResult | BotSyncDryRun>(
-      ctx.pg,
-      ctx.config,
-      { job: 'bot-sync', instance: p.bot, dryRun: p.dryRun },
-      () => (p.dryRun ? dryRunBot(ctx, p.bot) : syncBot(ctx, p.bot, { full: p.full, acceptReset: p.acceptReset })),
+    guardBotJob<BotSyncResult | BotSyncDryRun>(ctx, { job: 'bot-sync', instance: p.bot, dryRun: p.dryRun }, () =>
+      p.dryRun ? dryRunBot(ctx, p.bot) : syncBot(ctx, p.bot, { full: p.full, acceptReset: p.acceptReset }),
     ),
 });

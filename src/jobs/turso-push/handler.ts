@@ -7,7 +7,7 @@ import { tursoPushContract } from './contract.js';
 export const tursoPushHandler = defineHandler({
   contract: tursoPushContract,
   async handle(p, ctx) {
-    return guardBotJob(ctx.pg, ctx.config, { job: 'turso-push', instance: p.instance, dryRun: p.dryRun }, () =>
+    return guardBotJob(ctx, { job: 'turso-push', instance: p.instance, dryRun: p.dryRun }, () =>
       withPushLock(ctx.pg, p.instance, () =>
         pushBot({
           config: ctx.config,

@@ -227,7 +227,15 @@ export class ChangeWatcher {
     const once = { deduplication: { id: bot, keepLastIfActive: true } };
     try {
       // A held bot keeps trading: its refusal is recorded once, not failed again on every write.
-      const held = await heldJobsOf(pg, config, bot);
+      // PostgreSQL not answering: enqueued as if not held (the job finds the refusal again).
+      const held = await heldJobsOf(pg, config, bot).catch((error: unknown): ReadonlySet<string> => {
+        this.options.onError(
+          new Error(`watcher: held bots unreadable, bot ${bot} enqueued anyway: ${errorMessage(error)}`, {
+            cause: error,
+          }),
+        );
+        return new Set();
+      });
       if (held.has('bot-sync')) this.counts.held += 1;
       else {
         await enqueue(queues, 'bot-sync', { bot }, once, queueNameFor('bot-sync', host));
