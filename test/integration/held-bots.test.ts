@@ -215,4 +215,22 @@ describe('a held bot: refused once, not on every write', { timeout: 5 * 60_000 }
     assert.equal(await trades('swapper'), 40);
     assert.equal(await queues.get('bot-sync')!.getFailedCount(), failedBefore, 'nothing failed once released');
   });
+
+  it('a file that is no database is held as bad-file, and released once a database takes its place', async () => {
+    mkdirSync(path.join(root, 'broken', 'user_data'), { recursive: true });
+    writeFileSync(
+      path.join(root, 'broken', 'sync-config.json'),
+      JSON.stringify({ tursoUrl: 'file:broken.db', tursoToken: 't', enabled: true }),
+    );
+    writeFileSync(botDbPath(root, 'broken'), 'not a database at all, just text '.repeat(200));
+    await waitFor(
+      'broken held for its file',
+      async () => (await holds('broken')).join() === 'bot-sync bad-file,turso-push bad-file',
+      60_000,
+      200,
+    );
+    replace('broken', (file) => createFreqtradeDb(file, { trades: 40, seed: 4 }));
+    await waitFor('broken synced once fixed', async () => (await trades('broken')) === 40, 60_000, 200);
+    await waitFor('broken released', async () => (await holds('broken')).length === 0, 30_000, 200);
+  });
 });
