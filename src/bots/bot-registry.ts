@@ -68,40 +68,6 @@ export async function activeBots(db: Queryable): Promise<string[]> {
   return result.rows.map((r) => r.instance_id);
 }
 
-/**
- * A host's discovery pass (BOT_DISCOVERY=hosts): registers the bots in its folder as held by
- * `host`, with whether each one's sync-config.json enables Turso pushes, and marks missing the
- * bots of that host it no longer has. A bot moved to another host follows the host that last
- * found it.
- */
-export async function registerHostBots(
-  db: Queryable,
-  host: string,
-  bots: ReadonlyArray<{ name: string; dbPath: string; tursoPush: boolean }>,
-): Promise<string[]> {
-  if (bots.length > 0) {
-    await db.query(
-      `INSERT INTO bots (instance_id, name, db_path, host, turso_push, discovered_at, last_seen_at)
-       SELECT t.name, t.name, t.db_path, $3, t.turso_push, now(), now()
-       FROM unnest($1::text[], $2::text[], $4::boolean[]) AS t(name, db_path, turso_push)
-       ON CONFLICT (instance_id) DO UPDATE
-         SET db_path = EXCLUDED.db_path, host = EXCLUDED.host, turso_push = EXCLUDED.turso_push,
-             last_seen_at = now(), missing_since = NULL, updated_at = now()
-         WHERE bots.db_path IS DISTINCT FROM EXCLUDED.db_path OR bots.host IS DISTINCT FROM EXCLUDED.host
-            OR bots.turso_push IS DISTINCT FROM EXCLUDED.turso_push OR bots.missing_since IS NOT NULL
-            OR bots.last_seen_at IS NULL OR bots.last_seen_at < now() - interval '1 hour'`,
-      [bots.map((b) => b.name), bots.map((b) => b.dbPath), host, bots.map((b) => b.tursoPush)],
-    );
-  }
-  const missing = await db.query<{ instance_id: string }>(
-    `UPDATE bots SET missing_since = now(), updated_at = now()
-     WHERE host = $1 AND missing_since IS NULL AND NOT (instance_id = ANY($2::text[]))
-     RETURNING instance_id`,
-    [host, bots.map((b) => b.name)],
-  );
-  return missing.rows.map((r) => r.instance_id).sort();
-}
-
 export interface HostedBot {
   instance: string;
   host: string;

@@ -4,7 +4,8 @@ import { errorMessage } from '../errors.js';
 import { tursoPushEnabled } from '../turso/sync-config.js';
 import type { Logger } from '../logger.js';
 import { scanBotInstances } from './bot-instances.js';
-import { registerHostBots } from './bot-registry.js';
+import { heldJobs } from './held-bots.js';
+import { discoveryFreshnessSeconds, recordHostClaims } from './host-claims.js';
 
 export interface HostDiscoveryPass {
   host: string;
@@ -18,6 +19,8 @@ export interface HostDiscoveryPass {
  * this host's disk, schedules them on this host's queues.
  */
 async function discoverHostBots(config: Config, pg: PgPool, host: string, logger: Logger): Promise<HostDiscoveryPass> {
+  // PostgreSQL's clock, as every host's pass and claim is dated by it.
+  const started = await pg.query<{ at: Date }>('SELECT now() AS at');
   const scan = await scanBotInstances(config);
   for (const skipped of scan.skipped) logger.warn('skipped a folder in BOT_INSTANCES_DIR', skipped);
   const bots = [];
@@ -30,7 +33,15 @@ async function discoverHostBots(config: Config, pg: PgPool, host: string, logger
     }
     bots.push({ name: bot.name, dbPath: bot.dbPath, tursoPush });
   }
-  const missing = await registerHostBots(pg, host, bots);
+  const missing = await recordHostClaims(pg, host, bots, {
+    startedAt: started.rows[0]!.at,
+    freshnessSeconds: discoveryFreshnessSeconds(config),
+  });
+  // The scheduler cannot see this host's files: a held bot whose file changed is released here.
+  await heldJobs(
+    pg,
+    bots.map((b) => b.name),
+  );
   return { host, bots: bots.length, missing };
 }
 

@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { ConfigError } from '../config.js';
 import { errorMessage } from '../errors.js';
 import { registerBoard } from './commands/board.js';
+import { registerBots } from './commands/bots.js';
 import { registerEnqueue } from './commands/enqueue.js';
 import { registerMigrate } from './commands/migrate.js';
 import { registerRun } from './commands/run.js';
@@ -27,6 +28,7 @@ registerBoard(program);
 registerRun(program);
 registerEnqueue(program);
 registerStatus(program);
+registerBots(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -1,5 +1,7 @@
 import { Gauge, type Registry } from 'prom-client';
+import type { Config } from '../config.js';
 import type { PgPool } from '../connections/postgres.js';
+import { heldBots } from '../bots/held-bots.js';
 import { errorMessage } from '../errors.js';
 import { withTimeout } from '../lifecycle/deadlines.js';
 import type { Logger } from '../logger.js';
@@ -19,7 +21,7 @@ const METRICS_SOURCE_TIMEOUT_MS = 2_000;
  */
 export function registerBoardMetrics(
   registry: Registry,
-  sources: { queues: Queues; pg: PgPool; logger: Logger },
+  sources: { queues: Queues; pg: PgPool; logger: Logger; config: Pick<Config, 'BOT_DISCOVERY' | 'DISCOVERY_INTERVAL'> },
 ): void {
   new Gauge({
     name: 'ctp_etl_queue_jobs',
@@ -50,6 +52,22 @@ export function registerBoardMetrics(
         }
       } catch (error) {
         sources.logger.warn('metrics: bot sync lag unavailable', { error: errorMessage(error) });
+      }
+    },
+  });
+  new Gauge({
+    name: 'ctp_etl_held_bots',
+    help: 'Bot jobs held (1 each): refused for a reason only a new file or an operator clears (reset, bad-file, sync-config, conflict); none is enqueued meanwhile',
+    labelNames: ['instance', 'job', 'reason'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      try {
+        for (const hold of await withTimeout(heldBots(sources.pg, sources.config), METRICS_SOURCE_TIMEOUT_MS)) {
+          this.set({ instance: hold.instance, job: hold.job, reason: hold.reason }, 1);
+        }
+      } catch (error) {
+        sources.logger.warn('metrics: held bots unavailable', { error: errorMessage(error) });
       }
     },
   });

@@ -1,6 +1,7 @@
 import type { Config } from '../config.js';
 import type { PgPool } from '../connections/postgres.js';
 import { botHosts, hostOfBot } from '../bots/bot-registry.js';
+import { botConflicts, conflictMessage, discoveryFreshnessSeconds } from '../bots/host-claims.js';
 import type { JobName } from '../jobs/contracts.js';
 import { JOB_NAMES } from '../jobs/contracts.js';
 
@@ -26,17 +27,20 @@ function botOfPayload(job: JobName, payload: unknown): string | undefined {
 
 /**
  * Where an operator's job goes: with BOT_DISCOVERY=hosts, a bot's jobs to the queue of the host
- * the bots table says holds it (refused, naming the bot, when no host has found it); otherwise
+ * the bots table says holds it (refused, naming the bot, when no host has found it, or naming
+ * both hosts and folders when two hosts claim it); otherwise
  * the job's own queue.
  */
 export async function routeJob(
-  config: Pick<Config, 'BOT_DISCOVERY'>,
+  config: Pick<Config, 'BOT_DISCOVERY' | 'DISCOVERY_INTERVAL'>,
   pg: PgPool,
   job: JobName,
   payload: unknown,
 ): Promise<string> {
   const bot = botOfPayload(job, payload);
   if (config.BOT_DISCOVERY !== 'hosts' || bot === undefined) return job;
+  const [conflict] = await botConflicts(pg, discoveryFreshnessSeconds(config), bot);
+  if (conflict !== undefined) throw new Error(conflictMessage(conflict));
   const host = await hostOfBot(pg, bot);
   if (host === undefined) {
     throw new Error(

@@ -75,7 +75,7 @@ export async function startBoard(runtime: Runtime, port: number): Promise<Server
   const connection = runtime.redis('producer');
   // With hosts, each host's queues too (the hosts known at start), so a retry reaches its host.
   const queues = openQueues(runtime, connection, await allQueueNames(runtime.config, runtime.pg), 'board queues');
-  registerBoardMetrics(runtime.metrics, { queues, pg: runtime.pg, logger: runtime.logger });
+  registerBoardMetrics(runtime.metrics, { queues, pg: runtime.pg, logger: runtime.logger, config: runtime.config });
   const app = createHttpApp({
     config: runtime.config,
     queues,
@@ -172,7 +172,13 @@ export async function startWatcher(runtime: Runtime): Promise<ChangeWatcher> {
     [queueNameFor('bot-sync', host), queueNameFor('turso-push', host)],
     'watcher queues',
   );
-  const watcher = new ChangeWatcher({ config, queues, logger, onError: runtime.errors.listener('watcher') });
+  const watcher = new ChangeWatcher({
+    config,
+    queues,
+    pg: runtime.pg,
+    logger,
+    onError: runtime.errors.listener('watcher'),
+  });
   runtime.closers.add('watcher', async () => {
     await watcher.stop();
     logger.info('watcher stopped', { ...watcher.counts });

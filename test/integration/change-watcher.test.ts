@@ -54,6 +54,7 @@ describe('change watcher', { timeout: 180_000 }, () => {
     const watcher = new ChangeWatcher({
       config,
       queues,
+      pg: env.db.pool,
       logger: createLogger('silent'),
       onError: (error) => errors.push(error),
     });

@@ -110,8 +110,9 @@ describe('ctp-etl status', () => {
     assert.doesNotMatch(output, /first broken/);
     assert.match(
       output,
-      /Bot sync lag\nbot +lag +last success +last error\n[- ]+\nbot-0003 +2h 0m +never +\S+Z bot-0003: tradesv3\.sqlite is not a database\nbot-0007 +(1m [3-5]\d|2m [0-2]\d)s +\S+Z\n?$/,
+      /Bot sync lag\nbot +lag +last success +last error\n[- ]+\nbot-0003 +2h 0m +never +\S+Z bot-0003: tradesv3\.sqlite is not a database\nbot-0007 +(1m [3-5]\d|2m [0-2]\d)s +\S+Z\n\nHeld bots/,
     );
+    assert.match(output, /Held bots \(nothing enqueued for them\)\nnone\n?$/);
   });
 
   it('says what to do when the schema is not migrated', async () => {

@@ -3,6 +3,8 @@ import { loadConfig } from '../../config.js';
 import { errorMessage } from '../../errors.js';
 import { maskUrlCredentials } from '../../secrets.js';
 import { botSyncLag, type BotSyncLag } from '../../monitoring/bot-sync-lag.js';
+import { heldBots, type BotHold } from '../../bots/held-bots.js';
+import { botAssignments, type BotAssignment } from '../../bots/host-claims.js';
 import { queueDepths, type QueueDepth } from '../../monitoring/queue-depths.js';
 import { recentFailures, type RecentFailure } from '../../monitoring/recent-failures.js';
 import { allQueueNames } from '../../queues/host-routing.js';
@@ -15,12 +17,16 @@ interface StatusReport {
   queues: QueueDepth[];
   recentFailures: RecentFailure[];
   bots: BotSyncLag[];
+  /** Bots refused until a new file or an operator clears them; their jobs are not enqueued meanwhile. */
+  held: BotHold[];
+  /** Bots an operator assigned to a host (`bots assign`), with the copies that are ignored. */
+  assignments: BotAssignment[];
 }
 
 export function registerStatus(program: Command): void {
   program
     .command('status')
-    .description('queue depths, recent failures and per-bot sync lag')
+    .description('queue depths, recent failures, per-bot sync lag and held bots')
     .option('--json', 'print the report as JSON')
     .option('--failures <n>', 'how many recent failures to list', parsePositiveInt('--failures'), 10)
     .action(async (options: { json?: boolean; failures: number }) => {
@@ -28,14 +34,17 @@ export function registerStatus(program: Command): void {
       try {
         const redis = await runtime.readyRedis('producer');
         const queues = openQueues(runtime, redis, await allQueueNames(runtime.config, runtime.pg), 'queues');
-        const [depths, failures, bots] = await Promise.all([
+        const notMigrated = (error: unknown): never => {
+          throw syncStateError(runtime.config.DATABASE_URL, error);
+        };
+        const [depths, failures, bots, held, assignments] = await Promise.all([
           queueDepths(queues),
           recentFailures(queues, options.failures),
-          botSyncLag(runtime.pg).catch((error: unknown) => {
-            throw syncStateError(runtime.config.DATABASE_URL, error);
-          }),
+          botSyncLag(runtime.pg).catch(notMigrated),
+          heldBots(runtime.pg, runtime.config).catch(notMigrated),
+          botAssignments(runtime.pg).catch(notMigrated),
         ]);
-        const report: StatusReport = { queues: depths, recentFailures: failures, bots };
+        const report: StatusReport = { queues: depths, recentFailures: failures, bots, held, assignments };
         process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : `${renderStatus(report)}\n`);
       } finally {
         await runtime.close();
@@ -90,7 +99,32 @@ function renderStatus(report: StatusReport): string {
     ]),
     'no bots registered yet',
   );
-  return `Queues\n${queues}\n\nRecent failures\n${failures}\n\nBot sync lag\n${bots}`;
+  const held = textTable(
+    ['bot', 'job', 'reason', 'since', 'refusal'],
+    report.held.map((hold) => [
+      hold.instance,
+      hold.job,
+      hold.reason,
+      hold.heldAt?.toISOString() ?? '-',
+      oneLine(hold.message, 200),
+    ]),
+    'none',
+  );
+  let text = `Queues\n${queues}\n\nRecent failures\n${failures}\n\nBot sync lag\n${bots}\n\nHeld bots (nothing enqueued for them)\n${held}`;
+  if (report.assignments.length > 0) {
+    const assigned = textTable(
+      ['bot', 'host', 'assigned by', 'at', 'ignored copies'],
+      report.assignments.map((a) => [
+        a.instance,
+        a.host,
+        a.assignedBy,
+        a.assignedAt.toISOString(),
+        a.ignored.map((c) => `${c.host} (${c.dbPath})`).join(', ') || '-',
+      ]),
+    );
+    text += `\n\nAssigned bots (ctp-etl bots assign)\n${assigned}`;
+  }
+  return text;
 }
 
 /** An error an operator still has to look at: none since, or newer than, the last success. */

@@ -1,3 +1,4 @@
+import { guardBotJob } from '../../bots/held-bots.js';
 import { dryRunBot, type BotSyncDryRun } from './dry-run.js';
 import { syncBot, type BotSyncResult } from './sync-bot.js';
 import { defineHandler } from '../job.js';
@@ -6,5 +7,7 @@ import { botSyncContract } from './contract.js';
 export const botSyncHandler = defineHandler({
   contract: botSyncContract,
   handle: (p, ctx): Promise<BotSyncResult | BotSyncDryRun> =>
-    p.dryRun ? dryRunBot(ctx, p.bot) : syncBot(ctx, p.bot, { full: p.full, acceptReset: p.acceptReset }),
+    guardBotJob<BotSyncResult | BotSyncDryRun>(ctx, { job: 'bot-sync', instance: p.bot, dryRun: p.dryRun }, () =>
+      p.dryRun ? dryRunBot(ctx, p.bot) : syncBot(ctx, p.bot, { full: p.full, acceptReset: p.acceptReset }),
+    ),
 });

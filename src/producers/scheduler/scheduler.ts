@@ -7,6 +7,7 @@ import type { Logger } from '../../logger.js';
 import { defaultJobOptions } from '../../queues/job-options.js';
 import type { Queue } from 'bullmq';
 import { botHosts, hostedBots } from '../../bots/bot-registry.js';
+import { heldJobs, type HeldJob } from '../../bots/held-bots.js';
 import { HOST_ROUTED, queueNameFor } from '../../queues/host-routing.js';
 import { closeQueues, createQueues, type Queues } from '../../queues/queues.js';
 import { PerBotSchedules, type DesiredSchedule } from './desired-schedules.js';
@@ -75,7 +76,10 @@ export class Scheduler {
     const { config, pg, queues, logger } = this.options;
     const discovery = await discoverBots(config, pg);
     for (const skipped of discovery.skipped) logger.warn('skipped a folder in BOT_INSTANCES_DIR', skipped);
-    const desired: DesiredSchedule[] = discovery.bots.map((bot) =>
+    // A held bot's job is not scheduled: its refusal stands until its file changes or an operator acts.
+    const held = await heldJobs(pg);
+    const notHeld = (job: HeldJob) => discovery.bots.filter((bot) => !held.get(bot)?.has(job));
+    const desired: DesiredSchedule[] = notHeld('bot-sync').map((bot) =>
       this.perBot.get({
         queue: 'bot-sync',
         bot,
@@ -87,7 +91,7 @@ export class Scheduler {
     const owned: JobName[] = ['bot-sync'];
     for (const source of this.options.sources ?? []) {
       owned.push(source.queue);
-      desired.push(...(await source.schedules(discovery.bots)));
+      desired.push(...(await source.schedules(source.queue === 'turso-push' ? notHeld('turso-push') : discovery.bots)));
     }
     // Leadership can lapse while discovery runs (a long pause); a former leader must not write.
     if (!(await this.lock.holds())) return { leader: false };
@@ -105,20 +109,23 @@ export class Scheduler {
    */
   private async hostsPass(): Promise<SchedulerPass> {
     const { config, pg, logger } = this.options;
-    const [bots, hosts] = await Promise.all([hostedBots(pg), botHosts(pg)]);
+    // A conflicted bot has no host here; a held one's refusal is recorded (its host's discovery releases it).
+    const [bots, hosts, held] = await Promise.all([hostedBots(pg), botHosts(pg), heldJobs(pg, undefined, false)]);
     const syncTitle = jobContracts['bot-sync'].title;
     const pushTitle = jobContracts['turso-push'].title;
     const desired: DesiredSchedule[] = [];
     for (const { instance, host, tursoPush } of bots) {
-      desired.push(
-        this.perBot.get({
-          queue: queueNameFor('bot-sync', host),
-          bot: instance,
-          every: config.SYNC_INTERVAL,
-          title: syncTitle({ bot: instance, full: false }),
-        }),
-      );
-      if (tursoPush) {
+      const heldJobsOfBot = held.get(instance);
+      if (!heldJobsOfBot?.has('bot-sync'))
+        desired.push(
+          this.perBot.get({
+            queue: queueNameFor('bot-sync', host),
+            bot: instance,
+            every: config.SYNC_INTERVAL,
+            title: syncTitle({ bot: instance, full: false }),
+          }),
+        );
+      if (tursoPush && !heldJobsOfBot?.has('turso-push')) {
         desired.push(
           this.perBot.get({
             queue: queueNameFor('turso-push', host),

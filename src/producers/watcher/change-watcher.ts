@@ -3,6 +3,8 @@ import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { watch, type FSWatcher } from 'chokidar';
 import type { Config } from '../../config.js';
+import type { PgPool } from '../../connections/postgres.js';
+import { heldJobsOf } from '../../bots/held-bots.js';
 import { instanceNameSchema } from '../../bots/bot-instances.js';
 import { errorMessage } from '../../errors.js';
 import { tursoPushEnabled } from '../../turso/sync-config.js';
@@ -21,6 +23,8 @@ export class WatchFolderError extends Error {
 export interface ChangeWatcherOptions {
   config: Config;
   queues: Queues;
+  /** Where held bots are recorded: a held bot's writes enqueue nothing. */
+  pg: PgPool;
   logger: Logger;
   /** Where errors while watching go (a folder that cannot be watched, a failed enqueue): counted and logged. */
   onError: (error: unknown) => void;
@@ -32,6 +36,8 @@ export interface WatcherCounts {
   /** bot-sync and turso-push jobs asked for (BullMQ keeps one waiting per bot however many). */
   syncs: number;
   pushes: number;
+  /** Jobs not asked for because the bot is held (a refused reset, a bad file, another host's bot). */
+  held: number;
 }
 
 const isInstanceName = (name: string): boolean => instanceNameSchema.safeParse(name).success;
@@ -44,7 +50,7 @@ const isInstanceName = (name: string): boolean => instanceNameSchema.safeParse(n
  * New bot folders are watched as they appear. The scheduler's schedules stay as the safety net.
  */
 export class ChangeWatcher {
-  readonly counts: WatcherCounts = { writes: 0, syncs: 0, pushes: 0 };
+  readonly counts: WatcherCounts = { writes: 0, syncs: 0, pushes: 0, held: 0 };
   private readonly root: string;
   private readonly databaseNames: Set<string>;
   private readonly debouncer: SyncDebouncer;
@@ -215,18 +221,32 @@ export class ChangeWatcher {
   }
 
   private async enqueueFor(bot: string): Promise<void> {
-    const { config, queues, logger } = this.options;
+    const { config, queues, logger, pg } = this.options;
     const host = config.WORKER_HOST;
     // One waiting job per bot; a write while one runs queues one more, run after it.
     const once = { deduplication: { id: bot, keepLastIfActive: true } };
     try {
-      await enqueue(queues, 'bot-sync', { bot }, once, queueNameFor('bot-sync', host));
-      this.counts.syncs += 1;
-      if (await this.pushEnabled(bot)) {
+      // A held bot keeps trading: its refusal is recorded once, not failed again on every write.
+      // PostgreSQL not answering: enqueued as if not held (the job finds the refusal again).
+      const held = await heldJobsOf(pg, config, bot).catch((error: unknown): ReadonlySet<string> => {
+        this.options.onError(
+          new Error(`watcher: held bots unreadable, bot ${bot} enqueued anyway: ${errorMessage(error)}`, {
+            cause: error,
+          }),
+        );
+        return new Set();
+      });
+      if (held.has('bot-sync')) this.counts.held += 1;
+      else {
+        await enqueue(queues, 'bot-sync', { bot }, once, queueNameFor('bot-sync', host));
+        this.counts.syncs += 1;
+      }
+      if (held.has('turso-push')) this.counts.held += 1;
+      else if (await this.pushEnabled(bot)) {
         await enqueue(queues, 'turso-push', { instance: bot }, once, queueNameFor('turso-push', host));
         this.counts.pushes += 1;
       }
-      logger.debug('watcher enqueued', { bot });
+      logger.debug('watcher enqueued', { bot, held: [...held] });
     } catch (error) {
       this.options.onError(
         new Error(`watcher: enqueueing bot ${bot} failed: ${errorMessage(error)}`, { cause: error }),
