@@ -146,7 +146,13 @@ describe('a held bot: refused once, not on every write', { timeout: 5 * 60_000 }
     }
     await sleep(4_000);
     const afterWrites = await footprint();
-    assert.deepEqual(afterWrites, before, 'no failed job and no key added by ten writes and the schedules');
+    assert.deepEqual(
+      { failedSyncs: afterWrites.failedSyncs, failedPushes: afterWrites.failedPushes },
+      { failedSyncs: before.failedSyncs, failedPushes: before.failedPushes },
+      'no failed job added by ten writes and the schedules',
+    );
+    // Keys may expire meanwhile (deduplication, events trimmed), never grow.
+    assert.ok(afterWrites.keys <= before.keys, `Redis keys grew from ${before.keys} to ${afterWrites.keys}`);
     assert.equal(await trades('resetter'), 40, 'the history is kept');
     assert.deepEqual(await holds('resetter'), ['bot-sync reset', 'turso-push reset']);
     const { code, output } = await runCli(['status', '--json'], cliEnv(env.config, settings));
