@@ -1,7 +1,8 @@
 /**
- * Fails (exit 1) when a relative link in README.md or docs/*.md leads to no file, or to a heading
- * its page does not have, or when the README outgrows what a newcomer reads in five minutes (the
- * reference belongs in docs/). `.ci/run` runs it; by hand: `node --import tsx scripts/check-doc-links.ts`.
+ * Fails (exit 1) when a relative link of a top-level page (README.md, RELIABILITY.md, ...) or of
+ * docs/*.md leads to no file, or to a heading its page does not have, or when the README outgrows
+ * what a newcomer reads in five minutes (the reference belongs in docs/). `.ci/run` runs it; by
+ * hand: `node --import tsx scripts/check-doc-links.ts`.
  */
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
@@ -73,15 +74,13 @@ function problemsOf(page: string): string[] {
   return problems;
 }
 
-const readme = join(root, 'README.md');
-const docs = join(root, 'docs');
-const pages = [
-  readme,
-  ...readdirSync(docs)
+const markdownIn = (folder: string): string[] =>
+  readdirSync(folder)
     .filter((entry) => entry.endsWith('.md'))
     .sort()
-    .map((entry) => join(docs, entry)),
-];
+    .map((entry) => join(folder, entry));
+const readme = join(root, 'README.md');
+const pages = [...markdownIn(root), ...markdownIn(join(root, 'docs'))];
 const problems = pages.flatMap(problemsOf);
 const readmeBytes = readFileSync(readme).length;
 if (readmeBytes >= README_MAX_BYTES) {
