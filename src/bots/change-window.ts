@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { formatDuration } from '../duration.js';
 import type { SqliteDb } from './bot-database-file.js';
 
 /**
@@ -35,7 +34,7 @@ import type { SqliteDb } from './bot-database-file.js';
  *   dated (Order.update_from_ccxt_object, set_custom_data, a close), a new row, or a deletion.
  * What nothing in the data can tell (an old closed trade edited by hand or by another tool) is
  * found by the next full compare: at least every FULL_COMPARE_INTERVAL, and whenever the window
- * cannot be trusted.
+ * cannot be trusted (bots/run-plan.ts decides which a run reads).
  */
 
 interface TableRule {
@@ -156,68 +155,6 @@ function latestOf(days: readonly unknown[]): Date | null {
   let latest: number | null = null;
   for (const value of days) if (typeof value === 'number' && (latest === null || value > latest)) latest = value;
   return fromJulian(latest);
-}
-
-export interface FullCompareInput {
-  memory: WindowMemory | undefined;
-  /** This host's clock now. */
-  now: Date;
-  schema: string;
-  /** The file is another file (device and inode) than at the last run. */
-  replaced: boolean;
-  /** `--full` / `--full-compare`. */
-  asked: boolean;
-  interval: number;
-}
-
-/**
- * Why this run must compare every row, from what is known before any row is read; undefined
- * when the window can be trusted so far (the file's latest date is judged next, by
- * untrustedHighWater, from the same scan that reads the window).
- */
-export function fullCompareReason(input: FullCompareInput): string | undefined {
-  const { memory, now, interval } = input;
-  if (input.asked) return 'a full compare was asked for';
-  if (interval === 0) return 'FULL_COMPARE_INTERVAL is 0';
-  if (memory?.at == null || memory.fullAt === null || memory.schema === null) return 'no change window recorded yet';
-  if (memory.schema !== input.schema)
-    return 'the schema changed (a FreqTrade upgrade, or a table rebuilt by its migrations)';
-  if (input.replaced) return 'the file is another file than at the last run';
-  if (now < memory.at || now < memory.fullAt) return "this host's clock went back since the last run";
-  if (now.getTime() - memory.fullAt.getTime() >= interval)
-    return `FULL_COMPARE_INTERVAL (${formatDuration(interval)}) has passed since the last full compare`;
-  return undefined;
-}
-
-/** Why the file's latest date (the bot's clock) makes the window untrustworthy; undefined when it does not. */
-export function untrustedHighWater(
-  memory: WindowMemory,
-  highWater: Date | null,
-  now: Date,
-  margin: number,
-): string | undefined {
-  if (highWater !== null && memory.highWater !== null && highWater < memory.highWater)
-    return "the bot's latest date went back since the last run (its clock, or its newest rows deleted)";
-  if (highWater !== null && highWater.getTime() > now.getTime() + margin)
-    return "the bot's dates run ahead of this host's clock by more than SYNC_WINDOW_MARGIN";
-  return undefined;
-}
-
-/**
- * Whether a full compare is due although the file looks unchanged: runs since the last full
- * compare read windows only, and FULL_COMPARE_INTERVAL has passed since it.
- */
-export function fullCompareDue(memory: WindowMemory | undefined, now: Date, interval: number): boolean {
-  if (memory?.at == null) return false;
-  const windowedSince = memory.fullAt === null || memory.at > memory.fullAt;
-  return windowedSince && (memory.fullAt === null || now.getTime() - memory.fullAt.getTime() >= interval);
-}
-
-/** Where the window starts: the earlier of the last run's clock and the bot's, less the margin. */
-export function windowStart(memory: WindowMemory, margin: number): Date {
-  const at = memory.at!.getTime();
-  const bot = memory.highWater?.getTime() ?? at;
-  return new Date(Math.min(at, bot) - margin);
 }
 
 /** What the copy holds of a table: its highest id, and the ids that must be read again whatever their dates. */

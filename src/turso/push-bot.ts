@@ -7,16 +7,8 @@ import {
   fingerprintBotDatabase,
   openBotDatabaseFile,
 } from '../bots/bot-database-file.js';
-import {
-  fullCompareDue,
-  fullCompareReason,
-  highWater,
-  laterOf,
-  sourceSchema,
-  untrustedHighWater,
-  WINDOW_RULES,
-  windowStart,
-} from '../bots/change-window.js';
+import { WINDOW_RULES } from '../bots/change-window.js';
+import { planRead, unchangedRun, type RunFacts } from '../bots/run-plan.js';
 import type { PoolClient } from 'pg';
 import type { PgPool } from '../connections/postgres.js';
 import { withTransaction } from '../connections/transaction.js';
@@ -120,18 +112,21 @@ export async function pushBot(options: PushOptions): Promise<PushResult> {
       const fingerprint = await fingerprintBotDatabase(file);
       const identity = await botDatabaseIdentity(file);
       const record = await loadPushRecord(options.pg, options.instance);
-      // This host's clock before the file is read: the next push's windows start here (less the margin).
-      const now = new Date();
       const why = options.fullCompare
         ? 'a full compare was asked for'
         : distrust(record, target.display, await readTargetGeneration(target.client));
-      if (
-        why === undefined &&
-        !options.dryRun &&
-        fingerprint !== undefined &&
-        record?.sourceFingerprint === fingerprint &&
-        !fullCompareDue(record.window, now, options.config.FULL_COMPARE_INTERVAL)
-      ) {
+      const facts: RunFacts = {
+        memory: record?.window,
+        now: new Date(),
+        fingerprint,
+        recordedFingerprint: record?.sourceFingerprint,
+        identity,
+        recordedIdentity: record?.sourceIdentity,
+        asked: options.fullCompare === true,
+        everyRowBecause: why ?? (options.dryRun ? 'a dry run compares every row' : undefined),
+        config: options.config,
+      };
+      if (unchangedRun(facts)) {
         const rows = await unchangedRowCount(options.pg, options.instance, target.client);
         if (rows !== undefined) {
           await options.log(
@@ -152,7 +147,7 @@ export async function pushBot(options: PushOptions): Promise<PushResult> {
         // One read transaction for every pass: all of them see the same snapshot, so a bot writing
         // during the push cannot hand the target an order whose trade was read before it existed.
         db.exec('BEGIN');
-        return await pushTables(options, target, sides, { record, why, fingerprint, file, now, identity }, result);
+        return await pushTables(options, target, sides, { record, why, fingerprint, file, facts }, result);
       } finally {
         if (db.inTransaction) db.exec('COMMIT');
         db.close();
@@ -199,9 +194,8 @@ interface Trust {
   fingerprint: string | undefined;
   /** The bot's database file, for messages. */
   file: string;
-  /** This host's clock before the file was read. */
-  now: Date;
-  identity: string | undefined;
+  /** What the run's plan starts from. */
+  facts: RunFacts;
 }
 
 async function pushTables(
@@ -237,46 +231,29 @@ async function pushTables(
   const rebuilt = tables.filter((t) => previous.get(t.name) !== 'records').map((t) => t.name);
 
   // Change windows for the tables compared with trusted records, unless every row must be compared.
-  const schemaHash = sourceSchema(sides.source);
-  const memory = trust.record?.window;
-  let everyRow =
-    trust.why ??
-    (dryRun ? 'a dry run compares every row' : undefined) ??
-    fullCompareReason({
-      memory,
-      now: trust.now,
-      schema: schemaHash,
-      replaced:
-        trust.record?.sourceIdentity != null &&
-        trust.identity !== undefined &&
-        trust.record.sourceIdentity !== trust.identity,
-      asked: options.fullCompare === true,
-      interval: options.config.FULL_COMPARE_INTERVAL,
-    });
-  const since = everyRow === undefined ? windowStart(memory!, options.config.SYNC_WINDOW_MARGIN) : undefined;
-  const planned =
-    since === undefined
-      ? undefined
-      : await planPushWindows(
-          pg,
-          instance,
-          sides.source,
-          tables.filter((t) => previous.get(t.name) === 'records'),
-          since,
-          trust.record!.openKeys,
-          counts!,
-        );
-  // The windows' scans saw their tables' latest dates; the other tables' are a scan of their own.
-  const unscanned = Object.keys(WINDOW_RULES).filter((name) => !planned?.windows.has(name));
-  const water = laterOf(planned?.highWater ?? null, highWater(sides.source, unscanned));
-  everyRow ??= untrustedHighWater(memory!, water, trust.now, options.config.SYNC_WINDOW_MARGIN);
-  if (everyRow === undefined) {
-    sides.windows = planned!.windows;
+  const plan = await planRead(trust.facts, {
+    db: sides.source,
+    tables: Object.keys(WINDOW_RULES),
+    scan: async (since) => {
+      const planned = await planPushWindows(
+        pg,
+        instance,
+        sides.source,
+        tables.filter((t) => previous.get(t.name) === 'records'),
+        since,
+        trust.record!.openKeys,
+        counts!,
+      );
+      return { ...planned, scanned: [...planned.windows.keys()] };
+    },
+  });
+  if (plan.read === 'windows') {
+    sides.windows = plan.scan.windows;
     await log(
-      `change windows since ${since!.toISOString()}: ` +
+      `change windows since ${plan.since.toISOString()}: ` +
         ([...sides.windows].map(([name, ids]) => `${name} ${ids.length} rows`).join(', ') || 'no windowed table'),
     );
-  } else if (trust.why === undefined) await log(`every row compared with the records: ${everyRow}`);
+  } else if (trust.why === undefined) await log(`every row compared with the records: ${plan.because}`);
 
   // Nothing is written, to the target or to the records, before the records are marked pending.
   let pending = false;
@@ -348,14 +325,9 @@ async function pushTables(
       await writeChanges(sides, table, previous.get(table.name)!, writer, 'upsert', kept.get(table.name));
   }
   const next = {
-    window: {
-      at: trust.now,
-      highWater: water,
-      fullAt: everyRow === undefined ? (memory?.fullAt ?? null) : trust.now,
-      schema: schemaHash,
-    },
-    openKeys: openKeys(sides.source, tables, planned?.openIds),
-    identity: trust.identity,
+    window: plan.next,
+    openKeys: openKeys(sides.source, tables, plan.scan?.openIds),
+    identity: trust.facts.identity,
   };
   if (total > 0 || pending || trust.why !== undefined || rebuilt.length > 0) {
     // The generation goes with the last rows, in one atomic batch; then PostgreSQL records those

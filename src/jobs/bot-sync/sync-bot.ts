@@ -6,15 +6,8 @@ import {
   fingerprintBotDatabase,
 } from '../../bots/bot-database-file.js';
 import { registerBot } from '../../bots/bot-registry.js';
-import {
-  fullCompareDue,
-  fullCompareReason,
-  highWater,
-  sourceSchema,
-  untrustedHighWater,
-  windowStart,
-  type WindowMemory,
-} from '../../bots/change-window.js';
+import type { WindowMemory } from '../../bots/change-window.js';
+import { planRead, unchangedRun, type RunFacts } from '../../bots/run-plan.js';
 import { takeTransactionLock } from '../../connections/advisory-locks.js';
 import { withTransaction } from '../../connections/transaction.js';
 import { judgeReset, resetRefusal, type AcceptReset } from '../../bots/reset-guard.js';
@@ -79,14 +72,17 @@ async function syncFile(
     });
     const identity = await botDatabaseIdentity(file);
     const state = await readSyncState(client, botId);
-    // This host's clock before the file is read: the next run's window starts here (less the margin).
-    const now = new Date();
-    if (
-      !options.full &&
-      fingerprint !== null &&
-      state?.sourceFingerprint === fingerprint &&
-      !fullCompareDue(state.window, now, ctx.config.FULL_COMPARE_INTERVAL)
-    ) {
+    const facts: RunFacts = {
+      memory: state?.window,
+      now: new Date(),
+      fingerprint,
+      recordedFingerprint: state?.sourceFingerprint,
+      identity,
+      recordedIdentity: state?.sourceIdentity,
+      asked: options.full === true,
+      config: ctx.config,
+    };
+    if (state !== undefined && unchangedRun(facts)) {
       await touchSyncSuccess(client, botId);
       const trades = { ...emptyCounts(), unchanged: state.tradesCount };
       const orders = { ...emptyCounts(), unchanged: state.ordersCount };
@@ -110,50 +106,33 @@ async function syncFile(
       // change windows when they can be trusted, else comparing every row.
       const held = await client.query('SELECT 1 FROM trades_aggregated WHERE bot_id = $1 LIMIT 1', [botId]);
       // One snapshot for the window's reads: its ids, rows and latest date agree.
-      const schema = source.guard(() => {
-        source.db.exec('BEGIN');
-        return sourceSchema(source.db);
-      });
+      source.guard(() => source.db.exec('BEGIN'));
       const before = state?.sourceIdentity ?? undefined;
       const identityPair = before !== undefined && identity !== undefined ? { before, now: identity } : undefined;
-      let why =
-        held.rowCount === 0
-          ? 'first sync'
-          : fullCompareReason({
-              memory: state?.window,
-              now,
-              schema,
-              replaced: identityPair !== undefined && identityPair.before !== identityPair.now,
-              asked: options.full === true,
-              interval: ctx.config.FULL_COMPARE_INTERVAL,
-            });
-      const since = why === undefined ? windowStart(state!.window, ctx.config.SYNC_WINDOW_MARGIN) : undefined;
-      const planned =
-        since === undefined
-          ? undefined
-          : await planSyncWindows(client, source, botId, since, {
+      const plan = await planRead(
+        { ...facts, everyRowBecause: held.rowCount === 0 ? 'first sync' : undefined },
+        {
+          db: source.db,
+          tables: ['trades', 'orders'],
+          read: (step) => source.guard(step),
+          scan: async (since) => {
+            const planned = await planSyncWindows(client, source, botId, since, {
               trades: state!.tradesCount,
               orders: state!.ordersCount,
             });
-      let windows: SyncWindows | undefined;
-      if (typeof planned === 'string') why = `the file cannot be read by windows: ${planned}`;
-      else if (planned !== undefined) {
-        why = untrustedHighWater(state!.window, planned.highWater, now, ctx.config.SYNC_WINDOW_MARGIN);
-        if (why === undefined) windows = planned;
-      }
-      // The latest date came with the windows' scans; without them it is a scan of its own.
-      const water =
-        typeof planned === 'object'
-          ? planned.highWater
-          : source.guard(() => highWater(source.db, ['trades', 'orders']));
+            return typeof planned === 'string' ? planned : { ...planned, scanned: ['trades', 'orders'] };
+          },
+        },
+      );
+      const windows: SyncWindows | undefined = plan.read === 'windows' ? plan.scan : undefined;
       // A full read is chunks of short reads, never one long snapshot (it would hold the WAL back).
-      if (why !== undefined) source.db.exec('COMMIT');
-      else await ctx.log(`bot ${instance}: reading the change windows since ${since!.toISOString()}`);
-      if (why !== undefined && held.rowCount !== 0) {
-        fullCompare = why;
-        await ctx.log(`bot ${instance}: comparing every row: ${why}`);
+      if (plan.read === 'every row') source.db.exec('COMMIT');
+      else await ctx.log(`bot ${instance}: reading the change windows since ${plan.since.toISOString()}`);
+      if (plan.read === 'every row' && held.rowCount !== 0) {
+        fullCompare = plan.because;
+        await ctx.log(`bot ${instance}: comparing every row: ${plan.because}`);
       }
-      window = { at: now, highWater: water, fullAt: why === undefined ? state!.window.fullAt : now, schema };
+      window = plan.next;
       written =
         held.rowCount === 0
           ? await firstSync(ctx, client, source, botId)
