@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { createBotDatabase } from '../scripts/freqtrade/generate-bot-db.js';
-import { botDbPath } from '../test/helpers/freqtrade-db.js';
+import { botDbPath } from '../scripts/freqtrade/fixtures.js';
 import { benchEnv, machine, SCALE } from './_bench-env.js';
 
 /**

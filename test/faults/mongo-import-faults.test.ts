@@ -7,7 +7,7 @@ import { createRedis } from '../../src/connections/redis.js';
 import { createQueues } from '../../src/queues/queues.js';
 import { cliEnv } from '../helpers/cli-process.js';
 import { failureTracker } from '../helpers/failure-tracker.js';
-import { random } from '../helpers/freqtrade-db.js';
+import { random } from '../../scripts/freqtrade/trade-plan.js';
 import { importCorpus, writeExportStream, type CorpusEntry, type ExpectedRows } from '../helpers/import-corpus.js';
 import { compareImport } from '../helpers/import-equality.js';
 import { RandomKiller } from '../helpers/random-killer.js';

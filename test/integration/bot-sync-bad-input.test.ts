@@ -12,7 +12,7 @@ import type { Queues } from '../../src/queues/queues.js';
 import { failureTracker } from '../helpers/failure-tracker.js';
 import { startQueueHarness, type QueueHarness } from '../helpers/queue-harness.js';
 import { createBotDatabase } from '../../scripts/freqtrade/generate-bot-db.js';
-import { botDbPath, createFreqtradeDb } from '../helpers/freqtrade-db.js';
+import { botDbPath, createFreqtradeDb } from '../../scripts/freqtrade/fixtures.js';
 import { recordingContext } from '../helpers/job-context.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { waitFor } from '../helpers/wait-for.js';

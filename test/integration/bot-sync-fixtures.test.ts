@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { syncBot } from '../../src/jobs/bot-sync/sync-bot.js';
 import { failureTracker } from '../helpers/failure-tracker.js';
-import { FIXTURE_FILES, FIXTURES_SKIP, installFixture, type FixtureName } from '../helpers/freqtrade-db.js';
+import { FIXTURE_FILES, FIXTURES_SKIP, installFixture, type FixtureName } from '../../scripts/freqtrade/fixtures.js';
 import { recordingContext } from '../helpers/job-context.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { createTestEnvironment, type TestEnvironment } from '../helpers/test-runtime.js';

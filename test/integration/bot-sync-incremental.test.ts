@@ -5,7 +5,7 @@ import { ADVISORY_LOCKS } from '../../src/connections/advisory-locks.js';
 import { syncBot } from '../../src/jobs/bot-sync/sync-bot.js';
 import { PermanentJobError } from '../../src/errors.js';
 import { failureTracker } from '../helpers/failure-tracker.js';
-import { botDbPath, createFreqtradeDb, insertTrades } from '../helpers/freqtrade-db.js';
+import { botDbPath, createFreqtradeDb, insertTrades } from '../../scripts/freqtrade/fixtures.js';
 import { recordingContext } from '../helpers/job-context.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { waitFor } from '../helpers/wait-for.js';

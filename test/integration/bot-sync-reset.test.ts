@@ -12,7 +12,7 @@ import { dryRunBot } from '../../src/jobs/bot-sync/dry-run.js';
 import { syncBot } from '../../src/jobs/bot-sync/sync-bot.js';
 import { enqueue } from '../../src/producers/enqueue.js';
 import { failureTracker } from '../helpers/failure-tracker.js';
-import { botDbPath, createFreqtradeDb, insertTrades } from '../helpers/freqtrade-db.js';
+import { botDbPath, createFreqtradeDb, insertTrades } from '../../scripts/freqtrade/fixtures.js';
 import { cliEnv, runCli } from '../helpers/cli-process.js';
 import { recordingContext } from '../helpers/job-context.js';
 import { startQueueHarness, type QueueHarness } from '../helpers/queue-harness.js';

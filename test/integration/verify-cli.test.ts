@@ -7,7 +7,7 @@ import { canonicalDecimal } from '../../src/verify/canonical-decimal.js';
 import { cliEnv, runCli } from '../helpers/cli-process.js';
 import { failureTracker } from '../helpers/failure-tracker.js';
 import { createBotDatabase } from '../../scripts/freqtrade/generate-bot-db.js';
-import { botDbPath } from '../helpers/freqtrade-db.js';
+import { botDbPath } from '../../scripts/freqtrade/fixtures.js';
 import { snapshotDoc, userDoc } from '../helpers/mongo-docs.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { createTestMongo, withoutDecimal128, type TestMongo } from '../helpers/test-mongo.js';
