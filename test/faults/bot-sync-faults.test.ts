@@ -12,7 +12,7 @@ import { cliEnv, startCli } from '../helpers/cli-process.js';
 import { failureTracker } from '../helpers/failure-tracker.js';
 import { botDbPath, createFreqtradeDb, insertTrades } from '../../scripts/freqtrade/fixtures.js';
 import { random } from '../../scripts/freqtrade/trade-plan.js';
-import { PrivateRedis } from '../helpers/private-redis.js';
+import { PrivateRedis } from '../../scripts/private-redis.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { createTestEnvironment, type TestEnvironment } from '../helpers/test-runtime.js';

@@ -12,7 +12,8 @@ import { importCorpus, writeExportStream, type CorpusEntry, type ExpectedRows } 
 import { compareImport } from '../helpers/import-equality.js';
 import { RandomKiller } from '../helpers/random-killer.js';
 import { tempDir } from '../helpers/temp-dir.js';
-import { createTestMongo, withoutDecimal128, type TestMongo } from '../helpers/test-mongo.js';
+import { withoutDecimal128 } from '../../scripts/mongo/documents.js';
+import { createTestMongo, type TestMongo } from '../helpers/test-mongo.js';
 import { createTestEnvironment, type TestEnvironment } from '../helpers/test-runtime.js';
 import { WorkerFleet } from '../helpers/worker-fleet.js';
 import { reliability } from './reliability-report.js';

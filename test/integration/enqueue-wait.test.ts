@@ -3,7 +3,8 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { describe, it } from 'node:test';
 import { WorkerPool } from '../../src/workers/worker-pool.js';
-import { CLI, cliEnv, runCli, startCli } from '../helpers/cli-process.js';
+import { CLI } from '../../scripts/ctp-etl-child.js';
+import { cliEnv, runCli, startCli } from '../helpers/cli-process.js';
 import { suiteEnvironment } from '../helpers/suite-environment.js';
 
 const ERASE_LINE = '\u001b[2K';

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { contextForLocalRun } from '../../src/workers/job-context.js';
 import { runJob } from '../../src/workers/run-job.js';
-import { writeExport, userDoc } from '../helpers/mongo-docs.js';
+import { writeExport, userDoc } from '../../scripts/mongo/documents.js';
 import type { QueueHarness } from '../helpers/queue-harness.js';
 import { suiteEnvironment } from '../helpers/suite-environment.js';
 import { tempDir } from '../helpers/temp-dir.js';

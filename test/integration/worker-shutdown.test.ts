@@ -5,7 +5,7 @@ import { enqueue } from '../../src/producers/enqueue.js';
 import { enqueueUserUpsert } from '../../src/producers/user-upsert.js';
 import { closeQueues, createQueues, type Queues } from '../../src/queues/queues.js';
 import { cliEnv, exitedWithin, startCli } from '../helpers/cli-process.js';
-import { userDoc } from '../helpers/mongo-docs.js';
+import { userDoc } from '../../scripts/mongo/documents.js';
 import { suiteEnvironment } from '../helpers/suite-environment.js';
 import { waitFor } from '../helpers/wait-for.js';
 
