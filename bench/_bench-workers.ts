@@ -1,10 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import type { Config } from '../src/config.js';
-import { connectionEnv } from '../test/helpers/cli-process.js';
-
-const CLI = fileURLToPath(new URL('../bin/ctp-etl.js', import.meta.url));
+import { CLI, connectionEnv } from '../scripts/ctp-etl-child.js';
 
 /** The environment a `ctp-etl` child process needs to work in a benchmark's schema, queues and folders. */
 export function childEnv(config: Config, extra: Record<string, string> = {}): NodeJS.ProcessEnv {

@@ -1,4 +1,4 @@
-import { FreqtradeMutator } from '../test/helpers/freqtrade-mutations.js';
+import { FreqtradeMutator } from '../scripts/freqtrade/mutations.js';
 
 /**
  * 1% of a bot's trades changed as FreqTrade changes them: half of them open trades closed (their

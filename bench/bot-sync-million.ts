@@ -1,9 +1,9 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { createBotDatabase } from '../scripts/freqtrade/generate-bot-db.js';
-import { botDbPath } from '../test/helpers/freqtrade-db.js';
+import { botDbPath } from '../scripts/freqtrade/fixtures.js';
 import { benchEnv, machine, SCALE } from './_bench-env.js';
+import { CLI } from '../scripts/ctp-etl-child.js';
 
 /**
  * One generated bot of 1,000,000 trades (with their orders), then its first sync as an operator
@@ -13,7 +13,6 @@ import { benchEnv, machine, SCALE } from './_bench-env.js';
  * included: SQLite's page cache, socket buffers), read from /proc while it runs.
  */
 const TRADES = Math.max(1000, Math.round(1_000_000 * SCALE));
-const CLI = fileURLToPath(new URL('../bin/ctp-etl.js', import.meta.url));
 const env = await benchEnv('botsync_million');
 const generateStarted = performance.now();
 const made = createBotDatabase(botDbPath(env.config.BOT_INSTANCES_DIR, 'big-bot'), { trades: TRADES, seed: 5 });

@@ -3,7 +3,7 @@ import Database from 'better-sqlite3';
 import { syncBot, type BotSyncResult } from '../src/jobs/bot-sync/sync-bot.js';
 import { contextForLocalRun } from '../src/workers/job-context.js';
 import { createBotDatabase } from '../scripts/freqtrade/generate-bot-db.js';
-import { botDbPath } from '../test/helpers/freqtrade-db.js';
+import { botDbPath } from '../scripts/freqtrade/fixtures.js';
 import { copyFloor, createFloorTables, exportSyncedRows } from './_copy-floor.js';
 import { benchEnv, machine, peakRssMb, processCpuMs, SCALE, timed, trackPgBackendCpu } from './_bench-env.js';
 

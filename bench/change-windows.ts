@@ -3,7 +3,7 @@ import path from 'node:path';
 import { createBotDatabase } from '../scripts/freqtrade/generate-bot-db.js';
 import { syncBot } from '../src/jobs/bot-sync/sync-bot.js';
 import { contextForLocalRun } from '../src/workers/job-context.js';
-import { botDbPath } from '../test/helpers/freqtrade-db.js';
+import { botDbPath } from '../scripts/freqtrade/fixtures.js';
 import { benchEnv, machine, pushOneBot, timed } from './_bench-env.js';
 import { changeOnePercent } from './_freqtrade-change.js';
 

@@ -6,7 +6,7 @@ import { createBotDatabase } from '../scripts/freqtrade/generate-bot-db.js';
 import { createRedis } from '../src/connections/redis.js';
 import type { BotSyncResult } from '../src/jobs/bot-sync/sync-bot.js';
 import { closeQueues, createQueues } from '../src/queues/queues.js';
-import { botDbPath } from '../test/helpers/freqtrade-db.js';
+import { botDbPath } from '../scripts/freqtrade/fixtures.js';
 import { benchEnv, machine, SCALE } from './_bench-env.js';
 import { cpuMsOf, pgBackendsOf, sampleRss, startWorkers, stopWorkers } from './_bench-workers.js';
 import { changeOnePercent } from './_freqtrade-change.js';

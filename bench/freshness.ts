@@ -10,6 +10,7 @@ import { createBotDatabase } from '../scripts/freqtrade/generate-bot-db.js';
 import { createRedis } from '../src/connections/redis.js';
 import { benchEnv, machine, SCALE } from './_bench-env.js';
 import { childEnv } from './_bench-workers.js';
+import { CLI } from '../scripts/ctp-etl-child.js';
 
 /**
  * Freshness: BOTS bots (TRADES trades each) under `ctp-etl start` (shipped defaults: the watcher,
@@ -25,7 +26,6 @@ const BOTS = Math.max(10, Math.round(200 * SCALE));
 const TRADES = 500;
 const RATE = 4;
 const SECONDS = Math.max(20, Math.round(120 * SCALE));
-const CLI = fileURLToPath(new URL('../bin/ctp-etl.js', import.meta.url));
 const WRITER = fileURLToPath(new URL('./_freshness-writer.ts', import.meta.url));
 
 interface Commit {

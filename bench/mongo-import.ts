@@ -8,8 +8,7 @@ import { EJSON } from 'bson';
 import { MongoClient, type Document } from 'mongodb';
 import pg from 'pg';
 import { migrate, quoteIdent } from '../src/migrate/migrate.js';
-import { snapshotDoc, userDoc } from '../test/helpers/mongo-docs.js';
-import { withoutDecimal128 } from '../test/helpers/test-mongo.js';
+import { snapshotDoc, userDoc, withoutDecimal128 } from '../scripts/mongo/documents.js';
 
 /**
  * mongo-import throughput and memory: users and snapshots (BENCH_SCALE=1: 100,000 and

@@ -1,6 +1,6 @@
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { PrivateRedis } from '../test/helpers/private-redis.js';
+import { PrivateRedis } from '../scripts/private-redis.js';
 import { machine } from './_bench-env.js';
 
 /**

@@ -7,7 +7,7 @@ import { syncBot } from '../src/jobs/bot-sync/sync-bot.js';
 import { closeQueues } from '../src/queues/queues.js';
 import { contextForLocalRun } from '../src/workers/job-context.js';
 import { createBotDatabase } from '../scripts/freqtrade/generate-bot-db.js';
-import { botDbPath } from '../test/helpers/freqtrade-db.js';
+import { botDbPath } from '../scripts/freqtrade/fixtures.js';
 import { benchEnv, benchScheduler, machine, peakRssMb, SCALE, timed } from './_bench-env.js';
 import { sampleRss, startWorkers, stopWorkers } from './_bench-workers.js';
 

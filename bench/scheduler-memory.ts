@@ -5,7 +5,7 @@ import { setFlagsFromString, writeHeapSnapshot } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { closeQueues } from '../src/queues/queues.js';
 import { createBotDatabase } from '../scripts/freqtrade/generate-bot-db.js';
-import { botDbPath } from '../test/helpers/freqtrade-db.js';
+import { botDbPath } from '../scripts/freqtrade/fixtures.js';
 import { benchEnv, benchScheduler, machine, SCALE } from './_bench-env.js';
 import { heapGrowth } from './_heap-diff.js';
 

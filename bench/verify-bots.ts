@@ -4,8 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { syncBot } from '../src/jobs/bot-sync/sync-bot.js';
 import { contextForLocalRun } from '../src/workers/job-context.js';
 import { createBotDatabase } from '../scripts/freqtrade/generate-bot-db.js';
-import { connectionEnv } from '../test/helpers/cli-process.js';
-import { botDbPath } from '../test/helpers/freqtrade-db.js';
+import { connectionEnv } from '../scripts/ctp-etl-child.js';
+import { botDbPath } from '../scripts/freqtrade/fixtures.js';
 import { benchEnv, machine, processCpuMs, SCALE, timed, trackPgBackendCpu } from './_bench-env.js';
 
 /**

@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { createRedis } from '../src/connections/redis.js';
 import { closeQueues, createQueues } from '../src/queues/queues.js';
 import { benchEnv, machine, SCALE } from './_bench-env.js';
 import { childEnv } from './_bench-workers.js';
+import { CLI } from '../scripts/ctp-etl-child.js';
 
 /**
  * One worker process's RSS over 100,000 echo jobs (BENCH_SCALE scales it): sampled as every
@@ -14,7 +14,6 @@ import { childEnv } from './_bench-workers.js';
  */
 const JOBS = Math.max(1000, Math.round(100_000 * SCALE));
 const BATCH = 1000;
-const CLI = fileURLToPath(new URL('../bin/ctp-etl.js', import.meta.url));
 
 const env = await benchEnv('worker_memory', { KEEP_COMPLETED_COUNT: '1000' });
 const redis = createRedis(env.config, 'worker');

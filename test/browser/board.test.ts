@@ -1,15 +1,14 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync } from 'node:fs';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { QueueEvents } from 'bullmq';
 import express from 'express';
 import { chromium, type Browser } from 'playwright-core';
 import { enqueue } from '../../src/producers/enqueue.js';
 import type { Queues } from '../../src/queues/queues.js';
-import { failureTracker } from '../helpers/failure-tracker.js';
 import { listen, type TestServer } from '../helpers/http-server.js';
-import { startBoardServer, type BoardServer } from '../helpers/board-server.js';
+import { boardServer } from '../helpers/board-server.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
@@ -17,8 +16,8 @@ const USER = 'operator';
 const PASSWORD = 'browser-secret-4c1d';
 
 describe('Bull Board in a real browser', () => {
-  const tracker = failureTracker();
-  let board: BoardServer | undefined;
+  // One attempt per run, so a failed job stays failed until an operator retries it.
+  const board = boardServer('board_browser', { user: USER, password: PASSWORD, jobAttempts: 1 });
   let queues: Queues;
   let events: QueueEvents;
   let server: TestServer;
@@ -29,19 +28,13 @@ describe('Bull Board in a real browser', () => {
       existsSync(CHROMIUM),
       `${CHROMIUM} is missing: run scripts/install-browser.sh (apt-get install chromium)`,
     );
-    // One attempt per run, so a failed job stays failed until an operator retries it.
-    board = await startBoardServer('board_browser', { user: USER, password: PASSWORD, jobAttempts: 1 });
-    ({ queues, events, server } = board);
+    ({ queues, events, server } = board.started());
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
     });
+    board.env.closeFirst(() => browser.close());
     mkdirSync(ARTIFACTS, { recursive: true });
-  });
-
-  after(async () => {
-    await browser?.close();
-    await board?.stop({ keep: tracker.failed });
   });
 
   it('refuses the board without login', async () => {

@@ -8,7 +8,7 @@ import { verifyBots } from '../../src/verify/verify-bots.js';
 import { compareBots } from '../helpers/bot-equality.js';
 import { cliEnv } from '../helpers/cli-process.js';
 import { failureTracker } from '../helpers/failure-tracker.js';
-import { botDbPath, createFreqtradeDb } from '../helpers/freqtrade-db.js';
+import { botDbPath, createFreqtradeDb } from '../../scripts/freqtrade/fixtures.js';
 import { PrivateRedisCluster } from '../helpers/private-redis-cluster.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { createTestEnvironment, type TestEnvironment } from '../helpers/test-runtime.js';

@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import type { PgPool } from '../../src/connections/postgres.js';
-import { botDbPath } from './freqtrade-db.js';
+import { botDbPath } from '../../scripts/freqtrade/fixtures.js';
 
 export interface Equality {
   sourceRows: number;

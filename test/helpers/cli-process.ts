@@ -1,24 +1,7 @@
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { once } from 'node:events';
-import { fileURLToPath } from 'node:url';
 import type { Config } from '../../src/config.js';
-
-export const CLI = fileURLToPath(new URL('../../bin/ctp-etl.js', import.meta.url));
-
-/** The environment that points a child `ctp-etl` process at a run's own schema, queue prefix and services. */
-export function connectionEnv(config: Config): NodeJS.ProcessEnv {
-  return {
-    ...process.env,
-    DATABASE_URL: config.DATABASE_URL,
-    REDIS_URL: config.REDIS_URL,
-    PG_SCHEMA: config.PG_SCHEMA,
-    QUEUE_PREFIX: config.QUEUE_PREFIX,
-    ...(config.MONGO_URL ? { MONGO_URL: config.MONGO_URL } : {}),
-    ...(config.REDIS_CLUSTER_NODES
-      ? { REDIS_CLUSTER_NODES: config.REDIS_CLUSTER_NODES.map(({ host, port }) => `${host}:${port}`).join(',') }
-      : {}),
-  };
-}
+import { CLI, connectionEnv } from '../../scripts/ctp-etl-child.js';
 
 /** A test's CLI process: its own schema and queues, with the tests' short retry and lock timings. */
 export function cliEnv(config: Config, extra: Record<string, string> = {}): NodeJS.ProcessEnv {

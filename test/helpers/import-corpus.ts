@@ -1,7 +1,7 @@
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { EJSON, type Document } from 'bson';
-import { oid, snapshotDoc, userDoc } from './mongo-docs.js';
+import { oid, snapshotDoc, userDoc } from '../../scripts/mongo/documents.js';
 
 /** What PostgreSQL must hold after importing a corpus: mongo_id -> the checked value. */
 export interface ExpectedRows {

@@ -27,6 +27,16 @@ async function freePortRun(): Promise<number> {
   throw new Error('no six free ports in a row for a Redis Cluster');
 }
 
+/**
+ * A client of one node, for one command: it connects when asked, never retries and never
+ * reconnects, so a node that is down (killed on purpose) fails the call at once.
+ */
+function nodeClient(port: number): Redis {
+  const redis = new Redis(port, '127.0.0.1', { maxRetriesPerRequest: 0, retryStrategy: () => null, lazyConnect: true });
+  redis.on('error', () => undefined);
+  return redis;
+}
+
 interface ClusterNode {
   port: number;
   primary: boolean;
@@ -65,12 +75,7 @@ export class PrivateRedisCluster {
   /** The cluster as a live node sees it. */
   async nodes(): Promise<ClusterNode[]> {
     for (const port of this.ports) {
-      const redis = new Redis(port, '127.0.0.1', {
-        maxRetriesPerRequest: 0,
-        retryStrategy: () => null,
-        lazyConnect: true,
-      });
-      redis.on('error', () => undefined);
+      const redis = nodeClient(port);
       try {
         await redis.connect();
         const text = String(await redis.cluster('NODES'));
@@ -108,9 +113,14 @@ export class PrivateRedisCluster {
 
   /** kill -9 of one node's redis-server (no shutdown, no last write to disk). */
   async kill(port: number): Promise<void> {
-    const redis = new Redis(port, '127.0.0.1', { maxRetriesPerRequest: 1 });
-    const info = await redis.info('server');
-    redis.disconnect();
+    const redis = nodeClient(port);
+    let info: string;
+    try {
+      await redis.connect();
+      info = await redis.info('server');
+    } finally {
+      redis.disconnect();
+    }
     const pid = Number(/process_id:(\d+)/.exec(info)?.[1]);
     process.kill(pid, 'SIGKILL');
     await waitFor(
@@ -129,12 +139,7 @@ export class PrivateRedisCluster {
 
   async remove(): Promise<void> {
     for (const port of this.ports) {
-      const redis = new Redis(port, '127.0.0.1', {
-        maxRetriesPerRequest: 0,
-        retryStrategy: () => null,
-        lazyConnect: true,
-      });
-      redis.on('error', () => undefined);
+      const redis = nodeClient(port);
       await redis
         .connect()
         .then(() => redis.shutdown('NOSAVE'))

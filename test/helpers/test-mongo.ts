@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { MongoClient, type Db, type Document } from 'mongodb';
+import { MongoClient, type Db } from 'mongodb';
 import { TEST_MONGO_URL } from './test-config.js';
 
 export interface TestMongo {
@@ -25,17 +25,4 @@ export async function createTestMongo(label: string): Promise<TestMongo> {
       await client.close();
     },
   };
-}
-
-/**
- * FerretDB (the test server) has no Decimal128: store those values as strings, which the
- * mappers accept as well. Files carry the real Decimal128 in the file tests.
- */
-export function withoutDecimal128(value: unknown): unknown {
-  if ((value as { _bsontype?: unknown } | null)?._bsontype === 'Decimal128') return String(value);
-  if (Array.isArray(value)) return value.map(withoutDecimal128);
-  if (value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
-    return Object.fromEntries(Object.entries(value as Document).map(([key, item]) => [key, withoutDecimal128(item)]));
-  }
-  return value;
 }

@@ -4,7 +4,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { createClient, type Client } from '@libsql/client';
 import { createBotDatabase, type BotDbOptions } from '../../scripts/freqtrade/generate-bot-db.js';
-import { FIXTURES_DIR } from './freqtrade-db.js';
+import { FIXTURES_DIR } from '../../scripts/freqtrade/fixtures.js';
 
 /** The real databases of ../shared/fixtures (tests of them skip with FIXTURES_SKIP when absent). */
 export const FIXTURES = [

@@ -1,15 +1,13 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import type { QueueEvents } from 'bullmq';
 import { boardCredentials } from '../../src/http/http-app.js';
 import { enqueue } from '../../src/producers/enqueue.js';
 import type { Queues } from '../../src/queues/queues.js';
 import { cliEnv, runCli } from '../helpers/cli-process.js';
-import { failureTracker } from '../helpers/failure-tracker.js';
 import { basicAuthHeader, type TestServer } from '../helpers/http-server.js';
-import { startBoardServer, type BoardServer } from '../helpers/board-server.js';
+import { boardServer } from '../helpers/board-server.js';
 import { testConfig } from '../helpers/test-config.js';
-import type { TestEnvironment } from '../helpers/test-runtime.js';
 
 const USER = 'operator';
 const PASSWORD = 'board-secret-7f3a';
@@ -26,20 +24,14 @@ interface BoardQueues {
 }
 
 describe('Bull Board over HTTP', () => {
-  const tracker = failureTracker();
-  let env: TestEnvironment;
-  let board: BoardServer;
+  const board = boardServer('board_http', { user: USER, password: PASSWORD, jobAttempts: 2 });
+  const { env } = board;
   let queues: Queues;
   let events: QueueEvents;
   let server: TestServer;
 
-  before(async () => {
-    board = await startBoardServer('board_http', { user: USER, password: PASSWORD, jobAttempts: 2 });
-    ({ env, queues, events, server } = board);
-  });
-
-  after(async () => {
-    await board.stop({ keep: tracker.failed });
+  before(() => {
+    ({ queues, events, server } = board.started());
   });
 
   const get = (path: string, authorization?: string) =>

@@ -2,36 +2,29 @@ import assert from 'node:assert/strict';
 import { copyFileSync, mkdirSync, readFileSync, statSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { BotDatabaseFileError } from '../../src/bots/bot-database-file.js';
 import { PermanentJobError } from '../../src/errors.js';
 import { syncBot } from '../../src/jobs/bot-sync/sync-bot.js';
 import { verifyBots } from '../../src/verify/verify-bots.js';
-import { failureTracker } from '../helpers/failure-tracker.js';
-import { botDbPath, createFreqtradeDb } from '../helpers/freqtrade-db.js';
+import { botDbPath, createFreqtradeDb } from '../../scripts/freqtrade/fixtures.js';
 import { recordingContext } from '../helpers/job-context.js';
 import { tempDir } from '../helpers/temp-dir.js';
-import { createTestEnvironment, type TestEnvironment } from '../helpers/test-runtime.js';
+import { suiteEnvironment } from '../helpers/suite-environment.js';
 
 describe("a bot's database file: fingerprint and errors, as bot-sync and verify see them", () => {
-  const tracker = failureTracker();
-  let env: TestEnvironment;
   const dir = tempDir('bot-db-file');
-
-  before(async () => {
-    // Every row compared: these rewrite old rows in place to test the fingerprint, not change windows.
-    env = await createTestEnvironment('bot_db_file', {
+  // Every row compared: these rewrite old rows in place to test the fingerprint, not change windows.
+  const env = suiteEnvironment(
+    'bot_db_file',
+    {
       BOT_INSTANCES_DIR: dir.path,
       SQLITE_BUSY_TIMEOUT: '200ms',
       FULL_COMPARE_INTERVAL: '0',
-    });
-  });
-
-  after(async () => {
-    await env.cleanup({ keep: tracker.failed });
-    if (!tracker.failed) dir.remove();
-  });
+    },
+    { dir },
+  );
 
   /** A generated bot whose trade 10 has this pair: files that differ only there have the same size and header. */
   function generated(file: string, pair: string): void {

@@ -6,7 +6,7 @@ import { scanBotInstances } from '../../src/bots/bot-instances.js';
 import { PermanentJobError } from '../../src/errors.js';
 import { syncBot } from '../../src/jobs/bot-sync/sync-bot.js';
 import { failureTracker } from '../helpers/failure-tracker.js';
-import { botDbPath, createFreqtradeDb } from '../helpers/freqtrade-db.js';
+import { botDbPath, createFreqtradeDb } from '../../scripts/freqtrade/fixtures.js';
 import { recordingContext } from '../helpers/job-context.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { createTestEnvironment, type TestEnvironment } from '../helpers/test-runtime.js';

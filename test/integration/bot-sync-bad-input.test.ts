@@ -9,14 +9,13 @@ import { PermanentJobError } from '../../src/errors.js';
 import { syncBot } from '../../src/jobs/bot-sync/sync-bot.js';
 import { enqueue } from '../../src/producers/enqueue.js';
 import type { Queues } from '../../src/queues/queues.js';
-import { failureTracker } from '../helpers/failure-tracker.js';
 import { startQueueHarness, type QueueHarness } from '../helpers/queue-harness.js';
 import { createBotDatabase } from '../../scripts/freqtrade/generate-bot-db.js';
-import { botDbPath, createFreqtradeDb } from '../helpers/freqtrade-db.js';
+import { botDbPath, createFreqtradeDb } from '../../scripts/freqtrade/fixtures.js';
 import { recordingContext } from '../helpers/job-context.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { waitFor } from '../helpers/wait-for.js';
-import { createTestEnvironment, type TestEnvironment } from '../helpers/test-runtime.js';
+import { suiteEnvironment } from '../helpers/suite-environment.js';
 
 const BAD_SQLITE = path.resolve(fileURLToPath(import.meta.url), '../../fixtures/bad-sqlite');
 
@@ -28,22 +27,19 @@ function installBad(instancesDir: string, instance: string, file: string): strin
 }
 
 describe('bot-sync on bad input: a clear error naming the bot and the file, and nothing else lost', () => {
-  const tracker = failureTracker();
-  let env: TestEnvironment;
   const dir = tempDir('bad-input');
-
-  before(async () => {
-    env = await createTestEnvironment('bot_sync_bad', {
+  const env = suiteEnvironment(
+    'bot_sync_bad',
+    {
       BOT_INSTANCES_DIR: dir.path,
       SQLITE_BUSY_TIMEOUT: '200ms',
       JOB_ATTEMPTS: '4',
-    });
-    createBotDatabase(botDbPath(dir.path, 'good'), { version: 'S06', trades: 25, seed: 4 });
-  });
+    },
+    { dir },
+  );
 
-  after(async () => {
-    await env.cleanup({ keep: tracker.failed });
-    if (!tracker.failed) dir.remove();
+  before(() => {
+    createBotDatabase(botDbPath(dir.path, 'good'), { version: 'S06', trades: 25, seed: 4 });
   });
 
   const permanent: Array<[string, string, RegExp]> = [

@@ -1,28 +1,17 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { PermanentJobError } from '../../src/errors.js';
 import { syncBot } from '../../src/jobs/bot-sync/sync-bot.js';
 import { verifyBots } from '../../src/verify/verify-bots.js';
-import { failureTracker } from '../helpers/failure-tracker.js';
-import { botDbPath, createFreqtradeDb } from '../helpers/freqtrade-db.js';
+import { botDbPath, createFreqtradeDb } from '../../scripts/freqtrade/fixtures.js';
 import { recordingContext } from '../helpers/job-context.js';
 import { tempDir } from '../helpers/temp-dir.js';
-import { createTestEnvironment, type TestEnvironment } from '../helpers/test-runtime.js';
+import { suiteEnvironment } from '../helpers/suite-environment.js';
 
 describe('bot-sync on bad rows: the reader always advances, a bad row never blocks its bot', () => {
-  const tracker = failureTracker();
-  let env: TestEnvironment;
   const dir = tempDir('bad-rows');
-
-  before(async () => {
-    env = await createTestEnvironment('bot_sync_bad_rows', { BOT_INSTANCES_DIR: dir.path });
-  });
-
-  after(async () => {
-    await env.cleanup({ keep: tracker.failed });
-    if (!tracker.failed) dir.remove();
-  });
+  const env = suiteEnvironment('bot_sync_bad_rows', { BOT_INSTANCES_DIR: dir.path }, { dir });
 
   /** A sync that gives up after 20 s (a reader that loops would otherwise hang the test). */
   async function sync(bot: string, overrides: { SYNC_BATCH_SIZE?: number } = {}) {

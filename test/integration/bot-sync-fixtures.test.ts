@@ -1,13 +1,12 @@
 import assert from 'node:assert/strict';
 import { utimesSync } from 'node:fs';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { syncBot } from '../../src/jobs/bot-sync/sync-bot.js';
-import { failureTracker } from '../helpers/failure-tracker.js';
-import { FIXTURE_FILES, FIXTURES_SKIP, installFixture, type FixtureName } from '../helpers/freqtrade-db.js';
+import { FIXTURE_FILES, FIXTURES_SKIP, installFixture, type FixtureName } from '../../scripts/freqtrade/fixtures.js';
 import { recordingContext } from '../helpers/job-context.js';
 import { tempDir } from '../helpers/temp-dir.js';
-import { createTestEnvironment, type TestEnvironment } from '../helpers/test-runtime.js';
+import { suiteEnvironment } from '../helpers/suite-environment.js';
 
 /** Reads a FreqTrade database the way a person would check it by hand, naming old columns explicitly. */
 function sourceTrades(file: string): Array<Record<string, unknown>> {
@@ -50,24 +49,18 @@ function utcMicros(naive: unknown): string | null {
 }
 
 describe('bot-sync on the real FreqTrade databases of six versions', { skip: FIXTURES_SKIP }, () => {
-  const tracker = failureTracker();
-  let env: TestEnvironment;
   const dir = tempDir('fixtures');
   const files = new Map<FixtureName, string>();
 
-  before(async () => {
-    env = await createTestEnvironment('bot_sync_fixtures', { BOT_INSTANCES_DIR: dir.path });
+  const env = suiteEnvironment('bot_sync_fixtures', { BOT_INSTANCES_DIR: dir.path }, { dir });
+
+  before(() => {
     // Files changed in the last 2 s are never trusted as unchanged: age the copies.
     const aged = new Date(Date.now() - 60_000);
     for (const name of Object.keys(FIXTURE_FILES) as FixtureName[]) {
       files.set(name, installFixture(dir.path, name, name));
       utimesSync(files.get(name)!, aged, aged);
     }
-  });
-
-  after(async () => {
-    await env.cleanup({ keep: tracker.failed });
-    if (!tracker.failed) dir.remove();
   });
 
   for (const name of Object.keys(FIXTURE_FILES) as FixtureName[]) {

@@ -1,35 +1,28 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { ADVISORY_LOCKS } from '../../src/connections/advisory-locks.js';
 import { syncBot } from '../../src/jobs/bot-sync/sync-bot.js';
 import { PermanentJobError } from '../../src/errors.js';
-import { failureTracker } from '../helpers/failure-tracker.js';
-import { botDbPath, createFreqtradeDb, insertTrades } from '../helpers/freqtrade-db.js';
+import { botDbPath, createFreqtradeDb, insertTrades } from '../../scripts/freqtrade/fixtures.js';
 import { recordingContext } from '../helpers/job-context.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { waitFor } from '../helpers/wait-for.js';
-import { createTestEnvironment, type TestEnvironment } from '../helpers/test-runtime.js';
+import { suiteEnvironment } from '../helpers/suite-environment.js';
 
 describe('bot-sync incremental, exact and one run per bot', () => {
-  const tracker = failureTracker();
-  let env: TestEnvironment;
   const dir = tempDir('incremental');
-
-  before(async () => {
-    // Every sync compares every row: these edit old rows in place, which change windows leave to
-    // the next full compare (change-windows.test.ts covers the windows).
-    env = await createTestEnvironment('bot_sync_incremental', {
+  // Every sync compares every row: these edit old rows in place, which change windows leave to
+  // the next full compare (change-windows.test.ts covers the windows).
+  const env = suiteEnvironment(
+    'bot_sync_incremental',
+    {
       BOT_INSTANCES_DIR: dir.path,
       SYNC_BATCH_SIZE: '500',
       FULL_COMPARE_INTERVAL: '0',
-    });
-  });
-
-  after(async () => {
-    await env.cleanup({ keep: tracker.failed });
-    if (!tracker.failed) dir.remove();
-  });
+    },
+    { dir },
+  );
 
   /** What PostgreSQL holds for a bot, as comparable rows. */
   async function stored(instance: string): Promise<{ trades: string[]; orders: string[] }> {

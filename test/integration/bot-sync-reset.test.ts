@@ -11,27 +11,16 @@ import type { BotSyncDryRun } from '../../src/jobs/bot-sync/dry-run.js';
 import { dryRunBot } from '../../src/jobs/bot-sync/dry-run.js';
 import { syncBot } from '../../src/jobs/bot-sync/sync-bot.js';
 import { enqueue } from '../../src/producers/enqueue.js';
-import { failureTracker } from '../helpers/failure-tracker.js';
-import { botDbPath, createFreqtradeDb, insertTrades } from '../helpers/freqtrade-db.js';
+import { botDbPath, createFreqtradeDb, insertTrades } from '../../scripts/freqtrade/fixtures.js';
 import { cliEnv, runCli } from '../helpers/cli-process.js';
 import { recordingContext } from '../helpers/job-context.js';
 import { startQueueHarness, type QueueHarness } from '../helpers/queue-harness.js';
 import { tempDir } from '../helpers/temp-dir.js';
-import { createTestEnvironment, type TestEnvironment } from '../helpers/test-runtime.js';
+import { suiteEnvironment } from '../helpers/suite-environment.js';
 
 describe('bot-sync and a replaced bot database: refused until accepted, history kept', () => {
-  const tracker = failureTracker();
-  let env: TestEnvironment;
   const dir = tempDir('bot-reset');
-
-  before(async () => {
-    env = await createTestEnvironment('bot_sync_reset', { BOT_INSTANCES_DIR: dir.path });
-  });
-
-  after(async () => {
-    await env.cleanup({ keep: tracker.failed });
-    if (!tracker.failed) dir.remove();
-  });
+  const env = suiteEnvironment('bot_sync_reset', { BOT_INSTANCES_DIR: dir.path }, { dir });
 
   const sync = (bot: string, options = {}) => syncBot(recordingContext(env.runtime), bot, options);
 

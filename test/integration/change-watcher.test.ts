@@ -9,7 +9,7 @@ import { ChangeWatcher, WatchFolderError } from '../../src/producers/watcher/cha
 import { closeQueues, createQueues, type Queues } from '../../src/queues/queues.js';
 import { cliEnv, exitedWithin, runCli, startCli } from '../helpers/cli-process.js';
 import { failureTracker } from '../helpers/failure-tracker.js';
-import { botDbPath, createFreqtradeDb, insertTrades } from '../helpers/freqtrade-db.js';
+import { botDbPath, createFreqtradeDb, insertTrades } from '../../scripts/freqtrade/fixtures.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { testConfig } from '../helpers/test-config.js';
 import { createTestEnvironment, type TestEnvironment } from '../helpers/test-runtime.js';

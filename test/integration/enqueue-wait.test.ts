@@ -1,28 +1,19 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { WorkerPool } from '../../src/workers/worker-pool.js';
-import { CLI, cliEnv, runCli, startCli } from '../helpers/cli-process.js';
-import { failureTracker } from '../helpers/failure-tracker.js';
-import { createTestEnvironment, type TestEnvironment } from '../helpers/test-runtime.js';
+import { CLI } from '../../scripts/ctp-etl-child.js';
+import { cliEnv, runCli, startCli } from '../helpers/cli-process.js';
+import { suiteEnvironment } from '../helpers/suite-environment.js';
 
 const ERASE_LINE = '\u001b[2K';
 const quiet = { LOG_LEVEL: 'silent', JOB_ATTEMPTS: '3' };
 
 describe('ctp-etl enqueue --wait', () => {
-  const tracker = failureTracker();
-  let env: TestEnvironment;
+  const env = suiteEnvironment('enqueue_wait', { JOB_ATTEMPTS: '3' });
   let pool: WorkerPool | undefined;
-
-  before(async () => {
-    env = await createTestEnvironment('enqueue_wait', { JOB_ATTEMPTS: '3' });
-  });
-
-  after(async () => {
-    await pool?.stop();
-    await env.cleanup({ keep: tracker.failed });
-  });
+  env.closeFirst(() => pool?.stop());
 
   it('says when no worker serves the queue, then follows the job once one starts (exit 0)', async () => {
     const cli = startCli(['enqueue', 'echo', '--json', '{"message":"early"}', '--wait'], cliEnv(env.config, quiet));

@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import { closeQueues, createQueues, type Queues } from '../../src/queues/queues.js';
 import { cliEnv, exitedWithin, listeningPort, runCli, startCli, type CliProcess } from '../helpers/cli-process.js';
 import { failureTracker } from '../helpers/failure-tracker.js';
-import { botDbPath, createFreqtradeDb } from '../helpers/freqtrade-db.js';
+import { botDbPath, createFreqtradeDb } from '../../scripts/freqtrade/fixtures.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { createTestEnvironment, type TestEnvironment } from '../helpers/test-runtime.js';
 import { waitFor } from '../helpers/wait-for.js';

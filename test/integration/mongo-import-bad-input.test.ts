@@ -9,7 +9,7 @@ import { closeQueues, createQueues } from '../../src/queues/queues.js';
 import { runJob } from '../../src/workers/run-job.js';
 import { failureTracker } from '../helpers/failure-tracker.js';
 import { recordingContext } from '../helpers/job-context.js';
-import { writeExport } from '../helpers/mongo-docs.js';
+import { writeExport } from '../../scripts/mongo/documents.js';
 import { createMongoTestEnvironment, importCounts as counts, type ImportResult } from '../helpers/mongo-import.js';
 import type { TestMongo } from '../helpers/test-mongo.js';
 import { createTestEnvironment, type TestEnvironment } from '../helpers/test-runtime.js';

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import type { QueueEvents } from 'bullmq';
 import { Decimal128, ObjectId } from 'mongodb';
 import { enqueueUserUpsert } from '../../src/index.js';
@@ -8,19 +8,15 @@ import { upsertUsers } from '../../src/users/upsert-users.js';
 import type { Queues } from '../../src/queues/queues.js';
 import { Runtime } from '../../src/runtime/runtime.js';
 import { cliEnv, runCli } from '../helpers/cli-process.js';
-import { failureTracker } from '../helpers/failure-tracker.js';
-import { startQueueHarness, type QueueHarness } from '../helpers/queue-harness.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { testConfig } from '../helpers/test-config.js';
-import { createTestEnvironment, type TestEnvironment } from '../helpers/test-runtime.js';
+import { suiteEnvironment } from '../helpers/suite-environment.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 describe('dual-write: user-upsert jobs', () => {
-  const tracker = failureTracker();
-  let env: TestEnvironment;
+  const env = suiteEnvironment('dual_write', { JOB_ATTEMPTS: '12', JOB_BACKOFF: '100ms' });
   let proxy: TcpProxy;
   let workerRuntime: Runtime;
-  let harness: QueueHarness;
   let queues: Queues;
   let events: QueueEvents;
 
@@ -38,23 +34,16 @@ describe('dual-write: user-upsert jobs', () => {
     ).rows[0];
 
   before(async () => {
-    env = await createTestEnvironment('dual_write', { JOB_ATTEMPTS: '12', JOB_BACKOFF: '100ms' });
     const url = new URL(env.config.DATABASE_URL);
     proxy = await TcpProxy.reserve({ host: url.hostname, port: Number(url.port || 5432) });
+    env.closeFirst(() => proxy.stop());
     url.port = String(proxy.port);
     // The worker reaches PostgreSQL only through the proxy, which starts stopped.
     workerRuntime = new Runtime(
       testConfig(env.name, { DATABASE_URL: url.toString(), JOB_ATTEMPTS: '12', JOB_BACKOFF: '100ms' }),
     );
-    harness = await startQueueHarness(env.runtime, 'user-upsert', { worker: workerRuntime, concurrency: 1 });
-    ({ queues, events } = harness);
-  });
-
-  after(async () => {
-    await harness.stop();
-    await workerRuntime.close();
-    await proxy.stop();
-    await env.cleanup({ keep: tracker.failed });
+    env.closeFirst(() => workerRuntime.close());
+    ({ queues, events } = await env.startQueueHarness('user-upsert', { worker: workerRuntime, concurrency: 1 }));
   });
 
   it('retries while PostgreSQL is unreachable, then lands the write', async () => {

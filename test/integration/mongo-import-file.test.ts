@@ -10,7 +10,7 @@ import { cliEnv, runCli } from '../helpers/cli-process.js';
 import { runJob } from '../../src/workers/run-job.js';
 import { failureTracker } from '../helpers/failure-tracker.js';
 import { recordingContext } from '../helpers/job-context.js';
-import { oid, snapshotDoc, userDoc, writeExport } from '../helpers/mongo-docs.js';
+import { oid, snapshotDoc, userDoc, writeExport } from '../../scripts/mongo/documents.js';
 import { range, type ImportResult } from '../helpers/mongo-import.js';
 import { createTestEnvironment, type TestEnvironment } from '../helpers/test-runtime.js';
 

@@ -8,14 +8,14 @@ import { WorkerPool } from '../../src/workers/worker-pool.js';
 import { runJob } from '../../src/workers/run-job.js';
 import { failureTracker } from '../helpers/failure-tracker.js';
 import { recordingContext } from '../helpers/job-context.js';
-import { oid, snapshotDoc, userDoc } from '../helpers/mongo-docs.js';
+import { oid, snapshotDoc, userDoc, withoutDecimal128 } from '../../scripts/mongo/documents.js';
 import {
   createMongoTestEnvironment,
   importCounts as counts,
   range,
   type ImportResult,
 } from '../helpers/mongo-import.js';
-import { withoutDecimal128, type TestMongo } from '../helpers/test-mongo.js';
+import type { TestMongo } from '../helpers/test-mongo.js';
 import type { TestEnvironment } from '../helpers/test-runtime.js';
 
 describe('mongo-import from a live MongoDB (FerretDB)', () => {

@@ -4,9 +4,9 @@ import type { Document } from 'mongodb';
 import { runJob } from '../../src/workers/run-job.js';
 import { failureTracker } from '../helpers/failure-tracker.js';
 import { recordingContext } from '../helpers/job-context.js';
-import { oid, userDoc } from '../helpers/mongo-docs.js';
+import { oid, userDoc, withoutDecimal128 } from '../../scripts/mongo/documents.js';
 import { createMongoTestEnvironment, type UserReconcileResult } from '../helpers/mongo-import.js';
-import { withoutDecimal128, type TestMongo } from '../helpers/test-mongo.js';
+import type { TestMongo } from '../helpers/test-mongo.js';
 import type { TestEnvironment } from '../helpers/test-runtime.js';
 
 describe('user-reconcile: re-import users changed since the last run', () => {

@@ -1,14 +1,13 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, stat, symlink, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { mkdir, stat, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { contextForLocalRun } from '../../src/workers/job-context.js';
 import { runJob } from '../../src/workers/run-job.js';
-import { failureTracker } from '../helpers/failure-tracker.js';
-import { writeExport, userDoc } from '../helpers/mongo-docs.js';
-import { startQueueHarness, type QueueHarness } from '../helpers/queue-harness.js';
-import { createTestEnvironment, type TestEnvironment } from '../helpers/test-runtime.js';
+import { writeExport, userDoc } from '../../scripts/mongo/documents.js';
+import type { QueueHarness } from '../helpers/queue-harness.js';
+import { suiteEnvironment } from '../helpers/suite-environment.js';
+import { tempDir } from '../helpers/temp-dir.js';
 import { createTestBot, sqliteTables } from '../helpers/turso-bots.js';
 
 /**
@@ -16,9 +15,18 @@ import { createTestBot, sqliteTables } from '../helpers/turso-bots.js';
  * reaches only IMPORT_FILES_DIR (imports) and RESTORE_DIR (restores); `run` may name any path.
  */
 describe('paths in queued payloads', () => {
-  const tracker = failureTracker();
-  let root: string;
-  let env: TestEnvironment;
+  const dir = tempDir('payload-paths');
+  const root = dir.path;
+  const env = suiteEnvironment(
+    'payload_paths',
+    {
+      BOT_INSTANCES_DIR: path.join(root, 'bots'),
+      TURSO_FILE_DIR: path.join(root, 'targets'),
+      IMPORT_FILES_DIR: path.join(root, 'exports'),
+      RESTORE_DIR: path.join(root, 'restores'),
+    },
+    { dir },
+  );
   let imports: QueueHarness;
   let restores: QueueHarness;
 
@@ -31,23 +39,9 @@ describe('paths in queued payloads', () => {
     Number((await env.runtime.pg.query<{ n: string }>('SELECT count(*) AS n FROM rejects')).rows[0]!.n);
 
   before(async () => {
-    root = await mkdtemp(path.join(tmpdir(), 'payload-paths-'));
     await mkdir(path.join(root, 'exports'));
-    env = await createTestEnvironment('payload_paths', {
-      BOT_INSTANCES_DIR: path.join(root, 'bots'),
-      TURSO_FILE_DIR: path.join(root, 'targets'),
-      IMPORT_FILES_DIR: path.join(root, 'exports'),
-      RESTORE_DIR: path.join(root, 'restores'),
-    });
-    imports = await startQueueHarness(env.runtime, 'mongo-import');
-    restores = await startQueueHarness(env.runtime, 'turso-restore');
-  });
-
-  after(async () => {
-    await imports.stop();
-    await restores.stop();
-    await env.cleanup({ keep: tracker.failed });
-    if (!tracker.failed) await rm(root, { recursive: true, force: true });
+    imports = await env.startQueueHarness('mongo-import');
+    restores = await env.startQueueHarness('turso-restore');
   });
 
   it('refuses an import file outside IMPORT_FILES_DIR, copying nothing of it into rejects', async () => {

@@ -1,28 +1,17 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import type { QueueEvents } from 'bullmq';
 import { enqueue } from '../../src/producers/enqueue.js';
 import type { Queues } from '../../src/queues/queues.js';
-import { failureTracker } from '../helpers/failure-tracker.js';
-import { startQueueHarness, type QueueHarness } from '../helpers/queue-harness.js';
-import { createTestEnvironment, type TestEnvironment } from '../helpers/test-runtime.js';
+import { suiteEnvironment } from '../helpers/suite-environment.js';
 
 describe('queue and worker', () => {
-  const tracker = failureTracker();
-  let env: TestEnvironment;
-  let harness: QueueHarness;
+  const env = suiteEnvironment('queue_worker', { JOB_ATTEMPTS: '3', JOB_BACKOFF: '200ms' });
   let queues: Queues;
   let events: QueueEvents;
 
   before(async () => {
-    env = await createTestEnvironment('queue_worker', { JOB_ATTEMPTS: '3', JOB_BACKOFF: '200ms' });
-    harness = await startQueueHarness(env.runtime, 'echo');
-    ({ queues, events } = harness);
-  });
-
-  after(async () => {
-    await harness.stop();
-    await env.cleanup({ keep: tracker.failed });
+    ({ queues, events } = await env.startQueueHarness('echo'));
   });
 
   it('runs a job enqueued through Redis and keeps its result, title and log', async () => {

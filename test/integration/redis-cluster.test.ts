@@ -4,7 +4,7 @@ import { Cluster } from 'ioredis';
 import { compareBots } from '../helpers/bot-equality.js';
 import { cliEnv, listeningPort, runCli, startCli, type CliProcess } from '../helpers/cli-process.js';
 import { failureTracker } from '../helpers/failure-tracker.js';
-import { botDbPath, createFreqtradeDb } from '../helpers/freqtrade-db.js';
+import { botDbPath, createFreqtradeDb } from '../../scripts/freqtrade/fixtures.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { onRedisCluster } from '../helpers/test-config.js';
 import { createTestEnvironment, type TestEnvironment } from '../helpers/test-runtime.js';

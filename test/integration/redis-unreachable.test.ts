@@ -1,20 +1,11 @@
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import { after, before, describe, it } from 'node:test';
+import { freePort } from '../../scripts/private-redis.js';
 import { seedBotSyncState } from '../helpers/bot-sync-state.js';
 import { cliEnv, exitedWithin, listeningPort, startCli } from '../helpers/cli-process.js';
 import { failureTracker } from '../helpers/failure-tracker.js';
 import { createTestEnvironment, type TestEnvironment } from '../helpers/test-runtime.js';
 import { waitFor } from '../helpers/wait-for.js';
-
-/** A loopback port nothing listens on: connections to it are refused at once. */
-async function closedPort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 describe('an unreachable Redis', () => {
   const tracker = failureTracker();
@@ -25,7 +16,7 @@ describe('an unreachable Redis', () => {
   before(async () => {
     env = await createTestEnvironment('redis_unreachable');
     await seedBotSyncState(env.db.pool, [{ instance: 'alpha', syncedSecondsAgo: 60 }]);
-    port = await closedPort();
+    port = await freePort();
     unreachable = cliEnv(env.config, {
       REDIS_URL: `redis://etl:redis-secret@127.0.0.1:${port}`,
       REDIS_CONNECT_TIMEOUT: '1s',

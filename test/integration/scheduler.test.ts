@@ -8,7 +8,7 @@ import { Scheduler } from '../../src/producers/scheduler/scheduler.js';
 import { closeQueues, createQueues } from '../../src/queues/queues.js';
 import { WorkerPool } from '../../src/workers/worker-pool.js';
 import { failureTracker } from '../helpers/failure-tracker.js';
-import { botDbPath, createFreqtradeDb } from '../helpers/freqtrade-db.js';
+import { botDbPath, createFreqtradeDb } from '../../scripts/freqtrade/fixtures.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { createTestEnvironment, type TestEnvironment } from '../helpers/test-runtime.js';
 import { waitFor } from '../helpers/wait-for.js';

@@ -11,7 +11,7 @@ import { runJob } from '../../src/workers/run-job.js';
 import { cliEnv, runCli } from '../helpers/cli-process.js';
 import { failureTracker } from '../helpers/failure-tracker.js';
 import { createTestEnvironment, type TestEnvironment } from '../helpers/test-runtime.js';
-import { FIXTURES_SKIP } from '../helpers/freqtrade-db.js';
+import { FIXTURES_SKIP } from '../../scripts/freqtrade/fixtures.js';
 import { FIXTURES, createTestBot, editSource, sqliteSchema, sqliteTables } from '../helpers/turso-bots.js';
 
 describe('turso-restore', () => {

@@ -1,25 +1,29 @@
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { createClient } from '@libsql/client';
 import { PermanentJobError } from '../../src/errors.js';
 import type { JobContext } from '../../src/jobs/job.js';
 import { contextForLocalRun } from '../../src/workers/job-context.js';
 import { runJob } from '../../src/workers/run-job.js';
-import { failureTracker } from '../helpers/failure-tracker.js';
-import { createTestEnvironment, type TestEnvironment } from '../helpers/test-runtime.js';
+import { suiteEnvironment } from '../helpers/suite-environment.js';
+import { tempDir } from '../helpers/temp-dir.js';
+import { createTestEnvironment } from '../helpers/test-runtime.js';
 import { createTestBot, writeSyncConfig } from '../helpers/turso-bots.js';
 
 /** Issue 11.1: a bot's sync-config.json reaches only backup targets, never other files. */
 describe('turso targets: where a bot config may write', () => {
-  const tracker = failureTracker();
-  let root: string;
-  let targets: string;
-  let env: TestEnvironment;
+  const dir = tempDir('turso-rules');
+  const root = dir.path;
+  const targets = path.join(root, 'targets');
+  const env = suiteEnvironment(
+    'turso_rules',
+    { BOT_INSTANCES_DIR: path.join(root, 'bots'), TURSO_FILE_DIR: targets },
+    { dir },
+  );
   let ctx: JobContext;
 
   const push = (instance: string) => runJob('turso-push', { instance }, ctx);
@@ -43,21 +47,10 @@ describe('turso targets: where a bot config may write', () => {
   };
 
   before(async () => {
-    root = await mkdtemp(path.join(tmpdir(), 'turso-rules-'));
-    targets = path.join(root, 'targets');
-    env = await createTestEnvironment('turso_rules', {
-      BOT_INSTANCES_DIR: path.join(root, 'bots'),
-      TURSO_FILE_DIR: targets,
-    });
     ctx = contextForLocalRun(env.runtime);
     // The victim: a bot with a live database and a backup of its own.
     await createTestBot(root, 'victim', { version: 'S06', trades: 25, seed: 32 });
     await push('victim');
-  });
-
-  after(async () => {
-    await env.cleanup({ keep: tracker.failed });
-    if (!tracker.failed) await rm(root, { recursive: true, force: true });
   });
 
   it('marks a target it creates with its owning bot, relative URLs read against TURSO_FILE_DIR', async () => {
@@ -94,7 +87,7 @@ describe('turso targets: where a bot config may write', () => {
         (error: Error) => error instanceof PermanentJobError && /never be inside BOT_INSTANCES_DIR/.test(error.message),
       );
     } finally {
-      await inside.cleanup({ keep: tracker.failed });
+      await inside.cleanup({ keep: env.failed });
     }
   });
 

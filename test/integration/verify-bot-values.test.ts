@@ -10,7 +10,7 @@ import { canonicalDate } from '../../src/verify/bot-rows.js';
 import { canonicalDecimal } from '../../src/verify/canonical-decimal.js';
 import { verifyBots, type BotCheck } from '../../src/verify/verify-bots.js';
 import { failureTracker } from '../helpers/failure-tracker.js';
-import { botDbPath } from '../helpers/freqtrade-db.js';
+import { botDbPath } from '../../scripts/freqtrade/fixtures.js';
 import { recordingContext } from '../helpers/job-context.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { createTestEnvironment, type TestEnvironment } from '../helpers/test-runtime.js';

@@ -13,7 +13,7 @@ import {
   FIXTURES_SKIP,
   installFixture,
   type FixtureName,
-} from '../helpers/freqtrade-db.js';
+} from '../../scripts/freqtrade/fixtures.js';
 import { recordingContext } from '../helpers/job-context.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { createTestEnvironment, type TestEnvironment } from '../helpers/test-runtime.js';

@@ -7,10 +7,10 @@ import { canonicalDecimal } from '../../src/verify/canonical-decimal.js';
 import { cliEnv, runCli } from '../helpers/cli-process.js';
 import { failureTracker } from '../helpers/failure-tracker.js';
 import { createBotDatabase } from '../../scripts/freqtrade/generate-bot-db.js';
-import { botDbPath } from '../helpers/freqtrade-db.js';
-import { snapshotDoc, userDoc } from '../helpers/mongo-docs.js';
+import { botDbPath } from '../../scripts/freqtrade/fixtures.js';
+import { snapshotDoc, userDoc, withoutDecimal128 } from '../../scripts/mongo/documents.js';
 import { tempDir } from '../helpers/temp-dir.js';
-import { createTestMongo, withoutDecimal128, type TestMongo } from '../helpers/test-mongo.js';
+import { createTestMongo, type TestMongo } from '../helpers/test-mongo.js';
 import { createTestEnvironment, type TestEnvironment } from '../helpers/test-runtime.js';
 
 interface Report {

@@ -9,10 +9,10 @@ import { verifyCollection, type CollectionCheck } from '../../src/verify/verify-
 import { cliEnv, runCli } from '../helpers/cli-process.js';
 import { failureTracker } from '../helpers/failure-tracker.js';
 import { recordingContext } from '../helpers/job-context.js';
-import { oid, snapshotDoc, userDoc, writeExport } from '../helpers/mongo-docs.js';
+import { oid, snapshotDoc, userDoc, writeExport, withoutDecimal128 } from '../../scripts/mongo/documents.js';
 import { range } from '../helpers/mongo-import.js';
 import { tempDir } from '../helpers/temp-dir.js';
-import { createTestMongo, withoutDecimal128, type TestMongo } from '../helpers/test-mongo.js';
+import { createTestMongo, type TestMongo } from '../helpers/test-mongo.js';
 import { createTestEnvironment, type TestEnvironment } from '../helpers/test-runtime.js';
 
 /**

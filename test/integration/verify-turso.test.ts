@@ -6,7 +6,7 @@ import { createClient } from '@libsql/client';
 import { createBotDatabase } from '../../scripts/freqtrade/generate-bot-db.js';
 import { cliEnv, runCli } from '../helpers/cli-process.js';
 import { failureTracker } from '../helpers/failure-tracker.js';
-import { botDbPath } from '../helpers/freqtrade-db.js';
+import { botDbPath } from '../../scripts/freqtrade/fixtures.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { createTestEnvironment, type TestEnvironment } from '../helpers/test-runtime.js';
 

@@ -1,38 +1,31 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { QueueEvents } from 'bullmq';
 import { enqueue } from '../../src/producers/enqueue.js';
 import { enqueueUserUpsert } from '../../src/producers/user-upsert.js';
 import { closeQueues, createQueues, type Queues } from '../../src/queues/queues.js';
 import { cliEnv, exitedWithin, startCli } from '../helpers/cli-process.js';
-import { failureTracker } from '../helpers/failure-tracker.js';
-import { userDoc } from '../helpers/mongo-docs.js';
-import { createTestEnvironment, type TestEnvironment } from '../helpers/test-runtime.js';
+import { userDoc } from '../../scripts/mongo/documents.js';
+import { suiteEnvironment } from '../helpers/suite-environment.js';
 import { waitFor } from '../helpers/wait-for.js';
 
 describe('worker process shutdown', () => {
-  const tracker = failureTracker();
-  let env: TestEnvironment;
+  const env = suiteEnvironment('worker_shutdown');
   let queues: Queues;
   let events: QueueEvents;
   let upsertEvents: QueueEvents;
 
   before(async () => {
-    env = await createTestEnvironment('worker_shutdown');
     queues = createQueues(env.config, env.runtime.redis('producer'), ['echo', 'user-upsert']);
+    env.closeFirst(() => closeQueues(queues));
     events = new QueueEvents('echo', { connection: env.runtime.redis('worker'), prefix: env.config.QUEUE_PREFIX });
     upsertEvents = new QueueEvents('user-upsert', {
       connection: env.runtime.redis('worker'),
       prefix: env.config.QUEUE_PREFIX,
     });
+    env.closeFirst(() => upsertEvents.close());
+    env.closeFirst(() => events.close());
     await Promise.all([events.waitUntilReady(), upsertEvents.waitUntilReady()]);
-  });
-
-  after(async () => {
-    await events.close();
-    await upsertEvents.close();
-    await closeQueues(queues);
-    await env.cleanup({ keep: tracker.failed });
   });
 
   it('lets an in-flight job finish on SIGTERM, then exits 0', async () => {

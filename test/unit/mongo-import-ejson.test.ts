@@ -3,7 +3,7 @@ import { isDeepStrictEqual } from 'node:util';
 import { describe, it } from 'node:test';
 import { EJSON } from 'bson';
 import { parseEjson } from '../../src/mongo-values/ejson.js';
-import { snapshotDoc, userDoc } from '../helpers/mongo-docs.js';
+import { snapshotDoc, userDoc } from '../../scripts/mongo/documents.js';
 
 /** What bson alone makes of a line: the reference the fast parse must equal, value for value. */
 function reference(text: string): { value?: unknown; error?: string } {

@@ -5,7 +5,8 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 
-async function freePort(): Promise<number> {
+/** A loopback port nothing listens on (yet): connections to it are refused at once. */
+export async function freePort(): Promise<number> {
   const server = net.createServer();
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
   const { port } = server.address() as net.AddressInfo;
@@ -24,8 +25,8 @@ async function answers(port: number): Promise<boolean> {
 }
 
 /**
- * A redis-server of the test's own, persisting to an append-only file as production should, so
- * the test can restart it mid-run without touching the shared Redis.
+ * A redis-server of a test's or a benchmark's own, persisting to an append-only file as production
+ * should, so it can be restarted mid-run or measured without touching the shared Redis.
  */
 export class PrivateRedis {
   private child: ChildProcess | undefined;

@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
-import { addTrades, closeTrades } from '../../scripts/freqtrade/generate-bot-db.js';
-import { naiveUtc, naiveUtcMicros, random } from '../../scripts/freqtrade/trade-plan.js';
+import { addTrades, closeTrades } from './generate-bot-db.js';
+import { naiveUtc, naiveUtcMicros, random } from './trade-plan.js';
 
 /**
  * What a running FreqTrade does to its database, one change at a time, with its own clock (naive

@@ -2,9 +2,7 @@ import { copyFileSync, existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type Database from 'better-sqlite3';
-import { addTrades, createBotDatabase, type GeneratedBot } from '../../scripts/freqtrade/generate-bot-db.js';
-
-export { random } from '../../scripts/freqtrade/trade-plan.js';
+import { addTrades, createBotDatabase, type GeneratedBot } from './generate-bot-db.js';
 
 /**
  * The real FreqTrade databases of `../shared/fixtures` beside the checkout: not ours to commit,
@@ -44,7 +42,7 @@ export function installFixture(instancesDir: string, instance: string, fixture: 
  * A generated bot database of the newest FreqTrade schema with a fixed number of orders per trade
  * (default 2: an entry and an exit) and no trade_custom_data, which keeps counts easy to assert and
  * lets a test delete trades as it likes (better-sqlite3 enforces foreign keys); rollback journal unless
- * `wal` (a lock test needs a writer that blocks readers). scripts/freqtrade has the full generator.
+ * `wal` (a lock test needs a writer that blocks readers). generate-bot-db.ts is the full generator.
  */
 export function createFreqtradeDb(
   file: string,
