@@ -9,7 +9,7 @@ import { dryRunBot } from '../../src/jobs/bot-sync/dry-run.js';
 import { syncBot } from '../../src/jobs/bot-sync/sync-bot.js';
 import { pushBot } from '../../src/turso/push-bot.js';
 import { failureTracker } from '../helpers/failure-tracker.js';
-import { FreqtradeMutator } from '../helpers/freqtrade-mutations.js';
+import { FreqtradeMutator } from '../../scripts/freqtrade/mutations.js';
 import { recordingContext } from '../helpers/job-context.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { createTestEnvironment, type TestEnvironment } from '../helpers/test-runtime.js';
