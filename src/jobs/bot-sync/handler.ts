@@ -1,6 +1,6 @@
 import { guardBotJob } from '../../bots/held-bots.js';
-import { dryRunBot, type BotSyncDryRun } from './dry-run.js';
-import { syncBot, type BotSyncResult } from './sync-bot.js';
+import { dryRunBot, type BotSyncDryRun } from '../../bot-sync/dry-run.js';
+import { syncBot, type BotSyncResult } from '../../bot-sync/sync-bot.js';
 import { defineHandler } from '../job.js';
 import { botSyncContract } from './contract.js';
 

@@ -3,7 +3,7 @@ import { runImport, type ImportResult } from '../../import/run-import.js';
 import { usersTarget } from '../../import/targets.js';
 import { defineHandler } from '../job.js';
 import { userReconcileContract, type UserReconcilePayload as Payload } from './contract.js';
-import { openReconcileSource } from './reconcile-source.js';
+import { openReconcileSource } from '../../import/reconcile-source.js';
 
 export interface UserReconcileResult extends ImportResult {
   /** Users changed at or after this time (MongoDB's dates) were read; null: all of them (the first run). */

@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { showIdValue } from '../../mongo-values/bson-values.js';
-import { deserializeEjson } from '../../mongo-values/ejson.js';
+import { describeId } from '../../users/map-user.js';
 import { defineContract } from '../job.js';
 
 /**
@@ -16,12 +15,3 @@ export const userUpsertContract = defineContract({
 });
 
 export type UserUpsertPayload = z.output<typeof userUpsertContract.payload>;
-
-export function describeId(id: unknown): string {
-  try {
-    const value: unknown = deserializeEjson({ id }).id;
-    return value === undefined || value === null ? 'without _id' : showIdValue(value);
-  } catch {
-    return JSON.stringify(id);
-  }
-}

@@ -1,13 +1,13 @@
 import type { PoolClient } from 'pg';
-import { botDatabaseIdentity, findBotDatabaseFile } from '../../bots/bot-database-file.js';
-import { judgeReset, type ResetVerdict } from '../../bots/reset-guard.js';
-import type { JobContext } from '../job.js';
+import { botDatabaseIdentity, findBotDatabaseFile } from '../bots/bot-database-file.js';
+import { judgeReset, type ResetVerdict } from '../bots/reset-guard.js';
+import type { JobContext } from '../jobs/job.js';
 import { BotDatabase } from './bot-database.js';
 import { ordersMapping, tradesMapping, type TableMapping } from './freqtrade-columns.js';
 import { stageSource } from './merge-sync.js';
 import { quoteIdent } from './pg-writer.js';
 import { gatherResetEvidence } from './reset-check.js';
-import { withTransaction } from '../../connections/transaction.js';
+import { withTransaction } from '../connections/transaction.js';
 
 /** Keys shown per kind of change: enough to look a few rows up, never the whole table. */
 const SAMPLE_KEYS = 5;

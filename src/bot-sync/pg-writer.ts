@@ -2,10 +2,10 @@ import { once } from 'node:events';
 import { finished } from 'node:stream/promises';
 import type { PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import { PermanentJobError } from '../../errors.js';
+import { PermanentJobError } from '../errors.js';
 import type { BotDatabase } from './bot-database.js';
 import { ordersMapping, tradesMapping, type TableMapping } from './freqtrade-columns.js';
-import type { JobContext } from '../job.js';
+import type { JobContext } from '../jobs/job.js';
 import {
   createRowEncoder,
   KeyList,

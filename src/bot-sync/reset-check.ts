@@ -1,5 +1,5 @@
 import type { PoolClient } from 'pg';
-import type { AcceptReset, ResetEvidence, TableDeletions } from '../../bots/reset-guard.js';
+import type { AcceptReset, ResetEvidence, TableDeletions } from '../bots/reset-guard.js';
 import { stagedTable, type StagedRows } from './merge-sync.js';
 
 /** How many of the bot's first trades are compared with the file (a reset renumbers from 1). */

@@ -1,10 +1,10 @@
 import { ObjectId, type Db, type Document, type Filter } from 'mongodb';
-import type { PgPool } from '../../connections/postgres.js';
-import { loadCheckpoint, type SourcePosition } from '../../import/checkpoint.js';
-import type { ImportSource, SourceRecord } from '../../import/import-source.js';
-import { lastIdValue, readLiveCollection } from '../../import/live-source.js';
-import { showIdValue, type MongoId } from '../../mongo-values/bson-values.js';
-import { canonicalEjson } from '../../mongo-values/ejson.js';
+import type { PgPool } from '../connections/postgres.js';
+import { loadCheckpoint, type SourcePosition } from './checkpoint.js';
+import type { ImportSource, SourceRecord } from './import-source.js';
+import { lastIdValue, readLiveCollection } from './live-source.js';
+import { showIdValue, type MongoId } from '../mongo-values/bson-values.js';
+import { canonicalEjson } from '../mongo-values/ejson.js';
 
 type ReconcilePosition = Extract<SourcePosition, { kind: 'reconcile' }>;
 

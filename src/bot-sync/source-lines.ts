@@ -1,6 +1,6 @@
 import { hash as digest } from 'node:crypto';
 import type { PoolClient } from 'pg';
-import type { JobContext } from '../job.js';
+import type { JobContext } from '../jobs/job.js';
 import type { BotDatabase } from './bot-database.js';
 import { jsonSafe, INVALID, missingRequired, planColumns, readKey, type Converter } from './column-values.js';
 import { MAX_KEY, type ColumnKind, type TableMapping } from './freqtrade-columns.js';

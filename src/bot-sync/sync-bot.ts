@@ -4,8 +4,8 @@ import {
   describeBotDatabaseError,
   findBotDatabaseFile,
   fingerprintBotDatabase,
-} from '../../bots/bot-database-file.js';
-import { registerBot } from '../../bots/bot-registry.js';
+} from '../bots/bot-database-file.js';
+import { registerBot } from '../bots/bot-registry.js';
 import {
   fullCompareDue,
   fullCompareReason,
@@ -14,12 +14,12 @@ import {
   untrustedHighWater,
   windowStart,
   type WindowMemory,
-} from '../../bots/change-window.js';
-import { takeTransactionLock } from '../../connections/advisory-locks.js';
-import { withTransaction } from '../../connections/transaction.js';
-import { judgeReset, resetRefusal, type AcceptReset } from '../../bots/reset-guard.js';
-import { errorMessage } from '../../errors.js';
-import type { JobContext } from '../job.js';
+} from '../bots/change-window.js';
+import { takeTransactionLock } from '../connections/advisory-locks.js';
+import { withTransaction } from '../connections/transaction.js';
+import { judgeReset, resetRefusal, type AcceptReset } from '../bots/reset-guard.js';
+import { errorMessage } from '../errors.js';
+import type { JobContext } from '../jobs/job.js';
 import { BotDatabase } from './bot-database.js';
 import { firstSync } from './pg-writer.js';
 import { mergeSync, type SyncWindows } from './merge-sync.js';

@@ -1,6 +1,6 @@
 import type { PoolClient } from 'pg';
-import type { TableWindow } from '../../bots/change-window.js';
-import type { JobContext } from '../job.js';
+import type { TableWindow } from '../bots/change-window.js';
+import type { JobContext } from '../jobs/job.js';
 import type { BotDatabase } from './bot-database.js';
 import { ordersMapping, tradesMapping, type TableMapping } from './freqtrade-columns.js';
 import { copyLines, describePgFailure, quoteIdent, tableAt } from './pg-writer.js';
@@ -13,7 +13,7 @@ import {
   type RowReject,
 } from './source-lines.js';
 import type { StagedIdTables as StagedIds } from './reset-check.js';
-import type { TableDeletions } from '../../bots/reset-guard.js';
+import type { TableDeletions } from '../bots/reset-guard.js';
 import { emptyCounts, type ReadCounts } from './sync-state.js';
 
 /**

@@ -7,7 +7,7 @@ import {
   windowable,
   WINDOW_RULES,
   type HeldRows,
-} from '../../bots/change-window.js';
+} from '../bots/change-window.js';
 import type { BotDatabase } from './bot-database.js';
 import type { SyncWindows } from './merge-sync.js';
 import { FIRST_TRADES } from './reset-check.js';
