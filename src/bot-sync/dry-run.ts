@@ -5,8 +5,8 @@ import type { JobContext } from '../jobs/job.js';
 import { BotDatabase } from './bot-database.js';
 import { ordersMapping, tradesMapping, type TableMapping } from './freqtrade-columns.js';
 import { stageSource } from './merge-sync.js';
-import { quoteIdent } from './pg-writer.js';
-import { gatherResetEvidence } from './reset-check.js';
+import { quoteIdent } from '../sql-identifier.js';
+import { gatherResetEvidence } from './reset-evidence.js';
 import { withTransaction } from '../connections/transaction.js';
 
 /** Keys shown per kind of change: enough to look a few rows up, never the whole table. */

@@ -21,22 +21,14 @@ import { judgeReset, resetRefusal, type AcceptReset } from '../bots/reset-guard.
 import { errorMessage } from '../errors.js';
 import type { JobContext } from '../jobs/job.js';
 import { BotDatabase } from './bot-database.js';
-import { firstSync } from './pg-writer.js';
+import { firstSync } from './first-sync.js';
 import { mergeSync, type SyncWindows } from './merge-sync.js';
-import { endEpoch, gatherResetEvidence, type EndedEpoch } from './reset-check.js';
-import {
-  emptyCounts,
-  planSyncWindows,
-  readSyncState,
-  sumCounts,
-  touchSyncSuccess,
-  writeSyncFailure,
-  writeSyncSuccess,
-  type BotSyncResult,
-  type ReadCounts,
-} from './sync-state.js';
+import { endEpoch, type EndedEpoch } from './end-epoch.js';
+import { gatherResetEvidence } from './reset-evidence.js';
+import { planSyncWindows, readSyncState, touchSyncSuccess, writeSyncFailure, writeSyncSuccess } from './sync-state.js';
+import { emptyCounts, sumCounts, type BotSyncResult, type ReadCounts } from './sync-result.js';
 
-export type { BotSyncResult } from './sync-state.js';
+export type { BotSyncResult } from './sync-result.js';
 
 export interface SyncOptions {
   /** Compare every row (no change windows), even when the file looks unchanged. */

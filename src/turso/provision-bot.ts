@@ -26,8 +26,7 @@ export interface ProvisionOptions {
 }
 
 export type ProvisionResult =
-  | { instance: string; skipped: string }
-  | { instance: string; database: string; url: string; created: boolean };
+  { instance: string; skipped: string } | { instance: string; database: string; url: string; created: boolean };
 
 /**
  * Gives a bot its Turso database: creates it through the Turso Platform API (or finds it, when a
@@ -52,9 +51,7 @@ export async function provisionBot(options: ProvisionOptions): Promise<Provision
   const api = { baseUrl, org, token, signal };
   const name = databaseNameFor(instance);
   const { hostname, created } = await ensureDatabase(api, name, group);
-  await log(
-    `bot ${instance}: database ${name} ${created ? 'created' : 'found'} in ${org}/${group} at ${hostname}`,
-  );
+  await log(`bot ${instance}: database ${name} ${created ? 'created' : 'found'} in ${org}/${group} at ${hostname}`);
   const jwt = await createDatabaseToken(api, name);
   const tursoUrl = `libsql://${hostname}`;
   const temp = `${file}.${randomBytes(4).toString('hex')}.tmp`;

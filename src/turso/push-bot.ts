@@ -49,7 +49,8 @@ import {
   type PushRecord,
 } from './push-state.js';
 import type { Change } from './row-readers.js';
-import { ensureTargetSchema, quoteIdent, readSourceTables, type TableSchema } from './table-schema.js';
+import { ensureTargetSchema, readSourceTables, type TableSchema } from './table-schema.js';
+import { quoteIdent } from '../sql-identifier.js';
 
 export interface PushResult {
   tables: number;

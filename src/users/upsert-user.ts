@@ -50,7 +50,9 @@ export async function upsertUser(
   return result;
 }
 
-function mapPayload(p: Record<string, unknown>): { row: UserRow; raw: string } | { position: string; reason: string; raw: string } {
+function mapPayload(
+  p: Record<string, unknown>,
+): { row: UserRow; raw: string } | { position: string; reason: string; raw: string } {
   try {
     const doc = deserializeEjson(p);
     return { row: mapUser(doc), raw: canonicalEjson(doc) };
