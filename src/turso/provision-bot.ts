@@ -4,7 +4,7 @@ import { instanceDir } from '../bots/bot-instances.js';
 import { PermanentJobError } from '../errors.js';
 import type { Config } from '../config.js';
 import { createDatabaseToken, ensureDatabase } from './platform-api.js';
-import { readSyncConfig, syncConfigPath } from './sync-config.js';
+import { readSyncConfig, syncConfigPath } from '../bots/sync-config.js';
 
 /** Turso database names: lower-case letters, digits and dashes. */
 function databaseNameFor(instance: string): string {

@@ -46,6 +46,7 @@ import {
   recordFingerprint,
   recordRows,
   recordWindow,
+  withPushLock,
   type PushRecord,
 } from './push-state.js';
 import type { Change } from './row-readers.js';
@@ -96,8 +97,15 @@ interface PushOptions {
   fullCompare?: boolean;
 }
 
-/** Pushes one bot's SQLite to its libSQL database: only new and changed rows, and deletions. */
-export async function pushBot(options: PushOptions): Promise<PushResult> {
+/**
+ * Pushes one bot's SQLite to its libSQL database: only new and changed rows, and deletions.
+ * Holds the bot's push lock throughout (push-state.ts), so two pushes of one bot never interleave.
+ */
+export function pushBot(options: PushOptions): Promise<PushResult> {
+  return withPushLock(options.pg, options.instance, () => pushLocked(options));
+}
+
+async function pushLocked(options: PushOptions): Promise<PushResult> {
   const started = performance.now();
   const target = await openBotTarget(options.config, options.instance);
   const result = (fields: Partial<PushResult>): PushResult => ({

@@ -10,7 +10,7 @@ import { PermanentJobError } from '../../src/errors.js';
 import type { JobContext } from '../../src/jobs/job.js';
 import { payloadsFromCli } from '../../src/cli/cli-payloads.js';
 import type { PushResult } from '../../src/turso/push-bot.js';
-import { tursoPushEnabled } from '../../src/turso/sync-config.js';
+import { tursoPushEnabled } from '../../src/bots/sync-config.js';
 import { PushLockedError } from '../../src/turso/push-state.js';
 import { createClient } from '@libsql/client';
 import { onLibsqlStatement } from '../../src/connections/libsql.js';

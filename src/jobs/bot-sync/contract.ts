@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { assertInstanceName, instanceNameSchema, scanBotInstances } from '../../bots/bot-instances.js';
-import { hostedBots } from '../../bots/bot-registry.js';
+import { allBots } from '../../bots/all-bots.js';
+import { assertInstanceName, instanceNameSchema } from '../../bots/bot-instances.js';
 import { acceptResetFromCli, acceptResetSchema } from '../../bots/reset-guard.js';
 import { defineContract } from '../job.js';
 
@@ -26,12 +26,7 @@ export const botSyncContract = defineContract({
     if (options.all) {
       // Accepting resets is a decision about one bot, never a sweep over all of them.
       if (acceptReset !== undefined) throw new Error('bot-sync --accept-reset needs --bot <instance>, not --all');
-      // Bots on several hosts: the ones their hosts' discovery recorded (this machine may hold none).
-      if (env.config.BOT_DISCOVERY === 'hosts') {
-        return (await hostedBots(env.pg)).map((b) => ({ bot: b.instance, dryRun, ...full }));
-      }
-      const scan = await scanBotInstances(env.config);
-      return scan.bots.map((bot) => ({ bot: bot.name, dryRun, ...full }));
+      return (await allBots(env)).map((bot) => ({ bot, dryRun, ...full }));
     }
     if (options.bot === undefined) throw new Error('bot-sync needs --bot <instance> or --all');
     return [{ bot: assertInstanceName(options.bot), dryRun, ...full, ...(acceptReset ? { acceptReset } : {}) }];

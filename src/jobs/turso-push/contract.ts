@@ -1,8 +1,7 @@
 import { z } from 'zod';
-import { assertInstanceName, instanceNameSchema, scanBotInstances } from '../../bots/bot-instances.js';
-import { hostedBots } from '../../bots/bot-registry.js';
+import { allBots } from '../../bots/all-bots.js';
+import { assertInstanceName, instanceNameSchema } from '../../bots/bot-instances.js';
 import { defineContract } from '../job.js';
-import { SyncConfigError, tursoPushEnabled } from '../../turso/sync-config.js';
 
 /** `--accept-reset` or `--accept-reset=delete`: a backup keeps no archived epoch of the old rows. */
 function acceptReset(value: string | boolean | undefined): boolean {
@@ -38,18 +37,6 @@ export const tursoPushContract = defineContract({
     if (options.bot !== undefined) return [{ instance: assertInstanceName(options.bot), ...flags }];
     if (options.acceptReset) throw new Error('turso-push --accept-reset takes one bot (--bot <instance>), not --all');
     if (!options.all) throw new Error('turso-push needs --bot <instance> or --all');
-    if (env.config.BOT_DISCOVERY === 'hosts') {
-      return (await hostedBots(env.pg)).filter((b) => b.tursoPush).map((b) => ({ instance: b.instance }));
-    }
-    const { bots } = await scanBotInstances(env.config);
-    const enabled: Array<{ instance: string; dryRun?: boolean }> = [];
-    for (const bot of bots) {
-      // A malformed sync-config.json still gets its job: it fails with the error naming the file.
-      const on = await tursoPushEnabled(env.config, bot.name).catch(
-        (error: unknown) => error instanceof SyncConfigError,
-      );
-      if (on) enabled.push({ instance: bot.name, ...flags });
-    }
-    return enabled;
+    return (await allBots(env, { tursoPush: true })).map((instance) => ({ instance, ...flags }));
   },
 });

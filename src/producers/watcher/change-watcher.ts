@@ -7,7 +7,7 @@ import type { PgPool } from '../../connections/postgres.js';
 import { heldJobsOf } from '../../bots/held-bots.js';
 import { instanceNameSchema } from '../../bots/bot-instances.js';
 import { errorMessage } from '../../errors.js';
-import { tursoPushEnabled } from '../../turso/sync-config.js';
+import { tursoPushEnabled } from '../../bots/sync-config.js';
 import type { Logger } from '../../logger.js';
 import { queueNameFor } from '../../queues/host-routing.js';
 import type { Queues } from '../../queues/queues.js';
