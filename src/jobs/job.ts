@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 import type { Config } from '../config.js';
 import type { PgPool } from '../connections/postgres.js';
 import type { MongoHandle } from '../connections/mongo.js';
@@ -72,6 +72,25 @@ export interface CliJobOptions {
 export interface CliEnv {
   config: Config;
   pg: PgPool;
+}
+
+/**
+ * A payload schema that still accepts jobs queued before a key was renamed (`{ old: 'new' }`):
+ * an old key's value moves to its new key, unless the payload holds the new key too.
+ */
+export function withRenamedKeys<Schema extends z.ZodType>(renamed: Readonly<Record<string, string>>, schema: Schema) {
+  return z.preprocess((payload: z.input<Schema>): unknown => {
+    if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) return payload;
+    const entries = Object.entries(payload as Record<string, unknown>);
+    const keys = new Set(entries.map(([key]) => key));
+    return Object.fromEntries(
+      entries.flatMap(([key, value]) => {
+        const now = Object.hasOwn(renamed, key) ? renamed[key] : undefined;
+        if (now === undefined) return [[key, value]];
+        return keys.has(now) ? [] : [[now, value]];
+      }),
+    );
+  }, schema);
 }
 
 export function defineContract<const Name extends string, Payload, Input>(

@@ -508,8 +508,8 @@ describe('turso-push', () => {
       assert.equal(await tursoPushEnabled(env.config, 'lifecycle'), true);
       assert.equal(await tursoPushEnabled(env.config, 'no-such-bot'), false);
       const payloads = await payloadsFromCli('turso-push', { all: true }, { config: env.config, pg: env.runtime.pg });
-      assert.ok(payloads.some((p) => (p as { instance: string }).instance === 'lifecycle'));
-      assert.ok(!payloads.some((p) => (p as { instance: string }).instance === 'disabled'));
+      assert.ok(payloads.some((p) => (p as { bot: string }).bot === 'lifecycle'));
+      assert.ok(!payloads.some((p) => (p as { bot: string }).bot === 'disabled'));
       const skipped = await push('disabled');
       assert.equal(skipped.skipped, 'disabled in sync-config.json');
     });

@@ -82,7 +82,7 @@ describe('workers on several hosts (BOT_DISCOVERY=hosts)', { timeout: 5 * 60_000
     );
     assert.deepEqual(
       payloads,
-      allBots.map((instance) => ({ instance, dryRun: true, fullCompare: true })),
+      allBots.map((bot) => ({ bot, dryRun: true, fullCompare: true })),
     );
   });
 

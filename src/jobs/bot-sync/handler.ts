@@ -8,6 +8,6 @@ export const botSyncHandler = defineHandler({
   contract: botSyncContract,
   handle: (p, ctx): Promise<BotSyncResult | BotSyncDryRun> =>
     guardBotJob<BotSyncResult | BotSyncDryRun>(ctx, { job: 'bot-sync', instance: p.bot, dryRun: p.dryRun }, () =>
-      p.dryRun ? dryRunBot(ctx, p.bot) : syncBot(ctx, p.bot, { full: p.full, acceptReset: p.acceptReset }),
+      p.dryRun ? dryRunBot(ctx, p.bot) : syncBot(ctx, p.bot, { full: p.fullCompare, acceptReset: p.acceptReset }),
     ),
 });

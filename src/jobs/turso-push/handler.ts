@@ -6,11 +6,11 @@ import { tursoPushContract } from './contract.js';
 export const tursoPushHandler = defineHandler({
   contract: tursoPushContract,
   async handle(p, ctx) {
-    return guardBotJob(ctx, { job: 'turso-push', instance: p.instance, dryRun: p.dryRun }, () =>
+    return guardBotJob(ctx, { job: 'turso-push', instance: p.bot, dryRun: p.dryRun }, () =>
       pushBot({
         config: ctx.config,
         pg: ctx.pg,
-        instance: p.instance,
+        instance: p.bot,
         signal: ctx.signal,
         log: ctx.log,
         progress: ctx.progress,

@@ -23,8 +23,7 @@ export function scheduleSources(config: Config, logger: Logger): Array<{ queue: 
         queue: 'turso-push',
         bot,
         every: config.TURSO_PUSH_INTERVAL,
-        title: title({ instance: bot }),
-        data: { instance: bot },
+        title: title({ bot }),
       }),
     );
   };

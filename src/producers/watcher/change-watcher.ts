@@ -243,7 +243,7 @@ export class ChangeWatcher {
       }
       if (held.has('turso-push')) this.counts.held += 1;
       else if (await this.pushEnabled(bot)) {
-        await enqueue(queues, 'turso-push', { instance: bot }, once, queueNameFor('turso-push', host));
+        await enqueue(queues, 'turso-push', { bot }, once, queueNameFor('turso-push', host));
         this.counts.pushes += 1;
       }
       logger.debug('watcher enqueued', { bot, held: [...held] });
