@@ -14,4 +14,5 @@ export { createQueues, openQueues, closeQueues, type Queues } from './queues/que
 export { enqueue } from './producers/enqueue.js';
 export { enqueueUserUpsert, type UserUpsertOptions } from './producers/user-upsert.js';
 export type { UserUpsertResult } from './users/upsert-user.js';
-export type { JobName, PayloadOf, ResultOf } from './jobs/contracts.js';
+export type { JobName, PayloadOf } from './jobs/contracts.js';
+export type { ResultOf } from './jobs/handlers.js';

@@ -2,27 +2,18 @@ import { z } from 'zod';
 import type { Config } from '../config.js';
 import type { PgPool } from '../connections/postgres.js';
 import type { MongoHandle } from '../connections/mongo.js';
-import type { Logger } from '../logger.js';
+import type { RunContext } from '../run-context.js';
 
 /**
- * What a handler gets besides its payload. Built in one place (workers/job-context.ts for
- * BullMQ, cli's `run` for in-process runs), so handlers never see BullMQ.
+ * What a handler gets besides its payload: a run's context and what only a job has. Built in one
+ * place (workers/job-context.ts for BullMQ, cli's `run` for in-process runs), so handlers never
+ * see BullMQ.
  */
-export interface JobContext {
-  readonly config: Config;
-  readonly pg: PgPool;
+export interface JobContext extends RunContext {
   /** Connects to MONGO_URL on first use; throws a clear error when it is not set. */
   readonly mongo: () => Promise<MongoHandle>;
-  readonly logger: Logger;
-  /** A line an operator reads in Bull Board's job log (and in the process log). */
-  readonly log: (line: string) => Promise<void>;
-  /** 0..100, or an object such as { done, total }. */
-  readonly progress: (value: number | Record<string, number>) => Promise<void>;
-  /** Aborted when the job is cancelled or the worker is shutting down past its timeout. */
-  readonly signal: AbortSignal;
   /** 1 for the first run, 2 for the first retry, ... */
   readonly attempt: number;
-  readonly jobId: string | undefined;
   /**
    * True for `ctp-etl run` in the operator's own shell: payload paths may name any file. False in
    * a worker, whose payloads come from a queue: paths stay inside IMPORT_FILES_DIR / RESTORE_DIR.
