@@ -1,13 +1,12 @@
-import type { Config } from './config.js';
 import type { PgPool } from './connections/postgres.js';
 import type { Logger } from './logger.js';
 
 /**
  * What a domain's run (a bot's sync, an import) is given by whoever runs it: a job
- * (jobs/job.ts's JobContext adds what only a job has), `ctp-etl run`, a benchmark or a test.
+ * (jobs/job.ts's JobContext extends it), `ctp-etl run`, a benchmark or a test. A domain adds
+ * the settings it reads, as `config: Pick<Config, ...>`.
  */
 export interface RunContext {
-  readonly config: Config;
   readonly pg: PgPool;
   readonly logger: Logger;
   /** A line an operator reads in Bull Board's job log (and in the process log). */

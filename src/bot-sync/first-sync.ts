@@ -1,7 +1,7 @@
 import type { PoolClient } from 'pg';
 import type { BotDatabase } from './bot-database.js';
 import { ordersMapping, tradesMapping, type TableMapping } from './freqtrade-columns.js';
-import type { RunContext } from '../run-context.js';
+import type { BotSyncContext } from './sync-context.js';
 import {
   createRowEncoder,
   KeyList,
@@ -25,7 +25,7 @@ function copySql(mapping: TableMapping, encoder: RowEncoder): string {
  * Trades first, remembering their ids, then the orders of those trades.
  */
 export async function firstSync(
-  ctx: RunContext,
+  ctx: BotSyncContext,
   client: PoolClient,
   source: BotDatabase,
   botId: string,

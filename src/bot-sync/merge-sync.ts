@@ -1,6 +1,6 @@
 import type { PoolClient } from 'pg';
 import type { TableWindow } from '../bots/change-window.js';
-import type { RunContext } from '../run-context.js';
+import type { BotSyncContext } from './sync-context.js';
 import type { BotDatabase } from './bot-database.js';
 import { ordersMapping, tradesMapping, type TableMapping } from './freqtrade-columns.js';
 import { copyLines, describePgFailure, tableAt } from './pg-copy.js';
@@ -42,7 +42,7 @@ export type DeletionsSeen = StagedIds | { deletions: readonly TableDeletions[]; 
  * are written.
  */
 export async function mergeSync(
-  ctx: RunContext,
+  ctx: BotSyncContext,
   client: PoolClient,
   source: BotDatabase,
   botId: string,
@@ -105,7 +105,7 @@ function countsAfter(deleted: { trades: number; orders: number } | undefined): R
  * by id before the merge; an order is taken when PostgreSQL then holds its trade.
  */
 async function windowMerge(
-  ctx: RunContext,
+  ctx: BotSyncContext,
   client: PoolClient,
   source: BotDatabase,
   botId: string,
@@ -224,7 +224,7 @@ function gone(held: readonly number[], present: readonly number[], rejected: Rea
  * rows read only); returns how many.
  */
 export async function stageSource(
-  ctx: RunContext,
+  ctx: BotSyncContext,
   client: PoolClient,
   source: BotDatabase,
   windows?: SyncWindows,
@@ -248,7 +248,7 @@ interface StagedWindow {
  * into a temporary table but given to the statements as a parameter (staged-rows.ts).
  */
 async function stageTables(
-  ctx: RunContext,
+  ctx: BotSyncContext,
   client: PoolClient,
   source: BotDatabase,
   windows: SyncWindows | undefined,

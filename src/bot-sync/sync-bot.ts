@@ -19,7 +19,7 @@ import { takeTransactionLock } from '../connections/advisory-locks.js';
 import { withTransaction } from '../connections/transaction.js';
 import { judgeReset, resetRefusal, type AcceptReset } from '../bots/reset-guard.js';
 import { errorMessage } from '../errors.js';
-import type { RunContext } from '../run-context.js';
+import type { BotSyncContext } from './sync-context.js';
 import { BotDatabase } from './bot-database.js';
 import { firstSync } from './first-sync.js';
 import { mergeSync, type SyncWindows } from './merge-sync.js';
@@ -42,7 +42,11 @@ export interface SyncOptions {
  * sync state, so a crash or a retry at any point ends exact. Only rows whose hash differs are
  * written; deletions in FreqTrade are deleted here too.
  */
-export async function syncBot(ctx: RunContext, instance: string, options: SyncOptions = {}): Promise<BotSyncResult> {
+export async function syncBot(
+  ctx: BotSyncContext,
+  instance: string,
+  options: SyncOptions = {},
+): Promise<BotSyncResult> {
   const started = performance.now();
   try {
     const file = await findBotDatabaseFile(ctx.config, instance);
@@ -54,7 +58,7 @@ export async function syncBot(ctx: RunContext, instance: string, options: SyncOp
 }
 
 async function syncFile(
-  ctx: RunContext,
+  ctx: BotSyncContext,
   instance: string,
   file: string,
   options: SyncOptions,
@@ -220,7 +224,7 @@ async function syncFile(
  * has committed, this run finds the source unchanged and reads nothing. Past the timeout: a
  * retryable error, so the job runs again after its backoff.
  */
-async function lockBot(ctx: RunContext, client: PoolClient, instance: string, botId: string): Promise<void> {
+async function lockBot(ctx: BotSyncContext, client: PoolClient, instance: string, botId: string): Promise<void> {
   await client.query(`SELECT set_config('lock_timeout', $1, true)`, [`${ctx.config.SYNC_LOCK_TIMEOUT}ms`]);
   try {
     await takeTransactionLock(client, 'bot-sync', botId);
@@ -243,7 +247,7 @@ async function refreshStrategy(client: PoolClient, botId: string): Promise<void>
   );
 }
 
-async function recordFailure(ctx: RunContext, instance: string, message: string): Promise<void> {
+async function recordFailure(ctx: BotSyncContext, instance: string, message: string): Promise<void> {
   await writeSyncFailure(ctx.pg, instance, message).catch((error: unknown) => {
     ctx.logger.warn('could not record a bot-sync failure', { bot: instance, error: errorMessage(error) });
   });

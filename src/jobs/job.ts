@@ -10,6 +10,7 @@ import type { RunContext } from '../run-context.js';
  * see BullMQ.
  */
 export interface JobContext extends RunContext {
+  readonly config: Config;
   /** Connects to MONGO_URL on first use; throws a clear error when it is not set. */
   readonly mongo: () => Promise<MongoHandle>;
   /** 1 for the first run, 2 for the first retry, ... */
