@@ -1,6 +1,6 @@
 import type { Document } from 'bson';
 import type { SourcePosition } from './checkpoint.js';
-import type { Item, Reject } from './import-types.js';
+import type { Item, Reject } from '../write-batch.js';
 import type { CollectionKind } from './targets.js';
 
 /** One document as a source gives it: text to parse (files) or a document (live). */

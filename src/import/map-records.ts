@@ -1,7 +1,7 @@
 import type { Document } from 'bson';
 import { canonicalEjson, parseEjson } from '../mongo-values/ejson.js';
 import type { MappedBatch, SourceRecord } from './import-source.js';
-import type { Item, Reject } from './import-types.js';
+import type { Item, Reject } from '../write-batch.js';
 
 /** Parses (text) and maps each record; a record that cannot be parsed or mapped becomes a reject naming its position. */
 export function mapRecords<Row>(

@@ -5,12 +5,11 @@ import { PermanentJobError } from '../errors.js';
 import type { RunContext } from '../run-context.js';
 import { loadCheckpoint, saveCheckpoint, type SourcePosition } from './checkpoint.js';
 import type { ImportSource } from './import-source.js';
-import { addCounts, ZERO_COUNTS, type ImportCounts } from './import-types.js';
+import { addCounts, ZERO_COUNTS, type ImportCounts } from './import-counts.js';
 import type { MappedBatch } from './import-source.js';
 import { mapInProcess } from './map-records.js';
-import { insertRejects } from './write-batch.js';
+import { insertRejects, writeBatch } from '../write-batch.js';
 import type { ImportTarget } from './targets.js';
-import { writeBatch } from './write-batch.js';
 
 export interface ImportResult extends ImportCounts {
   ms: number;

@@ -5,7 +5,7 @@ import { showId } from '../mongo-values/bson-values.js';
 import { canonicalEjson, deserializeEjson } from '../mongo-values/ejson.js';
 import { describeId, mapUser, type UserRow } from './map-user.js';
 import { upsertUsers } from './upsert-users.js';
-import { insertRejects, writeBatch } from '../import/write-batch.js';
+import { insertRejects, writeBatch } from '../write-batch.js';
 
 export interface UserUpsertResult {
   /** The user's _id as rejects show it: an ObjectId's hex, a number's digits, a string quoted. */

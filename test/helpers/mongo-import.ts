@@ -1,4 +1,4 @@
-import type { ImportCounts } from '../../src/import/import-types.js';
+import type { ImportCounts } from '../../src/import/import-counts.js';
 import { createTestMongo, type TestMongo } from './test-mongo.js';
 import { createTestEnvironment, type TestEnvironment } from './test-runtime.js';
 
