@@ -13,5 +13,3 @@ export const userUpsertContract = defineContract({
     .refine((doc) => doc._id !== undefined && doc._id !== null, { message: 'the user document has no _id' }),
   title: (p) => `user-upsert ${typeof p.email === 'string' ? p.email : describeId(p._id)}`,
 });
-
-export type UserUpsertPayload = z.output<typeof userUpsertContract.payload>;
