@@ -1,6 +1,6 @@
 import type { PoolClient } from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
-import { ordersMapping, tradesMapping, type TableMapping } from '../src/jobs/bot-sync/freqtrade-columns.js';
+import { ordersMapping, tradesMapping, type TableMapping } from '../src/bot-sync/freqtrade-columns.js';
 
 /** Every column a sync writes, in its COPY's order: the bot, the key, the mapped columns, extra, the row hash. */
 function syncedColumns(mapping: TableMapping): string {

@@ -1,6 +1,6 @@
 import { loadavg } from 'node:os';
 import Database from 'better-sqlite3';
-import { syncBot, type BotSyncResult } from '../src/jobs/bot-sync/sync-bot.js';
+import { syncBot, type BotSyncResult } from '../src/bot-sync/sync-bot.js';
 import { contextForLocalRun } from '../src/workers/job-context.js';
 import { createBotDatabase } from '../scripts/freqtrade/generate-bot-db.js';
 import { botDbPath } from '../scripts/freqtrade/fixtures.js';

@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { createBotDatabase } from '../scripts/freqtrade/generate-bot-db.js';
-import { syncBot } from '../src/jobs/bot-sync/sync-bot.js';
+import { syncBot } from '../src/bot-sync/sync-bot.js';
 import { contextForLocalRun } from '../src/workers/job-context.js';
 import { botDbPath } from '../scripts/freqtrade/fixtures.js';
 import { benchEnv, machine, pushOneBot, timed } from './_bench-env.js';

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { QueueEvents } from 'bullmq';
 import { createBotDatabase } from '../scripts/freqtrade/generate-bot-db.js';
 import { createRedis } from '../src/connections/redis.js';
-import type { BotSyncResult } from '../src/jobs/bot-sync/sync-bot.js';
+import type { BotSyncResult } from '../src/bot-sync/sync-bot.js';
 import { closeQueues, createQueues } from '../src/queues/queues.js';
 import { botDbPath } from '../scripts/freqtrade/fixtures.js';
 import { benchEnv, machine, SCALE } from './_bench-env.js';

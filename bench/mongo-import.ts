@@ -7,7 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { EJSON } from 'bson';
 import { MongoClient, type Document } from 'mongodb';
 import pg from 'pg';
-import { migrate, quoteIdent } from '../src/migrate/migrate.js';
+import { migrate } from '../src/migrate/migrate.js';
+import { quoteIdent } from '../src/sql-identifier.js';
 import { snapshotDoc, userDoc, withoutDecimal128 } from '../scripts/mongo/documents.js';
 
 /**

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { QueueEvents } from 'bullmq';
 import Database from 'better-sqlite3';
 import { createRedis } from '../src/connections/redis.js';
-import { syncBot } from '../src/jobs/bot-sync/sync-bot.js';
+import { syncBot } from '../src/bot-sync/sync-bot.js';
 import { closeQueues } from '../src/queues/queues.js';
 import { contextForLocalRun } from '../src/workers/job-context.js';
 import { createBotDatabase } from '../scripts/freqtrade/generate-bot-db.js';

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { syncBot } from '../src/jobs/bot-sync/sync-bot.js';
+import { syncBot } from '../src/bot-sync/sync-bot.js';
 import { contextForLocalRun } from '../src/workers/job-context.js';
 import { createBotDatabase } from '../scripts/freqtrade/generate-bot-db.js';
 import { connectionEnv } from '../scripts/ctp-etl-child.js';

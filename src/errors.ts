@@ -1,15 +1,14 @@
-import { UnrecoverableError } from 'bullmq';
 import { maskUrlCredentials } from './secrets.js';
 
 /**
  * A failure that a retry cannot fix (bad payload, missing or corrupt file, unknown schema).
- * Extends BullMQ's UnrecoverableError so the worker stops retrying; outside BullMQ it is a plain Error.
+ * A plain marker of our own, so the domains know nothing of the queue: the worker turns it into
+ * BullMQ's UnrecoverableError (src/workers/worker-pool.ts), which stops the retries.
  */
-export class PermanentJobError extends UnrecoverableError {
+export class PermanentJobError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
-    super(message);
+    super(message, options);
     this.name = 'PermanentJobError';
-    if (options?.cause !== undefined) this.cause = options.cause;
   }
 }
 

@@ -13,5 +13,6 @@ export { Runtime } from './runtime/runtime.js';
 export { createQueues, openQueues, closeQueues, type Queues } from './queues/queues.js';
 export { enqueue } from './producers/enqueue.js';
 export { enqueueUserUpsert, type UserUpsertOptions } from './producers/user-upsert.js';
-export type { UserUpsertResult } from './jobs/user-upsert/handler.js';
-export type { JobName, PayloadOf, ResultOf } from './jobs/contracts.js';
+export type { UserUpsertResult } from './users/upsert-user.js';
+export type { JobName, PayloadOf } from './jobs/contracts.js';
+export type { ResultOf } from './jobs/handlers.js';

@@ -3,7 +3,7 @@ import type { Pool, PoolClient } from 'pg';
 import type { Config } from '../config.js';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { syncConfigPath, SyncConfigError } from '../turso/sync-config.js';
+import { syncConfigPath, SyncConfigError } from './sync-config.js';
 import { BotDatabaseFileError, botDatabaseIdentity } from './bot-database-file.js';
 import { findBotDatabase } from './bot-instances.js';
 import { assertHostHoldsBot, botConflicts, conflictMessage, discoveryFreshnessSeconds } from './host-claims.js';

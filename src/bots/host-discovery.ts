@@ -1,7 +1,7 @@
 import type { Config } from '../config.js';
 import type { PgPool } from '../connections/postgres.js';
 import { errorMessage } from '../errors.js';
-import { tursoPushEnabled } from '../turso/sync-config.js';
+import { tursoPushBots } from './sync-config.js';
 import type { Logger } from '../logger.js';
 import { scanBotInstances } from './bot-instances.js';
 import { heldJobs } from './held-bots.js';
@@ -23,16 +23,15 @@ async function discoverHostBots(config: Config, pg: PgPool, host: string, logger
   const started = await pg.query<{ at: Date }>('SELECT now() AS at');
   const scan = await scanBotInstances(config);
   for (const skipped of scan.skipped) logger.warn('skipped a folder in BOT_INSTANCES_DIR', skipped);
-  const bots = [];
-  for (const bot of scan.bots) {
-    let tursoPush = false;
-    try {
-      tursoPush = await tursoPushEnabled(config, bot.name);
-    } catch (error) {
-      logger.warn('turso-push not scheduled: bad sync-config.json', { bot: bot.name, error: errorMessage(error) });
-    }
-    bots.push({ name: bot.name, dbPath: bot.dbPath, tursoPush });
-  }
+  const pushing = await tursoPushBots(
+    config,
+    scan.bots.map((bot) => bot.name),
+    (bot, error) => {
+      logger.warn('turso-push not scheduled: bad sync-config.json', { bot, error: errorMessage(error) });
+      return false;
+    },
+  );
+  const bots = scan.bots.map((bot) => ({ name: bot.name, dbPath: bot.dbPath, tursoPush: pushing.has(bot.name) }));
   const missing = await recordHostClaims(pg, host, bots, {
     startedAt: started.rows[0]!.at,
     freshnessSeconds: discoveryFreshnessSeconds(config),

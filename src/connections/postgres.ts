@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { Config } from '../config.js';
-import { unobservedErrors } from '../monitoring/error-events.js';
+import { unobservedErrors } from './connection-errors.js';
 
 export type PgPool = pg.Pool;
 

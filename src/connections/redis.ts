@@ -1,7 +1,7 @@
 import { Cluster, Redis } from 'ioredis';
 import type { ClusterSeed, Config } from '../config.js';
 import type { Logger } from '../logger.js';
-import { unobservedErrors } from '../monitoring/error-events.js';
+import { unobservedErrors } from './connection-errors.js';
 import { maskUrlCredentials } from '../secrets.js';
 
 /**

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type pg from 'pg';
-import { ZERO_COUNTS, type ImportCounts } from './import-types.js';
+import { ZERO_COUNTS, type ImportCounts } from './import-counts.js';
 
 /**
  * Where an import stands, one row per import key in import_checkpoints.

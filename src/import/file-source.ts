@@ -4,7 +4,7 @@ import { Worker } from 'node:worker_threads';
 import { PermanentJobError, errorMessage } from '../errors.js';
 import { fileImportKey, type SourcePosition } from './checkpoint.js';
 import type { ImportSource } from './import-source.js';
-import type { MappedBatch } from './map-records.js';
+import type { MappedBatch } from './import-source.js';
 import type { CollectionKind } from './targets.js';
 import { DEFAULT_MAX_DOCUMENT_BYTES, detectFormat, fileRecords, isGzip, type FileReadSpec } from './export-file.js';
 import type { ParseWorkerInput, WorkerMessage } from './parse-worker.js';

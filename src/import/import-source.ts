@@ -1,6 +1,6 @@
 import type { Document } from 'bson';
 import type { SourcePosition } from './checkpoint.js';
-import type { MappedBatch } from './map-records.js';
+import type { Item, Reject } from '../write-batch.js';
 import type { CollectionKind } from './targets.js';
 
 /** One document as a source gives it: text to parse (files) or a document (live). */
@@ -37,4 +37,16 @@ export interface ImportSource {
   describe(position: SourcePosition): string;
   /** Estimated number of documents in the whole source, for progress, from what is read so far. */
   estimateTotal(read: number, sourceBytes: number | undefined): number | undefined;
+}
+
+/** A batch of documents read, mapped, and ready to write: what a checkpoint after it says. */
+export interface MappedBatch<Row> {
+  /** Documents read: items plus rejects. */
+  read: number;
+  items: Item<Row>[];
+  rejects: Reject[];
+  /** The checkpoint that resumes just after the batch. */
+  after: SourcePosition;
+  /** Bytes of the source read by the end of the batch, when the source counts them (SourceRecord). */
+  sourceBytes?: number;
 }

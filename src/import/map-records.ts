@@ -1,20 +1,7 @@
 import type { Document } from 'bson';
-import type { SourcePosition } from './checkpoint.js';
 import { canonicalEjson, parseEjson } from '../mongo-values/ejson.js';
-import type { SourceRecord } from './import-source.js';
-import type { Item, Reject } from './import-types.js';
-
-/** A batch of documents read, mapped, and ready to write: what a checkpoint after it says. */
-export interface MappedBatch<Row> {
-  /** Documents read: items plus rejects. */
-  read: number;
-  items: Item<Row>[];
-  rejects: Reject[];
-  /** The checkpoint that resumes just after the batch. */
-  after: SourcePosition;
-  /** Bytes of the source read by the end of the batch, when the source counts them (SourceRecord). */
-  sourceBytes?: number;
-}
+import type { MappedBatch, SourceRecord } from './import-source.js';
+import type { Item, Reject } from '../write-batch.js';
 
 /** Parses (text) and maps each record; a record that cannot be parsed or mapped becomes a reject naming its position. */
 export function mapRecords<Row>(

@@ -2,7 +2,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { SourcePosition } from './checkpoint.js';
 import { fileRecords, type FileReadSpec } from './export-file.js';
 import type { SourceRecord } from './import-source.js';
-import { mapRecords, type MappedBatch } from './map-records.js';
+import type { MappedBatch } from './import-source.js';
+import { mapRecords } from './map-records.js';
 import { importTargets, type CollectionKind } from './targets.js';
 
 /**

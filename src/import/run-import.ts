@@ -2,14 +2,14 @@ import type pg from 'pg';
 import { releaseSessionLock, tryTakeSessionLock } from '../connections/advisory-locks.js';
 import { withTransaction } from '../connections/transaction.js';
 import { PermanentJobError } from '../errors.js';
-import type { JobContext } from '../jobs/job.js';
+import type { RunContext } from '../run-context.js';
 import { loadCheckpoint, saveCheckpoint, type SourcePosition } from './checkpoint.js';
 import type { ImportSource } from './import-source.js';
-import { addCounts, ZERO_COUNTS, type ImportCounts } from './import-types.js';
-import { mapInProcess, type MappedBatch } from './map-records.js';
-import { insertRejects } from './write-batch.js';
+import { addCounts, ZERO_COUNTS, type ImportCounts } from './import-counts.js';
+import type { MappedBatch } from './import-source.js';
+import { mapInProcess } from './map-records.js';
+import { insertRejects, writeBatch } from '../write-batch.js';
 import type { ImportTarget } from './targets.js';
-import { writeBatch } from './write-batch.js';
 
 export interface ImportResult extends ImportCounts {
   ms: number;
@@ -37,7 +37,7 @@ const LOG_EVERY_MS = 5_000;
  * two jobs from importing the same source at once.
  */
 export async function runImport<Row>(
-  ctx: JobContext,
+  ctx: RunContext,
   source: ImportSource,
   target: ImportTarget<Row>,
   options: ImportOptions,
@@ -70,7 +70,7 @@ export async function runImport<Row>(
 }
 
 async function importLocked<Row>(
-  ctx: JobContext,
+  ctx: RunContext,
   client: pg.PoolClient,
   source: ImportSource,
   target: ImportTarget<Row>,

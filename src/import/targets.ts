@@ -1,5 +1,5 @@
 import type { Document } from 'bson';
-import type { Upsert } from './import-types.js';
+import type { Upsert } from '../write-batch.js';
 import { mapSnapshot, type SnapshotRow } from '../snapshots/map-snapshot.js';
 import { mapUser, type UserRow } from '../users/map-user.js';
 import { upsertSnapshots } from '../snapshots/upsert-snapshots.js';

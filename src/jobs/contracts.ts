@@ -1,7 +1,6 @@
 import type { z } from 'zod';
 import { botSyncContract } from './bot-sync/contract.js';
 import { echoContract } from './echo/contract.js';
-import type { jobHandlers } from './handlers.js';
 import type { JobContract } from './job.js';
 import { mongoImportContract } from './mongo-import/contract.js';
 import { tursoProvisionContract } from './turso-provision/contract.js';
@@ -30,8 +29,6 @@ export const jobContracts = {
 
 export type JobName = keyof typeof jobContracts;
 export type PayloadOf<N extends JobName> = z.input<(typeof jobContracts)[N]['payload']>;
-/** A handler's result, read from its type alone: producers still load no handler. */
-export type ResultOf<N extends JobName> = Awaited<ReturnType<(typeof jobHandlers)[N]['handle']>>;
 
 export const JOB_NAMES = Object.keys(jobContracts) as JobName[];
 

@@ -24,6 +24,9 @@ export const jobHandlers = {
   'turso-provision': tursoProvisionHandler,
 } as const satisfies { [N in JobName]: { readonly contract: { readonly name: N } } };
 
+/** A handler's result, read from its type alone: a producer that imports this type loads no handler. */
+export type ResultOf<N extends JobName> = Awaited<ReturnType<(typeof jobHandlers)[N]['handle']>>;
+
 export function jobHandler(name: JobName): JobHandler<JobName, unknown, unknown> {
   return jobHandlers[name] as unknown as JobHandler<JobName, unknown, unknown>;
 }

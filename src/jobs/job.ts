@@ -1,28 +1,20 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 import type { Config } from '../config.js';
 import type { PgPool } from '../connections/postgres.js';
 import type { MongoHandle } from '../connections/mongo.js';
-import type { Logger } from '../logger.js';
+import type { RunContext } from '../run-context.js';
 
 /**
- * What a handler gets besides its payload. Built in one place (workers/job-context.ts for
- * BullMQ, cli's `run` for in-process runs), so handlers never see BullMQ.
+ * What a handler gets besides its payload: a run's context and what only a job has. Built in one
+ * place (workers/job-context.ts for BullMQ, cli's `run` for in-process runs), so handlers never
+ * see BullMQ.
  */
-export interface JobContext {
+export interface JobContext extends RunContext {
   readonly config: Config;
-  readonly pg: PgPool;
   /** Connects to MONGO_URL on first use; throws a clear error when it is not set. */
   readonly mongo: () => Promise<MongoHandle>;
-  readonly logger: Logger;
-  /** A line an operator reads in Bull Board's job log (and in the process log). */
-  readonly log: (line: string) => Promise<void>;
-  /** 0..100, or an object such as { done, total }. */
-  readonly progress: (value: number | Record<string, number>) => Promise<void>;
-  /** Aborted when the job is cancelled or the worker is shutting down past its timeout. */
-  readonly signal: AbortSignal;
   /** 1 for the first run, 2 for the first retry, ... */
   readonly attempt: number;
-  readonly jobId: string | undefined;
   /**
    * True for `ctp-etl run` in the operator's own shell: payload paths may name any file. False in
    * a worker, whose payloads come from a queue: paths stay inside IMPORT_FILES_DIR / RESTORE_DIR.
@@ -72,6 +64,25 @@ export interface CliJobOptions {
 export interface CliEnv {
   config: Config;
   pg: PgPool;
+}
+
+/**
+ * A payload schema that still accepts jobs queued before a key was renamed (`{ old: 'new' }`):
+ * an old key's value moves to its new key, unless the payload holds the new key too.
+ */
+export function withRenamedKeys<Schema extends z.ZodType>(renamed: Readonly<Record<string, string>>, schema: Schema) {
+  return z.preprocess((payload: z.input<Schema>): unknown => {
+    if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) return payload;
+    const entries = Object.entries(payload as Record<string, unknown>);
+    const keys = new Set(entries.map(([key]) => key));
+    return Object.fromEntries(
+      entries.flatMap(([key, value]) => {
+        const now = Object.hasOwn(renamed, key) ? renamed[key] : undefined;
+        if (now === undefined) return [[key, value]];
+        return keys.has(now) ? [] : [[now, value]];
+      }),
+    );
+  }, schema);
 }
 
 export function defineContract<const Name extends string, Payload, Input>(

@@ -2,6 +2,7 @@ import { releaseSessionLock, takeSessionLock } from '../connections/advisory-loc
 import type { PgPool } from '../connections/postgres.js';
 import { withTransaction } from '../connections/transaction.js';
 import { readMigrationFiles, DEFAULT_MIGRATIONS_DIR } from './migration-files.js';
+import { quoteIdent } from '../sql-identifier.js';
 
 export interface MigrateResult {
   applied: string[];
@@ -68,8 +69,4 @@ export async function migrate(pool: PgPool, schema: string, dir = DEFAULT_MIGRAT
   } finally {
     client.release();
   }
-}
-
-export function quoteIdent(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`;
 }

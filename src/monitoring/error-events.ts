@@ -1,12 +1,7 @@
 import { Counter, type Registry } from 'prom-client';
 import { errorMessage } from '../errors.js';
 import type { Logger } from '../logger.js';
-
-/** Where an `error` event came from: the label of `ctp_etl_error_events_total`. */
-export type ErrorSource = 'redis' | 'postgres' | 'queue' | 'worker' | 'watcher';
-
-/** How often one source may log an error event; the ones in between are counted, not logged. */
-const ERROR_LOG_INTERVAL_MS = 10_000;
+import { ERROR_LOG_INTERVAL_MS, type ErrorSource } from '../connections/connection-errors.js';
 
 /**
  * The one listener for `error` events of connections and queues (ioredis reconnecting, an idle
@@ -52,19 +47,4 @@ export class ErrorEvents {
       ...(last && last.skipped > 0 ? { skippedSinceLastLine: last.skipped } : {}),
     });
   }
-}
-
-/**
- * The `error` listener of a connection or queue made without the runtime's (a test, a benchmark, a
- * library user's own code): the errors are still seen, as a line on stderr at most once every
- * ERROR_LOG_INTERVAL_MS per connection or queue, never dropped without a trace.
- */
-export function unobservedErrors(source: ErrorSource): (error: unknown) => void {
-  let lastLine = -Infinity;
-  return (error) => {
-    const now = Date.now();
-    if (now - lastLine < ERROR_LOG_INTERVAL_MS) return;
-    lastLine = now;
-    process.stderr.write(`ctp-etl: ${source} error: ${errorMessage(error)}\n`);
-  };
 }

@@ -21,7 +21,8 @@ export function queueNameFor(job: JobName, host: string | undefined): string {
 function botOfPayload(job: JobName, payload: unknown): string | undefined {
   if (!HOST_ROUTED.includes(job) || typeof payload !== 'object' || payload === null) return undefined;
   const record = payload as Record<string, unknown>;
-  const bot = job === 'bot-sync' ? record.bot : record.instance;
+  // turso-provision's payload names the bot `instance`; turso-push's did, in jobs queued before.
+  const bot = record.bot ?? record.instance;
   return typeof bot === 'string' ? bot : undefined;
 }
 

@@ -2,9 +2,9 @@ import { Queue } from 'bullmq';
 import type { RedisConnection } from '../connections/redis.js';
 import type { Config } from '../config.js';
 import { JOB_NAMES, type JobName } from '../jobs/contracts.js';
-import type { Runtime } from '../runtime/runtime.js';
+import type { Closers } from '../lifecycle/closers.js';
 import { bullmqTelemetry } from '../telemetry/tracing.js';
-import { unobservedErrors } from '../monitoring/error-events.js';
+import { unobservedErrors, type ErrorSource } from '../connections/connection-errors.js';
 import { defaultJobOptions } from './job-options.js';
 
 /** Queues by name: a job's own (`bot-sync`), or a host's for a host-routed job (`bot-sync-<host>`). */
@@ -37,7 +37,11 @@ export function createQueues(
  * closed with it (registered now: what starts after them, and uses them, closes first).
  */
 export function openQueues(
-  runtime: Pick<Runtime, 'config' | 'errors' | 'closers'>,
+  runtime: {
+    config: Config;
+    errors: { listener(source: ErrorSource): (error: unknown) => void };
+    closers: Pick<Closers, 'add'>;
+  },
   connection: RedisConnection,
   names: readonly string[],
   closerName: string,

@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
-import type { Item, Reject, UpsertOutcome } from '../import/import-types.js';
+import type { Item, Reject, UpsertOutcome } from '../write-batch.js';
 import { idKey, showId } from '../mongo-values/bson-values.js';
 import type { SnapshotRow } from './map-snapshot.js';
 

@@ -38,10 +38,12 @@ import {
   recordFingerprint,
   recordRows,
   recordWindow,
+  withPushLock,
   type PushRecord,
 } from './push-state.js';
 import type { Change } from './row-readers.js';
-import { ensureTargetSchema, quoteIdent, readSourceTables, type TableSchema } from './table-schema.js';
+import { ensureTargetSchema, readSourceTables, type TableSchema } from './table-schema.js';
+import { quoteIdent } from '../sql-identifier.js';
 
 export interface PushResult {
   tables: number;
@@ -87,8 +89,15 @@ interface PushOptions {
   fullCompare?: boolean;
 }
 
-/** Pushes one bot's SQLite to its libSQL database: only new and changed rows, and deletions. */
-export async function pushBot(options: PushOptions): Promise<PushResult> {
+/**
+ * Pushes one bot's SQLite to its libSQL database: only new and changed rows, and deletions.
+ * Holds the bot's push lock throughout (push-state.ts), so two pushes of one bot never interleave.
+ */
+export function pushBot(options: PushOptions): Promise<PushResult> {
+  return withPushLock(options.pg, options.instance, () => pushLocked(options));
+}
+
+async function pushLocked(options: PushOptions): Promise<PushResult> {
   const started = performance.now();
   const target = await openBotTarget(options.config, options.instance);
   const result = (fields: Partial<PushResult>): PushResult => ({

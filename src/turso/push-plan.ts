@@ -20,7 +20,8 @@ import {
   type RowReader,
 } from './row-readers.js';
 import { decodeSortKey, displayKey, sortKey } from './row-values.js';
-import { quoteIdent, type TableSchema } from './table-schema.js';
+import type { TableSchema } from './table-schema.js';
+import { quoteIdent } from '../sql-identifier.js';
 
 /** What a push compares a table with: PostgreSQL's records, the target's rows, or nothing (new). */
 export type Previous = 'records' | 'target' | 'empty';

@@ -3,7 +3,8 @@ import { previousCursor, sourceCursor, type PlanSides, type Previous } from './p
 import type { RecordOp } from './push-state.js';
 import { mergeRows, type Change } from './row-readers.js';
 import { decodeSortKey, valueBytes, type SqlValue } from './row-values.js';
-import { keyColumns, quoteIdent, type TableSchema } from './table-schema.js';
+import { keyColumns, type TableSchema } from './table-schema.js';
+import { quoteIdent } from '../sql-identifier.js';
 
 /** SQLite's (and Turso's) limit on bound parameters in one statement. */
 const MAX_STATEMENT_PARAMS = 32_766;

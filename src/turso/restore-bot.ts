@@ -7,7 +7,7 @@ import type { Config } from '../config.js';
 import { PermanentJobError, errorMessage } from '../errors.js';
 import { openBotTarget, TARGET_META_TABLE } from './target.js';
 import type { SqlValue } from './row-values.js';
-import { quoteIdent } from './table-schema.js';
+import { quoteIdent } from '../sql-identifier.js';
 
 export interface RestoreResult {
   file: string;

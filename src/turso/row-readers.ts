@@ -3,7 +3,8 @@ import type { SqliteDb } from '../bots/bot-database-file.js';
 import type { PgPool } from '../connections/postgres.js';
 import { recordedPage, recordedRowsOf } from './push-state.js';
 import { rowDigest, sortKey, type SqlValue } from './row-values.js';
-import { keyColumns, quoteIdent, type TableSchema } from './table-schema.js';
+import { keyColumns, type TableSchema } from './table-schema.js';
+import { quoteIdent } from '../sql-identifier.js';
 
 /**
  * The three sides of a push, each read a page at a time in key order (row-values.ts sortKey): the bot's

@@ -1,6 +1,7 @@
 import type { Client, InStatement } from '@libsql/client';
 import type { SqliteDb } from '../bots/bot-database-file.js';
 import { createMetaTableSql, TARGET_META_TABLE } from './target.js';
+import { quoteIdent } from '../sql-identifier.js';
 
 /** What a push needs to know about one table of a bot's database. */
 export interface TableSchema {
@@ -16,10 +17,6 @@ export interface TableSchema {
   parents: string[];
   /** CREATE INDEX statements of the table (not the automatic ones). */
   indexSql: string[];
-}
-
-export function quoteIdent(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`;
 }
 
 /** The columns that identify a row: the primary key, or the rowid. */

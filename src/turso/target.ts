@@ -6,7 +6,7 @@ import { LibsqlError, type Client } from '@libsql/client';
 import type { Config } from '../config.js';
 import { createLibsqlClient } from '../connections/libsql.js';
 import { errorMessage, PermanentJobError } from '../errors.js';
-import { readSyncConfig, syncConfigPath, type SyncConfig } from './sync-config.js';
+import { readSyncConfig, syncConfigPath, type SyncConfig } from '../bots/sync-config.js';
 
 /**
  * A bot's libSQL target: where its sync-config.json may send the backup (location rules), whose

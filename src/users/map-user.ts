@@ -6,9 +6,11 @@ import {
   FieldError,
   firstOf,
   objectIdTime,
+  showIdValue,
   text,
   type MongoId,
 } from '../mongo-values/bson-values.js';
+import { deserializeEjson } from '../mongo-values/ejson.js';
 
 /** A users row as PostgreSQL is given it: exact text for numbers and dates. */
 export interface UserRow {
@@ -63,4 +65,14 @@ export function mapUser(doc: Document): UserRow {
  */
 export function emailKey(email: string): string {
   return email.normalize('NFC').toLowerCase().replaceAll('ς', 'σ');
+}
+
+/** A user document's _id as Extended JSON, shown as rejects and titles show it (or as sent, when it does not parse). */
+export function describeId(id: unknown): string {
+  try {
+    const value: unknown = deserializeEjson({ id }).id;
+    return value === undefined || value === null ? 'without _id' : showIdValue(value);
+  } catch {
+    return JSON.stringify(id);
+  }
 }

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { takeTransactionLocks } from '../connections/advisory-locks.js';
-import type { Item, Reject, UpsertOutcome } from '../import/import-types.js';
+import type { Item, Reject, UpsertOutcome } from '../write-batch.js';
 import { idKey, showId, type MongoId } from '../mongo-values/bson-values.js';
 import type { UserRow } from './map-user.js';
 

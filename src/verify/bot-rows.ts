@@ -1,9 +1,9 @@
 import type { PoolClient } from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import type { PgPool } from '../connections/postgres.js';
-import type { BotDatabase } from '../jobs/bot-sync/bot-database.js';
-import type { ColumnKind, TableMapping } from '../jobs/bot-sync/freqtrade-columns.js';
-import { createRowEncoder, KeyList, type EncodedRow, type RowEncoder } from '../jobs/bot-sync/source-lines.js';
+import type { BotDatabase } from '../bot-sync/bot-database.js';
+import type { ColumnKind, TableMapping } from '../bot-sync/freqtrade-columns.js';
+import { createRowEncoder, KeyList, type EncodedRow, type RowEncoder } from '../bot-sync/source-lines.js';
 import { canonicalDecimal } from './canonical-decimal.js';
 import type { DifferenceLog } from './differences.js';
 

@@ -3,8 +3,8 @@ import type { PgPool } from '../connections/postgres.js';
 import { findBotDatabaseFile } from '../bots/bot-database-file.js';
 import { activeBots } from '../bots/bot-registry.js';
 import { errorMessage } from '../errors.js';
-import { BotDatabase } from '../jobs/bot-sync/bot-database.js';
-import { ordersMapping, tradesMapping } from '../jobs/bot-sync/freqtrade-columns.js';
+import { BotDatabase } from '../bot-sync/bot-database.js';
+import { ordersMapping, tradesMapping } from '../bot-sync/freqtrade-columns.js';
 import { botIdOf, compareTable, recordedRowRejects, type TableComparison, type TableSide } from './bot-rows.js';
 import { DEFAULT_SHOWN_DIFFERENCES, DifferenceLog, type ValueDifference } from './differences.js';
 

@@ -6,7 +6,7 @@ import { openBotTarget } from '../turso/target.js';
 import { RowCursor, sourcePager, targetPager, type KeyedRow } from '../turso/row-readers.js';
 import { displayKey, rowDigest, type SqlValue } from '../turso/row-values.js';
 import { DEFAULT_SHOWN_DIFFERENCES, DifferenceLog, type ValueDifference } from './differences.js';
-import { readSyncConfig } from '../turso/sync-config.js';
+import { readSyncConfig } from '../bots/sync-config.js';
 import { readSourceTables, type TableSchema } from '../turso/table-schema.js';
 
 /** Count and checksum of one table: MD5 over every row's key and values, in key order. */

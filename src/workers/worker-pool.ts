@@ -1,4 +1,5 @@
-import { WaitingError, Worker, type Job } from 'bullmq';
+import { UnrecoverableError, WaitingError, Worker, type Job } from 'bullmq';
+import { PermanentJobError } from '../errors.js';
 import type { RedisConnection } from '../connections/redis.js';
 import type { JobName } from '../jobs/contracts.js';
 import type { JobMetrics } from '../monitoring/job-metrics.js';
@@ -90,7 +91,7 @@ export class WorkerPool {
       try {
         result = await runJob(name, job.data, ctx);
       } catch (error) {
-        if (!this.handingBack) throw error;
+        if (!this.handingBack) throw forBullmq(error);
       }
       if (this.handingBack) {
         // Our own shutdown ended this run, whatever it returned: the job waits again for the next
@@ -162,6 +163,15 @@ export class WorkerPool {
     for (const worker of this.workers) worker.cancelAllJobs('worker shutting down');
     await within(closed, HAND_BACK_GRACE_MS);
   }
+}
+
+/** A permanent failure becomes BullMQ's UnrecoverableError (no retry), keeping its message and stack. */
+function forBullmq(error: unknown): unknown {
+  if (!(error instanceof PermanentJobError)) return error;
+  const unrecoverable = new UnrecoverableError(error.message);
+  unrecoverable.stack = error.stack;
+  unrecoverable.cause = error;
+  return unrecoverable;
 }
 
 interface RunningJob {

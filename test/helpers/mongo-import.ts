@@ -1,9 +1,9 @@
-import type { ImportCounts } from '../../src/import/import-types.js';
+import type { ImportCounts } from '../../src/import/import-counts.js';
 import { createTestMongo, type TestMongo } from './test-mongo.js';
 import { createTestEnvironment, type TestEnvironment } from './test-runtime.js';
 
 export type { ImportResult } from '../../src/import/run-import.js';
-export type { UserReconcileResult } from '../../src/jobs/user-reconcile/handler.js';
+export type { UserReconcileResult } from '../../src/import/reconcile-source.js';
 
 /** The numbers `from` to `to`, both included: documents to make with userDoc and snapshotDoc. */
 export const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);

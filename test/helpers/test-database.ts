@@ -2,7 +2,7 @@ import pg from 'pg';
 import type { Config } from '../../src/config.js';
 import { createPgPool, type PgPool } from '../../src/connections/postgres.js';
 import { migrate } from '../../src/migrate/migrate.js';
-import { quoteIdent } from '../../src/migrate/migrate.js';
+import { quoteIdent } from '../../src/sql-identifier.js';
 
 export interface TestDatabase {
   pool: PgPool;

@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { BotDatabaseFileError } from '../../src/bots/bot-database-file.js';
 import { PermanentJobError } from '../../src/errors.js';
-import { syncBot } from '../../src/jobs/bot-sync/sync-bot.js';
+import { syncBot } from '../../src/bot-sync/sync-bot.js';
 import { verifyBots } from '../../src/verify/verify-bots.js';
 import { botDbPath, createFreqtradeDb } from '../../scripts/freqtrade/fixtures.js';
 import { recordingContext } from '../helpers/job-context.js';

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { scanBotInstances } from '../../src/bots/bot-instances.js';
 import { PermanentJobError } from '../../src/errors.js';
-import { syncBot } from '../../src/jobs/bot-sync/sync-bot.js';
+import { syncBot } from '../../src/bot-sync/sync-bot.js';
 import { failureTracker } from '../helpers/failure-tracker.js';
 import { botDbPath, createFreqtradeDb } from '../../scripts/freqtrade/fixtures.js';
 import { recordingContext } from '../helpers/job-context.js';

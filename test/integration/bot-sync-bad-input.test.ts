@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { QueueEvents } from 'bullmq';
 import Database from 'better-sqlite3';
 import { PermanentJobError } from '../../src/errors.js';
-import { syncBot } from '../../src/jobs/bot-sync/sync-bot.js';
+import { syncBot } from '../../src/bot-sync/sync-bot.js';
 import { enqueue } from '../../src/producers/enqueue.js';
 import type { Queues } from '../../src/queues/queues.js';
 import { startQueueHarness, type QueueHarness } from '../helpers/queue-harness.js';

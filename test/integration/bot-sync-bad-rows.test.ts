@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { PermanentJobError } from '../../src/errors.js';
-import { syncBot } from '../../src/jobs/bot-sync/sync-bot.js';
+import { syncBot } from '../../src/bot-sync/sync-bot.js';
 import { verifyBots } from '../../src/verify/verify-bots.js';
 import { botDbPath, createFreqtradeDb } from '../../scripts/freqtrade/fixtures.js';
 import { recordingContext } from '../helpers/job-context.js';

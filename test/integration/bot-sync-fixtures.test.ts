@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { utimesSync } from 'node:fs';
 import { before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { syncBot } from '../../src/jobs/bot-sync/sync-bot.js';
+import { syncBot } from '../../src/bot-sync/sync-bot.js';
 import { FIXTURE_FILES, FIXTURES_SKIP, installFixture, type FixtureName } from '../../scripts/freqtrade/fixtures.js';
 import { recordingContext } from '../helpers/job-context.js';
 import { tempDir } from '../helpers/temp-dir.js';

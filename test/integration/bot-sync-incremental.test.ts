@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { ADVISORY_LOCKS } from '../../src/connections/advisory-locks.js';
-import { syncBot } from '../../src/jobs/bot-sync/sync-bot.js';
+import { syncBot } from '../../src/bot-sync/sync-bot.js';
 import { PermanentJobError } from '../../src/errors.js';
 import { botDbPath, createFreqtradeDb, insertTrades } from '../../scripts/freqtrade/fixtures.js';
 import { recordingContext } from '../helpers/job-context.js';

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { ALL_SCHEMA_VERSIONS, SCHEMA_VERSIONS, type SchemaVersion } from '../../scripts/freqtrade/schemas.js';
-import { syncBot } from '../../src/jobs/bot-sync/sync-bot.js';
+import { syncBot } from '../../src/bot-sync/sync-bot.js';
 import type { JobContext } from '../../src/jobs/job.js';
 import { verifyBots } from '../../src/verify/verify-bots.js';
 import { contextForLocalRun } from '../../src/workers/job-context.js';

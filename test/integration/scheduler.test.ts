@@ -128,7 +128,7 @@ describe('scheduler: bot discovery and one schedule per bot, whatever the number
     syncConfig('bot-b', false);
     await scheduler.runOnce();
     assert.deepEqual(await schedules('turso-push'), [
-      { key: 'turso-push:bot-a', every: env.config.TURSO_PUSH_INTERVAL, data: { instance: 'bot-a' } },
+      { key: 'turso-push:bot-a', every: env.config.TURSO_PUSH_INTERVAL, data: { bot: 'bot-a' } },
     ]);
     syncConfig('bot-a', 'yes please');
     syncConfig('bot-b', true);

@@ -51,7 +51,7 @@ describe('traces (OpenTelemetry)', { timeout: 120_000 }, () => {
     await pool.ready();
     exporter.reset();
 
-    const job = await enqueue(queues, 'bot-sync', { bot: 'traced-1', full: false });
+    const job = await enqueue(queues, 'bot-sync', { bot: 'traced-1', fullCompare: false });
     await job.waitUntilFinished(events, 60_000);
     await pool.stop(); // the worker's span ends with the job's completion
 

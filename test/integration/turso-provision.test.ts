@@ -9,7 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { testConfig } from '../helpers/test-config.js';
 import { PermanentJobError } from '../../src/errors.js';
 import type { JobContext } from '../../src/jobs/job.js';
-import { tursoPushEnabled } from '../../src/turso/sync-config.js';
+import { tursoPushEnabled } from '../../src/bots/sync-config.js';
 import { contextForLocalRun } from '../../src/workers/job-context.js';
 import { runJob } from '../../src/workers/run-job.js';
 import { failureTracker } from '../helpers/failure-tracker.js';

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
-import { syncBot } from '../../src/jobs/bot-sync/sync-bot.js';
+import { syncBot } from '../../src/bot-sync/sync-bot.js';
 import { verifyBots } from '../../src/verify/verify-bots.js';
 import { failureTracker } from '../helpers/failure-tracker.js';
 import { createBotDatabase } from '../../scripts/freqtrade/generate-bot-db.js';

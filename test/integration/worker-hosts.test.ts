@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { payloadsFromCli } from '../../src/cli/cli-payloads.js';
 import { createRedis } from '../../src/connections/redis.js';
 import { closeQueues, createQueues } from '../../src/queues/queues.js';
 import { compareBots } from '../helpers/bot-equality.js';
@@ -70,6 +71,18 @@ describe('workers on several hosts (BOT_DISCOVERY=hosts)', { timeout: 5 * 60_000
         ['hb-1', 'host-b', true],
         ['hb-2', 'host-b', true],
       ],
+    );
+  });
+
+  it("turso-push --all --dry-run --full-compare gives every host's bot the flags (a dry run never writes)", async () => {
+    const payloads = await payloadsFromCli(
+      'turso-push',
+      { all: true, dryRun: true, fullCompare: true },
+      { config: env.config, pg: env.runtime.pg },
+    );
+    assert.deepEqual(
+      payloads,
+      allBots.map((bot) => ({ bot, dryRun: true, fullCompare: true })),
     );
   });
 

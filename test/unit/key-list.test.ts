@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { KeyList } from '../../src/jobs/bot-sync/source-lines.js';
-import { MAX_KEY } from '../../src/jobs/bot-sync/freqtrade-columns.js';
+import { KeyList } from '../../src/bot-sync/source-lines.js';
+import { MAX_KEY } from '../../src/bot-sync/freqtrade-columns.js';
 
 describe('key list', () => {
   it('keeps every key pushed, in order, past its first capacity', () => {

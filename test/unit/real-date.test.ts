@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { realDate } from '../../src/jobs/bot-sync/column-values.js';
+import { realDate } from '../../src/bot-sync/column-values.js';
 
 /** The rule written the plain way (a pattern, then the calendar): what realDate must agree with. */
 function byPattern(text: string): boolean {

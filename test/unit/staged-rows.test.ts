@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { tradesMapping } from '../../src/jobs/bot-sync/freqtrade-columns.js';
-import { COPY_NULL, copyEscape, createRowEncoder } from '../../src/jobs/bot-sync/source-lines.js';
-import { stagedJson } from '../../src/jobs/bot-sync/merge-sync.js';
+import { tradesMapping } from '../../src/bot-sync/freqtrade-columns.js';
+import { COPY_NULL, copyEscape, createRowEncoder } from '../../src/bot-sync/source-lines.js';
+import { stagedJson } from '../../src/bot-sync/staged-rows.js';
 
 describe('staged rows as a parameter', () => {
   it('gives back the very fields of the COPY lines: escapes undone, \\N as null', () => {

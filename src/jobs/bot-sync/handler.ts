@@ -1,6 +1,6 @@
 import { guardBotJob } from '../../bots/held-bots.js';
-import { dryRunBot, type BotSyncDryRun } from './dry-run.js';
-import { syncBot, type BotSyncResult } from './sync-bot.js';
+import { dryRunBot, type BotSyncDryRun } from '../../bot-sync/dry-run.js';
+import { syncBot, type BotSyncResult } from '../../bot-sync/sync-bot.js';
 import { defineHandler } from '../job.js';
 import { botSyncContract } from './contract.js';
 
@@ -8,6 +8,6 @@ export const botSyncHandler = defineHandler({
   contract: botSyncContract,
   handle: (p, ctx): Promise<BotSyncResult | BotSyncDryRun> =>
     guardBotJob<BotSyncResult | BotSyncDryRun>(ctx, { job: 'bot-sync', instance: p.bot, dryRun: p.dryRun }, () =>
-      p.dryRun ? dryRunBot(ctx, p.bot) : syncBot(ctx, p.bot, { full: p.full, acceptReset: p.acceptReset }),
+      p.dryRun ? dryRunBot(ctx, p.bot) : syncBot(ctx, p.bot, { full: p.fullCompare, acceptReset: p.acceptReset }),
     ),
 });

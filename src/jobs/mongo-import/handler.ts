@@ -1,12 +1,9 @@
-import { PermanentJobError } from '../../errors.js';
 import { confinedPath } from '../../payload-paths.js';
 import { defineHandler, type JobContext } from '../job.js';
 import { mongoImportContract, type MongoImportPayload as Payload } from './contract.js';
-import { openFileSource } from '../../import/file-source.js';
-import type { ImportSource } from '../../import/import-source.js';
-import { openLiveSource } from '../../import/live-source.js';
-import { runImport, type ImportResult } from '../../import/run-import.js';
-import { importTargets, type CollectionKind } from '../../import/targets.js';
+import { importCollection } from '../../import/import-collection.js';
+import type { ImportResult } from '../../import/run-import.js';
+import type { CollectionKind } from '../../import/targets.js';
 
 /**
  * `mongo-import`: MongoDB users or portfoliosnapshots (live, or a mongoexport file) into
@@ -23,26 +20,15 @@ export const mongoImportHandler = defineHandler({
   },
 });
 
+/** A payload's file stays inside IMPORT_FILES_DIR, unless the operator runs the job in their own shell. */
 async function importOne(
   ctx: JobContext,
   collection: CollectionKind,
   file: string | undefined,
   batchSize: number | undefined,
 ): Promise<ImportResult> {
-  const size = batchSize ?? ctx.config.IMPORT_BATCH_SIZE;
-  const source = await openSource(ctx, collection, file, size);
-  const options = { batchSize: size, maxRejectRatio: ctx.config.IMPORT_MAX_REJECT_RATIO };
-  return runImport(ctx, source, importTargets[collection], options);
-}
-
-async function openSource(
-  ctx: JobContext,
-  collection: CollectionKind,
-  file: string | undefined,
-  batchSize: number,
-): Promise<ImportSource> {
-  if (file !== undefined) {
-    const allowed = ctx.operatorShell
+  const allowed =
+    file === undefined || ctx.operatorShell
       ? file
       : await confinedPath(
           `mongo-import ${collection}`,
@@ -50,14 +36,5 @@ async function openSource(
           { variable: 'IMPORT_FILES_DIR', dir: ctx.config.IMPORT_FILES_DIR },
           { create: false },
         );
-    return openFileSource(collection, allowed, ctx.config.IMPORT_MAX_DOCUMENT_BYTES);
-  }
-  if (ctx.config.MONGO_URL === undefined) {
-    throw new PermanentJobError(
-      `mongo-import ${collection}: MONGO_URL is not set; set it to read the live MongoDB, or give --file`,
-    );
-  }
-  const { db } = await ctx.mongo();
-  const name = collection === 'users' ? ctx.config.MONGO_USERS_COLLECTION : ctx.config.MONGO_SNAPSHOTS_COLLECTION;
-  return openLiveSource(collection, db, name, batchSize);
+  return importCollection(ctx, collection, { file: allowed, batchSize });
 }

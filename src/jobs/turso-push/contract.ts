@@ -1,8 +1,7 @@
 import { z } from 'zod';
-import { assertInstanceName, instanceNameSchema, scanBotInstances } from '../../bots/bot-instances.js';
-import { hostedBots } from '../../bots/bot-registry.js';
-import { defineContract } from '../job.js';
-import { SyncConfigError, tursoPushEnabled } from '../../turso/sync-config.js';
+import { allBots } from '../../bots/all-bots.js';
+import { assertInstanceName, instanceNameSchema } from '../../bots/bot-instances.js';
+import { defineContract, withRenamedKeys } from '../job.js';
 
 /** `--accept-reset` or `--accept-reset=delete`: a backup keeps no archived epoch of the old rows. */
 function acceptReset(value: string | boolean | undefined): boolean {
@@ -16,17 +15,20 @@ function acceptReset(value: string | boolean | undefined): boolean {
 /** SQLite -> Turso for one bot. The job carries only the bot's instance name: the worker reads the URL and token itself. */
 export const tursoPushContract = defineContract({
   name: 'turso-push',
-  payload: z.object({
-    instance: instanceNameSchema,
-    /** Show what would be pushed and deleted, write nothing. */
-    dryRun: z.boolean().optional(),
-    /** Push even a database that looks replaced (the reset guard); the backup then mirrors it. */
-    acceptReset: z.literal('delete').optional(),
-    /** Compare every table with the target's rows, whatever the records say (finds edits behind our back). */
-    fullCompare: z.boolean().optional(),
-  }),
-  title: (p) =>
-    `turso-push ${p.instance}${p.dryRun ? ' (dry run)' : ''}${p.acceptReset ? ' (accept reset: delete)' : ''}`,
+  // `instance` was the name of `bot` (`--bot`) in jobs queued before.
+  payload: withRenamedKeys(
+    { instance: 'bot' },
+    z.object({
+      bot: instanceNameSchema,
+      /** Show what would be pushed and deleted, write nothing. */
+      dryRun: z.boolean().optional(),
+      /** Push even a database that looks replaced (the reset guard); the backup then mirrors it. */
+      acceptReset: z.literal('delete').optional(),
+      /** Compare every table with the target's rows, whatever the records say (finds edits behind our back). */
+      fullCompare: z.boolean().optional(),
+    }),
+  ),
+  title: (p) => `turso-push ${p.bot}${p.dryRun ? ' (dry run)' : ''}${p.acceptReset ? ' (accept reset: delete)' : ''}`,
   async fromCli(options, env) {
     if (options.bot !== undefined && options.all)
       throw new Error('turso-push takes --bot <instance> or --all, not both');
@@ -35,21 +37,9 @@ export const tursoPushContract = defineContract({
       ...(acceptReset(options.acceptReset) ? { acceptReset: 'delete' as const } : {}),
       ...(options.fullCompare ? { fullCompare: true } : {}),
     };
-    if (options.bot !== undefined) return [{ instance: assertInstanceName(options.bot), ...flags }];
+    if (options.bot !== undefined) return [{ bot: assertInstanceName(options.bot), ...flags }];
     if (options.acceptReset) throw new Error('turso-push --accept-reset takes one bot (--bot <instance>), not --all');
     if (!options.all) throw new Error('turso-push needs --bot <instance> or --all');
-    if (env.config.BOT_DISCOVERY === 'hosts') {
-      return (await hostedBots(env.pg)).filter((b) => b.tursoPush).map((b) => ({ instance: b.instance }));
-    }
-    const { bots } = await scanBotInstances(env.config);
-    const enabled: Array<{ instance: string; dryRun?: boolean }> = [];
-    for (const bot of bots) {
-      // A malformed sync-config.json still gets its job: it fails with the error naming the file.
-      const on = await tursoPushEnabled(env.config, bot.name).catch(
-        (error: unknown) => error instanceof SyncConfigError,
-      );
-      if (on) enabled.push({ instance: bot.name, ...flags });
-    }
-    return enabled;
+    return (await allBots(env, { tursoPush: true })).map((bot) => ({ bot, ...flags }));
   },
 });

@@ -1,26 +1,23 @@
 import { guardBotJob } from '../../bots/held-bots.js';
 import { defineHandler } from '../job.js';
 import { pushBot } from '../../turso/push-bot.js';
-import { withPushLock } from '../../turso/push-state.js';
 import { tursoPushContract } from './contract.js';
 
 export const tursoPushHandler = defineHandler({
   contract: tursoPushContract,
   async handle(p, ctx) {
-    return guardBotJob(ctx, { job: 'turso-push', instance: p.instance, dryRun: p.dryRun }, () =>
-      withPushLock(ctx.pg, p.instance, () =>
-        pushBot({
-          config: ctx.config,
-          pg: ctx.pg,
-          instance: p.instance,
-          signal: ctx.signal,
-          log: ctx.log,
-          progress: ctx.progress,
-          dryRun: p.dryRun,
-          acceptReset: p.acceptReset === 'delete',
-          fullCompare: p.fullCompare,
-        }),
-      ),
+    return guardBotJob(ctx, { job: 'turso-push', instance: p.bot, dryRun: p.dryRun }, () =>
+      pushBot({
+        config: ctx.config,
+        pg: ctx.pg,
+        instance: p.bot,
+        signal: ctx.signal,
+        log: ctx.log,
+        progress: ctx.progress,
+        dryRun: p.dryRun,
+        acceptReset: p.acceptReset === 'delete',
+        fullCompare: p.fullCompare,
+      }),
     );
   },
 });

@@ -13,5 +13,3 @@ export const userReconcileContract = defineContract({
   }),
   title: () => 'user-reconcile',
 });
-
-export type UserReconcilePayload = z.output<typeof userReconcileContract.payload>;

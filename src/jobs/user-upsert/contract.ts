@@ -1,6 +1,5 @@
 import { z } from 'zod';
-import { showIdValue } from '../../mongo-values/bson-values.js';
-import { deserializeEjson } from '../../mongo-values/ejson.js';
+import { describeId } from '../../users/map-user.js';
 import { defineContract } from '../job.js';
 
 /**
@@ -14,14 +13,3 @@ export const userUpsertContract = defineContract({
     .refine((doc) => doc._id !== undefined && doc._id !== null, { message: 'the user document has no _id' }),
   title: (p) => `user-upsert ${typeof p.email === 'string' ? p.email : describeId(p._id)}`,
 });
-
-export type UserUpsertPayload = z.output<typeof userUpsertContract.payload>;
-
-export function describeId(id: unknown): string {
-  try {
-    const value: unknown = deserializeEjson({ id }).id;
-    return value === undefined || value === null ? 'without _id' : showIdValue(value);
-  } catch {
-    return JSON.stringify(id);
-  }
-}

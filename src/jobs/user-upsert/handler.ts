@@ -1,84 +1,8 @@
-import type { PgPool } from '../../connections/postgres.js';
-import { withTransaction } from '../../connections/transaction.js';
-import { PermanentJobError, errorMessage } from '../../errors.js';
-import { showId } from '../../mongo-values/bson-values.js';
-import { canonicalEjson, deserializeEjson } from '../../mongo-values/ejson.js';
-import { mapUser, type UserRow } from '../../users/map-user.js';
-import { insertRejects } from '../../import/write-batch.js';
-import { upsertUsers } from '../../users/upsert-users.js';
-import { writeBatch } from '../../import/write-batch.js';
+import { upsertUser, type UserUpsertResult } from '../../users/upsert-user.js';
 import { defineHandler } from '../job.js';
-import { describeId, userUpsertContract, type UserUpsertPayload as Payload } from './contract.js';
+import { userUpsertContract } from './contract.js';
 
-export interface UserUpsertResult {
-  /** The user's _id as rejects show it: an ObjectId's hex, a number's digits, a string quoted. */
-  mongoId: string;
-  outcome: 'inserted' | 'updated' | 'unchanged';
-}
-
-/**
- * `user-upsert`: the dual-write. The platform writes a user to MongoDB, then enqueues this job;
- * it upserts the user by Mongo _id with the import's mapper and SQL, and retries (with backoff)
- * while PostgreSQL is unreachable instead of dropping the write. A document that cannot be
- * mapped, or whose email another user holds, lands in rejects and fails the job permanently;
- * the latter is also parked (upsert-users.ts) and lands with the job that frees its address (a
- * move or a swap whose jobs came in the other order). An update older than the row (updatedAt)
- * changes nothing, so retries and reorderings are safe.
- */
 export const userUpsertHandler = defineHandler({
   contract: userUpsertContract,
-  async handle(p: Payload, ctx): Promise<UserUpsertResult> {
-    const mapped = mapPayload(p);
-    if ('reason' in mapped) return rejectAndFail(ctx.pg, ctx.jobId, mapped);
-    const { row, raw } = mapped;
-    const shown = showId(row.id);
-    const outcome = await withTransaction(ctx.pg, async (client) => {
-      const written = await writeBatch(client, upsertUsers, [{ row, position: `_id ${shown}`, raw: () => raw }]);
-      await insertRejects(client, rejectTarget(ctx.jobId), written.rejects);
-      return written;
-    }).catch((error: unknown) => {
-      throw new Error(`user-upsert of user _id ${shown} failed; will retry: ${errorMessage(error)}`, {
-        cause: error,
-      });
-    });
-    const reject = outcome.rejects[0];
-    if (reject) throw new PermanentJobError(`user-upsert of user _id ${shown} rejected: ${reject.reason}`);
-    const result: UserUpsertResult = {
-      mongoId: shown,
-      outcome: outcome.inserted > 0 ? 'inserted' : outcome.updated > 0 ? 'updated' : 'unchanged',
-    };
-    await ctx.log(`user _id ${shown} ${result.outcome}`);
-    return result;
-  },
+  handle: (p, ctx): Promise<UserUpsertResult> => upsertUser(ctx.pg, p, { jobId: ctx.jobId, log: ctx.log }),
 });
-
-function mapPayload(p: Payload): { row: UserRow; raw: string } | { position: string; reason: string; raw: string } {
-  try {
-    const doc = deserializeEjson(p);
-    return { row: mapUser(doc), raw: canonicalEjson(doc) };
-  } catch (error) {
-    return {
-      position: `_id ${describeId(p._id)}`,
-      reason: `users document: ${errorMessage(error)}`,
-      raw: JSON.stringify(p),
-    };
-  }
-}
-
-function rejectTarget(jobId: string | undefined) {
-  return { source: 'user-upsert', collection: 'users', sourceRef: 'dual-write', jobId };
-}
-
-async function rejectAndFail(
-  pg: PgPool,
-  jobId: string | undefined,
-  reject: { position: string; reason: string; raw: string },
-): Promise<never> {
-  const client = await pg.connect();
-  try {
-    await insertRejects(client, rejectTarget(jobId), [reject]);
-  } finally {
-    client.release();
-  }
-  throw new PermanentJobError(`user-upsert ${reject.position} rejected: ${reject.reason}`);
-}

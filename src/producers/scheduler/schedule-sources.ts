@@ -1,7 +1,7 @@
 import type { Config } from '../../config.js';
 import { errorMessage } from '../../errors.js';
 import { jobContracts, type JobName } from '../../jobs/contracts.js';
-import { tursoPushEnabled } from '../../turso/sync-config.js';
+import { tursoPushBots } from '../../bots/sync-config.js';
 import type { Logger } from '../../logger.js';
 import { perBotSchedule } from './desired-schedules.js';
 import type { ScheduleSource } from './scheduler.js';
@@ -13,22 +13,17 @@ import type { ScheduleSource } from './scheduler.js';
  */
 export function scheduleSources(config: Config, logger: Logger): Array<{ queue: JobName; schedules: ScheduleSource }> {
   const tursoPush: ScheduleSource = async (bots) => {
-    const enabled: string[] = [];
-    for (const bot of bots) {
-      try {
-        if (await tursoPushEnabled(config, bot)) enabled.push(bot);
-      } catch (error) {
-        logger.warn('turso-push not scheduled: bad sync-config.json', { bot, error: errorMessage(error) });
-      }
-    }
+    const enabled = await tursoPushBots(config, bots, (bot, error) => {
+      logger.warn('turso-push not scheduled: bad sync-config.json', { bot, error: errorMessage(error) });
+      return false;
+    });
     const title = jobContracts['turso-push'].title;
-    return enabled.map((bot) =>
+    return [...enabled].map((bot) =>
       perBotSchedule({
         queue: 'turso-push',
         bot,
         every: config.TURSO_PUSH_INTERVAL,
-        title: title({ instance: bot }),
-        data: { instance: bot },
+        title: title({ bot }),
       }),
     );
   };

@@ -84,7 +84,7 @@ export class Scheduler {
         queue: 'bot-sync',
         bot,
         every: config.SYNC_INTERVAL,
-        title: jobContracts['bot-sync'].title({ bot, full: false }),
+        title: jobContracts['bot-sync'].title({ bot, fullCompare: false }),
       }),
     );
     this.perBot.endPass();
@@ -122,7 +122,7 @@ export class Scheduler {
             queue: queueNameFor('bot-sync', host),
             bot: instance,
             every: config.SYNC_INTERVAL,
-            title: syncTitle({ bot: instance, full: false }),
+            title: syncTitle({ bot: instance, fullCompare: false }),
           }),
         );
       if (tursoPush && !heldJobsOfBot?.has('turso-push')) {
@@ -131,8 +131,7 @@ export class Scheduler {
             queue: queueNameFor('turso-push', host),
             bot: instance,
             every: config.TURSO_PUSH_INTERVAL,
-            title: pushTitle({ instance }),
-            data: { instance },
+            title: pushTitle({ bot: instance }),
           }),
         );
       }

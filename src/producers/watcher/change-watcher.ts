@@ -7,7 +7,7 @@ import type { PgPool } from '../../connections/postgres.js';
 import { heldJobsOf } from '../../bots/held-bots.js';
 import { instanceNameSchema } from '../../bots/bot-instances.js';
 import { errorMessage } from '../../errors.js';
-import { tursoPushEnabled } from '../../turso/sync-config.js';
+import { tursoPushEnabled } from '../../bots/sync-config.js';
 import type { Logger } from '../../logger.js';
 import { queueNameFor } from '../../queues/host-routing.js';
 import type { Queues } from '../../queues/queues.js';
@@ -243,7 +243,7 @@ export class ChangeWatcher {
       }
       if (held.has('turso-push')) this.counts.held += 1;
       else if (await this.pushEnabled(bot)) {
-        await enqueue(queues, 'turso-push', { instance: bot }, once, queueNameFor('turso-push', host));
+        await enqueue(queues, 'turso-push', { bot }, once, queueNameFor('turso-push', host));
         this.counts.pushes += 1;
       }
       logger.debug('watcher enqueued', { bot, held: [...held] });

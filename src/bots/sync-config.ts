@@ -2,7 +2,7 @@ import { open } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
 import type { Config } from '../config.js';
-import { instanceDir } from '../bots/bot-instances.js';
+import { instanceDir } from './bot-instances.js';
 import { PermanentJobError } from '../errors.js';
 
 /** <instance>/sync-config.json, as the playbook defines it. The token never leaves the worker. */
@@ -87,4 +87,22 @@ export async function readSyncConfig(
 export async function tursoPushEnabled(config: Pick<Config, 'BOT_INSTANCES_DIR'>, instance: string): Promise<boolean> {
   const sync = await readSyncConfig(config, instance);
   return sync?.enabled === true;
+}
+
+/**
+ * The bots among `bots` whose sync-config.json enables Turso pushes. A file that cannot be read
+ * or is malformed goes to `onBadConfig`, which says whether its bot counts as enabled (its push
+ * then fails with the error naming the file).
+ */
+export async function tursoPushBots(
+  config: Pick<Config, 'BOT_INSTANCES_DIR'>,
+  bots: readonly string[],
+  onBadConfig: (bot: string, error: unknown) => boolean,
+): Promise<Set<string>> {
+  const enabled = new Set<string>();
+  for (const bot of bots) {
+    const on = await tursoPushEnabled(config, bot).catch((error: unknown) => onBadConfig(bot, error));
+    if (on) enabled.add(bot);
+  }
+  return enabled;
 }

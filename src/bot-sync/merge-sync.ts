@@ -1,20 +1,15 @@
 import type { PoolClient } from 'pg';
-import type { TableWindow } from '../../bots/change-window.js';
-import type { JobContext } from '../job.js';
+import type { TableWindow } from '../bots/change-window.js';
+import type { BotSyncContext } from './sync-context.js';
 import type { BotDatabase } from './bot-database.js';
 import { ordersMapping, tradesMapping, type TableMapping } from './freqtrade-columns.js';
-import { copyLines, describePgFailure, quoteIdent, tableAt } from './pg-writer.js';
-import {
-  COPY_NULL,
-  createRowEncoder,
-  readLines,
-  recordRowRejects,
-  type RowEncoder,
-  type RowReject,
-} from './source-lines.js';
-import type { StagedIdTables as StagedIds } from './reset-check.js';
-import type { TableDeletions } from '../../bots/reset-guard.js';
-import { emptyCounts, type ReadCounts } from './sync-state.js';
+import { copyLines, describePgFailure, tableAt } from './pg-copy.js';
+import { quoteIdent } from '../sql-identifier.js';
+import { stagedJson, stagedTable, type StagedRows } from './staged-rows.js';
+import { createRowEncoder, readLines, recordRowRejects, type RowEncoder, type RowReject } from './source-lines.js';
+import type { StagedIdTables as StagedIds } from './reset-evidence.js';
+import type { TableDeletions } from '../bots/reset-guard.js';
+import { emptyCounts, type ReadCounts } from './sync-result.js';
 
 /**
  * The rows of a change window (bots/change-window.ts): per table, the ids it selects, read by id.
@@ -47,7 +42,7 @@ export type DeletionsSeen = StagedIds | { deletions: readonly TableDeletions[]; 
  * are written.
  */
 export async function mergeSync(
-  ctx: JobContext,
+  ctx: BotSyncContext,
   client: PoolClient,
   source: BotDatabase,
   botId: string,
@@ -110,7 +105,7 @@ function countsAfter(deleted: { trades: number; orders: number } | undefined): R
  * by id before the merge; an order is taken when PostgreSQL then holds its trade.
  */
 async function windowMerge(
-  ctx: JobContext,
+  ctx: BotSyncContext,
   client: PoolClient,
   source: BotDatabase,
   botId: string,
@@ -229,7 +224,7 @@ function gone(held: readonly number[], present: readonly number[], rejected: Rea
  * rows read only); returns how many.
  */
 export async function stageSource(
-  ctx: JobContext,
+  ctx: BotSyncContext,
   client: PoolClient,
   source: BotDatabase,
   windows?: SyncWindows,
@@ -253,7 +248,7 @@ interface StagedWindow {
  * into a temporary table but given to the statements as a parameter (staged-rows.ts).
  */
 async function stageTables(
-  ctx: JobContext,
+  ctx: BotSyncContext,
   client: PoolClient,
   source: BotDatabase,
   windows: SyncWindows | undefined,
@@ -456,54 +451,4 @@ async function deleteUnstaged(
     [botId],
   );
   return result.rowCount ?? 0;
-}
-
-/**
- * A source table's rows as the merge's statements read them: a temporary table the rows were
- * copied into, or (a change window of at most SYNC_BATCH_SIZE rows) the rows themselves as one
- * JSON parameter of each statement, which spares creating, filling and dropping a table for a
- * few hundred rows. Both are read through the same columns and types, so a row compares and
- * merges the same either way.
- */
-export interface StagedRows {
-  /** The relation to select from, given the number of the statement's parameter it may take. */
-  from(param: number): string;
-  /** That parameter, if any (placed at `param`). */
-  params: readonly unknown[];
-}
-
-/** Rows copied into a temporary table. */
-export function stagedTable(name: string): StagedRows {
-  return { from: () => quoteIdent(name), params: [] };
-}
-
-/** Rows given as COPY text (the encoder's lines), sent as a JSON array of their fields. */
-export function stagedJson(encoder: RowEncoder, copyText: string): StagedRows {
-  const columns = encoder.columns.map(([name, type], i) => `(r->>${i})::${type} AS ${quoteIdent(name)}`);
-  return {
-    from: (param) => `(SELECT ${columns.join(', ')} FROM jsonb_array_elements($${param}::jsonb) AS e(r))`,
-    params: [JSON.stringify(copyFields(copyText))],
-  };
-}
-
-const UNESCAPED: Record<string, string> = { '\\': '\\', t: '\t', n: '\n', r: '\r' };
-
-/** COPY text lines back into their fields: what PostgreSQL's COPY would read (\N: NULL). */
-function copyFields(text: string): Array<Array<string | null>> {
-  const rows: Array<Array<string | null>> = [];
-  for (const line of text.split('\n')) {
-    if (line === '') continue;
-    rows.push(
-      line
-        .split('\t')
-        .map((field) =>
-          field === COPY_NULL
-            ? null
-            : field.includes('\\')
-              ? field.replace(/\\(.)/g, (_, c: string) => UNESCAPED[c] ?? c)
-              : field,
-        ),
-    );
-  }
-  return rows;
 }

@@ -1,5 +1,5 @@
-import { describeBotDatabaseError, openBotDatabaseFile, type SqliteDb } from '../../bots/bot-database-file.js';
-import { PermanentJobError } from '../../errors.js';
+import { describeBotDatabaseError, openBotDatabaseFile, type SqliteDb } from '../bots/bot-database-file.js';
+import { PermanentJobError } from '../errors.js';
 import { ordersMapping, tradesMapping, type TableMapping } from './freqtrade-columns.js';
 import { planColumns, type ColumnPlan } from './column-values.js';
 

@@ -1,13 +1,13 @@
 import type { PoolClient } from 'pg';
-import { botDatabaseIdentity, findBotDatabaseFile } from '../../bots/bot-database-file.js';
-import { judgeReset, type ResetVerdict } from '../../bots/reset-guard.js';
-import type { JobContext } from '../job.js';
+import { botDatabaseIdentity, findBotDatabaseFile } from '../bots/bot-database-file.js';
+import { judgeReset, type ResetVerdict } from '../bots/reset-guard.js';
+import type { BotSyncContext } from './sync-context.js';
 import { BotDatabase } from './bot-database.js';
 import { ordersMapping, tradesMapping, type TableMapping } from './freqtrade-columns.js';
 import { stageSource } from './merge-sync.js';
-import { quoteIdent } from './pg-writer.js';
-import { gatherResetEvidence } from './reset-check.js';
-import { withTransaction } from '../../connections/transaction.js';
+import { quoteIdent } from '../sql-identifier.js';
+import { gatherResetEvidence } from './reset-evidence.js';
+import { withTransaction } from '../connections/transaction.js';
 
 /** Keys shown per kind of change: enough to look a few rows up, never the whole table. */
 const SAMPLE_KEYS = 5;
@@ -119,7 +119,7 @@ export async function countOrphanOrders(client: PoolClient): Promise<number> {
  * `bot-sync --dry-run`: reads the bot's file and stages it as a sync would, compares, and rolls
  * everything back, so nothing is written (not the bot, not its state, not a reject).
  */
-export async function dryRunBot(ctx: JobContext, instance: string): Promise<BotSyncDryRun> {
+export async function dryRunBot(ctx: BotSyncContext, instance: string): Promise<BotSyncDryRun> {
   const started = performance.now();
   const file = await findBotDatabaseFile(ctx.config, instance);
   const identity = await botDatabaseIdentity(file);

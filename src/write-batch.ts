@@ -1,6 +1,29 @@
 import type pg from 'pg';
-import { errorMessage } from '../errors.js';
-import type { Item, Reject, Upsert, UpsertOutcome } from './import-types.js';
+import { errorMessage } from './errors.js';
+
+/** A document that could not be taken: where it was, why, and its text as read. */
+export interface Reject {
+  position: string;
+  reason: string;
+  raw: string | null;
+}
+
+/** A mapped row with where it came from, so a row the database refuses becomes a reject. */
+export interface Item<Row> {
+  row: Row;
+  position: string;
+  raw: () => string;
+}
+
+/** What one upsert of a batch did. Rows neither inserted, updated nor rejected were unchanged. */
+export interface UpsertOutcome {
+  inserted: number;
+  updated: number;
+  rejects: Reject[];
+}
+
+/** Writes one batch of mapped rows inside the caller's transaction. */
+export type Upsert<Row> = (client: pg.ClientBase, items: readonly Item<Row>[]) => Promise<UpsertOutcome>;
 
 /**
  * Runs a batch's upsert; when PostgreSQL refuses a value (a data exception or constraint

@@ -1,12 +1,47 @@
 import { ObjectId, type Db, type Document, type Filter } from 'mongodb';
-import type { PgPool } from '../../connections/postgres.js';
-import { loadCheckpoint, type SourcePosition } from '../../import/checkpoint.js';
-import type { ImportSource, SourceRecord } from '../../import/import-source.js';
-import { lastIdValue, readLiveCollection } from '../../import/live-source.js';
-import { showIdValue, type MongoId } from '../../mongo-values/bson-values.js';
-import { canonicalEjson } from '../../mongo-values/ejson.js';
+import type { PgPool } from '../connections/postgres.js';
+import { PermanentJobError } from '../errors.js';
+import { loadCheckpoint, type SourcePosition } from './checkpoint.js';
+import type { ImportContext } from './import-collection.js';
+import type { ImportSource, SourceRecord } from './import-source.js';
+import { lastIdValue, readLiveCollection } from './live-source.js';
+import { runImport, type ImportResult } from './run-import.js';
+import { usersTarget } from './targets.js';
+import { showIdValue, type MongoId } from '../mongo-values/bson-values.js';
+import { canonicalEjson } from '../mongo-values/ejson.js';
 
 type ReconcilePosition = Extract<SourcePosition, { kind: 'reconcile' }>;
+
+export interface UserReconcileResult extends ImportResult {
+  /** Users changed at or after this time (MongoDB's dates) were read; null: all of them (the first run). */
+  since: string | null;
+  /** Users parked for an address another user held, read again whatever their dates. */
+  parked: number;
+}
+
+/**
+ * The dual-write's safety net: re-imports the MongoDB users whose updatedAt is at or after the
+ * latest updatedAt the last runs read (less `overlapMs`), and the users parked for an address
+ * another user held, catching writes whose user-upsert job never reached the queue or was
+ * rejected. It is one more import source (openReconcileSource) through the import pipeline, so
+ * mapping, writes, rejects, counts and checkpoints are the import's; users already in PostgreSQL
+ * count as unchanged. Rejects never fail the run (a handful of changed users may all be bad):
+ * they are in the rejects table with source `user-reconcile`.
+ */
+export async function reconcileUsers(ctx: ImportContext, overlapMs: number): Promise<UserReconcileResult> {
+  if (ctx.config.MONGO_URL === undefined) throw new PermanentJobError('user-reconcile: MONGO_URL is not set');
+  const { db } = await ctx.mongo();
+  const batchSize = ctx.config.IMPORT_BATCH_SIZE;
+  const { source, scanFrom, parked } = await openReconcileSource(ctx.pg, db, ctx.config.MONGO_USERS_COLLECTION, {
+    marginMs: overlapMs,
+    batchSize,
+  });
+  await ctx.log(
+    `reconciling users ${scanFrom === null ? 'all (first run)' : `changed since ${scanFrom} and ${parked} parked`}`,
+  );
+  const result = await runImport(ctx, source, usersTarget, { batchSize, maxRejectRatio: 1, job: 'user-reconcile' });
+  return { ...result, since: scanFrom, parked };
+}
 
 /** The reconcile source as opened, the time its scan reads from (null: every user), and how many parked users it reads again. */
 export interface ReconcileSource {

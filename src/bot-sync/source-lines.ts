@@ -1,6 +1,6 @@
 import { hash as digest } from 'node:crypto';
 import type { PoolClient } from 'pg';
-import type { JobContext } from '../job.js';
+import type { BotSyncContext } from './sync-context.js';
 import type { BotDatabase } from './bot-database.js';
 import { jsonSafe, INVALID, missingRequired, planColumns, readKey, type Converter } from './column-values.js';
 import { MAX_KEY, type ColumnKind, type TableMapping } from './freqtrade-columns.js';
@@ -27,7 +27,7 @@ export interface RowReject {
  * each line's key, so an error PostgreSQL reports for a COPY line can name its row.
  */
 export async function* readLines(
-  ctx: JobContext,
+  ctx: BotSyncContext,
   source: BotDatabase,
   mapping: TableMapping,
   encoder: RowEncoder,

@@ -4,32 +4,24 @@ import {
   describeBotDatabaseError,
   findBotDatabaseFile,
   fingerprintBotDatabase,
-} from '../../bots/bot-database-file.js';
-import { registerBot } from '../../bots/bot-registry.js';
-import type { WindowMemory } from '../../bots/change-window.js';
-import { planRead, unchangedRun, type RunFacts } from '../../bots/run-plan.js';
-import { takeTransactionLock } from '../../connections/advisory-locks.js';
-import { withTransaction } from '../../connections/transaction.js';
-import { judgeReset, resetRefusal, type AcceptReset } from '../../bots/reset-guard.js';
-import { errorMessage } from '../../errors.js';
-import type { JobContext } from '../job.js';
+} from '../bots/bot-database-file.js';
+import { registerBot } from '../bots/bot-registry.js';
+import type { WindowMemory } from '../bots/change-window.js';
+import { planRead, unchangedRun, type RunFacts } from '../bots/run-plan.js';
+import { takeTransactionLock } from '../connections/advisory-locks.js';
+import { withTransaction } from '../connections/transaction.js';
+import { judgeReset, resetRefusal, type AcceptReset } from '../bots/reset-guard.js';
+import { errorMessage } from '../errors.js';
+import type { BotSyncContext } from './sync-context.js';
 import { BotDatabase } from './bot-database.js';
-import { firstSync } from './pg-writer.js';
+import { firstSync } from './first-sync.js';
 import { mergeSync, type SyncWindows } from './merge-sync.js';
-import { endEpoch, gatherResetEvidence, type EndedEpoch } from './reset-check.js';
-import {
-  emptyCounts,
-  planSyncWindows,
-  readSyncState,
-  sumCounts,
-  touchSyncSuccess,
-  writeSyncFailure,
-  writeSyncSuccess,
-  type BotSyncResult,
-  type ReadCounts,
-} from './sync-state.js';
+import { endEpoch, type EndedEpoch } from './end-epoch.js';
+import { gatherResetEvidence } from './reset-evidence.js';
+import { planSyncWindows, readSyncState, touchSyncSuccess, writeSyncFailure, writeSyncSuccess } from './sync-state.js';
+import { emptyCounts, sumCounts, type BotSyncResult, type ReadCounts } from './sync-result.js';
 
-export type { BotSyncResult } from './sync-state.js';
+export type { BotSyncResult } from './sync-result.js';
 
 export interface SyncOptions {
   /** Compare every row (no change windows), even when the file looks unchanged. */
@@ -43,7 +35,11 @@ export interface SyncOptions {
  * sync state, so a crash or a retry at any point ends exact. Only rows whose hash differs are
  * written; deletions in FreqTrade are deleted here too.
  */
-export async function syncBot(ctx: JobContext, instance: string, options: SyncOptions = {}): Promise<BotSyncResult> {
+export async function syncBot(
+  ctx: BotSyncContext,
+  instance: string,
+  options: SyncOptions = {},
+): Promise<BotSyncResult> {
   const started = performance.now();
   try {
     const file = await findBotDatabaseFile(ctx.config, instance);
@@ -55,7 +51,7 @@ export async function syncBot(ctx: JobContext, instance: string, options: SyncOp
 }
 
 async function syncFile(
-  ctx: JobContext,
+  ctx: BotSyncContext,
   instance: string,
   file: string,
   options: SyncOptions,
@@ -207,7 +203,7 @@ async function syncFile(
  * has committed, this run finds the source unchanged and reads nothing. Past the timeout: a
  * retryable error, so the job runs again after its backoff.
  */
-async function lockBot(ctx: JobContext, client: PoolClient, instance: string, botId: string): Promise<void> {
+async function lockBot(ctx: BotSyncContext, client: PoolClient, instance: string, botId: string): Promise<void> {
   await client.query(`SELECT set_config('lock_timeout', $1, true)`, [`${ctx.config.SYNC_LOCK_TIMEOUT}ms`]);
   try {
     await takeTransactionLock(client, 'bot-sync', botId);
@@ -230,7 +226,7 @@ async function refreshStrategy(client: PoolClient, botId: string): Promise<void>
   );
 }
 
-async function recordFailure(ctx: JobContext, instance: string, message: string): Promise<void> {
+async function recordFailure(ctx: BotSyncContext, instance: string, message: string): Promise<void> {
   await writeSyncFailure(ctx.pg, instance, message).catch((error: unknown) => {
     ctx.logger.warn('could not record a bot-sync failure', { bot: instance, error: errorMessage(error) });
   });
