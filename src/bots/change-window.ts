@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { SqliteDb } from './bot-database-file.js';
+import { quoteIdent } from '../sql-identifier.js';
 
 /**
  * Change windows: which rows of a bot's FreqTrade database can have changed since the last run
@@ -113,8 +114,6 @@ export function windowable(db: SqliteDb, table: string): boolean {
   return pk.length === 1 && pk[0]!.name === 'id' && pk[0]!.type.toUpperCase() === 'INTEGER';
 }
 
-const quote = (name: string): string => `"${name.replaceAll('"', '""')}"`;
-
 /** julianday() to a Date; null stays null. */
 function fromJulian(day: number | null | undefined): Date | null {
   return day === null || day === undefined ? null : new Date(Math.round((day - 2440587.5) * 86_400_000));
@@ -134,7 +133,7 @@ export function highWater(db: SqliteDb, tables: readonly string[]): Date | null 
     const dates = rule.dates.filter((c) => columnsOf(db, table).has(c));
     if (dates.length === 0) continue;
     const row = db
-      .prepare<[], unknown[]>(`SELECT ${dates.map(latestDate).join(', ')} FROM ${quote(table)}`)
+      .prepare<[], unknown[]>(`SELECT ${dates.map(latestDate).join(', ')} FROM ${quoteIdent(table)}`)
       .raw(true)
       .get();
     latest = laterOf(latest, latestOf(row ?? []));
@@ -148,7 +147,7 @@ export function laterOf(a: Date | null, b: Date | null): Date | null {
 }
 
 function latestDate(column: string): string {
-  return `julianday(max(${quote(column)}))`;
+  return `julianday(max(${quoteIdent(column)}))`;
 }
 
 function latestOf(days: readonly unknown[]): Date | null {
@@ -179,8 +178,8 @@ export interface TableWindow {
  */
 function openCondition(rule: TableRule, have: Set<string>): string | undefined {
   const terms = [
-    ...(rule.open !== undefined && have.has(rule.open) ? [`${quote(rule.open)} IS NOT 0`] : []),
-    ...(rule.unfilled ?? []).filter((c) => have.has(c)).map((c) => `${quote(c)} IS NULL`),
+    ...(rule.open !== undefined && have.has(rule.open) ? [`${quoteIdent(rule.open)} IS NOT 0`] : []),
+    ...(rule.unfilled ?? []).filter((c) => have.has(c)).map((c) => `${quoteIdent(c)} IS NULL`),
   ];
   return terms.length === 0 ? undefined : terms.join(' OR ');
 }
@@ -206,11 +205,11 @@ function tableWindow(
     // FreqTrade's text (YYYY-MM-DD HH:MM:SS.ffffff) sorts as its time, so a text comparison (no
     // date parsing per row) tells; a form with a T or a zone sorts later on its day (read, rather
     // than missed), and a value that is no text at all is read too.
-    terms.push(`(${quote(column)} >= ? OR typeof(${quote(column)}) NOT IN ('text', 'null'))`);
+    terms.push(`(${quoteIdent(column)} >= ? OR typeof(${quoteIdent(column)}) NOT IN ('text', 'null'))`);
     params.push(naiveUtc(since));
   }
   if (rule.parent !== undefined && have.has(rule.parent.column) && parentIds.length > 0) {
-    terms.push(`${quote(rule.parent.column)} IN (SELECT value FROM json_each(?))`);
+    terms.push(`${quoteIdent(rule.parent.column)} IN (SELECT value FROM json_each(?))`);
     params.push(JSON.stringify(parentIds));
   }
   return { table, where: terms.join(' OR '), params };
@@ -248,13 +247,13 @@ export function scanWindow(
   const open = openCondition(rule, have) ?? '0';
   const follows = rule.parentFollows === true && rule.parent !== undefined && have.has(rule.parent.column);
   // With the parent: pairs [rowid, parent id], so the window's condition is evaluated once a row.
-  const selected = follows ? `json_array(rowid, ${quote(rule.parent!.column)})` : 'rowid';
+  const selected = follows ? `json_array(rowid, ${quoteIdent(rule.parent!.column)})` : 'rowid';
   const dates = rule.dates.filter((c) => have.has(c)).map(latestDate);
   const row = db
     .prepare<unknown[], unknown[]>(
       `SELECT count(*), json_group_array(${selected}) FILTER (WHERE ${window.where}),
          json_group_array(rowid) FILTER (WHERE ${open})${dates.map((d) => `, ${d}`).join('')}
-       FROM ${quote(table)}`,
+       FROM ${quoteIdent(table)}`,
     )
     .raw(true)
     .get(...window.params)!;
@@ -278,7 +277,7 @@ export function openRowIds(db: SqliteDb, table: string): number[] | undefined {
   const open = rule === undefined ? undefined : openCondition(rule, columnsOf(db, table));
   if (open === undefined) return undefined;
   return db
-    .prepare<[], unknown[]>(`SELECT rowid FROM ${quote(table)} WHERE ${open} ORDER BY rowid`)
+    .prepare<[], unknown[]>(`SELECT rowid FROM ${quoteIdent(table)} WHERE ${open} ORDER BY rowid`)
     .raw(true)
     .all()
     .map((r) => Number(r[0]));
