@@ -10,6 +10,8 @@ import { migrate } from '../src/migrate/migrate.js';
 import { Scheduler } from '../src/producers/scheduler/scheduler.js';
 import { createQueues, type Queues } from '../src/queues/queues.js';
 import { Runtime } from '../src/runtime/runtime.js';
+import { createBotDatabase } from '../scripts/freqtrade/generate-bot-db.js';
+import { botDbPath } from '../scripts/freqtrade/fixtures.js';
 
 /** Size multiplier for a quick run (BENCH_SCALE=0.1); 1 is the size the targets are stated for. */
 export const SCALE = Number(process.env.BENCH_SCALE ?? '1');
@@ -133,4 +135,18 @@ function cpuTicks(statFile: string): number {
   // Fields after the command name (which may hold spaces, in parentheses): utime is the 14th field, stime the 15th.
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return Number(fields[11]) + Number(fields[12]);
+}
+
+/**
+ * W1: `count` generated bots (bot-0000, ...) of `trades` trades each with their orders, newest
+ * FreqTrade schema, in the environment's bot folder; with how many rows their trades and orders hold.
+ */
+export function createW1Bots(config: Config, count: number, trades: number): { bots: string[]; sourceRows: number } {
+  const bots = Array.from({ length: count }, (_, i) => `bot-${String(i).padStart(4, '0')}`);
+  let sourceRows = 0;
+  for (const [i, bot] of bots.entries()) {
+    const made = createBotDatabase(botDbPath(config.BOT_INSTANCES_DIR, bot), { trades, seed: i + 1 });
+    sourceRows += made.trades + made.orders;
+  }
+  return { bots, sourceRows };
 }

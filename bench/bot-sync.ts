@@ -2,10 +2,18 @@ import { loadavg } from 'node:os';
 import Database from 'better-sqlite3';
 import { syncBot, type BotSyncResult } from '../src/bot-sync/sync-bot.js';
 import { contextForLocalRun } from '../src/workers/job-context.js';
-import { createBotDatabase } from '../scripts/freqtrade/generate-bot-db.js';
 import { botDbPath } from '../scripts/freqtrade/fixtures.js';
 import { copyFloor, createFloorTables, exportSyncedRows } from './_copy-floor.js';
-import { benchEnv, machine, peakRssMb, processCpuMs, SCALE, timed, trackPgBackendCpu } from './_bench-env.js';
+import {
+  benchEnv,
+  createW1Bots,
+  machine,
+  peakRssMb,
+  processCpuMs,
+  SCALE,
+  timed,
+  trackPgBackendCpu,
+} from './_bench-env.js';
 
 /**
  * 20 bots x 10,000 generated trades (newest FreqTrade schema, about 2.4 orders per trade: filled,
@@ -20,12 +28,7 @@ const TRADES = Math.max(100, Math.round(10_000 * SCALE));
 const env = await benchEnv('botsync');
 const pgCpuMs = trackPgBackendCpu(env.runtime.pg);
 const ctx = contextForLocalRun(env.runtime);
-const bots = Array.from({ length: BOTS }, (_, i) => `bot-${String(i).padStart(4, '0')}`);
-let sourceRows = 0;
-for (const [i, bot] of bots.entries()) {
-  const made = createBotDatabase(botDbPath(env.config.BOT_INSTANCES_DIR, bot), { trades: TRADES, seed: i + 1 });
-  sourceRows += made.trades + made.orders;
-}
+const { bots, sourceRows } = createW1Bots(env.config, BOTS, TRADES);
 
 /**
  * The first sync and its COPY floor, bot by bot in turn (sync a bot, then load the same rows into

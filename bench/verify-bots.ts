@@ -3,10 +3,8 @@ import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { syncBot } from '../src/bot-sync/sync-bot.js';
 import { contextForLocalRun } from '../src/workers/job-context.js';
-import { createBotDatabase } from '../scripts/freqtrade/generate-bot-db.js';
 import { connectionEnv } from '../scripts/ctp-etl-child.js';
-import { botDbPath } from '../scripts/freqtrade/fixtures.js';
-import { benchEnv, machine, processCpuMs, SCALE, timed, trackPgBackendCpu } from './_bench-env.js';
+import { benchEnv, createW1Bots, machine, processCpuMs, SCALE, timed, trackPgBackendCpu } from './_bench-env.js';
 
 /**
  * W1 (20 bots x 10,000 generated trades with their orders, newest FreqTrade schema), synced once;
@@ -21,13 +19,8 @@ const TRADES = Math.max(100, Math.round(10_000 * SCALE));
 const env = await benchEnv('verifybots');
 const pgCpuMs = trackPgBackendCpu(env.runtime.pg);
 const ctx = contextForLocalRun(env.runtime);
-const bots = Array.from({ length: BOTS }, (_, i) => `bot-${String(i).padStart(4, '0')}`);
-let sourceRows = 0;
-for (const [i, bot] of bots.entries()) {
-  const made = createBotDatabase(botDbPath(env.config.BOT_INSTANCES_DIR, bot), { trades: TRADES, seed: i + 1 });
-  sourceRows += made.trades + made.orders;
-  await syncBot(ctx, bot);
-}
+const { bots, sourceRows } = createW1Bots(env.config, BOTS, TRADES);
+for (const bot of bots) await syncBot(ctx, bot);
 
 const [nodeCpu, pgCpu] = [processCpuMs(), pgCpuMs()];
 const compared = await timed(async () => {
