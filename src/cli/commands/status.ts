@@ -37,10 +37,11 @@ export function registerStatus(program: Command): void {
         const notMigrated = (error: unknown): never => {
           throw syncStateError(runtime.config.DATABASE_URL, error);
         };
-        const [depths, failures, bots, held, assignments] = await Promise.all([
+        // The sync lag first: on an unmigrated schema its error names the table every install has.
+        const bots = await botSyncLag(runtime.pg).catch(notMigrated);
+        const [depths, failures, held, assignments] = await Promise.all([
           queueDepths(queues),
           recentFailures(queues, options.failures),
-          botSyncLag(runtime.pg).catch(notMigrated),
           heldBots(runtime.pg, runtime.config).catch(notMigrated),
           botAssignments(runtime.pg).catch(notMigrated),
         ]);
