@@ -1,15 +1,21 @@
 import assert from 'node:assert/strict';
 import { existsSync, utimesSync, writeFileSync } from 'node:fs';
+import { copyFile, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { Writable } from 'node:stream';
-import { before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { Redis } from 'ioredis';
 import { syncBot } from '../../src/bot-sync/sync-bot.js';
 import { createLogger } from '../../src/logger.js';
+import { DEFAULT_MIGRATIONS_DIR } from '../../src/migrate/migration-files.js';
+import { migrate } from '../../src/migrate/migrate.js';
 import { enqueue } from '../../src/producers/enqueue.js';
 import { botDbPath, createFreqtradeDb } from '../../scripts/freqtrade/fixtures.js';
 import { recordingContext, type RecordingContext } from '../helpers/job-context.js';
+import { failureTracker } from '../helpers/failure-tracker.js';
 import { suiteEnvironment } from '../helpers/suite-environment.js';
+import { testConfig, uniqueName } from '../helpers/test-config.js';
+import { createTestDatabase, type TestDatabase } from '../helpers/test-database.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 /** Every secret of the configs below starts so: none may be found anywhere after a sync. */
@@ -177,6 +183,15 @@ describe('the bot registry holds what the bot files say, and nothing secret', ()
     assert.equal(bot.dry_run, null);
   });
 
+  it('a sync that finds the bot as registered writes nothing to its row', async () => {
+    const updatedAt = async (): Promise<string> =>
+      (await env.db.pool.query<{ at: string }>("SELECT updated_at::text AS at FROM bots WHERE instance_id = 'live'"))
+        .rows[0]!.at;
+    const before = await updatedAt();
+    await syncBot(capturingContext().ctx, 'live');
+    assert.equal(await updatedAt(), before);
+  });
+
   it('status follows the database file: idle once it has not been written for a while, trading again when it is', async () => {
     const file = botDbPath(dir.path, 'bare');
     const hourAgo = new Date(Date.now() - 60 * 60_000);
@@ -197,5 +212,43 @@ describe('the bot registry holds what the bot files say, and nothing secret', ()
     assert.ok(held.includes('live'), 'the job is in Redis');
     assert.ok(!held.includes(SECRET), 'no secret in Redis');
     assert.equal((await row('live')).name, 'Live One');
+  });
+});
+
+describe('migration 016: the defaults no bot file ever said become NULL', () => {
+  const config = testConfig(uniqueName('bot_registry_016'));
+  const folder = tempDir('migrations-015');
+  let db: TestDatabase;
+  const tracker = failureTracker();
+
+  before(async () => {
+    db = await createTestDatabase(config, { migrate: false });
+  });
+  after(async () => {
+    if (tracker.failed) await db.close();
+    else await db.drop();
+    folder.remove();
+  });
+
+  it('turns the default rows to NULL, keeps the rest, and lets new rows leave them NULL', async () => {
+    const files = (await readdir(DEFAULT_MIGRATIONS_DIR)).filter((name) => name.endsWith('.sql')).sort();
+    for (const name of files.filter((file) => file < '016'))
+      await copyFile(path.join(DEFAULT_MIGRATIONS_DIR, name), path.join(folder.path, name));
+    await migrate(db.pool, config.PG_SCHEMA, folder.path);
+    await db.pool.query("INSERT INTO bots (instance_id, name) VALUES ('old', 'old')");
+    for (const name of files) await copyFile(path.join(DEFAULT_MIGRATIONS_DIR, name), path.join(folder.path, name));
+    const applied = await migrate(db.pool, config.PG_SCHEMA, folder.path);
+    assert.ok(
+      applied.applied.some((name) => name.startsWith('016')),
+      JSON.stringify(applied),
+    );
+    await db.pool.query("INSERT INTO bots (instance_id) VALUES ('new')");
+    const rows = await db.pool.query(
+      'SELECT instance_id, name, trading_pairs, config, status, dry_run FROM bots ORDER BY instance_id',
+    );
+    assert.deepEqual(rows.rows, [
+      { instance_id: 'new', name: null, trading_pairs: null, config: null, status: null, dry_run: null },
+      { instance_id: 'old', name: 'old', trading_pairs: null, config: null, status: null, dry_run: null },
+    ]);
   });
 });
