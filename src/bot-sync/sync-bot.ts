@@ -221,8 +221,8 @@ async function lockBot(ctx: BotSyncContext, client: PoolClient, instance: string
 
 /** The bot's config facts and status; a bad config is a warning naming its file, never a failed sync. */
 async function readProfile(ctx: BotSyncContext, instance: string, file: string): Promise<BotProfile> {
-  const { facts, warnings } = await readBotConfig(instanceDir(ctx.config, instance));
-  for (const warning of warnings) {
+  const { facts, warning } = await readBotConfig(instanceDir(ctx.config, instance));
+  if (warning !== undefined) {
     ctx.logger.warn(warning, { bot: instance });
     await ctx.log(`bot ${instance}: warning: ${warning}`);
   }

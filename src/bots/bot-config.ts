@@ -1,5 +1,6 @@
 import { readFile, realpath } from 'node:fs/promises';
 import path from 'node:path';
+import { maskUrlCredentials } from '../secrets.js';
 
 /**
  * What a bot's FreqTrade config.json says about it, for the `bots` row: read as FreqTrade reads
@@ -20,8 +21,8 @@ export interface BotConfigFacts {
 
 export interface BotConfigReading {
   facts: BotConfigFacts;
-  /** Files that could not be read or parsed, each named; the sync goes on without them. */
-  warnings: string[];
+  /** Why the config could not be taken, naming the file; the sync goes on without it. */
+  warning?: string;
 }
 
 /** Where FreqTrade's docker layout and a plain install keep the bot's config, in this order. */
@@ -36,73 +37,68 @@ function isObject(value: unknown): value is JsonObject {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** Reads the config.json in the bot's folder `dir` (none: no facts, no warning). */
+/** A config file that cannot be taken; the message names it. */
+class ConfigProblem extends Error {}
+
+/**
+ * Reads the config.json in the bot's folder `dir` (none: no facts, no warning). A problem with
+ * any of its files leaves every fact unknown, as FreqTrade would refuse to start on it: a config
+ * missing one of its files could say something the bot does not run with.
+ */
 export async function readBotConfig(dir: string): Promise<BotConfigReading> {
-  const warnings: string[] = [];
   for (const location of CONFIG_LOCATIONS) {
     const file = path.join(dir, location);
-    const text = await readFile(file, 'utf8').catch((error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return undefined;
-      warnings.push(`${file} cannot be read (${error.code ?? 'error'}); the bot's config is left unknown`);
-      return null;
-    });
-    if (text === undefined) continue;
-    if (text === null) return { facts: {}, warnings };
-    const realDir = await realpath(dir);
-    const merged = await loadConfigFile(file, text, realDir, 0, warnings);
-    if (merged === undefined) return { facts: {}, warnings };
-    return { facts: factsOf(merged), warnings };
+    try {
+      const realDir = await realpath(dir);
+      const text = await readInsideBot(file, realDir);
+      if (text === undefined) continue;
+      return { facts: factsOf(await loadConfigFile(file, text, realDir, 0)) };
+    } catch (error) {
+      if (!(error instanceof ConfigProblem)) throw error;
+      return { facts: {}, warning: `${error.message}; the bot's config is left unknown` };
+    }
   }
-  return { facts: {}, warnings };
+  return { facts: {} };
+}
+
+/**
+ * A config file's text; undefined when there is none. Its real path must stay inside the bot's
+ * folder (the rule its database follows): no bot's registry row shows another's config.
+ */
+async function readInsideBot(file: string, realDir: string): Promise<string | undefined> {
+  const real = await realpath(file).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return undefined;
+    throw new ConfigProblem(`${file} cannot be read (${error.code ?? 'error'})`);
+  });
+  if (real === undefined) return undefined;
+  const relative = path.relative(realDir, real);
+  if (relative.startsWith('..') || path.isAbsolute(relative))
+    throw new ConfigProblem(`${file} is refused: it resolves to ${real}, outside the bot's folder ${realDir}`);
+  return readFile(real, 'utf8').catch((error: NodeJS.ErrnoException) => {
+    throw new ConfigProblem(`${file} cannot be read (${error.code ?? 'error'})`);
+  });
 }
 
 /**
  * One config file, with its `add_config_files` merged under it (its own keys win, and among the
- * added files a later one wins), as FreqTrade's load_from_files does. Added files are relative to
- * the file naming them and must stay inside the bot's folder. Undefined when the file itself is bad.
+ * added files a later one wins), as FreqTrade's load_from_files does; added files are relative
+ * to the file naming them.
  */
-async function loadConfigFile(
-  file: string,
-  text: string,
-  realDir: string,
-  depth: number,
-  warnings: string[],
-): Promise<JsonObject | undefined> {
+async function loadConfigFile(file: string, text: string, realDir: string, depth: number): Promise<JsonObject> {
   const parsed = parseConfigJson(file, text);
-  if (typeof parsed === 'string') {
-    warnings.push(parsed);
-    return undefined;
-  }
   const added = parsed.add_config_files;
   if (added === undefined) return parsed;
-  if (!Array.isArray(added) || !added.every((entry) => typeof entry === 'string')) {
-    warnings.push(`${file}: add_config_files is not a list of file names; the files it names are not read`);
-    return parsed;
-  }
-  if (depth >= MAX_CONFIG_DEPTH) {
-    warnings.push(`${file}: add_config_files nested more than ${MAX_CONFIG_DEPTH} deep (a loop?); not read`);
-    return parsed;
-  }
+  if (!Array.isArray(added) || !added.every((entry) => typeof entry === 'string'))
+    throw new ConfigProblem(`${file}: add_config_files is not a list of file names`);
+  if (depth >= MAX_CONFIG_DEPTH)
+    throw new ConfigProblem(`${file}: add_config_files nested more than ${MAX_CONFIG_DEPTH} deep (a loop?)`);
   let sub: JsonObject = {};
   for (const name of added) {
     const addedFile = path.resolve(path.dirname(file), name);
-    const real = await realpath(addedFile).catch(() => undefined);
-    if (real === undefined) {
-      warnings.push(`${addedFile} (named by ${file}'s add_config_files) cannot be read; left out`);
-      continue;
-    }
-    const relative = path.relative(realDir, real);
-    if (relative.startsWith('..') || path.isAbsolute(relative)) {
-      warnings.push(`${addedFile} (named by ${file}'s add_config_files) lies outside the bot's folder; left out`);
-      continue;
-    }
-    const addedText = await readFile(real, 'utf8').catch(() => undefined);
-    if (addedText === undefined) {
-      warnings.push(`${addedFile} (named by ${file}'s add_config_files) cannot be read; left out`);
-      continue;
-    }
-    const loaded = await loadConfigFile(addedFile, addedText, realDir, depth + 1, warnings);
-    if (loaded !== undefined) sub = deepMerge(loaded, sub);
+    const addedText = await readInsideBot(addedFile, realDir);
+    if (addedText === undefined)
+      throw new ConfigProblem(`${addedFile}, named by ${file}'s add_config_files, does not exist`);
+    sub = deepMerge(await loadConfigFile(addedFile, addedText, realDir, depth + 1), sub);
   }
   return deepMerge(parsed, sub);
 }
@@ -118,17 +114,17 @@ function deepMerge(source: JsonObject, destination: JsonObject): JsonObject {
 }
 
 /**
- * The file's object, or a warning naming the file and where it breaks. JSON.parse's own message
+ * The file's object, or a problem naming the file and where it breaks. JSON.parse's own message
  * is not repeated: it can quote the text around the error, and that text may be a secret.
  */
-function parseConfigJson(file: string, text: string): JsonObject | string {
+function parseConfigJson(file: string, text: string): JsonObject {
   let value: unknown;
   try {
     value = JSON.parse(withoutCommentsAndTrailingCommas(text.replace(/^\uFEFF/, '')));
   } catch (error) {
-    return `${file} is not valid JSON${whereParseFailed(text, error)}; the bot's config is left unknown`;
+    throw new ConfigProblem(`${file} is not valid JSON${whereParseFailed(text, error)}`);
   }
-  if (!isObject(value)) return `${file} does not hold a JSON object; the bot's config is left unknown`;
+  if (!isObject(value)) throw new ConfigProblem(`${file} does not hold a JSON object`);
   return value;
 }
 
@@ -204,22 +200,30 @@ function withoutCommentsAndTrailingCommas(text: string): string {
  * and chat id; Discord webhook URL; API server password), what it leaves (API server
  * jwt_secret_key and ws_token, the consumer's ws_token, webhook URLs, ccxt_config credentials
  * such as apiKey, login or twofa, db_url with its password), and any name that says secret,
- * password, token or private key.
+ * password, passphrase, token, api key, private key, auth, credential or cookie.
  */
 const SECRET_KEY = new RegExp(
   [
-    '^(key|api_?key|secret|password|passphrase|uid|account_?id|wallet_?address|login|twofa|chat_?id|url|webhook_?url|db_?url)$',
+    '^(key|uid|account_?id|wallet_?address|login|twofa|chat_?id|url|webhook_?url|db_?url)$',
     'secret',
-    'password',
     'passw',
+    'passphrase',
     'token',
+    'api_?key',
     'private_?key',
+    'auth',
+    'credential',
+    'cookie',
   ].join('|'),
   'i',
 );
 
-/** The config with every secret key removed, at any depth (lists included). */
+/**
+ * The config with every secret key removed, at any depth (lists included), and the user info of
+ * any URL left in a value masked.
+ */
 export function withoutSecrets(value: unknown): unknown {
+  if (typeof value === 'string') return maskUrlCredentials(value);
   if (Array.isArray(value)) return value.map(withoutSecrets);
   if (!isObject(value)) return value;
   const kept: JsonObject = {};
