@@ -5,7 +5,9 @@ import {
   findBotDatabaseFile,
   fingerprintBotDatabase,
 } from '../bots/bot-database-file.js';
-import { registerBot } from '../bots/bot-registry.js';
+import { readBotConfig } from '../bots/bot-config.js';
+import { instanceDir } from '../bots/bot-instances.js';
+import { botStatus, registerBot, type BotProfile } from '../bots/bot-registry.js';
 import type { WindowMemory } from '../bots/change-window.js';
 import { planRead, unchangedRun, type RunFacts } from '../bots/run-plan.js';
 import { takeTransactionLock } from '../connections/advisory-locks.js';
@@ -57,7 +59,7 @@ async function syncFile(
   options: SyncOptions,
   started: number,
 ): Promise<BotSyncResult> {
-  const botId = await registerBot(ctx.pg, instance, file);
+  const botId = await registerBot(ctx.pg, instance, file, await readProfile(ctx, instance, file));
   // The log lines follow the COMMIT: what they report is written.
   const synced = await withTransaction(ctx.pg, async (client): Promise<BotSyncResult> => {
     await lockBot(ctx, client, instance, botId);
@@ -217,11 +219,22 @@ async function lockBot(ctx: BotSyncContext, client: PoolClient, instance: string
   await client.query('SET LOCAL lock_timeout TO DEFAULT');
 }
 
+/** The bot's config facts and status; a bad config is a warning naming its file, never a failed sync. */
+async function readProfile(ctx: BotSyncContext, instance: string, file: string): Promise<BotProfile> {
+  const { facts, warning } = await readBotConfig(instanceDir(ctx.config, instance));
+  if (warning !== undefined) {
+    ctx.logger.warn(warning, { bot: instance });
+    await ctx.log(`bot ${instance}: warning: ${warning}`);
+  }
+  return { ...facts, status: await botStatus(file) };
+}
+
+/** The strategy of the bot's latest trade, for a bot whose config names none. */
 async function refreshStrategy(client: PoolClient, botId: string): Promise<void> {
   await client.query(
     `UPDATE bots SET strategy_name = latest.strategy, updated_at = now()
      FROM (SELECT strategy FROM trades_aggregated WHERE bot_id = $1 AND strategy IS NOT NULL ORDER BY open_date DESC NULLS LAST LIMIT 1) AS latest
-     WHERE bots.id = $1 AND bots.strategy_name IS DISTINCT FROM latest.strategy`,
+     WHERE bots.id = $1 AND bots.strategy_name IS DISTINCT FROM latest.strategy AND bots.config->>'strategy' IS NULL`,
     [botId],
   );
 }

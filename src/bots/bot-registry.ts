@@ -1,27 +1,83 @@
+import { stat } from 'node:fs/promises';
 import type { Pool, PoolClient } from 'pg';
+import type { BotConfigFacts } from './bot-config.js';
 
 type Queryable = Pool | PoolClient;
 
 /**
- * Registers a bot (or refreshes where its database is) and returns its id. An upsert on
- * instance_id, so a bot is never registered twice and trades never get a NULL bot. A bot
- * registered as it is is not written again (but once an hour, for last_seen_at): every sync
- * calls this, and a write here would be a commit of its own.
+ * What a bot is doing, as its files show: 'trading' when its database was written within
+ * TRADING_WITHIN_MS (FreqTrade writes it as trades and orders open, fill and close), 'idle' when
+ * not, 'unknown' when the file's time cannot be read.
  */
-export async function registerBot(db: Queryable, instance: string, dbPath: string): Promise<string> {
+export type BotStatus = 'trading' | 'idle' | 'unknown';
+
+export const TRADING_WITHIN_MS = 15 * 60_000;
+
+/** The bot's status from its database file's last write (the file or its WAL, the later). */
+export async function botStatus(dbPath: string, now = Date.now()): Promise<BotStatus> {
+  const times = await Promise.all(
+    [dbPath, `${dbPath}-wal`].map((file) =>
+      stat(file).then(
+        (info) => info.mtimeMs,
+        () => undefined,
+      ),
+    ),
+  );
+  const known = times.filter((time): time is number => time !== undefined);
+  if (known.length === 0) return 'unknown';
+  return now - Math.max(...known) <= TRADING_WITHIN_MS ? 'trading' : 'idle';
+}
+
+/** What the registry records of a bot beyond where it is: its config's facts and its status. */
+export interface BotProfile extends BotConfigFacts {
+  status: BotStatus;
+}
+
+/**
+ * Registers a bot (or refreshes where its database is, what its config says, its status) and
+ * returns its id. An upsert on instance_id, so a bot is never registered twice and trades never
+ * get a NULL bot. A bot registered as it is is not written again (but once an hour, for
+ * last_seen_at): every sync calls this, and a write here would be a commit of its own. What the
+ * config does not say is NULL; the name falls back to the instance (the folder's name), and the
+ * strategy to the one of its latest trade (bot-sync), when the config names none.
+ */
+export async function registerBot(
+  db: Queryable,
+  instance: string,
+  dbPath: string,
+  profile: BotProfile,
+): Promise<string> {
   const result = await db.query<{ id: string }>(
     `WITH current AS (
        SELECT id FROM bots WHERE instance_id = $1 AND db_path = $2 AND missing_since IS NULL
-         AND last_seen_at >= now() - interval '1 hour'),
+         AND last_seen_at >= now() - interval '1 hour'
+         AND name IS NOT DISTINCT FROM $3 AND ($4::text IS NULL OR strategy_name IS NOT DISTINCT FROM $4)
+         AND trading_pairs IS NOT DISTINCT FROM $5::jsonb AND config IS NOT DISTINCT FROM $6::jsonb
+         AND dry_run IS NOT DISTINCT FROM $7 AND status IS NOT DISTINCT FROM $8),
      registered AS (
-       INSERT INTO bots (instance_id, name, db_path, discovered_at, last_seen_at)
-       SELECT $1, $1, $2, now(), now() WHERE NOT EXISTS (SELECT 1 FROM current)
+       INSERT INTO bots (instance_id, name, strategy_name, trading_pairs, config, dry_run, status, db_path, discovered_at, last_seen_at)
+       SELECT $1, $3, $4, $5::jsonb, $6::jsonb, $7, $8, $2, now(), now() WHERE NOT EXISTS (SELECT 1 FROM current)
        ON CONFLICT (instance_id) DO UPDATE
          SET db_path = EXCLUDED.db_path, last_seen_at = now(), missing_since = NULL,
-             updated_at = CASE WHEN bots.db_path IS DISTINCT FROM EXCLUDED.db_path OR bots.missing_since IS NOT NULL THEN now() ELSE bots.updated_at END
+             name = EXCLUDED.name, strategy_name = COALESCE(EXCLUDED.strategy_name, bots.strategy_name),
+             trading_pairs = EXCLUDED.trading_pairs, config = EXCLUDED.config, dry_run = EXCLUDED.dry_run,
+             status = EXCLUDED.status,
+             updated_at = CASE WHEN (bots.db_path, bots.name, bots.trading_pairs, bots.config, bots.dry_run, bots.status)
+                                    IS DISTINCT FROM (EXCLUDED.db_path, EXCLUDED.name, EXCLUDED.trading_pairs, EXCLUDED.config, EXCLUDED.dry_run, EXCLUDED.status)
+                                 OR (EXCLUDED.strategy_name IS NOT NULL AND bots.strategy_name IS DISTINCT FROM EXCLUDED.strategy_name)
+                                 OR bots.missing_since IS NOT NULL THEN now() ELSE bots.updated_at END
        RETURNING id)
      SELECT id FROM current UNION ALL SELECT id FROM registered`,
-    [instance, dbPath],
+    [
+      instance,
+      dbPath,
+      profile.name ?? instance,
+      profile.strategy ?? null,
+      profile.pairs === undefined ? null : JSON.stringify(profile.pairs),
+      profile.config === undefined ? null : JSON.stringify(profile.config),
+      profile.dryRun ?? null,
+      profile.status,
+    ],
   );
   const row = result.rows[0];
   if (!row) throw new Error(`registering bot ${instance} returned no row`);
