@@ -274,6 +274,9 @@ const schema = z.object({
   ),
   BOARD_USER: optionalText,
   BOARD_PASSWORD: optionalText,
+  /** A second, read-only login to the board (both or neither): Bull Board without its actions. */
+  BOARD_VIEWER_USER: optionalText,
+  BOARD_VIEWER_PASSWORD: optionalText,
   BOARD_AUTH: flag(true),
   MIGRATE_ON_START: flag(false),
   /** Where traces go (OTLP over HTTP); unset, tracing is off and none of it is loaded. */
