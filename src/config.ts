@@ -263,7 +263,7 @@ const schema = z.object({
   KEEP_JOB_LOGS: int(200, 1, 100_000),
   SHUTDOWN_TIMEOUT: duration('30s'),
   BOARD_PORT: int(3000, 0, 65_535),
-  // Unset: a `worker` process serves no /metrics (`start` and `board` serve it on BOARD_PORT).
+  // Unset: a `worker` or `watch` process serves no /metrics (`start` and `board` serve it on BOARD_PORT).
   WORKER_METRICS_PORT: optionalText.pipe(
     z
       .string()
@@ -274,6 +274,9 @@ const schema = z.object({
   ),
   BOARD_USER: optionalText,
   BOARD_PASSWORD: optionalText,
+  /** A second, read-only login to the board (both or neither): Bull Board without its actions. */
+  BOARD_VIEWER_USER: optionalText,
+  BOARD_VIEWER_PASSWORD: optionalText,
   BOARD_AUTH: flag(true),
   MIGRATE_ON_START: flag(false),
   /** Where traces go (OTLP over HTTP); unset, tracing is off and none of it is loaded. */

@@ -25,6 +25,7 @@ const REDACTED_PATHS = [
   'config.REDIS_URL',
   'config.MONGO_URL',
   'config.BOARD_PASSWORD',
+  'config.BOARD_VIEWER_PASSWORD',
   'config.TURSO_PLATFORM_TOKEN',
 ];
 

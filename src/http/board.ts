@@ -8,12 +8,15 @@ import type { Queues } from '../queues/queues.js';
 
 export const BOARD_PATH = '/admin/queues';
 
-/** Bull Board over every queue; operators retry, promote and clean jobs from it. */
-export function boardRouter(queues: Queues): Router {
+/**
+ * Bull Board over every queue; operators retry, promote and clean jobs from it. `readOnly`: the
+ * viewer's board, in Bull Board's read-only mode (no action buttons, its write routes refuse).
+ */
+export function boardRouter(queues: Queues, options: { readOnly: boolean } = { readOnly: false }): Router {
   const serverAdapter = new ExpressAdapter();
   serverAdapter.setBasePath(BOARD_PATH);
   const adapters = [...queues].map(([name, queue]) => {
-    const adapter = new BullMQAdapter(queue);
+    const adapter = new BullMQAdapter(queue, { readOnlyMode: options.readOnly });
     adapter.setFormatter('name', (job: { name?: string; data?: unknown }) => readableJobName(name, job));
     return adapter;
   });

@@ -2,7 +2,7 @@ import express, { type Express } from 'express';
 import type { Registry } from 'prom-client';
 import type { Config } from '../config.js';
 import type { Queues } from '../queues/queues.js';
-import { basicAuth } from './basic-auth.js';
+import { basicAuth, boardRole, refuseViewerWrites, type BoardLogin } from './basic-auth.js';
 import { BOARD_PATH, boardRouter } from './board.js';
 import { checkHealth, type HealthDependencies } from './health.js';
 import { metricsHandler } from './metrics.js';
@@ -15,18 +15,51 @@ export interface HttpAppOptions {
   metrics?: Registry;
 }
 
+export interface BoardCredentials {
+  user: string;
+  password: string;
+  /** The read-only login (BOARD_VIEWER_USER / BOARD_VIEWER_PASSWORD), when one is set. */
+  viewer?: { user: string; password: string };
+}
+
 /** Refuses to serve the board without credentials, unless auth is switched off on purpose. */
-export function boardCredentials(config: Config): { user: string; password: string } | undefined {
-  if (!config.BOARD_AUTH) return undefined;
+export function boardCredentials(config: Config): BoardCredentials | undefined {
+  const viewerUser = config.BOARD_VIEWER_USER;
+  const viewerPassword = config.BOARD_VIEWER_PASSWORD;
+  if (!config.BOARD_AUTH) {
+    if (viewerUser !== undefined || viewerPassword !== undefined) {
+      throw new Error(
+        'BOARD_VIEWER_USER/BOARD_VIEWER_PASSWORD are set but BOARD_AUTH=false: without login every visitor could change jobs; unset them or set BOARD_AUTH=true',
+      );
+    }
+    return undefined;
+  }
   if (config.BOARD_USER === undefined || config.BOARD_PASSWORD === undefined) {
     throw new Error(
       'The board needs BOARD_USER and BOARD_PASSWORD; set BOARD_AUTH=false to run it without login (local use only)',
     );
   }
-  return { user: config.BOARD_USER, password: config.BOARD_PASSWORD };
+  const admin = { user: config.BOARD_USER, password: config.BOARD_PASSWORD };
+  if (viewerUser === undefined && viewerPassword === undefined) return admin;
+  if (viewerUser === undefined || viewerPassword === undefined) {
+    throw new Error(
+      `The board's viewer login needs both BOARD_VIEWER_USER and BOARD_VIEWER_PASSWORD (${viewerUser === undefined ? 'BOARD_VIEWER_USER' : 'BOARD_VIEWER_PASSWORD'} is unset)`,
+    );
+  }
+  if (viewerUser === admin.user) {
+    throw new Error(
+      `BOARD_VIEWER_USER "${viewerUser}" is BOARD_USER too: the viewer login needs a user name of its own`,
+    );
+  }
+  return { ...admin, viewer: { user: viewerUser, password: viewerPassword } };
 }
 
-/** Bull Board at /admin/queues (behind auth, refusing state changes from other origins); /health for probes and /metrics for Prometheus, unauthenticated like most scrape targets. */
+function boardLogins(credentials: BoardCredentials): BoardLogin[] {
+  const admin: BoardLogin = { user: credentials.user, password: credentials.password, role: 'admin' };
+  return credentials.viewer ? [admin, { ...credentials.viewer, role: 'viewer' }] : [admin];
+}
+
+/** Bull Board at /admin/queues (behind auth, refusing state changes from other origins and from the viewer login); /health for probes and /metrics for Prometheus, unauthenticated like most scrape targets. */
 export function createHttpApp(options: HttpAppOptions): Express {
   const credentials = boardCredentials(options.config);
   const app = express();
@@ -41,8 +74,14 @@ export function createHttpApp(options: HttpAppOptions): Express {
 
   if (options.metrics) app.get('/metrics', metricsHandler(options.metrics));
 
-  if (credentials) app.use(BOARD_PATH, basicAuth(credentials.user, credentials.password));
-  app.use(BOARD_PATH, boardRouter(options.queues));
+  if (credentials) app.use(BOARD_PATH, basicAuth(boardLogins(credentials)), refuseViewerWrites());
+  const adminBoard = boardRouter(options.queues);
+  // Built only with a viewer login: the same queues, in Bull Board's read-only mode.
+  const viewerBoard = credentials?.viewer ? boardRouter(options.queues, { readOnly: true }) : undefined;
+  app.use(BOARD_PATH, (req, res, next) => {
+    const board = viewerBoard && boardRole(res) === 'viewer' ? viewerBoard : adminBoard;
+    board(req, res, next);
+  });
   app.get('/', (_req, res) => res.redirect(BOARD_PATH));
   return app;
 }

@@ -1,27 +1,36 @@
 import { Gauge, type Registry } from 'prom-client';
 import type { Config } from '../config.js';
 import type { PgPool } from '../connections/postgres.js';
+import type { RedisConnection } from '../connections/redis.js';
 import { heldBots } from '../bots/held-bots.js';
 import { errorMessage } from '../errors.js';
 import { withTimeout } from '../lifecycle/deadlines.js';
 import type { Logger } from '../logger.js';
 import type { Queues } from '../queues/queues.js';
 import { botSyncLag } from './bot-sync-lag.js';
-import { queueDepths } from './queue-depths.js';
+import { queueDepths, queueWorkers } from './queue-depths.js';
+import { redisMemory } from './redis-memory.js';
 
 /** How long a scrape waits for Redis or PostgreSQL before it answers without their gauges. */
 const METRICS_SOURCE_TIMEOUT_MS = 2_000;
 
 /**
  * The shared state behind /metrics, read from Redis and PostgreSQL on each scrape (so every
- * board replica reports the same values): jobs per queue and state, and per-bot sync lag.
+ * board replica reports the same values): jobs and workers per queue, per-bot sync lag and holds,
+ * and Redis memory.
  * A source that does not answer leaves its gauge empty for that scrape rather than failing
  * the whole scrape (and a source that hangs, as BullMQ does while Redis is down, is given up after
  * METRICS_SOURCE_TIMEOUT_MS); /health says which one is down.
  */
 export function registerBoardMetrics(
   registry: Registry,
-  sources: { queues: Queues; pg: PgPool; logger: Logger; config: Pick<Config, 'BOT_DISCOVERY' | 'DISCOVERY_INTERVAL'> },
+  sources: {
+    queues: Queues;
+    pg: PgPool;
+    redis: RedisConnection;
+    logger: Logger;
+    config: Pick<Config, 'BOT_DISCOVERY' | 'DISCOVERY_INTERVAL' | 'SYNC_INTERVAL'>;
+  },
 ): void {
   new Gauge({
     name: 'ctp_etl_queue_jobs',
@@ -71,4 +80,51 @@ export function registerBoardMetrics(
       }
     },
   });
+  new Gauge({
+    name: 'ctp_etl_queue_workers',
+    help: 'Workers listening on each queue (a queue with jobs and no worker is one no host serves)',
+    labelNames: ['queue'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      try {
+        for (const { queue, workers } of await withTimeout(queueWorkers(sources.queues), METRICS_SOURCE_TIMEOUT_MS)) {
+          this.set({ queue }, workers);
+        }
+      } catch (error) {
+        sources.logger.warn('metrics: queue workers unavailable', { error: errorMessage(error) });
+      }
+    },
+  });
+  new Gauge({
+    name: 'ctp_etl_bot_sync_interval_seconds',
+    help: "The scheduler's bot-sync interval (SYNC_INTERVAL): a bot whose sync lag passes twice this is behind",
+    registers: [registry],
+  }).set(sources.config.SYNC_INTERVAL / 1000);
+  for (const [name, help, field] of [
+    ['ctp_etl_redis_memory_used_bytes', 'Memory Redis uses (INFO used_memory), per server', 'usedBytes'],
+    [
+      'ctp_etl_redis_memory_max_bytes',
+      'Memory Redis may use (maxmemory; 0: no limit), per server; at the limit, under noeviction, every write is refused',
+      'maxBytes',
+    ],
+  ] as const) {
+    // Each gauge asks INFO itself: prom-client collects the gauges of a scrape concurrently.
+    new Gauge({
+      name,
+      help,
+      labelNames: ['node'],
+      registers: [registry],
+      async collect() {
+        this.reset();
+        try {
+          for (const server of await withTimeout(redisMemory(sources.redis), METRICS_SOURCE_TIMEOUT_MS)) {
+            this.set({ node: server.node }, server[field]);
+          }
+        } catch (error) {
+          sources.logger.warn('metrics: Redis memory unavailable', { error: errorMessage(error) });
+        }
+      },
+    });
+  }
 }

@@ -29,3 +29,13 @@ export async function queueDepths(queues: Queues): Promise<QueueDepth[]> {
     }),
   );
 }
+
+/**
+ * Workers listening on each queue, as BullMQ counts them (the Redis clients named after the queue;
+ * on a cluster, the node that has the most). A queue with jobs and none is one no host serves.
+ */
+export async function queueWorkers(queues: Queues): Promise<Array<{ queue: string; workers: number }>> {
+  return Promise.all(
+    [...queues].map(async ([name, queue]) => ({ queue: name, workers: await queue.getWorkersCount() })),
+  );
+}

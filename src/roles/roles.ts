@@ -14,6 +14,7 @@ import { openQueues } from '../queues/queues.js';
 import type { Runtime } from '../runtime/runtime.js';
 import { registerBoardMetrics } from '../monitoring/board-metrics.js';
 import { JobMetrics } from '../monitoring/job-metrics.js';
+import { watcherRunningGauge } from '../monitoring/watcher-metrics.js';
 import { WorkerPool } from '../workers/worker-pool.js';
 import { HostDiscovery } from '../bots/host-discovery.js';
 import { Scheduler } from '../producers/scheduler/scheduler.js';
@@ -75,7 +76,13 @@ export async function startBoard(runtime: Runtime, port: number): Promise<Server
   const connection = runtime.redis('producer');
   // With hosts, each host's queues too (the hosts known at start), so a retry reaches its host.
   const queues = openQueues(runtime, connection, await allQueueNames(runtime.config, runtime.pg), 'board queues');
-  registerBoardMetrics(runtime.metrics, { queues, pg: runtime.pg, logger: runtime.logger, config: runtime.config });
+  registerBoardMetrics(runtime.metrics, {
+    queues,
+    pg: runtime.pg,
+    redis: connection,
+    logger: runtime.logger,
+    config: runtime.config,
+  });
   const app = createHttpApp({
     config: runtime.config,
     queues,
@@ -87,10 +94,17 @@ export async function startBoard(runtime: Runtime, port: number): Promise<Server
   return server;
 }
 
-/** A worker process's own /metrics (job durations, rows written), for Prometheus to scrape. */
-export async function startWorkerMetrics(runtime: Runtime, port: number): Promise<Server> {
+/**
+ * A worker or watch process's own /metrics (job durations, rows written, error events, the
+ * watcher's state), for Prometheus to scrape.
+ */
+export async function startWorkerMetrics(
+  runtime: Runtime,
+  port: number,
+  role: 'worker' | 'watch' = 'worker',
+): Promise<Server> {
   const server = await serve(runtime, createMetricsApp(runtime.metrics), port, 'metrics server');
-  runtime.logger.info('worker metrics listening', { port: listeningPort(server, port), path: '/metrics' });
+  runtime.logger.info(`${role} metrics listening`, { port: listeningPort(server, port), path: '/metrics' });
   return server;
 }
 
@@ -165,6 +179,7 @@ export async function startWatcher(runtime: Runtime): Promise<ChangeWatcher> {
   const unavailable = watcherUnavailable(config);
   if (unavailable !== undefined) throw new Error(`the change watcher cannot run: ${unavailable}`);
   const host = config.WORKER_HOST;
+  const running = watcherRunningGauge(runtime.metrics);
   // Closers run in reverse: the watcher stops (and enqueues what it saw) before its queues close.
   const queues = openQueues(
     runtime,
@@ -180,10 +195,12 @@ export async function startWatcher(runtime: Runtime): Promise<ChangeWatcher> {
     onError: runtime.errors.listener('watcher'),
   });
   runtime.closers.add('watcher', async () => {
+    running.set(0);
     await watcher.stop();
     logger.info('watcher stopped', { ...watcher.counts });
   });
   const { bots, unreadable } = await watcher.start();
+  running.set(1);
   logger.info('watcher ready', {
     bots,
     unreadable,

@@ -21,17 +21,18 @@ export interface BoardServer {
 }
 
 /**
- * Call inside a describe(): the HTTP app with the board behind Basic auth, on a suite environment
+ * Call inside a describe(): the HTTP app with the board behind Basic auth (and a viewer login if given), on a suite environment
  * of its own, and an echo worker; started before the suite's tests, closed after them.
  */
 export function boardServer(
   label: string,
-  board: { user: string; password: string; jobAttempts: number },
+  board: { user: string; password: string; jobAttempts: number; viewer?: { user: string; password: string } },
 ): BoardServer {
   const env = suiteEnvironment(label, {
     BOARD_AUTH: 'true',
     BOARD_USER: board.user,
     BOARD_PASSWORD: board.password,
+    ...(board.viewer ? { BOARD_VIEWER_USER: board.viewer.user, BOARD_VIEWER_PASSWORD: board.viewer.password } : {}),
     JOB_ATTEMPTS: String(board.jobAttempts),
   });
   let running: StartedBoard | undefined;

@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { QueueEvents } from 'bullmq';
 import { enqueue } from '../../src/producers/enqueue.js';
@@ -100,6 +103,34 @@ describe('/metrics', () => {
     }
   });
 
+  it('`ctp-etl start` serves the workers per queue, the sync interval and Redis memory, for the alert rules', async () => {
+    // Workers for echo only: the other queues are ones no worker serves.
+    const app = startCli(
+      ['start', '--port', '0', '--concurrency', '1'],
+      cliEnv(env.config, { WORKER_QUEUES: 'echo', SYNC_INTERVAL: '7m', WATCH_MODE: 'off' }),
+    );
+    try {
+      const port = await listeningPort(app, 'board listening');
+      const text = await metricsOnce(port, 'ctp_etl_queue_workers{queue="echo"}', 1);
+      assert.equal(sample(text, 'ctp_etl_queue_workers{queue="user-reconcile"}'), 0, 'a queue no worker serves');
+      assert.equal(sample(text, 'ctp_etl_bot_sync_interval_seconds'), 420);
+      const node = `${new URL(env.config.REDIS_URL).hostname}:${new URL(env.config.REDIS_URL).port || '6379'}`;
+      const used = sample(text, `ctp_etl_redis_memory_used_bytes{node="${node}"}`) ?? 0;
+      const info = await (await env.runtime.readyRedis('producer')).info('memory');
+      const usedNow = Number(/^used_memory:(\d+)/m.exec(info)?.[1]);
+      assert.ok(
+        used > 100_000 && Math.abs(used - usedNow) < usedNow / 2,
+        `Redis uses ${used} bytes (INFO now: ${usedNow})`,
+      );
+      const maxNow = Number(/^maxmemory:(\d+)/m.exec(info)?.[1]);
+      assert.equal(sample(text, `ctp_etl_redis_memory_max_bytes{node="${node}"}`), maxNow);
+      assert.doesNotMatch(text, /ctp_etl_watcher_running/, 'no watcher expected with WATCH_MODE=off');
+    } finally {
+      app.child.kill('SIGTERM');
+      assert.equal((await app.exited).code, 0, app.output());
+    }
+  });
+
   it('a `worker` process serves its own job metrics on WORKER_METRICS_PORT', async () => {
     const worker = startCli(['worker', '--queues', 'echo'], cliEnv(env.config, { WORKER_METRICS_PORT: '0' }));
     try {
@@ -116,6 +147,24 @@ describe('/metrics', () => {
     } finally {
       worker.child.kill('SIGTERM');
       assert.equal((await worker.exited).code, 0, worker.output());
+    }
+  });
+
+  it('a `watch` process serves ctp_etl_watcher_running on WORKER_METRICS_PORT: 1 while it watches', async () => {
+    const bots = mkdtempSync(path.join(tmpdir(), 'ctp-etl-watch-metrics-'));
+    const watch = startCli(
+      ['watch'],
+      cliEnv(env.config, { BOT_INSTANCES_DIR: bots, WORKER_METRICS_PORT: '0', SHUTDOWN_TIMEOUT: '5s' }),
+    );
+    try {
+      const port = await listeningPort(watch, 'watch metrics listening');
+      await watch.waitForOutput(/"msg":"watcher ready"/, 60_000);
+      const text = await metricsOnce(port, 'ctp_etl_watcher_running', 1);
+      assert.match(text, /# TYPE ctp_etl_error_events_total counter/);
+    } finally {
+      watch.child.kill('SIGTERM');
+      assert.equal((await watch.exited).code, 0, watch.output());
+      rmSync(bots, { recursive: true, force: true });
     }
   });
 });

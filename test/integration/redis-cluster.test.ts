@@ -97,6 +97,18 @@ describe('the pipeline on a Redis Cluster', { timeout: 5 * 60_000 }, () => {
       assert.equal(report.dependencies.redis?.status, 'ok');
       const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
       assert.match(metrics, /ctp_etl_queue_jobs\{queue="bot-sync",state="completed"\} [1-9]/);
+      // Memory of each primary, each named by its own address (the cluster's 7100-7105 has three).
+      const used = [...metrics.matchAll(/^ctp_etl_redis_memory_used_bytes\{node="([^"]+)"\} (\d+)$/gm)];
+      assert.equal(used.length, 3, metrics);
+      assert.equal(new Set(used.map((match) => match[1])).size, 3);
+      assert.ok(
+        used.every((match) => /:710[0-5]$/.test(match[1] ?? '') && Number(match[2]) > 100_000),
+        metrics,
+      );
+      assert.equal([...metrics.matchAll(/^ctp_etl_redis_memory_max_bytes\{node=/gm)].length, 3);
+      // The suite's worker serves bot-sync alone; its clients are on the queue's node of the cluster.
+      assert.match(metrics, /^ctp_etl_queue_workers\{queue="bot-sync"\} 1$/m);
+      assert.match(metrics, /^ctp_etl_queue_workers\{queue="echo"\} 0$/m);
     } finally {
       board.child.kill('SIGTERM');
       assert.equal((await board.exited).code, 0, board.output());

@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import { loadConfig } from '../../config.js';
 import { onShutdownSignal } from '../../lifecycle/signals.js';
 import { Runtime } from '../../runtime/runtime.js';
-import { startOrClose, startWatcher } from '../../roles/roles.js';
+import { startOrClose, startWatcher, startWorkerMetrics } from '../../roles/roles.js';
 
 export function registerWatch(program: Command): void {
   program
@@ -15,6 +15,8 @@ export function registerWatch(program: Command): void {
       const runtime = new Runtime(config);
       onShutdownSignal(runtime.logger, config.SHUTDOWN_TIMEOUT, () => runtime.close());
       await startOrClose(runtime, async () => {
+        if (config.WORKER_METRICS_PORT !== undefined)
+          await startWorkerMetrics(runtime, config.WORKER_METRICS_PORT, 'watch');
         await startWatcher(runtime);
       });
     });
