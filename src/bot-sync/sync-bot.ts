@@ -168,6 +168,7 @@ async function syncFile(
           `bot ${instance}: --accept-reset given, but the database does not look replaced; synced as usual`,
         );
       if (written.trades.inserted + written.trades.updated > 0) await refreshStrategy(client, botId);
+      if (written.orders.inserted > 0) await replanForeignKeyChecks(client);
     } finally {
       source.close();
     }
@@ -217,6 +218,20 @@ async function lockBot(ctx: BotSyncContext, client: PoolClient, instance: string
     );
   }
   await client.query('SET LOCAL lock_timeout TO DEFAULT');
+}
+
+/**
+ * The orders written are checked against their trades at COMMIT (the key is deferred), one
+ * lookup per order, by a plan each connection keeps for its life (the foreign key's trigger
+ * caches it, generic after five runs, until trades_aggregated's statistics change). Planned
+ * while the table was small and never analysed, PostgreSQL's default guess for `bot_id = $1`
+ * makes any index led by bot_id look as good as the (bot_id, trade_id) key, and the plan it
+ * keeps finds the trade by bot_id alone: every order walks its bot's trades, minutes for a big
+ * bot's first sync in a worker that synced a small bot before. Dropping the connection's plans
+ * makes the check planned again against the table as it is now, as in a fresh process.
+ */
+async function replanForeignKeyChecks(client: PoolClient): Promise<void> {
+  await client.query('DISCARD PLANS');
 }
 
 /** The bot's config facts and status; a bad config is a warning naming its file, never a failed sync. */
