@@ -323,4 +323,35 @@ describe('migrate', () => {
       await done();
     }
   });
+
+  it('leaves alone an install that applied 011 and 015 when they built their indexes in a transaction', async () => {
+    const { schema, db: scratchDb, done } = await scratch('migrate_landed');
+    try {
+      await migrate(scratchDb.pool, schema);
+      // The checksums the files had before they built concurrently, as such an install recorded them.
+      const landed = {
+        '011': 'c571ca317c78364ed51b43381241b14cdfb12851c3571883307cfc17c85a0303',
+        '015': 'a70071c61cda72af539e1ce7e82c2b1ad84fd87af7f389e62dd9e81de4b92c51',
+      };
+      for (const [version, checksum] of Object.entries(landed)) {
+        await scratchDb.pool.query('UPDATE schema_migrations SET checksum = $2 WHERE version = $1', [
+          version,
+          checksum,
+        ]);
+      }
+      const again = await migrate(scratchDb.pool, schema);
+      assert.deepEqual(again.applied, []);
+      const { rows } = await scratchDb.pool.query<{ version: string; checksum: string }>(
+        "SELECT version, checksum FROM schema_migrations WHERE version IN ('011', '015') ORDER BY version",
+      );
+      assert.deepEqual(
+        rows,
+        Object.entries(landed).map(([version, checksum]) => ({ version, checksum })),
+      );
+      await scratchDb.pool.query("UPDATE schema_migrations SET checksum = 'other' WHERE version = '011'");
+      await assert.rejects(migrate(scratchDb.pool, schema), /011_trades_latest\.sql changed after it was applied/);
+    } finally {
+      await done();
+    }
+  });
 });
