@@ -66,6 +66,22 @@ export async function tryTakeSessionLock(
   return rows[0]?.locked === true;
 }
 
+/**
+ * Waits for the session lock by trying it every `intervalMs`. Unlike pg_advisory_lock, the
+ * waiting session holds no snapshot between tries, so a holder running CREATE INDEX CONCURRENTLY
+ * (which waits for every older snapshot in the database) never waits for its own waiter.
+ */
+export async function pollSessionLock(
+  client: pg.ClientBase,
+  lock: AdvisoryLock,
+  resource: string,
+  intervalMs = 200,
+): Promise<void> {
+  while (!(await tryTakeSessionLock(client, lock, resource))) {
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
+
 export async function releaseSessionLock(client: pg.ClientBase, lock: AdvisoryLock, resource: string): Promise<void> {
   await client.query('SELECT pg_advisory_unlock($1, hashtext($2))', keys(lock, resource));
 }
