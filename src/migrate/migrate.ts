@@ -84,12 +84,16 @@ async function record(client: pg.ClientBase, file: MigrationFile): Promise<void>
 
 /** `CREATE [UNIQUE] INDEX CONCURRENTLY [IF NOT EXISTS] name ON`: the index's name, quoted or not. */
 const CONCURRENT_INDEX =
-  /^CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\s+(?:IF\s+NOT\s+EXISTS\s+)?("(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)\s+ON\b/i;
+  /^CREATE\s+(?:UNIQUE\s+)?INDEX\s+CONCURRENTLY\s+(?:IF\s+NOT\s+EXISTS\s+)?("(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)\s+ON\s+(?:ONLY\s+)?("(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$.]*)/i;
 
-function indexName(statement: string): string | undefined {
-  const name = CONCURRENT_INDEX.exec(statement)?.[1];
-  if (name === undefined) return undefined;
-  return name.startsWith('"') ? name.slice(1, -1).replaceAll('""', '"') : name.toLowerCase();
+const unquoted = (name: string): string =>
+  name.startsWith('"') ? name.slice(1, -1).replaceAll('""', '"') : name.toLowerCase();
+
+/** The index a concurrent build makes, and the table it is on (as written), or undefined. */
+function concurrentIndex(statement: string): { name: string; table: string } | undefined {
+  const match = CONCURRENT_INDEX.exec(statement);
+  if (match?.[1] === undefined || match[2] === undefined) return undefined;
+  return { name: unquoted(match[1]), table: match[2] };
 }
 
 /**
@@ -102,8 +106,9 @@ function indexName(statement: string): string | undefined {
  */
 async function applyWithoutTransaction(client: pg.ClientBase, schema: string, file: MigrationFile): Promise<void> {
   for (const statement of splitStatements(file.sql, `${file.version}_${file.name}.sql`)) {
-    const name = indexName(statement);
-    if (name !== undefined) {
+    const index = concurrentIndex(statement);
+    if (index !== undefined) {
+      const { name } = index;
       const { rows } = await client.query<{ valid: boolean }>(
         `SELECT i.indisvalid AS valid
            FROM pg_index i
@@ -115,6 +120,14 @@ async function applyWithoutTransaction(client: pg.ClientBase, schema: string, fi
       if (rows[0]?.valid === true) continue;
       if (rows[0]?.valid === false) {
         await client.query(`DROP INDEX CONCURRENTLY ${quoteIdent(schema)}.${quoteIdent(name)}`);
+      }
+      // An empty table (a new install, every test's schema) has nothing to build: a plain build
+      // holds its lock for milliseconds, where a concurrent one waits for every older
+      // transaction in the whole database.
+      const { rowCount } = await client.query(`SELECT 1 FROM ${index.table} LIMIT 1`);
+      if (rowCount === 0) {
+        await client.query(statement.replace(/\s+CONCURRENTLY\b/i, ''));
+        continue;
       }
     }
     await client.query(statement);
