@@ -110,12 +110,14 @@ describe('the /bots page in a real browser', () => {
       const row = page.locator('tr[data-bot="reset-bot"]');
       await row.waitFor();
       assert.equal(await page.locator('tr[data-bot="steady-bot"]').count(), 0, 'filtered to held bots');
+      await page.screenshot({ path: `${ARTIFACTS}bots-page-held.png` });
+      // The refusal's message is the dry-run plan: what accepting would archive or delete.
       await row.getByText('why and the plan').click();
       await row
-        .getByText(/40 trades/)
+        .getByText(/36 of 40 trades \(90\.0%\) would be deleted/)
         .first()
         .waitFor();
-      await page.screenshot({ path: `${ARTIFACTS}bots-page-held.png` });
+      await page.screenshot({ path: `${ARTIFACTS}bots-page-plan.png` });
 
       // A wrong name is refused by the server, nothing enqueued.
       await row.getByLabel(/to confirm/).fill('steady-bot');
