@@ -19,7 +19,7 @@ class InvalidInstanceNameError extends PermanentJobError {
 }
 
 /** A plain instance name (refused otherwise); pure, for payload schemas. */
-function isInstanceName(name: string): boolean {
+export function isInstanceName(name: string): boolean {
   return INSTANCE_NAME.test(name) && !name.includes('..');
 }
 

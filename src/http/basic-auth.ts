@@ -20,18 +20,23 @@ const READ_METHODS = new Set(['GET', 'HEAD']);
  * through timing.
  */
 export function basicAuth(logins: readonly BoardLogin[], realm = 'ctp-etl'): RequestHandler {
-  const expected = logins.map((login) => ({ role: login.role, digest: digest(`${login.user}:${login.password}`) }));
+  const expected = logins.map((login) => ({
+    user: login.user,
+    role: login.role,
+    digest: digest(`${login.user}:${login.password}`),
+  }));
   return (req, res, next) => {
     const header = req.headers.authorization ?? '';
     // RFC 7617 (via RFC 7235): the scheme name is case-insensitive.
     const match = /^Basic +([A-Za-z0-9+/=]+) *$/i.exec(header);
     const given = digest(match?.[1] ? Buffer.from(match[1], 'base64').toString('utf8') : '');
-    let role: BoardRole | undefined;
+    let matched: { user: string; role: BoardRole } | undefined;
     for (const login of expected) {
-      if (timingSafeEqual(given, login.digest) && match) role ??= login.role;
+      if (timingSafeEqual(given, login.digest) && match) matched ??= login;
     }
-    if (role !== undefined) {
-      res.locals.boardRole = role;
+    if (matched !== undefined) {
+      res.locals.boardRole = matched.role;
+      res.locals.boardUser = matched.user;
       next();
       return;
     }
@@ -62,6 +67,11 @@ export function refuseViewerWrites(): RequestHandler {
       .type('text/plain')
       .send(`Forbidden: ${req.method} ${req.originalUrl}: the viewer login only reads the board`);
   };
+}
+
+/** The user name of the login `basicAuth` accepted; without login (BOARD_AUTH=false), none. */
+export function boardUser(res: Response): string | undefined {
+  return typeof res.locals.boardUser === 'string' ? res.locals.boardUser : undefined;
 }
 
 function digest(text: string): Buffer {

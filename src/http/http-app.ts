@@ -4,6 +4,7 @@ import type { Config } from '../config.js';
 import type { Queues } from '../queues/queues.js';
 import { basicAuth, boardRole, refuseViewerWrites, type BoardLogin } from './basic-auth.js';
 import { BOARD_PATH, boardRouter } from './board.js';
+import { BOTS_PATH, botsRouter } from './bots-page.js';
 import { checkHealth, type HealthDependencies } from './health.js';
 import { metricsHandler } from './metrics.js';
 import { refuseCrossOriginWrites } from './same-origin.js';
@@ -59,7 +60,7 @@ function boardLogins(credentials: BoardCredentials): BoardLogin[] {
   return credentials.viewer ? [admin, { ...credentials.viewer, role: 'viewer' }] : [admin];
 }
 
-/** Bull Board at /admin/queues (behind auth, refusing state changes from other origins and from the viewer login); /health for probes and /metrics for Prometheus, unauthenticated like most scrape targets. */
+/** Bull Board at /admin/queues and the bots page at /bots (behind auth, refusing state changes from other origins and from the viewer login); /health for probes and /metrics for Prometheus, unauthenticated like most scrape targets. */
 export function createHttpApp(options: HttpAppOptions): Express {
   const credentials = boardCredentials(options.config);
   const app = express();
@@ -74,7 +75,13 @@ export function createHttpApp(options: HttpAppOptions): Express {
 
   if (options.metrics) app.get('/metrics', metricsHandler(options.metrics));
 
-  if (credentials) app.use(BOARD_PATH, basicAuth(boardLogins(credentials)), refuseViewerWrites());
+  if (credentials) {
+    const login = basicAuth(boardLogins(credentials));
+    app.use(BOARD_PATH, login, refuseViewerWrites());
+    // /bots, /bots.json and /bots/<bot>/...: the board's logins, the viewer's writes refused alike.
+    app.use([BOTS_PATH, `${BOTS_PATH}.json`], login, refuseViewerWrites());
+  }
+  app.use(botsRouter({ pg: options.health.pg, queues: options.queues, config: options.config }));
   const adminBoard = boardRouter(options.queues);
   // Built only with a viewer login: the same queues, in Bull Board's read-only mode.
   const viewerBoard = credentials?.viewer ? boardRouter(options.queues, { readOnly: true }) : undefined;
