@@ -2,7 +2,7 @@ import express, { type Request, type Response, type Router } from 'express';
 import type { Config } from '../config.js';
 import type { PgPool } from '../connections/postgres.js';
 import { isInstanceName } from '../bots/bot-instances.js';
-import { acceptResetFromBoard, ResetAcceptanceRefused } from '../bots/reset-acceptance.js';
+import { acceptResetFromBoard, ResetAcceptanceRefused } from '../producers/reset-acceptance.js';
 import { acceptResetSchema } from '../bots/reset-guard.js';
 import { errorMessage } from '../errors.js';
 import {

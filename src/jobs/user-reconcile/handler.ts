@@ -2,7 +2,7 @@ import { reconcileUsers, type UserReconcileResult } from '../../import/reconcile
 import { defineHandler } from '../job.js';
 import { userReconcileContract } from './contract.js';
 
-/** `user-reconcile`, repeated by the scheduler every USER_RECONCILE_INTERVAL (producers/scheduler/schedule-sources.ts). */
+/** `user-reconcile`, repeated by the scheduler every USER_RECONCILE_INTERVAL (the scheduler's schedule sources). */
 export const userReconcileHandler = defineHandler({
   contract: userReconcileContract,
   handle: (p, ctx): Promise<UserReconcileResult> => reconcileUsers(ctx, p.overlapMs),

@@ -1,9 +1,9 @@
 import type { Config } from '../config.js';
 import type { PgPool } from '../connections/postgres.js';
-import { enqueue } from '../producers/enqueue.js';
+import { enqueue } from './enqueue.js';
 import { routeJob } from '../queues/host-routing.js';
 import type { Queues } from '../queues/queues.js';
-import type { AcceptReset } from './reset-guard.js';
+import type { AcceptReset } from '../bots/reset-guard.js';
 
 export interface ResetAcceptance {
   bot: string;
