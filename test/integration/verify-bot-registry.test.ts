@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
 import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { syncBot } from '../../src/bot-sync/sync-bot.js';
@@ -45,12 +46,19 @@ describe('verify: the bot registry against each bot’s config.json', () => {
     assert.equal(check.error, undefined);
     return check;
   };
-  const sync = (bot: string): Promise<unknown> => syncBot(recordingContext(env.runtime), bot);
+  const sync = (bot: string, full = false): Promise<unknown> => syncBot(recordingContext(env.runtime), bot, { full });
+  const storedStrategy = async (bot: string): Promise<string | null | undefined> =>
+    (
+      await env.db.pool.query<{ strategy_name: string | null }>(
+        'SELECT strategy_name FROM bots WHERE instance_id = $1',
+        [bot],
+      )
+    ).rows[0]?.strategy_name;
 
   before(async () => {
     createFreqtradeDb(botDbPath(dir.path, 'configured'), { trades: 4, ordersPerTrade: 1, seed: 31 });
     writeFileSync(configFile, configText(FIRST));
-    createFreqtradeDb(botDbPath(dir.path, 'bare'), { trades: 3, ordersPerTrade: 1, seed: 32 });
+    createFreqtradeDb(botDbPath(dir.path, 'bare'), { trades: 12, ordersPerTrade: 1, seed: 32 }); // one deleted stays under the reset guard
     await sync('configured');
     await sync('bare');
   });
@@ -117,6 +125,28 @@ describe('verify: the bot registry against each bot’s config.json', () => {
     );
     assert.deepEqual(rows, [{ strategy_name: 'SampleStrategy' }], "the generated trades' strategy");
     assert.equal((await verifyOne('configured')).ok, true);
+  });
+
+  it('a bot without config.json takes its latest trade’s strategy, also once that trade is deleted', async () => {
+    const file = botDbPath(dir.path, 'bare');
+    const latest = 'SELECT id FROM trades ORDER BY open_date DESC, id DESC LIMIT 1';
+    const edit = (sql: string): void => {
+      const db = new Database(file);
+      db.exec(sql);
+      db.close();
+    };
+    edit(`UPDATE trades SET strategy = 'LateStrategy' WHERE id = (${latest})`);
+    await sync('bare', true); // an edit to a closed trade is found by a full compare
+    assert.equal(await storedStrategy('bare'), 'LateStrategy');
+    assert.equal((await verifyOne('bare')).ok, true);
+    // As FreqTrade deletes a trade (Trade.delete): its orders and custom data with it.
+    edit(
+      ['orders', 'trade_custom_data'].map((table) => `DELETE FROM ${table} WHERE ft_trade_id = (${latest});`).join('') +
+        `DELETE FROM trades WHERE id = (${latest});`,
+    );
+    await sync('bare');
+    assert.equal(await storedStrategy('bare'), 'SampleStrategy', 'the strategy of the trade that is now the latest');
+    assert.equal((await verifyOne('bare')).ok, true);
   });
 
   it('a bot without config.json: verify expects NULLs and names any value stored instead', async () => {
