@@ -5,7 +5,9 @@
  * order's update date) or closes one, each in one write transaction. Every commit also sets the
  * trade's `max_rate` to a number that grows with each commit, so the reader can tell when a copy
  * holds that commit or a later one. Prints one JSON line per commit: bot, trade, marker, the
- * commit time (ms since the epoch) and what was done; stops after `SECONDS`.
+ * commit time (ms since the epoch) and what was done; stops after `SECONDS`. No date it writes
+ * is after its clock, as FreqTrade's never are (a pair lock's end aside): a trade opens with its
+ * fills already past, and one closed seconds after it opened closes quickly (trade-plan.ts).
  *
  *   node --import tsx bench/_freshness-writer.ts <BOT_INSTANCES_DIR> <bots,...> <RATE> <SECONDS>
  */
@@ -44,10 +46,18 @@ function commit(bot: string): void {
   db.transaction(() => {
     if (kind === 'open') {
       trade = db.prepare<[], { n: number }>('SELECT coalesce(max(id), 0) + 1 AS n FROM trades').get()!.n;
-      addTrades(db, { first: trade, count: 1, seed: marker, openShare: 1, startUs: nowUs });
+      addTrades(db, {
+        first: trade,
+        count: 1,
+        seed: marker,
+        openShare: 1,
+        startUs: nowUs,
+        spacingUs: 0,
+        notAfterUs: nowUs,
+      });
     } else {
       trade = open[Math.floor(rng() * open.length)]!.id;
-      if (kind === 'close') closeTrades(db, [trade], { closedUs: nowUs, seed: marker });
+      if (kind === 'close') closeTrades(db, [trade], { closedUs: nowUs, seed: marker, notAfterUs: nowUs });
       else {
         db.prepare('UPDATE trades SET stop_loss = stop_loss * 1.001 WHERE id = ?').run(trade);
         db.prepare('UPDATE orders SET order_update_date = ? WHERE ft_trade_id = ? AND ft_is_open = 1').run(

@@ -148,7 +148,8 @@ await settle('last pushes', 5 * 60_000);
 // Turso: the first completed push of the bot that started after the commit.
 const pushes = (await queues.push.getCompleted(0, -1))
   .map((job) => ({
-    bot: (job.data as { instance: string }).instance,
+    // The payload names the bot `bot` (`instance` before; the contract renames old jobs' key).
+    bot: (job.data as { bot: string }).bot,
     started: job.processedOn!,
     done: job.finishedOn!,
   }))

@@ -74,7 +74,9 @@ export interface PlanInput {
   /**
    * The moment the rows are written: every date of the plan falls at or before it (a pair lock's
    * end aside, which FreqTrade sets ahead), as a bot writes only what has happened. A plan that
-   * would run past it happens earlier: the whole trade, or only its close when the close is given.
+   * would run past it happens earlier: the whole trade, or only its close when the close is given;
+   * a close that cannot move that far within the trade's life (it opened moments ago) is a quick
+   * one, just before this moment, its orders filled within QUICK_FILL_US.
    */
   notAfterUs?: number;
   timeframe: number;
@@ -91,6 +93,15 @@ export interface TradePlan {
   lock: Omit<Row, 'id'> | null;
 }
 
+/** An order fills this long after it is placed, and up to `fillSpreadUs` (drawn) later. */
+const ORDER_FILL_AFTER_US = 200_000;
+const ORDER_FILL_SPREAD_US = 30_000_000;
+
+/** How long an order of a quick close takes to fill at most (the usual: up to 30.2 s). */
+const QUICK_FILL_US = 400_000;
+/** A quick close is this far before the moment of writing: its pair lock is stamped 47 ms after it. */
+const QUICK_CLOSE_BEFORE_US = 50_000;
+
 export function planTrade(input: PlanInput): TradePlan {
   const plan = drawTrade(input);
   const notAfterUs = input.notAfterUs;
@@ -99,15 +110,27 @@ export function planTrade(input: PlanInput): TradePlan {
   // exchange's millisecond dates move exactly as far as the others. A given close moves twice
   // as far: a partial exit, halfway between open and close, moves half as far as the close.
   const earlierUs = Math.ceil((latestDateUs(plan) - notAfterUs) / 1000) * 1000;
-  const closedUs = input.closedUs === undefined ? undefined : input.closedUs - 2 * earlierUs;
-  const earlier = drawTrade(
-    closedUs === undefined ? { ...input, openedUs: input.openedUs - earlierUs } : { ...input, closedUs },
-  );
-  if ((closedUs !== undefined && closedUs < input.openedUs) || latestDateUs(earlier) > notAfterUs)
-    throw new Error(
+  const refuse = (): Error =>
+    new Error(
       `generator: trade ${input.id}, opened ${naiveUtc(input.openedUs)}, cannot have closed by ${naiveUtc(notAfterUs)}`,
     );
-  return earlier;
+  if (input.closedUs === undefined) {
+    const earlier = drawTrade({ ...input, openedUs: input.openedUs - earlierUs });
+    if (latestDateUs(earlier) > notAfterUs) throw refuse();
+    return earlier;
+  }
+  const movedUs = input.closedUs - 2 * earlierUs;
+  if (movedUs >= input.openedUs) {
+    const earlier = drawTrade({ ...input, closedUs: movedUs });
+    if (latestDateUs(earlier) <= notAfterUs) return earlier;
+  }
+  // The close cannot move that far within the trade's life (it opened moments ago, or its entry
+  // filled late): the same draws, closed just before the moment of writing, every order filled
+  // within QUICK_FILL_US of being placed.
+  const closedUs = Math.min(input.closedUs, notAfterUs) - QUICK_CLOSE_BEFORE_US;
+  const quick = drawTrade({ ...input, closedUs }, QUICK_FILL_US - ORDER_FILL_AFTER_US);
+  if (closedUs < input.openedUs || latestDateUs(quick) > notAfterUs) throw refuse();
+  return quick;
 }
 
 const NAIVE_UTC = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6}$/;
@@ -122,7 +145,7 @@ function latestDateUs(plan: TradePlan): number {
   return latest;
 }
 
-function drawTrade(input: PlanInput): TradePlan {
+function drawTrade(input: PlanInput, fillSpreadUs = ORDER_FILL_SPREAD_US): TradePlan {
   const r = random(Math.imul(input.seed, 1_000_003) + input.id);
   const [base, around, priceStep, amountStep] = MARKETS[Math.floor(r() * MARKETS.length)]!;
   const pair = input.futures ? `${base}/USDT:USDT` : `${base}/USDT`;
@@ -162,7 +185,7 @@ function drawTrade(input: PlanInput): TradePlan {
   }): Row => {
     const filled = o.status === 'closed' ? o.amount : 0;
     const side = o.side === 'entry' ? entrySide : exitSide;
-    const filledUs = o.placedUs + 200_000 + Math.floor(r() * 30_000_000);
+    const filledUs = o.placedUs + ORDER_FILL_AFTER_US + Math.floor(r() * fillSpreadUs);
     const row: Row = {
       id: orderId,
       ft_trade_id: input.id,

@@ -7,7 +7,7 @@ import {
 } from '../bots/bot-database-file.js';
 import { readBotConfig } from '../bots/bot-config.js';
 import { instanceDir } from '../bots/bot-instances.js';
-import { botStatus, registerBot, type BotProfile } from '../bots/bot-registry.js';
+import { botStatus, latestTradeStrategySql, registerBot, type BotProfile } from '../bots/bot-registry.js';
 import type { WindowMemory } from '../bots/change-window.js';
 import { planRead, unchangedRun, type RunFacts } from '../bots/run-plan.js';
 import { takeTransactionLock } from '../connections/advisory-locks.js';
@@ -167,7 +167,8 @@ async function syncFile(
         await ctx.log(
           `bot ${instance}: --accept-reset given, but the database does not look replaced; synced as usual`,
         );
-      if (written.trades.inserted + written.trades.updated > 0) await refreshStrategy(client, botId);
+      if (written.trades.inserted + written.trades.updated + written.trades.deleted > 0)
+        await refreshStrategy(client, botId);
       if (written.orders.inserted > 0) await replanForeignKeyChecks(client);
     } finally {
       source.close();
@@ -244,12 +245,16 @@ async function readProfile(ctx: BotSyncContext, instance: string, file: string):
   return { ...facts, status: await botStatus(file) };
 }
 
-/** The strategy of the bot's latest trade, for a bot whose config names none. */
+/**
+ * The strategy of the bot's latest trade (NULL once it has none), for a bot whose config names
+ * none (no non-empty text: bot-config's rule).
+ */
 async function refreshStrategy(client: PoolClient, botId: string): Promise<void> {
   await client.query(
     `UPDATE bots SET strategy_name = latest.strategy, updated_at = now()
-     FROM (SELECT strategy FROM trades_aggregated WHERE bot_id = $1 AND strategy IS NOT NULL ORDER BY open_date DESC NULLS LAST LIMIT 1) AS latest
-     WHERE bots.id = $1 AND bots.strategy_name IS DISTINCT FROM latest.strategy AND bots.config->>'strategy' IS NULL`,
+     FROM (SELECT (${latestTradeStrategySql('$1')}) AS strategy) AS latest
+     WHERE bots.id = $1 AND bots.strategy_name IS DISTINCT FROM latest.strategy
+       AND (jsonb_typeof(bots.config->'strategy') = 'string' AND bots.config->>'strategy' <> '') IS NOT TRUE`,
     [botId],
   );
 }

@@ -28,6 +28,16 @@ export async function botStatus(dbPath: string, now = Date.now()): Promise<BotSt
   return now - Math.max(...known) <= TRADING_WITHIN_MS ? 'trading' : 'idle';
 }
 
+/**
+ * The query for the strategy of a bot's latest synced trade (`botId`: an SQL expression of the
+ * bot's id), by open date and then trade id, so that trades opened at the same moment always
+ * give the same one: the registry's strategy when the bot's config names none (bot-sync writes
+ * it, verify expects it).
+ */
+export const latestTradeStrategySql = (botId: string): string =>
+  `SELECT strategy FROM trades_aggregated WHERE bot_id = ${botId} AND strategy IS NOT NULL
+   ORDER BY open_date DESC NULLS LAST, trade_id DESC LIMIT 1`;
+
 /** What the registry records of a bot beyond where it is: its config's facts and its status. */
 export interface BotProfile extends BotConfigFacts {
   status: BotStatus;
@@ -39,7 +49,8 @@ export interface BotProfile extends BotConfigFacts {
  * get a NULL bot. A bot registered as it is is not written again (but once an hour, for
  * last_seen_at): every sync calls this, and a write here would be a commit of its own. What the
  * config does not say is NULL; the name falls back to the instance (the folder's name), and the
- * strategy to the one of its latest trade (bot-sync), when the config names none.
+ * strategy to the one of its latest trade when the config names none (also when a config that
+ * named one no longer does: the row never keeps what the config stopped saying).
  */
 export async function registerBot(
   db: Queryable,
@@ -59,7 +70,8 @@ export async function registerBot(
        SELECT $1, $3, $4, $5::jsonb, $6::jsonb, $7, $8, $2, now(), now() WHERE NOT EXISTS (SELECT 1 FROM current)
        ON CONFLICT (instance_id) DO UPDATE
          SET db_path = EXCLUDED.db_path, last_seen_at = now(), missing_since = NULL,
-             name = EXCLUDED.name, strategy_name = COALESCE(EXCLUDED.strategy_name, bots.strategy_name),
+             name = EXCLUDED.name,
+             strategy_name = COALESCE(EXCLUDED.strategy_name, (${latestTradeStrategySql('bots.id')})),
              trading_pairs = EXCLUDED.trading_pairs, config = EXCLUDED.config, dry_run = EXCLUDED.dry_run,
              status = EXCLUDED.status,
              updated_at = CASE WHEN (bots.db_path, bots.name, bots.trading_pairs, bots.config, bots.dry_run, bots.status)

@@ -95,7 +95,7 @@ export async function compareTable(
           const b = canonical(kinds[i]!, to.fields[i]!);
           if (a !== b) add(from.key, names[i]!, a, b);
         }
-        compareExtra(from.fields[kinds.length]!, to.fields[kinds.length]!, (column, a, b) =>
+        compareJsonMembers('extra', from.fields[kinds.length]!, to.fields[kinds.length]!, (column, a, b) =>
           add(from.key, column, a, b),
         );
         s = sourceRows.next();
@@ -220,8 +220,12 @@ export function canonicalDate(text: string): string {
   return `${date}.${String(micros).padStart(6, '0')}`;
 }
 
-/** `extra` key by key (column `extra.<key>`): each value as canonical JSON, a key on one side only as NULL. */
-function compareExtra(
+/**
+ * A JSON column key by key (column `<name>.<key>`, e.g. `extra.leverage_tier`): each value as
+ * canonical JSON, a key on one side only as NULL; a side that is no object, the whole column.
+ */
+export function compareJsonMembers(
+  name: string,
   source: string | null,
   stored: string | null,
   differ: (column: string, source: string | null, stored: string | null) => void,
@@ -231,13 +235,13 @@ function compareExtra(
   const b = jsonMembers(stored);
   if (a === undefined || b === undefined) {
     const [x, y] = [canonicalJson(source), canonicalJson(stored)];
-    if (x !== y) differ('extra', x, y);
+    if (x !== y) differ(name, x, y);
     return;
   }
   if (a.size === b.size && [...a].every(([key, value]) => b.get(key) === value)) return;
   for (const key of [...new Set([...a.keys(), ...b.keys()])].sort()) {
     const [x, y] = [a.get(key) ?? null, b.get(key) ?? null];
-    if (x !== y) differ(`extra.${key}`, x, y);
+    if (x !== y) differ(`${name}.${key}`, x, y);
   }
 }
 

@@ -5,6 +5,7 @@ import { activeBots } from '../bots/bot-registry.js';
 import { errorMessage } from '../errors.js';
 import { BotDatabase } from '../bot-sync/bot-database.js';
 import { ordersMapping, tradesMapping } from '../bot-sync/freqtrade-columns.js';
+import { compareRegistryRow, type RegistryCheck } from './bot-registry-row.js';
 import { botIdOf, compareTable, recordedRowRejects, type TableComparison, type TableSide } from './bot-rows.js';
 import { DEFAULT_SHOWN_DIFFERENCES, DifferenceLog, type ValueDifference } from './differences.js';
 
@@ -21,7 +22,9 @@ export interface BotCheck {
   ok: boolean;
   trades?: TableCheck;
   orders?: TableCheck;
-  /** The first values that differ (trades, then orders) and how many differ in all. */
+  /** The bot's `bots` row against its config.json (bot-registry-row.ts). */
+  registry?: RegistryCheck;
+  /** The first values that differ (trades, then orders, then the registry) and how many differ in all. */
   differences?: { total: number; first: ValueDifference[] };
   /** Orders of a trade that does not exist: recorded in rejects by the sync, not expected in PostgreSQL. */
   rejectedOrders?: number;
@@ -41,7 +44,8 @@ const tableCheck = (compared: TableComparison): TableCheck => ({
 });
 
 /**
- * Per bot: every value bot-sync writes of every trade and order, SQLite against PostgreSQL.
+ * Per bot: every value bot-sync writes of every trade and order, SQLite against PostgreSQL, and
+ * its registry row against its config.json.
  * `showDifferences`: how many differing values each bot's check keeps to show (all are counted).
  */
 export async function verifyBots(
@@ -73,6 +77,7 @@ export async function verifyBots(
         source.close();
       }
       const ordersCheck = orders ? tableCheck(orders) : await ordersWithoutSource(pg, botId, log);
+      const registry = await compareRegistryRow(config, pg, bot, log, trades.differences === 0);
       const rejectedRows = {
         source: trades.rejectedRows + (orders?.rejectedRows ?? 0),
         recorded: await recordedRowRejects(pg, bot),
@@ -82,6 +87,7 @@ export async function verifyBots(
         ok: log.empty && rejectedRows.source === rejectedRows.recorded,
         trades: tableCheck(trades),
         orders: ordersCheck,
+        registry,
         differences: { total: log.total, first: log.first },
         rejectedOrders: orders?.orphans ?? 0,
         rejectedRows,

@@ -83,7 +83,10 @@ describe('ctp-etl verify: the cutover checklist as a command', () => {
       ],
     );
     const table = await runCli(['verify'], cli);
-    assert.match(table.output, new RegExp(`bot-one\\s+75\\s+75\\s+${botOneOrders}\\s+${botOneOrders}\\s+equal\\s+ok`));
+    assert.match(
+      table.output,
+      new RegExp(`bot-one\\s+75\\s+75\\s+${botOneOrders}\\s+${botOneOrders}\\s+equal\\s+equal\\s+ok`),
+    );
     assert.match(table.output, /verify: everything matches/);
   });
 
@@ -100,6 +103,8 @@ describe('ctp-etl verify: the cutover checklist as a command', () => {
     await env.db.pool.query(
       `UPDATE orders SET ft_is_open = NOT ft_is_open, extra = extra || '{"note": 1}' WHERE bot_id = ${bot} AND order_pk = 5`,
     );
+    // bot-one has no config.json: its registry row says nothing of dry-run.
+    await env.db.pool.query(`UPDATE bots SET dry_run = true WHERE id = ${bot}`);
     try {
       const run = await runCli(
         ['verify', '--no-mongo', '--no-turso', '--bot', 'bot-one', '--show-differences', '2'],
@@ -108,19 +113,19 @@ describe('ctp-etl verify: the cutover checklist as a command', () => {
       assert.equal(run.code, 1, run.output);
       const stopLoss = canonicalDecimal(before.stop_loss);
       const moved = canonicalDecimal((Number(before.stop_loss) + 0.5).toString());
-      assert.match(run.output, /bot-one\s+75\s+75\s+\d+\s+\d+\s+3 differ\s+MISMATCH/);
+      assert.match(run.output, /bot-one\s+75\s+75\s+\d+\s+\d+\s+4 differ\s+1 differ\s+MISMATCH/);
       const lines = run.output.split('\n').filter((line) => line.startsWith('bot bot-one: '));
       assert.deepEqual(lines, [
         `bot bot-one: trades_aggregated trade_id=3 stop_loss: source "${stopLoss}", stored "${moved}"`,
         `bot bot-one: orders order_pk=5 ft_is_open: source "${before.ft_is_open ? 't' : 'f'}", stored "${before.ft_is_open ? 'f' : 't'}"`,
       ]);
-      assert.match(run.output, /3 value\(s\) differ \(first 2 shown; --show-differences N for more\)/);
+      assert.match(run.output, /4 value\(s\) differ \(first 2 shown; --show-differences N for more\)/);
       const json = await runCli(['verify', '--no-mongo', '--no-turso', '--bot', 'bot-one', '--json'], cli);
       assert.equal(json.code, 1);
       const report = JSON.parse(json.output) as {
         differences: { total: number; first: Array<Record<string, unknown>> };
       };
-      assert.equal(report.differences.total, 3);
+      assert.equal(report.differences.total, 4);
       assert.deepEqual(report.differences.first[2], {
         bot: 'bot-one',
         table: 'orders',
@@ -128,6 +133,14 @@ describe('ctp-etl verify: the cutover checklist as a command', () => {
         column: 'extra.note',
         source: null,
         stored: '1',
+      });
+      assert.deepEqual(report.differences.first[3], {
+        bot: 'bot-one',
+        table: 'bots',
+        key: 'instance_id=bot-one',
+        column: 'dry_run',
+        source: null,
+        stored: 'true',
       });
       const bad = await runCli(['verify', '--show-differences', 'many'], cli);
       assert.notEqual(bad.code, 0);
@@ -140,6 +153,7 @@ describe('ctp-etl verify: the cutover checklist as a command', () => {
         before.ft_is_open,
         before.extra,
       ]);
+      await env.db.pool.query(`UPDATE bots SET dry_run = NULL WHERE id = ${bot}`);
     }
   });
 

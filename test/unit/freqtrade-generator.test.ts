@@ -6,28 +6,18 @@ import { addTrades, closeTrades, createBotDatabase } from '../../scripts/freqtra
 import { ALL_SCHEMA_VERSIONS } from '../../scripts/freqtrade/schemas.js';
 import { naiveUtc, naiveUtcMicros } from '../../scripts/freqtrade/trade-plan.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { botDates } from '../helpers/bot-dates.js';
 import { sqliteTables } from '../helpers/turso-bots.js';
 
 const NAIVE_UTC = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{6}$/;
 const DAY_MS = 86_400_000;
 
-/**
- * Every date of a file later than `clock` (FreqTrade's text sorts as its time), as table.column=date;
- * a pair lock's end aside, which FreqTrade sets ahead on purpose.
- */
+/** Every date of a file later than `clock`, as table.column=date (a pair lock's end aside). */
 function datesAfter(file: string, clock: Date): string[] {
   const limit = naiveUtc(clock.getTime() * 1000);
-  const late: string[] = [];
-  for (const [table, { columns, rows }] of sqliteTables(file))
-    for (const row of rows)
-      columns.forEach((column, i) => {
-        const value = row[i + 1]; // rows start with the rowid; text cells start with "t"
-        if (column === 'lock_end_time' || !value?.startsWith('t')) return;
-        const text = value.slice(1);
-        if (/^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}/.test(text) && text > limit)
-          late.push(`${table}.${column}=${text}`);
-      });
-  return late;
+  return botDates(file)
+    .filter((cell) => cell.date > limit)
+    .map((cell) => `${cell.table}.${cell.column}=${cell.date}`);
 }
 
 describe('the FreqTrade database generator', () => {
@@ -144,6 +134,37 @@ describe('the FreqTrade database generator', () => {
       assert.deepEqual(datesAfter(made.file, new Date(nowUs / 1000)), []);
     });
   }
+
+  it('closes trades opened seconds ago by the moment of writing (quickly when it must): no date after it, no close before the open', () => {
+    const made = createBotDatabase(file('quick-close'), { trades: 10, seed: 11, openShare: 0 });
+    const db = new Database(made.file);
+    const openedAtUs = Date.now() * 1000;
+    // Opened "now", as a running bot writes them: their fills already past.
+    addTrades(db, {
+      first: 11,
+      count: 40,
+      seed: 11,
+      openShare: 1,
+      startUs: openedAtUs,
+      spacingUs: 0,
+      notAfterUs: openedAtUs,
+    });
+    const ids = Array.from({ length: 40 }, (_, k) => 11 + k);
+    // Closed two seconds later, each with its own draws (another seed), by that moment.
+    const closedAtUs = openedAtUs + 2_000_000;
+    assert.equal(closeTrades(db, ids, { closedUs: closedAtUs, seed: 12, notAfterUs: closedAtUs }), ids.length);
+    const trades = db
+      .prepare('SELECT id, open_date, close_date FROM trades WHERE id >= 11 ORDER BY id')
+      .all() as Array<{ id: number; open_date: string; close_date: string | null }>;
+    db.close();
+    assert.deepEqual(datesAfter(made.file, new Date(closedAtUs / 1000)), []);
+    for (const trade of trades) {
+      assert.ok(
+        trade.close_date !== null && trade.close_date > trade.open_date,
+        `trade ${trade.id} closed after it opened`,
+      );
+    }
+  });
 
   it('refuses to close a trade before it opened, naming the trade', () => {
     const made = createBotDatabase(file('too-early'), { trades: 20, seed: 3, openShare: 0.5 });

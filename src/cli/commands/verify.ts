@@ -43,7 +43,7 @@ export function registerVerify(program: Command): void {
   program
     .command('verify')
     .description(
-      'cutover check: per bot, every value of SQLite trades and orders against PostgreSQL, and every table against its Turso backup; Mongo users and snapshots (live or export files) against PostgreSQL field by field mapped as the import maps them. Exit 1 on any mismatch',
+      'cutover check: per bot, every value of SQLite trades and orders against PostgreSQL, its registry row against its config.json, and every table against its Turso backup; Mongo users and snapshots (live or export files) against PostgreSQL field by field mapped as the import maps them. Exit 1 on any mismatch',
     )
     .option('--bot <instance...>', 'only these bots (default: every registered bot that is not missing)')
     .option('--users-file <path>', 'compare users with this mongoexport file instead of live MongoDB')
@@ -128,10 +128,10 @@ function render(report: VerifyReport): string {
   if (report.bots.length > 0) {
     parts.push(
       textTable(
-        ['bot', 'trades sqlite', 'trades pg', 'orders sqlite', 'orders pg', 'values', 'result'],
+        ['bot', 'trades sqlite', 'trades pg', 'orders sqlite', 'orders pg', 'values', 'registry', 'result'],
         report.bots.map((b) =>
           b.error !== undefined
-            ? [b.bot, '-', '-', '-', '-', '-', `ERROR ${oneLine(b.error, 100)}`]
+            ? [b.bot, '-', '-', '-', '-', '-', '-', `ERROR ${oneLine(b.error, 100)}`]
             : [
                 b.bot,
                 String(b.trades?.source.count),
@@ -139,6 +139,7 @@ function render(report: VerifyReport): string {
                 String(b.orders?.source.count) + (b.rejectedOrders ? ` (+${b.rejectedOrders} rejected)` : ''),
                 String(b.orders?.target.count),
                 b.differences?.total ? `${b.differences.total} differ` : 'equal',
+                b.registry?.differences ? `${b.registry.differences} differ` : 'equal',
                 mark(b.ok) +
                   (b.rejectedRows && (b.rejectedRows.source > 0 || b.rejectedRows.recorded > 0)
                     ? ` (${b.rejectedRows.source} unusable source rows, ${b.rejectedRows.recorded} in rejects)`
