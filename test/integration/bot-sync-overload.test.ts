@@ -3,6 +3,9 @@ import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { QueueEvents } from 'bullmq';
+import { Registry } from 'prom-client';
+import { registerBoardMetrics } from '../../src/monitoring/board-metrics.js';
+import { closeQueues, createQueues } from '../../src/queues/queues.js';
 import { createScheduler, startWatcher, startWorkers } from '../../src/roles/roles.js';
 import { botDbPath, createFreqtradeDb } from '../../scripts/freqtrade/fixtures.js';
 import { compareBots } from '../helpers/bot-equality.js';
@@ -59,6 +62,11 @@ interface SyncRun {
  */
 const TRADES = 3000;
 
+function sample(text: string, series: string): number | undefined {
+  const line = text.split('\n').find((candidate) => candidate.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe(
@@ -82,6 +90,8 @@ describe(
     );
     const runs: SyncRun[] = [];
     const started = new Map<string, number>();
+
+    const registry = new Registry();
 
     before(async () => {
       const events = new QueueEvents('bot-sync', {
@@ -108,6 +118,15 @@ describe(
       await startWorkers(env.runtime, ['bot-sync'], 1);
       await startWatcher(env.runtime);
       (await createScheduler(env.runtime)).start();
+      const queues = createQueues(env.config, env.runtime.redis('producer'), ['bot-sync']);
+      env.closeFirst(() => closeQueues(queues));
+      registerBoardMetrics(registry, {
+        queues,
+        pg: env.db.pool,
+        redis: env.runtime.redis('producer'),
+        logger: env.runtime.logger,
+        config: env.config,
+      });
       await waitFor(
         'every bot synced once',
         async () =>
@@ -122,6 +141,9 @@ describe(
       const traders = new Map(bots.map((bot, i) => [bot, trader(root, bot, 1_000 * (i + 1))]));
       const loadStart = Date.now();
       const loadMs = 12_000;
+      // What an operator sees on /metrics while the writes go on: a scrape at 6 s and at 11.5 s.
+      const scrapeAt = [6_000, 11_500];
+      const scrapes: Array<Promise<string>> = [];
       try {
         // The hot bot commits every 20 ms, the warm ones every 150 ms, each cold one once, mid-load.
         let next = 0;
@@ -136,12 +158,33 @@ describe(
           for (const [i, bot] of cold.entries()) {
             if (now >= coldAt[i]! && traders.get(bot)!.written.length === 0) traders.get(bot)!.write();
           }
+          if (scrapes.length < scrapeAt.length && now - loadStart >= scrapeAt[scrapes.length]!) {
+            scrapes.push(registry.metrics());
+          }
           await sleep(20);
         }
       } finally {
         for (const t of traders.values()) t.close();
       }
       const loadEnd = Date.now();
+      const seen = (await Promise.all(scrapes)).map((text) => ({
+        p50: sample(text, 'ctp_etl_bot_sync_lag_quantile_seconds{quantile="0.5"}'),
+        max: sample(text, 'ctp_etl_bot_sync_lag_quantile_seconds{quantile="1"}'),
+        backlog: sample(text, 'ctp_etl_queue_oldest_waiting_seconds{queue="bot-sync"}'),
+        waiting: sample(text, 'ctp_etl_queue_jobs{queue="bot-sync",state="waiting"}'),
+      }));
+      t.diagnostic(`/metrics while loaded: ${JSON.stringify(seen)}`);
+      for (const { p50, max, backlog, waiting } of seen) {
+        assert.ok(p50 !== undefined && max !== undefined && backlog !== undefined && waiting !== undefined);
+        // Even: in a round-robin the lags spread from 0 to one round, so the worst is about twice
+        // the median, plus up to the 2 s a bot writing without pause waits for its burst to be
+        // enqueued (SyncDebouncer); a starved bot would lag many rounds.
+        assert.ok(max <= 3 * p50 + 3, `lag evenly spread: max ${max} s, median ${p50} s`);
+        assert.ok(waiting >= 5, `a backlog: ${waiting} bot-sync jobs waiting`);
+        assert.ok(backlog <= max + 1, `the oldest waiting job (${backlog} s) no older than the worst lag (${max} s)`);
+      }
+      // Bounded: the worst lag does not grow from one scrape to the next while the load is the same.
+      assert.ok(seen[1]!.max! <= 1.5 * seen[0]!.max! + 1, `the worst lag stays put: ${JSON.stringify(seen)}`);
 
       // Nothing lost: once the writes stop, every bot's last commit is in PostgreSQL, and every row.
       const stored = async (t: Trader): Promise<number | undefined> => {
