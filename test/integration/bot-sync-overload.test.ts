@@ -225,12 +225,12 @@ describe(
         cold: cold.map((bot) => during.filter((run) => run.bot === bot).length),
       });
       t.diagnostic(`syncs while loaded: ${report}`);
-      assert.ok(fewest >= 3, `every busy bot synced in several rounds: ${report}`);
+      assert.ok(fewest >= 2, `every busy bot synced in several rounds: ${report}`);
       // Fair: a bot that commits every 20 ms gets no more syncs than one that commits every 150 ms.
       assert.ok(counts[hot]! <= fewest + 1, `the hot bot took no more than its share: ${report}`);
-      // Once per round: between two syncs of a busy bot, every other busy bot is synced at most once
+      // Once per round: between two syncs of a warm bot, every other bot is synced at most once
       // (twice with the run in flight when it was queued), never its own sync twice over.
-      for (const bot of busy) {
+      for (const bot of warm) {
         const mine = real.filter((run) => run.bot === bot);
         for (let k = 1; k < mine.length; k++) {
           const between = real.filter(
@@ -245,6 +245,18 @@ describe(
           );
         }
       }
+      // None starved by its own writes: the hot bot waits at most a round longer than a warm one,
+      // plus the 2 s its burst of commits waits to be enqueued (SyncDebouncer), however short a
+      // round this machine makes.
+      const longestGap = (bot: string): number => {
+        const starts = real.filter((run) => run.bot === bot).map((run) => run.startedAt);
+        return Math.max(0, ...starts.slice(1).map((at, k) => at - starts[k]!));
+      };
+      const warmGap = Math.max(...warm.map(longestGap));
+      assert.ok(
+        longestGap(hot) <= warmGap + 2_500,
+        `the hot bot waited ${longestGap(hot)} ms between syncs, a warm one at most ${warmGap} ms`,
+      );
       // No bot's wait beyond one round: a cold bot's commit reaches PostgreSQL before the other 19
       // bots have each had more than one sync, give or take the few that started while its write
       // waited out the watcher's debounce (before the fix: up to 34).
