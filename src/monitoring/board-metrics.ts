@@ -7,7 +7,7 @@ import { errorMessage } from '../errors.js';
 import { withTimeout } from '../lifecycle/deadlines.js';
 import type { Logger } from '../logger.js';
 import type { Queues } from '../queues/queues.js';
-import { botSyncLag } from './bot-sync-lag.js';
+import { behindAfterSeconds, botSyncLag, lagDistribution } from './bot-sync-lag.js';
 import { queueDepths, queueWorkers } from './queue-depths.js';
 import { redisMemory } from './redis-memory.js';
 
@@ -61,6 +61,62 @@ export function registerBoardMetrics(
         }
       } catch (error) {
         sources.logger.warn('metrics: bot sync lag unavailable', { error: errorMessage(error) });
+      }
+    },
+  });
+  new Gauge({
+    name: 'ctp_etl_bot_sync_lag_quantile_seconds',
+    help: 'Sync lag across bots on disk (seconds since each one last synced): the median, 95th percentile and maximum (quantile 0.5, 0.95, 1); under overload every bot sits about one round of the backlog behind',
+    labelNames: ['quantile'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      try {
+        const lags = await withTimeout(botSyncLag(sources.pg), METRICS_SOURCE_TIMEOUT_MS);
+        const spread = lagDistribution(lags, behindAfterSeconds(sources.config.SYNC_INTERVAL));
+        for (const [quantile, seconds] of [
+          ['0.5', spread.p50Seconds],
+          ['0.95', spread.p95Seconds],
+          ['1', spread.maxSeconds],
+        ] as const) {
+          if (seconds !== null) this.set({ quantile }, seconds);
+        }
+      } catch (error) {
+        sources.logger.warn('metrics: bot sync lag unavailable', { error: errorMessage(error) });
+      }
+    },
+  });
+  new Gauge({
+    name: 'ctp_etl_bots_behind',
+    help: 'Bots on disk whose sync lag passes twice SYNC_INTERVAL (count(ctp_etl_bot_sync_lag_seconds) is all of them)',
+    registers: [registry],
+    async collect() {
+      this.reset();
+      try {
+        const lags = await withTimeout(botSyncLag(sources.pg), METRICS_SOURCE_TIMEOUT_MS);
+        const spread = lagDistribution(lags, behindAfterSeconds(sources.config.SYNC_INTERVAL));
+        this.set(spread.behind);
+      } catch (error) {
+        sources.logger.warn('metrics: bot sync lag unavailable', { error: errorMessage(error) });
+      }
+    },
+  });
+  new Gauge({
+    name: 'ctp_etl_queue_oldest_waiting_seconds',
+    help: 'Per queue, how long its oldest waiting job has waited since it was due: the backlog in seconds (absent: none waits)',
+    labelNames: ['queue'],
+    registers: [registry],
+    async collect() {
+      this.reset();
+      try {
+        for (const { queue, oldestWaitingSeconds } of await withTimeout(
+          queueDepths(sources.queues),
+          METRICS_SOURCE_TIMEOUT_MS,
+        )) {
+          if (oldestWaitingSeconds !== null) this.set({ queue }, oldestWaitingSeconds);
+        }
+      } catch (error) {
+        sources.logger.warn('metrics: queue backlog unavailable', { error: errorMessage(error) });
       }
     },
   });

@@ -35,3 +35,39 @@ export async function botSyncLag(pg: PgPool): Promise<BotSyncLag[]> {
     missingSince: row.missing_since,
   }));
 }
+
+/** The lag across bots: what an overloaded fleet shows (every bot a round behind) at a glance. */
+export interface LagDistribution {
+  /** Bots on disk; bots gone from it (missingSince) are left out. */
+  bots: number;
+  /** Nearest-rank quantiles of the bots' lag; null with no bot. */
+  p50Seconds: number | null;
+  p95Seconds: number | null;
+  maxSeconds: number | null;
+  /** Bots whose lag passes behindAfterSeconds. */
+  behind: number;
+  /** Twice SYNC_INTERVAL: the alert rule's threshold (CtpEtlBotSyncLagging). */
+  behindAfterSeconds: number;
+}
+
+/** A bot whose lag passes twice the scheduler's interval is behind (the alert rule's threshold). */
+export function behindAfterSeconds(syncIntervalMs: number): number {
+  return (2 * syncIntervalMs) / 1000;
+}
+
+export function lagDistribution(lags: readonly BotSyncLag[], behindAfter: number): LagDistribution {
+  const seconds = lags
+    .filter((bot) => bot.missingSince === null)
+    .map((bot) => bot.lagSeconds)
+    .sort((a, b) => a - b);
+  const rank = (q: number): number | null =>
+    seconds.length === 0 ? null : seconds[Math.max(0, Math.ceil(q * seconds.length) - 1)]!;
+  return {
+    bots: seconds.length,
+    p50Seconds: rank(0.5),
+    p95Seconds: rank(0.95),
+    maxSeconds: rank(1),
+    behind: seconds.filter((lag) => lag > behindAfter).length,
+    behindAfterSeconds: behindAfter,
+  };
+}

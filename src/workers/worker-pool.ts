@@ -5,7 +5,8 @@ import type { JobName } from '../jobs/contracts.js';
 import type { JobMetrics } from '../monitoring/job-metrics.js';
 import { within } from '../lifecycle/deadlines.js';
 import { queueNameFor } from '../queues/host-routing.js';
-import { telemetryOption } from '../queues/queues.js';
+import { queuedJobOfBot } from '../queues/deduplication.js';
+import { closeQueues, createQueues, telemetryOption, type Queues } from '../queues/queues.js';
 import { contextForJob, type SharedResources } from './job-context.js';
 import { runJob } from './run-job.js';
 
@@ -25,6 +26,8 @@ export interface WorkerPoolOptions {
  */
 export class WorkerPool {
   private readonly workers: Worker[] = [];
+  /** The same queues, to look up a bot's queued job (scheduledAndQueued). */
+  private lookups: Queues = new Map();
   private readonly running = new Set<RunningJob>();
   /** Set once shutdown hands running jobs back: their outcome no longer counts as an attempt. */
   private handingBack = false;
@@ -38,6 +41,12 @@ export class WorkerPool {
 
   start(): void {
     const { config } = this.shared;
+    this.lookups = createQueues(
+      config,
+      this.connection,
+      this.options.queues.map((name) => queueNameFor(name, config.WORKER_HOST)),
+      this.options.onError,
+    );
     for (const name of this.options.queues) {
       // A worker of a host (WORKER_HOST) serves that host's queue of each job that reads a bot's folder.
       const queueName = queueNameFor(name, config.WORKER_HOST);
@@ -83,6 +92,8 @@ export class WorkerPool {
     token: string | undefined,
     signal: AbortSignal | undefined,
   ): Promise<unknown> {
+    const queued = await this.scheduledAndQueued(job);
+    if (queued !== undefined) return queued;
     const entry: RunningJob = { job, token };
     this.running.add(entry);
     try {
@@ -103,6 +114,20 @@ export class WorkerPool {
     } finally {
       this.running.delete(entry);
     }
+  }
+
+  /**
+   * A scheduled job of a bot (bot-sync, turso-push) whose watcher job is queued and not started
+   * yet: that job reads the bot later, so this one completes at once, naming it. Without this, an
+   * overloaded queue held two jobs of every busy bot (its schedule's and its watcher's), each a
+   * full sync, and a round through the backlog took twice as long.
+   */
+  private async scheduledAndQueued(job: Job): Promise<ScheduledAndQueued | undefined> {
+    const bot: unknown = (job.data as { bot?: unknown } | null)?.bot;
+    if (job.repeatJobKey === undefined || typeof bot !== 'string') return undefined;
+    const queue = this.lookups.get(job.queueName);
+    const queuedJob = queue === undefined ? undefined : await queuedJobOfBot(queue, bot);
+    return queuedJob === undefined ? undefined : { bot, skipped: 'queued', queuedJob };
   }
 
   /** Moves a running job back to waiting, once; a job already finished or moved stays as it is. */
@@ -153,6 +178,14 @@ export class WorkerPool {
 
   private async stopAll(timeoutMs: number): Promise<void> {
     const closed = Promise.all(this.workers.map((worker) => worker.close())).then(() => 'closed' as const);
+    try {
+      await this.closeWorkers(closed, timeoutMs);
+    } finally {
+      await closeQueues(this.lookups);
+    }
+  }
+
+  private async closeWorkers(closed: Promise<'closed'>, timeoutMs: number): Promise<void> {
     if ((await within(closed, timeoutMs)) === 'closed') return;
     this.shared.logger.warn('shutdown timeout reached; handing running jobs back to the queue', {
       timeoutMs,
@@ -172,6 +205,14 @@ function forBullmq(error: unknown): unknown {
   unrecoverable.stack = error.stack;
   unrecoverable.cause = error;
   return unrecoverable;
+}
+
+/** What a scheduled job reports when the bot's queued job does its work instead. */
+interface ScheduledAndQueued {
+  bot: string;
+  skipped: 'queued';
+  /** The bot's job that was queued, not yet started, when this one ran. */
+  queuedJob: string;
 }
 
 interface RunningJob {

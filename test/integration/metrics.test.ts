@@ -96,6 +96,14 @@ describe('/metrics', () => {
         undefined,
         'a bot gone from disk is left out',
       );
+      // The lag across the bots on disk (bot-0009 is gone): 90 s and 600 s, so the median is bot-0007's.
+      const p50 = sample(text, 'ctp_etl_bot_sync_lag_quantile_seconds{quantile="0.5"}') ?? 0;
+      assert.ok(p50 >= 90 && p50 < 150, `median lag ${p50}`);
+      for (const quantile of ['0.95', '1']) {
+        const value = sample(text, `ctp_etl_bot_sync_lag_quantile_seconds{quantile="${quantile}"}`) ?? 0;
+        assert.ok(value >= 600 && value < 660, `lag quantile ${quantile}: ${value}`);
+      }
+      assert.equal(sample(text, 'ctp_etl_bots_behind'), 1, 'bot-0003 lags past twice SYNC_INTERVAL (5m)');
       await waiting.remove();
     } finally {
       app.child.kill('SIGTERM');
@@ -104,7 +112,10 @@ describe('/metrics', () => {
   });
 
   it('`ctp-etl start` serves the workers per queue, the sync interval and Redis memory, for the alert rules', async () => {
-    // Workers for echo only: the other queues are ones no worker serves.
+    // Workers for echo only: the other queues are ones no worker serves, so a job put there waits.
+    const unserved = createQueues(env.config, env.runtime.redis('producer'), ['user-reconcile']).get('user-reconcile')!;
+    await unserved.add('user-reconcile waiting', {}, { timestamp: Date.now() - 120_000 });
+    await unserved.add('user-reconcile newer', {});
     const app = startCli(
       ['start', '--port', '0', '--concurrency', '1'],
       cliEnv(env.config, { WORKER_QUEUES: 'echo', SYNC_INTERVAL: '7m', WATCH_MODE: 'off' }),
@@ -114,6 +125,10 @@ describe('/metrics', () => {
       const text = await metricsOnce(port, 'ctp_etl_queue_workers{queue="echo"}', 1);
       assert.equal(sample(text, 'ctp_etl_queue_workers{queue="user-reconcile"}'), 0, 'a queue no worker serves');
       assert.equal(sample(text, 'ctp_etl_bot_sync_interval_seconds'), 420);
+      assert.equal(sample(text, 'ctp_etl_bots_behind'), 0, 'no bot lags past twice SYNC_INTERVAL (7m)');
+      const oldest = sample(text, 'ctp_etl_queue_oldest_waiting_seconds{queue="user-reconcile"}') ?? 0;
+      assert.ok(oldest >= 120 && oldest < 180, `the oldest waiting user-reconcile job waited ${oldest} s`);
+      assert.equal(sample(text, 'ctp_etl_queue_oldest_waiting_seconds{queue="echo"}'), undefined, 'none waits on echo');
       const node = `${new URL(env.config.REDIS_URL).hostname}:${new URL(env.config.REDIS_URL).port || '6379'}`;
       const used = sample(text, `ctp_etl_redis_memory_used_bytes{node="${node}"}`) ?? 0;
       const info = await (await env.runtime.readyRedis('producer')).info('memory');
@@ -128,6 +143,8 @@ describe('/metrics', () => {
     } finally {
       app.child.kill('SIGTERM');
       assert.equal((await app.exited).code, 0, app.output());
+      await unserved.obliterate({ force: true });
+      await unserved.close();
     }
   });
 

@@ -10,7 +10,7 @@ import { failureTracker } from '../helpers/failure-tracker.js';
 import { createTestEnvironment, type TestEnvironment } from '../helpers/test-runtime.js';
 
 interface StatusJson {
-  queues: Array<{ queue: string; counts: Record<string, number> }>;
+  queues: Array<{ queue: string; counts: Record<string, number>; oldestWaitingSeconds: number | null }>;
   recentFailures: Array<{
     queue: string;
     jobId: string;
@@ -26,6 +26,14 @@ interface StatusJson {
     lastError: string | null;
     missingSince: string | null;
   }>;
+  lag: {
+    bots: number;
+    p50Seconds: number | null;
+    p95Seconds: number | null;
+    maxSeconds: number | null;
+    behind: number;
+    behindAfterSeconds: number;
+  };
 }
 
 describe('ctp-etl status', () => {
@@ -55,7 +63,8 @@ describe('ctp-etl status', () => {
       await events.close();
     }
     await queues.get('echo')!.add('echo later', { message: 'later' }, { delay: 60_000 });
-    await queues.get('echo')!.add('echo next', { message: 'next' });
+    // Waiting for two minutes: the backlog's age.
+    await queues.get('echo')!.add('echo next', { message: 'next' }, { timestamp: Date.now() - 120_000 });
     await seedBotSyncState(env.db.pool, [
       { instance: 'bot-0007', syncedSecondsAgo: 90 },
       { instance: 'bot-0003', discoveredSecondsAgo: 7200, lastError: 'bot-0003: tradesv3.sqlite is not a database' },
@@ -97,12 +106,23 @@ describe('ctp-etl status', () => {
     assert.equal(report.bots[0]!.lastSuccessAt, null);
     assert.match(report.bots[0]!.lastError ?? '', /not a database/);
     assert.ok(report.bots[1]!.lagSeconds >= 90 && report.bots[1]!.lagSeconds < 150);
+    const oldest = echo?.oldestWaitingSeconds ?? 0;
+    assert.ok(oldest >= 120 && oldest < 180, `the oldest waiting echo job waited ${oldest} s`);
+    // Lags of 90 s and 7,200 s: the median is the first, the 95th percentile and the maximum the second.
+    const { p50Seconds, p95Seconds, maxSeconds, ...counts } = report.lag;
+    assert.deepEqual(counts, { bots: 2, behind: 1, behindAfterSeconds: 600 });
+    assert.ok(p50Seconds !== null && p50Seconds >= 90 && p50Seconds < 150, `p50 ${p50Seconds}`);
+    assert.equal(p95Seconds, report.bots[0]!.lagSeconds);
+    assert.equal(maxSeconds, report.bots[0]!.lagSeconds);
   });
 
   it('prints the same as terminal tables, and --failures limits the list', async () => {
     const { code, output } = await runCli(['status', '--failures', '1'], cliEnv(env.config, { LOG_LEVEL: 'silent' }));
     assert.equal(code, 0, output);
-    assert.match(output, /^Queues\nqueue +waiting +active +delayed +failed +completed\n[- ]+\necho +1 +0 +1 +2 +1\n/);
+    assert.match(
+      output,
+      /^Queues\nqueue +waiting +oldest waiting +active +delayed +failed +completed\n[- ]+\necho +1 +2m [0-5]?\ds +0 +1 +2 +1\n/,
+    );
     assert.match(
       output,
       /Recent failures\nfailed at +queue +job +attempts +reason\n[- ]+\n\S+Z +echo +echo second broken \(#\d+\) +1 +echo refused "second broken" permanently\n\n/,
@@ -110,7 +130,7 @@ describe('ctp-etl status', () => {
     assert.doesNotMatch(output, /first broken/);
     assert.match(
       output,
-      /Bot sync lag\nbot +lag +last success +last error\n[- ]+\nbot-0003 +2h 0m +never +\S+Z bot-0003: tradesv3\.sqlite is not a database\nbot-0007 +(1m [3-5]\d|2m [0-2]\d)s +\S+Z\n\nHeld bots/,
+      /Bot sync lag: 2 bots, p50 (1m [3-5]\d|2m [0-2]\d)s, p95 2h 0m, max 2h 0m; 1 behind \(lag over 10m 0s, twice SYNC_INTERVAL\)\nbot +lag +last success +last error\n[- ]+\nbot-0003 +2h 0m +never +\S+Z bot-0003: tradesv3\.sqlite is not a database\nbot-0007 +(1m [3-5]\d|2m [0-2]\d)s +\S+Z\n\nHeld bots/,
     );
     assert.match(output, /Held bots \(nothing enqueued for them\)\nnone\n?$/);
   });

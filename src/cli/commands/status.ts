@@ -2,7 +2,13 @@ import type { Command } from 'commander';
 import { loadConfig } from '../../config.js';
 import { errorMessage } from '../../errors.js';
 import { maskUrlCredentials } from '../../secrets.js';
-import { botSyncLag, type BotSyncLag } from '../../monitoring/bot-sync-lag.js';
+import {
+  behindAfterSeconds,
+  botSyncLag,
+  lagDistribution,
+  type BotSyncLag,
+  type LagDistribution,
+} from '../../monitoring/bot-sync-lag.js';
 import { heldBots, type BotHold } from '../../bots/held-bots.js';
 import { botAssignments, type BotAssignment } from '../../bots/host-claims.js';
 import { queueDepths, type QueueDepth } from '../../monitoring/queue-depths.js';
@@ -17,6 +23,8 @@ interface StatusReport {
   queues: QueueDepth[];
   recentFailures: RecentFailure[];
   bots: BotSyncLag[];
+  /** The lag across the bots on disk: quantiles, and how many are behind (past twice SYNC_INTERVAL). */
+  lag: LagDistribution;
   /** Bots refused until a new file or an operator clears them; their jobs are not enqueued meanwhile. */
   held: BotHold[];
   /** Bots an operator assigned to a host (`bots assign`), with the copies that are ignored. */
@@ -45,7 +53,8 @@ export function registerStatus(program: Command): void {
           heldBots(runtime.pg, runtime.config).catch(notMigrated),
           botAssignments(runtime.pg).catch(notMigrated),
         ]);
-        const report: StatusReport = { queues: depths, recentFailures: failures, bots, held, assignments };
+        const lag = lagDistribution(bots, behindAfterSeconds(runtime.config.SYNC_INTERVAL));
+        const report: StatusReport = { queues: depths, recentFailures: failures, bots, lag, held, assignments };
         process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : `${renderStatus(report)}\n`);
       } finally {
         await runtime.close();
@@ -67,10 +76,11 @@ function syncStateError(databaseUrl: string, error: unknown): Error {
 
 function renderStatus(report: StatusReport): string {
   const queues = textTable(
-    ['queue', 'waiting', 'active', 'delayed', 'failed', 'completed'],
-    report.queues.map(({ queue, counts }) => [
+    ['queue', 'waiting', 'oldest waiting', 'active', 'delayed', 'failed', 'completed'],
+    report.queues.map(({ queue, counts, oldestWaitingSeconds }) => [
       queue,
       String(counts.waiting + counts.prioritized + counts['waiting-children']),
+      oldestWaitingSeconds === null ? '-' : formatSeconds(oldestWaitingSeconds),
       String(counts.active),
       String(counts.delayed),
       String(counts.failed),
@@ -111,7 +121,7 @@ function renderStatus(report: StatusReport): string {
     ]),
     'none',
   );
-  let text = `Queues\n${queues}\n\nRecent failures\n${failures}\n\nBot sync lag\n${bots}\n\nHeld bots (nothing enqueued for them)\n${held}`;
+  let text = `Queues\n${queues}\n\nRecent failures\n${failures}\n\nBot sync lag${lagLine(report.lag)}\n${bots}\n\nHeld bots (nothing enqueued for them)\n${held}`;
   if (report.assignments.length > 0) {
     const assigned = textTable(
       ['bot', 'host', 'assigned by', 'at', 'ignored copies'],
@@ -126,6 +136,16 @@ function renderStatus(report: StatusReport): string {
     text += `\n\nAssigned bots (ctp-etl bots assign)\n${assigned}`;
   }
   return text;
+}
+
+/** `: 2 bots, p50 1m 30s, p95 2h 0m, max 2h 0m; 1 behind (lag over 10m 0s)`, or nothing without bots. */
+function lagLine(lag: LagDistribution): string {
+  if (lag.bots === 0) return '';
+  const seconds = (value: number | null): string => (value === null ? '-' : formatSeconds(value));
+  return (
+    `: ${lag.bots} bot${lag.bots === 1 ? '' : 's'}, p50 ${seconds(lag.p50Seconds)}, p95 ${seconds(lag.p95Seconds)}, ` +
+    `max ${seconds(lag.maxSeconds)}; ${lag.behind} behind (lag over ${formatSeconds(lag.behindAfterSeconds)}, twice SYNC_INTERVAL)`
+  );
 }
 
 /** An error an operator still has to look at: none since, or newer than, the last success. */

@@ -9,6 +9,7 @@ import { instanceNameSchema } from '../../bots/bot-instances.js';
 import { errorMessage } from '../../errors.js';
 import { tursoPushEnabled } from '../../bots/sync-config.js';
 import type { Logger } from '../../logger.js';
+import { oncePerBot } from '../../queues/deduplication.js';
 import { queueNameFor } from '../../queues/host-routing.js';
 import type { Queues } from '../../queues/queues.js';
 import { enqueue } from '../enqueue.js';
@@ -223,8 +224,7 @@ export class ChangeWatcher {
   private async enqueueFor(bot: string): Promise<void> {
     const { config, queues, logger, pg } = this.options;
     const host = config.WORKER_HOST;
-    // One waiting job per bot; a write while one runs queues one more, run after it.
-    const once = { deduplication: { id: bot, keepLastIfActive: true } };
+    const once = oncePerBot(bot);
     try {
       // A held bot keeps trading: its refusal is recorded once, not failed again on every write.
       // PostgreSQL not answering: enqueued as if not held (the job finds the refusal again).
