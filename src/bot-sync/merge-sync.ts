@@ -25,8 +25,10 @@ export interface SyncWindows {
   held: Record<'trades' | 'orders', { count: number; maxId: number }>;
   /** The source's rows per table, in the window's snapshot. */
   counts: Record<'trades' | 'orders', number>;
-  /** The latest date of trades and orders (the bot's clock), null when none. */
+  /** The latest date of trades and orders (the bot's clock), null when none; of the window's rows alone without a date scan. */
   highWater: Date | null;
+  /** Whether the windows were found by scanning the rows' dates too (else through indexes alone). */
+  datesScanned: boolean;
 }
 
 /**

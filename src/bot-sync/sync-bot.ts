@@ -8,7 +8,7 @@ import {
 import { readBotConfig } from '../bots/bot-config.js';
 import { instanceDir } from '../bots/bot-instances.js';
 import { botStatus, registerBot, type BotProfile } from '../bots/bot-registry.js';
-import type { WindowMemory } from '../bots/change-window.js';
+import { laterOf, type WindowMemory } from '../bots/change-window.js';
 import { planRead, unchangedRun, type RunFacts } from '../bots/run-plan.js';
 import { takeTransactionLock } from '../connections/advisory-locks.js';
 import { withTransaction } from '../connections/transaction.js';
@@ -20,7 +20,15 @@ import { firstSync } from './first-sync.js';
 import { mergeSync, type SyncWindows } from './merge-sync.js';
 import { endEpoch, type EndedEpoch } from './end-epoch.js';
 import { gatherResetEvidence } from './reset-evidence.js';
-import { planSyncWindows, readSyncState, touchSyncSuccess, writeSyncFailure, writeSyncSuccess } from './sync-state.js';
+import {
+  datesScanSince,
+  planSyncWindows,
+  readSyncState,
+  touchSyncSuccess,
+  writeSyncFailure,
+  writeSyncSuccess,
+  type DatesScan,
+} from './sync-state.js';
 import { emptyCounts, sumCounts, type BotSyncResult, type ReadCounts } from './sync-result.js';
 
 export type { BotSyncResult } from './sync-result.js';
@@ -96,6 +104,7 @@ async function syncFile(
     }
     const source = BotDatabase.open(instance, file, ctx.config.SQLITE_BUSY_TIMEOUT);
     let window: WindowMemory;
+    let datesScan: DatesScan;
     let fullCompare: string | undefined;
     let reset: EndedEpoch | undefined;
     let written: ReadCounts;
@@ -114,11 +123,17 @@ async function syncFile(
           tables: ['trades', 'orders'],
           read: (step) => source.guard(step),
           scan: async (since) => {
-            const planned = await planSyncWindows(client, source, botId, since, {
+            const datesSince = datesScanSince(state!, facts.now, ctx.config, since);
+            const planned = await planSyncWindows(client, source, botId, datesSince, {
               trades: state!.tradesCount,
               orders: state!.ordersCount,
             });
-            return typeof planned === 'string' ? planned : { ...planned, scanned: ['trades', 'orders'] };
+            if (typeof planned === 'string') return planned;
+            // Without a date scan, the rows outside the window are the last run's: so is their latest date.
+            const highWater = planned.datesScanned
+              ? planned.highWater
+              : laterOf(state!.window.highWater, planned.highWater);
+            return { ...planned, highWater, scanned: ['trades', 'orders'] };
           },
         },
       );
@@ -131,6 +146,12 @@ async function syncFile(
         await ctx.log(`bot ${instance}: comparing every row: ${plan.because}`);
       }
       window = plan.next;
+      datesScan =
+        plan.read === 'every row' || windows?.datesScanned === true
+          ? { at: facts.now, highWater: plan.next.highWater }
+          : state!.datesScan.at === null
+            ? { at: state!.window.at, highWater: state!.window.highWater }
+            : state!.datesScan;
       written =
         held.rowCount === 0
           ? await firstSync(ctx, client, source, botId)
@@ -187,6 +208,7 @@ async function syncFile(
       ordersCount: result.orders.inserted + result.orders.updated + result.orders.unchanged,
       result,
       window,
+      datesScan,
     });
     return result;
   });
