@@ -147,7 +147,7 @@ async function windowMerge(
       { table: 'trades', held: trades.held, deleting: goneTrades.length },
       { table: 'orders', held: orders.held, deleting: goneOrders.length },
     ],
-    trades: staged.trades,
+    trades: 'lines' in staged.trades ? stagedJson(staged.trades.encoder, staged.trades.lines.join('')) : staged.trades,
   });
   const result = countsAfter(deletedFirst);
   // Orders first, with those of the trades deleted, so that every deletion is counted.
@@ -172,13 +172,17 @@ async function windowMerge(
     write.catch((error: unknown) => {
       throw describePgFailure(tableAt(source, mapping), error);
     });
-  const merged = await named(tradesMapping, mergeStaged(client, tradesMapping, staged.trades, botId));
+  // After the deletions and the guard (an accepted reset empties the bot): what PostgreSQL holds now.
+  const changed = await leaveOutHeld(client, botId, staged, new Set(goneTrades));
+  const merged = changed.trades
+    ? await named(tradesMapping, mergeStaged(client, tradesMapping, changed.trades, botId))
+    : { inserted: 0, updated: 0 };
   Object.assign(result.trades, { inserted: merged.inserted, updated: merged.updated });
   let orphans = 0;
-  if (staged.orders) {
+  if (staged.orders && changed.orders) {
     const mergedOrders = await named(
       ordersMapping,
-      mergeStaged(client, ordersMapping, staged.orders, botId, heldParent('$1'), `${source.bot}:${source.file}`),
+      mergeStaged(client, ordersMapping, changed.orders, botId, heldParent('$1'), `${source.bot}:${source.file}`),
     );
     Object.assign(result.orders, { inserted: mergedOrders.inserted, updated: mergedOrders.updated });
     orphans = mergedOrders.orphans;
@@ -191,6 +195,62 @@ async function windowMerge(
     `bot ${source.bot}: ${windows.tradeIds.length} trades, ${windows.orderIds.length} orders read (change windows)`,
   );
   return result;
+}
+
+/** Each line's key (its first field), hash (its last) and, for orders, trade (its second). */
+function lineFields(line: string): { key: number; hash: string; parent: number } {
+  const first = line.indexOf('\t');
+  const second = line.indexOf('\t', first + 1);
+  return {
+    key: Number(line.slice(0, first)),
+    hash: line.slice(line.lastIndexOf('\t') + 1),
+    parent: Number(line.slice(first + 1, second)),
+  };
+}
+
+/**
+ * The window's rows given inline less those PostgreSQL holds with the same hash (which the merge
+ * would not write either), found in one statement for both tables; undefined for a table left
+ * with none, so its merge is not sent at all. Orders of deleted trades are kept: the merge
+ * records them as orphans, as before. Rows staged in a table are given as they are.
+ */
+async function leaveOutHeld(
+  client: PoolClient,
+  botId: string,
+  staged: StagedWindow,
+  goneTrades: ReadonlySet<number>,
+): Promise<{ trades: StagedRows | undefined; orders: StagedRows | undefined }> {
+  const inline = (rows: StagedRows | InlineRows | undefined) =>
+    rows !== undefined && 'lines' in rows ? rows.lines.map(lineFields) : [];
+  const trades = inline(staged.trades);
+  const orders = inline(staged.orders);
+  const held = { trades: new Map<number, string>(), orders: new Map<number, string>() };
+  if (trades.length + orders.length > 0) {
+    const { rows } = await client.query<{ is_order: boolean; key: number; row_hash: string }>(
+      `SELECT false AS is_order, trade_id AS key, row_hash FROM trades_aggregated WHERE bot_id = $1 AND trade_id = ANY($2::int[])
+       UNION ALL
+       SELECT true, order_pk, row_hash FROM orders WHERE bot_id = $1 AND order_pk = ANY($3::int[])`,
+      [botId, trades.map((t) => t.key), orders.map((o) => o.key)],
+    );
+    for (const row of rows) (row.is_order ? held.orders : held.trades).set(row.key, row.row_hash);
+  }
+  const keep = (
+    rows: StagedRows | InlineRows | undefined,
+    fields: ReturnType<typeof lineFields>[],
+    hashes: Map<number, string>,
+    parents?: ReadonlySet<number>,
+  ): StagedRows | undefined => {
+    if (rows === undefined || !('lines' in rows)) return rows;
+    const lines = rows.lines.filter((_, i) => {
+      const f = fields[i]!;
+      return hashes.get(f.key) !== f.hash || parents?.has(f.parent) === true;
+    });
+    return lines.length === 0 ? undefined : stagedJson(rows.encoder, lines.join(''));
+  };
+  return {
+    trades: keep(staged.trades, trades, held.trades),
+    orders: keep(staged.orders, orders, held.orders, goneTrades),
+  };
 }
 
 /** Ids PostgreSQL holds for the bot, sorted. */
@@ -235,10 +295,16 @@ export async function stageSource(
   return (await stageTables(ctx, client, source, windows, rejects, false)).unusable;
 }
 
-/** What a sync by change windows merges from: the window's rows of each table, staged. */
+/** A window's rows of at most SYNC_BATCH_SIZE: their COPY lines, given to the statements as a parameter (stagedJson). */
+interface InlineRows {
+  encoder: RowEncoder;
+  lines: string[];
+}
+
+/** What a sync by change windows merges from: the window's rows of each table, staged or inline. */
 interface StagedWindow {
-  trades: StagedRows;
-  orders: StagedRows | undefined;
+  trades: StagedRows | InlineRows;
+  orders: StagedRows | InlineRows | undefined;
   /** Rows that cannot be taken, recorded in rejects. */
   unusable: number;
 }
@@ -286,7 +352,7 @@ async function stageTables(
       : tables.reduce((n, t) => n + source.count(t.mapping.source), 0),
   };
   await ctx.progress(progress);
-  const staged = new Map<string, StagedRows>();
+  const staged = new Map<string, StagedRows | InlineRows>();
   for (const { mapping, stage, ids, window } of tables) {
     const encoder = createRowEncoder(mapping, source.columnsOf(mapping.source));
     const lineKeys: number[] = [];
@@ -294,7 +360,17 @@ async function stageTables(
     if (inline && ids !== undefined && ids.length <= ctx.config.SYNC_BATCH_SIZE) {
       const chunks: Buffer[] = [];
       for await (const chunk of lines) chunks.push(chunk);
-      staged.set(mapping.source, stagedJson(encoder, Buffer.concat(chunks).toString()));
+      const text = Buffer.concat(chunks).toString();
+      staged.set(mapping.source, {
+        encoder,
+        lines:
+          text === ''
+            ? []
+            : text
+                .replace(/\n$/, '')
+                .split('\n')
+                .map((l) => `${l}\n`),
+      });
       continue;
     }
     const staging = await StagingTable.create(client, stage, encoder);
