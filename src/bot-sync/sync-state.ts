@@ -23,6 +23,8 @@ export interface StoredSyncState {
   window: WindowMemory;
   /** The last run that scanned the rows' dates (migration 021); null before its first. */
   datesScan: DatesScan;
+  /** PostgreSQL holds trades of the bot (else its sync is a first sync). */
+  holdsTrades: boolean;
 }
 
 /** When a run last read the rows' dates (a date scan or every row), and the file's latest date then. */
@@ -43,9 +45,10 @@ export async function readSyncState(client: PoolClient, botId: string): Promise<
     source_schema: string | null;
     dates_scanned_at: Date | null;
     dates_high_water: Date | null;
+    holds_trades: boolean;
   }>(
     `SELECT source_fingerprint, source_identity, trades_count, orders_count, window_at, window_high_water, full_compare_at, source_schema,
-       dates_scanned_at, dates_high_water
+       dates_scanned_at, dates_high_water, EXISTS (SELECT 1 FROM trades_aggregated WHERE bot_id = $1) AS holds_trades
      FROM bot_sync_state WHERE bot_id = $1`,
     [botId],
   );
@@ -63,6 +66,7 @@ export async function readSyncState(client: PoolClient, botId: string): Promise<
           schema: row.source_schema,
         },
         datesScan: { at: row.dates_scanned_at, highWater: row.dates_high_water },
+        holdsTrades: row.holds_trades,
       }
     : undefined;
 }
