@@ -92,7 +92,12 @@ export async function mergeSync(
  * Called once the source is staged, before any write (the guard against a replaced database);
  * returns the rows it deleted itself (an accepted reset that deletes), counted with the merge's.
  */
-export type BeforeWrite = (deletions: DeletionsSeen) => Promise<{ trades: number; orders: number } | undefined>;
+export type BeforeWrite = (
+  deletions: DeletionsSeen,
+) => Promise<
+  | { trades: number; orders: number; /** The bot's rows left PostgreSQL (an accepted reset). */ emptied: boolean }
+  | undefined
+>;
 
 function countsAfter(deleted: { trades: number; orders: number } | undefined): ReadCounts {
   const result = { trades: emptyCounts(), orders: emptyCounts(), rejected: 0 };
@@ -142,13 +147,27 @@ async function windowMerge(
     : { held: windows.held.orders.count, gone: await heldIds(client, ordersSql, botId) };
   const goneTrades = trades.gone;
   const goneOrders = orders.gone;
+  // Rows PostgreSQL holds as they are need no write, nor the guard's look (their first trades are the same).
+  const held = await heldHashes(client, botId, staged);
+  const changed = changedRows(staged, held, new Set(goneTrades));
   const deletedFirst = await beforeWrite?.({
     deletions: [
       { table: 'trades', held: trades.held, deleting: goneTrades.length },
       { table: 'orders', held: orders.held, deleting: goneOrders.length },
     ],
-    trades: 'lines' in staged.trades ? stagedJson(staged.trades.encoder, staged.trades.lines.join('')) : staged.trades,
+    trades: changed.trades ?? ('lines' in staged.trades ? stagedJson(staged.trades.encoder, '') : staged.trades),
   });
+  if (deletedFirst?.emptied === true) {
+    // An accepted reset took the bot's rows out of PostgreSQL: every row of the file is written,
+    // not the window's alone, read in short reads as a full compare is (the window's snapshot ends).
+    source.guard(() => source.db.inTransaction && source.db.exec('COMMIT'));
+    await client.query('DROP TABLE IF EXISTS stage_orders, stage_trades');
+    const all = await mergeSync(ctx, client, source, botId);
+    all.trades.deleted += deletedFirst.trades;
+    all.orders.deleted += deletedFirst.orders;
+    return all;
+  }
+  const written = changed;
   const result = countsAfter(deletedFirst);
   // Orders first, with those of the trades deleted, so that every deletion is counted.
   if (goneOrders.length + goneTrades.length > 0)
@@ -172,17 +191,15 @@ async function windowMerge(
     write.catch((error: unknown) => {
       throw describePgFailure(tableAt(source, mapping), error);
     });
-  // After the deletions and the guard (an accepted reset empties the bot): what PostgreSQL holds now.
-  const changed = await leaveOutHeld(client, botId, staged, new Set(goneTrades));
-  const merged = changed.trades
-    ? await named(tradesMapping, mergeStaged(client, tradesMapping, changed.trades, botId))
+  const merged = written.trades
+    ? await named(tradesMapping, mergeStaged(client, tradesMapping, written.trades, botId))
     : { inserted: 0, updated: 0 };
   Object.assign(result.trades, { inserted: merged.inserted, updated: merged.updated });
   let orphans = 0;
-  if (staged.orders && changed.orders) {
+  if (staged.orders && written.orders) {
     const mergedOrders = await named(
       ordersMapping,
-      mergeStaged(client, ordersMapping, changed.orders, botId, heldParent('$1'), `${source.bot}:${source.file}`),
+      mergeStaged(client, ordersMapping, written.orders, botId, heldParent('$1'), `${source.bot}:${source.file}`),
     );
     Object.assign(result.orders, { inserted: mergedOrders.inserted, updated: mergedOrders.updated });
     orphans = mergedOrders.orphans;
@@ -203,54 +220,57 @@ function lineFields(line: string): { key: number; hash: string; parent: number }
   const second = line.indexOf('\t', first + 1);
   return {
     key: Number(line.slice(0, first)),
-    hash: line.slice(line.lastIndexOf('\t') + 1),
+    hash: line.slice(line.lastIndexOf('\t') + 1).trimEnd(),
     parent: Number(line.slice(first + 1, second)),
   };
 }
 
-/**
- * The window's rows given inline less those PostgreSQL holds with the same hash (which the merge
- * would not write either), found in one statement for both tables; undefined for a table left
- * with none, so its merge is not sent at all. Orders of deleted trades are kept: the merge
- * records them as orphans, as before. Rows staged in a table are given as they are.
- */
-async function leaveOutHeld(
+/** The hashes PostgreSQL holds of the rows given inline, per table, found in one statement for both. */
+async function heldHashes(
   client: PoolClient,
   botId: string,
   staged: StagedWindow,
-  goneTrades: ReadonlySet<number>,
-): Promise<{ trades: StagedRows | undefined; orders: StagedRows | undefined }> {
-  const inline = (rows: StagedRows | InlineRows | undefined) =>
-    rows !== undefined && 'lines' in rows ? rows.lines.map(lineFields) : [];
-  const trades = inline(staged.trades);
-  const orders = inline(staged.orders);
+): Promise<{ trades: Map<number, string>; orders: Map<number, string> }> {
+  const keys = (rows: StagedRows | InlineRows | undefined) =>
+    rows !== undefined && 'lines' in rows ? rows.lines.map((line) => lineFields(line).key) : [];
+  const trades = keys(staged.trades);
+  const orders = keys(staged.orders);
   const held = { trades: new Map<number, string>(), orders: new Map<number, string>() };
-  if (trades.length + orders.length > 0) {
-    const { rows } = await client.query<{ is_order: boolean; key: number; row_hash: string }>(
-      `SELECT false AS is_order, trade_id AS key, row_hash FROM trades_aggregated WHERE bot_id = $1 AND trade_id = ANY($2::int[])
-       UNION ALL
-       SELECT true, order_pk, row_hash FROM orders WHERE bot_id = $1 AND order_pk = ANY($3::int[])`,
-      [botId, trades.map((t) => t.key), orders.map((o) => o.key)],
-    );
-    for (const row of rows) (row.is_order ? held.orders : held.trades).set(row.key, row.row_hash);
-  }
+  if (trades.length + orders.length === 0) return held;
+  const { rows } = await client.query<{ is_order: boolean; key: number; row_hash: string }>(
+    `SELECT false AS is_order, trade_id AS key, row_hash FROM trades_aggregated WHERE bot_id = $1 AND trade_id = ANY($2::int[])
+     UNION ALL
+     SELECT true, order_pk, row_hash FROM orders WHERE bot_id = $1 AND order_pk = ANY($3::int[])`,
+    [botId, trades, orders],
+  );
+  for (const row of rows) (row.is_order ? held.orders : held.trades).set(row.key, row.row_hash);
+  return held;
+}
+
+/**
+ * The window's rows given inline less those PostgreSQL holds with the same hash (which the merge
+ * would not write either); undefined for a table left with none, so its merge is not sent at all.
+ * Orders of deleted trades are kept: the merge records them as orphans, as before. Rows staged
+ * in a table are given as they are.
+ */
+function changedRows(
+  staged: StagedWindow,
+  held: { trades: Map<number, string>; orders: Map<number, string> },
+  goneTrades: ReadonlySet<number>,
+): { trades: StagedRows | undefined; orders: StagedRows | undefined } {
   const keep = (
     rows: StagedRows | InlineRows | undefined,
-    fields: ReturnType<typeof lineFields>[],
     hashes: Map<number, string>,
     parents?: ReadonlySet<number>,
   ): StagedRows | undefined => {
     if (rows === undefined || !('lines' in rows)) return rows;
-    const lines = rows.lines.filter((_, i) => {
-      const f = fields[i]!;
+    const lines = rows.lines.filter((line) => {
+      const f = lineFields(line);
       return hashes.get(f.key) !== f.hash || parents?.has(f.parent) === true;
     });
     return lines.length === 0 ? undefined : stagedJson(rows.encoder, lines.join(''));
   };
-  return {
-    trades: keep(staged.trades, trades, held.trades),
-    orders: keep(staged.orders, orders, held.orders, goneTrades),
-  };
+  return { trades: keep(staged.trades, held.trades), orders: keep(staged.orders, held.orders, goneTrades) };
 }
 
 /** Ids PostgreSQL holds for the bot, sorted. */

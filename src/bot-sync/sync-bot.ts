@@ -10,7 +10,7 @@ import { instanceDir } from '../bots/bot-instances.js';
 import { botStatus, registerBot, type BotProfile } from '../bots/bot-registry.js';
 import { laterOf, type WindowMemory } from '../bots/change-window.js';
 import { planRead, unchangedRun, type RunFacts } from '../bots/run-plan.js';
-import { takeTransactionLock } from '../connections/advisory-locks.js';
+import { takeTransactionLock, tryTakeTransactionLock } from '../connections/advisory-locks.js';
 import { withTransaction } from '../connections/transaction.js';
 import { judgeReset, resetRefusal, type AcceptReset } from '../bots/reset-guard.js';
 import { errorMessage } from '../errors.js';
@@ -110,14 +110,17 @@ async function syncFile(
     let written: ReadCounts;
     try {
       // A bot PostgreSQL holds nothing of yet is copied straight in; any other is merged, by
-      // change windows when they can be trusted, else comparing every row.
-      const held = await client.query('SELECT 1 FROM trades_aggregated WHERE bot_id = $1 LIMIT 1', [botId]);
+      // change windows when they can be trusted, else comparing every row. (The state row tells,
+      // in the statement that reads it; without one, PostgreSQL is asked.)
+      const holdsTrades =
+        state?.holdsTrades ??
+        ((await client.query('SELECT 1 FROM trades_aggregated WHERE bot_id = $1 LIMIT 1', [botId])).rowCount ?? 0) > 0;
       // One snapshot for the window's reads: its ids, rows and latest date agree.
       source.guard(() => source.db.exec('BEGIN'));
       const before = state?.sourceIdentity ?? undefined;
       const identityPair = before !== undefined && identity !== undefined ? { before, now: identity } : undefined;
       const plan = await planRead(
-        { ...facts, everyRowBecause: held.rowCount === 0 ? 'first sync' : undefined },
+        { ...facts, everyRowBecause: holdsTrades ? undefined : 'first sync' },
         {
           db: source.db,
           tables: ['trades', 'orders'],
@@ -141,7 +144,7 @@ async function syncFile(
       // A full read is chunks of short reads, never one long snapshot (it would hold the WAL back).
       if (plan.read === 'every row') source.db.exec('COMMIT');
       else await ctx.log(`bot ${instance}: reading the change windows since ${plan.since.toISOString()}`);
-      if (plan.read === 'every row' && held.rowCount !== 0) {
+      if (plan.read === 'every row' && holdsTrades) {
         fullCompare = plan.because;
         await ctx.log(`bot ${instance}: comparing every row: ${plan.because}`);
       }
@@ -152,37 +155,38 @@ async function syncFile(
           : state!.datesScan.at === null
             ? { at: state!.window.at, highWater: state!.window.highWater }
             : state!.datesScan;
-      written =
-        held.rowCount === 0
-          ? await firstSync(ctx, client, source, botId)
-          : await mergeSync(
-              ctx,
-              client,
-              source,
-              botId,
-              async (ids) => {
-                // Before any write: a replaced database must not wipe the bot's history.
-                const evidence = await gatherResetEvidence(client, botId, Boolean(source.orders), identityPair, ids);
-                const verdict = judgeReset(evidence, ctx.config.DELETE_GUARD_RATIO);
-                if (!verdict.suspected) return undefined;
-                if (options.acceptReset === undefined) {
-                  throw resetRefusal({ bot: instance, file, job: 'bot-sync', verdict, choices: ACCEPT_CHOICES });
-                }
-                const ended = await endEpoch(client, {
-                  botId,
-                  kept: options.acceptReset,
-                  findings: verdict.findings,
-                  file,
-                });
-                reset = ended;
-                await ctx.log(
-                  `bot ${instance}: reset accepted (${verdict.findings.join('; ')}): epoch ${ended.epoch} ` +
-                    `(${ended.trades} trades, ${ended.orders} orders) ${ended.kept === 'archive' ? 'archived' : 'deleted'}`,
-                );
-                return ended.kept === 'delete' ? { trades: ended.trades, orders: ended.orders } : undefined;
-              },
-              windows,
-            );
+      written = !holdsTrades
+        ? await firstSync(ctx, client, source, botId)
+        : await mergeSync(
+            ctx,
+            client,
+            source,
+            botId,
+            async (ids) => {
+              // Before any write: a replaced database must not wipe the bot's history.
+              const evidence = await gatherResetEvidence(client, botId, Boolean(source.orders), identityPair, ids);
+              const verdict = judgeReset(evidence, ctx.config.DELETE_GUARD_RATIO);
+              if (!verdict.suspected) return undefined;
+              if (options.acceptReset === undefined) {
+                throw resetRefusal({ bot: instance, file, job: 'bot-sync', verdict, choices: ACCEPT_CHOICES });
+              }
+              const ended = await endEpoch(client, {
+                botId,
+                kept: options.acceptReset,
+                findings: verdict.findings,
+                file,
+              });
+              reset = ended;
+              await ctx.log(
+                `bot ${instance}: reset accepted (${verdict.findings.join('; ')}): epoch ${ended.epoch} ` +
+                  `(${ended.trades} trades, ${ended.orders} orders) ${ended.kept === 'archive' ? 'archived' : 'deleted'}`,
+              );
+              return ended.kept === 'delete'
+                ? { trades: ended.trades, orders: ended.orders, emptied: true }
+                : { trades: 0, orders: 0, emptied: true };
+            },
+            windows,
+          );
       if (source.db.inTransaction) source.db.exec('COMMIT');
       if (options.acceptReset !== undefined && reset === undefined)
         await ctx.log(
@@ -229,6 +233,8 @@ async function syncFile(
  * retryable error, so the job runs again after its backoff.
  */
 async function lockBot(ctx: BotSyncContext, client: PoolClient, instance: string, botId: string): Promise<void> {
+  // Free almost always: one statement, and the timeout only set for a wait.
+  if (await tryTakeTransactionLock(client, 'bot-sync', botId)) return;
   await client.query(`SELECT set_config('lock_timeout', $1, true)`, [`${ctx.config.SYNC_LOCK_TIMEOUT}ms`]);
   try {
     await takeTransactionLock(client, 'bot-sync', botId);

@@ -311,7 +311,7 @@ describe('change windows: bot-sync reads only what FreqTrade can have changed, a
     }
   });
 
-  it('the reset guard holds under windows: a fresh database copied over the file in place is refused', async () => {
+  it('the reset guard holds under windows: a fresh database copied over the file in place is refused; accepted, every row of the file is synced', async () => {
     const bot = 'windows-reset';
     const file = botDbPath(bots(), bot);
     createBotDatabase(file, { trades: 200, seed: 3, wal: false });
@@ -335,5 +335,13 @@ describe('change windows: bot-sync reads only what FreqTrade can have changed, a
       [bot],
     );
     assert.equal(rows[0].n, 200, 'the history is kept');
+    // Accepted: the old rows archived, and every row of the file in PostgreSQL, not the window's alone.
+    const accepted = await syncBot(ctx(), bot, { acceptReset: 'archive' });
+    assert.equal(accepted.reset?.trades, 200, 'the old trades archived');
+    assert.deepEqual(
+      await differences(bot),
+      { tradesUpdated: { count: 0, sample: [] }, others: 0 },
+      'equal to the file',
+    );
   });
 });
