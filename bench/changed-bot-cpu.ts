@@ -24,7 +24,14 @@ const ROUNDS = 15;
 const BIG = Math.max(10_000, Math.round(200_000 * SCALE));
 
 const env = await benchEnv('changed_cpu', { PG_POOL_MAX: '1', LOG_LEVEL: 'warn' });
-const ctx = contextForLocalRun(env.runtime);
+// Each job.log line and progress update is a Redis round trip in a worker: counted here.
+let redisCalls = 0;
+const local = contextForLocalRun(env.runtime);
+const ctx = {
+  ...local,
+  log: (line: string) => ((redisCalls += 1), local.log(line)),
+  progress: (value: Parameters<typeof local.progress>[0]) => ((redisCalls += 1), local.progress(value)),
+};
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 let backend = 0;
@@ -82,12 +89,15 @@ interface Cost {
   pgMs: number;
   statements: number;
   prepares: number;
+  /** job.log lines and progress updates (a Redis round trip each in a worker). */
+  redis: number;
 }
 
 async function measuredSync(bot: string, config = ctx.config): Promise<Cost> {
   await findBackend();
   pgStatements = 0;
   sqlitePrepares = 0;
+  redisCalls = 0;
   statementTexts.length = 0;
   const pg0 = backendNs();
   const w0 = workerNs();
@@ -97,7 +107,7 @@ async function measuredSync(bot: string, config = ctx.config): Promise<Cost> {
   if ('skipped' in result && result.skipped !== undefined) throw new Error(`bot ${bot}: the sync skipped the change`);
   if ('fullCompare' in result && result.fullCompare !== undefined)
     throw new Error(`bot ${bot}: compared every row: ${result.fullCompare}`);
-  return { workerMs, pgMs, statements: pgStatements, prepares: sqlitePrepares };
+  return { workerMs, pgMs, statements: pgStatements, prepares: sqlitePrepares, redis: redisCalls };
 }
 
 function summary(costs: Cost[]): string {
@@ -106,7 +116,8 @@ function summary(costs: Cost[]): string {
   const t = median(costs.map((c) => c.workerMs + c.pgMs));
   return (
     `${t.toFixed(2)} ms (worker ${w.toFixed(2)} + PostgreSQL ${p.toFixed(2)}); ` +
-    `${median(costs.map((c) => c.statements))} PostgreSQL statements, ${median(costs.map((c) => c.prepares))} SQLite prepares`
+    `${median(costs.map((c) => c.statements))} PostgreSQL statements, ${median(costs.map((c) => c.prepares))} SQLite prepares, ` +
+    `${median(costs.map((c) => c.redis))} job.log lines and progress updates`
   );
 }
 

@@ -29,6 +29,8 @@ export interface SyncWindows {
   highWater: Date | null;
   /** Whether the windows were found by scanning the rows' dates too (else through indexes alone). */
   datesScanned: boolean;
+  /** The bot's first trades PostgreSQL holds (the reset guard compares them with the file's). */
+  firstTradeIds: readonly number[];
 }
 
 /**
@@ -155,7 +157,7 @@ async function windowMerge(
       { table: 'trades', held: trades.held, deleting: goneTrades.length },
       { table: 'orders', held: orders.held, deleting: goneOrders.length },
     ],
-    trades: changed.trades ?? ('lines' in staged.trades ? stagedJson(staged.trades.encoder, '') : staged.trades),
+    trades: firstTradesOf(staged.trades, held.trades, windows.firstTradeIds),
   });
   if (deletedFirst?.emptied === true) {
     // An accepted reset took the bot's rows out of PostgreSQL: every row of the file is written,
@@ -271,6 +273,24 @@ function changedRows(
     return lines.length === 0 ? undefined : stagedJson(rows.encoder, lines.join(''));
   };
   return { trades: keep(staged.trades, held.trades), orders: keep(staged.orders, held.orders, goneTrades) };
+}
+
+/**
+ * What the reset guard compares with the bot's first trades: of the rows given inline, the changed
+ * ones among those first trades (often none: then the guard sends nothing); staged rows as they are.
+ */
+function firstTradesOf(
+  staged: StagedRows | InlineRows,
+  held: ReadonlyMap<number, string>,
+  firstTradeIds: readonly number[],
+): StagedRows {
+  if (!('lines' in staged)) return staged;
+  const first = new Set(firstTradeIds);
+  const rows = staged.lines.filter((line) => {
+    const f = lineFields(line);
+    return first.has(f.key) && held.get(f.key) !== f.hash;
+  });
+  return stagedJson(staged.encoder, rows.join(''));
 }
 
 /** Ids PostgreSQL holds for the bot, sorted. */

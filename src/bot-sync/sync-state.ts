@@ -200,6 +200,7 @@ export async function planSyncWindows(
     return {
       trades: trades.window,
       tradeIds: unionIds(trades.ids, orders?.parentIds ?? []),
+      firstTradeIds: pg.first_trades ?? [],
       orders: orders?.window,
       orderIds: orders?.ids ?? [],
       held,
