@@ -192,7 +192,6 @@ async function syncFile(
         await ctx.log(
           `bot ${instance}: --accept-reset given, but the database does not look replaced; synced as usual`,
         );
-      if (written.trades.inserted + written.trades.updated > 0) await refreshStrategy(client, botId);
       if (written.orders.inserted > 0) await replanForeignKeyChecks(client);
     } finally {
       source.close();
@@ -213,6 +212,7 @@ async function syncFile(
       result,
       window,
       datesScan,
+      tradesWritten: result.trades.inserted + result.trades.updated > 0,
     });
     return result;
   });
@@ -270,16 +270,6 @@ async function readProfile(ctx: BotSyncContext, instance: string, file: string):
     await ctx.log(`bot ${instance}: warning: ${warning}`);
   }
   return { ...facts, status: await botStatus(file) };
-}
-
-/** The strategy of the bot's latest trade, for a bot whose config names none. */
-async function refreshStrategy(client: PoolClient, botId: string): Promise<void> {
-  await client.query(
-    `UPDATE bots SET strategy_name = latest.strategy, updated_at = now()
-     FROM (SELECT strategy FROM trades_aggregated WHERE bot_id = $1 AND strategy IS NOT NULL ORDER BY open_date DESC NULLS LAST LIMIT 1) AS latest
-     WHERE bots.id = $1 AND bots.strategy_name IS DISTINCT FROM latest.strategy AND bots.config->>'strategy' IS NULL`,
-    [botId],
-  );
 }
 
 async function recordFailure(ctx: BotSyncContext, instance: string, message: string): Promise<void> {

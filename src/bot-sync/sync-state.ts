@@ -83,11 +83,21 @@ export async function writeSyncSuccess(
     result: object;
     window: WindowMemory;
     datesScan: DatesScan;
+    /** Trades were written: the strategy of the bot's latest trade is taken, for a bot whose config names none. */
+    tradesWritten: boolean;
   },
 ): Promise<void> {
   const w = state.window;
+  // In the same statement as the state (a data-modifying WITH runs whether read or not).
+  const strategy = state.tradesWritten
+    ? `WITH strategy AS (
+         UPDATE bots SET strategy_name = latest.strategy, updated_at = now()
+         FROM (SELECT strategy FROM trades_aggregated WHERE bot_id = $1 AND strategy IS NOT NULL ORDER BY open_date DESC NULLS LAST LIMIT 1) AS latest
+         WHERE bots.id = $1 AND bots.strategy_name IS DISTINCT FROM latest.strategy AND bots.config->>'strategy' IS NULL)
+       `
+    : '';
   await client.query(
-    `INSERT INTO bot_sync_state (bot_id, source_fingerprint, source_identity, trades_count, orders_count, last_success_at, last_result, last_error, last_error_at, updated_at,
+    `${strategy}INSERT INTO bot_sync_state (bot_id, source_fingerprint, source_identity, trades_count, orders_count, last_success_at, last_result, last_error, last_error_at, updated_at,
        window_at, window_high_water, full_compare_at, source_schema, dates_scanned_at, dates_high_water)
      VALUES ($1, $2, $6, $3, $4, now(), $5, NULL, NULL, now(), $7, $8, $9, $10, $11, $12)
      ON CONFLICT (bot_id) DO UPDATE SET source_fingerprint = EXCLUDED.source_fingerprint, source_identity = EXCLUDED.source_identity, trades_count = EXCLUDED.trades_count,
