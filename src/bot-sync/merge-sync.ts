@@ -210,9 +210,6 @@ async function windowMerge(
   result.trades.unchanged = trades.held - result.trades.deleted - result.trades.updated;
   result.orders.unchanged = orders.held - result.orders.deleted - result.orders.updated;
   result.rejected = orphans + staged.unusable;
-  await ctx.log(
-    `bot ${source.bot}: ${windows.tradeIds.length} trades, ${windows.orderIds.length} orders read (change windows)`,
-  );
   return result;
 }
 
@@ -391,12 +388,16 @@ async function stageTables(
       ? windows.tradeIds.length + windows.orderIds.length
       : tables.reduce((n, t) => n + source.count(t.mapping.source), 0),
   };
-  await ctx.progress(progress);
+  // A window that fits one batch is read in a moment: its progress is told once, at the end
+  // (each update is a round trip to Redis in a worker), a longer read's as it goes.
+  const short = inline && windows !== undefined && progress.total <= ctx.config.SYNC_BATCH_SIZE;
+  const reading: BotSyncContext = short ? { ...ctx, progress: async () => undefined } : ctx;
+  if (!short) await ctx.progress(progress);
   const staged = new Map<string, StagedRows | InlineRows>();
   for (const { mapping, stage, ids, window } of tables) {
     const encoder = createRowEncoder(mapping, source.columnsOf(mapping.source));
     const lineKeys: number[] = [];
-    const lines = readLines(ctx, source, mapping, encoder, progress, rejects, { lineKeys, window });
+    const lines = readLines(reading, source, mapping, encoder, progress, rejects, { lineKeys, window });
     if (inline && ids !== undefined && ids.length <= ctx.config.SYNC_BATCH_SIZE) {
       const chunks: Buffer[] = [];
       for await (const chunk of lines) chunks.push(chunk);
@@ -419,6 +420,7 @@ async function stageTables(
     });
     staged.set(mapping.source, stagedTable(stage));
   }
+  if (short) await ctx.progress({ ...progress });
   const unusable =
     windows === undefined
       ? await recordRowRejects(client, source.bot, source.file, rejects)

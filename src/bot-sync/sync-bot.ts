@@ -143,7 +143,11 @@ async function syncFile(
       const windows: SyncWindows | undefined = plan.read === 'windows' ? plan.scan : undefined;
       // A full read is chunks of short reads, never one long snapshot (it would hold the WAL back).
       if (plan.read === 'every row') source.db.exec('COMMIT');
-      else await ctx.log(`bot ${instance}: reading the change windows since ${plan.since.toISOString()}`);
+      else
+        await ctx.log(
+          `bot ${instance}: reading the change windows since ${plan.since.toISOString()}: ` +
+            `${plan.scan.tradeIds.length} trades, ${plan.scan.orderIds.length} orders`,
+        );
       if (plan.read === 'every row' && holdsTrades) {
         fullCompare = plan.because;
         await ctx.log(`bot ${instance}: comparing every row: ${plan.because}`);
