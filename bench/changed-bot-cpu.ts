@@ -53,13 +53,16 @@ pg.Client.prototype.query = function (this: pg.Client, ...args: unknown[]) {
     .replace(/\s+/g, ' ')
     .slice(0, 90);
   const before = backendNs();
-  const sent = (clientQuery as (...a: unknown[]) => unknown).apply(this, args);
-  if (sent instanceof Promise)
-    void sent.then(
-      () => statementTexts.push(`${((backendNs() - before) / 1e6).toFixed(2)} ms  ${text}`),
-      () => undefined,
+  const record = () => statementTexts.push(`${((backendNs() - before) / 1e6).toFixed(2)} ms  ${text}`);
+  // pg-pool's own queries pass a callback (no promise): timed through it.
+  const callback = args.at(-1);
+  if (typeof callback === 'function')
+    args[args.length - 1] = (...results: unknown[]) => (
+      record(),
+      (callback as (...r: unknown[]) => unknown)(...results)
     );
-  else statementTexts.push(`? ms  ${text}`);
+  const sent = (clientQuery as (...a: unknown[]) => unknown).apply(this, args);
+  if (sent instanceof Promise) void sent.then(record, () => undefined);
   return sent;
 } as typeof clientQuery;
 let sqlitePrepares = 0;
