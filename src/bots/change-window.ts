@@ -95,13 +95,23 @@ export function sourceSchema(db: SqliteDb): string {
   return createHash('md5').update(text).digest('hex');
 }
 
+/** Per connection (one run's: each run opens the file afresh), so a table's columns are read once a run. */
+const knownColumns = new WeakMap<SqliteDb, Map<string, Set<string>>>();
+
 function columnsOf(db: SqliteDb, table: string): Set<string> {
-  return new Set(
-    db
-      .prepare<[string], { name: string }>('SELECT name FROM pragma_table_info(?)')
-      .all(table)
-      .map((c) => c.name),
-  );
+  let tables = knownColumns.get(db);
+  if (tables === undefined) knownColumns.set(db, (tables = new Map()));
+  let columns = tables.get(table);
+  if (columns === undefined) {
+    columns = new Set(
+      db
+        .prepare<[string], { name: string }>('SELECT name FROM pragma_table_info(?)')
+        .all(table)
+        .map((c) => c.name),
+    );
+    tables.set(table, columns);
+  }
+  return columns;
 }
 
 /**
