@@ -11,6 +11,7 @@ export class BotDatabase {
   readonly trades: ColumnPlan;
   readonly orders: ColumnPlan | undefined;
   private readonly duplicates = new Map<string, ReadonlySet<number>>();
+  private readonly columns = new Map<string, readonly string[]>();
 
   private constructor(
     /** The open file, for reads of their own (change windows: bots/change-window.ts). */
@@ -47,14 +48,19 @@ export class BotDatabase {
     this.db.close();
   }
 
-  /** The columns `SELECT *` returns for a table, in order. */
+  /** The columns `SELECT *` returns for a table, in order (read once per open file: one run's). */
   columnsOf(table: string): string[] {
-    return this.guard(() =>
-      this.db
-        .prepare(`SELECT * FROM "${table}" LIMIT 0`)
-        .columns()
-        .map((c) => c.name),
-    );
+    let columns = this.columns.get(table);
+    if (columns === undefined) {
+      columns = this.guard(() =>
+        this.db
+          .prepare(`SELECT * FROM "${table}" LIMIT 0`)
+          .columns()
+          .map((c) => c.name),
+      );
+      this.columns.set(table, columns);
+    }
+    return [...columns];
   }
 
   /**

@@ -25,8 +25,12 @@ export interface SyncWindows {
   held: Record<'trades' | 'orders', { count: number; maxId: number }>;
   /** The source's rows per table, in the window's snapshot. */
   counts: Record<'trades' | 'orders', number>;
-  /** The latest date of trades and orders (the bot's clock), null when none. */
+  /** The latest date of trades and orders (the bot's clock), null when none; of the window's rows alone without a date scan. */
   highWater: Date | null;
+  /** Whether the windows were found by scanning the rows' dates too (else through indexes alone). */
+  datesScanned: boolean;
+  /** The bot's first trades PostgreSQL holds (the reset guard compares them with the file's). */
+  firstTradeIds: readonly number[];
 }
 
 /**
@@ -90,7 +94,12 @@ export async function mergeSync(
  * Called once the source is staged, before any write (the guard against a replaced database);
  * returns the rows it deleted itself (an accepted reset that deletes), counted with the merge's.
  */
-export type BeforeWrite = (deletions: DeletionsSeen) => Promise<{ trades: number; orders: number } | undefined>;
+export type BeforeWrite = (
+  deletions: DeletionsSeen,
+) => Promise<
+  | { trades: number; orders: number; /** The bot's rows left PostgreSQL (an accepted reset). */ emptied: boolean }
+  | undefined
+>;
 
 function countsAfter(deleted: { trades: number; orders: number } | undefined): ReadCounts {
   const result = { trades: emptyCounts(), orders: emptyCounts(), rejected: 0 };
@@ -140,13 +149,27 @@ async function windowMerge(
     : { held: windows.held.orders.count, gone: await heldIds(client, ordersSql, botId) };
   const goneTrades = trades.gone;
   const goneOrders = orders.gone;
+  // Rows PostgreSQL holds as they are need no write, nor the guard's look (their first trades are the same).
+  const held = await heldHashes(client, botId, staged);
+  const changed = changedRows(staged, held, new Set(goneTrades));
   const deletedFirst = await beforeWrite?.({
     deletions: [
       { table: 'trades', held: trades.held, deleting: goneTrades.length },
       { table: 'orders', held: orders.held, deleting: goneOrders.length },
     ],
-    trades: staged.trades,
+    trades: firstTradesOf(staged.trades, held.trades, windows.firstTradeIds),
   });
+  if (deletedFirst?.emptied === true) {
+    // An accepted reset took the bot's rows out of PostgreSQL: every row of the file is written,
+    // not the window's alone, read in short reads as a full compare is (the window's snapshot ends).
+    source.guard(() => source.db.inTransaction && source.db.exec('COMMIT'));
+    await client.query('DROP TABLE IF EXISTS stage_orders, stage_trades');
+    const all = await mergeSync(ctx, client, source, botId);
+    all.trades.deleted += deletedFirst.trades;
+    all.orders.deleted += deletedFirst.orders;
+    return all;
+  }
+  const written = changed;
   const result = countsAfter(deletedFirst);
   // Orders first, with those of the trades deleted, so that every deletion is counted.
   if (goneOrders.length + goneTrades.length > 0)
@@ -170,13 +193,15 @@ async function windowMerge(
     write.catch((error: unknown) => {
       throw describePgFailure(tableAt(source, mapping), error);
     });
-  const merged = await named(tradesMapping, mergeStaged(client, tradesMapping, staged.trades, botId));
+  const merged = written.trades
+    ? await named(tradesMapping, mergeStaged(client, tradesMapping, written.trades, botId))
+    : { inserted: 0, updated: 0 };
   Object.assign(result.trades, { inserted: merged.inserted, updated: merged.updated });
   let orphans = 0;
-  if (staged.orders) {
+  if (staged.orders && written.orders) {
     const mergedOrders = await named(
       ordersMapping,
-      mergeStaged(client, ordersMapping, staged.orders, botId, heldParent('$1'), `${source.bot}:${source.file}`),
+      mergeStaged(client, ordersMapping, written.orders, botId, heldParent('$1'), `${source.bot}:${source.file}`),
     );
     Object.assign(result.orders, { inserted: mergedOrders.inserted, updated: mergedOrders.updated });
     orphans = mergedOrders.orphans;
@@ -185,10 +210,84 @@ async function windowMerge(
   result.trades.unchanged = trades.held - result.trades.deleted - result.trades.updated;
   result.orders.unchanged = orders.held - result.orders.deleted - result.orders.updated;
   result.rejected = orphans + staged.unusable;
-  await ctx.log(
-    `bot ${source.bot}: ${windows.tradeIds.length} trades, ${windows.orderIds.length} orders read (change windows)`,
-  );
   return result;
+}
+
+/** Each line's key (its first field), hash (its last) and, for orders, trade (its second). */
+function lineFields(line: string): { key: number; hash: string; parent: number } {
+  const first = line.indexOf('\t');
+  const second = line.indexOf('\t', first + 1);
+  return {
+    key: Number(line.slice(0, first)),
+    hash: line.slice(line.lastIndexOf('\t') + 1).trimEnd(),
+    parent: Number(line.slice(first + 1, second)),
+  };
+}
+
+/** The hashes PostgreSQL holds of the rows given inline, per table, found in one statement for both. */
+async function heldHashes(
+  client: PoolClient,
+  botId: string,
+  staged: StagedWindow,
+): Promise<{ trades: Map<number, string>; orders: Map<number, string> }> {
+  const keys = (rows: StagedRows | InlineRows | undefined) =>
+    rows !== undefined && 'lines' in rows ? rows.lines.map((line) => lineFields(line).key) : [];
+  const trades = keys(staged.trades);
+  const orders = keys(staged.orders);
+  const held = { trades: new Map<number, string>(), orders: new Map<number, string>() };
+  if (trades.length + orders.length === 0) return held;
+  const { rows } = await client.query<{ is_order: boolean; key: number; row_hash: string }>(
+    `SELECT false AS is_order, trade_id AS key, row_hash FROM trades_aggregated WHERE bot_id = $1 AND trade_id = ANY($2::int[])
+     UNION ALL
+     SELECT true, order_pk, row_hash FROM orders WHERE bot_id = $1 AND order_pk = ANY($3::int[])`,
+    [botId, trades, orders],
+  );
+  for (const row of rows) (row.is_order ? held.orders : held.trades).set(row.key, row.row_hash);
+  return held;
+}
+
+/**
+ * The window's rows given inline less those PostgreSQL holds with the same hash (which the merge
+ * would not write either); undefined for a table left with none, so its merge is not sent at all.
+ * Orders of deleted trades are kept: the merge records them as orphans, as before. Rows staged
+ * in a table are given as they are.
+ */
+function changedRows(
+  staged: StagedWindow,
+  held: { trades: Map<number, string>; orders: Map<number, string> },
+  goneTrades: ReadonlySet<number>,
+): { trades: StagedRows | undefined; orders: StagedRows | undefined } {
+  const keep = (
+    rows: StagedRows | InlineRows | undefined,
+    hashes: Map<number, string>,
+    parents?: ReadonlySet<number>,
+  ): StagedRows | undefined => {
+    if (rows === undefined || !('lines' in rows)) return rows;
+    const lines = rows.lines.filter((line) => {
+      const f = lineFields(line);
+      return hashes.get(f.key) !== f.hash || parents?.has(f.parent) === true;
+    });
+    return lines.length === 0 ? undefined : stagedJson(rows.encoder, lines.join(''));
+  };
+  return { trades: keep(staged.trades, held.trades), orders: keep(staged.orders, held.orders, goneTrades) };
+}
+
+/**
+ * What the reset guard compares with the bot's first trades: of the rows given inline, the changed
+ * ones among those first trades (often none: then the guard sends nothing); staged rows as they are.
+ */
+function firstTradesOf(
+  staged: StagedRows | InlineRows,
+  held: ReadonlyMap<number, string>,
+  firstTradeIds: readonly number[],
+): StagedRows {
+  if (!('lines' in staged)) return staged;
+  const first = new Set(firstTradeIds);
+  const rows = staged.lines.filter((line) => {
+    const f = lineFields(line);
+    return first.has(f.key) && held.get(f.key) !== f.hash;
+  });
+  return stagedJson(staged.encoder, rows.join(''));
 }
 
 /** Ids PostgreSQL holds for the bot, sorted. */
@@ -233,10 +332,16 @@ export async function stageSource(
   return (await stageTables(ctx, client, source, windows, rejects, false)).unusable;
 }
 
-/** What a sync by change windows merges from: the window's rows of each table, staged. */
+/** A window's rows of at most SYNC_BATCH_SIZE: their COPY lines, given to the statements as a parameter (stagedJson). */
+interface InlineRows {
+  encoder: RowEncoder;
+  lines: string[];
+}
+
+/** What a sync by change windows merges from: the window's rows of each table, staged or inline. */
 interface StagedWindow {
-  trades: StagedRows;
-  orders: StagedRows | undefined;
+  trades: StagedRows | InlineRows;
+  orders: StagedRows | InlineRows | undefined;
   /** Rows that cannot be taken, recorded in rejects. */
   unusable: number;
 }
@@ -283,16 +388,30 @@ async function stageTables(
       ? windows.tradeIds.length + windows.orderIds.length
       : tables.reduce((n, t) => n + source.count(t.mapping.source), 0),
   };
-  await ctx.progress(progress);
-  const staged = new Map<string, StagedRows>();
+  // A window that fits one batch is read in a moment: its progress is told once, at the end
+  // (each update is a round trip to Redis in a worker), a longer read's as it goes.
+  const short = inline && windows !== undefined && progress.total <= ctx.config.SYNC_BATCH_SIZE;
+  const reading: BotSyncContext = short ? { ...ctx, progress: async () => undefined } : ctx;
+  if (!short) await ctx.progress(progress);
+  const staged = new Map<string, StagedRows | InlineRows>();
   for (const { mapping, stage, ids, window } of tables) {
     const encoder = createRowEncoder(mapping, source.columnsOf(mapping.source));
     const lineKeys: number[] = [];
-    const lines = readLines(ctx, source, mapping, encoder, progress, rejects, { lineKeys, window });
+    const lines = readLines(reading, source, mapping, encoder, progress, rejects, { lineKeys, window });
     if (inline && ids !== undefined && ids.length <= ctx.config.SYNC_BATCH_SIZE) {
       const chunks: Buffer[] = [];
       for await (const chunk of lines) chunks.push(chunk);
-      staged.set(mapping.source, stagedJson(encoder, Buffer.concat(chunks).toString()));
+      const text = Buffer.concat(chunks).toString();
+      staged.set(mapping.source, {
+        encoder,
+        lines:
+          text === ''
+            ? []
+            : text
+                .replace(/\n$/, '')
+                .split('\n')
+                .map((l) => `${l}\n`),
+      });
       continue;
     }
     const staging = await StagingTable.create(client, stage, encoder);
@@ -301,6 +420,7 @@ async function stageTables(
     });
     staged.set(mapping.source, stagedTable(stage));
   }
+  if (short) await ctx.progress({ ...progress });
   const unusable =
     windows === undefined
       ? await recordRowRejects(client, source.bot, source.file, rejects)

@@ -65,6 +65,7 @@ async function countedEvidence(
 
 /** The bot's first FIRST_TRADES trades that the staged trades hold with another pair or opening time, described. */
 async function firstTradesChanged(client: PoolClient, botId: string, staged: StagedRows): Promise<string[]> {
+  if (staged.rows === 0) return [];
   const changed = await client.query<{
     trade_id: number;
     pair: string;

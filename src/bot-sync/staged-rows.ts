@@ -13,6 +13,8 @@ export interface StagedRows {
   from(param: number): string;
   /** That parameter, if any (placed at `param`). */
   params: readonly unknown[];
+  /** How many rows, when known without asking PostgreSQL (rows given as a parameter). */
+  rows?: number;
 }
 
 /** Rows copied into a temporary table. */
@@ -23,9 +25,11 @@ export function stagedTable(name: string): StagedRows {
 /** Rows given as COPY text (the encoder's lines), sent as a JSON array of their fields. */
 export function stagedJson(encoder: RowEncoder, copyText: string): StagedRows {
   const columns = encoder.columns.map(([name, type], i) => `(r->>${i})::${type} AS ${quoteIdent(name)}`);
+  const fields = copyFields(copyText);
   return {
     from: (param) => `(SELECT ${columns.join(', ')} FROM jsonb_array_elements($${param}::jsonb) AS e(r))`,
-    params: [JSON.stringify(copyFields(copyText))],
+    params: [JSON.stringify(fields)],
+    rows: fields.length,
   };
 }
 

@@ -7,10 +7,10 @@ import {
 } from '../bots/bot-database-file.js';
 import { readBotConfig } from '../bots/bot-config.js';
 import { instanceDir } from '../bots/bot-instances.js';
-import { botStatus, latestTradeStrategySql, registerBot, type BotProfile } from '../bots/bot-registry.js';
-import type { WindowMemory } from '../bots/change-window.js';
+import { botStatus, registerBot, type BotProfile } from '../bots/bot-registry.js';
+import { laterOf, type WindowMemory } from '../bots/change-window.js';
 import { planRead, unchangedRun, type RunFacts } from '../bots/run-plan.js';
-import { takeTransactionLock } from '../connections/advisory-locks.js';
+import { takeTransactionLock, tryTakeTransactionLock } from '../connections/advisory-locks.js';
 import { withTransaction } from '../connections/transaction.js';
 import { judgeReset, resetRefusal, type AcceptReset } from '../bots/reset-guard.js';
 import { errorMessage } from '../errors.js';
@@ -20,7 +20,15 @@ import { firstSync } from './first-sync.js';
 import { mergeSync, type SyncWindows } from './merge-sync.js';
 import { endEpoch, type EndedEpoch } from './end-epoch.js';
 import { gatherResetEvidence } from './reset-evidence.js';
-import { planSyncWindows, readSyncState, touchSyncSuccess, writeSyncFailure, writeSyncSuccess } from './sync-state.js';
+import {
+  datesScanSince,
+  planSyncWindows,
+  readSyncState,
+  touchSyncSuccess,
+  writeSyncFailure,
+  writeSyncSuccess,
+  type DatesScan,
+} from './sync-state.js';
 import { emptyCounts, sumCounts, type BotSyncResult, type ReadCounts } from './sync-result.js';
 
 export type { BotSyncResult } from './sync-result.js';
@@ -96,79 +104,98 @@ async function syncFile(
     }
     const source = BotDatabase.open(instance, file, ctx.config.SQLITE_BUSY_TIMEOUT);
     let window: WindowMemory;
+    let datesScan: DatesScan;
     let fullCompare: string | undefined;
     let reset: EndedEpoch | undefined;
     let written: ReadCounts;
     try {
       // A bot PostgreSQL holds nothing of yet is copied straight in; any other is merged, by
-      // change windows when they can be trusted, else comparing every row.
-      const held = await client.query('SELECT 1 FROM trades_aggregated WHERE bot_id = $1 LIMIT 1', [botId]);
+      // change windows when they can be trusted, else comparing every row. (The state row tells,
+      // in the statement that reads it; without one, PostgreSQL is asked.)
+      const holdsTrades =
+        state?.holdsTrades ??
+        ((await client.query('SELECT 1 FROM trades_aggregated WHERE bot_id = $1 LIMIT 1', [botId])).rowCount ?? 0) > 0;
       // One snapshot for the window's reads: its ids, rows and latest date agree.
       source.guard(() => source.db.exec('BEGIN'));
       const before = state?.sourceIdentity ?? undefined;
       const identityPair = before !== undefined && identity !== undefined ? { before, now: identity } : undefined;
       const plan = await planRead(
-        { ...facts, everyRowBecause: held.rowCount === 0 ? 'first sync' : undefined },
+        { ...facts, everyRowBecause: holdsTrades ? undefined : 'first sync' },
         {
           db: source.db,
           tables: ['trades', 'orders'],
           read: (step) => source.guard(step),
           scan: async (since) => {
-            const planned = await planSyncWindows(client, source, botId, since, {
+            const datesSince = datesScanSince(state!, facts.now, ctx.config, since);
+            const planned = await planSyncWindows(client, source, botId, datesSince, {
               trades: state!.tradesCount,
               orders: state!.ordersCount,
             });
-            return typeof planned === 'string' ? planned : { ...planned, scanned: ['trades', 'orders'] };
+            if (typeof planned === 'string') return planned;
+            // Without a date scan, the rows outside the window are the last run's: so is their latest date.
+            const highWater = planned.datesScanned
+              ? planned.highWater
+              : laterOf(state!.window.highWater, planned.highWater);
+            return { ...planned, highWater, scanned: ['trades', 'orders'] };
           },
         },
       );
       const windows: SyncWindows | undefined = plan.read === 'windows' ? plan.scan : undefined;
       // A full read is chunks of short reads, never one long snapshot (it would hold the WAL back).
       if (plan.read === 'every row') source.db.exec('COMMIT');
-      else await ctx.log(`bot ${instance}: reading the change windows since ${plan.since.toISOString()}`);
-      if (plan.read === 'every row' && held.rowCount !== 0) {
+      else
+        await ctx.log(
+          `bot ${instance}: reading the change windows since ${plan.since.toISOString()}: ` +
+            `${plan.scan.tradeIds.length} trades, ${plan.scan.orderIds.length} orders`,
+        );
+      if (plan.read === 'every row' && holdsTrades) {
         fullCompare = plan.because;
         await ctx.log(`bot ${instance}: comparing every row: ${plan.because}`);
       }
       window = plan.next;
-      written =
-        held.rowCount === 0
-          ? await firstSync(ctx, client, source, botId)
-          : await mergeSync(
-              ctx,
-              client,
-              source,
-              botId,
-              async (ids) => {
-                // Before any write: a replaced database must not wipe the bot's history.
-                const evidence = await gatherResetEvidence(client, botId, Boolean(source.orders), identityPair, ids);
-                const verdict = judgeReset(evidence, ctx.config.DELETE_GUARD_RATIO);
-                if (!verdict.suspected) return undefined;
-                if (options.acceptReset === undefined) {
-                  throw resetRefusal({ bot: instance, file, job: 'bot-sync', verdict, choices: ACCEPT_CHOICES });
-                }
-                const ended = await endEpoch(client, {
-                  botId,
-                  kept: options.acceptReset,
-                  findings: verdict.findings,
-                  file,
-                });
-                reset = ended;
-                await ctx.log(
-                  `bot ${instance}: reset accepted (${verdict.findings.join('; ')}): epoch ${ended.epoch} ` +
-                    `(${ended.trades} trades, ${ended.orders} orders) ${ended.kept === 'archive' ? 'archived' : 'deleted'}`,
-                );
-                return ended.kept === 'delete' ? { trades: ended.trades, orders: ended.orders } : undefined;
-              },
-              windows,
-            );
+      datesScan =
+        plan.read === 'every row' || windows?.datesScanned === true
+          ? { at: facts.now, highWater: plan.next.highWater }
+          : state!.datesScan.at === null
+            ? { at: state!.window.at, highWater: state!.window.highWater }
+            : state!.datesScan;
+      written = !holdsTrades
+        ? await firstSync(ctx, client, source, botId)
+        : await mergeSync(
+            ctx,
+            client,
+            source,
+            botId,
+            async (ids) => {
+              // Before any write: a replaced database must not wipe the bot's history.
+              const evidence = await gatherResetEvidence(client, botId, Boolean(source.orders), identityPair, ids);
+              const verdict = judgeReset(evidence, ctx.config.DELETE_GUARD_RATIO);
+              if (!verdict.suspected) return undefined;
+              if (options.acceptReset === undefined) {
+                throw resetRefusal({ bot: instance, file, job: 'bot-sync', verdict, choices: ACCEPT_CHOICES });
+              }
+              const ended = await endEpoch(client, {
+                botId,
+                kept: options.acceptReset,
+                findings: verdict.findings,
+                file,
+              });
+              reset = ended;
+              await ctx.log(
+                `bot ${instance}: reset accepted (${verdict.findings.join('; ')}): epoch ${ended.epoch} ` +
+                  `(${ended.trades} trades, ${ended.orders} orders) ${ended.kept === 'archive' ? 'archived' : 'deleted'}`,
+              );
+              return ended.kept === 'delete'
+                ? { trades: ended.trades, orders: ended.orders, emptied: true }
+                : { trades: 0, orders: 0, emptied: true };
+            },
+            windows,
+          );
       if (source.db.inTransaction) source.db.exec('COMMIT');
       if (options.acceptReset !== undefined && reset === undefined)
         await ctx.log(
           `bot ${instance}: --accept-reset given, but the database does not look replaced; synced as usual`,
         );
-      if (written.trades.inserted + written.trades.updated + written.trades.deleted > 0)
-        await refreshStrategy(client, botId);
       if (written.orders.inserted > 0) await replanForeignKeyChecks(client);
     } finally {
       source.close();
@@ -188,6 +215,8 @@ async function syncFile(
       ordersCount: result.orders.inserted + result.orders.updated + result.orders.unchanged,
       result,
       window,
+      datesScan,
+      tradesWritten: result.trades.inserted + result.trades.updated + result.trades.deleted > 0,
     });
     return result;
   });
@@ -208,6 +237,8 @@ async function syncFile(
  * retryable error, so the job runs again after its backoff.
  */
 async function lockBot(ctx: BotSyncContext, client: PoolClient, instance: string, botId: string): Promise<void> {
+  // Free almost always: one statement, and the timeout only set for a wait.
+  if (await tryTakeTransactionLock(client, 'bot-sync', botId)) return;
   await client.query(`SELECT set_config('lock_timeout', $1, true)`, [`${ctx.config.SYNC_LOCK_TIMEOUT}ms`]);
   try {
     await takeTransactionLock(client, 'bot-sync', botId);
@@ -243,20 +274,6 @@ async function readProfile(ctx: BotSyncContext, instance: string, file: string):
     await ctx.log(`bot ${instance}: warning: ${warning}`);
   }
   return { ...facts, status: await botStatus(file) };
-}
-
-/**
- * The strategy of the bot's latest trade (NULL once it has none), for a bot whose config names
- * none (no non-empty text: bot-config's rule).
- */
-async function refreshStrategy(client: PoolClient, botId: string): Promise<void> {
-  await client.query(
-    `UPDATE bots SET strategy_name = latest.strategy, updated_at = now()
-     FROM (SELECT (${latestTradeStrategySql('$1')}) AS strategy) AS latest
-     WHERE bots.id = $1 AND bots.strategy_name IS DISTINCT FROM latest.strategy
-       AND (jsonb_typeof(bots.config->'strategy') = 'string' AND bots.config->>'strategy' <> '') IS NOT TRUE`,
-    [botId],
-  );
 }
 
 async function recordFailure(ctx: BotSyncContext, instance: string, message: string): Promise<void> {

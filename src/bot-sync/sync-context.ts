@@ -11,6 +11,8 @@ export interface BotSyncContext extends RunContext {
     | 'SYNC_BATCH_SIZE'
     | 'SYNC_LOCK_TIMEOUT'
     | 'SYNC_WINDOW_MARGIN'
+    | 'SYNC_DATE_SCAN_ROWS'
+    | 'SYNC_DATE_SCAN_INTERVAL'
     | 'FULL_COMPARE_INTERVAL'
     | 'DELETE_GUARD_RATIO'
   >;

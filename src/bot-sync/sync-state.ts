@@ -1,6 +1,7 @@
 import type { Pool, PoolClient } from 'pg';
 import {
   type WindowMemory,
+  indexWindow,
   laterOf,
   scanWindow,
   unionIds,
@@ -9,6 +10,7 @@ import {
   type HeldRows,
 } from '../bots/change-window.js';
 import type { BotDatabase } from './bot-database.js';
+import { latestTradeStrategySql } from '../bots/bot-registry.js';
 import type { SyncWindows } from './merge-sync.js';
 import { FIRST_TRADES } from './reset-evidence.js';
 
@@ -20,6 +22,16 @@ export interface StoredSyncState {
   ordersCount: number;
   /** What the next run's change window starts from (migration 010). */
   window: WindowMemory;
+  /** The last run that scanned the rows' dates (migration 021); null before its first. */
+  datesScan: DatesScan;
+  /** PostgreSQL holds trades of the bot (else its sync is a first sync). */
+  holdsTrades: boolean;
+}
+
+/** When a run last read the rows' dates (a date scan or every row), and the file's latest date then. */
+export interface DatesScan {
+  at: Date | null;
+  highWater: Date | null;
 }
 
 export async function readSyncState(client: PoolClient, botId: string): Promise<StoredSyncState | undefined> {
@@ -32,8 +44,12 @@ export async function readSyncState(client: PoolClient, botId: string): Promise<
     window_high_water: Date | null;
     full_compare_at: Date | null;
     source_schema: string | null;
+    dates_scanned_at: Date | null;
+    dates_high_water: Date | null;
+    holds_trades: boolean;
   }>(
-    `SELECT source_fingerprint, source_identity, trades_count, orders_count, window_at, window_high_water, full_compare_at, source_schema
+    `SELECT source_fingerprint, source_identity, trades_count, orders_count, window_at, window_high_water, full_compare_at, source_schema,
+       dates_scanned_at, dates_high_water, EXISTS (SELECT 1 FROM trades_aggregated WHERE bot_id = $1) AS holds_trades
      FROM bot_sync_state WHERE bot_id = $1`,
     [botId],
   );
@@ -50,6 +66,8 @@ export async function readSyncState(client: PoolClient, botId: string): Promise<
           fullAt: row.full_compare_at,
           schema: row.source_schema,
         },
+        datesScan: { at: row.dates_scanned_at, highWater: row.dates_high_water },
+        holdsTrades: row.holds_trades,
       }
     : undefined;
 }
@@ -65,17 +83,30 @@ export async function writeSyncSuccess(
     ordersCount: number;
     result: object;
     window: WindowMemory;
+    datesScan: DatesScan;
+    /** Trades were written or deleted: the strategy of the bot's latest trade (NULL once it has none) is taken, for a bot whose config names none. */
+    tradesWritten: boolean;
   },
 ): Promise<void> {
   const w = state.window;
+  // In the same statement as the state (a data-modifying WITH runs whether read or not).
+  const strategy = state.tradesWritten
+    ? `WITH strategy AS (
+         UPDATE bots SET strategy_name = latest.strategy, updated_at = now()
+         FROM (SELECT (${latestTradeStrategySql('$1')}) AS strategy) AS latest
+         WHERE bots.id = $1 AND bots.strategy_name IS DISTINCT FROM latest.strategy
+           AND (jsonb_typeof(bots.config->'strategy') = 'string' AND bots.config->>'strategy' <> '') IS NOT TRUE)
+       `
+    : '';
   await client.query(
-    `INSERT INTO bot_sync_state (bot_id, source_fingerprint, source_identity, trades_count, orders_count, last_success_at, last_result, last_error, last_error_at, updated_at,
-       window_at, window_high_water, full_compare_at, source_schema)
-     VALUES ($1, $2, $6, $3, $4, now(), $5, NULL, NULL, now(), $7, $8, $9, $10)
+    `${strategy}INSERT INTO bot_sync_state (bot_id, source_fingerprint, source_identity, trades_count, orders_count, last_success_at, last_result, last_error, last_error_at, updated_at,
+       window_at, window_high_water, full_compare_at, source_schema, dates_scanned_at, dates_high_water)
+     VALUES ($1, $2, $6, $3, $4, now(), $5, NULL, NULL, now(), $7, $8, $9, $10, $11, $12)
      ON CONFLICT (bot_id) DO UPDATE SET source_fingerprint = EXCLUDED.source_fingerprint, source_identity = EXCLUDED.source_identity, trades_count = EXCLUDED.trades_count,
        orders_count = EXCLUDED.orders_count, last_success_at = now(), last_result = EXCLUDED.last_result,
        last_error = NULL, last_error_at = NULL, updated_at = now(), window_at = EXCLUDED.window_at,
-       window_high_water = EXCLUDED.window_high_water, full_compare_at = EXCLUDED.full_compare_at, source_schema = EXCLUDED.source_schema`,
+       window_high_water = EXCLUDED.window_high_water, full_compare_at = EXCLUDED.full_compare_at, source_schema = EXCLUDED.source_schema,
+       dates_scanned_at = EXCLUDED.dates_scanned_at, dates_high_water = EXCLUDED.dates_high_water`,
     [
       botId,
       state.fingerprint,
@@ -87,6 +118,8 @@ export async function writeSyncSuccess(
       w.highWater,
       w.fullAt,
       w.schema,
+      state.datesScan.at,
+      state.datesScan.highWater,
     ],
   );
 }
@@ -124,15 +157,17 @@ const HELD_OPEN_ORDERS = 'ft_is_open IS NOT FALSE';
  * bot-sync's change windows (bots/change-window.ts) for a bot PostgreSQL holds: its highest ids
  * and open rows are PostgreSQL's own (an order open there may have been closed by FreqTrade
  * without a date: fix_old_dry_orders), and the bot's first trades are always read (the reset
- * guard compares them with the file). Each table is scanned once, for its window, its latest
- * date and its row count; the trades of the window's orders come along. A string says why the
- * file cannot be read by windows.
+ * guard compares them with the file). With `datesSince`, each table is scanned once, for its
+ * window by dates too, its latest date and its row count; without, the windows are found through
+ * indexes alone (indexWindow), at a cost that follows the window, not the bot. The trades of the
+ * window's orders come along. A string says why the file cannot be read by windows.
  */
 export async function planSyncWindows(
   client: PoolClient,
   source: BotDatabase,
   botId: string,
-  since: Date,
+  /** Where a scan of the rows' dates starts; undefined: no date scan this run (datesScanSince). */
+  datesSince: Date | undefined,
   /** Rows PostgreSQL held after the last sync (bot_sync_state). */
   counts: { trades: number; orders: number },
 ): Promise<SyncWindows | string> {
@@ -168,16 +203,46 @@ export async function planSyncWindows(
     orders: { count: counts.orders, maxId: ordersHeld.maxId },
   };
   return source.guard(() => {
-    const trades = scanWindow(source.db, 'trades', since, tradesHeld);
-    const orders = source.orders ? scanWindow(source.db, 'orders', since, ordersHeld, trades.ids) : undefined;
+    const window = (table: string, held: HeldRows, parentIds?: readonly number[]) =>
+      datesSince === undefined
+        ? indexWindow(source.db, table, held, parentIds)
+        : scanWindow(source.db, table, datesSince, held, parentIds);
+    const trades = window('trades', tradesHeld);
+    const orders = source.orders ? window('orders', ordersHeld, trades.ids) : undefined;
     return {
       trades: trades.window,
       tradeIds: unionIds(trades.ids, orders?.parentIds ?? []),
+      firstTradeIds: pg.first_trades ?? [],
       orders: orders?.window,
       orderIds: orders?.ids ?? [],
       held,
       counts: { trades: trades.count, orders: orders?.count ?? 0 },
       highWater: laterOf(trades.highWater, orders?.highWater ?? null),
+      datesScanned: datesSince !== undefined,
     };
   });
+}
+
+/**
+ * Where this run's scan of the rows' dates starts, or undefined when it scans none: a bot whose
+ * rows PostgreSQL holds number at most SYNC_DATE_SCAN_ROWS scans them on every run (a few ms);
+ * a bigger one once every SYNC_DATE_SCAN_INTERVAL, from the last scan (its time, or the bot's
+ * latest date then if earlier, less SYNC_WINDOW_MARGIN), so that each scan reads every write since
+ * the one before: the undated writes no index finds (indexWindow) are taken within the interval.
+ */
+export function datesScanSince(
+  state: Pick<StoredSyncState, 'tradesCount' | 'ordersCount' | 'datesScan' | 'window'>,
+  now: Date,
+  config: { SYNC_DATE_SCAN_ROWS: number; SYNC_DATE_SCAN_INTERVAL: number; SYNC_WINDOW_MARGIN: number },
+  /** The run's own window start (the last run's time, less the margin). */
+  since: Date,
+): Date | undefined {
+  // Before migration 021's first run, every run scanned the dates: the last run's time is the last scan's.
+  const last =
+    state.datesScan.at === null ? { at: state.window.at, highWater: state.window.highWater } : state.datesScan;
+  const small = state.tradesCount + state.ordersCount <= config.SYNC_DATE_SCAN_ROWS;
+  if (last.at === null) return since;
+  if (!small && now.getTime() - last.at.getTime() < config.SYNC_DATE_SCAN_INTERVAL) return undefined;
+  const from = Math.min(last.at.getTime(), last.highWater?.getTime() ?? last.at.getTime()) - config.SYNC_WINDOW_MARGIN;
+  return new Date(Math.min(from, since.getTime()));
 }

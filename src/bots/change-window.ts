@@ -33,8 +33,10 @@ import { quoteIdent } from '../sql-identifier.js';
  *   min/max rates, liquidation price, stoploss_reinitialization, handle_insufficient_funds,
  *   startup_update_open_orders, order cancels and replacements) or to an open order or lock,
  *   dated (Order.update_from_ccxt_object, set_custom_data, a close), a new row, or a deletion.
- * What nothing in the data can tell (an old closed trade edited by hand or by another tool) is
- * found by the next full compare: at least every FULL_COMPARE_INTERVAL, and whenever the window
+ * bot-sync finds a big bot's windows through indexes (indexWindow): all of the above but the
+ * undated writes to closed rows that only an order's date shows, which its date scan every
+ * SYNC_DATE_SCAN_INTERVAL takes. What nothing in the data can tell (an old closed trade edited by
+ * hand or by another tool) is found by the next full compare: at least every FULL_COMPARE_INTERVAL, and whenever the window
  * cannot be trusted (bots/run-plan.ts decides which a run reads).
  */
 
@@ -93,13 +95,23 @@ export function sourceSchema(db: SqliteDb): string {
   return createHash('md5').update(text).digest('hex');
 }
 
+/** Per connection (one run's: each run opens the file afresh), so a table's columns are read once a run. */
+const knownColumns = new WeakMap<SqliteDb, Map<string, Set<string>>>();
+
 function columnsOf(db: SqliteDb, table: string): Set<string> {
-  return new Set(
-    db
-      .prepare<[string], { name: string }>('SELECT name FROM pragma_table_info(?)')
-      .all(table)
-      .map((c) => c.name),
-  );
+  let tables = knownColumns.get(db);
+  if (tables === undefined) knownColumns.set(db, (tables = new Map()));
+  let columns = tables.get(table);
+  if (columns === undefined) {
+    columns = new Set(
+      db
+        .prepare<[string], { name: string }>('SELECT name FROM pragma_table_info(?)')
+        .all(table)
+        .map((c) => c.name),
+    );
+    tables.set(table, columns);
+  }
+  return columns;
 }
 
 /**
@@ -268,6 +280,90 @@ export function scanWindow(
     count: Number(row[0]),
     openIds: sorted(JSON.parse(String(row[2])) as unknown[]),
     parentIds: [...new Set(sorted(pairs.map((p) => p[1])))],
+  };
+}
+
+/**
+ * scanWindow's window found through indexes alone, no row's dates read, so its cost follows the
+ * window, not the table: rows above the highest id the copy holds (the rowid), rows held open in
+ * the copy and the extra ids (by rowid), rows open now (FreqTrade indexes `is_open` and
+ * `ft_is_open`: two range searches, > 0 and < 0, the values `IS NOT 0` takes but NULL, which
+ * FreqTrade never writes and the copy lists as open), the children of the parent's window
+ * (`ft_trade_id`, indexed) and, with parentFollows, the parents of the window's rows. It leaves out
+ * what only a date tells: an old closed row FreqTrade stamps without opening it (a fee fetched
+ * after the close, an order reloaded from the exchange): bot-sync scans the dates for those
+ * (scanWindow) every SYNC_DATE_SCAN_INTERVAL (bot-sync/sync-state.ts). `highWater` is the latest
+ * date of the window's rows alone; `count` is counted from the smallest index.
+ */
+export function indexWindow(
+  db: SqliteDb,
+  table: string,
+  held: HeldRows,
+  parentIds: readonly number[] = [],
+): WindowScan {
+  const rule = WINDOW_RULES[table]!;
+  const have = columnsOf(db, table);
+  const name = quoteIdent(table);
+  const rowids = (sql: string, ...params: unknown[]): number[] =>
+    db
+      .prepare<unknown[], unknown[]>(sql)
+      .raw(true)
+      .all(...params)
+      .map((r) => Number(r[0]));
+  const listed = JSON.stringify([...held.openIds, ...(held.extraIds ?? [])]);
+  // One statement each: in a compound SELECT SQLite may scan the table instead of its indexes.
+  const found = [
+    ...rowids(`SELECT rowid FROM ${name} WHERE rowid > ?`, BigInt(held.maxId)),
+    ...rowids(`SELECT rowid FROM ${name} WHERE rowid IN (SELECT value FROM json_each(?))`, listed),
+  ];
+  const openIds: number[] = [];
+  if (rule.open !== undefined && have.has(rule.open)) {
+    const open = quoteIdent(rule.open);
+    openIds.push(
+      ...rowids(`SELECT rowid FROM ${name} WHERE ${open} > 0`),
+      ...rowids(`SELECT rowid FROM ${name} WHERE ${open} < 0`),
+    );
+  }
+  found.push(...openIds);
+  if (rule.parent !== undefined && have.has(rule.parent.column) && parentIds.length > 0)
+    found.push(
+      ...rowids(
+        `SELECT rowid FROM ${name} WHERE ${quoteIdent(rule.parent.column)} IN (SELECT value FROM json_each(?))`,
+        JSON.stringify(parentIds),
+      ),
+    );
+  const ids = [...new Set(found)].sort((a, b) => a - b);
+  const idList = JSON.stringify(ids);
+  const follows = rule.parentFollows === true && rule.parent !== undefined && have.has(rule.parent.column);
+  const parents = follows
+    ? db
+        .prepare<[string], unknown[]>(
+          `SELECT DISTINCT ${quoteIdent(rule.parent!.column)} FROM ${name} WHERE rowid IN (SELECT value FROM json_each(?))`,
+        )
+        .raw(true)
+        .all(idList)
+        .map((r) => (typeof r[0] === 'bigint' ? Number(r[0]) : r[0]))
+        .filter((id): id is number => Number.isSafeInteger(id))
+        .sort((a, b) => a - b)
+    : [];
+  const dates = rule.dates.filter((c) => have.has(c)).map(latestDate);
+  const latest =
+    dates.length === 0
+      ? []
+      : db
+          .prepare<[string], unknown[]>(
+            `SELECT ${dates.join(', ')} FROM ${name} WHERE rowid IN (SELECT value FROM json_each(?))`,
+          )
+          .raw(true)
+          .get(idList)!;
+  const count = db.prepare<[], unknown[]>(`SELECT count(*) FROM ${name}`).raw(true).get()!;
+  return {
+    window: { table, where: 'rowid IN (SELECT value FROM json_each(?))', params: [idList] },
+    ids,
+    highWater: latestOf(latest),
+    count: Number(count[0]),
+    openIds: [...new Set(openIds)].sort((a, b) => a - b),
+    parentIds: parents,
   };
 }
 

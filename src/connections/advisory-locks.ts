@@ -31,6 +31,19 @@ export async function takeTransactionLock(client: pg.ClientBase, lock: AdvisoryL
   await client.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', keys(lock, resource));
 }
 
+/** Takes the lock if it is free, held until this transaction ends; false when another holds it. */
+export async function tryTakeTransactionLock(
+  client: pg.ClientBase,
+  lock: AdvisoryLock,
+  resource: string,
+): Promise<boolean> {
+  const { rows } = await client.query<{ taken: boolean }>(
+    'SELECT pg_try_advisory_xact_lock($1, hashtext($2)) AS taken',
+    keys(lock, resource),
+  );
+  return rows[0]?.taken === true;
+}
+
 /**
  * Waits for several locks of one class, held until this transaction ends, taken in one order
  * (of their hashed keys) so two transactions locking overlapping sets cannot wait for each other.

@@ -273,7 +273,45 @@ describe('change windows: bot-sync reads only what FreqTrade can have changed, a
     });
   }
 
-  it('the reset guard holds under windows: a fresh database copied over the file in place is refused', async () => {
+  it('a bot above SYNC_DATE_SCAN_ROWS: windows through indexes take what opens and closes, the next date scan (from the last) a fee fetched after the close', async () => {
+    const bot = 'windows-by-index';
+    const file = botDbPath(bots(), bot);
+    createBotDatabase(file, { trades: 150, version: 'S13', seed: 91, openShare: 0.1, wal: true });
+    // Every bot is big here; a margin of 1 ms, so only a scan from the last date scan reaches the fee.
+    const big = (interval: number) => ({
+      ...ctx(),
+      config: { ...env.config, SYNC_DATE_SCAN_ROWS: 0, SYNC_DATE_SCAN_INTERVAL: interval, SYNC_WINDOW_MARGIN: 1 },
+    });
+    await syncBot(big(3_600_000), bot);
+    const mutator = new FreqtradeMutator(file, 91);
+    try {
+      const fee = mutator.apply('fee-after-close');
+      assert.ok(fee?.trade !== undefined, 'a fee fetched after a close');
+      assert.ok(
+        mutator.apply('open') && mutator.apply('close') && mutator.apply('cancel-order'),
+        'trades opened and closed',
+      );
+      const byIndex = await syncBot(big(3_600_000), bot);
+      assert.deepEqual([byIndex.fullCompare, byIndex.skipped], [undefined, undefined], 'the sync read windows');
+      assert.deepEqual(
+        await differences(bot),
+        { tradesUpdated: { count: 1, sample: [fee.trade] }, others: 1 },
+        'all taken but the fee (its trade and order), which only a date tells',
+      );
+      assert.ok(mutator.apply('open'), 'another trade opened');
+      const scanned = await syncBot(big(0), bot);
+      assert.deepEqual([scanned.fullCompare, scanned.skipped], [undefined, undefined], 'the sync read windows');
+      assert.deepEqual(
+        await differences(bot),
+        { tradesUpdated: { count: 0, sample: [] }, others: 0 },
+        'the date scan, from the last one, took the fee',
+      );
+    } finally {
+      mutator.close();
+    }
+  });
+
+  it('the reset guard holds under windows: a fresh database copied over the file in place is refused; accepted, every row of the file is synced', async () => {
     const bot = 'windows-reset';
     const file = botDbPath(bots(), bot);
     createBotDatabase(file, { trades: 200, seed: 3, wal: false });
@@ -297,5 +335,13 @@ describe('change windows: bot-sync reads only what FreqTrade can have changed, a
       [bot],
     );
     assert.equal(rows[0].n, 200, 'the history is kept');
+    // Accepted: the old rows archived, and every row of the file in PostgreSQL, not the window's alone.
+    const accepted = await syncBot(ctx(), bot, { acceptReset: 'archive' });
+    assert.equal(accepted.reset?.trades, 200, 'the old trades archived');
+    assert.deepEqual(
+      await differences(bot),
+      { tradesUpdated: { count: 0, sample: [] }, others: 0 },
+      'equal to the file',
+    );
   });
 });
