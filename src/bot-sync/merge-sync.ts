@@ -128,7 +128,7 @@ async function windowMerge(
       held: all.length,
       gone: gone(
         all,
-        source.guard(() => sourceIds(source, table)),
+        source.guard(() => source.rowids(table)),
         lost,
       ),
     };
@@ -195,15 +195,6 @@ async function windowMerge(
 async function heldIds(client: PoolClient, sql: string, botId: string): Promise<number[]> {
   const { rows } = await client.query<{ id: number }>(`${sql} ORDER BY 1`, [botId]);
   return rows.map((r) => r.id);
-}
-
-/** The table's ids (rowids: windows need an INTEGER PRIMARY KEY id), sorted, from an index. */
-function sourceIds(source: BotDatabase, table: string): number[] {
-  return source.db
-    .prepare<[], unknown[]>(`SELECT rowid FROM "${table}" ORDER BY rowid`)
-    .raw(true)
-    .all()
-    .map((r) => Number(r[0]));
 }
 
 /** Held ids the source lacks (both sorted), or whose row the window rejected. */
@@ -286,20 +277,11 @@ async function stageTables(
   await ctx.progress(progress);
   const staged = new Map<string, StagedRows>();
   for (const { mapping, stage, ids, window } of tables) {
-    const encoder = createRowEncoder(mapping, source.columnsOf(mapping.source));
-    const lineKeys: number[] = [];
-    const lines = readLines(ctx, source, mapping, encoder, progress, rejects, { lineKeys, window });
-    if (inline && ids !== undefined && ids.length <= ctx.config.SYNC_BATCH_SIZE) {
-      const chunks: Buffer[] = [];
-      for await (const chunk of lines) chunks.push(chunk);
-      staged.set(mapping.source, stagedJson(encoder, Buffer.concat(chunks).toString()));
-      continue;
-    }
-    const staging = await StagingTable.create(client, stage, encoder);
-    await staging.copy(client, lines).catch((error: unknown) => {
-      throw describePgFailure(tableAt(source, mapping), error, lineKeys);
-    });
-    staged.set(mapping.source, stagedTable(stage));
+    const rows = inline && ids !== undefined && ids.length <= ctx.config.SYNC_BATCH_SIZE;
+    staged.set(
+      mapping.source,
+      (await stageTable(ctx, client, source, mapping, { stage, window, inline: rows, progress, rejects })).rows,
+    );
   }
   const unusable =
     windows === undefined
@@ -309,6 +291,42 @@ async function stageTables(
           { table: ordersMapping.source, rowids: windows.orderIds },
         ]);
   return { trades: staged.get(tradesMapping.source)!, orders: staged.get(ordersMapping.source), unusable };
+}
+
+/**
+ * Stages one FreqTrade table's rows (all, or those of `window`): copied into the temporary table
+ * `stage`, or (`inline`: a few rows) kept as the statements' JSON parameter. Rows that cannot be
+ * taken go to `rejects`; returns the staged rows and the key of each.
+ */
+export async function stageTable(
+  ctx: BotSyncContext,
+  client: PoolClient,
+  source: BotDatabase,
+  mapping: TableMapping,
+  options: {
+    stage: string;
+    window: { where: string; params: readonly unknown[] } | undefined;
+    inline: boolean;
+    progress: { done: number; total: number };
+    rejects: RowReject[];
+  },
+): Promise<{ rows: StagedRows; keys: number[] }> {
+  const encoder = createRowEncoder(mapping, source.columnsOf(mapping.source));
+  const keys: number[] = [];
+  const lines = readLines(ctx, source, mapping, encoder, options.progress, options.rejects, {
+    lineKeys: keys,
+    window: options.window,
+  });
+  if (options.inline) {
+    const chunks: Buffer[] = [];
+    for await (const chunk of lines) chunks.push(chunk);
+    return { rows: stagedJson(encoder, Buffer.concat(chunks).toString()), keys };
+  }
+  const staging = await StagingTable.create(client, options.stage, encoder);
+  await staging.copy(client, lines).catch((error: unknown) => {
+    throw describePgFailure(tableAt(source, mapping), error, keys);
+  });
+  return { rows: stagedTable(options.stage), keys };
 }
 
 /** Rows staged with a usable key (orders: whose trade was staged too). */
@@ -346,7 +364,7 @@ class StagingTable {
 }
 
 /** For orders: the condition on the order `s` that its trade is there. */
-type ParentCheck = string;
+export type ParentCheck = string;
 
 /** The trade is staged too. */
 function stagedParent(stage: string): ParentCheck {
@@ -373,7 +391,7 @@ function usable(mapping: TableMapping, parent: ParentCheck | undefined): string 
  * trade before its orders, so an order read here always finds its trade unless the source
  * really lacks it.)
  */
-async function mergeStaged(
+export async function mergeStaged(
   client: PoolClient,
   mapping: TableMapping,
   stage: StagedRows,
