@@ -6,7 +6,14 @@ import { ordersMapping, tradesMapping, type TableMapping } from './freqtrade-col
 import { copyLines, describePgFailure, tableAt } from './pg-copy.js';
 import { quoteIdent } from '../sql-identifier.js';
 import { stagedJson, stagedTable, type StagedRows } from './staged-rows.js';
-import { createRowEncoder, readLines, recordRowRejects, type RowEncoder, type RowReject } from './source-lines.js';
+import {
+  createRowEncoder,
+  readLines,
+  recordRowRejects,
+  type EncodedRow,
+  type RowEncoder,
+  type RowReject,
+} from './source-lines.js';
 import type { StagedIdTables as StagedIds } from './reset-evidence.js';
 import type { TableDeletions } from '../bots/reset-guard.js';
 import { emptyCounts, type ReadCounts } from './sync-result.js';
@@ -309,6 +316,8 @@ export async function stageTable(
     inline: boolean;
     progress: { done: number; total: number };
     rejects: RowReject[];
+    /** Which usable rows are staged (all when absent). */
+    keep?: (row: EncodedRow) => boolean;
   },
 ): Promise<{ rows: StagedRows; keys: number[] }> {
   const encoder = createRowEncoder(mapping, source.columnsOf(mapping.source));
@@ -316,6 +325,7 @@ export async function stageTable(
   const lines = readLines(ctx, source, mapping, encoder, options.progress, options.rejects, {
     lineKeys: keys,
     window: options.window,
+    keep: options.keep,
   });
   if (options.inline) {
     const chunks: Buffer[] = [];
