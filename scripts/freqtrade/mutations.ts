@@ -225,13 +225,24 @@ export class FreqtradeMutator {
     return { kind: 'custom-data', trade };
   }
 
-  /** A pair locked now, or an active lock released (FreqTrade flips `active`, no date changes). */
+  /**
+   * A pair locked now, or a lock in force released (FreqTrade's unlock_pair flips `active`, no date
+   * changes; it finds only locks whose lock_end_time is still ahead).
+   */
   private lock(): MutationResult | undefined {
     if (columns(this.db, 'pairlocks').length === 0) return undefined;
     const active = ids(this.db, 'SELECT id FROM pairlocks WHERE active = 1');
     if (active.length > 0 && this.rng() < 0.5) {
-      this.db.prepare('UPDATE pairlocks SET active = 0 WHERE id = ?').run(this.pick(active)!);
-      return { kind: 'lock' };
+      const inForce = ids(
+        this.db,
+        `SELECT id FROM pairlocks WHERE active = 1 AND lock_end_time > '${naiveUtc(nowUs())}'`,
+      );
+      const lock = this.pick(inForce.length > 0 ? inForce : active)!;
+      if (inForce.length > 0) {
+        this.db.prepare('UPDATE pairlocks SET active = 0 WHERE id = ?').run(lock);
+        return { kind: 'lock' };
+      }
+      // No lock in force, none to release: a pair is locked instead.
     }
     const now = nowUs();
     const lockColumns = columns(this.db, 'pairlocks');

@@ -26,7 +26,7 @@ import { emptyCounts, type TableCounts } from './sync-result.js';
  *
  * A changed bot's sync reads these tables every time, mostly to find nothing changed in them, so
  * that case costs one PostgreSQL statement for all four: what PostgreSQL holds of each (rows,
- * highest id, the hashes of the rows a window reads again whatever their dates: active locks, the
+ * highest id, the hashes of the rows a window reads again whatever their dates: locks in force, the
  * whole key-value store; its recorded rejects), against which the rows read are compared by hash
  * before any is sent. Only rows that differ, deletions and rejects cost statements of their own.
  */
@@ -58,7 +58,7 @@ export async function syncOtherTables(
   since: Date | undefined,
 ): Promise<OtherTablesResult> {
   const result: OtherTablesResult = { tables: {}, rejected: 0 };
-  const held = await heldTables(client, botId, source.bot);
+  const held = await heldTables(client, botId, source.bot, since);
   for (const mapping of otherMappings) {
     const table = held.get(mapping.target)!;
     if (!source.others.includes(mapping)) {
@@ -108,17 +108,21 @@ async function syncTable(
   const progress = { done: 0, total: scan?.ids.length ?? source.count(mapping.source) };
   // Every usable row read; only those whose hash PostgreSQL is not known to hold are staged.
   const read: number[] = [];
-  const staged = await stageTable(ctx, client, source, mapping, {
-    stage: `stage_${mapping.target}`,
-    window: scan && { where: scan.window.where, params: scan.window.params },
-    inline: progress.total <= ctx.config.SYNC_BATCH_SIZE,
-    progress,
-    rejects,
-    keep: (row) => {
-      read.push(row.key!);
-      return held.hashes.get(row.key!) !== row.line.slice(-33, -1); // the line ends with its hash and \n
-    },
-  });
+  // A window's rows are read by the ids its scan found (none: nothing to read).
+  const staged =
+    progress.total === 0
+      ? { keys: [] }
+      : await stageTable(ctx, client, source, mapping, {
+          stage: `stage_${mapping.target}`,
+          window: scan && { where: 'rowid IN (SELECT value FROM json_each(?))', params: [JSON.stringify(scan.ids)] },
+          inline: progress.total <= ctx.config.SYNC_BATCH_SIZE,
+          progress,
+          rejects,
+          keep: (row) => {
+            read.push(row.key!);
+            return held.hashes.get(row.key!) !== row.line.slice(-33, -1); // the line ends with its hash and \n
+          },
+        });
   const lost = deletions(source, mapping, held, scan, read, rejects);
   const key = quoteIdent(mapping.key.target);
   if ('keep' in lost || lost.gone.length > 0)
@@ -129,7 +133,7 @@ async function syncTable(
           [botId, 'keep' in lost ? lost.keep : lost.gone],
         )
       ).rowCount ?? 0;
-  if (staged.keys.length > 0) {
+  if ('rows' in staged && staged.keys.length > 0) {
     const merged = await mergeStaged(client, mapping, staged.rows, botId).catch((error: unknown) => {
       throw describePgFailure(tableAt(source, mapping), error);
     });
@@ -198,7 +202,12 @@ async function copyStraight(
  * id, the hashes of the rows every run reads again (active locks: `active IS NOT FALSE`, NULL
  * being an unreadable value; every key-value row), and the rejects recorded for its rows.
  */
-async function heldTables(client: PoolClient, botId: string, bot: string): Promise<Map<string, HeldTable>> {
+async function heldTables(
+  client: PoolClient,
+  botId: string,
+  bot: string,
+  since: Date | undefined,
+): Promise<Map<string, HeldTable>> {
   const parts = otherMappings.map((mapping) => {
     const key = quoteIdent(mapping.key.target);
     const hashed = REREAD[mapping.target];
@@ -216,7 +225,7 @@ async function heldTables(client: PoolClient, botId: string, bot: string): Promi
           SELECT collection, count(*) AS n FROM rejects
           WHERE source = 'bot-sync' AND source_ref LIKE $2 || ':%' AND position LIKE 'rowid %' AND collection = ANY($3)
           GROUP BY collection) r) AS rejects`,
-    [botId, bot, otherMappings.map((m) => m.source)],
+    [botId, bot, otherMappings.map((m) => m.source), since ?? null],
   );
   const row = rows[0]!;
   return new Map(
@@ -241,4 +250,8 @@ async function heldTables(client: PoolClient, botId: string, bot: string): Promi
  * (their hashes are fetched, so an unchanged one is never sent back): bots/change-window.ts's
  * open rows (a lock while active), and the key-value store whole.
  */
-const REREAD: Readonly<Record<string, string>> = { pairlocks: 'active IS NOT FALSE', key_value_store: 'true' };
+const REREAD: Readonly<Record<string, string>> = {
+  // A lock in force at the window's start ($4; change-window.ts openUntil), or with no readable end.
+  pairlocks: 'active IS NOT FALSE AND ($4::timestamptz IS NULL OR lock_end_time IS NULL OR lock_end_time >= $4)',
+  key_value_store: 'true',
+};
