@@ -34,7 +34,8 @@ export interface SyncOptions {
 }
 
 /**
- * Syncs one bot's trades and orders into PostgreSQL, in one transaction that also commits the
+ * Syncs one bot's trades and orders, and its other tables (other-tables.ts: pairlocks, custom
+ * data, wallet history, key-value store), into PostgreSQL, in one transaction that also commits the
  * sync state, so a crash or a retry at any point ends exact. Only rows whose hash differs are
  * written; deletions in FreqTrade are deleted here too.
  */
