@@ -7,8 +7,10 @@ import { naiveUtc, naiveUtcMicros, random } from './trade-plan.js';
  * UTC text of now), on a database of any version the generator makes: open a trade, exit part of
  * it, close it, cancel an order, delete a trade; FreqTrade's writes that change an old row and
  * set no date of it (src/bots/change-window.ts lists them): fix_old_dry_orders, a fee fetched
- * after the close, precision backfilled at start, a lock deleted through the API; and what
- * FreqTrade never does by itself but happens: an old closed trade edited, and a table rebuilt as
+ * after the close, precision backfilled at start, a lock deleted through the API; a wallet
+ * snapshot, a key-value store write; and what
+ * FreqTrade never does by itself but happens: an old closed trade edited, a lock, balance or key
+ * deleted, and a table rebuilt as
  * FreqTrade's migrations do.
  */
 export type Mutation =
@@ -24,6 +26,9 @@ export type Mutation =
   | 'fee-after-close'
   | 'backfill-precision'
   | 'delete-lock'
+  | 'wallet'
+  | 'key-value'
+  | 'delete-other'
   | 'edit-old'
   | 'rebuild';
 
@@ -99,6 +104,12 @@ export class FreqtradeMutator {
         return this.backfillPrecision();
       case 'delete-lock':
         return this.deleteLock();
+      case 'wallet':
+        return this.wallet();
+      case 'key-value':
+        return this.keyValue();
+      case 'delete-other':
+        return this.deleteOther();
       case 'edit-old':
         return this.editOld();
       case 'rebuild':
@@ -214,13 +225,24 @@ export class FreqtradeMutator {
     return { kind: 'custom-data', trade };
   }
 
-  /** A pair locked now, or an active lock released (FreqTrade flips `active`, no date changes). */
+  /**
+   * A pair locked now, or a lock in force released (FreqTrade's unlock_pair flips `active`, no date
+   * changes; it finds only locks whose lock_end_time is still ahead).
+   */
   private lock(): MutationResult | undefined {
     if (columns(this.db, 'pairlocks').length === 0) return undefined;
     const active = ids(this.db, 'SELECT id FROM pairlocks WHERE active = 1');
     if (active.length > 0 && this.rng() < 0.5) {
-      this.db.prepare('UPDATE pairlocks SET active = 0 WHERE id = ?').run(this.pick(active)!);
-      return { kind: 'lock' };
+      const inForce = ids(
+        this.db,
+        `SELECT id FROM pairlocks WHERE active = 1 AND lock_end_time > '${naiveUtc(nowUs())}'`,
+      );
+      const lock = this.pick(inForce.length > 0 ? inForce : active)!;
+      if (inForce.length > 0) {
+        this.db.prepare('UPDATE pairlocks SET active = 0 WHERE id = ?').run(lock);
+        return { kind: 'lock' };
+      }
+      // No lock in force, none to release: a pair is locked instead.
     }
     const now = nowUs();
     const lockColumns = columns(this.db, 'pairlocks');
@@ -344,6 +366,49 @@ export class FreqtradeMutator {
     if (lock === undefined) return undefined;
     this.db.prepare('UPDATE pairlocks SET active = 0, lock_end_time = ? WHERE id = ?').run(naiveUtc(nowUs()), lock);
     return { kind: 'delete-lock' };
+  }
+
+  /** FreqTrade 2026.4's wallet snapshot: a balance row per currency, stamped now. */
+  private wallet(): MutationResult | undefined {
+    if (columns(this.db, 'wallet_history').length === 0) return undefined;
+    const now = naiveUtc(nowUs());
+    const insert = this.db.prepare(
+      `INSERT INTO wallet_history (timestamp, currency, rate, quote_currency, balance, total_quote, total_position_value, collateral, leverage, bot_managed)
+       VALUES (?, ?, ?, 'USDT', ?, ?, ?, ?, 1.0, 1)`,
+    );
+    const usdt = Number((1000 * (0.9 + this.rng() * 0.2)).toFixed(8));
+    const position = Number((usdt * this.rng() * 0.5).toFixed(8));
+    insert.run(now, 'USDT', 1.0, usdt, usdt + position, position, usdt);
+    const rate = Number((60_000 * (0.9 + this.rng() * 0.2)).toFixed(2));
+    insert.run(now, 'BTC', rate, Number((position / rate).toFixed(8)), position, position, null);
+    return { kind: 'wallet' };
+  }
+
+  /** KeyValueStore as FreqTrade writes it at start (startup_time set again), or a strategy's key added or set. */
+  private keyValue(): MutationResult | undefined {
+    if (columns(this.db, 'KeyValueStore').length === 0) return undefined;
+    const now = naiveUtc(nowUs());
+    if (this.rng() < 0.5) {
+      this.db.prepare("UPDATE KeyValueStore SET datetime_value = ? WHERE key = 'startup_time'").run(now);
+      return { kind: 'key-value' };
+    }
+    const key = `strategy_state_${Math.floor(this.rng() * 3)}`;
+    const value = Math.floor(this.rng() * 1e6);
+    const updated = this.db.prepare('UPDATE KeyValueStore SET int_value = ? WHERE key = ?').run(value, key).changes;
+    if (updated === 0)
+      this.db.prepare("INSERT INTO KeyValueStore (key, value_type, int_value) VALUES (?, 'int', ?)").run(key, value);
+    return { kind: 'key-value' };
+  }
+
+  /** A row of the bot's other tables deleted (by hand, a tool, a cleanup): a lock, a balance or a key. */
+  private deleteOther(): MutationResult | undefined {
+    const tables = ['pairlocks', 'wallet_history', 'KeyValueStore'].filter((t) => columns(this.db, t).length > 0);
+    const table = this.pick(tables);
+    if (table === undefined) return undefined;
+    const id = this.pick(ids(this.db, `SELECT id FROM "${table}"`));
+    if (id === undefined) return undefined;
+    this.db.prepare(`DELETE FROM "${table}" WHERE id = ?`).run(id);
+    return { kind: 'delete-other' };
   }
 
   /** An old closed trade edited in place: outside every window, found by the next full compare. */

@@ -1,6 +1,6 @@
 import { describeBotDatabaseError, openBotDatabaseFile, type SqliteDb } from '../bots/bot-database-file.js';
 import { PermanentJobError } from '../errors.js';
-import { ordersMapping, tradesMapping, type TableMapping } from './freqtrade-columns.js';
+import { ordersMapping, otherMappings, tradesMapping, type TableMapping } from './freqtrade-columns.js';
 import { planColumns, type ColumnPlan } from './column-values.js';
 
 /**
@@ -10,6 +10,8 @@ import { planColumns, type ColumnPlan } from './column-values.js';
 export class BotDatabase {
   readonly trades: ColumnPlan;
   readonly orders: ColumnPlan | undefined;
+  /** The bot's other tables its FreqTrade version has (pairlocks since 2020.12, ...), in otherMappings' order. */
+  readonly others: readonly TableMapping[];
   private readonly duplicates = new Map<string, ReadonlySet<number>>();
   private readonly columns = new Map<string, readonly string[]>();
 
@@ -32,6 +34,8 @@ export class BotDatabase {
       throw new PermanentJobError(`bot ${bot}: ${file} has no trades table (is it a FreqTrade database?)`);
     this.trades = this.plan(tradesMapping);
     this.orders = tables.has('orders') ? this.plan(ordersMapping) : undefined;
+    // Planned now, so a table that is not FreqTrade's (a required column missing) fails before any write.
+    this.others = otherMappings.filter((m) => tables.has(m.source) && this.plan(m) !== undefined);
   }
 
   static open(bot: string, file: string, busyTimeoutMs: number): BotDatabase {
@@ -143,6 +147,15 @@ export class BotDatabase {
         .all(JSON.stringify(keys));
       return new Set(rows.map((r) => Number(r[0])));
     });
+  }
+
+  /** The table's rowids (= ids where the id is an INTEGER PRIMARY KEY, as windows need), sorted, from an index. */
+  rowids(table: string): number[] {
+    return this.db
+      .prepare<[], unknown[]>(`SELECT rowid FROM "${table}" ORDER BY rowid`)
+      .raw(true)
+      .all()
+      .map((r) => Number(r[0]));
   }
 
   count(table: string): number {

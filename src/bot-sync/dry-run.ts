@@ -3,8 +3,9 @@ import { botDatabaseIdentity, findBotDatabaseFile } from '../bots/bot-database-f
 import { judgeReset, type ResetVerdict } from '../bots/reset-guard.js';
 import type { BotSyncContext } from './sync-context.js';
 import { BotDatabase } from './bot-database.js';
-import { ordersMapping, tradesMapping, type TableMapping } from './freqtrade-columns.js';
-import { stageSource } from './merge-sync.js';
+import { ordersMapping, otherMappings, tradesMapping, type TableMapping } from './freqtrade-columns.js';
+import { stageSource, stageTable } from './merge-sync.js';
+import type { RowReject } from './source-lines.js';
 import { quoteIdent } from '../sql-identifier.js';
 import { gatherResetEvidence } from './reset-evidence.js';
 import { withTransaction } from '../connections/transaction.js';
@@ -32,6 +33,8 @@ export interface BotSyncDryRun {
   file: string;
   trades: TablePlan;
   orders: TablePlan;
+  /** The bot's other tables by PostgreSQL name (pairlocks, trade_custom_data, wallet_history, key_value_store), each compared whole. */
+  otherTables: Record<string, TablePlan>;
   /** Rows a sync would put in `rejects` (no usable key, an order of a missing trade). */
   rejected: number;
   /** The guard's verdict: a suspected reset is refused by a real run until accepted. */
@@ -116,6 +119,30 @@ export async function countOrphanOrders(client: PoolClient): Promise<number> {
 }
 
 /**
+ * The other tables' plans: each table the source has staged whole (stage_<table>) and compared;
+ * one it lacks would have the bot's rows of it deleted. Returns the rows a sync would reject too.
+ */
+async function planOtherTables(
+  ctx: BotSyncContext,
+  client: PoolClient,
+  source: BotDatabase,
+  botId: string | undefined,
+): Promise<{ plans: Record<string, TablePlan>; rejected: number }> {
+  const plans: Record<string, TablePlan> = {};
+  const rejects: RowReject[] = [];
+  for (const mapping of otherMappings) {
+    const present = source.others.includes(mapping);
+    const stage = `stage_${mapping.target}`;
+    if (present) {
+      const progress = { done: 0, total: source.count(mapping.source) };
+      await stageTable(ctx, client, source, mapping, { stage, window: undefined, inline: false, progress, rejects });
+    }
+    plans[mapping.target] = await planTable(client, mapping, present ? stage : undefined, botId);
+  }
+  return { plans, rejected: rejects.length };
+}
+
+/**
  * `bot-sync --dry-run`: reads the bot's file and stages it as a sync would, compares, and rolls
  * everything back, so nothing is written (not the bot, not its state, not a reject).
  */
@@ -136,6 +163,7 @@ export async function dryRunBot(ctx: BotSyncContext, instance: string): Promise<
       try {
         const unkeyed = await stageSource(ctx, client, source);
         const plans = await planSync(client, botId, Boolean(source.orders));
+        const others = await planOtherTables(ctx, client, source, botId);
         const orphans = source.orders ? await countOrphanOrders(client) : 0;
         const reset =
           botId === undefined
@@ -154,7 +182,8 @@ export async function dryRunBot(ctx: BotSyncContext, instance: string): Promise<
           dryRun: true,
           file,
           ...plans,
-          rejected: unkeyed + orphans,
+          otherTables: others.plans,
+          rejected: unkeyed + orphans + others.rejected,
           reset,
           ms: Math.round(performance.now() - started),
         };
@@ -162,6 +191,9 @@ export async function dryRunBot(ctx: BotSyncContext, instance: string): Promise<
           `${name} +${p.inserted.count} ~${p.updated.count} -${p.deleted.count} =${p.unchanged}`;
         await ctx.log(
           `bot ${instance} (dry run, nothing written): ${line('trades', result.trades)}; ${line('orders', result.orders)}` +
+            Object.entries(result.otherTables)
+              .map(([table, p]) => `; ${line(table, p)}`)
+              .join('') +
             (reset.suspected ? `; a sync would be refused: ${reset.findings.join('; ')}` : ''),
         );
         return result;

@@ -1,5 +1,7 @@
 import type { PoolClient } from 'pg';
 import type { AcceptReset } from '../bots/reset-guard.js';
+import { quoteIdent } from '../sql-identifier.js';
+import { otherMappings } from './freqtrade-columns.js';
 
 export interface EndedEpoch {
   kept: AcceptReset;
@@ -42,20 +44,22 @@ export async function endEpoch(
     `INSERT INTO bot_epochs (bot_id, epoch, kept, trades, orders, findings, source_file) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
     [botId, epoch, kept, trades, orders, options.findings.join('; '), options.file],
   );
-  if (kept === 'archive') {
-    for (const [live, archive] of [
-      ['trades_aggregated', 'trades_archive'],
-      ['orders', 'orders_archive'],
-    ] as const) {
+  // Orders before trades (their key references the trades); the bot's other tables end the epoch with them.
+  const tables = [
+    ['orders', 'orders_archive'],
+    ['trades_aggregated', 'trades_archive'],
+    ...otherMappings.map((m) => [m.target, `${m.target}_archive`] as const),
+  ] as const;
+  for (const [live, archive] of tables) {
+    if (kept === 'archive') {
       const columns = await sharedColumns(client, live, archive);
       await client.query(
-        `INSERT INTO ${archive} (${columns}, epoch) SELECT ${columns}, $2 FROM ${live} WHERE bot_id = $1`,
+        `INSERT INTO ${quoteIdent(archive)} (${columns}, epoch) SELECT ${columns}, $2 FROM ${quoteIdent(live)} WHERE bot_id = $1`,
         [botId, epoch],
       );
     }
+    await client.query(`DELETE FROM ${quoteIdent(live)} WHERE bot_id = $1`, [botId]);
   }
-  await client.query('DELETE FROM orders WHERE bot_id = $1', [botId]);
-  await client.query('DELETE FROM trades_aggregated WHERE bot_id = $1', [botId]);
   await client.query('UPDATE bots SET epoch = epoch + 1, updated_at = now() WHERE id = $1', [botId]);
   return { kept, epoch, trades, orders };
 }

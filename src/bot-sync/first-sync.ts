@@ -14,7 +14,8 @@ import { copyLines, describePgFailure, tableAt } from './pg-copy.js';
 import { quoteIdent } from '../sql-identifier.js';
 import { emptyCounts, type ReadCounts } from './sync-result.js';
 
-function copySql(mapping: TableMapping, encoder: RowEncoder): string {
+/** COPY straight into the bot's table: the bot's id, then the encoder's columns. */
+export function copySql(mapping: TableMapping, encoder: RowEncoder): string {
   const columns = ['bot_id', ...encoder.columns.map(([name]) => name)].map(quoteIdent).join(', ');
   return `COPY ${quoteIdent(mapping.target)} (${columns}) FROM STDIN`;
 }

@@ -143,3 +143,99 @@ export const ordersMapping: TableMapping = {
   // trade_id is NOT NULL too: an order without its trade is an orphan, rejected as such.
   notNull: [],
 };
+
+/*
+ * The bot's other tables (FreqTrade's persistence/pairlock.py, custom_data.py, key_value_store.py,
+ * wallet_history): each keyed by its own INTEGER id. Their PostgreSQL text columns are TEXT (no
+ * VARCHAR limit: FreqTrade's lengths are not enforced by SQLite, and a longer value is still the
+ * bot's), so only a missing NOT NULL value rejects a row.
+ */
+
+export const pairlocksMapping: TableMapping = {
+  source: 'pairlocks',
+  target: 'pairlocks',
+  key: { source: 'id', target: 'lock_id' },
+  columns: {
+    pair: 'text',
+    // FreqTrade 2022.8 added side ('*', 'long', 'short'); older locks hold every side, stored NULL.
+    side: 'text',
+    reason: 'text',
+    lock_time: 'date',
+    lock_end_time: 'date',
+    active: 'bool',
+  },
+  renames: {},
+  targetNames: {},
+  required: ['id', 'pair'],
+  maxLengths: {},
+  notNull: ['pair'],
+};
+
+export const customDataMapping: TableMapping = {
+  source: 'trade_custom_data',
+  target: 'trade_custom_data',
+  key: { source: 'id', target: 'custom_data_id' },
+  columns: {
+    trade_id: 'int',
+    cd_key: 'text',
+    cd_type: 'text',
+    cd_value: 'text',
+    created_at: 'date',
+    updated_at: 'date',
+  },
+  renames: {},
+  targetNames: { ft_trade_id: 'trade_id' },
+  required: ['id', 'cd_key'],
+  maxLengths: {},
+  notNull: ['cd_key'],
+};
+
+export const walletHistoryMapping: TableMapping = {
+  source: 'wallet_history',
+  target: 'wallet_history',
+  key: { source: 'id', target: 'balance_id' },
+  columns: {
+    timestamp: 'date',
+    currency: 'text',
+    rate: 'numeric',
+    quote_currency: 'text',
+    balance: 'numeric',
+    total_quote: 'numeric',
+    total_position_value: 'numeric',
+    collateral: 'numeric',
+    leverage: 'numeric',
+    bot_managed: 'bool',
+  },
+  renames: {},
+  targetNames: {},
+  required: ['id', 'timestamp', 'currency'],
+  maxLengths: {},
+  notNull: ['timestamp', 'currency'],
+};
+
+export const keyValueMapping: TableMapping = {
+  source: 'KeyValueStore',
+  target: 'key_value_store',
+  key: { source: 'id', target: 'kv_id' },
+  columns: {
+    key: 'text',
+    value_type: 'text',
+    string_value: 'text',
+    datetime_value: 'date',
+    float_value: 'numeric',
+    int_value: 'int',
+  },
+  renames: {},
+  targetNames: {},
+  required: ['id', 'key'],
+  maxLengths: {},
+  notNull: ['key'],
+};
+
+/** The bot's tables besides trades and orders, in the order a sync writes them; each only where its version has it. */
+export const otherMappings: readonly TableMapping[] = [
+  pairlocksMapping,
+  customDataMapping,
+  walletHistoryMapping,
+  keyValueMapping,
+];

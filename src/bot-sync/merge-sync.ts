@@ -6,7 +6,14 @@ import { ordersMapping, tradesMapping, type TableMapping } from './freqtrade-col
 import { copyLines, describePgFailure, tableAt } from './pg-copy.js';
 import { quoteIdent } from '../sql-identifier.js';
 import { stagedJson, stagedTable, type StagedRows } from './staged-rows.js';
-import { createRowEncoder, readLines, recordRowRejects, type RowEncoder, type RowReject } from './source-lines.js';
+import {
+  createRowEncoder,
+  readLines,
+  recordRowRejects,
+  type EncodedRow,
+  type RowEncoder,
+  type RowReject,
+} from './source-lines.js';
 import type { StagedIdTables as StagedIds } from './reset-evidence.js';
 import type { TableDeletions } from '../bots/reset-guard.js';
 import { emptyCounts, type ReadCounts } from './sync-result.js';
@@ -137,7 +144,7 @@ async function windowMerge(
       held: all.length,
       gone: gone(
         all,
-        source.guard(() => sourceIds(source, table)),
+        source.guard(() => source.rowids(table)),
         lost,
       ),
     };
@@ -296,15 +303,6 @@ async function heldIds(client: PoolClient, sql: string, botId: string): Promise<
   return rows.map((r) => r.id);
 }
 
-/** The table's ids (rowids: windows need an INTEGER PRIMARY KEY id), sorted, from an index. */
-function sourceIds(source: BotDatabase, table: string): number[] {
-  return source.db
-    .prepare<[], unknown[]>(`SELECT rowid FROM "${table}" ORDER BY rowid`)
-    .raw(true)
-    .all()
-    .map((r) => Number(r[0]));
-}
-
 /** Held ids the source lacks (both sorted), or whose row the window rejected. */
 function gone(held: readonly number[], present: readonly number[], rejected: ReadonlySet<number>): number[] {
   const out: number[] = [];
@@ -395,30 +393,11 @@ async function stageTables(
   if (!short) await ctx.progress(progress);
   const staged = new Map<string, StagedRows | InlineRows>();
   for (const { mapping, stage, ids, window } of tables) {
-    const encoder = createRowEncoder(mapping, source.columnsOf(mapping.source));
-    const lineKeys: number[] = [];
-    const lines = readLines(reading, source, mapping, encoder, progress, rejects, { lineKeys, window });
-    if (inline && ids !== undefined && ids.length <= ctx.config.SYNC_BATCH_SIZE) {
-      const chunks: Buffer[] = [];
-      for await (const chunk of lines) chunks.push(chunk);
-      const text = Buffer.concat(chunks).toString();
-      staged.set(mapping.source, {
-        encoder,
-        lines:
-          text === ''
-            ? []
-            : text
-                .replace(/\n$/, '')
-                .split('\n')
-                .map((l) => `${l}\n`),
-      });
-      continue;
-    }
-    const staging = await StagingTable.create(client, stage, encoder);
-    await staging.copy(client, lines).catch((error: unknown) => {
-      throw describePgFailure(tableAt(source, mapping), error, lineKeys);
-    });
-    staged.set(mapping.source, stagedTable(stage));
+    const rows = inline && ids !== undefined && ids.length <= ctx.config.SYNC_BATCH_SIZE;
+    staged.set(
+      mapping.source,
+      (await stageRows(reading, client, source, mapping, { stage, window, inline: rows, progress, rejects })).rows,
+    );
   }
   if (short) await ctx.progress({ ...progress });
   const unusable =
@@ -429,6 +408,67 @@ async function stageTables(
           { table: ordersMapping.source, rowids: windows.orderIds },
         ]);
   return { trades: staged.get(tradesMapping.source)!, orders: staged.get(ordersMapping.source), unusable };
+}
+
+/**
+ * Stages one FreqTrade table's rows (all, or those of `window`): copied into the temporary table
+ * `stage`, or (`inline`: a few rows) kept as the statements' JSON parameter. Rows that cannot be
+ * taken go to `rejects`; returns the staged rows and the key of each.
+ */
+export async function stageTable(
+  ctx: BotSyncContext,
+  client: PoolClient,
+  source: BotDatabase,
+  mapping: TableMapping,
+  options: StageOptions,
+): Promise<{ rows: StagedRows; keys: number[] }> {
+  const { rows, keys } = await stageRows(ctx, client, source, mapping, options);
+  return { rows: 'lines' in rows ? stagedJson(rows.encoder, rows.lines.join('')) : rows, keys };
+}
+
+interface StageOptions {
+  stage: string;
+  window: { where: string; params: readonly unknown[] } | undefined;
+  inline: boolean;
+  progress: { done: number; total: number };
+  rejects: RowReject[];
+  /** Which usable rows are staged (all when absent). */
+  keep?: (row: EncodedRow) => boolean;
+}
+
+/** stageTable's rows, inline ones kept as their lines (a window's merge leaves out those PostgreSQL holds as they are). */
+async function stageRows(
+  ctx: BotSyncContext,
+  client: PoolClient,
+  source: BotDatabase,
+  mapping: TableMapping,
+  options: StageOptions,
+): Promise<{ rows: StagedRows | InlineRows; keys: number[] }> {
+  const encoder = createRowEncoder(mapping, source.columnsOf(mapping.source));
+  const keys: number[] = [];
+  const lines = readLines(ctx, source, mapping, encoder, options.progress, options.rejects, {
+    lineKeys: keys,
+    window: options.window,
+    keep: options.keep,
+  });
+  if (options.inline) {
+    const chunks: Buffer[] = [];
+    for await (const chunk of lines) chunks.push(chunk);
+    const text = Buffer.concat(chunks).toString();
+    const split =
+      text === ''
+        ? []
+        : text
+            .replace(/\n$/, '')
+            .split('\n')
+            .map((line) => `${line}\n`);
+    return { rows: { encoder, lines: split }, keys };
+  }
+  const staging = await StagingTable.create(client, options.stage, encoder);
+  await staging.copy(client, lines).catch((error: unknown) => {
+    throw describePgFailure(tableAt(source, mapping), error, keys);
+  });
+  return { rows: stagedTable(options.stage), keys };
 }
 
 /** Rows staged with a usable key (orders: whose trade was staged too). */
@@ -466,7 +506,7 @@ class StagingTable {
 }
 
 /** For orders: the condition on the order `s` that its trade is there. */
-type ParentCheck = string;
+export type ParentCheck = string;
 
 /** The trade is staged too. */
 function stagedParent(stage: string): ParentCheck {
@@ -493,7 +533,7 @@ function usable(mapping: TableMapping, parent: ParentCheck | undefined): string 
  * trade before its orders, so an order read here always finds its trade unless the source
  * really lacks it.)
  */
-async function mergeStaged(
+export async function mergeStaged(
   client: PoolClient,
   mapping: TableMapping,
   stage: StagedRows,

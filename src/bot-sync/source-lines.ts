@@ -123,27 +123,37 @@ class CopyChunk {
 
 /**
  * Records the rows a sync could not take, in its transaction, replacing the bot's earlier such
- * rejects (a row fixed since is no reject any more): all of them, or with `reread` (a change
- * window) those of the rows read again. Returns how many were recorded.
+ * rejects (a row fixed since is no reject any more): all of them, or with `reread` those of the
+ * rows read again (a change window's rowids), or of the tables read whole (no rowids). Returns
+ * how many were recorded.
  */
 export async function recordRowRejects(
   client: PoolClient,
   bot: string,
   file: string,
   rejects: readonly RowReject[],
-  reread?: ReadonlyArray<{ table: string; rowids: readonly number[] }>,
+  reread?: ReadonlyArray<{ table: string; rowids?: readonly number[] }>,
 ): Promise<number> {
   if (reread === undefined)
     await client.query(
       `DELETE FROM rejects WHERE source = 'bot-sync' AND source_ref LIKE $1 || ':%' AND position LIKE 'rowid %'`,
       [bot],
     );
-  else
-    await client.query(
-      `DELETE FROM rejects WHERE source = 'bot-sync' AND source_ref LIKE $1 || ':%'
+  else {
+    const whole = reread.filter((r) => r.rowids === undefined).map((r) => r.table);
+    const rows = reread.flatMap(({ table, rowids }) => (rowids ?? []).map((rowid) => ({ table, rowid })));
+    if (whole.length > 0)
+      await client.query(
+        `DELETE FROM rejects WHERE source = 'bot-sync' AND source_ref LIKE $1 || ':%' AND collection = ANY($2) AND position LIKE 'rowid %'`,
+        [bot, whole],
+      );
+    if (rows.length > 0 || whole.length === 0)
+      await client.query(
+        `DELETE FROM rejects WHERE source = 'bot-sync' AND source_ref LIKE $1 || ':%'
        AND (collection, position) IN (SELECT t, 'rowid ' || r FROM unnest($2::text[], $3::bigint[]) AS x(t, r))`,
-      [bot, reread.flatMap(({ table, rowids }) => rowids.map(() => table)), reread.flatMap(({ rowids }) => rowids)],
-    );
+        [bot, rows.map((r) => r.table), rows.map((r) => r.rowid)],
+      );
+  }
   if (rejects.length === 0) return 0;
   await client.query(
     `INSERT INTO rejects (source, collection, source_ref, position, reason, raw)

@@ -20,6 +20,7 @@ import { firstSync } from './first-sync.js';
 import { mergeSync, type SyncWindows } from './merge-sync.js';
 import { endEpoch, type EndedEpoch } from './end-epoch.js';
 import { gatherResetEvidence } from './reset-evidence.js';
+import { syncOtherTables, type OtherTablesResult } from './other-tables.js';
 import {
   datesScanSince,
   planSyncWindows,
@@ -41,7 +42,8 @@ export interface SyncOptions {
 }
 
 /**
- * Syncs one bot's trades and orders into PostgreSQL, in one transaction that also commits the
+ * Syncs one bot's trades and orders, and its other tables (other-tables.ts: pairlocks, custom
+ * data, wallet history, key-value store), into PostgreSQL, in one transaction that also commits the
  * sync state, so a crash or a retry at any point ends exact. Only rows whose hash differs are
  * written; deletions in FreqTrade are deleted here too.
  */
@@ -108,6 +110,7 @@ async function syncFile(
     let fullCompare: string | undefined;
     let reset: EndedEpoch | undefined;
     let written: ReadCounts;
+    let others: OtherTablesResult;
     try {
       // A bot PostgreSQL holds nothing of yet is copied straight in; any other is merged, by
       // change windows when they can be trusted, else comparing every row. (The state row tells,
@@ -191,6 +194,15 @@ async function syncFile(
             },
             windows,
           );
+      // In the window's snapshot too, after the reset guard (an accepted reset ended these tables'
+      // epoch as well, so then every row of them is written, as mergeSync writes every trade).
+      others = await syncOtherTables(
+        ctx,
+        client,
+        source,
+        botId,
+        plan.read === 'windows' && reset === undefined ? plan.since : undefined,
+      );
       if (source.db.inTransaction) source.db.exec('COMMIT');
       if (options.acceptReset !== undefined && reset === undefined)
         await ctx.log(
@@ -205,6 +217,8 @@ async function syncFile(
       ...sumCounts(written.trades, written.orders),
       ms: elapsed(started),
       ...written,
+      rejected: written.rejected + others.rejected,
+      otherTables: others.tables,
       ...(reset === undefined ? {} : { reset }),
       ...(fullCompare === undefined ? {} : { fullCompare }),
     };
@@ -224,7 +238,11 @@ async function syncFile(
     synced.skipped === 'unchanged'
       ? `bot ${instance}: ${file} unchanged since the last sync; nothing read`
       : `bot ${instance}: trades +${synced.trades.inserted} ~${synced.trades.updated} -${synced.trades.deleted} =${synced.trades.unchanged}; ` +
-          `orders +${synced.orders.inserted} ~${synced.orders.updated} -${synced.orders.deleted} =${synced.orders.unchanged}; ${synced.rejected} rejected; ${synced.ms} ms`,
+          `orders +${synced.orders.inserted} ~${synced.orders.updated} -${synced.orders.deleted} =${synced.orders.unchanged}; ` +
+          Object.entries(synced.otherTables ?? {})
+            .map(([table, c]) => `${table} +${c.inserted} ~${c.updated} -${c.deleted} =${c.unchanged}; `)
+            .join('') +
+          `${synced.rejected} rejected; ${synced.ms} ms`,
   );
   return synced;
 }
@@ -288,8 +306,8 @@ const ACCEPT_CHOICES = [
   { value: 'delete', meaning: 'deletes them' },
 ] as const;
 
-/** Bumped when the mapping changes, so every bot is compared again after such an upgrade. */
-const MAPPING_VERSION = 1;
+/** Bumped when the mapping changes, so every bot is read again after such an upgrade (2: the bot's other tables). */
+const MAPPING_VERSION = 2;
 
 /** The file's fingerprint under this mapping; null when it cannot be trusted (the rows are read). */
 async function sourceFingerprint(file: string): Promise<string | null> {

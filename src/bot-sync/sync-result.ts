@@ -11,6 +11,11 @@ export interface BotSyncResult extends TableCounts {
   ms: number;
   trades: TableCounts;
   orders: TableCounts;
+  /**
+   * The bot's other tables (pairlocks, trade_custom_data, wallet_history, key_value_store), per
+   * PostgreSQL table, where the source has them; the top-level counts are trades and orders only.
+   */
+  otherTables?: Record<string, TableCounts>;
   /** Rows that could not be taken (an order of a trade that does not exist, a row without an id); see `rejects`. */
   rejected: number;
   /** Set when an accepted reset ended the bot's epoch: its old rows archived or deleted. */

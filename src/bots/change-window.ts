@@ -43,6 +43,13 @@ import { quoteIdent } from '../sql-identifier.js';
 interface TableRule {
   /** Column that is non-zero while FreqTrade may still change the row. */
   open?: string;
+  /**
+   * A date until which an open row stays open: after it, FreqTrade changes the row only by moving
+   * this date (in the window then). A pair lock stays `active = 1` after its lock_end_time (the
+   * real bots' locks all do), yet FreqTrade unlocks only locks in force, and its API's delete sets
+   * lock_end_time to now: an ended lock is not read again by every window.
+   */
+  openUntil?: string;
   /** Columns FreqTrade fills in any row, closed too, while they are NULL (at its next start), setting no date. */
   unfilled?: readonly string[];
   /** Columns FreqTrade sets to "now" when it writes the row (naive UTC text). */
@@ -66,7 +73,7 @@ export const WINDOW_RULES: Readonly<Record<string, TableRule>> = {
   wallet_history: { dates: ['timestamp'] },
   // FreqTrade's set_custom_data stamps updated_at; a lock changes only while active (until unlocked).
   trade_custom_data: { dates: ['created_at', 'updated_at'], parent: { column: 'ft_trade_id', table: 'trades' } },
-  pairlocks: { open: 'active', dates: ['lock_time'], laterDates: ['lock_end_time'] },
+  pairlocks: { open: 'active', openUntil: 'lock_end_time', dates: ['lock_time'], laterDates: ['lock_end_time'] },
 };
 
 /** What the last run left for the next one's window. */
@@ -211,13 +218,18 @@ function tableWindow(
     BigInt(held.maxId),
     JSON.stringify([...held.openIds, ...(held.extraIds ?? [])]),
   ];
+  // FreqTrade's text (YYYY-MM-DD HH:MM:SS.ffffff) sorts as its time, so a text comparison (no
+  // date parsing per row) tells; a form with a T or a zone sorts later on its day (read, rather
+  // than missed), and a value that is no text at all is read too.
+  const fromStart = (column: string): string =>
+    `(${quoteIdent(column)} >= ? OR typeof(${quoteIdent(column)}) NOT IN ('text', 'null'))`;
   const open = openCondition(rule, have);
-  if (open !== undefined) terms.push(open);
+  if (open !== undefined && rule.openUntil !== undefined && have.has(rule.openUntil)) {
+    terms.push(`((${open}) AND ${fromStart(rule.openUntil)})`);
+    params.push(naiveUtc(since));
+  } else if (open !== undefined) terms.push(open);
   for (const column of [...rule.dates, ...(rule.laterDates ?? [])].filter((c) => have.has(c))) {
-    // FreqTrade's text (YYYY-MM-DD HH:MM:SS.ffffff) sorts as its time, so a text comparison (no
-    // date parsing per row) tells; a form with a T or a zone sorts later on its day (read, rather
-    // than missed), and a value that is no text at all is read too.
-    terms.push(`(${quoteIdent(column)} >= ? OR typeof(${quoteIdent(column)}) NOT IN ('text', 'null'))`);
+    terms.push(fromStart(column));
     params.push(naiveUtc(since));
   }
   if (rule.parent !== undefined && have.has(rule.parent.column) && parentIds.length > 0) {

@@ -153,6 +153,78 @@ describe('bot-sync on bad rows: the reader always advances, a bad row never bloc
     assert.equal(check?.ok, true, JSON.stringify(check));
   });
 
+  it("handles bad values in a bot's locks, balances and key-value store as in its trades: NULL plus extra, or a reject naming bot, table, key and column", async () => {
+    const file = botDbPath(dir.path, 'bad-others');
+    createFreqtradeDb(file, { trades: 12, ordersPerTrade: 1, seed: 19 });
+    const db = new Database(file);
+    db.pragma('ignore_check_constraints = ON');
+    const lock = db
+      .prepare(
+        "INSERT INTO pairlocks (pair, side, reason, lock_time, lock_end_time, active) VALUES ('ETH/USDT', '*', 'x', '2024-02-30 00:00:00', '2024-03-01 00:00:00', 'maybe')",
+      )
+      .run().lastInsertRowid;
+    db.prepare('UPDATE wallet_history SET balance = ? WHERE id = 1').run('lots');
+    db.prepare("UPDATE wallet_history SET timestamp = 'yesterday' WHERE id = 2").run();
+    db.prepare("UPDATE KeyValueStore SET int_value = 'seven' WHERE id = 1").run();
+    db.close();
+    const walletRows = (): number => {
+      const read = new Database(file, { readonly: true });
+      const n = (read.prepare('SELECT count(*) AS n FROM wallet_history').get() as { n: number }).n;
+      read.close();
+      return n;
+    };
+    const result = await sync('bad-others');
+    assert.equal(
+      result.otherTables?.wallet_history?.inserted,
+      walletRows() - 1,
+      'all balances but the one without a date',
+    );
+    assert.equal(result.rejected, 1);
+    const stored = async (table: string, columns: string, key: string) =>
+      (
+        await env.db.pool.query(
+          `SELECT ${columns} FROM ${table} t JOIN bots b ON b.id = t.bot_id WHERE b.instance_id = 'bad-others' AND ${key}`,
+        )
+      ).rows[0];
+    const badLock = await stored('pairlocks', 't.lock_time, t.active, t.extra', `t.lock_id = ${lock}`);
+    assert.deepEqual(
+      [badLock.lock_time, badLock.active, badLock.extra],
+      [null, null, { 'invalid:lock_time': '2024-02-30 00:00:00', 'invalid:active': 'maybe' }],
+    );
+    const balance = await stored('wallet_history', 't.balance, t.extra', 't.balance_id = 1');
+    assert.deepEqual([balance.balance, balance.extra], [null, { 'invalid:balance': 'lots' }]);
+    const kv = await stored('key_value_store', 't.int_value, t.extra', 't.kv_id = 1');
+    assert.deepEqual([kv.int_value, kv.extra], [null, { 'invalid:int_value': 'seven' }]);
+    const reason = (id: number) =>
+      `bot bad-others: ${file}: table wallet_history, rowid ${id}: id ${id}: column timestamp: "yesterday" is not a valid date for timestamp, which requires one`;
+    const rejected = async () =>
+      (await rejectsOf('bad-others')).filter((r) => r.collection === 'wallet_history').map((r) => r.reason);
+    assert.deepEqual(await rejected(), [reason(2)]);
+
+    // A new balance without a date, read by the change window: rejected too, the earlier reject kept.
+    const write = new Database(file);
+    const added = Number(
+      write
+        .prepare(
+          "INSERT INTO wallet_history (timestamp, currency, quote_currency, balance, leverage, bot_managed) VALUES ('yesterday', 'ETH', 'USDT', 1, 1, 1)",
+        )
+        .run().lastInsertRowid,
+    );
+    write.close();
+    const next = await sync('bad-others');
+    assert.equal(next.fullCompare, undefined, 'read by change windows');
+    assert.deepEqual(next.otherTables?.wallet_history, {
+      inserted: 0,
+      updated: 0,
+      deleted: 0,
+      unchanged: walletRows() - 2,
+    });
+    assert.deepEqual(await rejected(), [reason(2), reason(added)]);
+    const [check] = await verifyBots(env.config, env.runtime.pg, ['bad-others']);
+    assert.equal(check?.ok, true, JSON.stringify(check));
+    assert.deepEqual(check?.rejectedRows, { source: 2, recorded: 2 });
+  });
+
   it('names the bot, file, table and row of a database error that still escapes, and fails for good when no retry can help', async () => {
     const file = botDbPath(dir.path, 'refused');
     createFreqtradeDb(file, { trades: 6, ordersPerTrade: 1, seed: 19 });

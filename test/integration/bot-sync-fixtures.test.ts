@@ -3,6 +3,7 @@ import { utimesSync } from 'node:fs';
 import { before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
 import { syncBot } from '../../src/bot-sync/sync-bot.js';
+import { verifyBots } from '../../src/verify/verify-bots.js';
 import { FIXTURE_FILES, FIXTURES_SKIP, installFixture, type FixtureName } from '../../scripts/freqtrade/fixtures.js';
 import { recordingContext } from '../helpers/job-context.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -110,6 +111,34 @@ describe('bot-sync on the real FreqTrade databases of six versions', { skip: FIX
       assert.equal(storedOrders.rows[0].n, orders);
     });
   }
+
+  it("copies every real bot's pairlocks, trade_custom_data and KeyValueStore, and verify finds every value equal", async () => {
+    const seen: Record<string, number> = {};
+    for (const name of Object.keys(FIXTURE_FILES) as FixtureName[]) {
+      const file = files.get(name)!;
+      for (const [source, target] of [
+        ['pairlocks', 'pairlocks'],
+        ['trade_custom_data', 'trade_custom_data'],
+        ['wallet_history', 'wallet_history'],
+        ['KeyValueStore', 'key_value_store'],
+      ] as const) {
+        const { rows } = await env.db.pool.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM ${target} t JOIN bots b ON b.id = t.bot_id WHERE b.instance_id = $1`,
+          [name],
+        );
+        assert.equal(rows[0]!.n, sourceCount(file, source), `${name} ${source}`);
+        seen[source] = (seen[source] ?? 0) + rows[0]!.n;
+      }
+    }
+    // fixtures/README.md: every file has pairlocks, the two newest KeyValueStore (their trade_custom_data is empty).
+    for (const table of ['pairlocks', 'KeyValueStore']) assert.ok(seen[table]! > 0, table);
+    const checks = await verifyBots(env.config, env.runtime.pg, Object.keys(FIXTURE_FILES));
+    for (const check of checks) {
+      assert.equal(check.ok, true, JSON.stringify(check));
+      for (const [table, compared] of Object.entries(check.otherTables ?? {}))
+        assert.equal(compared.source.count, compared.target.count, `${check.bot} ${table}`);
+    }
+  });
 
   it('keeps source columns the schema does not name in extra, instead of dropping them', async () => {
     const { rows } = await env.db.pool.query(

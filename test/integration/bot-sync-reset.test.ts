@@ -70,7 +70,27 @@ describe('bot-sync and a replaced bot database: refused until accepted, history 
   });
 
   it('keeps the old rows as an archived epoch when the reset is accepted with archive', async () => {
+    const others = ['pairlocks', 'trade_custom_data', 'wallet_history', 'key_value_store'] as const;
+    const held = Object.fromEntries(await Promise.all(others.map(async (t) => [t, await count(t, 'reset-bot')])));
+    // createFreqtradeDb writes no custom data (its tests delete trades freely).
+    for (const table of others.filter((t) => t !== 'trade_custom_data'))
+      assert.ok(held[table] > 0, `the old epoch has ${table} rows`);
     const result = await sync('reset-bot', { acceptReset: 'archive' });
+    // The bot's other tables end the epoch with its trades: archived as they were, the new file's rows live.
+    const fresh = new Database(botDbPath(dir.path, 'reset-bot'), { readonly: true });
+    const rowsOf = (table: string): number =>
+      (fresh.prepare(`SELECT count(*) AS n FROM "${table}"`).get() as { n: number }).n;
+    const sources = {
+      pairlocks: 'pairlocks',
+      trade_custom_data: 'trade_custom_data',
+      wallet_history: 'wallet_history',
+      key_value_store: 'KeyValueStore',
+    };
+    for (const table of others) {
+      assert.equal(await count(`${table}_archive`, 'reset-bot'), held[table], `${table} archived`);
+      assert.equal(await count(table, 'reset-bot'), rowsOf(sources[table]), `${table} of the new file`);
+    }
+    fresh.close();
     assert.deepEqual(result.reset, { kept: 'archive', epoch: 1, trades: 300, orders: 300 });
     assert.equal(result.trades.inserted, 10);
     assert.equal(result.trades.deleted, 0, 'archived, not deleted');
@@ -118,6 +138,8 @@ describe('bot-sync and a replaced bot database: refused until accepted, history 
     assert.equal(result.trades.deleted, 100);
     assert.equal(await count('trades_aggregated', 'delete-bot'), 4);
     assert.equal(await count('trades_archive', 'delete-bot'), 0);
+    assert.equal(await count('wallet_history_archive', 'delete-bot'), 0);
+    assert.equal(await count('key_value_store_archive', 'delete-bot'), 0);
   });
 
   it("refuses a file whose first trades are another bot's history (a dry-run file swapped in), even with nothing deleted", async () => {

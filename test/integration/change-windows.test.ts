@@ -44,6 +44,9 @@ const MUTATIONS: Mutation[] = [
   'fee-after-close',
   'backfill-precision',
   'delete-lock',
+  'wallet',
+  'key-value',
+  'delete-other',
   'edit-old',
 ];
 
@@ -120,6 +123,11 @@ describe('change windows: bot-sync reads only what FreqTrade can have changed, a
         plan.orders.inserted.count +
         plan.orders.updated.count +
         plan.orders.deleted.count,
+      otherTables: Object.fromEntries(
+        Object.entries(plan.otherTables)
+          .map(([table, p]) => [table, p.inserted.count + p.updated.count + p.deleted.count] as const)
+          .filter(([, n]) => n > 0),
+      ),
     };
   }
 
@@ -158,6 +166,7 @@ describe('change windows: bot-sync reads only what FreqTrade can have changed, a
           const diff = await differences(bot);
           const what = `${version} round ${round} (${applied.map((m) => m.kind).join(', ')})`;
           assert.equal(diff.others, 0, `${what}: nothing but old edited trades differs`);
+          assert.deepEqual(diff.otherTables, {}, `${what}: the other tables equal the source`);
           assert.ok(
             diff.tradesUpdated.count <= outside.size && diff.tradesUpdated.sample.every((id) => outside.has(id)),
             `${what}: trades ${diff.tradesUpdated.sample.join(', ')} differ, edited outside the windows: ${[...outside].join(', ')}`,
@@ -187,7 +196,11 @@ describe('change windows: bot-sync reads only what FreqTrade can have changed, a
         assert.ok((await differences(bot)).tradesUpdated.sample.includes(edited.trade!), 'the window missed the edit');
         const full = await syncBot(ctx(), bot, { full: true });
         assert.equal(full.fullCompare, 'a full compare was asked for');
-        assert.deepEqual(await differences(bot), { tradesUpdated: { count: 0, sample: [] }, others: 0 });
+        assert.deepEqual(await differences(bot), {
+          tradesUpdated: { count: 0, sample: [] },
+          others: 0,
+          otherTables: {},
+        });
         const windowedPush = await push(bot);
         assert.ok(windowedPush.windows, 'the push read windows');
         assert.deepEqual(await tursoDifferences(bot, file, new Set()), ['trades'], 'the push window missed the edit');
@@ -260,7 +273,7 @@ describe('change windows: bot-sync reads only what FreqTrade can have changed, a
         assert.deepEqual([synced.fullCompare, synced.skipped], [undefined, undefined], 'the sync read windows');
         assert.deepEqual(
           await differences(bot),
-          { tradesUpdated: { count: 0, sample: [] }, others: 0 },
+          { tradesUpdated: { count: 0, sample: [] }, others: 0, otherTables: {} },
           'PostgreSQL equals the source',
         );
         if (write === 'fix-dry-orders') assert.deepEqual(await dryOrders(), [false], 'closed in PostgreSQL too');

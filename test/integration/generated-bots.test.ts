@@ -27,6 +27,17 @@ const RENAMES: Record<string, string> = {
 /** PostgreSQL columns that are not a source column: the row's own bookkeeping and generated mirrors. */
 const OWN = new Set(['id', 'bot_id', 'extra', 'row_hash', 'synced_at', 'profit_ratio', 'profit_abs']);
 
+/** FreqTrade table -> its PostgreSQL table and the column its id lands in. */
+const TARGETS = {
+  trades: { target: 'trades_aggregated', key: 'trade_id' },
+  orders: { target: 'orders', key: 'order_pk' },
+  pairlocks: { target: 'pairlocks', key: 'lock_id' },
+  trade_custom_data: { target: 'trade_custom_data', key: 'custom_data_id' },
+  wallet_history: { target: 'wallet_history', key: 'balance_id' },
+  KeyValueStore: { target: 'key_value_store', key: 'kv_id' },
+} as const;
+const OTHER_TABLES = ['pairlocks', 'trade_custom_data', 'wallet_history', 'KeyValueStore'] as const;
+
 const futures = (version: SchemaVersion): boolean => version >= 'S07' && Number(version.slice(1)) % 2 === 1;
 
 /** `2025-06-01T01:26:25.6328+00:00` (PostgreSQL's JSON in UTC) or FreqTrade's naive text, as `YYYY-MM-DD HH:MM:SS.ffffff`. */
@@ -37,11 +48,10 @@ function micros(value: unknown): string {
 }
 
 /** Every source column of every row against PostgreSQL: its own column (old names renamed), or `extra`. */
-async function assertSyncedExactly(env: TestEnvironment, bot: TestBot, table: 'trades' | 'orders'): Promise<number> {
-  const target = table === 'trades' ? 'trades_aggregated' : 'orders';
-  const key = table === 'trades' ? 'trade_id' : 'order_pk';
+async function assertSyncedExactly(env: TestEnvironment, bot: TestBot, table: keyof typeof TARGETS): Promise<number> {
+  const { target, key } = TARGETS[table];
   const db = new Database(bot.dbPath, { readonly: true });
-  const source = db.prepare(`SELECT * FROM ${table} ORDER BY id`).all() as Array<Record<string, unknown>>;
+  const source = db.prepare(`SELECT * FROM "${table}" ORDER BY id`).all() as Array<Record<string, unknown>>;
   const types = new Map(
     (
       db.prepare(`SELECT name, type FROM pragma_table_info('${table}')`).all() as Array<{ name: string; type: string }>
@@ -132,6 +142,23 @@ describe('generated bots of every FreqTrade schema version: sync, push, restore,
       assert.equal(result.orders.inserted, tables.get('orders')?.rows.length ?? 0);
       assert.equal(await assertSyncedExactly(env, bot, 'trades'), 240);
       if (tables.has('orders')) assert.ok((await assertSyncedExactly(env, bot, 'orders')) > 240);
+    });
+
+    it(`${label}: every row of pairlocks, trade_custom_data, wallet_history and KeyValueStore its version has reaches PostgreSQL`, async () => {
+      const bot = bots.get(version)!;
+      const tables = sqliteTables(bot.dbPath);
+      const result = await syncBot(recordingContext(env.runtime), bot.name, { full: true });
+      for (const table of OTHER_TABLES) {
+        const rows = tables.get(table)?.rows.length;
+        const counts = result.otherTables?.[TARGETS[table].target];
+        if (rows === undefined) {
+          assert.equal(counts, undefined, `${version} has no ${table}: skipped`);
+          continue;
+        }
+        assert.ok(rows > 0, `${version} ${table}: the generator wrote rows`);
+        assert.equal(counts?.unchanged, rows, `${version} ${table}: synced by the first sync, unchanged since`);
+        assert.equal(await assertSyncedExactly(env, bot, table), rows);
+      }
     });
 
     it(`${label}: pushed to libSQL and restored row for row, schema included`, async () => {

@@ -4,7 +4,12 @@ import Database from 'better-sqlite3';
 import type { PoolClient } from 'pg';
 import { ALL_SCHEMA_VERSIONS, SCHEMA_VERSIONS, type SchemaVersion } from '../../scripts/freqtrade/schemas.js';
 import { createBotDatabase } from '../../scripts/freqtrade/generate-bot-db.js';
-import { ordersMapping, tradesMapping, type TableMapping } from '../../src/bot-sync/freqtrade-columns.js';
+import {
+  ordersMapping,
+  otherMappings,
+  tradesMapping,
+  type TableMapping,
+} from '../../src/bot-sync/freqtrade-columns.js';
 import { syncBot } from '../../src/bot-sync/sync-bot.js';
 import { canonicalDate } from '../../src/verify/bot-rows.js';
 import { canonicalDecimal } from '../../src/verify/canonical-decimal.js';
@@ -49,6 +54,35 @@ function plantAwkwardValues(file: string): void {
     ).run();
     db.prepare(`UPDATE trades SET open_date = '2024-01-02 03:04:05.0000005', is_open = '1' WHERE id = 3`).run();
     if (columns('orders').has('ft_is_open')) db.prepare(`UPDATE orders SET ft_is_open = 'true' WHERE id = 1`).run();
+    // A row in each other table the version has (few trades may leave pairlocks and custom data empty).
+    const planted: Record<string, Record<string, unknown>> = {
+      pairlocks: {
+        id: 100,
+        pair: 'ETH/USDT',
+        side: 'long',
+        reason: 'Auto lock',
+        lock_time: '2024-01-02 03:04:05.123456789',
+        lock_end_time: '2024-01-02 03:05:00',
+        active: 1,
+      },
+      trade_custom_data: {
+        id: 100,
+        ft_trade_id: 2,
+        cd_key: 'atr',
+        cd_type: 'float',
+        cd_value: '0.30000000000000004',
+        created_at: '2024-01-02 03:04:05.5',
+        updated_at: null,
+      },
+    };
+    for (const [table, row] of Object.entries(planted)) {
+      const have = columns(table);
+      if (have.size === 0) continue;
+      const names = Object.keys(row).filter((c) => have.has(c));
+      db.prepare(`INSERT INTO ${table} (${names.join(', ')}) VALUES (${names.map(() => '?').join(', ')})`).run(
+        names.map((c) => row[c]),
+      );
+    }
   } finally {
     db.close();
   }
@@ -56,7 +90,7 @@ function plantAwkwardValues(file: string): void {
 
 /** A change of one value in PostgreSQL, whatever its kind; NULL becomes a value ('' for text). */
 function changed(mapping: TableMapping, column: string): string {
-  if (column === 'trade_id')
+  if (column === 'trade_id' && mapping === ordersMapping)
     return `(SELECT min(t.trade_id) FROM trades_aggregated t WHERE t.bot_id = orders.bot_id AND t.trade_id <> orders.trade_id)`;
   switch (mapping.columns[column]) {
     case 'numeric':
@@ -82,13 +116,19 @@ function asVerifySpells(mapping: TableMapping, column: string): string {
       : `"${column}"::text`;
 }
 
-function hasOrders(file: string): boolean {
+function hasTable(file: string, table: string): boolean {
   const db = new Database(file, { readonly: true });
   try {
-    return db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'orders'").get() !== undefined;
+    return db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?").get(table) !== undefined;
   } finally {
     db.close();
   }
+}
+
+/** How many of the four other tables a version has (fixtures/README.md): pairlocks since S05, KeyValueStore since S09, trade_custom_data since S11, wallet_history in S13. */
+function otherTablesOf(version: SchemaVersion): number {
+  const n = Number(version.slice(1));
+  return (n >= 5 ? 1 : 0) + (n >= 9 ? 1 : 0) + (n >= 11 ? 1 : 0) + (n >= 13 ? 1 : 0);
 }
 
 const canonical = (mapping: TableMapping, column: string, text: string | null): string | null =>
@@ -140,12 +180,20 @@ describe('verify compares every value bot-sync writes, on every FreqTrade schema
       const { rows: ids } = await client.query<{ id: string }>('SELECT id FROM bots WHERE instance_id = $1', [bot]);
       const botId = ids[0]!.id;
       let checked = 0;
-      for (const [mapping, key] of [
-        [tradesMapping, 2],
-        [ordersMapping, 3],
-      ] as const) {
+      const others: Array<readonly [TableMapping, number]> = [];
+      for (const mapping of otherMappings) {
+        if (!hasTable(botDbPath(dir.path, bot), mapping.source)) continue;
+        const { rows } = await client.query<{ key: number }>(
+          `SELECT min("${mapping.key.target}") AS key FROM ${mapping.target} WHERE bot_id = $1`,
+          [botId],
+        );
+        assert.ok(rows[0]?.key !== null, `${bot} ${mapping.target} holds rows`);
+        others.push([mapping, rows[0]!.key]);
+      }
+      assert.equal(others.length, otherTablesOf(version), `${bot}: the other tables its version has`);
+      for (const [mapping, key] of [[tradesMapping, 2] as const, [ordersMapping, 3] as const, ...others]) {
         // The oldest schemas have no orders table.
-        if (mapping === ordersMapping && !hasOrders(botDbPath(dir.path, bot))) continue;
+        if (mapping === ordersMapping && !hasTable(botDbPath(dir.path, bot), 'orders')) continue;
         const where = `bot_id = $1 AND "${mapping.key.target}" = ${key}`;
         const label = `${bot} ${mapping.target} ${mapping.key.target}=${key}`;
         for (const column of Object.keys(mapping.columns)) {

@@ -116,6 +116,13 @@ async function buildReport(runtime: Runtime, options: VerifyOptions): Promise<Ve
 
 const mark = (ok: boolean): string => (ok ? 'ok' : 'MISMATCH');
 
+/** The bot's other tables' rows (pairlocks, custom data, wallet history, key-value store) in all, SQLite/PostgreSQL. */
+function otherCounts(b: BotCheck): string {
+  const tables = Object.values(b.otherTables ?? {});
+  const sum = (side: 'source' | 'target') => tables.reduce((n, t) => n + t[side].count, 0);
+  return `${sum('source')}/${sum('target')}`;
+}
+
 /** One line per difference shown, then how many there are in all when some are not shown. */
 function differenceLines(label: string, shown: readonly ValueDifference[] = [], total = 0): string[] {
   const lines = shown.map((d) => `${label}: ${describeDifference(d)}`);
@@ -128,16 +135,27 @@ function render(report: VerifyReport): string {
   if (report.bots.length > 0) {
     parts.push(
       textTable(
-        ['bot', 'trades sqlite', 'trades pg', 'orders sqlite', 'orders pg', 'values', 'registry', 'result'],
+        [
+          'bot',
+          'trades sqlite',
+          'trades pg',
+          'orders sqlite',
+          'orders pg',
+          'other sqlite/pg',
+          'values',
+          'registry',
+          'result',
+        ],
         report.bots.map((b) =>
           b.error !== undefined
-            ? [b.bot, '-', '-', '-', '-', '-', '-', `ERROR ${oneLine(b.error, 100)}`]
+            ? [b.bot, '-', '-', '-', '-', '-', '-', '-', `ERROR ${oneLine(b.error, 100)}`]
             : [
                 b.bot,
                 String(b.trades?.source.count),
                 String(b.trades?.target.count),
                 String(b.orders?.source.count) + (b.rejectedOrders ? ` (+${b.rejectedOrders} rejected)` : ''),
                 String(b.orders?.target.count),
+                otherCounts(b),
                 b.differences?.total ? `${b.differences.total} differ` : 'equal',
                 b.registry?.differences ? `${b.registry.differences} differ` : 'equal',
                 mark(b.ok) +

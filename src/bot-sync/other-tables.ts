@@ -1,0 +1,257 @@
+import type { PoolClient } from 'pg';
+import { scanWindow, windowable, WINDOW_RULES } from '../bots/change-window.js';
+import { quoteIdent } from '../sql-identifier.js';
+import type { BotDatabase } from './bot-database.js';
+import { copySql } from './first-sync.js';
+import { otherMappings, type TableMapping } from './freqtrade-columns.js';
+import { mergeStaged, stageTable } from './merge-sync.js';
+import { copyLines, describePgFailure, tableAt } from './pg-copy.js';
+import { createRowEncoder, KeyList, readLines, recordRowRejects, type RowReject } from './source-lines.js';
+import type { BotSyncContext } from './sync-context.js';
+import { emptyCounts, type TableCounts } from './sync-result.js';
+
+/**
+ * The bot's tables besides trades and orders (pairlocks, trade_custom_data, wallet_history,
+ * KeyValueStore: freqtrade-columns.ts otherMappings), synced in the same transaction, after
+ * trades and orders (and after the reset guard: an accepted reset has ended their epoch too).
+ * Each table the bot's version has is:
+ * - copied straight in when the run reads every row and PostgreSQL holds none of the bot's rows of it;
+ * - else read by its change window (bots/change-window.ts: a lock while active or by its
+ *   lock_end_time, custom data by updated_at, wallet history by its timestamp, and every new id)
+ *   when the run reads windows and the table has a rule and an INTEGER PRIMARY KEY id;
+ * - else read whole (KeyValueStore always: a few rows).
+ * The rows read are merged by hash as trades are (merge-sync.ts); a row the source lost, or whose
+ * new value is rejected, is deleted. A table the bot's version lacks is skipped, and PostgreSQL
+ * keeps none of the bot's rows of it.
+ *
+ * A changed bot's sync reads these tables every time, mostly to find nothing changed in them, so
+ * that case costs one PostgreSQL statement for all four: what PostgreSQL holds of each (rows,
+ * highest id, the hashes of the rows a window reads again whatever their dates: locks in force, the
+ * whole key-value store; its recorded rejects), against which the rows read are compared by hash
+ * before any is sent. Only rows that differ, deletions and rejects cost statements of their own.
+ */
+export interface OtherTablesResult {
+  /** Per PostgreSQL table, the rows written; tables the source lacks are absent unless rows were deleted. */
+  tables: Record<string, TableCounts>;
+  /** Rows that could not be taken (recorded in rejects). */
+  rejected: number;
+}
+
+/** What PostgreSQL holds of one table for the bot. */
+interface HeldTable {
+  count: number;
+  maxId: number;
+  /** Row hashes by id of the rows read again by every run (active locks; every key-value row). */
+  hashes: Map<number, string>;
+  /** Whether `hashes` covers every row the bot has in the table. */
+  allHashes: boolean;
+  /** The bot's rejects recorded for the table's rows. */
+  rejects: number;
+}
+
+export async function syncOtherTables(
+  ctx: BotSyncContext,
+  client: PoolClient,
+  source: BotDatabase,
+  botId: string,
+  /** The change windows' start when this run reads windows; undefined: every row. */
+  since: Date | undefined,
+): Promise<OtherTablesResult> {
+  const result: OtherTablesResult = { tables: {}, rejected: 0 };
+  const held = await heldTables(client, botId, source.bot, since);
+  for (const mapping of otherMappings) {
+    const table = held.get(mapping.target)!;
+    if (!source.others.includes(mapping)) {
+      // A table the source lacks (an older FreqTrade, or a file replaced by one): PostgreSQL keeps none of it either.
+      if (table.count === 0) continue;
+      const deleted = await client.query(`DELETE FROM ${quoteIdent(mapping.target)} WHERE bot_id = $1`, [botId]);
+      result.tables[mapping.target] = { ...emptyCounts(), deleted: deleted.rowCount ?? 0 };
+      continue;
+    }
+    const rejects: RowReject[] = [];
+    const synced = await syncTable(ctx, client, source, botId, mapping, table, since, rejects);
+    result.tables[mapping.target] = synced.written;
+    // Rejects are replaced only where there are new ones or old ones to drop.
+    if (rejects.length > 0 || table.rejects > 0)
+      result.rejected += await recordRowRejects(client, source.bot, source.file, rejects, [
+        { table: mapping.source, rowids: synced.reread },
+      ]);
+  }
+  return result;
+}
+
+/** Syncs one table; `reread`: the rowids read (a window), undefined when the table was read whole. */
+async function syncTable(
+  ctx: BotSyncContext,
+  client: PoolClient,
+  source: BotDatabase,
+  botId: string,
+  mapping: TableMapping,
+  held: HeldTable,
+  since: Date | undefined,
+  rejects: RowReject[],
+): Promise<{ written: TableCounts; reread: number[] | undefined }> {
+  const written = emptyCounts();
+  if (since === undefined && held.count === 0) {
+    written.inserted = await copyStraight(ctx, client, source, botId, mapping, rejects);
+    return { written, reread: undefined };
+  }
+  const byWindow =
+    since !== undefined &&
+    WINDOW_RULES[mapping.source] !== undefined &&
+    source.guard(() => windowable(source.db, mapping.source));
+  const scan = byWindow
+    ? source.guard(() =>
+        scanWindow(source.db, mapping.source, since, { maxId: held.maxId, openIds: [...held.hashes.keys()] }),
+      )
+    : undefined;
+  const progress = { done: 0, total: scan?.ids.length ?? source.count(mapping.source) };
+  // Every usable row read; only those whose hash PostgreSQL is not known to hold are staged.
+  const read: number[] = [];
+  // A window's rows are read by the ids its scan found (none: nothing to read).
+  const staged =
+    progress.total === 0
+      ? { keys: [] }
+      : await stageTable(ctx, client, source, mapping, {
+          stage: `stage_${mapping.target}`,
+          window: scan && { where: 'rowid IN (SELECT value FROM json_each(?))', params: [JSON.stringify(scan.ids)] },
+          inline: progress.total <= ctx.config.SYNC_BATCH_SIZE,
+          progress,
+          rejects,
+          keep: (row) => {
+            read.push(row.key!);
+            return held.hashes.get(row.key!) !== row.line.slice(-33, -1); // the line ends with its hash and \n
+          },
+        });
+  const lost = deletions(source, mapping, held, scan, read, rejects);
+  const key = quoteIdent(mapping.key.target);
+  if ('keep' in lost || lost.gone.length > 0)
+    written.deleted =
+      (
+        await client.query(
+          `DELETE FROM ${quoteIdent(mapping.target)} WHERE bot_id = $1 AND ${'keep' in lost ? `NOT (${key} = ANY($2::int[]))` : `${key} = ANY($2::int[])`}`,
+          [botId, 'keep' in lost ? lost.keep : lost.gone],
+        )
+      ).rowCount ?? 0;
+  if ('rows' in staged && staged.keys.length > 0) {
+    const merged = await mergeStaged(client, mapping, staged.rows, botId).catch((error: unknown) => {
+      throw describePgFailure(tableAt(source, mapping), error);
+    });
+    written.inserted = merged.inserted;
+    written.updated = merged.updated;
+  }
+  // A whole read saw every row; a window's other rows are unchanged by definition.
+  written.unchanged =
+    scan === undefined
+      ? read.length - written.inserted - written.updated
+      : held.count - written.deleted - written.updated;
+  return { written, reread: scan?.ids };
+}
+
+/**
+ * The rows PostgreSQL holds that the source no longer does (or whose row it now rejects): `gone`
+ * by id when every held id is known, else `keep`: every held row but these goes. A whole read
+ * keeps the ids read; a window, when the counts tell of a deletion, the table's ids.
+ */
+function deletions(
+  source: BotDatabase,
+  mapping: TableMapping,
+  held: HeldTable,
+  scan: { ids: readonly number[]; count: number } | undefined,
+  read: readonly number[],
+  rejects: readonly RowReject[],
+): { gone: number[] } | { keep: number[] } {
+  let present: readonly number[] = read;
+  if (scan !== undefined) {
+    const lost = new Set(rejects.map((r) => Number(r.rowid)));
+    const added = scan.ids.filter((id) => id > held.maxId).length;
+    if (lost.size === 0 && scan.count === held.count + added) return { gone: [] };
+    present = source.guard(() => source.rowids(mapping.source)).filter((id) => !lost.has(id));
+  }
+  if (!held.allHashes) return { keep: [...present] };
+  const kept = new Set(present);
+  return { gone: [...held.hashes.keys()].filter((id) => !kept.has(id)) };
+}
+
+/** A table PostgreSQL holds none of for the bot: COPY straight in, as a first sync does. */
+async function copyStraight(
+  ctx: BotSyncContext,
+  client: PoolClient,
+  source: BotDatabase,
+  botId: string,
+  mapping: TableMapping,
+  rejects: RowReject[],
+): Promise<number> {
+  const total = source.count(mapping.source);
+  if (total === 0) return 0;
+  // COPY reads FreqTrade's naive dates in the session's zone: make it UTC, whatever the pool says.
+  await client.query("SET LOCAL TimeZone = 'UTC'");
+  const encoder = createRowEncoder(mapping, source.columnsOf(mapping.source));
+  const lineKeys = new KeyList();
+  return copyLines(
+    client,
+    copySql(mapping, encoder),
+    readLines(ctx, source, mapping, encoder, { done: 0, total }, rejects, { prefix: `${botId}\t`, lineKeys }),
+  ).catch((error: unknown) => {
+    throw describePgFailure(tableAt(source, mapping), error, lineKeys);
+  });
+}
+
+/**
+ * What PostgreSQL holds of each of the four tables for the bot, in one statement: rows, highest
+ * id, the hashes of the rows every run reads again (active locks: `active IS NOT FALSE`, NULL
+ * being an unreadable value; every key-value row), and the rejects recorded for its rows.
+ */
+async function heldTables(
+  client: PoolClient,
+  botId: string,
+  bot: string,
+  since: Date | undefined,
+): Promise<Map<string, HeldTable>> {
+  const parts = otherMappings.map((mapping) => {
+    const key = quoteIdent(mapping.key.target);
+    const hashed = REREAD[mapping.target];
+    const hashes =
+      hashed === undefined
+        ? `'[]'::json`
+        : `coalesce(json_agg(json_build_array(${key}, row_hash)) FILTER (WHERE ${hashed}), '[]'::json)`;
+    return `(SELECT json_build_array(count(*), max(${key}), ${hashes}) FROM ${quoteIdent(mapping.target)} WHERE bot_id = $1) AS ${quoteIdent(mapping.target)}`;
+  });
+  const { rows } = await client.query<
+    Record<string, [number, number | null, Array<[number, string]>]> & { rejects: Record<string, number> | null }
+  >(
+    `SELECT ${parts.join(', ')},
+       (SELECT json_object_agg(collection, n) FROM (
+          SELECT collection, count(*) AS n FROM rejects
+          WHERE source = 'bot-sync' AND source_ref LIKE $2 || ':%' AND position LIKE 'rowid %' AND collection = ANY($3)
+          GROUP BY collection) r) AS rejects`,
+    [botId, bot, otherMappings.map((m) => m.source), since ?? null],
+  );
+  const row = rows[0]!;
+  return new Map(
+    otherMappings.map((mapping) => {
+      const [count, maxId, hashes] = row[mapping.target]!;
+      return [
+        mapping.target,
+        {
+          count,
+          maxId: maxId ?? Number.MIN_SAFE_INTEGER,
+          hashes: new Map(hashes),
+          allHashes: REREAD[mapping.target] === 'true',
+          rejects: row.rejects?.[mapping.source] ?? 0,
+        },
+      ];
+    }),
+  );
+}
+
+/**
+ * Per table, the condition on PostgreSQL's rows that every run reads again whatever their dates
+ * (their hashes are fetched, so an unchanged one is never sent back): bots/change-window.ts's
+ * open rows (a lock while active), and the key-value store whole.
+ */
+const REREAD: Readonly<Record<string, string>> = {
+  // A lock in force at the window's start ($4; change-window.ts openUntil), or with no readable end.
+  pairlocks: 'active IS NOT FALSE AND ($4::timestamptz IS NULL OR lock_end_time IS NULL OR lock_end_time >= $4)',
+  key_value_store: 'true',
+};
