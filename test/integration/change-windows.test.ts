@@ -308,7 +308,7 @@ describe('change windows: bot-sync reads only what FreqTrade can have changed, a
       assert.deepEqual([byIndex.fullCompare, byIndex.skipped], [undefined, undefined], 'the sync read windows');
       assert.deepEqual(
         await differences(bot),
-        { tradesUpdated: { count: 1, sample: [fee.trade] }, others: 1 },
+        { tradesUpdated: { count: 1, sample: [fee.trade] }, others: 1, otherTables: {} },
         'all taken but the fee (its trade and order), which only a date tells',
       );
       assert.ok(mutator.apply('open'), 'another trade opened');
@@ -316,7 +316,7 @@ describe('change windows: bot-sync reads only what FreqTrade can have changed, a
       assert.deepEqual([scanned.fullCompare, scanned.skipped], [undefined, undefined], 'the sync read windows');
       assert.deepEqual(
         await differences(bot),
-        { tradesUpdated: { count: 0, sample: [] }, others: 0 },
+        { tradesUpdated: { count: 0, sample: [] }, others: 0, otherTables: {} },
         'the date scan, from the last one, took the fee',
       );
     } finally {
@@ -353,7 +353,7 @@ describe('change windows: bot-sync reads only what FreqTrade can have changed, a
     assert.equal(accepted.reset?.trades, 200, 'the old trades archived');
     assert.deepEqual(
       await differences(bot),
-      { tradesUpdated: { count: 0, sample: [] }, others: 0 },
+      { tradesUpdated: { count: 0, sample: [] }, others: 0, otherTables: {} },
       'equal to the file',
     );
   });
