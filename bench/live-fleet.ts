@@ -608,7 +608,8 @@ function report(r: RunResult, v: Verdict): string {
       .map(([k, n]) => `${n} ${k}`)
       .join(', ')}; ${r.failedJobs} jobs failed) |`,
     `| CPU ms a second: workers / their PostgreSQL backends / redis-server | ${rate(r.cpu.workers)} / ${rate(r.cpu.pg)} / ${rate(r.cpu.redis)} |`,
-    `| CPU per sync: workers + PostgreSQL | ${(r.cpu.workers / Math.max(1, r.syncs)).toFixed(1)} + ${(r.cpu.pg / Math.max(1, r.syncs)).toFixed(1)} ms |`,
+    `| CPU per job (syncs and pushes): workers + PostgreSQL | ${(r.cpu.workers / Math.max(1, r.syncs + r.pushes)).toFixed(1)} + ${(r.cpu.pg / Math.max(1, r.syncs + r.pushes)).toFixed(1)} ms |`,
+    `| CPU ms a second per live bot: workers / PostgreSQL (so live bots a core) | ${(r.cpu.workers / seconds / r.bots).toFixed(2)} / ${(r.cpu.pg / seconds / r.bots).toFixed(2)} (${Math.round((1000 * seconds * r.bots) / Math.max(1, r.cpu.workers))} / ${Math.round((1000 * seconds * r.bots) / Math.max(1, r.cpu.pg))}) |`,
     `| CPU ms a second of the drivers (FreqTrade stand-ins) / this benchmark's polling | ${rate(r.cpu.drivers)} / ${rate(r.cpu.bench)} |`,
     `| Turso copies against their bots at the end | ${r.stoppedEarly ? 'not checked (stopped early)' : `${r.copyMismatches} trades differ`} |`,
     '',
