@@ -61,7 +61,7 @@ const settle = (what: string, timeoutMs: number): Promise<void> => settleQueues(
 // First syncs and pushes of every bot, so the measurement sees a running fleet, not first syncs.
 const warmStart = Date.now();
 await queues.sync.addBulk(bots.map((bot) => ({ name: `bot-sync ${bot}`, data: { bot } })));
-await queues.push.addBulk(bots.map((bot) => ({ name: `turso-push ${bot}`, data: { instance: bot } })));
+await queues.push.addBulk(bots.map((bot) => ({ name: `turso-push ${bot}`, data: { bot } })));
 await settle('first syncs', 30 * 60_000);
 const warmMs = Date.now() - warmStart;
 
@@ -118,7 +118,7 @@ await settle('last pushes', 5 * 60_000);
 // Turso: the first completed push of the bot that started after the commit.
 const pushes = (await queues.push.getCompleted(0, -1))
   .map((job) => ({
-    bot: (job.data as { instance: string }).instance,
+    bot: (job.data as { bot: string }).bot,
     started: job.processedOn!,
     done: job.finishedOn!,
   }))
