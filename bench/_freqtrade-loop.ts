@@ -77,7 +77,8 @@ const decimalsOf = (step: number): number => Math.max(0, Math.round(-Math.log10(
 const onStep = (x: number, step: number): number => Number((Math.round(x / step) * step).toFixed(decimalsOf(step)));
 const round8 = (x: number): number => Number(x.toFixed(8));
 
-class BotLoop {
+/** One bot's process loop; `emit` gets each commit. */
+export class BotLoop {
   private readonly db: Database.Database;
   private readonly rng: () => number;
   private seq = 0;
@@ -87,8 +88,9 @@ class BotLoop {
 
   constructor(
     private readonly spec: LoopPlan['bots'][number],
-    private readonly plan: LoopPlan,
+    private readonly plan: Omit<LoopPlan, 'bots' | 'seconds'>,
     start: number,
+    private readonly emit: (commit: LoopCommit) => void,
   ) {
     this.db = new Database(spec.file, { fileMustExist: true });
     this.db.pragma('journal_mode = WAL');
@@ -143,7 +145,7 @@ class BotLoop {
     if (this.open.length > 0 && this.rng() < this.plan.moveShare) this.moveRates();
     if (this.open.length < this.plan.maxOpenTrades && this.rng() < chance) this.openTrade();
     const closable = this.open.filter((t) => t.openedUs < now * 1000 - MIN_TRADE_AGE_US);
-    if (closable.length > 1 && this.rng() < chance)
+    if (closable.length > 0 && this.open.length > 1 && this.rng() < chance)
       this.closeTrade(closable[Math.floor(this.rng() * closable.length)]!);
     if (this.spec.futures && now >= this.nextFunding) {
       this.nextFunding += this.plan.fundingEveryMs;
@@ -223,7 +225,7 @@ class BotLoop {
     });
   }
 
-  /** One write transaction, then its rows' states read back and the commit printed. */
+  /** One write transaction, then its rows' states read back and the commit emitted. */
   private write(kind: LoopCommit['kind'], trades: ReadonlyArray<{ id: number }>, body: () => unknown): void {
     this.db.transaction(body)();
     const at = Date.now();
@@ -237,14 +239,13 @@ class BotLoop {
         'SELECT id, is_open, max_rate, min_rate, stop_loss, funding_fees FROM trades WHERE id IN (SELECT value FROM json_each(?))',
       )
       .all(JSON.stringify(ids));
-    const commit: LoopCommit = {
+    this.emit({
       bot: this.spec.bot,
       seq: this.seq,
       at,
       kind,
       rows: rows.map((r) => [r.id, rowState(r)]),
-    };
-    process.stdout.write(`${JSON.stringify(commit)}\n`);
+    });
   }
 }
 
@@ -252,7 +253,10 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const plan = JSON.parse(readFileSync(process.argv[2]!, 'utf8')) as LoopPlan;
   const start = Date.now();
   const until = start + plan.seconds * 1000;
-  const loops = plan.bots.map((spec) => new BotLoop(spec, plan, start));
+  const print = (commit: LoopCommit): void => {
+    process.stdout.write(`${JSON.stringify(commit)}\n`);
+  };
+  const loops = plan.bots.map((spec) => new BotLoop(spec, plan, start, print));
   const stop = (): void => {
     clearInterval(timer);
     for (const loop of loops) loop.close();
