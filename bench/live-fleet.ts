@@ -650,6 +650,10 @@ try {
   );
 } finally {
   await Promise.all(Object.values(queues).map((q) => q.close()));
+  // The run's queues (the schedules' too) go with its schema: nothing of it is left in Redis.
+  if ('scanStream' in redis)
+    for await (const keys of redis.scanStream({ match: `${env.config.QUEUE_PREFIX}:*`, count: 1000 }))
+      if ((keys as string[]).length > 0) await redis.unlink(...(keys as string[]));
   redis.disconnect();
   await env.close();
 }
