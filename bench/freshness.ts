@@ -9,8 +9,7 @@ import { Queue } from 'bullmq';
 import { createBotDatabase } from '../scripts/freqtrade/generate-bot-db.js';
 import { createRedis } from '../src/connections/redis.js';
 import { benchEnv, machine, SCALE } from './_bench-env.js';
-import { childEnv } from './_bench-workers.js';
-import { CLI } from '../scripts/ctp-etl-child.js';
+import { settleQueues, startCtpEtl } from './_ctp-etl-start.js';
 
 /**
  * Freshness: BOTS bots (TRADES trades each) under `ctp-etl start` (shipped defaults: the watcher,
@@ -50,48 +49,19 @@ for (const [i, bot] of bots.entries()) {
   );
 }
 
-const app = spawn(process.execPath, [CLI, 'start', '--port', '0'], {
-  env: childEnv(env.config, {
-    BOARD_AUTH: 'false',
-    LOG_LEVEL: 'info',
-    KEEP_COMPLETED_COUNT: '100000',
-  }),
-  stdio: ['ignore', 'ignore', 'pipe'],
-});
-let appLog = '';
-await new Promise<void>((resolve, reject) => {
-  app.stderr.on('data', (chunk: Buffer) => {
-    if (appLog.length < 1_000_000) appLog += chunk.toString();
-    if (appLog.includes('"msg":"watcher ready"')) resolve();
-  });
-  app.once('exit', (code) => reject(new Error(`ctp-etl start exited ${code}:\n${appLog.slice(-4000)}`)));
-});
+const app = await startCtpEtl(env.config, { KEEP_COMPLETED_COUNT: '100000' });
 
 const redis = createRedis(env.config, 'producer');
 const queues = {
   sync: new Queue('bot-sync', { connection: redis, prefix: env.config.QUEUE_PREFIX }),
   push: new Queue('turso-push', { connection: redis, prefix: env.config.QUEUE_PREFIX }),
 };
-async function idle(): Promise<boolean> {
-  for (const queue of Object.values(queues)) {
-    // Delayed jobs are the schedules' next runs (and retries' backoff, which a failure shows anyway).
-    const counts = await queue.getJobCounts('waiting', 'active', 'prioritized');
-    if (Object.values(counts).some((n) => n > 0)) return false;
-  }
-  return true;
-}
-async function settle(what: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await idle())) {
-    if (Date.now() > deadline) throw new Error(`${what}: queues still busy after ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
+const settle = (what: string, timeoutMs: number): Promise<void> => settleQueues(Object.values(queues), what, timeoutMs);
 
 // First syncs and pushes of every bot, so the measurement sees a running fleet, not first syncs.
 const warmStart = Date.now();
 await queues.sync.addBulk(bots.map((bot) => ({ name: `bot-sync ${bot}`, data: { bot } })));
-await queues.push.addBulk(bots.map((bot) => ({ name: `turso-push ${bot}`, data: { instance: bot } })));
+await queues.push.addBulk(bots.map((bot) => ({ name: `turso-push ${bot}`, data: { bot } })));
 await settle('first syncs', 30 * 60_000);
 const warmMs = Date.now() - warmStart;
 
@@ -209,9 +179,8 @@ process.stdout.write(
   ].join('\n'),
 );
 
-app.kill('SIGTERM');
-await new Promise<void>((resolve) => app.once('exit', () => resolve()));
-const stopped = /^.*"msg":"watcher stopped".*$/m.exec(appLog)?.[0];
+await app.stop();
+const stopped = /^.*"msg":"watcher stopped".*$/m.exec(app.log())?.[0];
 const counts = stopped ? (JSON.parse(stopped) as { writes: number; syncs: number; pushes: number }) : undefined;
 process.stdout.write(
   `watcher over the whole run: ${counts ? `${counts.writes} writes seen, ${counts.syncs} bot-sync and ${counts.pushes} turso-push enqueues` : 'no counts logged'}\n`,
