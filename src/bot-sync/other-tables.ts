@@ -108,16 +108,20 @@ async function syncTable(
       )
     : undefined;
   const progress = { done: 0, total: scan?.ids.length ?? source.count(mapping.source) };
+  // A changed bot's few rows are read in a moment: the trades' merge told the run's progress
+  // (merge-sync.ts), and each update is a round trip to Redis in a worker; a longer read's is told.
+  const inline = progress.total <= ctx.config.SYNC_BATCH_SIZE;
+  const reading: BotSyncContext = since !== undefined && inline ? { ...ctx, progress: async () => undefined } : ctx;
   // Every usable row read; only those whose hash PostgreSQL is not known to hold are staged.
   const read: number[] = [];
   // A window's rows are read by the ids its scan found (none: nothing to read).
   const staged =
     progress.total === 0
       ? { keys: [] }
-      : await stageTable(ctx, client, source, mapping, {
+      : await stageTable(reading, client, source, mapping, {
           stage: `stage_${mapping.target}`,
           window: scan && { where: 'rowid IN (SELECT value FROM json_each(?))', params: [JSON.stringify(scan.ids)] },
-          inline: progress.total <= ctx.config.SYNC_BATCH_SIZE,
+          inline,
           progress,
           rejects,
           keep: (row) => {
