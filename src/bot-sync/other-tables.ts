@@ -25,10 +25,10 @@ import { emptyCounts, type TableCounts } from './sync-result.js';
  * keeps none of the bot's rows of it.
  *
  * A changed bot's sync reads these tables every time, mostly to find nothing changed in them, so
- * that case costs one PostgreSQL statement for all four: what PostgreSQL holds of each (rows,
+ * that case costs no PostgreSQL statement of its own: what PostgreSQL holds of each (rows,
  * highest id, the hashes of the rows a window reads again whatever their dates: locks in force, the
- * whole key-value store; its recorded rejects), against which the rows read are compared by hash
- * before any is sent. Only rows that differ, deletions and rejects cost statements of their own.
+ * whole key-value store; its recorded rejects) comes with the trades' and orders' in the windows'
+ * plan (heldOtherTablesQuery), and the rows read are compared with it by hash before any is sent. Only rows that differ, deletions and rejects cost statements of their own.
  */
 export interface OtherTablesResult {
   /** Per PostgreSQL table, the rows written; tables the source lacks are absent unless rows were deleted. */
@@ -56,9 +56,11 @@ export async function syncOtherTables(
   botId: string,
   /** The change windows' start when this run reads windows; undefined: every row. */
   since: Date | undefined,
+  /** What PostgreSQL holds of the tables, when the windows' plan read it already (heldOtherTablesQuery with `since`). */
+  held?: HeldOtherTables,
 ): Promise<OtherTablesResult> {
   const result: OtherTablesResult = { tables: {}, rejected: 0 };
-  const held = await heldTables(client, botId, source.bot, since);
+  held ??= await heldTables(client, botId, source.bot, since);
   for (const mapping of otherMappings) {
     const table = held.get(mapping.target)!;
     if (!source.others.includes(mapping)) {
@@ -106,16 +108,20 @@ async function syncTable(
       )
     : undefined;
   const progress = { done: 0, total: scan?.ids.length ?? source.count(mapping.source) };
+  // A changed bot's few rows are read in a moment: the trades' merge told the run's progress
+  // (merge-sync.ts), and each update is a round trip to Redis in a worker; a longer read's is told.
+  const inline = progress.total <= ctx.config.SYNC_BATCH_SIZE;
+  const reading: BotSyncContext = since !== undefined && inline ? { ...ctx, progress: async () => undefined } : ctx;
   // Every usable row read; only those whose hash PostgreSQL is not known to hold are staged.
   const read: number[] = [];
   // A window's rows are read by the ids its scan found (none: nothing to read).
   const staged =
     progress.total === 0
       ? { keys: [] }
-      : await stageTable(ctx, client, source, mapping, {
+      : await stageTable(reading, client, source, mapping, {
           stage: `stage_${mapping.target}`,
           window: scan && { where: 'rowid IN (SELECT value FROM json_each(?))', params: [JSON.stringify(scan.ids)] },
-          inline: progress.total <= ctx.config.SYNC_BATCH_SIZE,
+          inline,
           progress,
           rejects,
           keep: (row) => {
@@ -198,54 +204,6 @@ async function copyStraight(
 }
 
 /**
- * What PostgreSQL holds of each of the four tables for the bot, in one statement: rows, highest
- * id, the hashes of the rows every run reads again (active locks: `active IS NOT FALSE`, NULL
- * being an unreadable value; every key-value row), and the rejects recorded for its rows.
- */
-async function heldTables(
-  client: PoolClient,
-  botId: string,
-  bot: string,
-  since: Date | undefined,
-): Promise<Map<string, HeldTable>> {
-  const parts = otherMappings.map((mapping) => {
-    const key = quoteIdent(mapping.key.target);
-    const hashed = REREAD[mapping.target];
-    const hashes =
-      hashed === undefined
-        ? `'[]'::json`
-        : `coalesce(json_agg(json_build_array(${key}, row_hash)) FILTER (WHERE ${hashed}), '[]'::json)`;
-    return `(SELECT json_build_array(count(*), max(${key}), ${hashes}) FROM ${quoteIdent(mapping.target)} WHERE bot_id = $1) AS ${quoteIdent(mapping.target)}`;
-  });
-  const { rows } = await client.query<
-    Record<string, [number, number | null, Array<[number, string]>]> & { rejects: Record<string, number> | null }
-  >(
-    `SELECT ${parts.join(', ')},
-       (SELECT json_object_agg(collection, n) FROM (
-          SELECT collection, count(*) AS n FROM rejects
-          WHERE source = 'bot-sync' AND source_ref LIKE $2 || ':%' AND position LIKE 'rowid %' AND collection = ANY($3)
-          GROUP BY collection) r) AS rejects`,
-    [botId, bot, otherMappings.map((m) => m.source), since ?? null],
-  );
-  const row = rows[0]!;
-  return new Map(
-    otherMappings.map((mapping) => {
-      const [count, maxId, hashes] = row[mapping.target]!;
-      return [
-        mapping.target,
-        {
-          count,
-          maxId: maxId ?? Number.MIN_SAFE_INTEGER,
-          hashes: new Map(hashes),
-          allHashes: REREAD[mapping.target] === 'true',
-          rejects: row.rejects?.[mapping.source] ?? 0,
-        },
-      ];
-    }),
-  );
-}
-
-/**
  * Per table, the condition on PostgreSQL's rows that every run reads again whatever their dates
  * (their hashes are fetched, so an unchanged one is never sent back): bots/change-window.ts's
  * open rows (a lock while active), and the key-value store whole.
@@ -255,3 +213,79 @@ const REREAD: Readonly<Record<string, string>> = {
   pairlocks: 'active IS NOT FALSE AND ($4::timestamptz IS NULL OR lock_end_time IS NULL OR lock_end_time >= $4)',
   key_value_store: 'true',
 };
+
+/** What PostgreSQL holds of each of the four tables for the bot (heldOtherTables). */
+export type HeldOtherTables = ReadonlyMap<string, HeldTable>;
+
+/** The columns of heldOtherTables' answer: a select list over $1 bot id, $2 bot, $3 tables, $4 window start. */
+const HELD_COLUMNS = [
+  ...otherMappings.map((mapping) => {
+    const key = quoteIdent(mapping.key.target);
+    const hashed = REREAD[mapping.target];
+    const hashes =
+      hashed === undefined
+        ? `'[]'::json`
+        : `coalesce(json_agg(json_build_array(${key}, row_hash)) FILTER (WHERE ${hashed}), '[]'::json)`;
+    return `(SELECT json_build_array(count(*), max(${key}), ${hashes}) FROM ${quoteIdent(mapping.target)} WHERE bot_id = $1) AS ${quoteIdent(`held_${mapping.target}`)}`;
+  }),
+  `(SELECT json_object_agg(collection, n) FROM (
+      SELECT collection, count(*) AS n FROM rejects
+      WHERE source = 'bot-sync' AND source_ref LIKE $2 || ':%' AND position LIKE 'rowid %' AND collection = ANY($3)
+      GROUP BY collection) r) AS held_rejects`,
+].join(',\n       ');
+
+/**
+ * What PostgreSQL holds of each of the four tables for the bot, as columns another statement of
+ * the same transaction can carry (sync-state.ts planSyncWindows, which reads the trades' and
+ * orders' held state: one statement for all six tables): rows, highest id, the hashes of the rows
+ * every run reads again (active locks: `active IS NOT FALSE`, NULL being an unreadable value;
+ * every key-value row), and the rejects recorded for its rows. `params` follow the statement's
+ * own $1, the bot's id.
+ */
+export function heldOtherTablesQuery(
+  bot: string,
+  since: Date | undefined,
+): {
+  columns: string;
+  params: [string, string[], Date | null];
+  read: (row: Record<string, unknown>) => HeldOtherTables;
+} {
+  return {
+    columns: HELD_COLUMNS,
+    params: [bot, otherMappings.map((m) => m.source), since ?? null],
+    read: (row) => {
+      const rejects = row.held_rejects as Record<string, number> | null;
+      return new Map(
+        otherMappings.map((mapping) => {
+          const [count, maxId, hashes] = row[`held_${mapping.target}`] as [
+            number,
+            number | null,
+            Array<[number, string]>,
+          ];
+          return [
+            mapping.target,
+            {
+              count,
+              maxId: maxId ?? Number.MIN_SAFE_INTEGER,
+              hashes: new Map(hashes),
+              allHashes: REREAD[mapping.target] === 'true',
+              rejects: rejects?.[mapping.source] ?? 0,
+            },
+          ];
+        }),
+      );
+    },
+  };
+}
+
+/** heldOtherTablesQuery in a statement of its own (a run that plans no windows, or whose reset emptied the tables). */
+async function heldTables(
+  client: PoolClient,
+  botId: string,
+  bot: string,
+  since: Date | undefined,
+): Promise<HeldOtherTables> {
+  const query = heldOtherTablesQuery(bot, since);
+  const { rows } = await client.query<Record<string, unknown>>(`SELECT ${query.columns}`, [botId, ...query.params]);
+  return query.read(rows[0]!);
+}

@@ -130,10 +130,17 @@ async function syncFile(
           read: (step) => source.guard(step),
           scan: async (since) => {
             const datesSince = datesScanSince(state!, facts.now, ctx.config, since);
-            const planned = await planSyncWindows(client, source, botId, datesSince, {
-              trades: state!.tradesCount,
-              orders: state!.ordersCount,
-            });
+            const planned = await planSyncWindows(
+              client,
+              source,
+              botId,
+              datesSince,
+              {
+                trades: state!.tradesCount,
+                orders: state!.ordersCount,
+              },
+              since,
+            );
             if (typeof planned === 'string') return planned;
             // Without a date scan, the rows outside the window are the last run's: so is their latest date.
             const highWater = planned.datesScanned
@@ -196,12 +203,15 @@ async function syncFile(
           );
       // In the window's snapshot too, after the reset guard (an accepted reset ended these tables'
       // epoch as well, so then every row of them is written, as mergeSync writes every trade).
+      // What the windows' plan read of the other tables is theirs still, unless a reset ended their epoch.
+      const byWindows = plan.read === 'windows' && reset === undefined;
       others = await syncOtherTables(
         ctx,
         client,
         source,
         botId,
-        plan.read === 'windows' && reset === undefined ? plan.since : undefined,
+        byWindows ? plan.since : undefined,
+        byWindows ? plan.scan.otherTables : undefined,
       );
       if (source.db.inTransaction) source.db.exec('COMMIT');
       if (options.acceptReset !== undefined && reset === undefined)

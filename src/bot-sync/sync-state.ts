@@ -12,6 +12,7 @@ import {
 import type { BotDatabase } from './bot-database.js';
 import { latestTradeStrategySql } from '../bots/bot-registry.js';
 import type { SyncWindows } from './merge-sync.js';
+import { heldOtherTablesQuery, type HeldOtherTables } from './other-tables.js';
 import { FIRST_TRADES } from './reset-evidence.js';
 
 export interface StoredSyncState {
@@ -170,13 +171,17 @@ export async function planSyncWindows(
   datesSince: Date | undefined,
   /** Rows PostgreSQL held after the last sync (bot_sync_state). */
   counts: { trades: number; orders: number },
-): Promise<SyncWindows | string> {
+  /** The windows' start (run-plan.ts), for what PostgreSQL holds of the bot's other tables. */
+  since: Date,
+): Promise<(SyncWindows & { otherTables: HeldOtherTables }) | string> {
   const keyed = source.guard(() => ({
     trades: windowable(source.db, 'trades'),
     orders: source.orders === undefined || windowable(source.db, 'orders'),
   }));
   if (!keyed.trades) return 'its trades table is not keyed by an INTEGER PRIMARY KEY id';
   if (!keyed.orders) return 'its orders table is not keyed by an INTEGER PRIMARY KEY id';
+  // The other tables' held state comes along: one statement fewer for a changed bot's sync.
+  const others = heldOtherTablesQuery(source.bot, since);
   const { rows } = await client.query<{
     max_trade: number | null;
     open_trades: number[] | null;
@@ -188,8 +193,9 @@ export async function planSyncWindows(
        (SELECT array_agg(trade_id) FROM trades_aggregated WHERE bot_id = $1 AND (${HELD_OPEN_TRADES})) AS open_trades,
        (SELECT array_agg(trade_id) FROM (SELECT trade_id FROM trades_aggregated WHERE bot_id = $1 ORDER BY trade_id LIMIT ${FIRST_TRADES}) f) AS first_trades,
        (SELECT max(order_pk) FROM orders WHERE bot_id = $1) AS max_order,
-       (SELECT array_agg(order_pk) FROM orders WHERE bot_id = $1 AND ${HELD_OPEN_ORDERS}) AS open_orders`,
-    [botId],
+       (SELECT array_agg(order_pk) FROM orders WHERE bot_id = $1 AND ${HELD_OPEN_ORDERS}) AS open_orders,
+       ${others.columns}`,
+    [botId, ...others.params],
   );
   const pg = rows[0]!;
   const tradesHeld: HeldRows = {
@@ -219,6 +225,7 @@ export async function planSyncWindows(
       counts: { trades: trades.count, orders: orders?.count ?? 0 },
       highWater: laterOf(trades.highWater, orders?.highWater ?? null),
       datesScanned: datesSince !== undefined,
+      otherTables: others.read(pg),
     };
   });
 }

@@ -324,6 +324,36 @@ describe('change windows: bot-sync reads only what FreqTrade can have changed, a
     }
   });
 
+  it("a changed bot's windowed sync tells its progress once, however many of its other tables it reads", async () => {
+    const bot = 'windows-progress';
+    const file = botDbPath(bots(), bot);
+    createBotDatabase(file, { trades: 120, version: 'S13', seed: 17, openShare: 0.1, wal: true });
+    await syncBot(ctx(), bot);
+    const mutator = new FreqtradeMutator(file, 17);
+    try {
+      assert.ok(
+        mutator.apply('open') && mutator.apply('custom-data') && mutator.apply('lock') && mutator.apply('wallet'),
+        'a trade opened, custom data set, a pair locked, a balance written',
+      );
+    } finally {
+      mutator.close();
+    }
+    const run = ctx();
+    const result = await syncBot(run, bot);
+    assert.deepEqual([result.fullCompare, result.skipped], [undefined, undefined], 'the sync read windows');
+    const written = (table: string) =>
+      (result.otherTables?.[table]?.inserted ?? 0) + (result.otherTables?.[table]?.updated ?? 0);
+    assert.ok(
+      written('trade_custom_data') > 0 && written('pairlocks') > 0 && written('wallet_history') > 0,
+      `the other tables' new rows were read and written: ${JSON.stringify(result.otherTables)}`,
+    );
+    // Each update is a round trip to Redis in a worker: the trades' and orders' window, told once.
+    const window = result.trades.inserted + result.trades.updated + result.orders.inserted + result.orders.updated;
+    assert.equal(run.progressValues.length, 1, `progress told: ${JSON.stringify(run.progressValues)}`);
+    assert.ok(window > 0, 'trades and orders changed in the window');
+    assert.deepEqual(await differences(bot), { tradesUpdated: { count: 0, sample: [] }, others: 0, otherTables: {} });
+  });
+
   it('the reset guard holds under windows: a fresh database copied over the file in place is refused; accepted, every row of the file is synced', async () => {
     const bot = 'windows-reset';
     const file = botDbPath(bots(), bot);
