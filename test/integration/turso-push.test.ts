@@ -160,6 +160,17 @@ describe('turso-push', () => {
       await assertTargetExact(bot);
     });
 
+    it('copies orders whose trade was deleted by hand: FreqTrade leaves foreign keys off, so its file can hold them', async () => {
+      editSource(bot.dbPath, 'PRAGMA foreign_keys = OFF; DELETE FROM trades WHERE id = 12');
+      const orders = sqliteTables(bot.dbPath).get('orders')!;
+      const tradeColumn = orders.columns.indexOf('ft_trade_id') + 1; // rows start with the rowid
+      const orphans = orders.rows.filter((r) => r[tradeColumn] === 'i12');
+      assert.ok(orphans.length > 0, 'orders of the deleted trade');
+      const result = await push(bot.name);
+      assert.deepEqual([result.pushed, result.deleted], [0, 1]);
+      await assertTargetExact(bot);
+    });
+
     it('adds a column a FreqTrade upgrade added, and pushes its values', async () => {
       editSource(
         bot.dbPath,
