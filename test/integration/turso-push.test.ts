@@ -154,7 +154,13 @@ describe('turso-push', () => {
         `DELETE FROM orders WHERE ft_trade_id = 10; DELETE FROM trades WHERE id = 10; ${newOrder(11, 'exit-11')}`,
       );
       assert.equal(maxOrderId(), partial, 'the id is reused');
-      const result = await push(bot.name);
+      const sent: string[] = [];
+      const stop = onLibsqlStatement((sql) => sent.push(sql.slice(0, 30)));
+      const result = await push(bot.name).finally(stop);
+      // Each batch keeps the target's foreign keys whole: the order moves off trade 10 before it goes.
+      const upsertOrders = sent.findIndex((sql) => sql.startsWith('INSERT INTO "orders"'));
+      const deleteTrades = sent.findIndex((sql) => sql.startsWith('DELETE FROM "trades"'));
+      assert.ok(upsertOrders >= 0 && deleteTrades > upsertOrders, sent.join(' | '));
       // Trade 10's other orders and the trade go; the reused id is an order changed in place.
       assert.deepEqual([result.pushed, result.deleted], [1, tradeOrders - 1 + 1]);
       await assertTargetExact(bot);
