@@ -322,17 +322,21 @@ async function pushTables(
     ensurePending,
   );
   const byName = new Map(plans.map((p) => [p.table, p]));
-  // Deletions children first, then rows parents first: a target enforcing foreign keys (or a
-  // unique key a deleted row shares with a new one) accepts both.
-  for (const table of [...tables].reverse()) {
-    if (byName.get(table.name)!.deletes > 0)
-      await writeChanges(sides, table, previous.get(table.name)!, writer, 'delete', kept.get(table.name));
-  }
-  for (const table of tables) {
+  const write = async (table: TableSchema, kind: 'delete' | 'upsert') => {
     const plan = byName.get(table.name)!;
-    if (plan.inserts + plan.updates > 0)
-      await writeChanges(sides, table, previous.get(table.name)!, writer, 'upsert', kept.get(table.name));
-  }
+    if ((kind === 'delete' ? plan.deletes : plan.inserts + plan.updates) > 0)
+      await writeChanges(sides, table, previous.get(table.name)!, writer, kind, kept.get(table.name));
+  };
+  // An order whose id SQLite reused (a deleted trade's last order id taken by a new order) is an
+  // update that moves the row off the deleted trade: a target enforcing foreign keys accepts the
+  // trade's deletion only after it. So, every batch keeping the target consistent: the childless
+  // tables' deletions (before their upserts: a unique key a deleted row shares with a new one),
+  // then every upsert parents first, then the parents' deletions children first.
+  const referenced = new Set(tables.flatMap((t) => t.parents.map((parent) => parent.toLowerCase())));
+  const isParent = (table: TableSchema) => referenced.has(table.name.toLowerCase());
+  for (const table of [...tables].reverse()) if (!isParent(table)) await write(table, 'delete');
+  for (const table of tables) await write(table, 'upsert');
+  for (const table of [...tables].reverse()) if (isParent(table)) await write(table, 'delete');
   const next = {
     window: plan.next,
     openKeys: openKeys(sides.source, tables, plan.scan?.openIds),

@@ -40,8 +40,8 @@ function deleteSql(table: TableSchema, rows: number): string {
 
 /**
  * Gathers row changes into multi-row statements (under the parameter limit) and statements into
- * `client.batch(..., 'write')` requests (under a byte budget). A batch is one atomic transaction
- * on the server; `onCommit` learns what it held only after it committed.
+ * `client.migrate(...)` requests (under a byte budget). A batch is one atomic transaction on the
+ * server, run with foreign keys off; `onCommit` learns what it held only after it committed.
  */
 export class BatchWriter {
   private statements: InStatement[] = [];
@@ -113,7 +113,10 @@ export class BatchWriter {
     this.statements = [];
     this.ops = [];
     this.bytes = 0;
-    await this.client.batch(statements, 'write');
+    // With the target's foreign keys off, as FreqTrade leaves them in the source (a migrate batch
+    // is one transaction too): the copy must hold what the source holds, even an order whose trade
+    // was deleted by hand or a migration's backup table referring to a trade deleted since.
+    await this.client.migrate(statements);
     await this.onCommit(ops, bytes);
   }
 }

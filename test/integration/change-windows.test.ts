@@ -286,6 +286,50 @@ describe('change windows: bot-sync reads only what FreqTrade can have changed, a
     });
   }
 
+  // The path of change-windows seed 141 (S06) that failed with "FOREIGN KEY constraint failed".
+  it("a trade deleted after its partial exit (the highest order id), then a trade opened whose orders take its orders' ids: the windowed push stays exact", async () => {
+    const bot = 'reused-order-id';
+    const file = botDbPath(bots(), bot);
+    createBotDatabase(file, { trades: 120, version: 'S06', seed: 141, openShare: 0.1, wal: false });
+    enablePush(bot);
+    const mutator = new FreqtradeMutator(file, 141);
+    const db = new Database(file);
+    try {
+      const lastOrder = () =>
+        db
+          .prepare<[], { id: number; trade: number }>('SELECT id, ft_trade_id AS trade FROM orders ORDER BY id DESC')
+          .get()!;
+      await push(bot);
+      // Partial exits (the mutator's seeded picks) until one is of a trade below the newest: the
+      // trade opened next gets a new id, so the deleted trade is a deletion, not a trade changed.
+      const newest = db.prepare<[], { id: number }>('SELECT max(id) AS id FROM trades').get()!.id;
+      let exit = mutator.apply('partial-exit');
+      for (let tries = 0; exit?.trade === newest && tries < 10; tries++) exit = mutator.apply('partial-exit');
+      assert.ok(exit && exit.trade! < newest, 'an open trade below the newest exited in part');
+      const partial = lastOrder();
+      assert.equal(partial.trade, exit.trade, "the exit's order has the highest id");
+      await push(bot);
+      // FreqTrade's delete of the trade (its orders, then the trade), then a new trade.
+      const orderIds = (trade: number) =>
+        db
+          .prepare<[number], { id: number }>('SELECT id FROM orders WHERE ft_trade_id = ? ORDER BY id')
+          .all(trade)
+          .map((o) => o.id);
+      const deleted = orderIds(exit.trade!);
+      db.prepare('DELETE FROM orders WHERE ft_trade_id = ?').run(exit.trade);
+      db.prepare('DELETE FROM trades WHERE id = ?').run(exit.trade);
+      const opened = mutator.apply('open')!;
+      const reused = orderIds(opened.trade!).filter((id) => deleted.includes(id));
+      assert.ok(reused.length > 0, "the new trade's orders take ids of the deleted trade's orders");
+      const pushed = await push(bot);
+      assert.ok(pushed.windows, 'the push read windows');
+      assert.deepEqual(await tursoDifferences(bot, file, new Set()), [], 'the Turso copy equals the source');
+    } finally {
+      db.close();
+      mutator.close();
+    }
+  });
+
   it('a bot above SYNC_DATE_SCAN_ROWS: windows through indexes take what opens and closes, the next date scan (from the last) a fee fetched after the close', async () => {
     const bot = 'windows-by-index';
     const file = botDbPath(bots(), bot);

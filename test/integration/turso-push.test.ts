@@ -133,6 +133,50 @@ describe('turso-push', () => {
       await assertTargetExact(bot);
     });
 
+    it("deletes a trade whose last order's id a new order of another trade took (SQLite reuses the highest id)", async () => {
+      /** A copy of the trade's first order, as a new order with the next id (FreqTrade's ids have no AUTOINCREMENT). */
+      const newOrder = (trade: number, orderId: string) => `
+        CREATE TEMP TABLE new_order AS SELECT * FROM orders WHERE id = (SELECT min(id) FROM orders WHERE ft_trade_id = ${trade});
+        UPDATE new_order SET id = (SELECT max(id) + 1 FROM orders), order_id = '${orderId}';
+        INSERT INTO orders SELECT * FROM new_order;
+        DROP TABLE new_order;`;
+      const maxOrderId = () => sqliteTables(bot.dbPath).get('orders')!.rows.at(-1)![0];
+      // A partial exit of trade 10: its order takes the highest id.
+      editSource(bot.dbPath, newOrder(10, 'partial-exit-10'));
+      const partial = maxOrderId();
+      const orders = sqliteTables(bot.dbPath).get('orders')!;
+      const tradeColumn = orders.columns.indexOf('ft_trade_id') + 1; // rows start with the rowid
+      const tradeOrders = orders.rows.filter((r) => r[tradeColumn] === 'i10').length;
+      await push(bot.name);
+      // Trade 10 deleted with its orders; the next order (of trade 11) takes the partial exit's id.
+      editSource(
+        bot.dbPath,
+        `DELETE FROM orders WHERE ft_trade_id = 10; DELETE FROM trades WHERE id = 10; ${newOrder(11, 'exit-11')}`,
+      );
+      assert.equal(maxOrderId(), partial, 'the id is reused');
+      const sent: string[] = [];
+      const stop = onLibsqlStatement((sql) => sent.push(sql.slice(0, 30)));
+      const result = await push(bot.name).finally(stop);
+      // Each batch keeps the target's foreign keys whole: the order moves off trade 10 before it goes.
+      const upsertOrders = sent.findIndex((sql) => sql.startsWith('INSERT INTO "orders"'));
+      const deleteTrades = sent.findIndex((sql) => sql.startsWith('DELETE FROM "trades"'));
+      assert.ok(upsertOrders >= 0 && deleteTrades > upsertOrders, sent.join(' | '));
+      // Trade 10's other orders and the trade go; the reused id is an order changed in place.
+      assert.deepEqual([result.pushed, result.deleted], [1, tradeOrders - 1 + 1]);
+      await assertTargetExact(bot);
+    });
+
+    it('copies orders whose trade was deleted by hand: FreqTrade leaves foreign keys off, so its file can hold them', async () => {
+      editSource(bot.dbPath, 'PRAGMA foreign_keys = OFF; DELETE FROM trades WHERE id = 12');
+      const orders = sqliteTables(bot.dbPath).get('orders')!;
+      const tradeColumn = orders.columns.indexOf('ft_trade_id') + 1; // rows start with the rowid
+      const orphans = orders.rows.filter((r) => r[tradeColumn] === 'i12');
+      assert.ok(orphans.length > 0, 'orders of the deleted trade');
+      const result = await push(bot.name);
+      assert.deepEqual([result.pushed, result.deleted], [0, 1]);
+      await assertTargetExact(bot);
+    });
+
     it('adds a column a FreqTrade upgrade added, and pushes its values', async () => {
       editSource(
         bot.dbPath,
