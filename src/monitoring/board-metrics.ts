@@ -7,7 +7,7 @@ import { errorMessage } from '../errors.js';
 import { withTimeout } from '../lifecycle/deadlines.js';
 import type { Logger } from '../logger.js';
 import type { Queues } from '../queues/queues.js';
-import { behindAfterSeconds, botSyncLag, lagDistribution } from './bot-sync-lag.js';
+import { behindAfterSeconds, botSyncLag, lagDistribution, type LagDistribution } from './bot-sync-lag.js';
 import { queueDepths, queueWorkers } from './queue-depths.js';
 import { redisMemory } from './redis-memory.js';
 
@@ -32,6 +32,16 @@ export function registerBoardMetrics(
     config: Pick<Config, 'BOT_DISCOVERY' | 'DISCOVERY_INTERVAL' | 'SYNC_INTERVAL'>;
   },
 ): void {
+  /** The lag across bots on disk, or undefined (logged) when PostgreSQL does not answer in time. */
+  const lagSpread = async (): Promise<LagDistribution | undefined> => {
+    try {
+      const lags = await withTimeout(botSyncLag(sources.pg), METRICS_SOURCE_TIMEOUT_MS);
+      return lagDistribution(lags, behindAfterSeconds(sources.config.SYNC_INTERVAL));
+    } catch (error) {
+      sources.logger.warn('metrics: bot sync lag unavailable', { error: errorMessage(error) });
+      return undefined;
+    }
+  };
   new Gauge({
     name: 'ctp_etl_queue_jobs',
     help: 'Jobs per queue and state (waiting, active, delayed, completed, failed, ...)',
@@ -71,18 +81,14 @@ export function registerBoardMetrics(
     registers: [registry],
     async collect() {
       this.reset();
-      try {
-        const lags = await withTimeout(botSyncLag(sources.pg), METRICS_SOURCE_TIMEOUT_MS);
-        const spread = lagDistribution(lags, behindAfterSeconds(sources.config.SYNC_INTERVAL));
-        for (const [quantile, seconds] of [
-          ['0.5', spread.p50Seconds],
-          ['0.95', spread.p95Seconds],
-          ['1', spread.maxSeconds],
-        ] as const) {
-          if (seconds !== null) this.set({ quantile }, seconds);
-        }
-      } catch (error) {
-        sources.logger.warn('metrics: bot sync lag unavailable', { error: errorMessage(error) });
+      const spread = await lagSpread();
+      if (spread === undefined) return;
+      for (const [quantile, seconds] of [
+        ['0.5', spread.p50Seconds],
+        ['0.95', spread.p95Seconds],
+        ['1', spread.maxSeconds],
+      ] as const) {
+        if (seconds !== null) this.set({ quantile }, seconds);
       }
     },
   });
@@ -92,13 +98,8 @@ export function registerBoardMetrics(
     registers: [registry],
     async collect() {
       this.reset();
-      try {
-        const lags = await withTimeout(botSyncLag(sources.pg), METRICS_SOURCE_TIMEOUT_MS);
-        const spread = lagDistribution(lags, behindAfterSeconds(sources.config.SYNC_INTERVAL));
-        this.set(spread.behind);
-      } catch (error) {
-        sources.logger.warn('metrics: bot sync lag unavailable', { error: errorMessage(error) });
-      }
+      const spread = await lagSpread();
+      if (spread !== undefined) this.set(spread.behind);
     },
   });
   new Gauge({

@@ -8,6 +8,7 @@ import { seedBotSyncState } from '../helpers/bot-sync-state.js';
 import { cliEnv, runCli } from '../helpers/cli-process.js';
 import { failureTracker } from '../helpers/failure-tracker.js';
 import { createTestEnvironment, type TestEnvironment } from '../helpers/test-runtime.js';
+import type { LagDistribution } from '../../src/monitoring/bot-sync-lag.js';
 
 interface StatusJson {
   queues: Array<{ queue: string; counts: Record<string, number>; oldestWaitingSeconds: number | null }>;
@@ -26,14 +27,7 @@ interface StatusJson {
     lastError: string | null;
     missingSince: string | null;
   }>;
-  lag: {
-    bots: number;
-    p50Seconds: number | null;
-    p95Seconds: number | null;
-    maxSeconds: number | null;
-    behind: number;
-    behindAfterSeconds: number;
-  };
+  lag: LagDistribution;
 }
 
 describe('ctp-etl status', () => {
