@@ -38,6 +38,8 @@ export interface SyncWindows {
   datesScanned: boolean;
   /** The bot's first trades PostgreSQL holds (the reset guard compares them with the file's). */
   firstTradeIds: readonly number[];
+  /** The trades open now or in the copy, and the new ones: those whose custom data FreqTrade may have set since. */
+  liveTradeIds: readonly number[];
 }
 
 /**

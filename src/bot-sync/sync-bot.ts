@@ -20,7 +20,7 @@ import { firstSync } from './first-sync.js';
 import { mergeSync, type SyncWindows } from './merge-sync.js';
 import { endEpoch, type EndedEpoch } from './end-epoch.js';
 import { gatherResetEvidence } from './reset-evidence.js';
-import { syncOtherTables, type OtherTablesResult } from './other-tables.js';
+import { heldAfter, syncOtherTables, type OtherTablesResult } from './other-tables.js';
 import {
   datesScanSince,
   planSyncWindows,
@@ -138,6 +138,7 @@ async function syncFile(
               {
                 trades: state!.tradesCount,
                 orders: state!.ordersCount,
+                others: state!.otherCounts,
               },
               since,
             );
@@ -212,6 +213,7 @@ async function syncFile(
         botId,
         byWindows ? plan.since : undefined,
         byWindows ? plan.scan.otherTables : undefined,
+        byWindows && !plan.scan.datesScanned ? { tradeIds: plan.scan.liveTradeIds } : undefined,
       );
       if (source.db.inTransaction) source.db.exec('COMMIT');
       if (options.acceptReset !== undefined && reset === undefined)
@@ -237,6 +239,7 @@ async function syncFile(
       identity: identity ?? null,
       tradesCount: result.trades.inserted + result.trades.updated + result.trades.unchanged,
       ordersCount: result.orders.inserted + result.orders.updated + result.orders.unchanged,
+      otherCounts: heldAfter(others),
       result,
       window,
       datesScan,

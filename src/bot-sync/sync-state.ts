@@ -12,7 +12,7 @@ import {
 import type { BotDatabase } from './bot-database.js';
 import { latestTradeStrategySql } from '../bots/bot-registry.js';
 import type { SyncWindows } from './merge-sync.js';
-import { heldOtherTablesQuery, type HeldOtherTables } from './other-tables.js';
+import { heldOtherTablesQuery, type HeldOtherTables, type OtherTableCounts } from './other-tables.js';
 import { FIRST_TRADES } from './reset-evidence.js';
 
 export interface StoredSyncState {
@@ -27,6 +27,8 @@ export interface StoredSyncState {
   datesScan: DatesScan;
   /** PostgreSQL holds trades of the bot (else its sync is a first sync). */
   holdsTrades: boolean;
+  /** Rows of the bot's other tables PostgreSQL held after the last sync, per table (migration 022); null: unknown. */
+  otherCounts: OtherTableCounts | null;
 }
 
 /** When a run last read the rows' dates (a date scan or every row), and the file's latest date then. */
@@ -48,9 +50,10 @@ export async function readSyncState(client: PoolClient, botId: string): Promise<
     dates_scanned_at: Date | null;
     dates_high_water: Date | null;
     holds_trades: boolean;
+    other_counts: OtherTableCounts | null;
   }>(
     `SELECT source_fingerprint, source_identity, trades_count, orders_count, window_at, window_high_water, full_compare_at, source_schema,
-       dates_scanned_at, dates_high_water, EXISTS (SELECT 1 FROM trades_aggregated WHERE bot_id = $1) AS holds_trades
+       dates_scanned_at, dates_high_water, other_counts, EXISTS (SELECT 1 FROM trades_aggregated WHERE bot_id = $1) AS holds_trades
      FROM bot_sync_state WHERE bot_id = $1`,
     [botId],
   );
@@ -69,6 +72,7 @@ export async function readSyncState(client: PoolClient, botId: string): Promise<
         },
         datesScan: { at: row.dates_scanned_at, highWater: row.dates_high_water },
         holdsTrades: row.holds_trades,
+        otherCounts: row.other_counts,
       }
     : undefined;
 }
@@ -82,6 +86,7 @@ export async function writeSyncSuccess(
     identity: string | null;
     tradesCount: number;
     ordersCount: number;
+    otherCounts: OtherTableCounts;
     result: object;
     window: WindowMemory;
     datesScan: DatesScan;
@@ -101,13 +106,13 @@ export async function writeSyncSuccess(
     : '';
   await client.query(
     `${strategy}INSERT INTO bot_sync_state (bot_id, source_fingerprint, source_identity, trades_count, orders_count, last_success_at, last_result, last_error, last_error_at, updated_at,
-       window_at, window_high_water, full_compare_at, source_schema, dates_scanned_at, dates_high_water)
-     VALUES ($1, $2, $6, $3, $4, now(), $5, NULL, NULL, now(), $7, $8, $9, $10, $11, $12)
+       window_at, window_high_water, full_compare_at, source_schema, dates_scanned_at, dates_high_water, other_counts)
+     VALUES ($1, $2, $6, $3, $4, now(), $5, NULL, NULL, now(), $7, $8, $9, $10, $11, $12, $13)
      ON CONFLICT (bot_id) DO UPDATE SET source_fingerprint = EXCLUDED.source_fingerprint, source_identity = EXCLUDED.source_identity, trades_count = EXCLUDED.trades_count,
        orders_count = EXCLUDED.orders_count, last_success_at = now(), last_result = EXCLUDED.last_result,
        last_error = NULL, last_error_at = NULL, updated_at = now(), window_at = EXCLUDED.window_at,
        window_high_water = EXCLUDED.window_high_water, full_compare_at = EXCLUDED.full_compare_at, source_schema = EXCLUDED.source_schema,
-       dates_scanned_at = EXCLUDED.dates_scanned_at, dates_high_water = EXCLUDED.dates_high_water`,
+       dates_scanned_at = EXCLUDED.dates_scanned_at, dates_high_water = EXCLUDED.dates_high_water, other_counts = EXCLUDED.other_counts`,
     [
       botId,
       state.fingerprint,
@@ -121,6 +126,7 @@ export async function writeSyncSuccess(
       w.schema,
       state.datesScan.at,
       state.datesScan.highWater,
+      JSON.stringify(state.otherCounts),
     ],
   );
 }
@@ -170,7 +176,7 @@ export async function planSyncWindows(
   /** Where a scan of the rows' dates starts; undefined: no date scan this run (datesScanSince). */
   datesSince: Date | undefined,
   /** Rows PostgreSQL held after the last sync (bot_sync_state). */
-  counts: { trades: number; orders: number },
+  counts: { trades: number; orders: number; others: OtherTableCounts | null },
   /** The windows' start (run-plan.ts), for what PostgreSQL holds of the bot's other tables. */
   since: Date,
 ): Promise<(SyncWindows & { otherTables: HeldOtherTables }) | string> {
@@ -181,7 +187,7 @@ export async function planSyncWindows(
   if (!keyed.trades) return 'its trades table is not keyed by an INTEGER PRIMARY KEY id';
   if (!keyed.orders) return 'its orders table is not keyed by an INTEGER PRIMARY KEY id';
   // The other tables' held state comes along: one statement fewer for a changed bot's sync.
-  const others = heldOtherTablesQuery(source.bot, since);
+  const others = heldOtherTablesQuery(source.bot, since, counts.others);
   const { rows } = await client.query<{
     max_trade: number | null;
     open_trades: number[] | null;
@@ -219,6 +225,13 @@ export async function planSyncWindows(
       trades: trades.window,
       tradeIds: unionIds(trades.ids, orders?.parentIds ?? []),
       firstTradeIds: pg.first_trades ?? [],
+      liveTradeIds: unionIds(
+        trades.openIds,
+        unionIds(
+          [...tradesHeld.openIds].sort((a, b) => a - b),
+          trades.ids.filter((id) => id > tradesHeld.maxId),
+        ),
+      ),
       orders: orders?.window,
       orderIds: orders?.ids ?? [],
       held,
