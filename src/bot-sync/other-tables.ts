@@ -111,7 +111,11 @@ async function syncTable(
     source.guard(() => windowable(source.db, mapping.source));
   // As the trades' window was found: by a scan of the dates, or (a big bot between its date
   // scans) through indexes, custom data by the trades of that window.
-  const heldRows = { maxId: held.maxId, openIds: [...held.hashes.keys()] };
+  const heldRows = {
+    maxId: held.maxId,
+    // Custom data of open trades is read again through indexes only: a scan finds it by its date.
+    openIds: indexed === undefined && INDEX_ONLY_REREAD.has(mapping.target) ? [] : [...held.hashes.keys()],
+  };
   const scan = byWindow
     ? source.guard(() =>
         indexed === undefined
@@ -227,6 +231,9 @@ const REREAD: Readonly<Record<string, string>> = {
   trade_custom_data: 'trade_id IN (SELECT t.trade_id FROM trades_aggregated t WHERE t.bot_id = $1 AND t.is_open)',
   key_value_store: 'true',
 };
+
+/** Tables whose REREAD rows only a window through indexes reads again. */
+const INDEX_ONLY_REREAD: ReadonlySet<string> = new Set(['trade_custom_data']);
 
 /** What PostgreSQL holds of each of the four tables for the bot (heldOtherTables). */
 export type HeldOtherTables = ReadonlyMap<string, HeldTable>;
