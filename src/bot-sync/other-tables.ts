@@ -1,10 +1,10 @@
 import type { PoolClient } from 'pg';
-import { indexWindow, scanWindow, windowable, WINDOW_RULES } from '../bots/change-window.js';
+import { indexWindow, scanWindow, windowable, WINDOW_RULES, type WindowScan } from '../bots/change-window.js';
 import { quoteIdent } from '../sql-identifier.js';
 import type { BotDatabase } from './bot-database.js';
 import { copySql } from './first-sync.js';
 import { otherMappings, type TableMapping } from './freqtrade-columns.js';
-import { mergeStaged, stageTable } from './merge-sync.js';
+import { mergeStaged, stageTable, type HashRequest } from './merge-sync.js';
 import { copyLines, describePgFailure, tableAt } from './pg-copy.js';
 import { createRowEncoder, KeyList, readLines, recordRowRejects, type RowReject } from './source-lines.js';
 import type { BotSyncContext } from './sync-context.js';
@@ -51,6 +51,11 @@ interface HeldTable {
   allHashes: boolean;
   /** The bot's rejects recorded for the table's rows. */
   rejects: number;
+  /**
+   * The run's window of the table, when the windows' plan found it (findOtherWindows); `hashes`
+   * then also receives those of its rows PostgreSQL holds (merge-sync.ts, with the trades').
+   */
+  window?: WindowScan;
 }
 
 export async function syncOtherTables(
@@ -58,15 +63,14 @@ export async function syncOtherTables(
   client: PoolClient,
   source: BotDatabase,
   botId: string,
-  /** The change windows' start when this run reads windows; undefined: every row. */
-  since: Date | undefined,
-  /** What PostgreSQL holds of the tables, when the windows' plan read it already (heldOtherTablesQuery with `since`). */
-  held?: HeldOtherTables,
-  /** When the run found the trades' window through indexes (no date scan this run): the trades open or new in it (SyncWindows.liveTradeIds). */
-  indexed?: { tradeIds: readonly number[] },
+  /**
+   * When this run reads windows: what the windows' plan read of the tables (heldOtherTablesQuery,
+   * findOtherWindows); else every row is read.
+   */
+  planned?: HeldOtherTables,
 ): Promise<OtherTablesResult> {
   const result: OtherTablesResult = { tables: {}, rejected: 0 };
-  held ??= await heldTables(client, botId, source.bot, since);
+  const held = planned ?? (await heldTables(client, botId, source.bot));
   for (const mapping of otherMappings) {
     const table = held.get(mapping.target)!;
     if (!source.others.includes(mapping)) {
@@ -77,7 +81,7 @@ export async function syncOtherTables(
       continue;
     }
     const rejects: RowReject[] = [];
-    const synced = await syncTable(ctx, client, source, botId, mapping, table, since, rejects, indexed);
+    const synced = await syncTable(ctx, client, source, botId, mapping, table, planned !== undefined, rejects);
     result.tables[mapping.target] = synced.written;
     // Rejects are replaced only where there are new ones or old ones to drop.
     if (rejects.length > 0 || table.rejects > 0)
@@ -96,38 +100,21 @@ async function syncTable(
   botId: string,
   mapping: TableMapping,
   held: HeldTable,
-  since: Date | undefined,
+  /** The run reads windows (held.window: the table's, undefined when it is read whole). */
+  byWindows: boolean,
   rejects: RowReject[],
-  indexed: { tradeIds: readonly number[] } | undefined,
 ): Promise<{ written: TableCounts; reread: number[] | undefined }> {
   const written = emptyCounts();
-  if (since === undefined && held.count === 0) {
+  if (!byWindows && held.count === 0) {
     written.inserted = await copyStraight(ctx, client, source, botId, mapping, rejects);
     return { written, reread: undefined };
   }
-  const byWindow =
-    since !== undefined &&
-    WINDOW_RULES[mapping.source] !== undefined &&
-    source.guard(() => windowable(source.db, mapping.source));
-  // As the trades' window was found: by a scan of the dates, or (a big bot between its date
-  // scans) through indexes, custom data by the trades of that window.
-  const heldRows = {
-    maxId: held.maxId,
-    // Custom data of open trades is read again through indexes only: a scan finds it by its date.
-    openIds: indexed === undefined && INDEX_ONLY_REREAD.has(mapping.target) ? [] : [...held.hashes.keys()],
-  };
-  const scan = byWindow
-    ? source.guard(() =>
-        indexed === undefined
-          ? scanWindow(source.db, mapping.source, since, heldRows)
-          : indexWindow(source.db, mapping.source, heldRows, indexed.tradeIds, since),
-      )
-    : undefined;
+  const scan = held.window;
   const progress = { done: 0, total: scan?.ids.length ?? source.count(mapping.source) };
   // A changed bot's few rows are read in a moment: the trades' merge told the run's progress
   // (merge-sync.ts), and each update is a round trip to Redis in a worker; a longer read's is told.
   const inline = progress.total <= ctx.config.SYNC_BATCH_SIZE;
-  const reading: BotSyncContext = since !== undefined && inline ? { ...ctx, progress: async () => undefined } : ctx;
+  const reading: BotSyncContext = byWindows && inline ? { ...ctx, progress: async () => undefined } : ctx;
   // Every usable row read; only those whose hash PostgreSQL is not known to hold are staged.
   const read: number[] = [];
   // A window's rows are read by the ids its scan found (none: nothing to read).
@@ -168,6 +155,60 @@ async function syncTable(
       ? read.length - written.inserted - written.updated
       : held.count - written.deleted - written.updated;
   return { written, reread: scan?.ids };
+}
+
+/**
+ * The table's change window, found as the trades' was: by a scan of the dates, or (a big bot
+ * between its date scans) through indexes, custom data by the trades open or new; undefined when
+ * the table is read whole (no rule, or not keyed by an INTEGER PRIMARY KEY id).
+ */
+function findWindow(
+  source: BotDatabase,
+  mapping: TableMapping,
+  held: HeldTable,
+  since: Date,
+  indexed: { tradeIds: readonly number[] } | undefined,
+): WindowScan | undefined {
+  return source.guard(() => {
+    if (WINDOW_RULES[mapping.source] === undefined || !windowable(source.db, mapping.source)) return undefined;
+    const heldRows = {
+      maxId: held.maxId,
+      // Custom data of open trades is read again through indexes only: a scan finds it by its date.
+      openIds: indexed === undefined && INDEX_ONLY_REREAD.has(mapping.target) ? [] : [...held.hashes.keys()],
+    };
+    return indexed === undefined
+      ? scanWindow(source.db, mapping.source, since, heldRows)
+      : indexWindow(source.db, mapping.source, heldRows, indexed.tradeIds, since);
+  });
+}
+
+/**
+ * The other tables' windows, found in the windows' plan (in the same snapshot as the trades'), so
+ * that the hashes PostgreSQL holds of their rows come in the trades' and orders' statement
+ * (otherHashRequests): a row written within SYNC_WINDOW_MARGIN is read again by every run for a
+ * while, and would otherwise be sent back by each.
+ */
+export function findOtherWindows(
+  source: BotDatabase,
+  held: HeldOtherTables,
+  since: Date,
+  indexed: { tradeIds: readonly number[] } | undefined,
+): void {
+  for (const mapping of source.others) {
+    const table = held.get(mapping.target)!;
+    table.window = findWindow(source, mapping, table, since, indexed);
+  }
+}
+
+/** The rows of the other tables' windows whose hashes are not known yet (a window read inline alone). */
+export function otherHashRequests(held: HeldOtherTables, inlineRows: number): HashRequest[] {
+  return otherMappings.flatMap((mapping) => {
+    const table = held.get(mapping.target)!;
+    const window = table.window;
+    if (window === undefined || window.ids.length === 0 || window.ids.length > inlineRows) return [];
+    const ids = window.ids.filter((id) => !table.hashes.has(id));
+    return ids.length === 0 ? [] : [{ table: mapping.target, key: mapping.key.target, ids, into: table.hashes }];
+  });
 }
 
 /**
@@ -322,14 +363,9 @@ export function heldOtherTablesQuery(
 }
 
 /** heldOtherTablesQuery in a statement of its own (a run that plans no windows, or whose reset emptied the tables). */
-async function heldTables(
-  client: PoolClient,
-  botId: string,
-  bot: string,
-  since: Date | undefined,
-): Promise<HeldOtherTables> {
+async function heldTables(client: PoolClient, botId: string, bot: string): Promise<HeldOtherTables> {
   // Counted: this run may follow an accepted reset, which emptied the tables.
-  const query = heldOtherTablesQuery(bot, since, null);
+  const query = heldOtherTablesQuery(bot, undefined, null);
   const { rows } = await client.query<Record<string, unknown>>(`SELECT ${query.columns}`, [botId, ...query.params]);
   return query.read(rows[0]!);
 }

@@ -141,6 +141,7 @@ async function syncFile(
                 others: state!.otherCounts,
               },
               since,
+              ctx.config.SYNC_BATCH_SIZE,
             );
             if (typeof planned === 'string') return planned;
             // Without a date scan, the rows outside the window are the last run's: so is their latest date.
@@ -206,15 +207,7 @@ async function syncFile(
       // epoch as well, so then every row of them is written, as mergeSync writes every trade).
       // What the windows' plan read of the other tables is theirs still, unless a reset ended their epoch.
       const byWindows = plan.read === 'windows' && reset === undefined;
-      others = await syncOtherTables(
-        ctx,
-        client,
-        source,
-        botId,
-        byWindows ? plan.since : undefined,
-        byWindows ? plan.scan.otherTables : undefined,
-        byWindows && !plan.scan.datesScanned ? { tradeIds: plan.scan.liveTradeIds } : undefined,
-      );
+      others = await syncOtherTables(ctx, client, source, botId, byWindows ? plan.scan.otherTables : undefined);
       if (source.db.inTransaction) source.db.exec('COMMIT');
       if (options.acceptReset !== undefined && reset === undefined)
         await ctx.log(

@@ -12,7 +12,13 @@ import {
 import type { BotDatabase } from './bot-database.js';
 import { latestTradeStrategySql } from '../bots/bot-registry.js';
 import type { SyncWindows } from './merge-sync.js';
-import { heldOtherTablesQuery, type HeldOtherTables, type OtherTableCounts } from './other-tables.js';
+import {
+  findOtherWindows,
+  heldOtherTablesQuery,
+  otherHashRequests,
+  type HeldOtherTables,
+  type OtherTableCounts,
+} from './other-tables.js';
 import { FIRST_TRADES } from './reset-evidence.js';
 
 export interface StoredSyncState {
@@ -179,6 +185,8 @@ export async function planSyncWindows(
   counts: { trades: number; orders: number; others: OtherTableCounts | null },
   /** The windows' start (run-plan.ts), for what PostgreSQL holds of the bot's other tables. */
   since: Date,
+  /** A window of at most this many rows is read inline (SYNC_BATCH_SIZE): its rows' hashes are asked first. */
+  inlineRows: number,
 ): Promise<(SyncWindows & { otherTables: HeldOtherTables }) | string> {
   const keyed = source.guard(() => ({
     trades: windowable(source.db, 'trades'),
@@ -221,24 +229,28 @@ export async function planSyncWindows(
         : scanWindow(source.db, table, datesSince, held, parentIds);
     const trades = window('trades', tradesHeld);
     const orders = source.orders ? window('orders', ordersHeld, trades.ids) : undefined;
+    // The trades open now, open in the copy, or new: those whose custom data FreqTrade may have set.
+    const liveTradeIds = unionIds(
+      trades.openIds,
+      unionIds(
+        [...tradesHeld.openIds].sort((a, b) => a - b),
+        trades.ids.filter((id) => id > tradesHeld.maxId),
+      ),
+    );
+    const otherTables = others.read(pg);
+    findOtherWindows(source, otherTables, since, datesSince === undefined ? { tradeIds: liveTradeIds } : undefined);
     return {
       trades: trades.window,
       tradeIds: unionIds(trades.ids, orders?.parentIds ?? []),
       firstTradeIds: pg.first_trades ?? [],
-      liveTradeIds: unionIds(
-        trades.openIds,
-        unionIds(
-          [...tradesHeld.openIds].sort((a, b) => a - b),
-          trades.ids.filter((id) => id > tradesHeld.maxId),
-        ),
-      ),
+      moreHashes: otherHashRequests(otherTables, inlineRows),
       orders: orders?.window,
       orderIds: orders?.ids ?? [],
       held,
       counts: { trades: trades.count, orders: orders?.count ?? 0 },
       highWater: laterOf(trades.highWater, orders?.highWater ?? null),
       datesScanned: datesSince !== undefined,
-      otherTables: others.read(pg),
+      otherTables,
     };
   });
 }
