@@ -202,15 +202,18 @@ export async function planSyncWindows(
     first_trades: number[] | null;
     max_order: number | null;
     open_orders: number[] | null;
-  }>(
-    `SELECT (SELECT max(trade_id) FROM trades_aggregated WHERE bot_id = $1) AS max_trade,
+  }>({
+    // Prepared once per connection: planning its many subqueries cost more than running them (a
+    // changed bot's run sends it every time, with the same text).
+    name: 'bot-sync-windows-plan',
+    text: `SELECT (SELECT max(trade_id) FROM trades_aggregated WHERE bot_id = $1) AS max_trade,
        (SELECT array_agg(trade_id) FROM trades_aggregated WHERE bot_id = $1 AND (${HELD_OPEN_TRADES})) AS open_trades,
        (SELECT array_agg(trade_id) FROM (SELECT trade_id FROM trades_aggregated WHERE bot_id = $1 ORDER BY trade_id LIMIT ${FIRST_TRADES}) f) AS first_trades,
        (SELECT max(order_pk) FROM orders WHERE bot_id = $1) AS max_order,
        (SELECT array_agg(order_pk) FROM orders WHERE bot_id = $1 AND ${HELD_OPEN_ORDERS}) AS open_orders,
        ${others.columns}`,
-    [botId, ...others.params],
-  );
+    values: [botId, ...others.params],
+  });
   const pg = rows[0]!;
   const tradesHeld: HeldRows = {
     maxId: pg.max_trade ?? Number.MIN_SAFE_INTEGER,
