@@ -38,6 +38,8 @@ export interface SyncWindows {
   datesScanned: boolean;
   /** The bot's first trades PostgreSQL holds (the reset guard compares them with the file's). */
   firstTradeIds: readonly number[];
+  /** Hashes of the bot's other tables' window rows, asked in the statement that asks the trades' and orders' (heldHashes). */
+  moreHashes: readonly HashRequest[];
 }
 
 /**
@@ -157,7 +159,7 @@ async function windowMerge(
   const goneTrades = trades.gone;
   const goneOrders = orders.gone;
   // Rows PostgreSQL holds as they are need no write, nor the guard's look (their first trades are the same).
-  const held = await heldHashes(client, botId, staged);
+  const held = await heldHashes(client, botId, staged, windows.moreHashes);
   const changed = changedRows(staged, held, new Set(goneTrades));
   const deletedFirst = await beforeWrite?.({
     deletions: [
@@ -231,25 +233,43 @@ function lineFields(line: string): { key: number; hash: string; parent: number }
   };
 }
 
-/** The hashes PostgreSQL holds of the rows given inline, per table, found in one statement for both. */
+/** A request for the hashes PostgreSQL holds of some of a table's rows (by key), answered into `into`. */
+export interface HashRequest {
+  table: string;
+  key: string;
+  ids: readonly number[];
+  into: Map<number, string>;
+}
+
+/**
+ * The hashes PostgreSQL holds of the rows given inline, per table, found in one statement for
+ * both, and for the other tables' `more` requests.
+ */
 async function heldHashes(
   client: PoolClient,
   botId: string,
   staged: StagedWindow,
+  more: readonly HashRequest[],
 ): Promise<{ trades: Map<number, string>; orders: Map<number, string> }> {
   const keys = (rows: StagedRows | InlineRows | undefined) =>
     rows !== undefined && 'lines' in rows ? rows.lines.map((line) => lineFields(line).key) : [];
-  const trades = keys(staged.trades);
-  const orders = keys(staged.orders);
   const held = { trades: new Map<number, string>(), orders: new Map<number, string>() };
-  if (trades.length + orders.length === 0) return held;
-  const { rows } = await client.query<{ is_order: boolean; key: number; row_hash: string }>(
-    `SELECT false AS is_order, trade_id AS key, row_hash FROM trades_aggregated WHERE bot_id = $1 AND trade_id = ANY($2::int[])
-     UNION ALL
-     SELECT true, order_pk, row_hash FROM orders WHERE bot_id = $1 AND order_pk = ANY($3::int[])`,
-    [botId, trades, orders],
+  const requests: HashRequest[] = [
+    { table: 'trades_aggregated', key: 'trade_id', ids: keys(staged.trades), into: held.trades },
+    { table: 'orders', key: 'order_pk', ids: keys(staged.orders), into: held.orders },
+    ...more,
+  ].filter((r) => r.ids.length > 0);
+  if (requests.length === 0) return held;
+  const { rows } = await client.query<{ request: number; key: number; row_hash: string }>(
+    requests
+      .map(
+        (r, i) =>
+          `SELECT ${i} AS request, ${quoteIdent(r.key)} AS key, row_hash FROM ${quoteIdent(r.table)} WHERE bot_id = $1 AND ${quoteIdent(r.key)} = ANY($${i + 2}::int[])`,
+      )
+      .join('\n     UNION ALL\n     '),
+    [botId, ...requests.map((r) => r.ids)],
   );
-  for (const row of rows) (row.is_order ? held.orders : held.trades).set(row.key, row.row_hash);
+  for (const row of rows) requests[row.request]!.into.set(row.key, row.row_hash);
   return held;
 }
 

@@ -1,10 +1,10 @@
 import type { PoolClient } from 'pg';
-import { scanWindow, windowable, WINDOW_RULES } from '../bots/change-window.js';
+import { indexWindow, scanWindow, windowable, WINDOW_RULES, type WindowScan } from '../bots/change-window.js';
 import { quoteIdent } from '../sql-identifier.js';
 import type { BotDatabase } from './bot-database.js';
 import { copySql } from './first-sync.js';
 import { otherMappings, type TableMapping } from './freqtrade-columns.js';
-import { mergeStaged, stageTable } from './merge-sync.js';
+import { mergeStaged, stageTable, type HashRequest } from './merge-sync.js';
 import { copyLines, describePgFailure, tableAt } from './pg-copy.js';
 import { createRowEncoder, KeyList, readLines, recordRowRejects, type RowReject } from './source-lines.js';
 import type { BotSyncContext } from './sync-context.js';
@@ -18,17 +18,21 @@ import { emptyCounts, type TableCounts } from './sync-result.js';
  * - copied straight in when the run reads every row and PostgreSQL holds none of the bot's rows of it;
  * - else read by its change window (bots/change-window.ts: a lock while active or by its
  *   lock_end_time, custom data by updated_at, wallet history by its timestamp, and every new id)
- *   when the run reads windows and the table has a rule and an INTEGER PRIMARY KEY id;
+ *   when the run reads windows and the table has a rule and an INTEGER PRIMARY KEY id: found as
+ *   the trades' window was, by a scan of the dates or (a big bot between its date scans) through
+ *   FreqTrade's indexes (a lock's end, a balance's time; custom data by the trades open or new);
  * - else read whole (KeyValueStore always: a few rows).
  * The rows read are merged by hash as trades are (merge-sync.ts); a row the source lost, or whose
  * new value is rejected, is deleted. A table the bot's version lacks is skipped, and PostgreSQL
  * keeps none of the bot's rows of it.
  *
  * A changed bot's sync reads these tables every time, mostly to find nothing changed in them, so
- * that case costs no PostgreSQL statement of its own: what PostgreSQL holds of each (rows,
- * highest id, the hashes of the rows a window reads again whatever their dates: locks in force, the
- * whole key-value store; its recorded rejects) comes with the trades' and orders' in the windows'
- * plan (heldOtherTablesQuery), and the rows read are compared with it by hash before any is sent. Only rows that differ, deletions and rejects cost statements of their own.
+ * that case costs no PostgreSQL statement of its own: what PostgreSQL holds of each (rows, as the
+ * last sync stored them, highest id, the hashes of the rows a window reads again whatever their
+ * dates: locks in force, custom data of open trades, the whole key-value store; its recorded
+ * rejects) comes with the trades' and orders' in the windows' plan (heldOtherTablesQuery), and the
+ * rows read are compared with it by hash before any is sent. Only rows that differ, deletions and
+ * rejects cost statements of their own.
  */
 export interface OtherTablesResult {
   /** Per PostgreSQL table, the rows written; tables the source lacks are absent unless rows were deleted. */
@@ -47,6 +51,11 @@ interface HeldTable {
   allHashes: boolean;
   /** The bot's rejects recorded for the table's rows. */
   rejects: number;
+  /**
+   * The run's window of the table, when the windows' plan found it (findOtherWindows); `hashes`
+   * then also receives those of its rows PostgreSQL holds (merge-sync.ts, with the trades').
+   */
+  window?: WindowScan;
 }
 
 export async function syncOtherTables(
@@ -54,13 +63,14 @@ export async function syncOtherTables(
   client: PoolClient,
   source: BotDatabase,
   botId: string,
-  /** The change windows' start when this run reads windows; undefined: every row. */
-  since: Date | undefined,
-  /** What PostgreSQL holds of the tables, when the windows' plan read it already (heldOtherTablesQuery with `since`). */
-  held?: HeldOtherTables,
+  /**
+   * When this run reads windows: what the windows' plan read of the tables (heldOtherTablesQuery,
+   * findOtherWindows); else every row is read.
+   */
+  planned?: HeldOtherTables,
 ): Promise<OtherTablesResult> {
   const result: OtherTablesResult = { tables: {}, rejected: 0 };
-  held ??= await heldTables(client, botId, source.bot, since);
+  const held = planned ?? (await heldTables(client, botId, source.bot));
   for (const mapping of otherMappings) {
     const table = held.get(mapping.target)!;
     if (!source.others.includes(mapping)) {
@@ -71,7 +81,7 @@ export async function syncOtherTables(
       continue;
     }
     const rejects: RowReject[] = [];
-    const synced = await syncTable(ctx, client, source, botId, mapping, table, since, rejects);
+    const synced = await syncTable(ctx, client, source, botId, mapping, table, planned !== undefined, rejects);
     result.tables[mapping.target] = synced.written;
     // Rejects are replaced only where there are new ones or old ones to drop.
     if (rejects.length > 0 || table.rejects > 0)
@@ -90,28 +100,21 @@ async function syncTable(
   botId: string,
   mapping: TableMapping,
   held: HeldTable,
-  since: Date | undefined,
+  /** The run reads windows (held.window: the table's, undefined when it is read whole). */
+  byWindows: boolean,
   rejects: RowReject[],
 ): Promise<{ written: TableCounts; reread: number[] | undefined }> {
   const written = emptyCounts();
-  if (since === undefined && held.count === 0) {
+  if (!byWindows && held.count === 0) {
     written.inserted = await copyStraight(ctx, client, source, botId, mapping, rejects);
     return { written, reread: undefined };
   }
-  const byWindow =
-    since !== undefined &&
-    WINDOW_RULES[mapping.source] !== undefined &&
-    source.guard(() => windowable(source.db, mapping.source));
-  const scan = byWindow
-    ? source.guard(() =>
-        scanWindow(source.db, mapping.source, since, { maxId: held.maxId, openIds: [...held.hashes.keys()] }),
-      )
-    : undefined;
+  const scan = held.window;
   const progress = { done: 0, total: scan?.ids.length ?? source.count(mapping.source) };
   // A changed bot's few rows are read in a moment: the trades' merge told the run's progress
   // (merge-sync.ts), and each update is a round trip to Redis in a worker; a longer read's is told.
   const inline = progress.total <= ctx.config.SYNC_BATCH_SIZE;
-  const reading: BotSyncContext = since !== undefined && inline ? { ...ctx, progress: async () => undefined } : ctx;
+  const reading: BotSyncContext = byWindows && inline ? { ...ctx, progress: async () => undefined } : ctx;
   // Every usable row read; only those whose hash PostgreSQL is not known to hold are staged.
   const read: number[] = [];
   // A window's rows are read by the ids its scan found (none: nothing to read).
@@ -152,6 +155,60 @@ async function syncTable(
       ? read.length - written.inserted - written.updated
       : held.count - written.deleted - written.updated;
   return { written, reread: scan?.ids };
+}
+
+/**
+ * The table's change window, found as the trades' was: by a scan of the dates, or (a big bot
+ * between its date scans) through indexes, custom data by the trades open or new; undefined when
+ * the table is read whole (no rule, or not keyed by an INTEGER PRIMARY KEY id).
+ */
+function findWindow(
+  source: BotDatabase,
+  mapping: TableMapping,
+  held: HeldTable,
+  since: Date,
+  indexed: { tradeIds: readonly number[] } | undefined,
+): WindowScan | undefined {
+  return source.guard(() => {
+    if (WINDOW_RULES[mapping.source] === undefined || !windowable(source.db, mapping.source)) return undefined;
+    const heldRows = {
+      maxId: held.maxId,
+      // Custom data of open trades is read again through indexes only: a scan finds it by its date.
+      openIds: indexed === undefined && INDEX_ONLY_REREAD.has(mapping.target) ? [] : [...held.hashes.keys()],
+    };
+    return indexed === undefined
+      ? scanWindow(source.db, mapping.source, since, heldRows)
+      : indexWindow(source.db, mapping.source, heldRows, indexed.tradeIds, since);
+  });
+}
+
+/**
+ * The other tables' windows, found in the windows' plan (in the same snapshot as the trades'), so
+ * that the hashes PostgreSQL holds of their rows come in the trades' and orders' statement
+ * (otherHashRequests): a row written within SYNC_WINDOW_MARGIN is read again by every run for a
+ * while, and would otherwise be sent back by each.
+ */
+export function findOtherWindows(
+  source: BotDatabase,
+  held: HeldOtherTables,
+  since: Date,
+  indexed: { tradeIds: readonly number[] } | undefined,
+): void {
+  for (const mapping of source.others) {
+    const table = held.get(mapping.target)!;
+    table.window = findWindow(source, mapping, table, since, indexed);
+  }
+}
+
+/** The rows of the other tables' windows whose hashes are not known yet (a window read inline alone). */
+export function otherHashRequests(held: HeldOtherTables, inlineRows: number): HashRequest[] {
+  return otherMappings.flatMap((mapping) => {
+    const table = held.get(mapping.target)!;
+    const window = table.window;
+    if (window === undefined || window.ids.length === 0 || window.ids.length > inlineRows) return [];
+    const ids = window.ids.filter((id) => !table.hashes.has(id));
+    return ids.length === 0 ? [] : [{ table: mapping.target, key: mapping.key.target, ids, into: table.hashes }];
+  });
 }
 
 /**
@@ -211,22 +268,47 @@ async function copyStraight(
 const REREAD: Readonly<Record<string, string>> = {
   // A lock in force at the window's start ($4; change-window.ts openUntil), or with no readable end.
   pairlocks: 'active IS NOT FALSE AND ($4::timestamptz IS NULL OR lock_end_time IS NULL OR lock_end_time >= $4)',
+  // The custom data of the trades open in the copy, which a window through indexes reads again.
+  trade_custom_data: 'trade_id IN (SELECT t.trade_id FROM trades_aggregated t WHERE t.bot_id = $1 AND t.is_open)',
   key_value_store: 'true',
 };
+
+/** Tables whose REREAD rows only a window through indexes reads again. */
+const INDEX_ONLY_REREAD: ReadonlySet<string> = new Set(['trade_custom_data']);
 
 /** What PostgreSQL holds of each of the four tables for the bot (heldOtherTables). */
 export type HeldOtherTables = ReadonlyMap<string, HeldTable>;
 
-/** The columns of heldOtherTables' answer: a select list over $1 bot id, $2 bot, $3 tables, $4 window start. */
+/** Rows PostgreSQL holds of each of the four tables for the bot (bot_sync_state.other_counts). */
+export type OtherTableCounts = Readonly<Record<string, number>>;
+
+/** The rows PostgreSQL holds of each table after this run (stored for the next one). */
+export function heldAfter(result: OtherTablesResult): OtherTableCounts {
+  return Object.fromEntries(
+    otherMappings.map((m) => {
+      const written = result.tables[m.target];
+      return [m.target, written === undefined ? 0 : written.inserted + written.updated + written.unchanged];
+    }),
+  );
+}
+
+/**
+ * The columns of heldOtherTables' answer: a select list over $1 bot id, $2 bot, $3 tables, $4
+ * window start, $5 the counts stored by the last sync (a big bot's rows are not counted again;
+ * COALESCE evaluates the count only without one). Each part is a statement of its own, so the
+ * highest id and the hashes are read from indexes, not from every row of the bot.
+ */
 const HELD_COLUMNS = [
   ...otherMappings.map((mapping) => {
     const key = quoteIdent(mapping.key.target);
+    const table = quoteIdent(mapping.target);
     const hashed = REREAD[mapping.target];
+    const count = `coalesce(($5::jsonb ->> '${mapping.target}')::bigint, (SELECT count(*) FROM ${table} WHERE bot_id = $1))`;
     const hashes =
       hashed === undefined
         ? `'[]'::json`
-        : `coalesce(json_agg(json_build_array(${key}, row_hash)) FILTER (WHERE ${hashed}), '[]'::json)`;
-    return `(SELECT json_build_array(count(*), max(${key}), ${hashes}) FROM ${quoteIdent(mapping.target)} WHERE bot_id = $1) AS ${quoteIdent(`held_${mapping.target}`)}`;
+        : `(SELECT coalesce(json_agg(json_build_array(${key}, row_hash)), '[]'::json) FROM ${table} WHERE bot_id = $1 AND (${hashed}))`;
+    return `json_build_array(${count}, (SELECT max(${key}) FROM ${table} WHERE bot_id = $1), ${hashes}) AS ${quoteIdent(`held_${mapping.target}`)}`;
   }),
   `(SELECT json_object_agg(collection, n) FROM (
       SELECT collection, count(*) AS n FROM rejects
@@ -245,14 +327,16 @@ const HELD_COLUMNS = [
 export function heldOtherTablesQuery(
   bot: string,
   since: Date | undefined,
+  /** The counts the last sync stored (null: counted now). */
+  counts: OtherTableCounts | null,
 ): {
   columns: string;
-  params: [string, string[], Date | null];
+  params: [string, string[], Date | null, string | null];
   read: (row: Record<string, unknown>) => HeldOtherTables;
 } {
   return {
     columns: HELD_COLUMNS,
-    params: [bot, otherMappings.map((m) => m.source), since ?? null],
+    params: [bot, otherMappings.map((m) => m.source), since ?? null, counts === null ? null : JSON.stringify(counts)],
     read: (row) => {
       const rejects = row.held_rejects as Record<string, number> | null;
       return new Map(
@@ -279,13 +363,9 @@ export function heldOtherTablesQuery(
 }
 
 /** heldOtherTablesQuery in a statement of its own (a run that plans no windows, or whose reset emptied the tables). */
-async function heldTables(
-  client: PoolClient,
-  botId: string,
-  bot: string,
-  since: Date | undefined,
-): Promise<HeldOtherTables> {
-  const query = heldOtherTablesQuery(bot, since);
+async function heldTables(client: PoolClient, botId: string, bot: string): Promise<HeldOtherTables> {
+  // Counted: this run may follow an accepted reset, which emptied the tables.
+  const query = heldOtherTablesQuery(bot, undefined, null);
   const { rows } = await client.query<Record<string, unknown>>(`SELECT ${query.columns}`, [botId, ...query.params]);
   return query.read(rows[0]!);
 }

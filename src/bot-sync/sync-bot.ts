@@ -20,7 +20,7 @@ import { firstSync } from './first-sync.js';
 import { mergeSync, type SyncWindows } from './merge-sync.js';
 import { endEpoch, type EndedEpoch } from './end-epoch.js';
 import { gatherResetEvidence } from './reset-evidence.js';
-import { syncOtherTables, type OtherTablesResult } from './other-tables.js';
+import { heldAfter, syncOtherTables, type OtherTablesResult } from './other-tables.js';
 import {
   datesScanSince,
   planSyncWindows,
@@ -138,8 +138,10 @@ async function syncFile(
               {
                 trades: state!.tradesCount,
                 orders: state!.ordersCount,
+                others: state!.otherCounts,
               },
               since,
+              ctx.config.SYNC_BATCH_SIZE,
             );
             if (typeof planned === 'string') return planned;
             // Without a date scan, the rows outside the window are the last run's: so is their latest date.
@@ -205,14 +207,7 @@ async function syncFile(
       // epoch as well, so then every row of them is written, as mergeSync writes every trade).
       // What the windows' plan read of the other tables is theirs still, unless a reset ended their epoch.
       const byWindows = plan.read === 'windows' && reset === undefined;
-      others = await syncOtherTables(
-        ctx,
-        client,
-        source,
-        botId,
-        byWindows ? plan.since : undefined,
-        byWindows ? plan.scan.otherTables : undefined,
-      );
+      others = await syncOtherTables(ctx, client, source, botId, byWindows ? plan.scan.otherTables : undefined);
       if (source.db.inTransaction) source.db.exec('COMMIT');
       if (options.acceptReset !== undefined && reset === undefined)
         await ctx.log(
@@ -237,6 +232,7 @@ async function syncFile(
       identity: identity ?? null,
       tradesCount: result.trades.inserted + result.trades.updated + result.trades.unchanged,
       ordersCount: result.orders.inserted + result.orders.updated + result.orders.unchanged,
+      otherCounts: heldAfter(others),
       result,
       window,
       datesScan,

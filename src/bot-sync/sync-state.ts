@@ -12,7 +12,13 @@ import {
 import type { BotDatabase } from './bot-database.js';
 import { latestTradeStrategySql } from '../bots/bot-registry.js';
 import type { SyncWindows } from './merge-sync.js';
-import { heldOtherTablesQuery, type HeldOtherTables } from './other-tables.js';
+import {
+  findOtherWindows,
+  heldOtherTablesQuery,
+  otherHashRequests,
+  type HeldOtherTables,
+  type OtherTableCounts,
+} from './other-tables.js';
 import { FIRST_TRADES } from './reset-evidence.js';
 
 export interface StoredSyncState {
@@ -27,6 +33,8 @@ export interface StoredSyncState {
   datesScan: DatesScan;
   /** PostgreSQL holds trades of the bot (else its sync is a first sync). */
   holdsTrades: boolean;
+  /** Rows of the bot's other tables PostgreSQL held after the last sync, per table (migration 022); null: unknown. */
+  otherCounts: OtherTableCounts | null;
 }
 
 /** When a run last read the rows' dates (a date scan or every row), and the file's latest date then. */
@@ -48,9 +56,10 @@ export async function readSyncState(client: PoolClient, botId: string): Promise<
     dates_scanned_at: Date | null;
     dates_high_water: Date | null;
     holds_trades: boolean;
+    other_counts: OtherTableCounts | null;
   }>(
     `SELECT source_fingerprint, source_identity, trades_count, orders_count, window_at, window_high_water, full_compare_at, source_schema,
-       dates_scanned_at, dates_high_water, EXISTS (SELECT 1 FROM trades_aggregated WHERE bot_id = $1) AS holds_trades
+       dates_scanned_at, dates_high_water, other_counts, EXISTS (SELECT 1 FROM trades_aggregated WHERE bot_id = $1) AS holds_trades
      FROM bot_sync_state WHERE bot_id = $1`,
     [botId],
   );
@@ -69,6 +78,7 @@ export async function readSyncState(client: PoolClient, botId: string): Promise<
         },
         datesScan: { at: row.dates_scanned_at, highWater: row.dates_high_water },
         holdsTrades: row.holds_trades,
+        otherCounts: row.other_counts,
       }
     : undefined;
 }
@@ -82,6 +92,7 @@ export async function writeSyncSuccess(
     identity: string | null;
     tradesCount: number;
     ordersCount: number;
+    otherCounts: OtherTableCounts;
     result: object;
     window: WindowMemory;
     datesScan: DatesScan;
@@ -101,13 +112,13 @@ export async function writeSyncSuccess(
     : '';
   await client.query(
     `${strategy}INSERT INTO bot_sync_state (bot_id, source_fingerprint, source_identity, trades_count, orders_count, last_success_at, last_result, last_error, last_error_at, updated_at,
-       window_at, window_high_water, full_compare_at, source_schema, dates_scanned_at, dates_high_water)
-     VALUES ($1, $2, $6, $3, $4, now(), $5, NULL, NULL, now(), $7, $8, $9, $10, $11, $12)
+       window_at, window_high_water, full_compare_at, source_schema, dates_scanned_at, dates_high_water, other_counts)
+     VALUES ($1, $2, $6, $3, $4, now(), $5, NULL, NULL, now(), $7, $8, $9, $10, $11, $12, $13)
      ON CONFLICT (bot_id) DO UPDATE SET source_fingerprint = EXCLUDED.source_fingerprint, source_identity = EXCLUDED.source_identity, trades_count = EXCLUDED.trades_count,
        orders_count = EXCLUDED.orders_count, last_success_at = now(), last_result = EXCLUDED.last_result,
        last_error = NULL, last_error_at = NULL, updated_at = now(), window_at = EXCLUDED.window_at,
        window_high_water = EXCLUDED.window_high_water, full_compare_at = EXCLUDED.full_compare_at, source_schema = EXCLUDED.source_schema,
-       dates_scanned_at = EXCLUDED.dates_scanned_at, dates_high_water = EXCLUDED.dates_high_water`,
+       dates_scanned_at = EXCLUDED.dates_scanned_at, dates_high_water = EXCLUDED.dates_high_water, other_counts = EXCLUDED.other_counts`,
     [
       botId,
       state.fingerprint,
@@ -121,6 +132,7 @@ export async function writeSyncSuccess(
       w.schema,
       state.datesScan.at,
       state.datesScan.highWater,
+      JSON.stringify(state.otherCounts),
     ],
   );
 }
@@ -170,9 +182,11 @@ export async function planSyncWindows(
   /** Where a scan of the rows' dates starts; undefined: no date scan this run (datesScanSince). */
   datesSince: Date | undefined,
   /** Rows PostgreSQL held after the last sync (bot_sync_state). */
-  counts: { trades: number; orders: number },
+  counts: { trades: number; orders: number; others: OtherTableCounts | null },
   /** The windows' start (run-plan.ts), for what PostgreSQL holds of the bot's other tables. */
   since: Date,
+  /** A window of at most this many rows is read inline (SYNC_BATCH_SIZE): its rows' hashes are asked first. */
+  inlineRows: number,
 ): Promise<(SyncWindows & { otherTables: HeldOtherTables }) | string> {
   const keyed = source.guard(() => ({
     trades: windowable(source.db, 'trades'),
@@ -181,22 +195,25 @@ export async function planSyncWindows(
   if (!keyed.trades) return 'its trades table is not keyed by an INTEGER PRIMARY KEY id';
   if (!keyed.orders) return 'its orders table is not keyed by an INTEGER PRIMARY KEY id';
   // The other tables' held state comes along: one statement fewer for a changed bot's sync.
-  const others = heldOtherTablesQuery(source.bot, since);
+  const others = heldOtherTablesQuery(source.bot, since, counts.others);
   const { rows } = await client.query<{
     max_trade: number | null;
     open_trades: number[] | null;
     first_trades: number[] | null;
     max_order: number | null;
     open_orders: number[] | null;
-  }>(
-    `SELECT (SELECT max(trade_id) FROM trades_aggregated WHERE bot_id = $1) AS max_trade,
+  }>({
+    // Prepared once per connection: planning its many subqueries cost more than running them (a
+    // changed bot's run sends it every time, with the same text).
+    name: 'bot-sync-windows-plan',
+    text: `SELECT (SELECT max(trade_id) FROM trades_aggregated WHERE bot_id = $1) AS max_trade,
        (SELECT array_agg(trade_id) FROM trades_aggregated WHERE bot_id = $1 AND (${HELD_OPEN_TRADES})) AS open_trades,
        (SELECT array_agg(trade_id) FROM (SELECT trade_id FROM trades_aggregated WHERE bot_id = $1 ORDER BY trade_id LIMIT ${FIRST_TRADES}) f) AS first_trades,
        (SELECT max(order_pk) FROM orders WHERE bot_id = $1) AS max_order,
        (SELECT array_agg(order_pk) FROM orders WHERE bot_id = $1 AND ${HELD_OPEN_ORDERS}) AS open_orders,
        ${others.columns}`,
-    [botId, ...others.params],
-  );
+    values: [botId, ...others.params],
+  });
   const pg = rows[0]!;
   const tradesHeld: HeldRows = {
     maxId: pg.max_trade ?? Number.MIN_SAFE_INTEGER,
@@ -215,17 +232,28 @@ export async function planSyncWindows(
         : scanWindow(source.db, table, datesSince, held, parentIds);
     const trades = window('trades', tradesHeld);
     const orders = source.orders ? window('orders', ordersHeld, trades.ids) : undefined;
+    // The trades open now, open in the copy, or new: those whose custom data FreqTrade may have set.
+    const liveTradeIds = unionIds(
+      trades.openIds,
+      unionIds(
+        [...tradesHeld.openIds].sort((a, b) => a - b),
+        trades.ids.filter((id) => id > tradesHeld.maxId),
+      ),
+    );
+    const otherTables = others.read(pg);
+    findOtherWindows(source, otherTables, since, datesSince === undefined ? { tradeIds: liveTradeIds } : undefined);
     return {
       trades: trades.window,
       tradeIds: unionIds(trades.ids, orders?.parentIds ?? []),
       firstTradeIds: pg.first_trades ?? [],
+      moreHashes: otherHashRequests(otherTables, inlineRows),
       orders: orders?.window,
       orderIds: orders?.ids ?? [],
       held,
       counts: { trades: trades.count, orders: orders?.count ?? 0 },
       highWater: laterOf(trades.highWater, orders?.highWater ?? null),
       datesScanned: datesSince !== undefined,
-      otherTables: others.read(pg),
+      otherTables,
     };
   });
 }

@@ -60,6 +60,12 @@ interface TableRule {
   parent?: { column: string; table: string };
   /** FreqTrade writes the parent row when it writes this one: the parents of the window's rows come along. */
   parentFollows?: boolean;
+  /**
+   * Window dates FreqTrade indexes: indexWindow finds the rows dated after the window's start
+   * through them. When `openUntil` is one, it stands for the open rows too (a lock in force ends
+   * after the start), so the `open` column, which FreqTrade leaves set on ended locks, is not read.
+   */
+  indexed?: readonly string[];
 }
 
 export const WINDOW_RULES: Readonly<Record<string, TableRule>> = {
@@ -70,10 +76,16 @@ export const WINDOW_RULES: Readonly<Record<string, TableRule>> = {
     parent: { column: 'ft_trade_id', table: 'trades' },
     parentFollows: true,
   },
-  wallet_history: { dates: ['timestamp'] },
+  wallet_history: { dates: ['timestamp'], indexed: ['timestamp'] },
   // FreqTrade's set_custom_data stamps updated_at; a lock changes only while active (until unlocked).
   trade_custom_data: { dates: ['created_at', 'updated_at'], parent: { column: 'ft_trade_id', table: 'trades' } },
-  pairlocks: { open: 'active', openUntil: 'lock_end_time', dates: ['lock_time'], laterDates: ['lock_end_time'] },
+  pairlocks: {
+    open: 'active',
+    openUntil: 'lock_end_time',
+    dates: ['lock_time'],
+    laterDates: ['lock_end_time'],
+    indexed: ['lock_end_time'],
+  },
 };
 
 /** What the last run left for the next one's window. */
@@ -300,10 +312,12 @@ export function scanWindow(
  * window, not the table: rows above the highest id the copy holds (the rowid), rows held open in
  * the copy and the extra ids (by rowid), rows open now (FreqTrade indexes `is_open` and
  * `ft_is_open`: two range searches, > 0 and < 0, the values `IS NOT 0` takes but NULL, which
- * FreqTrade never writes and the copy lists as open), the children of the parent's window
- * (`ft_trade_id`, indexed) and, with parentFollows, the parents of the window's rows. It leaves out
- * what only a date tells: an old closed row FreqTrade stamps without opening it (a fee fetched
- * after the close, an order reloaded from the exchange): bot-sync scans the dates for those
+ * FreqTrade never writes and the copy lists as open), rows dated from `since` on in a date
+ * FreqTrade indexes (a lock's end, a balance's time: the rule's `indexed`), the children of the
+ * parent's window (`ft_trade_id`, indexed) and, with parentFollows, the parents of the window's
+ * rows. It leaves out what only an unindexed date tells: an old closed row FreqTrade stamps without
+ * opening it (a fee fetched after the close, an order reloaded from the exchange, custom data set
+ * on a closed trade): bot-sync scans the dates for those
  * (scanWindow) every SYNC_DATE_SCAN_INTERVAL (bot-sync/sync-state.ts). `highWater` is the latest
  * date of the window's rows alone; `count` is counted from the smallest index.
  */
@@ -312,6 +326,8 @@ export function indexWindow(
   table: string,
   held: HeldRows,
   parentIds: readonly number[] = [],
+  /** The window's start, for the rule's indexed dates. */
+  since?: Date,
 ): WindowScan {
   const rule = WINDOW_RULES[table]!;
   const have = columnsOf(db, table);
@@ -329,7 +345,18 @@ export function indexWindow(
     ...rowids(`SELECT rowid FROM ${name} WHERE rowid IN (SELECT value FROM json_each(?))`, listed),
   ];
   const openIds: number[] = [];
-  if (rule.open !== undefined && have.has(rule.open)) {
+  const indexed = since === undefined ? [] : (rule.indexed ?? []).filter((c) => have.has(c));
+  for (const column of indexed) {
+    // Text from the start on, and what no text is (a number sorts before any text, a blob after).
+    const dated = [
+      ...rowids(`SELECT rowid FROM ${name} WHERE ${quoteIdent(column)} >= ?`, naiveUtc(since!)),
+      ...rowids(`SELECT rowid FROM ${name} WHERE ${quoteIdent(column)} < ''`),
+    ];
+    found.push(...dated);
+    if (column === rule.openUntil) openIds.push(...dated);
+  }
+  const openByDate = rule.openUntil !== undefined && indexed.includes(rule.openUntil);
+  if (rule.open !== undefined && have.has(rule.open) && !openByDate) {
     const open = quoteIdent(rule.open);
     openIds.push(
       ...rowids(`SELECT rowid FROM ${name} WHERE ${open} > 0`),

@@ -368,6 +368,86 @@ describe('change windows: bot-sync reads only what FreqTrade can have changed, a
     }
   });
 
+  it("a bot above SYNC_DATE_SCAN_ROWS: its other tables' windows through indexes miss none of FreqTrade's writes; custom data set on a closed trade waits for the next date scan", async () => {
+    const bot = 'other-tables-by-index';
+    const file = botDbPath(bots(), bot);
+    createBotDatabase(file, { trades: 200, version: 'S13', seed: 57, openShare: 0.1, wal: true });
+    const big = (interval: number) => ({
+      ...ctx(),
+      config: { ...env.config, SYNC_DATE_SCAN_ROWS: 0, SYNC_DATE_SCAN_INTERVAL: interval },
+    });
+    await syncBot(big(3_600_000), bot);
+    // FreqTrade's writes an index window finds: locks taken, released and deleted through the API,
+    // balances, key-value writes, custom data of open trades, rows deleted, trades opened and closed.
+    const kinds: Mutation[] = [
+      'custom-data',
+      'lock',
+      'delete-lock',
+      'wallet',
+      'key-value',
+      'delete-other',
+      'open',
+      'close',
+      'delete-trade',
+    ];
+    const mutator = new FreqtradeMutator(file, 57);
+    const rng = random(57);
+    try {
+      for (let round = 0; round < 12; round++) {
+        const applied = [];
+        for (let k = 0; k < 1 + Math.floor(rng() * 4); k++) {
+          const done = mutator.apply(kinds[Math.floor(rng() * kinds.length)]!);
+          if (done) applied.push(done.kind);
+        }
+        const result = await syncBot(big(3_600_000), bot);
+        const what = `round ${round} (${applied.join(', ')})`;
+        assert.deepEqual(
+          [result.fullCompare, result.skipped],
+          [undefined, undefined],
+          `${what}: the sync read windows`,
+        );
+        assert.deepEqual(
+          await differences(bot),
+          { tradesUpdated: { count: 0, sample: [] }, others: 0, otherTables: {} },
+          `${what}: equal`,
+        );
+        // The counts the next run compares the file's with (a deletion is told by them) are PostgreSQL's.
+        const { rows } = await env.db.pool.query<{ stored: Record<string, number>; held: Record<string, number> }>(
+          `SELECT s.other_counts AS stored, json_build_object(
+             'pairlocks', (SELECT count(*) FROM pairlocks WHERE bot_id = s.bot_id),
+             'trade_custom_data', (SELECT count(*) FROM trade_custom_data WHERE bot_id = s.bot_id),
+             'wallet_history', (SELECT count(*) FROM wallet_history WHERE bot_id = s.bot_id),
+             'key_value_store', (SELECT count(*) FROM key_value_store WHERE bot_id = s.bot_id)) AS held
+           FROM bot_sync_state s JOIN bots b ON b.id = s.bot_id WHERE b.instance_id = $1`,
+          [bot],
+        );
+        assert.equal(rows.length, 1, `${what}: the bot's sync state`);
+        assert.deepEqual(rows[0]!.stored, rows[0]!.held, `${what}: the stored counts`);
+      }
+      // What only an unindexed date tells: custom data set on a closed trade (updated_at).
+      const db = new Database(file);
+      const closed = db
+        .prepare<[], { id: bigint }>(
+          'SELECT ft_trade_id AS id FROM trade_custom_data WHERE ft_trade_id IN (SELECT id FROM trades WHERE is_open = 0) LIMIT 1',
+        )
+        .safeIntegers(true)
+        .get();
+      assert.ok(closed !== undefined, 'custom data of a closed trade');
+      db.prepare("UPDATE trade_custom_data SET cd_value = cd_value || '!', updated_at = ? WHERE ft_trade_id = ?").run(
+        naiveUtc(Date.now() * 1000),
+        closed.id,
+      );
+      db.close();
+      await syncBot(big(3_600_000), bot);
+      assert.deepEqual((await differences(bot)).otherTables, { trade_custom_data: 1 }, 'the index window leaves it');
+      const scanned = await syncBot(big(0), bot);
+      assert.deepEqual([scanned.fullCompare, scanned.skipped], [undefined, undefined], 'the sync read windows');
+      assert.deepEqual((await differences(bot)).otherTables, {}, 'the date scan took it');
+    } finally {
+      mutator.close();
+    }
+  });
+
   it("a changed bot's windowed sync tells its progress once, however many of its other tables it reads", async () => {
     const bot = 'windows-progress';
     const file = botDbPath(bots(), bot);
