@@ -218,7 +218,7 @@ async function syncFile(
         await ctx.log(
           `bot ${instance}: --accept-reset given, but the database does not look replaced; synced as usual`,
         );
-      if (written.orders.inserted > 0) await replanForeignKeyChecks(client);
+      if (staleCheckCouldCost(written)) await replanForeignKeyChecks(client);
     } finally {
       source.close();
     }
@@ -292,6 +292,20 @@ async function lockBot(ctx: BotSyncContext, client: PoolClient, instance: string
  */
 async function replanForeignKeyChecks(client: PoolClient): Promise<void> {
   await client.query('DISCARD PLANS');
+}
+
+/**
+ * The most trades a stale plan of the orders' check (replanForeignKeyChecks) may visit at a
+ * sync's COMMIT with the plans kept: a few ms. Under it, a DISCARD (a statement of its own, and
+ * every plan of the connection made again) costs about as much as the worst such plan would.
+ */
+const STALE_CHECK_ROWS = 50_000;
+
+/** Whether a stale plan of the orders' check could cost this sync's COMMIT more than STALE_CHECK_ROWS. */
+function staleCheckCouldCost(written: ReadCounts): boolean {
+  const trades = written.trades.inserted + written.trades.updated + written.trades.unchanged;
+  // Such a plan walks the bot's trades for each order inserted: a big bot's few orders, or many orders.
+  return written.orders.inserted > 0 && written.orders.inserted * Math.max(1, trades) > STALE_CHECK_ROWS;
 }
 
 /** The bot's config facts and status; a bad config is a warning naming its file, never a failed sync. */
