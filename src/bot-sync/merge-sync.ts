@@ -38,6 +38,8 @@ export interface SyncWindows {
   datesScanned: boolean;
   /** The bot's first trades PostgreSQL holds (the reset guard compares them with the file's). */
   firstTradeIds: readonly number[];
+  /** The rejects PostgreSQL holds of the bot's trades and orders rows (recordRowRejects). */
+  heldRejects: number;
 }
 
 /**
@@ -400,13 +402,16 @@ async function stageTables(
     );
   }
   if (short) await ctx.progress({ ...progress });
+  // A window's rejects are replaced only when there are new ones or old ones to drop.
   const unusable =
     windows === undefined
       ? await recordRowRejects(client, source.bot, source.file, rejects)
-      : await recordRowRejects(client, source.bot, source.file, rejects, [
-          { table: tradesMapping.source, rowids: windows.tradeIds },
-          { table: ordersMapping.source, rowids: windows.orderIds },
-        ]);
+      : rejects.length === 0 && windows.heldRejects === 0
+        ? 0
+        : await recordRowRejects(client, source.bot, source.file, rejects, [
+            { table: tradesMapping.source, rowids: windows.tradeIds },
+            { table: ordersMapping.source, rowids: windows.orderIds },
+          ]);
   return { trades: staged.get(tradesMapping.source)!, orders: staged.get(ordersMapping.source), unusable };
 }
 

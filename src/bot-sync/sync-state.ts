@@ -14,6 +14,7 @@ import { latestTradeStrategySql } from '../bots/bot-registry.js';
 import type { SyncWindows } from './merge-sync.js';
 import { heldOtherTablesQuery, type HeldOtherTables } from './other-tables.js';
 import { FIRST_TRADES } from './reset-evidence.js';
+import { ordersMapping, tradesMapping } from './freqtrade-columns.js';
 
 export interface StoredSyncState {
   sourceFingerprint: string | null;
@@ -182,20 +183,27 @@ export async function planSyncWindows(
   if (!keyed.orders) return 'its orders table is not keyed by an INTEGER PRIMARY KEY id';
   // The other tables' held state comes along: one statement fewer for a changed bot's sync.
   const others = heldOtherTablesQuery(source.bot, since);
+  // So do the rejects of the trades' and orders' rows (recordRowRejects's): without any, none is dropped.
+  const rejectsParams = [source.bot, [tradesMapping.source, ordersMapping.source]];
+  const bot = `$${2 + others.params.length}`;
+  const tables = `$${3 + others.params.length}`;
   const { rows } = await client.query<{
     max_trade: number | null;
     open_trades: number[] | null;
     first_trades: number[] | null;
     max_order: number | null;
     open_orders: number[] | null;
+    trades_orders_rejects: number;
   }>(
     `SELECT (SELECT max(trade_id) FROM trades_aggregated WHERE bot_id = $1) AS max_trade,
        (SELECT array_agg(trade_id) FROM trades_aggregated WHERE bot_id = $1 AND (${HELD_OPEN_TRADES})) AS open_trades,
        (SELECT array_agg(trade_id) FROM (SELECT trade_id FROM trades_aggregated WHERE bot_id = $1 ORDER BY trade_id LIMIT ${FIRST_TRADES}) f) AS first_trades,
        (SELECT max(order_pk) FROM orders WHERE bot_id = $1) AS max_order,
        (SELECT array_agg(order_pk) FROM orders WHERE bot_id = $1 AND ${HELD_OPEN_ORDERS}) AS open_orders,
+       (SELECT count(*)::int FROM rejects WHERE source = 'bot-sync' AND source_ref LIKE ${bot} || ':%'
+          AND position LIKE 'rowid %' AND collection = ANY(${tables})) AS trades_orders_rejects,
        ${others.columns}`,
-    [botId, ...others.params],
+    [botId, ...others.params, ...rejectsParams],
   );
   const pg = rows[0]!;
   const tradesHeld: HeldRows = {
@@ -225,6 +233,7 @@ export async function planSyncWindows(
       counts: { trades: trades.count, orders: orders?.count ?? 0 },
       highWater: laterOf(trades.highWater, orders?.highWater ?? null),
       datesScanned: datesSince !== undefined,
+      heldRejects: pg.trades_orders_rejects,
       otherTables: others.read(pg),
     };
   });
