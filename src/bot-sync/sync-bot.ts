@@ -44,8 +44,8 @@ export interface SyncOptions {
 /**
  * Syncs one bot's trades and orders, and its other tables (other-tables.ts: pairlocks, custom
  * data, wallet history, key-value store), into PostgreSQL, in one transaction that also commits the
- * sync state, so a crash or a retry at any point ends exact. Only rows whose hash differs are
- * written; deletions in FreqTrade are deleted here too.
+ * sync state (and releases the bot's hold, if any), so a crash or a retry at any point ends exact.
+ * Only rows whose hash differs are written; deletions in FreqTrade are deleted here too.
  */
 export async function syncBot(
   ctx: BotSyncContext,
@@ -91,7 +91,7 @@ async function syncFile(
       config: ctx.config,
     };
     if (state !== undefined && unchangedRun(facts)) {
-      await touchSyncSuccess(client, botId);
+      await touchSyncSuccess(client, botId, instance);
       const trades = { ...emptyCounts(), unchanged: state.tradesCount };
       const orders = { ...emptyCounts(), unchanged: state.ordersCount };
       return {
@@ -232,7 +232,7 @@ async function syncFile(
       ...(reset === undefined ? {} : { reset }),
       ...(fullCompare === undefined ? {} : { fullCompare }),
     };
-    await writeSyncSuccess(client, botId, {
+    await writeSyncSuccess(client, botId, instance, {
       fingerprint,
       identity: identity ?? null,
       tradesCount: result.trades.inserted + result.trades.updated + result.trades.unchanged,

@@ -74,10 +74,18 @@ export async function readSyncState(client: PoolClient, botId: string): Promise<
     : undefined;
 }
 
+/**
+ * A good sync ends whatever held the bot's syncs (held-bots.ts): in the statement that records it
+ * (a data-modifying WITH), so the hold goes with the sync's COMMIT and a bot never held costs no
+ * statement of its own. `$2` is the bot's instance.
+ */
+const RELEASE_HOLD = `released AS (DELETE FROM bot_holds WHERE instance_id = $2 AND job = 'bot-sync')`;
+
 /** Written in the same transaction as the rows, so the state never claims more than PostgreSQL holds. */
 export async function writeSyncSuccess(
   client: PoolClient,
   botId: string,
+  instance: string,
   state: {
     fingerprint: string | null;
     identity: string | null;
@@ -93,17 +101,17 @@ export async function writeSyncSuccess(
   const w = state.window;
   // In the same statement as the state (a data-modifying WITH runs whether read or not).
   const strategy = state.tradesWritten
-    ? `WITH strategy AS (
+    ? `, strategy AS (
          UPDATE bots SET strategy_name = latest.strategy, updated_at = now()
          FROM (SELECT (${latestTradeStrategySql('$1')}) AS strategy) AS latest
          WHERE bots.id = $1 AND bots.strategy_name IS DISTINCT FROM latest.strategy
            AND (jsonb_typeof(bots.config->'strategy') = 'string' AND bots.config->>'strategy' <> '') IS NOT TRUE)
        `
-    : '';
+    : ' ';
   await client.query(
-    `${strategy}INSERT INTO bot_sync_state (bot_id, source_fingerprint, source_identity, trades_count, orders_count, last_success_at, last_result, last_error, last_error_at, updated_at,
+    `WITH ${RELEASE_HOLD}${strategy}INSERT INTO bot_sync_state (bot_id, source_fingerprint, source_identity, trades_count, orders_count, last_success_at, last_result, last_error, last_error_at, updated_at,
        window_at, window_high_water, full_compare_at, source_schema, dates_scanned_at, dates_high_water)
-     VALUES ($1, $2, $6, $3, $4, now(), $5, NULL, NULL, now(), $7, $8, $9, $10, $11, $12)
+     VALUES ($1, $3, $7, $4, $5, now(), $6, NULL, NULL, now(), $8, $9, $10, $11, $12, $13)
      ON CONFLICT (bot_id) DO UPDATE SET source_fingerprint = EXCLUDED.source_fingerprint, source_identity = EXCLUDED.source_identity, trades_count = EXCLUDED.trades_count,
        orders_count = EXCLUDED.orders_count, last_success_at = now(), last_result = EXCLUDED.last_result,
        last_error = NULL, last_error_at = NULL, updated_at = now(), window_at = EXCLUDED.window_at,
@@ -111,6 +119,7 @@ export async function writeSyncSuccess(
        dates_scanned_at = EXCLUDED.dates_scanned_at, dates_high_water = EXCLUDED.dates_high_water`,
     [
       botId,
+      instance,
       state.fingerprint,
       state.tradesCount,
       state.ordersCount,
@@ -127,10 +136,11 @@ export async function writeSyncSuccess(
 }
 
 /** An unchanged bot costs one small write: the time of its last good sync (sync lag reads it). */
-export async function touchSyncSuccess(client: PoolClient, botId: string): Promise<void> {
+export async function touchSyncSuccess(client: PoolClient, botId: string, instance: string): Promise<void> {
   await client.query(
-    'UPDATE bot_sync_state SET last_success_at = now(), last_error = NULL, last_error_at = NULL WHERE bot_id = $1',
-    [botId],
+    `WITH ${RELEASE_HOLD}
+     UPDATE bot_sync_state SET last_success_at = now(), last_error = NULL, last_error_at = NULL WHERE bot_id = $1`,
+    [botId, instance],
   );
 }
 
