@@ -7,7 +7,7 @@ import {
 } from '../bots/bot-database-file.js';
 import { readBotConfig } from '../bots/bot-config.js';
 import { instanceDir } from '../bots/bot-instances.js';
-import { botStatus, registerBot, type BotProfile } from '../bots/bot-registry.js';
+import { botStatus, registerBot, RegistryMemory, type BotProfile } from '../bots/bot-registry.js';
 import { laterOf, type WindowMemory } from '../bots/change-window.js';
 import { planRead, unchangedRun, type RunFacts } from '../bots/run-plan.js';
 import { takeTransactionLock, tryTakeTransactionLock } from '../connections/advisory-locks.js';
@@ -69,17 +69,32 @@ async function syncFile(
   options: SyncOptions,
   started: number,
 ): Promise<BotSyncResult> {
-  const botId = await registerBot(ctx.pg, instance, file, await readProfile(ctx, instance, file));
+  const profile = await readProfile(ctx, instance, file);
+  // A bot this process registered as it is now sends no registration: its row is checked in the
+  // statement that reads its state, and registered again there if written since (RegistryMemory).
+  const registry = RegistryMemory.of(ctx.pg);
+  const known = registry.known(instance, file, profile);
+  let registration = known ?? (await registerBot(ctx.pg, instance, file, profile));
   // The log lines follow the COMMIT: what they report is written.
   const synced = await withTransaction(ctx.pg, async (client): Promise<BotSyncResult> => {
-    await lockBot(ctx, client, instance, botId);
+    await lockBot(ctx, client, instance, registration.id);
     // Looked at inside the transaction: its start time is what last_success_at records (lag,
     // freshness), so a sync never claims a moment later than the one it saw the file at.
     const fingerprint = await sourceFingerprint(file).catch((error: unknown) => {
       throw describeBotDatabaseError(instance, file, error);
     });
     const identity = await botDatabaseIdentity(file);
-    const state = await readSyncState(client, botId);
+    let state = await readSyncState(client, registration.id, known?.version);
+    if (known !== undefined && state?.registrationCurrent !== true) {
+      const again = await registerBot(client, instance, file, profile);
+      if (again.id !== registration.id) {
+        // Not the row remembered (it was deleted): the new one's lock and state.
+        await lockBot(ctx, client, instance, again.id);
+        state = await readSyncState(client, again.id);
+      }
+      registration = again;
+    }
+    const botId = registration.id;
     const facts: RunFacts = {
       memory: state?.window,
       now: new Date(),
@@ -244,6 +259,7 @@ async function syncFile(
     });
     return result;
   });
+  registry.remember(instance, file, profile, registration);
   await ctx.log(
     synced.skipped === 'unchanged'
       ? `bot ${instance}: ${file} unchanged since the last sync; nothing read`

@@ -10,7 +10,7 @@ import {
   type HeldRows,
 } from '../bots/change-window.js';
 import type { BotDatabase } from './bot-database.js';
-import { latestTradeStrategySql } from '../bots/bot-registry.js';
+import { latestTradeStrategySql, registrationCurrentSql } from '../bots/bot-registry.js';
 import type { SyncWindows } from './merge-sync.js';
 import { heldOtherTablesQuery, type HeldOtherTables } from './other-tables.js';
 import { FIRST_TRADES } from './reset-evidence.js';
@@ -28,6 +28,8 @@ export interface StoredSyncState {
   datesScan: DatesScan;
   /** PostgreSQL holds trades of the bot (else its sync is a first sync). */
   holdsTrades: boolean;
+  /** The bot's registry row is still the version given to readSyncState (bot-registry.ts RegistryMemory). */
+  registrationCurrent: boolean;
 }
 
 /** When a run last read the rows' dates (a date scan or every row), and the file's latest date then. */
@@ -36,7 +38,12 @@ export interface DatesScan {
   highWater: Date | null;
 }
 
-export async function readSyncState(client: PoolClient, botId: string): Promise<StoredSyncState | undefined> {
+/** The bot's sync state; `registration`: the registry row's version this process remembers, checked in the same statement. */
+export async function readSyncState(
+  client: PoolClient,
+  botId: string,
+  registration?: string,
+): Promise<StoredSyncState | undefined> {
   const result = await client.query<{
     source_fingerprint: string | null;
     source_identity: string | null;
@@ -49,11 +56,13 @@ export async function readSyncState(client: PoolClient, botId: string): Promise<
     dates_scanned_at: Date | null;
     dates_high_water: Date | null;
     holds_trades: boolean;
+    registration_current: boolean;
   }>(
     `SELECT source_fingerprint, source_identity, trades_count, orders_count, window_at, window_high_water, full_compare_at, source_schema,
-       dates_scanned_at, dates_high_water, EXISTS (SELECT 1 FROM trades_aggregated WHERE bot_id = $1) AS holds_trades
+       dates_scanned_at, dates_high_water, EXISTS (SELECT 1 FROM trades_aggregated WHERE bot_id = $1) AS holds_trades,
+       ${registration === undefined ? 'false' : registrationCurrentSql('$1', '$2')} AS registration_current
      FROM bot_sync_state WHERE bot_id = $1`,
-    [botId],
+    registration === undefined ? [botId] : [botId, registration],
   );
   const row = result.rows[0];
   return row
@@ -70,6 +79,7 @@ export async function readSyncState(client: PoolClient, botId: string): Promise<
         },
         datesScan: { at: row.dates_scanned_at, highWater: row.dates_high_water },
         holdsTrades: row.holds_trades,
+        registrationCurrent: row.registration_current,
       }
     : undefined;
 }
