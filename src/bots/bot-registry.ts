@@ -52,9 +52,10 @@ export interface Registration {
 
 /**
  * Registers a bot (or refreshes where its database is, what its config says, its status) and
- * returns its id and the row's version. An upsert on instance_id, so a bot is never registered twice and trades never
- * get a NULL bot. A bot registered as it is is not written again (but once an hour, for
- * last_seen_at): every sync calls this, and a write here would be a commit of its own. What the
+ * returns its id and the row's version. An upsert on instance_id, so a bot is never registered
+ * twice and trades never get a NULL bot. A bot registered as it is is not written again (but once
+ * an hour, for last_seen_at): a sync calls this whenever the bot's facts differ from those this
+ * process last registered (RegistryMemory), and a write here would be a commit of its own. What the
  * config does not say is NULL; the name falls back to the instance (the folder's name), and the
  * strategy to the one of its latest trade when the config names none (also when a config that
  * named one no longer does: the row never keeps what the config stopped saying).
