@@ -40,6 +40,8 @@ export interface SyncWindows {
   firstTradeIds: readonly number[];
   /** Hashes of the bot's other tables' window rows, asked in the statement that asks the trades' and orders' (heldHashes). */
   moreHashes: readonly HashRequest[];
+  /** The rejects PostgreSQL holds of the bot's trades and orders rows (recordRowRejects). */
+  heldRejects: number;
 }
 
 /**
@@ -420,13 +422,16 @@ async function stageTables(
     );
   }
   if (short) await ctx.progress({ ...progress });
+  // A window's rejects are replaced only when there are new ones or old ones to drop.
   const unusable =
     windows === undefined
       ? await recordRowRejects(client, source.bot, source.file, rejects)
-      : await recordRowRejects(client, source.bot, source.file, rejects, [
-          { table: tradesMapping.source, rowids: windows.tradeIds },
-          { table: ordersMapping.source, rowids: windows.orderIds },
-        ]);
+      : rejects.length === 0 && windows.heldRejects === 0
+        ? 0
+        : await recordRowRejects(client, source.bot, source.file, rejects, [
+            { table: tradesMapping.source, rowids: windows.tradeIds },
+            { table: ordersMapping.source, rowids: windows.orderIds },
+          ]);
   return { trades: staged.get(tradesMapping.source)!, orders: staged.get(ordersMapping.source), unusable };
 }
 

@@ -7,7 +7,7 @@ import {
 } from '../bots/bot-database-file.js';
 import { readBotConfig } from '../bots/bot-config.js';
 import { instanceDir } from '../bots/bot-instances.js';
-import { botStatus, registerBot, type BotProfile } from '../bots/bot-registry.js';
+import { botStatus, registerBot, RegistryMemory, type BotProfile } from '../bots/bot-registry.js';
 import { laterOf, type WindowMemory } from '../bots/change-window.js';
 import { planRead, unchangedRun, type RunFacts } from '../bots/run-plan.js';
 import { takeTransactionLock, tryTakeTransactionLock } from '../connections/advisory-locks.js';
@@ -44,8 +44,8 @@ export interface SyncOptions {
 /**
  * Syncs one bot's trades and orders, and its other tables (other-tables.ts: pairlocks, custom
  * data, wallet history, key-value store), into PostgreSQL, in one transaction that also commits the
- * sync state, so a crash or a retry at any point ends exact. Only rows whose hash differs are
- * written; deletions in FreqTrade are deleted here too.
+ * sync state (and releases the bot's hold, if any), so a crash or a retry at any point ends exact.
+ * Only rows whose hash differs are written; deletions in FreqTrade are deleted here too.
  */
 export async function syncBot(
   ctx: BotSyncContext,
@@ -69,17 +69,32 @@ async function syncFile(
   options: SyncOptions,
   started: number,
 ): Promise<BotSyncResult> {
-  const botId = await registerBot(ctx.pg, instance, file, await readProfile(ctx, instance, file));
+  const profile = await readProfile(ctx, instance, file);
+  // A bot this process registered as it is now sends no registration: its row is checked in the
+  // statement that reads its state, and registered again there if written since (RegistryMemory).
+  const registry = RegistryMemory.of(ctx.pg);
+  const known = registry.known(instance, file, profile);
+  let registration = known ?? (await registerBot(ctx.pg, instance, file, profile));
   // The log lines follow the COMMIT: what they report is written.
   const synced = await withTransaction(ctx.pg, async (client): Promise<BotSyncResult> => {
-    await lockBot(ctx, client, instance, botId);
+    await lockBot(ctx, client, instance, registration.id);
     // Looked at inside the transaction: its start time is what last_success_at records (lag,
     // freshness), so a sync never claims a moment later than the one it saw the file at.
     const fingerprint = await sourceFingerprint(file).catch((error: unknown) => {
       throw describeBotDatabaseError(instance, file, error);
     });
     const identity = await botDatabaseIdentity(file);
-    const state = await readSyncState(client, botId);
+    let state = await readSyncState(client, registration.id, known?.version);
+    if (known !== undefined && state?.registrationCurrent !== true) {
+      const again = await registerBot(client, instance, file, profile);
+      if (again.id !== registration.id) {
+        // Not the row remembered (it was deleted): the new one's lock and state.
+        await lockBot(ctx, client, instance, again.id);
+        state = await readSyncState(client, again.id);
+      }
+      registration = again;
+    }
+    const botId = registration.id;
     const facts: RunFacts = {
       memory: state?.window,
       now: new Date(),
@@ -91,7 +106,7 @@ async function syncFile(
       config: ctx.config,
     };
     if (state !== undefined && unchangedRun(facts)) {
-      await touchSyncSuccess(client, botId);
+      await touchSyncSuccess(client, botId, instance);
       const trades = { ...emptyCounts(), unchanged: state.tradesCount };
       const orders = { ...emptyCounts(), unchanged: state.ordersCount };
       return {
@@ -213,7 +228,7 @@ async function syncFile(
         await ctx.log(
           `bot ${instance}: --accept-reset given, but the database does not look replaced; synced as usual`,
         );
-      if (written.orders.inserted > 0) await replanForeignKeyChecks(client);
+      if (staleCheckCouldCost(written)) await replanForeignKeyChecks(client);
     } finally {
       source.close();
     }
@@ -227,7 +242,7 @@ async function syncFile(
       ...(reset === undefined ? {} : { reset }),
       ...(fullCompare === undefined ? {} : { fullCompare }),
     };
-    await writeSyncSuccess(client, botId, {
+    await writeSyncSuccess(client, botId, instance, {
       fingerprint,
       identity: identity ?? null,
       tradesCount: result.trades.inserted + result.trades.updated + result.trades.unchanged,
@@ -240,6 +255,7 @@ async function syncFile(
     });
     return result;
   });
+  registry.remember(instance, file, profile, registration);
   await ctx.log(
     synced.skipped === 'unchanged'
       ? `bot ${instance}: ${file} unchanged since the last sync; nothing read`
@@ -288,6 +304,20 @@ async function lockBot(ctx: BotSyncContext, client: PoolClient, instance: string
  */
 async function replanForeignKeyChecks(client: PoolClient): Promise<void> {
   await client.query('DISCARD PLANS');
+}
+
+/**
+ * The most trades a stale plan of the orders' check (replanForeignKeyChecks) may visit at a
+ * sync's COMMIT with the plans kept: a few ms. Under it, a DISCARD (a statement of its own, and
+ * every plan of the connection made again) costs about as much as the worst such plan would.
+ */
+const STALE_CHECK_ROWS = 50_000;
+
+/** Whether a stale plan of the orders' check could cost this sync's COMMIT more than STALE_CHECK_ROWS. */
+function staleCheckCouldCost(written: ReadCounts): boolean {
+  const trades = written.trades.inserted + written.trades.updated + written.trades.unchanged;
+  // Such a plan walks the bot's trades for each order inserted: a big bot's few orders, or many orders.
+  return written.orders.inserted > 0 && written.orders.inserted * Math.max(1, trades) > STALE_CHECK_ROWS;
 }
 
 /** The bot's config facts and status; a bad config is a warning naming its file, never a failed sync. */

@@ -10,7 +10,7 @@ import {
   type HeldRows,
 } from '../bots/change-window.js';
 import type { BotDatabase } from './bot-database.js';
-import { latestTradeStrategySql } from '../bots/bot-registry.js';
+import { latestTradeStrategySql, registrationCurrentSql } from '../bots/bot-registry.js';
 import type { SyncWindows } from './merge-sync.js';
 import {
   findOtherWindows,
@@ -20,6 +20,7 @@ import {
   type OtherTableCounts,
 } from './other-tables.js';
 import { FIRST_TRADES } from './reset-evidence.js';
+import { ordersMapping, tradesMapping } from './freqtrade-columns.js';
 
 export interface StoredSyncState {
   sourceFingerprint: string | null;
@@ -35,6 +36,8 @@ export interface StoredSyncState {
   holdsTrades: boolean;
   /** Rows of the bot's other tables PostgreSQL held after the last sync, per table (migration 022); null: unknown. */
   otherCounts: OtherTableCounts | null;
+  /** The bot's registry row is still the version given to readSyncState (bot-registry.ts RegistryMemory). */
+  registrationCurrent: boolean;
 }
 
 /** When a run last read the rows' dates (a date scan or every row), and the file's latest date then. */
@@ -43,7 +46,12 @@ export interface DatesScan {
   highWater: Date | null;
 }
 
-export async function readSyncState(client: PoolClient, botId: string): Promise<StoredSyncState | undefined> {
+/** The bot's sync state; `registration`: the registry row's version this process remembers, checked in the same statement. */
+export async function readSyncState(
+  client: PoolClient,
+  botId: string,
+  registration?: string,
+): Promise<StoredSyncState | undefined> {
   const result = await client.query<{
     source_fingerprint: string | null;
     source_identity: string | null;
@@ -57,11 +65,13 @@ export async function readSyncState(client: PoolClient, botId: string): Promise<
     dates_high_water: Date | null;
     holds_trades: boolean;
     other_counts: OtherTableCounts | null;
+    registration_current: boolean;
   }>(
     `SELECT source_fingerprint, source_identity, trades_count, orders_count, window_at, window_high_water, full_compare_at, source_schema,
-       dates_scanned_at, dates_high_water, other_counts, EXISTS (SELECT 1 FROM trades_aggregated WHERE bot_id = $1) AS holds_trades
+       dates_scanned_at, dates_high_water, other_counts, EXISTS (SELECT 1 FROM trades_aggregated WHERE bot_id = $1) AS holds_trades,
+       ${registration === undefined ? 'false' : registrationCurrentSql('$1', '$2')} AS registration_current
      FROM bot_sync_state WHERE bot_id = $1`,
-    [botId],
+    registration === undefined ? [botId] : [botId, registration],
   );
   const row = result.rows[0];
   return row
@@ -79,14 +89,23 @@ export async function readSyncState(client: PoolClient, botId: string): Promise<
         datesScan: { at: row.dates_scanned_at, highWater: row.dates_high_water },
         holdsTrades: row.holds_trades,
         otherCounts: row.other_counts,
+        registrationCurrent: row.registration_current,
       }
     : undefined;
 }
+
+/**
+ * A good sync ends whatever held the bot's syncs (held-bots.ts): in the statement that records it
+ * (a data-modifying WITH), so the hold goes with the sync's COMMIT and a bot never held costs no
+ * statement of its own. `$2` is the bot's instance.
+ */
+const RELEASE_HOLD = `released AS (DELETE FROM bot_holds WHERE instance_id = $2 AND job = 'bot-sync')`;
 
 /** Written in the same transaction as the rows, so the state never claims more than PostgreSQL holds. */
 export async function writeSyncSuccess(
   client: PoolClient,
   botId: string,
+  instance: string,
   state: {
     fingerprint: string | null;
     identity: string | null;
@@ -103,17 +122,17 @@ export async function writeSyncSuccess(
   const w = state.window;
   // In the same statement as the state (a data-modifying WITH runs whether read or not).
   const strategy = state.tradesWritten
-    ? `WITH strategy AS (
+    ? `, strategy AS (
          UPDATE bots SET strategy_name = latest.strategy, updated_at = now()
          FROM (SELECT (${latestTradeStrategySql('$1')}) AS strategy) AS latest
          WHERE bots.id = $1 AND bots.strategy_name IS DISTINCT FROM latest.strategy
            AND (jsonb_typeof(bots.config->'strategy') = 'string' AND bots.config->>'strategy' <> '') IS NOT TRUE)
        `
-    : '';
+    : ' ';
   await client.query(
-    `${strategy}INSERT INTO bot_sync_state (bot_id, source_fingerprint, source_identity, trades_count, orders_count, last_success_at, last_result, last_error, last_error_at, updated_at,
+    `WITH ${RELEASE_HOLD}${strategy}INSERT INTO bot_sync_state (bot_id, source_fingerprint, source_identity, trades_count, orders_count, last_success_at, last_result, last_error, last_error_at, updated_at,
        window_at, window_high_water, full_compare_at, source_schema, dates_scanned_at, dates_high_water, other_counts)
-     VALUES ($1, $2, $6, $3, $4, now(), $5, NULL, NULL, now(), $7, $8, $9, $10, $11, $12, $13)
+     VALUES ($1, $3, $7, $4, $5, now(), $6, NULL, NULL, now(), $8, $9, $10, $11, $12, $13, $14)
      ON CONFLICT (bot_id) DO UPDATE SET source_fingerprint = EXCLUDED.source_fingerprint, source_identity = EXCLUDED.source_identity, trades_count = EXCLUDED.trades_count,
        orders_count = EXCLUDED.orders_count, last_success_at = now(), last_result = EXCLUDED.last_result,
        last_error = NULL, last_error_at = NULL, updated_at = now(), window_at = EXCLUDED.window_at,
@@ -121,6 +140,7 @@ export async function writeSyncSuccess(
        dates_scanned_at = EXCLUDED.dates_scanned_at, dates_high_water = EXCLUDED.dates_high_water, other_counts = EXCLUDED.other_counts`,
     [
       botId,
+      instance,
       state.fingerprint,
       state.tradesCount,
       state.ordersCount,
@@ -138,10 +158,11 @@ export async function writeSyncSuccess(
 }
 
 /** An unchanged bot costs one small write: the time of its last good sync (sync lag reads it). */
-export async function touchSyncSuccess(client: PoolClient, botId: string): Promise<void> {
+export async function touchSyncSuccess(client: PoolClient, botId: string, instance: string): Promise<void> {
   await client.query(
-    'UPDATE bot_sync_state SET last_success_at = now(), last_error = NULL, last_error_at = NULL WHERE bot_id = $1',
-    [botId],
+    `WITH ${RELEASE_HOLD}
+     UPDATE bot_sync_state SET last_success_at = now(), last_error = NULL, last_error_at = NULL WHERE bot_id = $1`,
+    [botId, instance],
   );
 }
 
@@ -196,12 +217,17 @@ export async function planSyncWindows(
   if (!keyed.orders) return 'its orders table is not keyed by an INTEGER PRIMARY KEY id';
   // The other tables' held state comes along: one statement fewer for a changed bot's sync.
   const others = heldOtherTablesQuery(source.bot, since, counts.others);
+  // So do the rejects of the trades' and orders' rows (recordRowRejects's): without any, none is dropped.
+  const rejectsParams = [source.bot, [tradesMapping.source, ordersMapping.source]];
+  const bot = `$${2 + others.params.length}`;
+  const tables = `$${3 + others.params.length}`;
   const { rows } = await client.query<{
     max_trade: number | null;
     open_trades: number[] | null;
     first_trades: number[] | null;
     max_order: number | null;
     open_orders: number[] | null;
+    trades_orders_rejects: number;
   }>({
     // Prepared once per connection: planning its many subqueries cost more than running them (a
     // changed bot's run sends it every time, with the same text).
@@ -211,8 +237,10 @@ export async function planSyncWindows(
        (SELECT array_agg(trade_id) FROM (SELECT trade_id FROM trades_aggregated WHERE bot_id = $1 ORDER BY trade_id LIMIT ${FIRST_TRADES}) f) AS first_trades,
        (SELECT max(order_pk) FROM orders WHERE bot_id = $1) AS max_order,
        (SELECT array_agg(order_pk) FROM orders WHERE bot_id = $1 AND ${HELD_OPEN_ORDERS}) AS open_orders,
+       (SELECT count(*)::int FROM rejects WHERE source = 'bot-sync' AND source_ref LIKE ${bot} || ':%'
+          AND position LIKE 'rowid %' AND collection = ANY(${tables})) AS trades_orders_rejects,
        ${others.columns}`,
-    values: [botId, ...others.params],
+    values: [botId, ...others.params, ...rejectsParams],
   });
   const pg = rows[0]!;
   const tradesHeld: HeldRows = {
@@ -253,6 +281,7 @@ export async function planSyncWindows(
       counts: { trades: trades.count, orders: orders?.count ?? 0 },
       highWater: laterOf(trades.highWater, orders?.highWater ?? null),
       datesScanned: datesSince !== undefined,
+      heldRejects: pg.trades_orders_rejects,
       otherTables,
     };
   });

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import type { Pool, PoolClient } from 'pg';
 import type { BotConfigFacts } from './bot-config.js';
@@ -43,11 +44,18 @@ export interface BotProfile extends BotConfigFacts {
   status: BotStatus;
 }
 
+/** A bot's registry row as registerBot left it: its id, and its version (the row's xmin) then. */
+export interface Registration {
+  id: string;
+  version: string;
+}
+
 /**
  * Registers a bot (or refreshes where its database is, what its config says, its status) and
- * returns its id. An upsert on instance_id, so a bot is never registered twice and trades never
- * get a NULL bot. A bot registered as it is is not written again (but once an hour, for
- * last_seen_at): every sync calls this, and a write here would be a commit of its own. What the
+ * returns its id and the row's version. An upsert on instance_id, so a bot is never registered
+ * twice and trades never get a NULL bot. A bot registered as it is is not written again (but once
+ * an hour, for last_seen_at): a sync calls this whenever the bot's facts differ from those this
+ * process last registered (RegistryMemory), and a write here would be a commit of its own. What the
  * config does not say is NULL; the name falls back to the instance (the folder's name), and the
  * strategy to the one of its latest trade when the config names none (also when a config that
  * named one no longer does: the row never keeps what the config stopped saying).
@@ -57,10 +65,10 @@ export async function registerBot(
   instance: string,
   dbPath: string,
   profile: BotProfile,
-): Promise<string> {
-  const result = await db.query<{ id: string }>(
+): Promise<Registration> {
+  const result = await db.query<{ id: string; version: string }>(
     `WITH current AS (
-       SELECT id FROM bots WHERE instance_id = $1 AND db_path = $2 AND missing_since IS NULL
+       SELECT id, xmin::text AS version FROM bots WHERE instance_id = $1 AND db_path = $2 AND missing_since IS NULL
          AND last_seen_at >= now() - interval '1 hour'
          AND name IS NOT DISTINCT FROM $3 AND ($4::text IS NULL OR strategy_name IS NOT DISTINCT FROM $4)
          AND trading_pairs IS NOT DISTINCT FROM $5::jsonb AND config IS NOT DISTINCT FROM $6::jsonb
@@ -78,8 +86,8 @@ export async function registerBot(
                                     IS DISTINCT FROM (EXCLUDED.db_path, EXCLUDED.name, EXCLUDED.trading_pairs, EXCLUDED.config, EXCLUDED.dry_run, EXCLUDED.status)
                                  OR (EXCLUDED.strategy_name IS NOT NULL AND bots.strategy_name IS DISTINCT FROM EXCLUDED.strategy_name)
                                  OR bots.missing_since IS NOT NULL THEN now() ELSE bots.updated_at END
-       RETURNING id)
-     SELECT id FROM current UNION ALL SELECT id FROM registered`,
+       RETURNING id, xmin::text AS version)
+     SELECT id, version FROM current UNION ALL SELECT id, version FROM registered`,
     [
       instance,
       dbPath,
@@ -93,8 +101,52 @@ export async function registerBot(
   );
   const row = result.rows[0];
   if (!row) throw new Error(`registering bot ${instance} returned no row`);
-  return row.id;
+  return row;
 }
+
+/**
+ * What this process last registered of each bot (registerBot), so that a sync of a bot whose
+ * facts are the same sends no registration: one per pool (each its own database or schema, with
+ * its own ids). Another process may have written the row since (discovery marking it missing, a
+ * worker that read another config.json), and last_seen_at is due every hour: the sync checks
+ * that the row is still the version remembered and fresh (registrationCurrentSql), in the
+ * statement that reads its state, and registers the bot again when not.
+ */
+export class RegistryMemory {
+  private static readonly byPool = new WeakMap<object, RegistryMemory>();
+  private readonly bots = new Map<string, { facts: string; registration: Registration }>();
+
+  static of(pool: object): RegistryMemory {
+    let memory = RegistryMemory.byPool.get(pool);
+    if (memory === undefined) RegistryMemory.byPool.set(pool, (memory = new RegistryMemory()));
+    return memory;
+  }
+
+  /** The registration remembered for these facts of the bot; undefined when they differ (or none is). */
+  known(instance: string, dbPath: string, profile: BotProfile): Registration | undefined {
+    const remembered = this.bots.get(instance);
+    return remembered?.facts === factsKey(dbPath, profile) ? remembered.registration : undefined;
+  }
+
+  remember(instance: string, dbPath: string, profile: BotProfile, registration: Registration): void {
+    this.bots.set(instance, { facts: factsKey(dbPath, profile), registration });
+  }
+}
+
+/** The facts registerBot writes, as a short key (a fleet's configs are kilobytes each). */
+function factsKey(dbPath: string, profile: BotProfile): string {
+  return createHash('sha256')
+    .update(JSON.stringify([dbPath, profile]))
+    .digest('base64');
+}
+
+/**
+ * A boolean SQL expression: the bot's row (`botId`, an SQL expression) is still the `version`
+ * (an SQL expression of its xmin as text) registerBot left, untouched since, and its last_seen_at
+ * not due (registerBot refreshes it once an hour).
+ */
+export const registrationCurrentSql = (botId: string, version: string): string =>
+  `EXISTS (SELECT 1 FROM bots WHERE id = ${botId} AND xmin = ${version}::xid AND last_seen_at >= now() - interval '1 hour')`;
 
 /**
  * Registers every discovered bot in one statement. Rows are only rewritten when something

@@ -173,7 +173,8 @@ export async function heldBots(
 /**
  * How a worker runs a job that reads a bot's folder (bot-sync, turso-push): with hosts, only on
  * the host that holds the bot (a conflicted bot's jobs fail for good, naming both copies); a
- * refusal that holds the bot is recorded, and a success releases it. A dry run holds nothing.
+ * refusal that holds the bot is recorded, and a success releases it (`releasedByRun`: the job's
+ * own commit did, as bot-sync's does, so no statement is sent here). A dry run holds nothing.
  */
 export async function guardBotJob<T>(
   ctx: {
@@ -184,7 +185,7 @@ export async function guardBotJob<T>(
     >;
     logger: Logger;
   },
-  target: { job: HeldJob; instance: string; dryRun?: boolean },
+  target: { job: HeldJob; instance: string; dryRun?: boolean; releasedByRun?: boolean },
   run: () => Promise<T>,
 ): Promise<T> {
   const { pg, config, logger } = ctx;
@@ -202,7 +203,7 @@ export async function guardBotJob<T>(
     await holdIfRefused(pg, config, instance, job, error).catch(bookkeeping('record'));
     throw error;
   }
-  await releaseHold(pg, instance, job).catch(bookkeeping('release'));
+  if (target.releasedByRun !== true) await releaseHold(pg, instance, job).catch(bookkeeping('release'));
   return result;
 }
 

@@ -7,7 +7,13 @@ import { errorMessage } from '../errors.js';
 import { withTimeout } from '../lifecycle/deadlines.js';
 import type { Logger } from '../logger.js';
 import type { Queues } from '../queues/queues.js';
-import { behindAfterSeconds, botSyncLag, lagDistribution, type LagDistribution } from './bot-sync-lag.js';
+import {
+  behindAfterSeconds,
+  botSyncLag,
+  lagDistribution,
+  type BotSyncLag,
+  type LagDistribution,
+} from './bot-sync-lag.js';
 import { queueDepths, queueWorkers } from './queue-depths.js';
 import { redisMemory } from './redis-memory.js';
 
@@ -32,10 +38,17 @@ export function registerBoardMetrics(
     config: Pick<Config, 'BOT_DISCOVERY' | 'DISCOVERY_INTERVAL' | 'SYNC_INTERVAL'>;
   },
 ): void {
+  // The three lag gauges of a scrape are collected at once (prom-client collects a scrape's
+  // gauges concurrently): they share the read in flight, one query per scrape, not three.
+  let lagsInFlight: Promise<BotSyncLag[]> | undefined;
+  const scrapeLags = (): Promise<BotSyncLag[]> =>
+    (lagsInFlight ??= withTimeout(botSyncLag(sources.pg), METRICS_SOURCE_TIMEOUT_MS).finally(() => {
+      lagsInFlight = undefined;
+    }));
   /** The lag across bots on disk, or undefined (logged) when PostgreSQL does not answer in time. */
   const lagSpread = async (): Promise<LagDistribution | undefined> => {
     try {
-      const lags = await withTimeout(botSyncLag(sources.pg), METRICS_SOURCE_TIMEOUT_MS);
+      const lags = await scrapeLags();
       return lagDistribution(lags, behindAfterSeconds(sources.config.SYNC_INTERVAL));
     } catch (error) {
       sources.logger.warn('metrics: bot sync lag unavailable', { error: errorMessage(error) });
@@ -66,7 +79,7 @@ export function registerBoardMetrics(
     async collect() {
       this.reset();
       try {
-        for (const bot of await withTimeout(botSyncLag(sources.pg), METRICS_SOURCE_TIMEOUT_MS)) {
+        for (const bot of await scrapeLags()) {
           if (bot.missingSince === null) this.set({ instance: bot.instance }, bot.lagSeconds);
         }
       } catch (error) {

@@ -12,6 +12,7 @@ import { migrate } from '../../src/migrate/migrate.js';
 import { enqueue } from '../../src/producers/enqueue.js';
 import { botDbPath, createFreqtradeDb } from '../../scripts/freqtrade/fixtures.js';
 import { recordingContext, type RecordingContext } from '../helpers/job-context.js';
+import { statementsOf } from '../helpers/pg-statements.js';
 import { failureTracker } from '../helpers/failure-tracker.js';
 import { suiteEnvironment } from '../helpers/suite-environment.js';
 import { testConfig, uniqueName } from '../helpers/test-config.js';
@@ -190,6 +191,40 @@ describe('the bot registry holds what the bot files say, and nothing secret', ()
     const before = await updatedAt();
     await syncBot(capturingContext().ctx, 'live');
     assert.equal(await updatedAt(), before);
+  });
+
+  it('a sync of a bot registered as it is sends no registration; a changed config.json, or a row written since, is registered again', async () => {
+    const registrations = (statements: string[]) => statements.filter((text) => text.includes('INSERT INTO bots'));
+    const configFile = path.join(dir.path, 'live', 'config.json');
+    await syncBot(capturingContext().ctx, 'live');
+    const unchanged = await statementsOf(() => syncBot(capturingContext().ctx, 'live'));
+    assert.deepEqual(registrations(unchanged.statements), [], 'no registration for a bot registered as it is');
+
+    writeFileSync(configFile, MAIN_CONFIG.replace('"Live One"', '"Live Two"'));
+    await syncBot(capturingContext().ctx, 'live');
+    assert.equal((await row('live')).name, 'Live Two', 'the changed config.json reached PostgreSQL');
+    writeFileSync(configFile, MAIN_CONFIG);
+    await syncBot(capturingContext().ctx, 'live');
+    assert.equal((await row('live')).name, 'Live One', 'and back');
+
+    // Another process wrote the row (a worker that read another config.json, discovery): the sync
+    // registers the bot as its files say, as the first statement used to on every sync.
+    await env.db.pool.query(
+      "UPDATE bots SET name = 'written elsewhere', missing_since = now() WHERE instance_id = 'live'",
+    );
+    await syncBot(capturingContext().ctx, 'live');
+    const bot = await env.db.pool.query<{ name: string; missing: boolean }>(
+      "SELECT name, missing_since IS NOT NULL AS missing FROM bots WHERE instance_id = 'live'",
+    );
+    assert.deepEqual(bot.rows[0], { name: 'Live One', missing: false });
+    // Due its hourly last_seen_at: refreshed.
+    await env.db.pool.query("UPDATE bots SET last_seen_at = now() - interval '2 hours' WHERE instance_id = 'live'");
+    const due = await statementsOf(() => syncBot(capturingContext().ctx, 'live'));
+    assert.equal(registrations(due.statements).length, 1);
+    const seen = await env.db.pool.query<{ fresh: boolean }>(
+      "SELECT last_seen_at > now() - interval '1 minute' AS fresh FROM bots WHERE instance_id = 'live'",
+    );
+    assert.equal(seen.rows[0]!.fresh, true);
   });
 
   it('status follows the database file: idle once it has not been written for a while, trading again when it is', async () => {

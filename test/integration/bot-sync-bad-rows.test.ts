@@ -6,6 +6,7 @@ import { syncBot } from '../../src/bot-sync/sync-bot.js';
 import { verifyBots } from '../../src/verify/verify-bots.js';
 import { botDbPath, createFreqtradeDb } from '../../scripts/freqtrade/fixtures.js';
 import { recordingContext } from '../helpers/job-context.js';
+import { statementsOf } from '../helpers/pg-statements.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { suiteEnvironment } from '../helpers/suite-environment.js';
 
@@ -151,6 +152,41 @@ describe('bot-sync on bad rows: the reader always advances, a bad row never bloc
     );
     const [check] = await verifyBots(env.config, env.runtime.pg, ['bad-values']);
     assert.equal(check?.ok, true, JSON.stringify(check));
+  });
+
+  it("clears a window's reject once its row is fixed, and sends no rejects' DELETE for a bot that has none", async () => {
+    const file = botDbPath(dir.path, 'fixed-later');
+    createFreqtradeDb(file, { trades: 12, ordersPerTrade: 1, seed: 19 });
+    await sync('fixed-later');
+    const edit = (sql: string) => {
+      const db = new Database(file);
+      db.exec(sql);
+      db.close();
+    };
+    // A new trade (a window reads it) FreqTrade could not have written: refused, as a reject.
+    edit(
+      "CREATE TEMP TABLE t AS SELECT * FROM trades WHERE id = 12; UPDATE t SET id = 13, is_open = 'maybe'; INSERT INTO trades SELECT * FROM t",
+    );
+    const refused = await sync('fixed-later');
+    assert.equal(refused.fullCompare, undefined, 'read by change windows');
+    assert.deepEqual(
+      (await rejectsOf('fixed-later')).map((r) => `${r.collection} ${r.position}`),
+      ['trades rowid 13'],
+    );
+    edit('UPDATE trades SET is_open = 1 WHERE id = 13');
+    const fixed = await sync('fixed-later');
+    assert.equal(fixed.fullCompare, undefined, 'read by change windows');
+    assert.deepEqual(await rejectsOf('fixed-later'), [], 'the fixed row is no reject any more');
+    assert.deepEqual(await tradeIds('fixed-later'), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]);
+
+    edit('UPDATE trades SET max_rate = coalesce(max_rate, 0) + 1 WHERE id = 13');
+    const clean = await statementsOf(() => sync('fixed-later'));
+    assert.equal(clean.result.trades.updated, 1);
+    assert.deepEqual(
+      clean.statements.filter((text) => text.includes('rejects') && !text.startsWith('SELECT')),
+      [],
+      'no statement writes rejects for a bot that has none and no new one',
+    );
   });
 
   it("handles bad values in a bot's locks, balances and key-value store as in its trades: NULL plus extra, or a reject naming bot, table, key and column", async () => {

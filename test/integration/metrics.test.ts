@@ -4,11 +4,14 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { QueueEvents } from 'bullmq';
+import { Registry } from 'prom-client';
+import { registerBoardMetrics } from '../../src/monitoring/board-metrics.js';
 import { enqueue } from '../../src/producers/enqueue.js';
 import { closeQueues, createQueues, type Queues } from '../../src/queues/queues.js';
 import { seedBotSyncState } from '../helpers/bot-sync-state.js';
 import { cliEnv, listeningPort, startCli } from '../helpers/cli-process.js';
 import { failureTracker } from '../helpers/failure-tracker.js';
+import { statementsOf } from '../helpers/pg-statements.js';
 import { waitFor } from '../helpers/wait-for.js';
 import { createTestEnvironment, type TestEnvironment } from '../helpers/test-runtime.js';
 
@@ -59,6 +62,27 @@ describe('/metrics', () => {
     await events.close();
     await closeQueues(queues);
     await env.cleanup({ keep: tracker.failed });
+  });
+
+  it("one scrape reads the bots' lag once for its three lag gauges", async () => {
+    const registry = new Registry();
+    registerBoardMetrics(registry, {
+      queues,
+      pg: env.runtime.pg,
+      redis: env.runtime.redis('producer'),
+      logger: env.runtime.logger,
+      config: env.config,
+    });
+    const scrape = await statementsOf(() => registry.metrics());
+    assert.equal(
+      scrape.statements.filter((text) => text.includes('LEFT JOIN bot_sync_state')).length,
+      1,
+      scrape.statements.join('\n'),
+    );
+    // Each of the three gauges has its values from that one read.
+    assert.notEqual(sample(scrape.result, 'ctp_etl_bots_behind'), undefined, scrape.result);
+    assert.notEqual(sample(scrape.result, 'ctp_etl_bot_sync_lag_quantile_seconds{quantile="0.5"}'), undefined);
+    assert.notEqual(sample(scrape.result, 'ctp_etl_bot_sync_lag_seconds{instance="bot-0007"}'), undefined);
   });
 
   it('`ctp-etl start` serves queue counts, job durations and per-bot sync lag with real values', async () => {
