@@ -5,6 +5,7 @@ import type { BotDatabase } from './bot-database.js';
 import { ordersMapping, tradesMapping, type TableMapping } from './freqtrade-columns.js';
 import { copyLines, describePgFailure, tableAt } from './pg-copy.js';
 import { quoteIdent } from '../sql-identifier.js';
+import { prepared } from '../connections/prepared-statements.js';
 import { stagedJson, stagedTable, type StagedRows } from './staged-rows.js';
 import {
   createRowEncoder,
@@ -263,13 +264,15 @@ async function heldHashes(
   ].filter((r) => r.ids.length > 0);
   if (requests.length === 0) return held;
   const { rows } = await client.query<{ request: number; key: number; row_hash: string }>(
-    requests
-      .map(
-        (r, i) =>
-          `SELECT ${i} AS request, ${quoteIdent(r.key)} AS key, row_hash FROM ${quoteIdent(r.table)} WHERE bot_id = $1 AND ${quoteIdent(r.key)} = ANY($${i + 2}::int[])`,
-      )
-      .join('\n     UNION ALL\n     '),
-    [botId, ...requests.map((r) => r.ids)],
+    prepared(
+      requests
+        .map(
+          (r, i) =>
+            `SELECT ${i} AS request, ${quoteIdent(r.key)} AS key, row_hash FROM ${quoteIdent(r.table)} WHERE bot_id = $1 AND ${quoteIdent(r.key)} = ANY($${i + 2}::int[])`,
+        )
+        .join('\n     UNION ALL\n     '),
+      [botId, ...requests.map((r) => r.ids)],
+    ),
   );
   for (const row of rows) requests[row.request]!.into.set(row.key, row.row_hash);
   return held;
@@ -597,8 +600,9 @@ export async function mergeStaged(
   const held = inline
     ? `LATERAL (${lookup} OFFSET 0) t ON true`
     : `${quoteIdent(mapping.target)} t ON t.bot_id = $1::uuid AND t.${key} = s.${key}`;
-  const result = await client.query<{ inserted: string; updated: string; orphans: string }>(
-    `WITH ${inline ? `staged AS (SELECT * FROM ${stage.from(2)} s),` : ''}
+  // A window's merge (rows given as a parameter: one text per table and FreqTrade version) is
+  // prepared; a staging table's is planned for the rows staged.
+  const sql = `WITH ${inline ? `staged AS (SELECT * FROM ${stage.from(2)} s),` : ''}
      changed AS (
        SELECT s.* FROM ${rows} s
        LEFT JOIN ${held}
@@ -610,8 +614,9 @@ export async function mergeStaged(
        WHERE ${quoteIdent(mapping.target)}.row_hash IS DISTINCT FROM EXCLUDED.row_hash
        RETURNING (xmax = 0) AS inserted)${orphaned}
      SELECT count(*) FILTER (WHERE inserted) AS inserted, count(*) FILTER (WHERE NOT inserted) AS updated,
-       ${orphaned === '' ? '0' : '(SELECT count(*) FROM orphaned)'} AS orphans FROM written`,
-    params,
+       ${orphaned === '' ? '0' : '(SELECT count(*) FROM orphaned)'} AS orphans FROM written`;
+  const result = await client.query<{ inserted: string; updated: string; orphans: string }>(
+    inline ? prepared(sql, params) : { text: sql, values: params },
   );
   const row = result.rows[0];
   return {

@@ -12,6 +12,7 @@ import {
 import type { BotDatabase } from './bot-database.js';
 import { latestTradeStrategySql, registrationCurrentSql } from '../bots/bot-registry.js';
 import type { SyncWindows } from './merge-sync.js';
+import { prepared } from '../connections/prepared-statements.js';
 import {
   findOtherWindows,
   heldOtherTablesQuery,
@@ -67,11 +68,13 @@ export async function readSyncState(
     other_counts: OtherTableCounts | null;
     registration_current: boolean;
   }>(
-    `SELECT source_fingerprint, source_identity, trades_count, orders_count, window_at, window_high_water, full_compare_at, source_schema,
+    prepared(
+      `SELECT source_fingerprint, source_identity, trades_count, orders_count, window_at, window_high_water, full_compare_at, source_schema,
        dates_scanned_at, dates_high_water, other_counts, EXISTS (SELECT 1 FROM trades_aggregated WHERE bot_id = $1) AS holds_trades,
        ${registration === undefined ? 'false' : registrationCurrentSql('$1', '$2')} AS registration_current
      FROM bot_sync_state WHERE bot_id = $1`,
-    registration === undefined ? [botId] : [botId, registration],
+      registration === undefined ? [botId] : [botId, registration],
+    ),
   );
   const row = result.rows[0];
   return row
@@ -130,7 +133,8 @@ export async function writeSyncSuccess(
        `
     : ' ';
   await client.query(
-    `WITH ${RELEASE_HOLD}${strategy}INSERT INTO bot_sync_state (bot_id, source_fingerprint, source_identity, trades_count, orders_count, last_success_at, last_result, last_error, last_error_at, updated_at,
+    prepared(
+      `WITH ${RELEASE_HOLD}${strategy}INSERT INTO bot_sync_state (bot_id, source_fingerprint, source_identity, trades_count, orders_count, last_success_at, last_result, last_error, last_error_at, updated_at,
        window_at, window_high_water, full_compare_at, source_schema, dates_scanned_at, dates_high_water, other_counts)
      VALUES ($1, $3, $7, $4, $5, now(), $6, NULL, NULL, now(), $8, $9, $10, $11, $12, $13, $14)
      ON CONFLICT (bot_id) DO UPDATE SET source_fingerprint = EXCLUDED.source_fingerprint, source_identity = EXCLUDED.source_identity, trades_count = EXCLUDED.trades_count,
@@ -138,31 +142,34 @@ export async function writeSyncSuccess(
        last_error = NULL, last_error_at = NULL, updated_at = now(), window_at = EXCLUDED.window_at,
        window_high_water = EXCLUDED.window_high_water, full_compare_at = EXCLUDED.full_compare_at, source_schema = EXCLUDED.source_schema,
        dates_scanned_at = EXCLUDED.dates_scanned_at, dates_high_water = EXCLUDED.dates_high_water, other_counts = EXCLUDED.other_counts`,
-    [
-      botId,
-      instance,
-      state.fingerprint,
-      state.tradesCount,
-      state.ordersCount,
-      JSON.stringify(state.result),
-      state.identity,
-      w.at,
-      w.highWater,
-      w.fullAt,
-      w.schema,
-      state.datesScan.at,
-      state.datesScan.highWater,
-      JSON.stringify(state.otherCounts),
-    ],
+      [
+        botId,
+        instance,
+        state.fingerprint,
+        state.tradesCount,
+        state.ordersCount,
+        JSON.stringify(state.result),
+        state.identity,
+        w.at,
+        w.highWater,
+        w.fullAt,
+        w.schema,
+        state.datesScan.at,
+        state.datesScan.highWater,
+        JSON.stringify(state.otherCounts),
+      ],
+    ),
   );
 }
 
 /** An unchanged bot costs one small write: the time of its last good sync (sync lag reads it). */
 export async function touchSyncSuccess(client: PoolClient, botId: string, instance: string): Promise<void> {
   await client.query(
-    `WITH ${RELEASE_HOLD}
+    prepared(
+      `WITH ${RELEASE_HOLD}
      UPDATE bot_sync_state SET last_success_at = now(), last_error = NULL, last_error_at = NULL WHERE bot_id = $1`,
-    [botId, instance],
+      [botId, instance],
+    ),
   );
 }
 
@@ -228,11 +235,10 @@ export async function planSyncWindows(
     max_order: number | null;
     open_orders: number[] | null;
     trades_orders_rejects: number;
-  }>({
-    // Prepared once per connection: planning its many subqueries cost more than running them (a
-    // changed bot's run sends it every time, with the same text).
-    name: 'bot-sync-windows-plan',
-    text: `SELECT (SELECT max(trade_id) FROM trades_aggregated WHERE bot_id = $1) AS max_trade,
+  }>(
+    // Planning its many subqueries cost more than running them.
+    prepared(
+      `SELECT (SELECT max(trade_id) FROM trades_aggregated WHERE bot_id = $1) AS max_trade,
        (SELECT array_agg(trade_id) FROM trades_aggregated WHERE bot_id = $1 AND (${HELD_OPEN_TRADES})) AS open_trades,
        (SELECT array_agg(trade_id) FROM (SELECT trade_id FROM trades_aggregated WHERE bot_id = $1 ORDER BY trade_id LIMIT ${FIRST_TRADES}) f) AS first_trades,
        (SELECT max(order_pk) FROM orders WHERE bot_id = $1) AS max_order,
@@ -240,8 +246,9 @@ export async function planSyncWindows(
        (SELECT count(*)::int FROM rejects WHERE source = 'bot-sync' AND source_ref LIKE ${bot} || ':%'
           AND position LIKE 'rowid %' AND collection = ANY(${tables})) AS trades_orders_rejects,
        ${others.columns}`,
-    values: [botId, ...others.params, ...rejectsParams],
-  });
+      [botId, ...others.params, ...rejectsParams],
+    ),
+  );
   const pg = rows[0]!;
   const tradesHeld: HeldRows = {
     maxId: pg.max_trade ?? Number.MIN_SAFE_INTEGER,
