@@ -113,6 +113,8 @@ export class BotDatabaseCache {
   closeAll(): void {
     this.generation += 1;
     for (const file of [...this.idle.keys()]) this.closeIdle(file);
+    clearTimeout(this.sweeper);
+    this.sweeper = undefined;
   }
 
   /** How many handles are kept open, idle. */
@@ -135,7 +137,9 @@ export class BotDatabaseCache {
 
   /** Closes the handles idle past SQLITE_HANDLE_IDLE; runs again while any is left, without keeping the process alive. */
   private sweep(): void {
-    if (this.sweeper !== undefined) return;
+    // Timed again at each release: SQLITE_HANDLE_IDLE is the latest run's, and may have shortened.
+    clearTimeout(this.sweeper);
+    this.sweeper = undefined;
     const now = performance.now();
     for (const [file, entry] of this.idle) if (now - entry.idleSince >= this.idleMs) this.closeIdle(file);
     if (this.idle.size === 0) return;
