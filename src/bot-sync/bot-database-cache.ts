@@ -1,6 +1,6 @@
 import { stat } from 'node:fs/promises';
 import type { Config } from '../config.js';
-import { describeBotDatabaseError } from '../bots/bot-database-file.js';
+import { describeBotDatabaseError, RACY_MS } from '../bots/bot-database-file.js';
 import { BotDatabase } from './bot-database.js';
 
 type CacheConfig = Pick<Config, 'SQLITE_BUSY_TIMEOUT' | 'SQLITE_HANDLE_CACHE' | 'SQLITE_HANDLE_IDLE'>;
@@ -10,10 +10,19 @@ interface Entry {
   source: BotDatabase;
   /** Device, inode, mode and owner of the file opened: another file at the path, or one this process may no longer read, differs. */
   fileKey: string;
+  /** The file's size, modification and change times at the last checkout: what any write to it moves. */
+  stamp: FileStamp;
   /** When it was put back (performance.now()), for the idle timeout. */
   idleSince: number;
   /** closeAll's count when checked out: a handle checked out before a closeAll is closed when put back. */
   generation: number;
+}
+
+interface FileStamp {
+  text: string;
+  /** Date.now() when read. */
+  at: number;
+  changedMs: number;
 }
 
 /** A checked-out handle: the run reads `source`, then gives the lease back to `release`. */
@@ -30,8 +39,9 @@ export interface BotDatabaseLease {
  * recently used closed past SQLITE_HANDLE_CACHE, any closed after SQLITE_HANDLE_IDLE. Checked
  * out, it is what a fresh open would be: reopened when the path holds another file (a reset's
  * copy, a bot deleted and created again) or the file's mode or owner changed, planned again when
- * the schema changed, its pages read again (BotDatabase.refresh). Put back, its read transaction is ended (an open one
- * would keep FreqTrade's checkpoints from completing); after a failed run it is closed instead.
+ * the schema changed, its pages dropped when the file itself was written (BotDatabase.refresh).
+ * Put back, its read transaction is ended (an open one would keep FreqTrade's checkpoints from
+ * completing); after a failed run it is closed instead.
  */
 export class BotDatabaseCache {
   /** Idle handles by file, least recently used first (a Map keeps insertion order). */
@@ -53,17 +63,21 @@ export class BotDatabaseCache {
     if (this.capacity === 0) {
       // Off: each run opens and closes the file, as without a cache.
       this.closeAll();
-      return this.lend(this.open(bot, file, ''), false);
+      return this.lend(this.open(bot, file, '', { text: '', at: 0, changedMs: 0 }), false);
     }
     // Read before the open: a file put in its place after this is seen as another at the next checkout.
-    const fileKey = await this.fileKey(bot, file);
+    const { fileKey, stamp } = await this.look(bot, file);
     const kept = this.idle.get(file);
     if (kept !== undefined) {
       this.idle.delete(file);
       let reusable = false;
       if (kept.fileKey === fileKey) {
+        // SQLite's writes tell its readers what changed: a write to the file itself since the last
+        // checkout, or one that could have landed unseen in the same timestamp tick, may not have.
+        const pagesMayBeStale = stamp.text !== kept.stamp.text || kept.stamp.at - kept.stamp.changedMs < RACY_MS;
+        kept.stamp = stamp;
         try {
-          reusable = kept.source.refresh();
+          reusable = kept.source.refresh(pagesMayBeStale);
         } catch (error) {
           kept.source.close();
           throw error;
@@ -75,13 +89,13 @@ export class BotDatabaseCache {
       }
       kept.source.close();
     }
-    return this.lend(this.open(bot, file, fileKey), false);
+    return this.lend(this.open(bot, file, fileKey, stamp), false);
   }
 
-  private open(bot: string, file: string, fileKey: string): Entry {
+  private open(bot: string, file: string, fileKey: string, stamp: FileStamp): Entry {
     const source = BotDatabase.open(bot, file, this.busyTimeoutMs);
     this.stats.opens += 1;
-    return { source, fileKey, idleSince: 0, generation: this.generation };
+    return { source, fileKey, stamp, idleSince: 0, generation: this.generation };
   }
 
   /** Puts a handle back after its run: kept for the next one if the run succeeded and the cache has room, else closed. */
@@ -155,11 +169,20 @@ export class BotDatabaseCache {
     this.sweeper.unref();
   }
 
-  private async fileKey(bot: string, file: string): Promise<string> {
+  /** Which file the path holds (another file put there has another key), and its stamp. */
+  private async look(bot: string, file: string): Promise<{ fileKey: string; stamp: FileStamp }> {
+    const at = Date.now();
     const info = await stat(file, { bigint: true }).catch((error: unknown) => {
       throw describeBotDatabaseError(bot, file, error);
     });
-    return `${info.dev}:${info.ino}:${info.mode}:${info.uid}:${info.gid}`;
+    return {
+      fileKey: `${info.dev}:${info.ino}:${info.mode}:${info.uid}:${info.gid}`,
+      stamp: {
+        text: `${info.size}:${info.mtimeNs}:${info.ctimeNs}`,
+        at,
+        changedMs: Math.max(Number(info.mtimeMs), Number(info.ctimeMs)),
+      },
+    };
   }
 }
 

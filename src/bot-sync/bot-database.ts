@@ -57,17 +57,18 @@ export class BotDatabase {
 
   /**
    * Makes a handle kept open since an earlier run as one opened now, or says it cannot (false:
-   * the caller opens the file afresh). What that run learnt of the rows is forgotten, and so are
-   * the pages SQLite kept (a file copied over this one in place, as a reset may be, bypasses the
-   * WAL by which SQLite tells its pages changed). When the schema changed (a FreqTrade upgrade
+   * the caller opens the file afresh). What that run learnt of the rows is forgotten, and with
+   * `pagesMayBeStale` the pages SQLite kept too: a file copied over this one in place, as a reset
+   * may be, bypasses the WAL (and may keep the header) by which SQLite tells its pages changed.
+   * When the schema changed (a FreqTrade upgrade
    * added a column, a migration rebuilt a table), what was read of it and the statements prepared
    * against it are dropped and the tables planned again (failing as an open would on a table no
    * longer FreqTrade's). A schema changed without its version moving is another file copied in
    * place: SQLite would keep the tables' old root pages, so only a fresh open reads it right.
    */
-  refresh(): boolean {
+  refresh(pagesMayBeStale: boolean): boolean {
     this.duplicates.clear();
-    this.guard(() => prepareCached(this.db, 'PRAGMA shrink_memory', 'objects').run());
+    if (pagesMayBeStale) this.guard(() => prepareCached(this.db, 'PRAGMA shrink_memory', 'objects').run());
     const now = this.readSchema();
     if (now.master === this.schema.read.master && now.version === this.schema.read.version) return true;
     if (now.version === this.schema.read.version) return false;
