@@ -61,8 +61,8 @@ export class BotDatabaseCache {
     this.idleMs = config.SQLITE_HANDLE_IDLE;
     this.busyTimeoutMs = config.SQLITE_BUSY_TIMEOUT;
     if (this.capacity === 0) {
-      // Off: each run opens and closes the file, as without a cache.
-      this.closeAll();
+      // Off: each run opens and closes the file, as without a cache (any kept before closed).
+      if (this.idle.size > 0) this.closeAll();
       return this.lend(this.open(bot, file, '', { text: '', at: 0, changedMs: 0 }), false);
     }
     // Read before the open: a file put in its place after this is seen as another at the next checkout.
