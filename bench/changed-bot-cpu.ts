@@ -144,7 +144,9 @@ function makeBot(name: string, trades: number, seed: number): string {
 }
 
 try {
-  process.stdout.write(`changed-bot CPU; ${machine()}; load ${loadavg()[0]!.toFixed(2)} at the start\n`);
+  process.stdout.write(
+    `changed-bot CPU; ${machine()}; SQLITE_HANDLE_CACHE=${env.config.SQLITE_HANDLE_CACHE}; load ${loadavg()[0]!.toFixed(2)} at the start\n`,
+  );
   const small = makeBot('small', 1000, 42);
   await botSyncHandler.handle({ bot: 'small', fullCompare: false }, ctx);
   // A fleet's tables are analysed (autovacuum); a schema of one new bot's rows would not be yet.

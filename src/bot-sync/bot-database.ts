@@ -1,17 +1,35 @@
 import { describeBotDatabaseError, openBotDatabaseFile, type SqliteDb } from '../bots/bot-database-file.js';
+import { forgetSchema, keyedByRowid, prepareCached, tableInfo } from '../bots/sqlite-cache.js';
 import { PermanentJobError } from '../errors.js';
 import { ordersMapping, otherMappings, tradesMapping, type TableMapping } from './freqtrade-columns.js';
 import { planColumns, type ColumnPlan } from './column-values.js';
 
+/** The file's schema as one read sees it. */
+interface SchemaRead {
+  /** `PRAGMA schema_version`: SQLite bumps it with every change of the schema. */
+  version: bigint;
+  /** sqlite_master's rows (every table's and index's name, root page and SQL), as text. */
+  master: string;
+  tables: ReadonlySet<string>;
+}
+
+/** What a BotDatabase planned from the file's schema. */
+interface SchemaPlan {
+  read: SchemaRead;
+  trades: ColumnPlan;
+  orders: ColumnPlan | undefined;
+  others: readonly TableMapping[];
+}
+
 /**
  * A bot's FreqTrade database, read-only. Every read is a short statement of its own (a chunk of
  * rows), never a transaction held across awaits, so FreqTrade's writer is never kept waiting.
+ * Its plans, columns and statements are the schema's: a handle kept open for the next run
+ * (bot-database-cache.ts) plans again when the schema changed (`refresh`).
  */
 export class BotDatabase {
-  readonly trades: ColumnPlan;
-  readonly orders: ColumnPlan | undefined;
-  /** The bot's other tables its FreqTrade version has (pairlocks since 2020.12, ...), in otherMappings' order. */
-  readonly others: readonly TableMapping[];
+  private schema: SchemaPlan;
+  /** Per run (the rows' keys change between runs): `refresh` empties it. */
   private readonly duplicates = new Map<string, ReadonlySet<number>>();
   private readonly columns = new Map<string, readonly string[]>();
 
@@ -21,21 +39,79 @@ export class BotDatabase {
     readonly bot: string,
     readonly file: string,
   ) {
-    const tables = this.guard(
-      () =>
-        new Set(
-          db
-            .prepare<[], { name: string }>("SELECT name FROM sqlite_master WHERE type = 'table'")
-            .all()
-            .map((r) => r.name),
-        ),
-    );
+    this.schema = this.planSchema();
+  }
+
+  get trades(): ColumnPlan {
+    return this.schema.trades;
+  }
+
+  get orders(): ColumnPlan | undefined {
+    return this.schema.orders;
+  }
+
+  /** The bot's other tables its FreqTrade version has (pairlocks since 2020.12, ...), in otherMappings' order. */
+  get others(): readonly TableMapping[] {
+    return this.schema.others;
+  }
+
+  /**
+   * Makes a handle kept open since an earlier run as one opened now, or says it cannot (false:
+   * the caller opens the file afresh). What that run learnt of the rows is forgotten, and with
+   * `pagesMayBeStale` the pages SQLite kept too: a file copied over this one in place, as a reset
+   * may be, bypasses the WAL (and may keep the header) by which SQLite tells its pages changed.
+   * When the schema changed (a FreqTrade upgrade
+   * added a column, a migration rebuilt a table), what was read of it and the statements prepared
+   * against it are dropped and the tables planned again (failing as an open would on a table no
+   * longer FreqTrade's). A schema changed without its version moving is another file copied in
+   * place: SQLite would keep the tables' old root pages, so only a fresh open reads it right.
+   */
+  refresh(pagesMayBeStale: boolean): boolean {
+    this.duplicates.clear();
+    if (pagesMayBeStale) this.guard(() => prepareCached(this.db, 'PRAGMA shrink_memory', 'objects').run());
+    const now = this.readSchema();
+    if (now.master === this.schema.read.master && now.version === this.schema.read.version) return true;
+    if (now.version === this.schema.read.version) return false;
+    forgetSchema(this.db);
+    this.columns.clear();
+    this.schema = this.planSchema(now);
+    return true;
+  }
+
+  /** The schema's version and sqlite_master in one snapshot, so they agree. */
+  private readSchema(): SchemaRead {
+    return this.guard(() => {
+      const outer = this.db.inTransaction;
+      if (!outer) this.db.exec('BEGIN');
+      try {
+        const version = prepareCached<[], unknown[]>(this.db, 'PRAGMA schema_version', 'raw').get()?.[0];
+        const rows = prepareCached<[], unknown[]>(
+          this.db,
+          'SELECT type, name, tbl_name, rootpage, sql FROM sqlite_master ORDER BY rowid',
+          'raw',
+        ).all();
+        return {
+          version: BigInt(version as bigint | number),
+          master: JSON.stringify(rows, (_key, value: unknown) => (typeof value === 'bigint' ? String(value) : value)),
+          tables: new Set(rows.filter((r) => r[0] === 'table').map((r) => String(r[1]))),
+        };
+      } finally {
+        if (!outer) this.db.exec('COMMIT');
+      }
+    });
+  }
+
+  private planSchema(read = this.readSchema()): SchemaPlan {
+    const { tables } = read;
     if (!tables.has('trades'))
-      throw new PermanentJobError(`bot ${bot}: ${file} has no trades table (is it a FreqTrade database?)`);
-    this.trades = this.plan(tradesMapping);
-    this.orders = tables.has('orders') ? this.plan(ordersMapping) : undefined;
-    // Planned now, so a table that is not FreqTrade's (a required column missing) fails before any write.
-    this.others = otherMappings.filter((m) => tables.has(m.source) && this.plan(m) !== undefined);
+      throw new PermanentJobError(`bot ${this.bot}: ${this.file} has no trades table (is it a FreqTrade database?)`);
+    return {
+      read,
+      trades: this.plan(tradesMapping),
+      orders: tables.has('orders') ? this.plan(ordersMapping) : undefined,
+      // Planned now, so a table that is not FreqTrade's (a required column missing) fails before any write.
+      others: otherMappings.filter((m) => tables.has(m.source) && this.plan(m) !== undefined),
+    };
   }
 
   static open(bot: string, file: string, busyTimeoutMs: number): BotDatabase {
@@ -52,13 +128,12 @@ export class BotDatabase {
     this.db.close();
   }
 
-  /** The columns `SELECT *` returns for a table, in order (read once per open file: one run's). */
+  /** The columns `SELECT *` returns for a table, in order (read once per open file and schema). */
   columnsOf(table: string): string[] {
     let columns = this.columns.get(table);
     if (columns === undefined) {
       columns = this.guard(() =>
-        this.db
-          .prepare(`SELECT * FROM "${table}" LIMIT 0`)
+        prepareCached(this.db, `SELECT * FROM "${table}" LIMIT 0`, 'objects')
           .columns()
           .map((c) => c.name),
       );
@@ -87,12 +162,11 @@ export class BotDatabase {
     let visitorError: { error: unknown } | undefined;
     const count = this.guard(() => {
       let seen = 0;
-      const rows = this.db
-        .prepare<unknown[], unknown[]>(
-          `SELECT *, rowid FROM "${table}" WHERE rowid > ?${filter} ORDER BY rowid LIMIT ?`,
-        )
-        .raw(true)
-        .iterate(after, ...(where?.params ?? []), limit);
+      const rows = prepareCached<unknown[], unknown[]>(
+        this.db,
+        `SELECT *, rowid FROM "${table}" WHERE rowid > ?${filter} ORDER BY rowid LIMIT ?`,
+        'raw',
+      ).iterate(after, ...(where?.params ?? []), limit);
       for (const row of rows) {
         seen += 1;
         try {
@@ -117,18 +191,12 @@ export class BotDatabase {
     const cached = this.duplicates.get(table);
     if (cached) return cached;
     const found = this.guard(() => {
-      const pk = this.db
-        .prepare<[], { name: string; type: string; pk: bigint }>(
-          `SELECT name, type, pk FROM pragma_table_info('${table}') WHERE pk > 0`,
-        )
-        .all();
-      if (pk.length === 1 && pk[0]!.name === key && pk[0]!.type.toUpperCase() === 'INTEGER') return new Set<number>();
-      const rows = this.db
-        .prepare<[], unknown[]>(
-          `SELECT "${key}" FROM "${table}" WHERE typeof("${key}") = 'integer' GROUP BY "${key}" HAVING count(*) > 1`,
-        )
-        .raw(true)
-        .all();
+      if (keyedByRowid(this.db, table, key)) return new Set<number>();
+      const rows = prepareCached<[], unknown[]>(
+        this.db,
+        `SELECT "${key}" FROM "${table}" WHERE typeof("${key}") = 'integer' GROUP BY "${key}" HAVING count(*) > 1`,
+        'raw',
+      ).all();
       return new Set(rows.map((r) => Number(r[0])));
     });
     this.duplicates.set(table, found);
@@ -139,28 +207,27 @@ export class BotDatabase {
   existingKeys(table: string, key: string, keys: readonly number[]): Set<number> {
     if (keys.length === 0) return new Set();
     return this.guard(() => {
-      const rows = this.db
-        .prepare<[string], unknown[]>(
-          `SELECT "${key}" FROM "${table}" WHERE "${key}" IN (SELECT value FROM json_each(?))`,
-        )
-        .raw(true)
-        .all(JSON.stringify(keys));
+      const rows = prepareCached<[string], unknown[]>(
+        this.db,
+        `SELECT "${key}" FROM "${table}" WHERE "${key}" IN (SELECT value FROM json_each(?))`,
+        'raw',
+      ).all(JSON.stringify(keys));
       return new Set(rows.map((r) => Number(r[0])));
     });
   }
 
   /** The table's rowids (= ids where the id is an INTEGER PRIMARY KEY, as windows need), sorted, from an index. */
   rowids(table: string): number[] {
-    return this.db
-      .prepare<[], unknown[]>(`SELECT rowid FROM "${table}" ORDER BY rowid`)
-      .raw(true)
+    return prepareCached<[], unknown[]>(this.db, `SELECT rowid FROM "${table}" ORDER BY rowid`, 'raw')
       .all()
       .map((r) => Number(r[0]));
   }
 
   count(table: string): number {
     return this.guard(() =>
-      Number(this.db.prepare<[], { n: bigint }>(`SELECT count(*) AS n FROM "${table}"`).get()?.n ?? 0),
+      Number(
+        prepareCached<[], { n: bigint }>(this.db, `SELECT count(*) AS n FROM "${table}"`, 'objects').get()?.n ?? 0,
+      ),
     );
   }
 
@@ -185,10 +252,7 @@ export class BotDatabase {
     const params = after === undefined ? [limit] : [after.key, after.rowid, limit];
     return this.guard(() => {
       let seen = 0;
-      for (const row of this.db
-        .prepare<unknown[], unknown[]>(sql)
-        .raw(true)
-        .iterate(...params)) {
+      for (const row of prepareCached<unknown[], unknown[]>(this.db, sql, 'raw').iterate(...params)) {
         seen += 1;
         visit(row);
       }
@@ -200,20 +264,17 @@ export class BotDatabase {
   countNonNumericKeys(table: string, key: string): number {
     return this.guard(() =>
       Number(
-        this.db
-          .prepare<[], { n: bigint }>(
-            `SELECT count(*) AS n FROM "${table}" WHERE typeof("${key}") NOT IN ('integer', 'real')`,
-          )
-          .get()?.n ?? 0,
+        prepareCached<[], { n: bigint }>(
+          this.db,
+          `SELECT count(*) AS n FROM "${table}" WHERE typeof("${key}") NOT IN ('integer', 'real')`,
+          'objects',
+        ).get()?.n ?? 0,
       ),
     );
   }
 
   private plan(mapping: TableMapping): ColumnPlan {
-    const columns = this.db
-      .prepare<[], { name: string }>(`SELECT name FROM pragma_table_info('${mapping.source}')`)
-      .all()
-      .map((r) => r.name);
+    const columns = tableInfo(this.db, mapping.source).map((c) => c.name);
     const missing = mapping.required.filter((c) => !columns.includes(c));
     try {
       this.db.prepare(`SELECT rowid FROM "${mapping.source}" LIMIT 0`);

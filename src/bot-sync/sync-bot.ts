@@ -15,7 +15,7 @@ import { withTransaction } from '../connections/transaction.js';
 import { judgeReset, resetRefusal, type AcceptReset } from '../bots/reset-guard.js';
 import { errorMessage } from '../errors.js';
 import type { BotSyncContext } from './sync-context.js';
-import { BotDatabase } from './bot-database.js';
+import { botDatabases } from './bot-database-cache.js';
 import { firstSync } from './first-sync.js';
 import { mergeSync, type SyncWindows } from './merge-sync.js';
 import { endEpoch, type EndedEpoch } from './end-epoch.js';
@@ -119,7 +119,10 @@ async function syncFile(
         skipped: 'unchanged',
       };
     }
-    const source = BotDatabase.open(instance, file, ctx.config.SQLITE_BUSY_TIMEOUT);
+    // Kept open since the bot's last run when it still is this file (bot-database-cache.ts).
+    const lease = await botDatabases.checkout(instance, file, ctx.config);
+    const { source } = lease;
+    let succeeded = false;
     let window: WindowMemory;
     let datesScan: DatesScan;
     let fullCompare: string | undefined;
@@ -229,8 +232,9 @@ async function syncFile(
           `bot ${instance}: --accept-reset given, but the database does not look replaced; synced as usual`,
         );
       if (staleCheckCouldCost(written)) await replanForeignKeyChecks(client);
+      succeeded = true;
     } finally {
-      source.close();
+      botDatabases.release(lease, succeeded);
     }
     const result: BotSyncResult = {
       bot: instance,

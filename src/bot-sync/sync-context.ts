@@ -8,6 +8,8 @@ export interface BotSyncContext extends RunContext {
     | 'BOT_INSTANCES_DIR'
     | 'BOT_DB_FILENAMES'
     | 'SQLITE_BUSY_TIMEOUT'
+    | 'SQLITE_HANDLE_CACHE'
+    | 'SQLITE_HANDLE_IDLE'
     | 'SYNC_BATCH_SIZE'
     | 'SYNC_LOCK_TIMEOUT'
     | 'SYNC_WINDOW_MARGIN'

@@ -132,7 +132,7 @@ export function describeBotDatabaseError(bot: string, file: string, error: unkno
 }
 
 /** A file whose last change is this recent may change again without its stamp changing. */
-const RACY_MS = 2000;
+export const RACY_MS = 2000;
 
 interface FileStamp {
   text: string;

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { SqliteDb } from './bot-database-file.js';
 import { quoteIdent } from '../sql-identifier.js';
+import { keyedByRowid, prepareCached, tableInfo, type TableColumn } from './sqlite-cache.js';
 
 /**
  * Change windows: which rows of a bot's FreqTrade database can have changed since the last run
@@ -105,32 +106,23 @@ export interface WindowMemory {
  * a table rebuilt by its migrations (renamed away, created again, rows copied back) the second.
  */
 export function sourceSchema(db: SqliteDb): string {
-  const rows = db
-    .prepare<[], { name: string; rootpage: number | bigint; sql: string | null }>(
-      "SELECT name, rootpage, sql FROM sqlite_master WHERE type = 'table' ORDER BY name",
-    )
-    .all();
+  const rows = prepareCached<[], { name: string; rootpage: number | bigint; sql: string | null }>(
+    db,
+    "SELECT name, rootpage, sql FROM sqlite_master WHERE type = 'table' ORDER BY name",
+    'objects',
+  ).all();
   const text = rows.map((r) => `${r.name}\u0000${r.rootpage}\u0000${r.sql ?? ''}`).join('\u0001');
   return createHash('md5').update(text).digest('hex');
 }
 
-/** Per connection (one run's: each run opens the file afresh), so a table's columns are read once a run. */
-const knownColumns = new WeakMap<SqliteDb, Map<string, Set<string>>>();
+/** The names of a table's columns, per read of its columns (sqlite-cache.ts: once per connection and schema). */
+const columnNames = new WeakMap<readonly TableColumn[], Set<string>>();
 
 function columnsOf(db: SqliteDb, table: string): Set<string> {
-  let tables = knownColumns.get(db);
-  if (tables === undefined) knownColumns.set(db, (tables = new Map()));
-  let columns = tables.get(table);
-  if (columns === undefined) {
-    columns = new Set(
-      db
-        .prepare<[string], { name: string }>('SELECT name FROM pragma_table_info(?)')
-        .all(table)
-        .map((c) => c.name),
-    );
-    tables.set(table, columns);
-  }
-  return columns;
+  const info = tableInfo(db, table);
+  let names = columnNames.get(info);
+  if (names === undefined) columnNames.set(info, (names = new Set(info.map((c) => c.name))));
+  return names;
 }
 
 /**
@@ -138,11 +130,7 @@ function columnsOf(db: SqliteDb, table: string): Set<string> {
  * (the rowid itself, which the window reads by and new rows grow).
  */
 export function windowable(db: SqliteDb, table: string): boolean {
-  if (WINDOW_RULES[table] === undefined) return false;
-  const pk = db
-    .prepare<[string], { name: string; type: string }>('SELECT name, type FROM pragma_table_info(?) WHERE pk > 0')
-    .all(table);
-  return pk.length === 1 && pk[0]!.name === 'id' && pk[0]!.type.toUpperCase() === 'INTEGER';
+  return WINDOW_RULES[table] !== undefined && keyedByRowid(db, table, 'id');
 }
 
 /** julianday() to a Date; null stays null. */
@@ -163,10 +151,11 @@ export function highWater(db: SqliteDb, tables: readonly string[]): Date | null 
     if (rule === undefined) continue;
     const dates = rule.dates.filter((c) => columnsOf(db, table).has(c));
     if (dates.length === 0) continue;
-    const row = db
-      .prepare<[], unknown[]>(`SELECT ${dates.map(latestDate).join(', ')} FROM ${quoteIdent(table)}`)
-      .raw(true)
-      .get();
+    const row = prepareCached<[], unknown[]>(
+      db,
+      `SELECT ${dates.map(latestDate).join(', ')} FROM ${quoteIdent(table)}`,
+      'raw',
+    ).get();
     latest = laterOf(latest, latestOf(row ?? []));
   }
   return latest;
@@ -285,14 +274,13 @@ export function scanWindow(
   // With the parent: pairs [rowid, parent id], so the window's condition is evaluated once a row.
   const selected = follows ? `json_array(rowid, ${quoteIdent(rule.parent!.column)})` : 'rowid';
   const dates = rule.dates.filter((c) => have.has(c)).map(latestDate);
-  const row = db
-    .prepare<unknown[], unknown[]>(
-      `SELECT count(*), json_group_array(${selected}) FILTER (WHERE ${window.where}),
-         json_group_array(rowid) FILTER (WHERE ${open})${dates.map((d) => `, ${d}`).join('')}
-       FROM ${quoteIdent(table)}`,
-    )
-    .raw(true)
-    .get(...window.params)!;
+  const row = prepareCached<unknown[], unknown[]>(
+    db,
+    `SELECT count(*), json_group_array(${selected}) FILTER (WHERE ${window.where}),
+       json_group_array(rowid) FILTER (WHERE ${open})${dates.map((d) => `, ${d}`).join('')}
+     FROM ${quoteIdent(table)}`,
+    'raw',
+  ).get(...window.params)!;
   // A value that is no integer (a parent id of text) has no row to read.
   const sorted = (ids: unknown[]) => ids.filter((id): id is number => Number.isSafeInteger(id)).sort((a, b) => a - b);
   const rows = JSON.parse(String(row[1])) as unknown[];
@@ -333,9 +321,7 @@ export function indexWindow(
   const have = columnsOf(db, table);
   const name = quoteIdent(table);
   const rowids = (sql: string, ...params: unknown[]): number[] =>
-    db
-      .prepare<unknown[], unknown[]>(sql)
-      .raw(true)
+    prepareCached<unknown[], unknown[]>(db, sql, 'raw')
       .all(...params)
       .map((r) => Number(r[0]));
   const listed = JSON.stringify([...held.openIds, ...(held.extraIds ?? [])]);
@@ -375,11 +361,11 @@ export function indexWindow(
   const idList = JSON.stringify(ids);
   const follows = rule.parentFollows === true && rule.parent !== undefined && have.has(rule.parent.column);
   const parents = follows
-    ? db
-        .prepare<[string], unknown[]>(
-          `SELECT DISTINCT ${quoteIdent(rule.parent!.column)} FROM ${name} WHERE rowid IN (SELECT value FROM json_each(?))`,
-        )
-        .raw(true)
+    ? prepareCached<[string], unknown[]>(
+        db,
+        `SELECT DISTINCT ${quoteIdent(rule.parent!.column)} FROM ${name} WHERE rowid IN (SELECT value FROM json_each(?))`,
+        'raw',
+      )
         .all(idList)
         .map((r) => (typeof r[0] === 'bigint' ? Number(r[0]) : r[0]))
         .filter((id): id is number => Number.isSafeInteger(id))
@@ -389,13 +375,12 @@ export function indexWindow(
   const latest =
     dates.length === 0
       ? []
-      : db
-          .prepare<[string], unknown[]>(
-            `SELECT ${dates.join(', ')} FROM ${name} WHERE rowid IN (SELECT value FROM json_each(?))`,
-          )
-          .raw(true)
-          .get(idList)!;
-  const count = db.prepare<[], unknown[]>(`SELECT count(*) FROM ${name}`).raw(true).get()!;
+      : prepareCached<[string], unknown[]>(
+          db,
+          `SELECT ${dates.join(', ')} FROM ${name} WHERE rowid IN (SELECT value FROM json_each(?))`,
+          'raw',
+        ).get(idList)!;
+  const count = prepareCached<[], unknown[]>(db, `SELECT count(*) FROM ${name}`, 'raw').get()!;
   return {
     window: { table, where: 'rowid IN (SELECT value FROM json_each(?))', params: [idList] },
     ids,
@@ -411,9 +396,7 @@ export function openRowIds(db: SqliteDb, table: string): number[] | undefined {
   const rule = WINDOW_RULES[table];
   const open = rule === undefined ? undefined : openCondition(rule, columnsOf(db, table));
   if (open === undefined) return undefined;
-  return db
-    .prepare<[], unknown[]>(`SELECT rowid FROM ${quoteIdent(table)} WHERE ${open} ORDER BY rowid`)
-    .raw(true)
+  return prepareCached<[], unknown[]>(db, `SELECT rowid FROM ${quoteIdent(table)} WHERE ${open} ORDER BY rowid`, 'raw')
     .all()
     .map((r) => Number(r[0]));
 }

@@ -16,6 +16,7 @@ import { registerBoardMetrics } from '../monitoring/board-metrics.js';
 import { JobMetrics } from '../monitoring/job-metrics.js';
 import { watcherRunningGauge } from '../monitoring/watcher-metrics.js';
 import { WorkerPool } from '../workers/worker-pool.js';
+import { botDatabases } from '../bot-sync/bot-database-cache.js';
 import { HostDiscovery } from '../bots/host-discovery.js';
 import { Scheduler } from '../producers/scheduler/scheduler.js';
 import { scheduleSources } from '../producers/scheduler/schedule-sources.js';
@@ -65,6 +66,8 @@ export async function startWorkers(
     metrics: new JobMetrics(runtime.metrics),
     onError: runtime.errors.listener('worker'),
   });
+  // Closers run in reverse: the workers stop before the bot databases they kept open close.
+  runtime.closers.add('bot databases', () => botDatabases.closeAll());
   runtime.closers.add('workers', () => pool.stop(), { timeoutMs: pool.stopBoundMs + 1_000 });
   pool.start();
   await pool.ready();
