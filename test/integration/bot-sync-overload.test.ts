@@ -56,11 +56,12 @@ interface SyncRun {
 }
 
 /**
- * Trades per bot: enough that a round through the backlog (one sync of each bot) outlasts the
- * watcher's longest debounce (2 s), so a bot that commits without pause is queued again before
- * its next turn, as in a real backlog.
+ * Trades per bot, each sync comparing every row (FULL_COMPARE_INTERVAL 0, below): enough that a
+ * round through the backlog (one sync of each bot) outlasts the watcher's longest debounce (2 s),
+ * so a bot that commits without pause is queued again before its next turn, as in a real backlog.
+ * (A changed bot's windowed sync of such a bot now takes a few ms: a round of them would not.)
  */
-const TRADES = 3000;
+const TRADES = 1500;
 
 function sample(text: string, series: string): number | undefined {
   const line = text.split('\n').find((candidate) => candidate.startsWith(`${series} `));
@@ -85,7 +86,13 @@ describe(
     // of a fleet whose round outgrows SYNC_INTERVAL.
     const env = suiteEnvironment(
       'bot_sync_overload',
-      { BOT_INSTANCES_DIR: root, WATCH_DEBOUNCE: '50ms', SYNC_INTERVAL: '300ms', DISCOVERY_INTERVAL: '1s' },
+      {
+        BOT_INSTANCES_DIR: root,
+        WATCH_DEBOUNCE: '50ms',
+        SYNC_INTERVAL: '300ms',
+        DISCOVERY_INTERVAL: '1s',
+        FULL_COMPARE_INTERVAL: '0',
+      },
       { dir },
     );
     const runs: SyncRun[] = [];
