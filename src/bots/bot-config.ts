@@ -1,4 +1,4 @@
-import { readFile, realpath } from 'node:fs/promises';
+import { readFile, realpath, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { maskUrlCredentials } from '../secrets.js';
 
@@ -44,15 +44,87 @@ class ConfigProblem extends Error {}
  * Reads the config.json in the bot's folder `dir` (none: no facts, no warning). A problem with
  * any of its files leaves every fact unknown, as FreqTrade would refuse to start on it: a config
  * missing one of its files could say something the bot does not run with.
+ *
+ * A sync reads its bot's config on every run, and parsing it (comments, merges, secrets removed)
+ * cost more than the rest of the job's bookkeeping: a reading is kept, and taken again only while
+ * every file it looked at (a location found empty included) is the same one, unchanged.
  */
 export async function readBotConfig(dir: string): Promise<BotConfigReading> {
+  const kept = keptReadings.get(dir);
+  if (kept !== undefined && (await stillCurrent(dir, kept))) return kept.reading;
+  keptReadings.delete(dir);
+  const readAt = Date.now();
+  const looked = new Map<string, FileVersion>();
+  const reading = await readConfigFiles(dir, looked);
+  // A file modified just before it was read could be written again within its clock's tick, its
+  // version unchanged: such a reading is not kept (git's "racy" entries, the same rule).
+  const settled = [...looked.values()].every(
+    (file) => file.modifiedMs === undefined || file.modifiedMs < readAt - RACY_MS,
+  );
+  if (settled) {
+    if (keptReadings.size >= MAX_KEPT_READINGS) keptReadings.clear();
+    keptReadings.set(dir, { realDir: await realpath(dir).catch(() => undefined), looked, reading });
+  }
+  return reading;
+}
+
+/** A reading kept for its bot's folder, and what each file it looked at was when read. */
+interface KeptReading {
+  realDir: string | undefined;
+  /** File as named (a location or an added file) -> what it was before it was read. */
+  looked: ReadonlyMap<string, FileVersion>;
+  reading: BotConfigReading;
+}
+
+const keptReadings = new Map<string, KeptReading>();
+/** A bound on the readings kept (a few kilobytes each): more bots than this on a host read their configs again. */
+const MAX_KEPT_READINGS = 20_000;
+/** Modified this recently before it was read, a file's reading is not kept (coarse file system clocks). */
+const RACY_MS = 2_000;
+
+/** Whether the folder and every file a kept reading looked at are still what they were. */
+async function stillCurrent(dir: string, kept: KeptReading): Promise<boolean> {
+  if ((await realpath(dir).catch(() => undefined)) !== kept.realDir) return false;
+  for (const [file, then] of kept.looked) if ((await fileVersion(file)).version !== then.version) return false;
+  return true;
+}
+
+interface FileVersion {
+  /**
+   * Where the file resolves to, and that file's device, inode, size, and change and modification
+   * times (ns); 'absent' when there is none; a version no other matches when it cannot be told.
+   */
+  version: string;
+  modifiedMs?: number;
+}
+
+let untold = 0;
+
+/** What a file is now. Taken before it is read: a write during the read leaves a version that no longer matches. */
+async function fileVersion(file: string): Promise<FileVersion> {
+  try {
+    const real = await realpath(file);
+    const info = await stat(real, { bigint: true });
+    return {
+      version: `${real}\0${info.dev}:${info.ino}:${info.size}:${info.mtimeNs}:${info.ctimeNs}`,
+      modifiedMs: Number(info.mtimeMs > info.ctimeMs ? info.mtimeMs : info.ctimeMs),
+    };
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    // Any other error: the file is read (and its error told) again next time.
+    return { version: code === 'ENOENT' || code === 'ENOTDIR' ? 'absent' : `untold ${++untold}` };
+  }
+}
+
+/** readBotConfig's reading, each file's version recorded in `looked` before it is read. */
+async function readConfigFiles(dir: string, looked: Map<string, FileVersion>): Promise<BotConfigReading> {
   for (const location of CONFIG_LOCATIONS) {
     const file = path.join(dir, location);
     try {
       const realDir = await realpath(dir);
-      const text = await readInsideBot(file, realDir);
+      const text = await readInsideBot(file, realDir, looked);
       if (text === undefined) continue;
-      return { facts: factsOf(await loadConfigFile(file, text, realDir, 0)) };
+      return { facts: factsOf(await loadConfigFile(file, text, realDir, 0, looked)) };
     } catch (error) {
       if (!(error instanceof ConfigProblem)) throw error;
       return { facts: {}, warning: `${error.message}; the bot's config is left unknown` };
@@ -65,7 +137,12 @@ export async function readBotConfig(dir: string): Promise<BotConfigReading> {
  * A config file's text; undefined when there is none. Its real path must stay inside the bot's
  * folder (the rule its database follows): no bot's registry row shows another's config.
  */
-async function readInsideBot(file: string, realDir: string): Promise<string | undefined> {
+async function readInsideBot(
+  file: string,
+  realDir: string,
+  looked: Map<string, FileVersion>,
+): Promise<string | undefined> {
+  looked.set(file, await fileVersion(file));
   const real = await realpath(file).catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return undefined;
     throw new ConfigProblem(`${file} cannot be read (${error.code ?? 'error'})`);
@@ -84,7 +161,13 @@ async function readInsideBot(file: string, realDir: string): Promise<string | un
  * added files a later one wins), as FreqTrade's load_from_files does; added files are relative
  * to the file naming them.
  */
-async function loadConfigFile(file: string, text: string, realDir: string, depth: number): Promise<JsonObject> {
+async function loadConfigFile(
+  file: string,
+  text: string,
+  realDir: string,
+  depth: number,
+  looked: Map<string, FileVersion>,
+): Promise<JsonObject> {
   const parsed = parseConfigJson(file, text);
   const added = parsed.add_config_files;
   if (added === undefined) return parsed;
@@ -95,10 +178,10 @@ async function loadConfigFile(file: string, text: string, realDir: string, depth
   let sub: JsonObject = {};
   for (const name of added) {
     const addedFile = path.resolve(path.dirname(file), name);
-    const addedText = await readInsideBot(addedFile, realDir);
+    const addedText = await readInsideBot(addedFile, realDir, looked);
     if (addedText === undefined)
       throw new ConfigProblem(`${addedFile}, named by ${file}'s add_config_files, does not exist`);
-    sub = deepMerge(await loadConfigFile(addedFile, addedText, realDir, depth + 1), sub);
+    sub = deepMerge(await loadConfigFile(addedFile, addedText, realDir, depth + 1, looked), sub);
   }
   return deepMerge(parsed, sub);
 }
