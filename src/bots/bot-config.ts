@@ -1,6 +1,7 @@
-import { readFile, realpath, stat } from 'node:fs/promises';
+import { readFile, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { maskUrlCredentials } from '../secrets.js';
+import { fileVersion, settledBefore, type FileVersion } from './file-version.js';
 
 /**
  * What a bot's FreqTrade config.json says about it, for the `bots` row: read as FreqTrade reads
@@ -56,12 +57,9 @@ export async function readBotConfig(dir: string): Promise<BotConfigReading> {
   const readAt = Date.now();
   const looked = new Map<string, FileVersion>();
   const reading = await readConfigFiles(dir, looked);
-  // A file modified just before it was read could be written again within its clock's tick, its
-  // version unchanged: such a reading is not kept (git's "racy" entries, the same rule).
-  const settled = [...looked.values()].every(
-    (file) => file.modifiedMs === undefined || file.modifiedMs < readAt - RACY_MS,
-  );
-  if (settled) {
+  // A file changed just before it was read could be written again within its clock's tick, its
+  // version unchanged: such a reading is not kept.
+  if (settledBefore(readAt, looked.values())) {
     if (keptReadings.size >= MAX_KEPT_READINGS) keptReadings.clear();
     keptReadings.set(dir, { realDir: await realpath(dir).catch(() => undefined), looked, reading });
   }
@@ -79,41 +77,12 @@ interface KeptReading {
 const keptReadings = new Map<string, KeptReading>();
 /** A bound on the readings kept (a few kilobytes each): more bots than this on a host read their configs again. */
 const MAX_KEPT_READINGS = 20_000;
-/** Modified this recently before it was read, a file's reading is not kept (coarse file system clocks). */
-const RACY_MS = 2_000;
 
 /** Whether the folder and every file a kept reading looked at are still what they were. */
 async function stillCurrent(dir: string, kept: KeptReading): Promise<boolean> {
   if ((await realpath(dir).catch(() => undefined)) !== kept.realDir) return false;
   for (const [file, then] of kept.looked) if ((await fileVersion(file)).version !== then.version) return false;
   return true;
-}
-
-interface FileVersion {
-  /**
-   * Where the file resolves to, and that file's device, inode, size, and change and modification
-   * times (ns); 'absent' when there is none; a version no other matches when it cannot be told.
-   */
-  version: string;
-  modifiedMs?: number;
-}
-
-let untold = 0;
-
-/** What a file is now. Taken before it is read: a write during the read leaves a version that no longer matches. */
-async function fileVersion(file: string): Promise<FileVersion> {
-  try {
-    const real = await realpath(file);
-    const info = await stat(real, { bigint: true });
-    return {
-      version: `${real}\0${info.dev}:${info.ino}:${info.size}:${info.mtimeNs}:${info.ctimeNs}`,
-      modifiedMs: Number(info.mtimeMs > info.ctimeMs ? info.mtimeMs : info.ctimeMs),
-    };
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    // Any other error: the file is read (and its error told) again next time.
-    return { version: code === 'ENOENT' || code === 'ENOTDIR' ? 'absent' : `untold ${++untold}` };
-  }
 }
 
 /** readBotConfig's reading, each file's version recorded in `looked` before it is read. */
