@@ -13,10 +13,14 @@ export interface FileVersion {
 
 let untold = 0;
 
-/** What `file` is now. Taken before it is read: a write during the read leaves a version that no longer matches. */
-export async function fileVersion(file: string): Promise<FileVersion> {
+/**
+ * What `file` is now. Taken before it is read: a write during the read leaves a version that no
+ * longer matches. `resolve`: where it resolves to is part of its version (one more call), for a
+ * reader whose rules depend on it (bot-config's inside-the-folder rule).
+ */
+export async function fileVersion(file: string, { resolve = true }: { resolve?: boolean } = {}): Promise<FileVersion> {
   try {
-    const real = await realpath(file);
+    const real = resolve ? await realpath(file) : file;
     const info = await stat(real, { bigint: true });
     return {
       version: `${real}\0${info.dev}:${info.ino}:${info.size}:${info.mtimeNs}:${info.ctimeNs}`,

@@ -87,9 +87,10 @@ export async function readSyncConfig(
  */
 export async function tursoPushEnabled(config: Pick<Config, 'BOT_INSTANCES_DIR'>, instance: string): Promise<boolean> {
   // The watcher asks on every write of a pushing bot, the scheduler for every bot on each pass: the
-  // answer is kept while the file is the same one, unchanged (one stat, not a read and a parse).
+  // answer is kept while the file is the same one, unchanged (a stat, not a read and a parse).
   const file = syncConfigPath(config, instance);
-  const now = await fileVersion(file);
+  // Its device and inode say which file it is: where it resolves to changes no rule here.
+  const now = await fileVersion(file, { resolve: false });
   const kept = pushAnswers.get(file);
   if (kept !== undefined && kept.version === now.version) return kept.enabled;
   pushAnswers.delete(file);
