@@ -1,6 +1,7 @@
 import { readFile, realpath } from 'node:fs/promises';
 import path from 'node:path';
 import { maskUrlCredentials } from '../secrets.js';
+import { fileVersion, settledBefore, type FileVersion } from './file-version.js';
 
 /**
  * What a bot's FreqTrade config.json says about it, for the `bots` row: read as FreqTrade reads
@@ -44,15 +45,55 @@ class ConfigProblem extends Error {}
  * Reads the config.json in the bot's folder `dir` (none: no facts, no warning). A problem with
  * any of its files leaves every fact unknown, as FreqTrade would refuse to start on it: a config
  * missing one of its files could say something the bot does not run with.
+ *
+ * A sync reads its bot's config on every run, and parsing it (comments, merges, secrets removed)
+ * cost more than the rest of the job's bookkeeping: a reading is kept, and taken again only while
+ * every file it looked at (a location found empty included) is the same one, unchanged.
  */
 export async function readBotConfig(dir: string): Promise<BotConfigReading> {
+  const kept = keptReadings.get(dir);
+  if (kept !== undefined && (await stillCurrent(dir, kept))) return kept.reading;
+  keptReadings.delete(dir);
+  const readAt = Date.now();
+  const looked = new Map<string, FileVersion>();
+  const reading = await readConfigFiles(dir, looked);
+  // A file changed just before it was read could be written again within its clock's tick, its
+  // version unchanged: such a reading is not kept.
+  if (settledBefore(readAt, looked.values())) {
+    if (keptReadings.size >= MAX_KEPT_READINGS) keptReadings.clear();
+    keptReadings.set(dir, { realDir: await realpath(dir).catch(() => undefined), looked, reading });
+  }
+  return reading;
+}
+
+/** A reading kept for its bot's folder, and what each file it looked at was when read. */
+interface KeptReading {
+  realDir: string | undefined;
+  /** File as named (a location or an added file) -> what it was before it was read. */
+  looked: ReadonlyMap<string, FileVersion>;
+  reading: BotConfigReading;
+}
+
+const keptReadings = new Map<string, KeptReading>();
+/** A bound on the readings kept (a few kilobytes each): more bots than this on a host read their configs again. */
+const MAX_KEPT_READINGS = 20_000;
+
+/** Whether the folder and every file a kept reading looked at are still what they were. */
+async function stillCurrent(dir: string, kept: KeptReading): Promise<boolean> {
+  if ((await realpath(dir).catch(() => undefined)) !== kept.realDir) return false;
+  for (const [file, then] of kept.looked) if ((await fileVersion(file)).version !== then.version) return false;
+  return true;
+}
+
+/** readBotConfig's reading, each file's version recorded in `looked` before it is read. */
+async function readConfigFiles(dir: string, looked: Map<string, FileVersion>): Promise<BotConfigReading> {
   for (const location of CONFIG_LOCATIONS) {
     const file = path.join(dir, location);
     try {
       const realDir = await realpath(dir);
-      const text = await readInsideBot(file, realDir);
+      const text = await readInsideBot(file, realDir, looked);
       if (text === undefined) continue;
-      return { facts: factsOf(await loadConfigFile(file, text, realDir, 0)) };
+      return { facts: factsOf(await loadConfigFile(file, text, realDir, 0, looked)) };
     } catch (error) {
       if (!(error instanceof ConfigProblem)) throw error;
       return { facts: {}, warning: `${error.message}; the bot's config is left unknown` };
@@ -65,7 +106,12 @@ export async function readBotConfig(dir: string): Promise<BotConfigReading> {
  * A config file's text; undefined when there is none. Its real path must stay inside the bot's
  * folder (the rule its database follows): no bot's registry row shows another's config.
  */
-async function readInsideBot(file: string, realDir: string): Promise<string | undefined> {
+async function readInsideBot(
+  file: string,
+  realDir: string,
+  looked: Map<string, FileVersion>,
+): Promise<string | undefined> {
+  looked.set(file, await fileVersion(file));
   const real = await realpath(file).catch((error: NodeJS.ErrnoException) => {
     if (error.code === 'ENOENT' || error.code === 'ENOTDIR') return undefined;
     throw new ConfigProblem(`${file} cannot be read (${error.code ?? 'error'})`);
@@ -84,7 +130,13 @@ async function readInsideBot(file: string, realDir: string): Promise<string | un
  * added files a later one wins), as FreqTrade's load_from_files does; added files are relative
  * to the file naming them.
  */
-async function loadConfigFile(file: string, text: string, realDir: string, depth: number): Promise<JsonObject> {
+async function loadConfigFile(
+  file: string,
+  text: string,
+  realDir: string,
+  depth: number,
+  looked: Map<string, FileVersion>,
+): Promise<JsonObject> {
   const parsed = parseConfigJson(file, text);
   const added = parsed.add_config_files;
   if (added === undefined) return parsed;
@@ -95,10 +147,10 @@ async function loadConfigFile(file: string, text: string, realDir: string, depth
   let sub: JsonObject = {};
   for (const name of added) {
     const addedFile = path.resolve(path.dirname(file), name);
-    const addedText = await readInsideBot(addedFile, realDir);
+    const addedText = await readInsideBot(addedFile, realDir, looked);
     if (addedText === undefined)
       throw new ConfigProblem(`${addedFile}, named by ${file}'s add_config_files, does not exist`);
-    sub = deepMerge(await loadConfigFile(addedFile, addedText, realDir, depth + 1), sub);
+    sub = deepMerge(await loadConfigFile(addedFile, addedText, realDir, depth + 1, looked), sub);
   }
   return deepMerge(parsed, sub);
 }

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { z } from 'zod';
 import type { Config } from '../config.js';
 import { instanceDir } from './bot-instances.js';
+import { fileVersion, settledBefore } from './file-version.js';
 import { PermanentJobError } from '../errors.js';
 
 /** <instance>/sync-config.json, as the playbook defines it. The token never leaves the worker. */
@@ -85,9 +86,26 @@ export async function readSyncConfig(
  * A malformed file throws SyncConfigError (naming the file), so the scheduler can report it.
  */
 export async function tursoPushEnabled(config: Pick<Config, 'BOT_INSTANCES_DIR'>, instance: string): Promise<boolean> {
-  const sync = await readSyncConfig(config, instance);
-  return sync?.enabled === true;
+  // The watcher asks on every write of a pushing bot, the scheduler for every bot on each pass: the
+  // answer is kept while the file is the same one, unchanged (a stat, not a read and a parse).
+  const file = syncConfigPath(config, instance);
+  // Its device and inode say which file it is: where it resolves to changes no rule here.
+  const now = await fileVersion(file, { resolve: false });
+  const kept = pushAnswers.get(file);
+  if (kept !== undefined && kept.version === now.version) return kept.enabled;
+  pushAnswers.delete(file);
+  const readAt = Date.now();
+  const enabled = (await readSyncConfig(config, instance))?.enabled === true;
+  if (settledBefore(readAt, [now])) {
+    if (pushAnswers.size >= MAX_KEPT_ANSWERS) pushAnswers.clear();
+    pushAnswers.set(file, { version: now.version, enabled });
+  }
+  return enabled;
 }
+
+/** sync-config.json -> whether it enabled pushes, and the file's version when it was read (a bad file: none kept). */
+const pushAnswers = new Map<string, { version: string; enabled: boolean }>();
+const MAX_KEPT_ANSWERS = 50_000;
 
 /**
  * The bots among `bots` whose sync-config.json enables Turso pushes. A file that cannot be read

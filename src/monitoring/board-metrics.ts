@@ -7,13 +7,7 @@ import { errorMessage } from '../errors.js';
 import { withTimeout } from '../lifecycle/deadlines.js';
 import type { Logger } from '../logger.js';
 import type { Queues } from '../queues/queues.js';
-import {
-  behindAfterSeconds,
-  botSyncLag,
-  lagDistribution,
-  type BotSyncLag,
-  type LagDistribution,
-} from './bot-sync-lag.js';
+import { behindAfterSeconds, botSyncLag, lagDistribution, type LagDistribution } from './bot-sync-lag.js';
 import { queueDepths, queueWorkers } from './queue-depths.js';
 import { redisMemory } from './redis-memory.js';
 
@@ -39,12 +33,10 @@ export function registerBoardMetrics(
   },
 ): void {
   // The three lag gauges of a scrape are collected at once (prom-client collects a scrape's
-  // gauges concurrently): they share the read in flight, one query per scrape, not three.
-  let lagsInFlight: Promise<BotSyncLag[]> | undefined;
-  const scrapeLags = (): Promise<BotSyncLag[]> =>
-    (lagsInFlight ??= withTimeout(botSyncLag(sources.pg), METRICS_SOURCE_TIMEOUT_MS).finally(() => {
-      lagsInFlight = undefined;
-    }));
+  // gauges concurrently): they share the read in flight, one query per scrape, not three. So do
+  // the two queue gauges, one read of the queues' depths (a few Redis calls per queue) per scrape.
+  const scrapeLags = sharedInFlight(() => withTimeout(botSyncLag(sources.pg), METRICS_SOURCE_TIMEOUT_MS));
+  const scrapeDepths = sharedInFlight(() => withTimeout(queueDepths(sources.queues), METRICS_SOURCE_TIMEOUT_MS));
   /** The lag across bots on disk, or undefined (logged) when PostgreSQL does not answer in time. */
   const lagSpread = async (): Promise<LagDistribution | undefined> => {
     try {
@@ -63,7 +55,7 @@ export function registerBoardMetrics(
     async collect() {
       this.reset();
       try {
-        for (const { queue, counts } of await withTimeout(queueDepths(sources.queues), METRICS_SOURCE_TIMEOUT_MS)) {
+        for (const { queue, counts } of await scrapeDepths()) {
           for (const [state, count] of Object.entries(counts)) this.set({ queue, state }, count);
         }
       } catch (error) {
@@ -123,10 +115,7 @@ export function registerBoardMetrics(
     async collect() {
       this.reset();
       try {
-        for (const { queue, oldestWaitingSeconds } of await withTimeout(
-          queueDepths(sources.queues),
-          METRICS_SOURCE_TIMEOUT_MS,
-        )) {
+        for (const { queue, oldestWaitingSeconds } of await scrapeDepths()) {
           if (oldestWaitingSeconds !== null) this.set({ queue }, oldestWaitingSeconds);
         }
       } catch (error) {
@@ -197,4 +186,16 @@ export function registerBoardMetrics(
       },
     });
   }
+}
+
+/**
+ * `read`, shared by the callers that ask while it runs: the gauges of one scrape, collected
+ * concurrently, get one read between them; a later scrape reads again.
+ */
+function sharedInFlight<T>(read: () => Promise<T>): () => Promise<T> {
+  let inFlight: Promise<T> | undefined;
+  return () =>
+    (inFlight ??= read().finally(() => {
+      inFlight = undefined;
+    }));
 }

@@ -85,6 +85,34 @@ describe('/metrics', () => {
     assert.notEqual(sample(scrape.result, 'ctp_etl_bot_sync_lag_seconds{instance="bot-0007"}'), undefined);
   });
 
+  it("one scrape reads the queues' depths once for its two queue gauges", async () => {
+    const registry = new Registry();
+    registerBoardMetrics(registry, {
+      queues,
+      pg: env.runtime.pg,
+      redis: env.runtime.redis('producer'),
+      logger: env.runtime.logger,
+      config: env.config,
+    });
+    // The real queue, its counting call seen on the way through (each read of the depths makes one per queue).
+    const queue = queues.get('echo')!;
+    const getJobCounts = queue.getJobCounts;
+    let counted = 0;
+    queue.getJobCounts = function (this: typeof queue, ...states) {
+      counted += 1;
+      return getJobCounts.apply(this, states);
+    };
+    try {
+      const text = await registry.metrics();
+      assert.equal(counted, 1);
+      assert.notEqual(sample(text, 'ctp_etl_queue_jobs{queue="echo",state="waiting"}'), undefined, text);
+      await registry.metrics();
+      assert.equal(counted, 2, 'a later scrape reads them again');
+    } finally {
+      queue.getJobCounts = getJobCounts;
+    }
+  });
+
   it('`ctp-etl start` serves queue counts, job durations and per-bot sync lag with real values', async () => {
     const app = startCli(['start', '--port', '0', '--concurrency', '1'], cliEnv(env.config));
     try {

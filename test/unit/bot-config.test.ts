@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, describe, it } from 'node:test';
 import { readBotConfig, withoutSecrets } from '../../src/bots/bot-config.js';
@@ -96,6 +96,55 @@ describe("a bot's config.json, read as FreqTrade reads it", () => {
     const { facts, warning } = await readBotConfig(dir);
     assert.deepEqual(facts, {});
     assert.match(warning ?? '', /config\.json is refused: it resolves to .*shared\.json, outside the bot's folder/);
+  });
+
+  describe('kept between reads while its files are unchanged', () => {
+    /** Files written more than the racy window ago (their change time too): readings of them are kept. */
+    const settle = () => new Promise((resolve) => setTimeout(resolve, 2_100));
+
+    it('gives the kept reading for unchanged files, and reads a changed file again (same size, same inode)', async () => {
+      const dir = bot({ 'config.json': '{"strategy": "One"}', 'user_data/config.json': '{"strategy": "Two"}' });
+      await settle();
+      const first = await readBotConfig(dir);
+      assert.equal(first.facts.strategy, 'One');
+      assert.equal(await readBotConfig(dir), first, 'unchanged: the kept reading');
+      writeFileSync(path.join(dir, 'config.json'), '{"strategy": "Uno"}');
+      assert.equal((await readBotConfig(dir)).facts.strategy, 'Uno', 'rewritten in place, same size');
+      rmSync(path.join(dir, 'config.json'));
+      assert.equal((await readBotConfig(dir)).facts.strategy, 'Two', 'gone: the next location is read');
+      await settle();
+      const second = await readBotConfig(dir);
+      assert.equal(await readBotConfig(dir), second);
+      writeFileSync(path.join(dir, 'config.json'), '{"strategy": "Three"}');
+      assert.equal((await readBotConfig(dir)).facts.strategy, 'Three', 'a config.json that appears is taken');
+    });
+
+    it('reads an added file that changed, and a link that points elsewhere', async () => {
+      const dir = bot({
+        'config.json': '{"strategy": "Main", "add_config_files": ["extra.json"]}',
+        'extra.json': '{"dry_run": true}',
+        'other.json': '{"dry_run": false}',
+      });
+      const linked = path.join(dir, 'linked.json');
+      writeFileSync(linked, '{"strategy": "Linked"}');
+      await settle();
+      const first = await readBotConfig(dir);
+      assert.equal(first.facts.dryRun, true);
+      assert.equal(await readBotConfig(dir), first);
+      writeFileSync(path.join(dir, 'extra.json'), '{"dry_run": false}');
+      assert.equal((await readBotConfig(dir)).facts.dryRun, false);
+      // config.json replaced by a link to a file that was there all along (its own times old).
+      rmSync(path.join(dir, 'config.json'));
+      symlinkSync(linked, path.join(dir, 'config.json'));
+      assert.equal((await readBotConfig(dir)).facts.strategy, 'Linked');
+    });
+
+    it('does not keep a reading of a file written just before it was read', async () => {
+      const dir = bot({ 'config.json': '{"strategy": "A"}' });
+      const first = await readBotConfig(dir);
+      assert.equal(first.facts.strategy, 'A');
+      assert.notEqual(await readBotConfig(dir), first, 'read again: a write within the same clock tick would not show');
+    });
   });
 
   it('removes every credential, at any depth, and masks the user info of URLs in values', () => {

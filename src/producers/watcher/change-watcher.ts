@@ -60,6 +60,8 @@ export class ChangeWatcher {
   private readonly configProblems = new Map<string, string>();
   /** Size and modification time (ns) of each database and WAL when last seen. */
   private readonly stamps = new Map<string, string>();
+  /** Files whose stat runs now -> whether an event came since it started (one more stat then). */
+  private readonly statting = new Map<string, boolean>();
   private stopping: Promise<void> | undefined;
 
   constructor(private readonly options: ChangeWatcherOptions) {
@@ -187,19 +189,38 @@ export class ChangeWatcher {
       full = !file || path.basename(watchedPath) === file ? watchedPath : path.join(watchedPath, file);
     }
     if (full === null || this.botOf(full) === undefined) return;
+    // A commit raises several events on its WAL and database at once: while a file's stat runs,
+    // later events ask for one more stat, taken once it ends (it sees them all), not one each.
+    if (this.statting.has(full)) {
+      this.statting.set(full, true);
+      return;
+    }
+    this.statting.set(full, false);
+    this.takeStamp(full);
+  }
+
+  /** The file's stamp now; a write when it differs from the last one seen. */
+  private takeStamp(full: string): void {
     // Opening the database to read it (our own syncs, as root) changes the WAL's attributes, not
     // its contents: only a new size or modification time is a write, or every sync would start another.
-    void stat(full, { bigint: true }).then(
-      (info) => {
-        const stamp = `${info.size}:${info.mtimeNs}`;
-        if (this.stamps.get(full) === stamp) return;
-        this.stamps.set(full, stamp);
-        // A WAL created empty (a reader opened a checkpointed database) holds no write.
-        if (info.size === 0n && full.endsWith('-wal')) return;
-        this.onWrite(full);
-      },
-      () => this.stamps.delete(full), // gone: a checkpointed WAL, whose database's own event counts
-    );
+    void stat(full, { bigint: true })
+      .then(
+        (info) => {
+          const stamp = `${info.size}:${info.mtimeNs}`;
+          if (this.stamps.get(full) === stamp) return;
+          this.stamps.set(full, stamp);
+          // A WAL created empty (a reader opened a checkpointed database) holds no write.
+          if (info.size === 0n && full.endsWith('-wal')) return;
+          this.onWrite(full);
+        },
+        () => this.stamps.delete(full), // gone: a checkpointed WAL, whose database's own event counts
+      )
+      .finally(() => {
+        if (this.statting.get(full) === true) {
+          this.statting.set(full, false);
+          this.takeStamp(full);
+        } else this.statting.delete(full);
+      });
   }
 
   /** The bot whose database or WAL `file` is, or undefined for any other file. */
