@@ -150,7 +150,9 @@ try {
   const small = makeBot('small', 1000, 42);
   await botSyncHandler.handle({ bot: 'small', fullCompare: false }, ctx);
   // A fleet's tables are analysed (autovacuum); a schema of one new bot's rows would not be yet.
-  await env.runtime.pg.query('ANALYZE trades_aggregated; ANALYZE orders');
+  await env.runtime.pg.query(
+    'ANALYZE trades_aggregated; ANALYZE orders; ANALYZE pairlocks; ANALYZE trade_custom_data; ANALYZE wallet_history; ANALYZE key_value_store',
+  );
   // Warm: the first changed syncs load modules and plans.
   for (let round = 0; round < 3; round++) {
     changeOnePercent(small, 1000, 900 + round);
@@ -191,7 +193,9 @@ try {
   const big = makeBot('big', BIG, 7);
   const firstStarted = performance.now();
   await botSyncHandler.handle({ bot: 'big', fullCompare: false }, ctx);
-  await env.runtime.pg.query('ANALYZE trades_aggregated; ANALYZE orders');
+  await env.runtime.pg.query(
+    'ANALYZE trades_aggregated; ANALYZE orders; ANALYZE pairlocks; ANALYZE trade_custom_data; ANALYZE wallet_history; ANALYZE key_value_store',
+  );
   const firstMs = Math.round(performance.now() - firstStarted);
   const bigProfiler = process.env.BENCH_PROFILE === undefined ? undefined : new Session();
   bigProfiler?.connect();
