@@ -158,9 +158,17 @@ async function syncTable(
 }
 
 /**
+ * Tables whose every date FreqTrade moves on an existing row it also indexes (a lock's end; a
+ * balance is never written again): a scan of their dates finds nothing their indexes do not, so
+ * they are always read through indexes (a cost that follows the window, not the table).
+ */
+const ALWAYS_BY_INDEX: ReadonlySet<string> = new Set(['pairlocks', 'wallet_history']);
+
+/**
  * The table's change window, found as the trades' was: by a scan of the dates, or (a big bot
- * between its date scans) through indexes, custom data by the trades open or new; undefined when
- * the table is read whole (no rule, or not keyed by an INTEGER PRIMARY KEY id).
+ * between its date scans) through indexes, custom data by the trades open or new (locks and
+ * balances through indexes always: ALWAYS_BY_INDEX); undefined when the table is read whole (no
+ * rule, or not keyed by an INTEGER PRIMARY KEY id).
  */
 function findWindow(
   source: BotDatabase,
@@ -176,9 +184,9 @@ function findWindow(
       // Custom data of open trades is read again through indexes only: a scan finds it by its date.
       openIds: indexed === undefined && INDEX_ONLY_REREAD.has(mapping.target) ? [] : [...held.hashes.keys()],
     };
-    return indexed === undefined
+    return indexed === undefined && !ALWAYS_BY_INDEX.has(mapping.target)
       ? scanWindow(source.db, mapping.source, since, heldRows)
-      : indexWindow(source.db, mapping.source, heldRows, indexed.tradeIds, since);
+      : indexWindow(source.db, mapping.source, heldRows, indexed?.tradeIds ?? [], since);
   });
 }
 
