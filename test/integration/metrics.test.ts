@@ -64,7 +64,8 @@ describe('/metrics', () => {
     await env.cleanup({ keep: tracker.failed });
   });
 
-  it("one scrape reads the bots' lag once for its three lag gauges", async () => {
+  /** A registry with the board's metrics over this file's queues and database. */
+  function boardRegistry(): Registry {
     const registry = new Registry();
     registerBoardMetrics(registry, {
       queues,
@@ -73,6 +74,11 @@ describe('/metrics', () => {
       logger: env.runtime.logger,
       config: env.config,
     });
+    return registry;
+  }
+
+  it("one scrape reads the bots' lag once for its three lag gauges", async () => {
+    const registry = boardRegistry();
     const scrape = await statementsOf(() => registry.metrics());
     assert.equal(
       scrape.statements.filter((text) => text.includes('LEFT JOIN bot_sync_state')).length,
@@ -86,14 +92,7 @@ describe('/metrics', () => {
   });
 
   it("one scrape reads the queues' depths once for its two queue gauges", async () => {
-    const registry = new Registry();
-    registerBoardMetrics(registry, {
-      queues,
-      pg: env.runtime.pg,
-      redis: env.runtime.redis('producer'),
-      logger: env.runtime.logger,
-      config: env.config,
-    });
+    const registry = boardRegistry();
     // The real queue, its counting call seen on the way through (each read of the depths makes one per queue).
     const queue = queues.get('echo')!;
     const getJobCounts = queue.getJobCounts;
