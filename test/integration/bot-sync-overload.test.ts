@@ -147,9 +147,12 @@ describe(
     it('syncs each bot once per round while the writes outrun the worker, and every last write reaches PostgreSQL', async (t) => {
       const traders = new Map(bots.map((bot, i) => [bot, trader(root, bot, 1_000 * (i + 1))]));
       const loadStart = Date.now();
-      const loadMs = 12_000;
-      // What an operator sees on /metrics while the writes go on: a scrape at 6 s and at 11.5 s.
-      const scrapeAt = [6_000, 11_500];
+      // Long enough for several rounds of full compares on a loaded machine (a round took about
+      // 6 s in a CI run, 2 s on a quiet machine).
+      const loadMs = 30_000;
+      // What an operator sees on /metrics while the writes go on: a scrape at 15 s, after the
+      // backlog's first rounds, and at 29.5 s.
+      const scrapeAt = [15_000, 29_500];
       const scrapes: Array<Promise<string>> = [];
       try {
         // The hot bot commits every 20 ms, the warm ones every 150 ms, each cold one once, mid-load.
