@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises';
 import type { Config } from '../config.js';
-import { describeBotDatabaseError, RACY_MS } from '../bots/bot-database-file.js';
+import { describeBotDatabaseError } from '../bots/bot-database-file.js';
+import { RACY_MS } from '../bots/file-version.js';
 import { BotDatabase } from './bot-database.js';
 
 type CacheConfig = Pick<Config, 'SQLITE_BUSY_TIMEOUT' | 'SQLITE_HANDLE_CACHE' | 'SQLITE_HANDLE_IDLE'>;

@@ -4,6 +4,7 @@ import Database from 'better-sqlite3';
 import type { Config } from '../config.js';
 import { PermanentJobError } from '../errors.js';
 import { findBotDatabase, instanceDir } from './bot-instances.js';
+import { RACY_MS } from './file-version.js';
 
 /**
  * A bot's FreqTrade database file, as every flow that reads one sees it (bot-sync, turso-push,
@@ -130,9 +131,6 @@ export function describeBotDatabaseError(bot: string, file: string, error: unkno
       return new Error(`${where}: ${detail}`, cause);
   }
 }
-
-/** A file whose last change is this recent may change again without its stamp changing. */
-export const RACY_MS = 2000;
 
 interface FileStamp {
   text: string;

@@ -33,7 +33,10 @@ export async function fileVersion(file: string, { resolve = true }: { resolve?: 
   }
 }
 
-/** Changed this recently before it was read, a file's reading is not kept: a coarse file system clock could hide a second write. */
+/**
+ * A file changed this recently may change again without its stamp changing (a coarse file system
+ * clock could hide a second write): what was read of it then is not trusted to be current.
+ */
 export const RACY_MS = 2_000;
 
 /** Whether what was read of these files, read at `readAt`, can be kept (none changed within RACY_MS before it; git's "racy" rule). */
