@@ -61,6 +61,11 @@ const DRIVERS = numberSetting('LIVE_FLEET_DRIVERS', '1', 1, 8);
 const PUSH_SHARE = numberSetting('LIVE_FLEET_PUSH_SHARE', '0.2', 0, 1);
 const FUTURES_SHARE = numberSetting('LIVE_FLEET_FUTURES_SHARE', '0.5', 0, 1);
 const RUN_ALL = setting('LIVE_FLEET_ALL', '0') === '1';
+/** A directory: the `start` and worker processes write V8 CPU profiles there when they exit. */
+const PROFILE_DIR = setting('LIVE_FLEET_PROFILE', '');
+const profileEnv: Record<string, string> = PROFILE_DIR
+  ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${PROFILE_DIR}` }
+  : {};
 const LOOP: Omit<LoopPlan, 'bots' | 'seconds'> = {
   tickMs: durationSetting('LIVE_FLEET_TICK', '5s'),
   tradeEveryMs: durationSetting('LIVE_FLEET_TRADE_EVERY', '5m'),
@@ -188,12 +193,13 @@ const sortedOf = (values: Iterable<number>): number[] => [...values].sort((a, b)
 async function run(n: number): Promise<RunResult> {
   const added = addBots(n);
   const fleet = specs.slice(0, n);
-  const app = await startCtpEtl(env.config);
+  const app = await startCtpEtl(env.config, profileEnv);
   const workers =
     EXTRA_WORKERS > 0
       ? await startWorkers(env.config, 'bot-sync,turso-push', {
           processes: EXTRA_WORKERS,
           concurrency: env.config.WORKER_CONCURRENCY,
+          env: profileEnv,
         })
       : [];
   const workerPids = [app.child.pid!, ...workers.map((w) => w.pid!)];
