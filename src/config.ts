@@ -231,8 +231,13 @@ const schema = z.object({
   TURSO_PLATFORM_TOKEN: optionalText,
   SYNC_BATCH_SIZE: int(5000, 1, 100_000),
   SQLITE_BUSY_TIMEOUT: duration('5s'),
-  /** Bot databases a worker process keeps open between a bot's syncs, its statements prepared (0: each run opens and closes its file). */
-  SQLITE_HANDLE_CACHE: int(64, 0, 100_000),
+  /**
+   * Bot databases a worker process keeps open between a bot's syncs, its statements prepared
+   * (0: each run opens and closes its file): ~0.2 MB and 3 file descriptors each. Sized for a
+   * live fleet: each worker syncs every bot in turn, and a bot whose handle is not kept pays its
+   * open and prepares again (64, the first default, kept none of an 80-bot fleet's).
+   */
+  SQLITE_HANDLE_CACHE: int(1000, 0, 100_000),
   /** A kept bot database not synced for this long is closed. */
   SQLITE_HANDLE_IDLE: duration('60s'),
   /** How long a bot-sync waits for another run of the same bot before it fails this attempt (and retries). */

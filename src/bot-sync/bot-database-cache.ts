@@ -2,6 +2,7 @@ import { stat } from 'node:fs/promises';
 import type { Config } from '../config.js';
 import { describeBotDatabaseError } from '../bots/bot-database-file.js';
 import { RACY_MS } from '../bots/file-version.js';
+import { prepareCached } from '../bots/sqlite-cache.js';
 import { BotDatabase } from './bot-database.js';
 
 type CacheConfig = Pick<Config, 'SQLITE_BUSY_TIMEOUT' | 'SQLITE_HANDLE_CACHE' | 'SQLITE_HANDLE_IDLE'>;
@@ -17,6 +18,8 @@ interface Entry {
   idleSince: number;
   /** closeAll's count when checked out: a handle checked out before a closeAll is closed when put back. */
   generation: number;
+  /** Whether it holds one of the cache's SQLITE_HANDLE_CACHE places (kept, idle or lent out again). */
+  admitted: boolean;
 }
 
 interface FileStamp {
@@ -42,13 +45,20 @@ export interface BotDatabaseLease {
  * copy, a bot deleted and created again) or the file's mode or owner changed, planned again when
  * the schema changed, its pages dropped when the file itself was written (BotDatabase.refresh).
  * Put back, its read transaction is ended (an open one would keep FreqTrade's checkpoints from
- * completing); after a failed run it is closed instead.
+ * completing) and its page cache freed (SQLite drops it at the file's next change anyway: what
+ * stays is the schema and statements, ~0.2 MB); after a failed run it is closed instead.
+ *
+ * A full cache admits no newcomer: the handles it holds are kept until idle. Evicting the least
+ * recently used instead would keep nothing for a fleet larger than the cache whose bots sync in
+ * turn (each evicted just before its next run); this way SQLITE_HANDLE_CACHE of them are kept.
  */
 export class BotDatabaseCache {
   /** Idle handles by file, least recently used first (a Map keeps insertion order). */
   private readonly idle = new Map<string, Entry>();
   private readonly leased = new Map<BotDatabaseLease, Entry>();
   private generation = 0;
+  /** Handles holding a place (admitted), idle or lent out. */
+  private places = 0;
   private sweeper: NodeJS.Timeout | undefined;
   private idleMs = 60_000;
   private capacity = 0;
@@ -80,7 +90,7 @@ export class BotDatabaseCache {
         try {
           reusable = kept.source.refresh(pagesMayBeStale);
         } catch (error) {
-          kept.source.close();
+          this.close(kept);
           throw error;
         }
       }
@@ -88,7 +98,7 @@ export class BotDatabaseCache {
         kept.generation = this.generation;
         return this.lend(kept, true);
       }
-      kept.source.close();
+      this.close(kept);
     }
     return this.lend(this.open(bot, file, fileKey, stamp), false);
   }
@@ -96,31 +106,39 @@ export class BotDatabaseCache {
   private open(bot: string, file: string, fileKey: string, stamp: FileStamp): Entry {
     const source = BotDatabase.open(bot, file, this.busyTimeoutMs);
     this.stats.opens += 1;
-    return { source, fileKey, stamp, idleSince: 0, generation: this.generation };
+    return { source, fileKey, stamp, idleSince: 0, generation: this.generation, admitted: false };
   }
 
-  /** Puts a handle back after its run: kept for the next one if the run succeeded and the cache has room, else closed. */
+  /** Puts a handle back after its run: kept for the next one if the run succeeded and it has a place, else closed. */
   release(lease: BotDatabaseLease, succeeded: boolean): void {
     const entry = this.leased.get(lease);
     if (entry === undefined) return;
     this.leased.delete(lease);
     const { db } = entry.source;
-    let keep = succeeded && this.capacity > 0 && entry.generation === this.generation && db.open;
-    if (keep && db.inTransaction) {
+    let keep =
+      succeeded &&
+      entry.generation === this.generation &&
+      db.open &&
+      // Another run of the same bot may have put one back meanwhile: one per file is kept.
+      !this.idle.has(entry.source.file) &&
+      (entry.admitted || this.places < this.capacity);
+    if (keep) {
       try {
-        db.exec('COMMIT'); // a read transaction: it only ends the snapshot
+        if (db.inTransaction) db.exec('COMMIT'); // a read transaction: it only ends the snapshot
+        prepareCached(db, 'PRAGMA shrink_memory', 'objects').run();
       } catch {
         keep = false;
       }
     }
-    // Another run of the same bot may have put one back meanwhile: one per file is kept.
-    if (!keep || this.idle.has(entry.source.file)) {
-      entry.source.close();
-      return;
+    if (!keep) return this.close(entry);
+    if (!entry.admitted) {
+      entry.admitted = true;
+      this.places += 1;
     }
     entry.idleSince = performance.now();
     this.idle.set(entry.source.file, entry);
-    while (this.idle.size > this.capacity) this.closeIdle(this.idle.keys().next().value!);
+    // SQLITE_HANDLE_CACHE lowered since: the least recently used give their places up.
+    while (this.places > this.capacity && this.idle.size > 0) this.closeIdle(this.idle.keys().next().value!);
     this.sweep();
   }
 
@@ -147,7 +165,15 @@ export class BotDatabaseCache {
   private closeIdle(file: string): void {
     const entry = this.idle.get(file);
     this.idle.delete(file);
-    entry?.source.close();
+    if (entry !== undefined) this.close(entry);
+  }
+
+  private close(entry: Entry): void {
+    if (entry.admitted) {
+      entry.admitted = false;
+      this.places -= 1;
+    }
+    entry.source.close();
   }
 
   /** Closes the handles idle past SQLITE_HANDLE_IDLE; runs again while any is left, without keeping the process alive. */

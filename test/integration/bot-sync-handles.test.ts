@@ -201,6 +201,35 @@ describe("bot-sync keeps a bot's database open between its syncs, and reads it a
     assert.ok(!third.source.db.open, "a failed run's handle is closed, not kept");
   });
 
+  it('a fleet larger than SQLITE_HANDLE_CACHE, synced in turn, keeps that many handles and reuses them; every row exact', async () => {
+    botDatabases.closeAll();
+    const fleet = ['turn-a', 'turn-b', 'turn-c', 'turn-d'];
+    for (const [i, bot] of fleet.entries()) createBotDatabase(botDbPath(bots(), bot), { trades: 30, seed: 20 + i });
+    const small = ctx({ SQLITE_HANDLE_CACHE: 2 });
+    const rounds: Array<{ opens: number; reuses: number }> = [];
+    for (let round = 0; round < 3; round += 1) {
+      const used = { opens: 0, reuses: 0 };
+      for (const bot of fleet) {
+        const db = new Database(botDbPath(bots(), bot));
+        db.prepare('UPDATE trades SET max_rate = coalesce(max_rate, 0) + 1 WHERE id = 1').run();
+        db.close();
+        const run = await counted(() => syncBot(small, bot));
+        used.opens += run.opens;
+        used.reuses += run.reuses;
+      }
+      rounds.push(used);
+      assert.equal(botDatabases.size, 2, `round ${round}: the cache holds its 2 places`);
+    }
+    // The least recently used evicted would have reopened all 4 in every round (each evicted just before its turn).
+    assert.deepEqual(rounds, [
+      { opens: 4, reuses: 0 },
+      { opens: 2, reuses: 2 },
+      { opens: 2, reuses: 2 },
+    ]);
+    for (const bot of fleet) assert.equal(await differences(bot), 0, `${bot}: PostgreSQL equals the file`);
+    botDatabases.closeAll();
+  });
+
   it('a handle idle for SQLITE_HANDLE_IDLE is closed', async () => {
     const bot = 'idle';
     const file = botDbPath(bots(), bot);
