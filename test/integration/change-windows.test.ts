@@ -62,6 +62,8 @@ describe('change windows: bot-sync reads only what FreqTrade can have changed, a
       TURSO_FILE_DIR: path.join(dir.path, 'targets'),
       FULL_COMPARE_INTERVAL: '1h',
       SYNC_BATCH_SIZE: '100',
+      // These bots' dates scanned on every run (the tests of windows through indexes set 0 themselves).
+      SYNC_DATE_SCAN_ROWS: '20000',
     });
   });
 

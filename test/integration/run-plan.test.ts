@@ -31,6 +31,8 @@ describe('run plan: bot-sync and turso-push read a changed file the same way, fo
       BOT_INSTANCES_DIR: path.join(dir.path, 'bots'),
       TURSO_FILE_DIR: path.join(dir.path, 'targets'),
       FULL_COMPARE_INTERVAL: '1h',
+      // Dates scanned on every run: the bot's latest date, read whole, is what tells its newest rows deleted.
+      SYNC_DATE_SCAN_ROWS: '20000',
     });
     bot = await createTestBot(dir.path, 'planned', {
       trades: 80,
