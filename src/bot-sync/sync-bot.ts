@@ -76,7 +76,10 @@ async function syncFile(
   const known = registry.known(instance, file, profile);
   let registration = known ?? (await registerBot(ctx.pg, instance, file, profile));
   // The log lines follow the COMMIT: what they report is written.
+  /** What a windowed run read, for its one log line. */
+  let windowsRead = '';
   const synced = await withTransaction(ctx.pg, async (client): Promise<BotSyncResult> => {
+    windowsRead = '';
     await lockBot(ctx, client, instance, registration.id);
     // Looked at inside the transaction: its start time is what last_success_at records (lag,
     // freshness), so a sync never claims a moment later than the one it saw the file at.
@@ -173,11 +176,12 @@ async function syncFile(
       const windows: SyncWindows | undefined = plan.read === 'windows' ? plan.scan : undefined;
       // A full read is chunks of short reads, never one long snapshot (it would hold the WAL back).
       if (plan.read === 'every row') source.db.exec('COMMIT');
-      else
-        await ctx.log(
-          `bot ${instance}: reading the change windows since ${plan.since.toISOString()}: ` +
-            `${plan.scan.tradeIds.length} trades, ${plan.scan.orderIds.length} orders`,
-        );
+      // Told with the run's counts at its end: each job.log line is a Redis round trip, and a
+      // windowed run lasts a moment.
+      windowsRead =
+        plan.read === 'windows'
+          ? `change windows since ${plan.since.toISOString()} (${plan.scan.tradeIds.length} trades, ${plan.scan.orderIds.length} orders): `
+          : '';
       if (plan.read === 'every row' && holdsTrades) {
         fullCompare = plan.because;
         await ctx.log(`bot ${instance}: comparing every row: ${plan.because}`);
@@ -258,12 +262,16 @@ async function syncFile(
       tradesWritten: result.trades.inserted + result.trades.updated + result.trades.deleted > 0,
     });
     return result;
+  }).catch(async (error: unknown) => {
+    // A failed run's windows are told all the same (the error is the job's own report).
+    if (windowsRead !== '') await ctx.log(`bot ${instance}: ${windowsRead}nothing written`).catch(() => undefined);
+    throw error;
   });
   registry.remember(instance, file, profile, registration);
   await ctx.log(
     synced.skipped === 'unchanged'
       ? `bot ${instance}: ${file} unchanged since the last sync; nothing read`
-      : `bot ${instance}: trades +${synced.trades.inserted} ~${synced.trades.updated} -${synced.trades.deleted} =${synced.trades.unchanged}; ` +
+      : `bot ${instance}: ${windowsRead}trades +${synced.trades.inserted} ~${synced.trades.updated} -${synced.trades.deleted} =${synced.trades.unchanged}; ` +
           `orders +${synced.orders.inserted} ~${synced.orders.updated} -${synced.orders.deleted} =${synced.orders.unchanged}; ` +
           Object.entries(synced.otherTables ?? {})
             .map(([table, c]) => `${table} +${c.inserted} ~${c.updated} -${c.deleted} =${c.unchanged}; `)

@@ -496,7 +496,7 @@ describe('change windows: bot-sync reads only what FreqTrade can have changed, a
     const context = ctx();
     await assert.rejects(syncBot(context, bot), ResetSuspectedError);
     assert.ok(
-      context.lines.some((line) => line.includes('reading the change windows')),
+      context.lines.some((line) => line.includes(': change windows since')),
       `the refused sync read windows: ${context.lines.join(' | ')}`,
     );
     const { rows } = await env.db.pool.query(

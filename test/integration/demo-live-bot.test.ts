@@ -78,7 +78,7 @@ describe("npm run demo's live bot: bot-sync reads change windows while the demo 
     assert.equal(synced.fullCompare, undefined, `a windowed sync, not a full compare: ${synced.fullCompare}`);
     assert.equal(synced.skipped, undefined);
     assert.ok(
-      ctx.lines.some((line) => line.startsWith(`bot ${LIVE_BOT}: reading the change windows since`)),
+      ctx.lines.some((line) => line.startsWith(`bot ${LIVE_BOT}: change windows since`)),
       ctx.lines.join('\n'),
     );
     // Its trades opened arrive, the older open ones it closed are updated.

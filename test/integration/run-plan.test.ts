@@ -63,7 +63,7 @@ describe('run plan: bot-sync and turso-push read a changed file the same way, fo
         ? 'nothing'
         : synced.fullCompare !== undefined
           ? `every row: ${synced.fullCompare}`
-          : context.lines.some((l) => l.includes('reading the change windows since'))
+          : context.lines.some((l) => l.includes(': change windows since'))
             ? 'windows'
             : `unreported: ${context.lines.join(' | ')}`;
     const lines: string[] = [];
