@@ -193,8 +193,6 @@ describe(
         assert.ok(waiting >= 5, `a backlog: ${waiting} bot-sync jobs waiting`);
         assert.ok(backlog <= max + 1, `the oldest waiting job (${backlog} s) no older than the worst lag (${max} s)`);
       }
-      // Bounded: the worst lag does not grow from one scrape to the next while the load is the same.
-      assert.ok(seen[1]!.max! <= 1.5 * seen[0]!.max! + 1, `the worst lag stays put: ${JSON.stringify(seen)}`);
 
       // Nothing lost: once the writes stop, every bot's last commit is in PostgreSQL, and every row.
       const stored = async (t: Trader): Promise<number | undefined> => {
@@ -269,6 +267,15 @@ describe(
         longestGap(hot) <= warmGap + 2_500,
         `the hot bot waited ${longestGap(hot)} ms between syncs, a warm one at most ${warmGap} ms`,
       );
+      // Bounded: what /metrics showed is at most the rounds' own length (the longest wait between
+      // two syncs of a busy bot, a round of this machine's speed, which a loaded CI machine
+      // stretches), plus the debounce; a backlog that grew would show lags of many rounds.
+      const round = Math.max(warmGap, longestGap(hot)) / 1000;
+      for (const { max } of seen)
+        assert.ok(
+          max! <= 1.5 * round + 3,
+          `the worst lag (${max} s) within a round (${round} s): ${JSON.stringify(seen)}`,
+        );
       // No bot's wait beyond one round: a cold bot's commit reaches PostgreSQL before the other 19
       // bots have each had more than one sync, give or take the few that started while its write
       // waited out the watcher's debounce (before the fix: up to 34).
