@@ -243,7 +243,7 @@ const schema = z.object({
   FULL_COMPARE_INTERVAL: durationOrZero('1h'),
   /** How far before the last run a change window starts: commit delays and small clock differences. */
   SYNC_WINDOW_MARGIN: duration('5m'),
-  /** bot-sync scans its rows' dates on every run of a bot with at most this many trades and orders; a bigger one's runs find their windows through indexes. */
+  /** bot-sync and turso-push scan a bot's rows' dates on every run when it has at most this many trades and orders; a bigger one's runs find their windows through indexes. */
   SYNC_DATE_SCAN_ROWS: int(20_000, 0, 1_000_000_000),
   /** How often a bigger bot's runs scan the dates too (the writes to old closed rows no index finds); 0: every run. */
   SYNC_DATE_SCAN_INTERVAL: durationOrZero('5m'),

@@ -8,6 +8,7 @@ import {
   openBotDatabaseFile,
 } from '../bots/bot-database-file.js';
 import { WINDOW_RULES } from '../bots/change-window.js';
+import { datesScanSince, indexedHighWater, nextDatesScan } from '../bots/dates-scan.js';
 import { planRead, unchangedRun, type RunFacts } from '../bots/run-plan.js';
 import type { PoolClient } from 'pg';
 import type { PgPool } from '../connections/postgres.js';
@@ -75,6 +76,8 @@ interface PushOptions {
     | 'TURSO_FILE_DIR'
     | 'FULL_COMPARE_INTERVAL'
     | 'SYNC_WINDOW_MARGIN'
+    | 'SYNC_DATE_SCAN_ROWS'
+    | 'SYNC_DATE_SCAN_INTERVAL'
   >;
   pg: PgPool;
   instance: string;
@@ -244,16 +247,20 @@ async function pushTables(
     db: sides.source,
     tables: Object.keys(WINDOW_RULES),
     scan: async (since) => {
+      const record = trust.record!;
+      const rows = (counts!.get('trades') ?? 0) + (counts!.get('orders') ?? 0);
       const planned = await planPushWindows(
         pg,
         instance,
         sides.source,
         tables.filter((t) => previous.get(t.name) === 'records'),
         since,
-        trust.record!.openKeys,
+        datesScanSince(record, rows, trust.facts.now, options.config, since),
+        record.openKeys,
         counts!,
       );
-      return { ...planned, scanned: [...planned.windows.keys()] };
+      const highWater = planned.datesScanned ? planned.highWater : indexedHighWater(record, planned.highWater);
+      return { ...planned, highWater, scanned: [...planned.windows.keys()] };
     },
   });
   if (plan.read === 'windows') {
@@ -341,6 +348,11 @@ async function pushTables(
     window: plan.next,
     openKeys: openKeys(sides.source, tables, plan.scan?.openIds),
     identity: trust.facts.identity,
+    datesScan: nextDatesScan(trust.record, {
+      datesRead: plan.read === 'every row' || plan.scan.datesScanned,
+      at: trust.facts.now,
+      highWater: plan.next.highWater,
+    }),
   };
   if (total > 0 || pending || trust.why !== undefined || rebuilt.length > 0) {
     // The generation goes with the last rows, in one atomic batch; then PostgreSQL records those
