@@ -10,6 +10,7 @@ import {
   WINDOW_RULES,
 } from '../bots/change-window.js';
 import { judgeReset, resetRefusal } from '../bots/reset-guard.js';
+import { prepareCached } from '../bots/sqlite-cache.js';
 import type { PgPool } from '../connections/postgres.js';
 import { recordedMaxKeys, type RecordOp } from './push-state.js';
 import {
@@ -239,7 +240,7 @@ export async function planPushWindows(
 /** The ids of rows only the source or only the records have: a merge of both in key order, no row read. */
 async function oneSidedIds(pg: PgPool, instance: string, db: SqliteDb, table: TableSchema): Promise<number[]> {
   const sql = `SELECT rowid FROM ${quoteIdent(table.name)} WHERE rowid > ? ORDER BY rowid LIMIT ${PAGE_ROWS}`;
-  const statement = db.prepare<[bigint], unknown[]>(sql).raw(true);
+  const statement = prepareCached<[bigint], unknown[]>(db, sql, 'raw');
   const source = new RowCursor<HashedRow>(async (after) => {
     const from = after === undefined ? -(2n ** 63n) : (decodeSortKey(after.key)[0] as bigint);
     return statement.all(from).map((r) => ({ key: sortKey([r[0] as bigint]), hash: EMPTY }));
