@@ -231,9 +231,9 @@ const schema = z.object({
   TURSO_PLATFORM_TOKEN: optionalText,
   SYNC_BATCH_SIZE: int(5000, 1, 100_000),
   SQLITE_BUSY_TIMEOUT: duration('5s'),
-  /** Bot databases a worker process keeps open between a bot's syncs, its statements prepared (0: each run opens and closes its file). */
+  /** Bot databases a worker process keeps open between a bot's syncs and pushes, its statements prepared (0: each run opens and closes its file). */
   SQLITE_HANDLE_CACHE: int(64, 0, 100_000),
-  /** A kept bot database not synced for this long is closed. */
+  /** A kept bot database not synced or pushed for this long is closed. */
   SQLITE_HANDLE_IDLE: duration('60s'),
   /** How long a bot-sync waits for another run of the same bot before it fails this attempt (and retries). */
   SYNC_LOCK_TIMEOUT: duration('60s'),
