@@ -13,7 +13,7 @@ import { readFileSync } from 'node:fs';
 import { benchEnv, machine, processCpuMs } from './_bench-env.js';
 
 /**
- * What one changed bot's turso-push costs in CPU (issue 25): a 1,000-trade bot (two orders a
+ * What one changed bot's turso-push costs in CPU (issue 25): a 1,000-trade bot (BENCH_TRADES; two orders a
  * trade, FreqTrade's newest schema) pushed to a libSQL file: target; then, ROUNDS times, one open
  * trade's max_rate moved and committed as FreqTrade's loop does, and the bot pushed: alternately
  * with a scan of the rows' dates (SYNC_DATE_SCAN_ROWS above the bot: every push before issue 25's
@@ -22,7 +22,7 @@ import { benchEnv, machine, processCpuMs } from './_bench-env.js';
  * backends'; medians. BENCH_PROFILE=<file>: a CPU profile of the pushes through indexes.
  */
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? '20');
-const TRADES = 1000;
+const TRADES = Number(process.env.BENCH_TRADES ?? '1000');
 
 const env = await benchEnv('changed_push', { LOG_LEVEL: 'warn', PG_POOL_MAX: '2' });
 /** CPU time (ms, from /proc/<pid>/schedstat: ns, not ticks) of the pool's PostgreSQL backends. */
@@ -167,7 +167,7 @@ try {
   const indexAlone = alone(false);
   kept.close();
   process.stdout.write(
-    `1,000-trade bot, one open trade changed, median of ${ROUNDS} pushes each:\n` +
+    `${TRADES}-trade bot, one open trade changed, median of ${ROUNDS} pushes each:\n` +
       `  dates scanned:   ${summary(scans)}\n` +
       `  through indexes: ${summary(indexes)}\n` +
       `the windows alone (${tables.join(', ')}), CPU: dates scanned ${scanAlone.kept.toFixed(2)} ms on a kept handle, ` +
