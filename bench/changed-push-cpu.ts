@@ -1,5 +1,4 @@
-import { writeFileSync } from 'node:fs';
-import { Session } from 'node:inspector/promises';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import path from 'node:path';
 import Database from 'better-sqlite3';
@@ -9,17 +8,16 @@ import type { Config } from '../src/config.js';
 import { openBotDatabaseFile } from '../src/bots/bot-database-file.js';
 import { indexWindow, scanWindow, WINDOW_RULES, type WindowScan } from '../src/bots/change-window.js';
 import { pushBot } from '../src/turso/push-bot.js';
-import { readFileSync } from 'node:fs';
 import { benchEnv, machine, processCpuMs } from './_bench-env.js';
 
 /**
- * What one changed bot's turso-push costs in CPU (issue 25): a 1,000-trade bot (BENCH_TRADES; two orders a
- * trade, FreqTrade's newest schema) pushed to a libSQL file: target; then, ROUNDS times, one open
+ * What one changed bot's turso-push costs in CPU (issue 25): a 1,000-trade bot (BENCH_TRADES; two
+ * orders a trade, FreqTrade's newest schema) pushed to a libSQL file: target; then, ROUNDS times, one open
  * trade's max_rate moved and committed as FreqTrade's loop does, and the bot pushed: alternately
  * with a scan of the rows' dates (SYNC_DATE_SCAN_ROWS above the bot: every push before issue 25's
- * windows through indexes) and through indexes (SYNC_DATE_SCAN_ROWS=0, between date scans). Per
- * push: this process's CPU (the push and the libSQL file target, in process) and its PostgreSQL
- * backends'; medians. BENCH_PROFILE=<file>: a CPU profile of the pushes through indexes.
+ * windows through indexes) and through indexes (SYNC_DATE_SCAN_ROWS=0, between date scans), one
+ * of two identical bots each. Per push: this process's CPU (the push and the libSQL file target,
+ * in process) and its PostgreSQL backends'; medians.
  */
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? '20');
 const TRADES = Number(process.env.BENCH_TRADES ?? '1000');
@@ -44,16 +42,27 @@ function pgCpuMs(): number {
 }
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-const bot = 'changed-push';
-const file = botDbPath(env.config.BOT_INSTANCES_DIR, bot);
-createBotDatabase(file, { trades: TRADES, seed: 42, ordersPerTrade: 2, openShare: 50 / TRADES });
-writeFileSync(
-  path.join(env.config.BOT_INSTANCES_DIR, bot, 'sync-config.json'),
-  JSON.stringify({ tursoUrl: `file:${path.join(env.dir, 'targets', `${bot}.db`)}`, enabled: true }),
-);
+const byScan: Config = { ...env.config, SYNC_DATE_SCAN_ROWS: 1_000_000_000 };
+const byIndex: Config = { ...env.config, SYNC_DATE_SCAN_ROWS: 0, SYNC_DATE_SCAN_INTERVAL: 3_600_000 };
+
+/** Two identical bots, each pushed one way only: a push leaves the next its open rows, found its own way. */
+const bots = [
+  { name: 'by-scan', config: byScan },
+  { name: 'by-index', config: byIndex },
+].map(({ name, config }) => {
+  const file = botDbPath(env.config.BOT_INSTANCES_DIR, name);
+  createBotDatabase(file, { trades: TRADES, seed: 42, ordersPerTrade: 2, openShare: 50 / TRADES });
+  writeFileSync(
+    path.join(env.config.BOT_INSTANCES_DIR, name, 'sync-config.json'),
+    JSON.stringify({ tursoUrl: `file:${path.join(env.dir, 'targets', `${name}.db`)}`, enabled: true }),
+  );
+  return { name, file, config };
+});
+type Bot = (typeof bots)[number];
+const [scanBot, indexBot] = bots as [Bot, Bot];
 
 /** FreqTrade's loop on one open trade: max_rate moved, committed (WAL, as FreqTrade runs). */
-function moveOpenTrade(step: number): void {
+function moveOpenTrade(file: string, step: number): void {
   const db = new Database(file);
   try {
     db.pragma('journal_mode = WAL');
@@ -65,8 +74,15 @@ function moveOpenTrade(step: number): void {
   }
 }
 
-const byScan: Config = { ...env.config, SYNC_DATE_SCAN_ROWS: 1_000_000_000 };
-const byIndex: Config = { ...env.config, SYNC_DATE_SCAN_ROWS: 0, SYNC_DATE_SCAN_INTERVAL: 3_600_000 };
+const pushOf = (bot: Bot) =>
+  pushBot({
+    config: bot.config,
+    pg: env.runtime.pg,
+    instance: bot.name,
+    signal: new AbortController().signal,
+    log: async () => undefined,
+    progress: async () => undefined,
+  });
 
 interface Cost {
   workerMs: number;
@@ -74,17 +90,10 @@ interface Cost {
   wallMs: number;
 }
 
-async function measuredPush(config: Config, step: number): Promise<Cost> {
-  moveOpenTrade(step);
+async function measuredPush(bot: Bot, step: number): Promise<Cost> {
+  moveOpenTrade(bot.file, step);
   const [w0, p0, t0] = [processCpuMs(), pgCpuMs(), performance.now()];
-  const result = await pushBot({
-    config,
-    pg: env.runtime.pg,
-    instance: bot,
-    signal: new AbortController().signal,
-    log: async () => undefined,
-    progress: async () => undefined,
-  });
+  const result = await pushOf(bot);
   const cost = { workerMs: processCpuMs() - w0, pgMs: pgCpuMs() - p0, wallMs: performance.now() - t0 };
   if (result.windows === undefined || result.pushed !== 1)
     throw new Error(`not a windowed push of one row: ${JSON.stringify(result)}`);
@@ -98,36 +107,16 @@ function summary(costs: Cost[]): string {
 
 try {
   process.stdout.write(`changed-push CPU; ${machine()}; load ${loadavg()[0]!.toFixed(2)} at the start\n`);
-  await pushBot({
-    config: byScan,
-    pg: env.runtime.pg,
-    instance: bot,
-    signal: new AbortController().signal,
-    log: async () => undefined,
-    progress: async () => undefined,
-  });
+  for (const bot of bots) await pushOf(bot);
   // Warm: the first windowed pushes load modules and plans.
-  for (let round = 0; round < 3; round++) {
-    await measuredPush(byScan, 0.5);
-    await measuredPush(byIndex, 0.5);
-  }
-  const profiler = process.env.BENCH_PROFILE === undefined ? undefined : new Session();
-  profiler?.connect();
-  await profiler?.post('Profiler.enable');
-  await profiler?.post('Profiler.setSamplingInterval', { interval: 100 });
+  for (let round = 0; round < 3; round++) for (const bot of bots) await measuredPush(bot, 0.5);
   const scans: Cost[] = [];
   const indexes: Cost[] = [];
   // Alternated, so the machine's load weighs on both alike.
   for (let round = 0; round < ROUNDS; round++) {
-    scans.push(await measuredPush(byScan, round + 1));
-    await profiler?.post('Profiler.start');
-    indexes.push(await measuredPush(byIndex, round + 1));
-    if (profiler !== undefined) {
-      const { profile } = await profiler.post('Profiler.stop');
-      if (round === ROUNDS - 1) writeFileSync(process.env.BENCH_PROFILE!, JSON.stringify(profile));
-    }
+    scans.push(await measuredPush(scanBot, round + 1));
+    indexes.push(await measuredPush(indexBot, round + 1));
   }
-  profiler?.disconnect();
 
   // The windows alone, each of FreqTrade's windowed tables in one read transaction: on a handle
   // kept open (statements prepared once) and on one opened for the read (as each push opens its own).
@@ -150,6 +139,7 @@ try {
     run();
     return processCpuMs() - t0;
   };
+  const { name: bot, file } = indexBot;
   const kept = openBotDatabaseFile(bot, file, { busyTimeoutMs: 5000 });
   const alone = (scan: boolean) => ({
     kept: median(Array.from({ length: ROUNDS }, () => timedMs(() => windows(kept, scan)))),
