@@ -232,13 +232,13 @@ const schema = z.object({
   SYNC_BATCH_SIZE: int(5000, 1, 100_000),
   SQLITE_BUSY_TIMEOUT: duration('5s'),
   /**
-   * Bot databases a worker process keeps open between a bot's syncs, its statements prepared
+   * Bot databases a worker process keeps open between a bot's syncs and pushes, its statements prepared
    * (0: each run opens and closes its file): ~0.2 MB and 3 file descriptors each. Sized for a
    * live fleet: each worker syncs every bot in turn, and a bot whose handle is not kept pays its
    * open and prepares again (64, the first default, kept none of an 80-bot fleet's).
    */
   SQLITE_HANDLE_CACHE: int(1000, 0, 100_000),
-  /** A kept bot database not synced for this long is closed. */
+  /** A kept bot database not synced or pushed for this long is closed. */
   SQLITE_HANDLE_IDLE: duration('60s'),
   /** How long a bot-sync waits for another run of the same bot before it fails this attempt (and retries). */
   SYNC_LOCK_TIMEOUT: duration('60s'),
@@ -249,7 +249,7 @@ const schema = z.object({
   /** How far before the last run a change window starts: commit delays and small clock differences. */
   SYNC_WINDOW_MARGIN: duration('5m'),
   /**
-   * bot-sync scans its rows' dates on every run of a bot with at most this many trades and orders;
+   * bot-sync and turso-push scan a bot's rows' dates on every run of a bot with at most this many trades and orders;
    * a bigger one's runs find their windows through indexes. 0: every bot's (the scan was a third
    * of a live fleet's worker CPU, and only FreqTrade's undated writes to old closed rows need it).
    */

@@ -181,7 +181,8 @@ export class FreqtradeMutator {
         .open_date,
     );
     const closedUs = this.rng() < 0.5 ? nowUs() : Math.max(opened + 1_000_000, nowUs() - 3 * 3600e6);
-    closeTrades(this.db, [trade], { closedUs, seed: this.seed });
+    // Its exit orders filled by now too: a bot writes only what has happened.
+    closeTrades(this.db, [trade], { closedUs, seed: this.seed, notAfterUs: nowUs() });
     return { kind: 'close', trade };
   }
 

@@ -37,8 +37,9 @@ export interface BotDatabaseLease {
 }
 
 /**
- * The bot databases this process keeps open between runs of bot-sync (issue 25: a live bot syncs
- * every few seconds, and a fresh open prepares every statement and reads the schema again). A
+ * The bot databases this process keeps open between runs of bot-sync and turso-push (issue 25: a
+ * live bot syncs every few seconds, and a fresh open prepares every statement and reads the schema
+ * again; a bot's syncs and pushes share its handle, planned for bot-sync's FreqTrade tables). A
  * handle is lent to one run at a time; put back, it waits for the bot's next run, the least
  * recently used closed past SQLITE_HANDLE_CACHE, any closed after SQLITE_HANDLE_IDLE. Checked
  * out, it is what a fresh open would be: reopened when the path holds another file (a reset's

@@ -8,7 +8,8 @@ import {
 import { readBotConfig } from '../bots/bot-config.js';
 import { instanceDir } from '../bots/bot-instances.js';
 import { botStatus, registerBot, RegistryMemory, type BotProfile } from '../bots/bot-registry.js';
-import { laterOf, type WindowMemory } from '../bots/change-window.js';
+import type { WindowMemory } from '../bots/change-window.js';
+import { datesScanSince, indexedHighWater, nextDatesScan, type DatesScan } from '../bots/dates-scan.js';
 import { planRead, unchangedRun, type RunFacts } from '../bots/run-plan.js';
 import { takeTransactionLock, tryTakeTransactionLock } from '../connections/advisory-locks.js';
 import { withTransaction } from '../connections/transaction.js';
@@ -21,15 +22,7 @@ import { mergeSync, type SyncWindows } from './merge-sync.js';
 import { endEpoch, type EndedEpoch } from './end-epoch.js';
 import { gatherResetEvidence } from './reset-evidence.js';
 import { heldAfter, syncOtherTables, type OtherTablesResult } from './other-tables.js';
-import {
-  datesScanSince,
-  planSyncWindows,
-  readSyncState,
-  touchSyncSuccess,
-  writeSyncFailure,
-  writeSyncSuccess,
-  type DatesScan,
-} from './sync-state.js';
+import { planSyncWindows, readSyncState, touchSyncSuccess, writeSyncFailure, writeSyncSuccess } from './sync-state.js';
 import { emptyCounts, sumCounts, type BotSyncResult, type ReadCounts } from './sync-result.js';
 
 export type { BotSyncResult } from './sync-result.js';
@@ -150,7 +143,13 @@ async function syncFile(
           tables: ['trades', 'orders'],
           read: (step) => source.guard(step),
           scan: async (since) => {
-            const datesSince = datesScanSince(state!, facts.now, ctx.config, since);
+            const datesSince = datesScanSince(
+              state!,
+              state!.tradesCount + state!.ordersCount,
+              facts.now,
+              ctx.config,
+              since,
+            );
             const planned = await planSyncWindows(
               client,
               source,
@@ -165,10 +164,7 @@ async function syncFile(
               ctx.config.SYNC_BATCH_SIZE,
             );
             if (typeof planned === 'string') return planned;
-            // Without a date scan, the rows outside the window are the last run's: so is their latest date.
-            const highWater = planned.datesScanned
-              ? planned.highWater
-              : laterOf(state!.window.highWater, planned.highWater);
+            const highWater = planned.datesScanned ? planned.highWater : indexedHighWater(state!, planned.highWater);
             return { ...planned, highWater, scanned: ['trades', 'orders'] };
           },
         },
@@ -187,12 +183,11 @@ async function syncFile(
         await ctx.log(`bot ${instance}: comparing every row: ${plan.because}`);
       }
       window = plan.next;
-      datesScan =
-        plan.read === 'every row' || windows?.datesScanned === true
-          ? { at: facts.now, highWater: plan.next.highWater }
-          : state!.datesScan.at === null
-            ? { at: state!.window.at, highWater: state!.window.highWater }
-            : state!.datesScan;
+      datesScan = nextDatesScan(state, {
+        datesRead: plan.read === 'every row' || windows?.datesScanned === true,
+        at: facts.now,
+        highWater: plan.next.highWater,
+      });
       written = !holdsTrades
         ? await firstSync(ctx, client, source, botId)
         : await mergeSync(

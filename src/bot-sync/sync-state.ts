@@ -9,6 +9,7 @@ import {
   WINDOW_RULES,
   type HeldRows,
 } from '../bots/change-window.js';
+import type { DatesScan } from '../bots/dates-scan.js';
 import type { BotDatabase } from './bot-database.js';
 import { latestTradeStrategySql, registrationCurrentSql } from '../bots/bot-registry.js';
 import type { SyncWindows } from './merge-sync.js';
@@ -39,12 +40,6 @@ export interface StoredSyncState {
   otherCounts: OtherTableCounts | null;
   /** The bot's registry row is still the version given to readSyncState (bot-registry.ts RegistryMemory). */
   registrationCurrent: boolean;
-}
-
-/** When a run last read the rows' dates (a date scan or every row), and the file's latest date then. */
-export interface DatesScan {
-  at: Date | null;
-  highWater: Date | null;
 }
 
 /** The bot's sync state; `registration`: the registry row's version this process remembers, checked in the same statement. */
@@ -207,7 +202,7 @@ export async function planSyncWindows(
   client: PoolClient,
   source: BotDatabase,
   botId: string,
-  /** Where a scan of the rows' dates starts; undefined: no date scan this run (datesScanSince). */
+  /** Where a scan of the rows' dates starts; undefined: no date scan this run (bots/dates-scan.ts datesScanSince). */
   datesSince: Date | undefined,
   /** Rows PostgreSQL held after the last sync (bot_sync_state). */
   counts: { trades: number; orders: number; others: OtherTableCounts | null },
@@ -292,28 +287,4 @@ export async function planSyncWindows(
       otherTables,
     };
   });
-}
-
-/**
- * Where this run's scan of the rows' dates starts, or undefined when it scans none: a bot whose
- * rows PostgreSQL holds number at most SYNC_DATE_SCAN_ROWS scans them on every run (a few ms);
- * a bigger one once every SYNC_DATE_SCAN_INTERVAL, from the last scan (its time, or the bot's
- * latest date then if earlier, less SYNC_WINDOW_MARGIN), so that each scan reads every write since
- * the one before: the undated writes no index finds (indexWindow) are taken within the interval.
- */
-export function datesScanSince(
-  state: Pick<StoredSyncState, 'tradesCount' | 'ordersCount' | 'datesScan' | 'window'>,
-  now: Date,
-  config: { SYNC_DATE_SCAN_ROWS: number; SYNC_DATE_SCAN_INTERVAL: number; SYNC_WINDOW_MARGIN: number },
-  /** The run's own window start (the last run's time, less the margin). */
-  since: Date,
-): Date | undefined {
-  // Before migration 021's first run, every run scanned the dates: the last run's time is the last scan's.
-  const last =
-    state.datesScan.at === null ? { at: state.window.at, highWater: state.window.highWater } : state.datesScan;
-  const small = state.tradesCount + state.ordersCount <= config.SYNC_DATE_SCAN_ROWS;
-  if (last.at === null) return since;
-  if (!small && now.getTime() - last.at.getTime() < config.SYNC_DATE_SCAN_INTERVAL) return undefined;
-  const from = Math.min(last.at.getTime(), last.highWater?.getTime() ?? last.at.getTime()) - config.SYNC_WINDOW_MARGIN;
-  return new Date(Math.min(from, since.getTime()));
 }

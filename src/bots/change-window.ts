@@ -34,9 +34,9 @@ import { keyedByRowid, prepareCached, tableInfo, type TableColumn } from './sqli
  *   min/max rates, liquidation price, stoploss_reinitialization, handle_insufficient_funds,
  *   startup_update_open_orders, order cancels and replacements) or to an open order or lock,
  *   dated (Order.update_from_ccxt_object, set_custom_data, a close), a new row, or a deletion.
- * bot-sync finds a big bot's windows through indexes (indexWindow): all of the above but the
- * undated writes to closed rows that only an order's date shows, which its date scan every
- * SYNC_DATE_SCAN_INTERVAL takes. What nothing in the data can tell (an old closed trade edited by
+ * bot-sync and turso-push find a big bot's windows through indexes (indexWindow): all of the above
+ * but the undated writes to closed rows that only an order's date shows, which their date scan
+ * every SYNC_DATE_SCAN_INTERVAL takes (dates-scan.ts). What nothing in the data can tell (an old closed trade edited by
  * hand or by another tool) is found by the next full compare: at least every FULL_COMPARE_INTERVAL, and whenever the window
  * cannot be trusted (bots/run-plan.ts decides which a run reads).
  */
@@ -305,9 +305,11 @@ export function scanWindow(
  * parent's window (`ft_trade_id`, indexed) and, with parentFollows, the parents of the window's
  * rows. It leaves out what only an unindexed date tells: an old closed row FreqTrade stamps without
  * opening it (a fee fetched after the close, an order reloaded from the exchange, custom data set
- * on a closed trade): bot-sync scans the dates for those
- * (scanWindow) every SYNC_DATE_SCAN_INTERVAL (bot-sync/sync-state.ts). `highWater` is the latest
- * date of the window's rows alone; `count` is counted from the smallest index.
+ * on a closed trade): bot-sync and turso-push scan the dates for those (scanWindow) every
+ * SYNC_DATE_SCAN_INTERVAL (dates-scan.ts). `openIds`: the rows open now (with an indexed
+ * `openUntil`, those in force after the start) and the window's unfilled rows (all there are:
+ * see below). `highWater` is the latest date of the window's rows alone; `count` is counted from
+ * the smallest index.
  */
 export function indexWindow(
   db: SqliteDb,
@@ -359,6 +361,17 @@ export function indexWindow(
     );
   const ids = [...new Set(found)].sort((a, b) => a - b);
   const idList = JSON.stringify(ids);
+  // The window's rows FreqTrade fills later (unfilled): no index has them, and none is needed. It
+  // never empties such a column, so a row unfilled now is new or was unfilled at the last run,
+  // which listed it as open: this run's window reads it, and so will the next.
+  const unfilled = (rule.unfilled ?? []).filter((c) => have.has(c));
+  if (unfilled.length > 0)
+    openIds.push(
+      ...rowids(
+        `SELECT rowid FROM ${name} WHERE rowid IN (SELECT value FROM json_each(?)) AND (${unfilled.map((c) => `${quoteIdent(c)} IS NULL`).join(' OR ')})`,
+        idList,
+      ),
+    );
   const follows = rule.parentFollows === true && rule.parent !== undefined && have.has(rule.parent.column);
   const parents = follows
     ? prepareCached<[string], unknown[]>(

@@ -2,12 +2,16 @@ import type { Client } from '@libsql/client';
 import type { Config } from '../config.js';
 import {
   botDatabaseIdentity,
+  BotDatabaseFileError,
   BotDatabaseLockedError,
   findBotDatabaseFile,
   fingerprintBotDatabase,
   openBotDatabaseFile,
+  type SqliteDb,
 } from '../bots/bot-database-file.js';
+import { botDatabases } from '../bot-sync/bot-database-cache.js';
 import { WINDOW_RULES } from '../bots/change-window.js';
+import { datesScanSince, indexedHighWater, nextDatesScan } from '../bots/dates-scan.js';
 import { planRead, unchangedRun, type RunFacts } from '../bots/run-plan.js';
 import type { PoolClient } from 'pg';
 import type { PgPool } from '../connections/postgres.js';
@@ -70,11 +74,15 @@ interface PushOptions {
     | 'BOT_INSTANCES_DIR'
     | 'BOT_DB_FILENAMES'
     | 'SQLITE_BUSY_TIMEOUT'
+    | 'SQLITE_HANDLE_CACHE'
+    | 'SQLITE_HANDLE_IDLE'
     | 'TURSO_BATCH_BYTES'
     | 'DELETE_GUARD_RATIO'
     | 'TURSO_FILE_DIR'
     | 'FULL_COMPARE_INTERVAL'
     | 'SYNC_WINDOW_MARGIN'
+    | 'SYNC_DATE_SCAN_ROWS'
+    | 'SYNC_DATE_SCAN_INTERVAL'
   >;
   pg: PgPool;
   instance: string;
@@ -144,7 +152,9 @@ async function pushLocked(options: PushOptions): Promise<PushResult> {
           return result({ tables: rows.tables, unchanged: rows.rows });
         }
       }
-      const db = openBotDatabaseFile(options.instance, file, { busyTimeoutMs: options.config.SQLITE_BUSY_TIMEOUT });
+      const source = await openSource(options, file);
+      const { db } = source;
+      let succeeded = false;
       try {
         const sides: PlanSides = {
           pg: options.pg,
@@ -156,10 +166,12 @@ async function pushLocked(options: PushOptions): Promise<PushResult> {
         // One read transaction for every pass: all of them see the same snapshot, so a bot writing
         // during the push cannot hand the target an order whose trade was read before it existed.
         db.exec('BEGIN');
-        return await pushTables(options, target, sides, { record, why, fingerprint, file, facts }, result);
+        const pushed = await pushTables(options, target, sides, { record, why, fingerprint, file, facts }, result);
+        succeeded = true;
+        return pushed;
       } finally {
         if (db.inTransaction) db.exec('COMMIT');
-        db.close();
+        source.done(succeeded);
       }
     } catch (error) {
       // The bot's own file failing is no fault of the target: its error says so as it is.
@@ -169,6 +181,26 @@ async function pushLocked(options: PushOptions): Promise<PushResult> {
     }
   } finally {
     target.client.close();
+  }
+}
+
+/**
+ * The bot's file for one push: the handle this process keeps for the bot between its syncs and
+ * pushes (bot-sync/bot-database-cache.ts: its statements prepared, checked out as a fresh open
+ * would be, lent to one run at a time), else, for a file bot-sync refuses (its tables not
+ * FreqTrade's as bot-sync knows them) but a push copies as it is, a handle of the push's own.
+ */
+async function openSource(
+  options: PushOptions,
+  file: string,
+): Promise<{ db: SqliteDb; done: (succeeded: boolean) => void }> {
+  try {
+    const lease = await botDatabases.checkout(options.instance, file, options.config);
+    return { db: lease.source.db, done: (succeeded) => botDatabases.release(lease, succeeded) };
+  } catch (error) {
+    if (!(error instanceof PermanentJobError) || error instanceof BotDatabaseFileError) throw error;
+    const db = openBotDatabaseFile(options.instance, file, { busyTimeoutMs: options.config.SQLITE_BUSY_TIMEOUT });
+    return { db, done: () => db.close() };
   }
 }
 
@@ -244,16 +276,20 @@ async function pushTables(
     db: sides.source,
     tables: Object.keys(WINDOW_RULES),
     scan: async (since) => {
+      const record = trust.record!;
+      const rows = (counts!.get('trades') ?? 0) + (counts!.get('orders') ?? 0);
       const planned = await planPushWindows(
         pg,
         instance,
         sides.source,
         tables.filter((t) => previous.get(t.name) === 'records'),
         since,
-        trust.record!.openKeys,
+        datesScanSince(record, rows, trust.facts.now, options.config, since),
+        record.openKeys,
         counts!,
       );
-      return { ...planned, scanned: [...planned.windows.keys()] };
+      const highWater = planned.datesScanned ? planned.highWater : indexedHighWater(record, planned.highWater);
+      return { ...planned, highWater, scanned: [...planned.windows.keys()] };
     },
   });
   // A windowed push lasts a moment: its lines reach the job's log as one (each line is a Redis round trip).
@@ -344,6 +380,11 @@ async function pushTables(
     window: plan.next,
     openKeys: openKeys(sides.source, tables, plan.scan?.openIds),
     identity: trust.facts.identity,
+    datesScan: nextDatesScan(trust.record, {
+      datesRead: plan.read === 'every row' || plan.scan.datesScanned,
+      at: trust.facts.now,
+      highWater: plan.next.highWater,
+    }),
   };
   if (total > 0 || pending || trust.why !== undefined || rebuilt.length > 0) {
     // The generation goes with the last rows, in one atomic batch; then PostgreSQL records those

@@ -1,7 +1,16 @@
 import type { Client } from '@libsql/client';
 import type { SqliteDb } from '../bots/bot-database-file.js';
-import { laterOf, openRowIds, scanWindow, unionIds, windowable, WINDOW_RULES } from '../bots/change-window.js';
+import {
+  indexWindow,
+  laterOf,
+  openRowIds,
+  scanWindow,
+  unionIds,
+  windowable,
+  WINDOW_RULES,
+} from '../bots/change-window.js';
 import { judgeReset, resetRefusal } from '../bots/reset-guard.js';
+import { prepareCached } from '../bots/sqlite-cache.js';
 import type { PgPool } from '../connections/postgres.js';
 import { recordedMaxKeys, type RecordOp } from './push-state.js';
 import {
@@ -171,25 +180,36 @@ interface PlannedPushWindows {
   highWater: Date | null;
   /** Per table in `windows` with an open column: the ids of the rows open now. */
   openIds: Record<string, number[]>;
+  /** The windows were found by a scan of the rows' dates (their `highWater` is the tables'), not through indexes. */
+  datesScanned: boolean;
 }
 
 /**
  * Windows of these tables (trades before orders: an order comes along with its trade), one scan
- * of each. The ids only one side has are the new ones (above the highest recorded id, in the
- * window already) unless the source's row count says some were deleted (or inserted below
- * that id): only then are every source id and recorded key merged.
+ * of each, or (`datesSince` undefined: between date scans, bots/dates-scan.ts) through indexes.
+ * The ids only one side has are the new ones (above the highest recorded id, in the window
+ * already) unless the source's row count says some were deleted (or inserted below that id):
+ * only then are every source id and recorded key merged.
  */
 export async function planPushWindows(
   pg: PgPool,
   instance: string,
   db: SqliteDb,
   tables: readonly TableSchema[],
+  /** The windows' start (run-plan.ts). */
   since: Date,
+  /** Where this push's scan of the rows' dates starts; undefined: no date scan (datesScanSince). */
+  datesSince: Date | undefined,
   openKeys: Record<string, number[]>,
   /** The recorded rows per table. */
   recorded: ReadonlyMap<string, number>,
 ): Promise<PlannedPushWindows> {
-  const planned: PlannedPushWindows = { windows: new Map(), highWater: null, openIds: {} };
+  const planned: PlannedPushWindows = {
+    windows: new Map(),
+    highWater: null,
+    openIds: {},
+    datesScanned: datesSince !== undefined,
+  };
   const names = Object.keys(WINDOW_RULES).filter((name) => tables.some((t) => t.name === name) && windowable(db, name));
   const maxKeys = await recordedMaxKeys(pg, instance, names);
   let tradeIds: number[] = [];
@@ -197,11 +217,16 @@ export async function planPushWindows(
     const table = tables.find((t) => t.name === name)!;
     const max = maxKeys.get(name);
     const maxId = max === undefined ? Number.MIN_SAFE_INTEGER : Number(decodeSortKey(max)[0]);
-    const scan = scanWindow(db, name, since, { maxId, openIds: openKeys[name] ?? [] }, tradeIds);
+    const held = { maxId, openIds: openKeys[name] ?? [] };
+    const scan =
+      datesSince === undefined
+        ? indexWindow(db, name, held, tradeIds, since)
+        : scanWindow(db, name, datesSince, held, tradeIds);
     if (name === 'trades') tradeIds = scan.ids;
     planned.highWater = laterOf(planned.highWater, scan.highWater);
     if (WINDOW_RULES[name]!.open !== undefined && table.columns.includes(WINDOW_RULES[name]!.open!))
       planned.openIds[name] = scan.openIds;
+    // Either way `count` is the table's and every id above the highest recorded one is in the window.
     const onlyNew = scan.count === (recorded.get(name) ?? 0) + scan.ids.filter((id) => id > maxId).length;
     planned.windows.set(name, unionIds(scan.ids, onlyNew ? [] : await oneSidedIds(pg, instance, db, table)));
     // The trades FreqTrade wrote with the window's orders (a fee, a profit), their dates kept.
@@ -215,7 +240,7 @@ export async function planPushWindows(
 /** The ids of rows only the source or only the records have: a merge of both in key order, no row read. */
 async function oneSidedIds(pg: PgPool, instance: string, db: SqliteDb, table: TableSchema): Promise<number[]> {
   const sql = `SELECT rowid FROM ${quoteIdent(table.name)} WHERE rowid > ? ORDER BY rowid LIMIT ${PAGE_ROWS}`;
-  const statement = db.prepare<[bigint], unknown[]>(sql).raw(true);
+  const statement = prepareCached<[bigint], unknown[]>(db, sql, 'raw');
   const source = new RowCursor<HashedRow>(async (after) => {
     const from = after === undefined ? -(2n ** 63n) : (decodeSortKey(after.key)[0] as bigint);
     return statement.all(from).map((r) => ({ key: sortKey([r[0] as bigint]), hash: EMPTY }));

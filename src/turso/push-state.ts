@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Client, InStatement } from '@libsql/client';
 import type { WindowMemory } from '../bots/change-window.js';
+import type { DatesScan } from '../bots/dates-scan.js';
 import pgLib, { type PoolClient } from 'pg';
 import { releaseSessionLock, tryTakeSessionLock } from '../connections/advisory-locks.js';
 import type { PgPool } from '../connections/postgres.js';
@@ -32,6 +33,8 @@ export interface PushRecord {
   window: WindowMemory;
   /** Per windowed table, the ids of the rows open at the last push. */
   openKeys: Record<string, number[]>;
+  /** The last push that scanned the rows' dates (migration 024); null before its first. */
+  datesScan: DatesScan;
 }
 
 /** One recorded row: its key (row-values.ts sortKey) and the MD5 of its values. */
@@ -74,9 +77,11 @@ export async function loadPushRecord(pg: PgPool, instance: string): Promise<Push
     full_compare_at: Date | null;
     source_schema: string | null;
     open_keys: Record<string, number[]> | null;
+    dates_scanned_at: Date | null;
+    dates_high_water: Date | null;
   }>(
     `SELECT target, generation, source_fingerprint, source_identity, window_at, window_high_water, full_compare_at,
-       source_schema, open_keys FROM turso_push_targets WHERE instance = $1`,
+       source_schema, open_keys, dates_scanned_at, dates_high_water FROM turso_push_targets WHERE instance = $1`,
     [instance],
   );
   const row = rows[0];
@@ -93,6 +98,7 @@ export async function loadPushRecord(pg: PgPool, instance: string): Promise<Push
         schema: row.source_schema,
       },
       openKeys: row.open_keys ?? {},
+      datesScan: { at: row.dates_scanned_at, highWater: row.dates_high_water },
     }
   );
 }
@@ -105,13 +111,28 @@ export async function loadPushRecord(pg: PgPool, instance: string): Promise<Push
 export async function recordWindow(
   pg: Queryable,
   instance: string,
-  state: { window: WindowMemory; openKeys: Record<string, number[]>; identity: string | undefined },
+  state: {
+    window: WindowMemory;
+    openKeys: Record<string, number[]>;
+    identity: string | undefined;
+    datesScan: DatesScan;
+  },
 ): Promise<void> {
   const w = state.window;
   await pg.query(
     `UPDATE turso_push_targets SET window_at = $2, window_high_water = $3, full_compare_at = $4, source_schema = $5,
-       open_keys = $6, source_identity = $7 WHERE instance = $1`,
-    [instance, w.at, w.highWater, w.fullAt, w.schema, JSON.stringify(state.openKeys), state.identity ?? null],
+       open_keys = $6, source_identity = $7, dates_scanned_at = $8, dates_high_water = $9 WHERE instance = $1`,
+    [
+      instance,
+      w.at,
+      w.highWater,
+      w.fullAt,
+      w.schema,
+      JSON.stringify(state.openKeys),
+      state.identity ?? null,
+      state.datesScan.at,
+      state.datesScan.highWater,
+    ],
   );
 }
 

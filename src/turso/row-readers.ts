@@ -1,5 +1,6 @@
 import type { Client } from '@libsql/client';
 import type { SqliteDb } from '../bots/bot-database-file.js';
+import { prepareCached } from '../bots/sqlite-cache.js';
 import type { PgPool } from '../connections/postgres.js';
 import { recordedPage, recordedRowsOf } from './push-state.js';
 import { rowDigest, sortKey, type SqlValue } from './row-values.js';
@@ -59,8 +60,8 @@ export type Pager<T> = (after: T | undefined) => Promise<T[]>;
 
 /** Pages of the bot's table; each page is its own short read, so FreqTrade is never blocked long. */
 export function sourcePager(db: SqliteDb, table: TableSchema): Pager<KeyedRow> {
-  const first = db.prepare(pageSql(table, false)).raw(true).safeIntegers(true);
-  const next = db.prepare(pageSql(table, true)).raw(true).safeIntegers(true);
+  const first = prepareCached(db, pageSql(table, false), 'raw').safeIntegers(true);
+  const next = prepareCached(db, pageSql(table, true), 'raw').safeIntegers(true);
   return async (after) => {
     const rows = (after === undefined ? first.all() : next.all(...after.keyValues)) as SqlValue[][];
     return rows.map((raw) => keyed(table, raw));
@@ -101,12 +102,12 @@ function idPager<T>(ids: readonly number[], rowsOf: (chunk: number[]) => Promise
 /** Pages of the source rows with these ids (a change window's), in key order. */
 export function windowSourcePager(db: SqliteDb, table: TableSchema, ids: readonly number[]): Pager<KeyedRow> {
   const key = quoteIdent(table.primaryKey[0]!);
-  const statement = db
-    .prepare<[string], SqlValue[]>(
-      `SELECT ${key}, ${table.columns.map(quoteIdent).join(', ')} FROM ${quoteIdent(table.name)}
+  const statement = prepareCached<[string], SqlValue[]>(
+    db,
+    `SELECT ${key}, ${table.columns.map(quoteIdent).join(', ')} FROM ${quoteIdent(table.name)}
        WHERE ${key} IN (SELECT value FROM json_each(?)) ORDER BY ${key}`,
-    )
-    .raw(true);
+    'raw',
+  );
   return idPager(ids, async (chunk) => statement.all(JSON.stringify(chunk)).map((raw) => keyed(table, raw)));
 }
 

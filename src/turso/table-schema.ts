@@ -1,6 +1,7 @@
 import type { Client, InStatement } from '@libsql/client';
 import type { SqliteDb } from '../bots/bot-database-file.js';
 import { createMetaTableSql, TARGET_META_TABLE } from './target.js';
+import { prepareCached } from '../bots/sqlite-cache.js';
 import { quoteIdent } from '../sql-identifier.js';
 
 /** What a push needs to know about one table of a bot's database. */
@@ -42,20 +43,24 @@ interface ColumnInfo {
  * that enforces foreign keys accepts the rows: trades before orders.
  */
 export function readSourceTables(db: SqliteDb): TableSchema[] {
-  const master = db
-    .prepare(
-      "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE type IN ('table', 'index') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
-    )
-    .all() as MasterRow[];
+  const master = prepareCached<[], MasterRow>(
+    db,
+    "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE type IN ('table', 'index') AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name",
+    'objects',
+  ).all();
   const tables: TableSchema[] = [];
   for (const row of master) {
     if (row.type !== 'table' || row.sql === null) continue;
     if (/^CREATE\s+VIRTUAL\s/i.test(row.sql)) continue;
-    const info = db.prepare(`PRAGMA table_info(${quoteIdent(row.name)})`).all() as ColumnInfo[];
+    const info = prepareCached<[], ColumnInfo>(db, `PRAGMA table_info(${quoteIdent(row.name)})`, 'objects').all();
     const keyed = info.filter((c) => Number(c.pk) > 0).sort((a, b) => Number(a.pk) - Number(b.pk));
-    const parents = (
-      db.prepare(`PRAGMA foreign_key_list(${quoteIdent(row.name)})`).all() as Array<{ table: string }>
-    ).map((fk) => fk.table);
+    const parents = prepareCached<[], { table: string }>(
+      db,
+      `PRAGMA foreign_key_list(${quoteIdent(row.name)})`,
+      'objects',
+    )
+      .all()
+      .map((fk) => fk.table);
     tables.push({
       name: row.name,
       createSql: row.sql,

@@ -450,6 +450,133 @@ describe('change windows: bot-sync reads only what FreqTrade can have changed, a
     }
   });
 
+  it("a bot above SYNC_DATE_SCAN_ROWS: turso-push's windows through indexes keep the Turso copy equal; a fee fetched after the close waits for the next date scan, from the last", async () => {
+    const bot = 'push-by-index';
+    const file = botDbPath(bots(), bot);
+    createBotDatabase(file, { trades: 200, version: 'S13', seed: 63, openShare: 0.1, wal: true });
+    enablePush(bot);
+    // Every bot is big here; a margin of 1 ms, so only a scan from the last date scan reaches the fee.
+    const pushBig = (interval: number) =>
+      pushBot({
+        config: {
+          ...env.config,
+          SYNC_DATE_SCAN_ROWS: 0,
+          SYNC_DATE_SCAN_INTERVAL: interval,
+          SYNC_WINDOW_MARGIN: 1,
+        },
+        pg: env.runtime.pg,
+        instance: bot,
+        signal: new AbortController().signal,
+        log: async () => undefined,
+        progress: async () => undefined,
+      });
+    const pushState = async () =>
+      (
+        await env.runtime.pg.query<{
+          window_at: Date;
+          window_high_water: Date | null;
+          dates_scanned_at: Date | null;
+          dates_high_water: Date | null;
+        }>(
+          `SELECT window_at, window_high_water, dates_scanned_at, dates_high_water
+           FROM turso_push_targets WHERE instance = $1`,
+          [bot],
+        )
+      ).rows[0]!;
+    const mutator = new FreqtradeMutator(file, 63);
+    mutator.unfillPrecision(3); // closed trades FreqTrade fills at its next start, setting no date
+    const rng = random(63);
+    try {
+      const first = await pushBig(3_600_000);
+      assert.equal(first.windows, undefined, 'the first push compares every row');
+      const full = await pushState();
+      assert.ok(full.dates_scanned_at !== null, 'the first push read every date');
+      assert.equal(full.dates_scanned_at.getTime(), full.window_at.getTime(), 'at the time of its run');
+      assert.ok(full.dates_high_water !== null, "with the file's latest date then");
+      assert.equal(full.dates_high_water.getTime(), full.window_high_water?.getTime());
+      // FreqTrade's writes an index window finds, dated or not: trades opened, exited in part,
+      // closed, deleted, orders cancelled, a dry-run order left open and closed at the next start,
+      // precision filled at a start, custom data of open trades, locks, balances, keys.
+      const kinds: Mutation[] = [
+        'open',
+        'partial-exit',
+        'close',
+        'cancel-order',
+        'delete-trade',
+        'dry-order-left-open',
+        'fix-dry-orders',
+        'custom-data',
+        'lock',
+        'delete-lock',
+        'wallet',
+        'key-value',
+        'delete-other',
+      ];
+      let read = 0;
+      // Each kind once, in the list's order (a lock before its deletion, an order left open before
+      // the start that closes it), with up to two at random.
+      for (const [round, kind] of kinds.entries()) {
+        assert.ok(mutator.apply(kind), `round ${round}: ${kind} applied`);
+        const applied: Mutation[] = [kind];
+        for (let k = 0; k < Math.floor(rng() * 3); k++) {
+          const more = kinds[Math.floor(rng() * kinds.length)]!;
+          // A balance is keyed by its time: a second one in the same millisecond is no FreqTrade write.
+          if (more === 'wallet' && applied.includes('wallet')) continue;
+          const done = mutator.apply(more);
+          if (done) applied.push(done.kind);
+        }
+        if (round === 8) {
+          assert.ok(mutator.apply('backfill-precision'), 'precision filled');
+          applied.push('backfill-precision');
+        }
+        const what = `round ${round} (${applied.join(', ')})`;
+        const pushed = await pushBig(3_600_000);
+        assert.ok(pushed.windows, `${what}: the push read windows`);
+        read += Object.values(pushed.windows).reduce((sum, n) => sum + n, 0);
+        assert.deepEqual(await tursoDifferences(bot, file, new Set()), [], `${what}: the Turso copy equals the source`);
+        const state = await pushState();
+        assert.deepEqual(
+          [state.dates_scanned_at, state.dates_high_water],
+          [full.dates_scanned_at, full.dates_high_water],
+          `${what}: no date scan; the last one's kept`,
+        );
+      }
+      assert.ok(
+        read < kinds.length * 100,
+        `the windows read few rows of the bot's 200 trades and their orders: ${read} in ${kinds.length} pushes`,
+      );
+
+      const fee = mutator.apply('fee-after-close');
+      assert.ok(fee?.trade !== undefined, 'a fee fetched after a close');
+      assert.ok(mutator.apply('open'), 'a trade opened');
+      const byIndex = await pushBig(3_600_000);
+      assert.ok(byIndex.windows, 'the push read windows');
+      assert.deepEqual(
+        await tursoDifferences(bot, file, new Set()),
+        ['orders', 'trades'],
+        'all taken but the fee (its trade and order), which only a date tells',
+      );
+      assert.ok(mutator.apply('open'), 'another trade opened');
+      const scanned = await pushBig(0);
+      assert.ok(scanned.windows, 'the push read windows');
+      assert.deepEqual(
+        await tursoDifferences(bot, file, new Set()),
+        [],
+        'the date scan, from the last one, took the fee',
+      );
+      const after = await pushState();
+      assert.equal(after.dates_scanned_at?.getTime(), after.window_at.getTime(), 'the date scan is recorded');
+      assert.equal(
+        after.dates_high_water?.getTime(),
+        after.window_high_water?.getTime(),
+        "with the file's latest date",
+      );
+      assert.ok(after.dates_high_water! > full.dates_high_water!, 'later than the first scan');
+    } finally {
+      mutator.close();
+    }
+  });
+
   it("a changed bot's windowed sync tells its progress once, however many of its other tables it reads", async () => {
     const bot = 'windows-progress';
     const file = botDbPath(bots(), bot);

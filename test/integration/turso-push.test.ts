@@ -2,10 +2,14 @@ import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtemp, rm, utimes } from 'node:fs/promises';
+import { copyFileSync, existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, utimes } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import Database from 'better-sqlite3';
+import { botDatabases } from '../../src/bot-sync/bot-database-cache.js';
+import { syncBot } from '../../src/bot-sync/sync-bot.js';
 import { PermanentJobError } from '../../src/errors.js';
 import type { JobContext } from '../../src/jobs/job.js';
 import { payloadsFromCli } from '../../src/cli/cli-payloads.js';
@@ -75,6 +79,7 @@ describe('turso-push', () => {
   });
 
   after(async () => {
+    botDatabases.closeAll();
     await env.cleanup({ keep: tracker.failed });
     if (!tracker.failed) await rm(root, { recursive: true, force: true });
   });
@@ -203,9 +208,13 @@ describe('turso-push', () => {
     });
 
     it('skips reading an unchanged database file, and notices a change to it', async () => {
-      // Files changed in the last 2 s are never trusted as unchanged: age this one.
-      const aged = async (seconds: number) =>
-        utimes(bot.dbPath, new Date(Date.now() - seconds * 1000), new Date(Date.now() - seconds * 1000));
+      // Files changed in the last 2 s are never trusted as unchanged: age this one, and its WAL (a
+      // handle kept open, as FreqTrade's and this process's are, keeps the WAL after the edit).
+      const aged = async (seconds: number) => {
+        const then = new Date(Date.now() - seconds * 1000);
+        await utimes(bot.dbPath, then, then);
+        if (existsSync(`${bot.dbPath}-wal`)) await utimes(`${bot.dbPath}-wal`, then, then);
+      };
       await aged(60);
       assert.equal((await push(bot.name)).pushed, 0);
       const lines: string[] = [];
@@ -253,6 +262,65 @@ describe('turso-push', () => {
       const result = await push(bot.name);
       assert.deepEqual([result.pushed, result.unchanged], [rows, 0]);
       await assertTargetExact(bot);
+    });
+  });
+
+  describe("the bot's database handle this process keeps", () => {
+    /** The push's handle use: files opened and handles reused. */
+    const counted = async <T>(run: () => Promise<T>) => {
+      const before = { ...botDatabases.stats };
+      const result = await run();
+      return {
+        result,
+        opens: botDatabases.stats.opens - before.opens,
+        reuses: botDatabases.stats.reuses - before.reuses,
+      };
+    };
+
+    it("is shared by the bot's pushes and syncs, and each push reads the file's changes exactly", async () => {
+      const bot = await createTestBot(root, 'kept-handle', {
+        trades: 120,
+        ordersPerTrade: 2,
+        seed: 21,
+        openShare: 0.1,
+      });
+      assert.equal((await counted(() => push(bot.name))).opens, 1, 'the first push opens the file');
+      editSource(bot.dbPath, "UPDATE trades SET exit_reason = 'kept' WHERE id = 7; DELETE FROM pairlocks WHERE id = 2");
+      const again = await counted(() => push(bot.name));
+      assert.deepEqual([again.opens, again.reuses], [0, 1], 'the next push reuses its handle');
+      assert.deepEqual([again.result.pushed, again.result.deleted], [1, 1]);
+      await assertTargetExact(bot);
+      const synced = await counted(() => syncBot(ctx, bot.name));
+      assert.deepEqual([synced.opens, synced.reuses], [0, 1], "the bot's sync reuses the push's handle");
+      // A copy of the file, edited, copied over it in place (same inode): the kept handle's pages are stale.
+      const copy = `${bot.dbPath}.copy`;
+      copyFileSync(bot.dbPath, copy);
+      editSource(
+        copy,
+        'UPDATE orders SET amount = amount + 1 WHERE id = 5; DELETE FROM trade_custom_data WHERE id = 1',
+      );
+      copyFileSync(copy, bot.dbPath);
+      const replaced = await counted(() => push(bot.name));
+      assert.equal(replaced.reuses, 1, 'the same handle');
+      assert.deepEqual([replaced.result.pushed, replaced.result.deleted], [1, 1]);
+      await assertTargetExact(bot);
+    });
+
+    it('a file bot-sync refuses (no trades table) is pushed as before, on a handle of its own', async () => {
+      const name = 'notes-only';
+      const userData = path.join(root, 'bots', name, 'user_data');
+      await mkdir(userData, { recursive: true });
+      const dbPath = path.join(userData, 'tradesv3.sqlite');
+      const db = new Database(dbPath);
+      db.exec("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT); INSERT INTO notes (body) VALUES ('a'), ('b')");
+      db.close();
+      const targetPath = path.join(root, 'targets', `${name}.db`);
+      await writeSyncConfig(root, name, { tursoUrl: `file:${targetPath}`, enabled: true });
+      const kept = botDatabases.size;
+      const result = await push(name);
+      assert.deepEqual([result.tables, result.pushed], [1, 2]);
+      await assertTargetExact({ name, dbPath, targetPath, targetUrl: `file:${targetPath}` });
+      assert.equal(botDatabases.size, kept, 'no handle kept for it');
     });
   });
 
