@@ -63,9 +63,22 @@ const FUTURES_SHARE = numberSetting('LIVE_FLEET_FUTURES_SHARE', '0.5', 0, 1);
 const RUN_ALL = setting('LIVE_FLEET_ALL', '0') === '1';
 /** A directory: the `start` and worker processes write V8 CPU profiles there when they exit. */
 const PROFILE_DIR = setting('LIVE_FLEET_PROFILE', '');
-const profileEnv: Record<string, string> = PROFILE_DIR
-  ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${PROFILE_DIR}` }
-  : {};
+/** KEY=VALUE,...: settings of the `start` and worker processes other than the shipped defaults, for experiments. */
+const SETTINGS = Object.fromEntries(
+  setting('LIVE_FLEET_SET', '')
+    .split(',')
+    .filter((pair) => pair.trim() !== '')
+    .map((pair) => {
+      const [key, ...value] = pair.split('=');
+      if (key === undefined || value.length === 0)
+        throw new Error(`LIVE_FLEET_SET: expected KEY=VALUE,..., got "${pair}"`);
+      return [key.trim(), value.join('=')];
+    }),
+);
+const profileEnv: Record<string, string> = {
+  ...SETTINGS,
+  ...(PROFILE_DIR ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${PROFILE_DIR}` } : {}),
+};
 const LOOP: Omit<LoopPlan, 'bots' | 'seconds'> = {
   tickMs: durationSetting('LIVE_FLEET_TICK', '5s'),
   tradeEveryMs: durationSetting('LIVE_FLEET_TRADE_EVERY', '5m'),
@@ -626,7 +639,13 @@ try {
   process.stdout.write(
     [
       `live-fleet: N of ${SIZES.join(', ')} bots (300 to 10,000 trades, ${FUTURES_SHARE * 100}% futures, ${PUSH_SHARE * 100}% pushing to Turso file: targets), ` +
-        `held ${HOLD_MS / 1000} s each, under \`ctp-etl start\`${EXTRA_WORKERS > 0 ? ` + ${EXTRA_WORKERS} \`ctp-etl worker\`` : ''} (shipped defaults); ` +
+        `held ${HOLD_MS / 1000} s each, under \`ctp-etl start\`${EXTRA_WORKERS > 0 ? ` + ${EXTRA_WORKERS} \`ctp-etl worker\`` : ''} (${
+          Object.keys(SETTINGS).length === 0
+            ? 'shipped defaults'
+            : `shipped defaults but ${Object.entries(SETTINGS)
+                .map(([k, v]) => `${k}=${v}`)
+                .join(', ')}`
+        }); ` +
         `each bot a FreqTrade loop: every ${LOOP.tickMs / 1000} s its open trades' rates (${LOOP.moveShare * 100}% of ticks move), a trade opened and one closed every ${LOOP.tradeEveryMs / 60_000} min, funding every 30 min on futures; ${DRIVERS} driver process(es); PostgreSQL polled every ${POLL_MS} ms`,
       machine(),
       '',
