@@ -144,6 +144,7 @@ async function syncFile(
           read: (step) => source.guard(step),
           scan: async (since) => {
             const datesSince = datesScanSince(
+              instance,
               state!,
               state!.tradesCount + state!.ordersCount,
               facts.now,

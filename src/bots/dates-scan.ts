@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Config } from '../config.js';
 import { laterOf, type WindowMemory } from './change-window.js';
 
@@ -30,12 +31,13 @@ function lastDatesScan(memory: DatesScanMemory): DatesScan {
 /**
  * Where this run's scan of the rows' dates starts, or undefined when it scans none: a bot whose
  * trades and orders (as its copy holds them) number at most SYNC_DATE_SCAN_ROWS scans them on
- * every run (a few ms); a bigger one once every SYNC_DATE_SCAN_INTERVAL, from the last scan (its
+ * every run (a few ms); a bigger one once every datesScanInterval, from the last scan (its
  * time, or the bot's latest date then if earlier, less SYNC_WINDOW_MARGIN), so that each scan
  * reads every write since the one before: the undated writes no index finds are taken within the
  * interval.
  */
 export function datesScanSince(
+  bot: string,
   memory: DatesScanMemory,
   /** The trades and orders the copy holds. */
   rows: number,
@@ -47,9 +49,21 @@ export function datesScanSince(
   const last = lastDatesScan(memory);
   const small = rows <= config.SYNC_DATE_SCAN_ROWS;
   if (last.at === null) return since;
-  if (!small && now.getTime() - last.at.getTime() < config.SYNC_DATE_SCAN_INTERVAL) return undefined;
+  if (!small && now.getTime() - last.at.getTime() < datesScanInterval(bot, config.SYNC_DATE_SCAN_INTERVAL))
+    return undefined;
   const from = Math.min(last.at.getTime(), last.highWater?.getTime() ?? last.at.getTime()) - config.SYNC_WINDOW_MARGIN;
   return new Date(Math.min(from, since.getTime()));
+}
+
+/**
+ * The bot's own interval between date scans: SYNC_DATE_SCAN_INTERVAL less a stable share of up to
+ * a quarter of it, from its name (so never later than the interval). Bots first synced together
+ * (a fleet's first migration, a worker's restart) would otherwise scan together at every interval,
+ * a burst that delays every bot's commits behind it; with intervals of their own they drift apart.
+ */
+export function datesScanInterval(bot: string, interval: number): number {
+  const share = createHash('md5').update(bot).digest().readUInt32BE(0) / 2 ** 32;
+  return interval - Math.floor((share * interval) / 4);
 }
 
 /**

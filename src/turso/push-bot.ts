@@ -284,7 +284,7 @@ async function pushTables(
         sides.source,
         tables.filter((t) => previous.get(t.name) === 'records'),
         since,
-        datesScanSince(record, rows, trust.facts.now, options.config, since),
+        datesScanSince(instance, record, rows, trust.facts.now, options.config, since),
         record.openKeys,
         counts!,
       );
