@@ -12,6 +12,7 @@ import { dryRunBot } from '../../src/bot-sync/dry-run.js';
 import { syncBot } from '../../src/bot-sync/sync-bot.js';
 import { ResetSuspectedError } from '../../src/bots/reset-guard.js';
 import { failureTracker } from '../helpers/failure-tracker.js';
+import { countedHandleUse } from '../helpers/handle-use.js';
 import { recordingContext } from '../helpers/job-context.js';
 import { tempDir } from '../helpers/temp-dir.js';
 import { createTestEnvironment, type TestEnvironment } from '../helpers/test-runtime.js';
@@ -49,16 +50,7 @@ describe("bot-sync keeps a bot's database open between its syncs, and reads it a
     return tables.reduce((n, t) => n + t.inserted.count + t.updated.count + t.deleted.count, 0);
   }
 
-  /** The sync's handle use: files opened and handles reused. */
-  async function counted<T>(run: () => Promise<T>): Promise<{ result: T; opens: number; reuses: number }> {
-    const before = { ...botDatabases.stats };
-    const result = await run();
-    return {
-      result,
-      opens: botDatabases.stats.opens - before.opens,
-      reuses: botDatabases.stats.reuses - before.reuses,
-    };
-  }
+  const counted = countedHandleUse;
 
   it('a bot synced again reuses its handle, and every row is exact after each change', async () => {
     const bot = 'kept';

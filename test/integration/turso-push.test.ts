@@ -22,6 +22,7 @@ import { Runtime } from '../../src/runtime/runtime.js';
 import { contextForLocalRun } from '../../src/workers/job-context.js';
 import { runJob } from '../../src/workers/run-job.js';
 import { failureTracker } from '../helpers/failure-tracker.js';
+import { countedHandleUse } from '../helpers/handle-use.js';
 import { createTestEnvironment, type TestEnvironment } from '../helpers/test-runtime.js';
 import {
   createTestBot,
@@ -266,16 +267,7 @@ describe('turso-push', () => {
   });
 
   describe("the bot's database handle this process keeps", () => {
-    /** The push's handle use: files opened and handles reused. */
-    const counted = async <T>(run: () => Promise<T>) => {
-      const before = { ...botDatabases.stats };
-      const result = await run();
-      return {
-        result,
-        opens: botDatabases.stats.opens - before.opens,
-        reuses: botDatabases.stats.reuses - before.reuses,
-      };
-    };
+    const counted = countedHandleUse;
 
     it("is shared by the bot's pushes and syncs, and each push reads the file's changes exactly", async () => {
       const bot = await createTestBot(root, 'kept-handle', {
