@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto';
 import type { Config } from '../config.js';
+import { stableHash32 } from '../stable-hash.js';
 import { laterOf, type WindowMemory } from './change-window.js';
 
 /**
@@ -62,7 +62,7 @@ export function datesScanSince(
  * a burst that delays every bot's commits behind it; with intervals of their own they drift apart.
  */
 export function datesScanInterval(bot: string, interval: number): number {
-  const share = createHash('md5').update(bot).digest().readUInt32BE(0) / 2 ** 32;
+  const share = stableHash32(bot) / 2 ** 32;
   return interval - Math.floor((share * interval) / 4);
 }
 

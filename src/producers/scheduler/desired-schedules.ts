@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { stableHash32 } from '../../stable-hash.js';
 
 /** One schedule the scheduler wants to exist: a job of `queue` with `data`, every `every` ms. */
 export interface DesiredSchedule {
@@ -19,8 +19,7 @@ function scheduleId(queue: string, subject: string): string {
 
 /** A stable offset within the interval, from the schedule id. */
 function stableOffset(id: string, every: number): number {
-  const digest = createHash('sha1').update(id).digest();
-  return digest.readUInt32BE(0) % every;
+  return stableHash32(id) % every;
 }
 
 /** A schedule of one bot: a job of `queue` titled `title` every `every` ms, with `data` (default `{ bot }`). */
